@@ -1,0 +1,4 @@
+//! C ABI for carematch.
+
+/// Placeholder.
+pub fn placeholder() {}

@@ -1,0 +1,5 @@
+//! The `carematch` command.
+
+fn main() {
+    println!("carematch {}", carematch::VERSION);
+}
