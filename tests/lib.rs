@@ -1,1 +1,4 @@
-//! Integration tests.
+//! Integration tests: one binary, one module per area (as rust-lang/regex does).
+
+mod cli;
+mod properties;

@@ -11,6 +11,18 @@ pub struct GenerateOptions {
     pub people: u64,
     /// Seed; the same seed gives byte-identical files.
     pub seed: u64,
+    /// Noise multiplier.
+    pub noise: f64,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            people: 1000,
+            seed: 1,
+            noise: 1.0,
+        }
+    }
 }
 
 /// What [`generate`] wrote.

@@ -1,0 +1,707 @@
+//! Blocking: generating candidate pairs without comparing everyone with everyone.
+//!
+//! A [`BlockingRule`] is a conjunction of [`Key`]s, written `"surname:soundex & dob:year"`:
+//! two records are a candidate pair under the rule when every key has a value on both and the
+//! values are equal. Rules are OR-ed: a pair is a candidate when any rule produces it, and it
+//! comes out once, from the first rule that produces it (a later rule skips pairs that an
+//! earlier rule already produced, as Splink does). Pairs are streamed in chunks; they are
+//! never all held in memory.
+//!
+//! Each key's value on each row is a small integer (a value id from the store's
+//! dictionaries, a packed date, an NHS number), so a rule's key is interned to one dense
+//! `u32` per row and rows are bucketed by counting sort. The number of comparisons a rule
+//! will generate is known from the bucket sizes before any pair is produced.
+
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::Error;
+use crate::error::ErrorKind;
+use crate::record::{NONE, Records};
+use crate::schema::Role;
+
+/// The field a key reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// A matching role (not `Id`).
+    Role(Role),
+    /// A carried-through column, by header name.
+    Other(String),
+}
+
+/// How a key transforms a field's value before comparing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transform {
+    /// The whole normalised value.
+    Exact,
+    /// The first token of a name.
+    Token,
+    /// The first character.
+    Initial,
+    /// The first `n` characters.
+    First(u8),
+    /// Soundex of the first token of a name.
+    Soundex,
+    /// NYSIIS of the first token of a name.
+    Nysiis,
+    /// The canonical given name of the first token (nickname table).
+    Nickname,
+    /// Year of a date.
+    Year,
+    /// Year and month of a date.
+    YearMonth,
+    /// Postcode sector ("LS1 4").
+    Sector,
+    /// Postcode district ("LS1").
+    District,
+    /// Postcode area ("LS").
+    Area,
+}
+
+impl Transform {
+    fn as_str(self) -> String {
+        match self {
+            Transform::Exact => "exact".into(),
+            Transform::Token => "token".into(),
+            Transform::Initial => "initial".into(),
+            Transform::First(n) => format!("first{n}"),
+            Transform::Soundex => "soundex".into(),
+            Transform::Nysiis => "nysiis".into(),
+            Transform::Nickname => "nickname".into(),
+            Transform::Year => "year".into(),
+            Transform::YearMonth => "year_month".into(),
+            Transform::Sector => "sector".into(),
+            Transform::District => "district".into(),
+            Transform::Area => "area".into(),
+        }
+    }
+}
+
+/// A field with a transform, written `field` or `field:transform`.
+///
+/// Fields: `given_name`, `surname`, `dob`, `sex`, `postcode`, `nhs_number`, `address`, or the
+/// header of a carried-through column. Transforms: for names `token`, `initial`, `firstN`
+/// (`first3`), `soundex`, `nysiis`, `nickname`; for `dob` `year`, `year_month`; for
+/// `postcode` `sector`, `district`, `area`; for text `initial`, `firstN`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// The field read.
+    pub field: Field,
+    /// The transform applied.
+    pub transform: Transform,
+}
+
+impl FromStr for Key {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Key, Error> {
+        let s = s.trim();
+        let (f, t) = match s.split_once(':') {
+            Some((f, t)) => (f.trim(), t.trim()),
+            None => (s, "exact"),
+        };
+        if f.is_empty() {
+            return Err(config_err(format!("key '{s}' has no field")));
+        }
+        let field = match Role::parse(f) {
+            Some(Role::Id) => {
+                return Err(config_err(format!("key '{s}': the id column cannot be a key")));
+            }
+            Some(r) => Field::Role(r),
+            None => Field::Other(f.to_string()),
+        };
+        let transform = match t {
+            "exact" => Transform::Exact,
+            "token" => Transform::Token,
+            "initial" => Transform::Initial,
+            "soundex" => Transform::Soundex,
+            "nysiis" => Transform::Nysiis,
+            "nickname" => Transform::Nickname,
+            "year" => Transform::Year,
+            "year_month" => Transform::YearMonth,
+            "sector" => Transform::Sector,
+            "district" => Transform::District,
+            "area" => Transform::Area,
+            _ => match t.strip_prefix("first").map(str::parse::<u8>) {
+                Some(Ok(n)) if n > 0 => Transform::First(n),
+                _ => return Err(config_err(format!("key '{s}': unknown transform '{t}'"))),
+            },
+        };
+        let ok = match (&field, transform) {
+            (_, Transform::Exact) => true,
+            (Field::Role(Role::GivenName | Role::Surname), t) => matches!(
+                t,
+                Transform::Token
+                    | Transform::Initial
+                    | Transform::First(_)
+                    | Transform::Soundex
+                    | Transform::Nysiis
+                    | Transform::Nickname
+            ),
+            (Field::Role(Role::DateOfBirth), t) => matches!(t, Transform::Year | Transform::YearMonth),
+            (Field::Role(Role::Postcode), t) => {
+                matches!(t, Transform::Sector | Transform::District | Transform::Area)
+            }
+            (Field::Role(Role::Address) | Field::Other(_), t) => {
+                matches!(t, Transform::Initial | Transform::First(_))
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(config_err(format!(
+                "key '{s}': transform '{t}' does not apply to field '{f}'"
+            )));
+        }
+        Ok(Key { field, transform })
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Field::Role(r) => f.write_str(r.as_str())?,
+            Field::Other(n) => f.write_str(n)?,
+        }
+        if self.transform != Transform::Exact {
+            write!(f, ":{}", self.transform.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn config_err(msg: String) -> Error {
+    Error::new(ErrorKind::Config, msg)
+}
+
+/// A conjunction of keys, written `"key & key & ..."`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockingRule {
+    keys: Vec<Key>,
+}
+
+impl BlockingRule {
+    /// A rule from its keys.
+    ///
+    /// # Errors
+    ///
+    /// A config error when `keys` is empty.
+    pub fn new(keys: Vec<Key>) -> Result<BlockingRule, Error> {
+        if keys.is_empty() {
+            return Err(config_err("a blocking rule needs at least one key".into()));
+        }
+        Ok(BlockingRule { keys })
+    }
+
+    /// The keys of the rule.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// The default blocking rules for NHS data: NHS number; date of birth with surname
+    /// Soundex; date of birth with postcode district; given and surname Soundex with year of
+    /// birth; postcode unit with given-name initial.
+    pub fn defaults() -> Vec<BlockingRule> {
+        [
+            "nhs_number",
+            "dob & surname:soundex",
+            "dob & postcode:district",
+            "given_name:soundex & surname:soundex & dob:year",
+            "postcode & given_name:initial",
+        ]
+        .iter()
+        .map(|s| s.parse().expect("default blocking rules parse"))
+        .collect()
+    }
+}
+
+impl FromStr for BlockingRule {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<BlockingRule, Error> {
+        let keys = s.split('&').map(str::parse).collect::<Result<Vec<Key>, Error>>()?;
+        BlockingRule::new(keys)
+    }
+}
+
+impl fmt::Display for BlockingRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" & ")?;
+            }
+            write!(f, "{k}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for BlockingRule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for BlockingRule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A key's value on every row, computed once.
+pub(crate) struct KeyValues {
+    kind: KeyKind,
+}
+
+enum KeyKind {
+    /// Per row via a per-dictionary-value table: rows[r] is a value id, table[id] the key.
+    Table { rows: Vec<u32>, table: Vec<u64> },
+    /// Per row directly.
+    Direct(Vec<u64>),
+}
+
+/// The "no key" marker in key tables.
+const MISSING: u64 = u64::MAX;
+
+impl KeyValues {
+    /// Computes `key` for every row of `records`.
+    pub(crate) fn new(records: &Records, key: &Key) -> Result<KeyValues, Error> {
+        let kind = match &key.field {
+            Field::Role(Role::GivenName | Role::Surname) => {
+                let (rows, dict) = if key.field == Field::Role(Role::GivenName) {
+                    (&records.given, &records.given_dict)
+                } else {
+                    (&records.surname, &records.surname_dict)
+                };
+                let n = dict.values.len();
+                let table: Vec<u64> = match key.transform {
+                    Transform::Exact => (0..n as u64).collect(),
+                    Transform::Token => dict.first_token.iter().map(|&t| u64::from(t)).collect(),
+                    Transform::Soundex => dict.soundex.iter().map(|&v| opt(v)).collect(),
+                    Transform::Nysiis => dict.nysiis.iter().map(|&v| opt(v)).collect(),
+                    Transform::Nickname => dict.canonical.iter().map(|&v| u64::from(v)).collect(),
+                    t => prefix_table((0..n).map(|i| dict.values.get(i as u32)), t),
+                };
+                KeyKind::Table {
+                    rows: rows.clone(),
+                    table,
+                }
+            }
+            Field::Role(Role::Postcode) => {
+                let d = &records.postcode_dict;
+                let table: Vec<u64> = match key.transform {
+                    Transform::Sector => d.sector.iter().map(|&v| opt(v)).collect(),
+                    Transform::District => d.district.iter().map(|&v| opt(v)).collect(),
+                    Transform::Area => d.area.iter().map(|&v| opt(v)).collect(),
+                    _ => (0..d.values.len() as u64).collect(),
+                };
+                KeyKind::Table {
+                    rows: records.postcode.clone(),
+                    table,
+                }
+            }
+            Field::Role(Role::Address) => {
+                let d = &records.address_dict;
+                KeyKind::Table {
+                    rows: records.address.clone(),
+                    table: prefix_table((0..d.len()).map(|i| d.get(i as u32)), key.transform),
+                }
+            }
+            Field::Other(name) => {
+                let c = records
+                    .others
+                    .iter()
+                    .find(|c| &c.name == name)
+                    .ok_or_else(|| {
+                        config_err(format!(
+                            "key '{key}': no column '{name}' in the input (and it is not a role)"
+                        ))
+                    })?;
+                KeyKind::Table {
+                    rows: c.values.clone(),
+                    table: prefix_table((0..c.dict.len()).map(|i| c.dict.get(i as u32)), key.transform),
+                }
+            }
+            Field::Role(Role::DateOfBirth) => KeyKind::Direct(
+                records
+                    .dob
+                    .iter()
+                    .map(|&d| match (d, key.transform) {
+                        (0, _) => MISSING,
+                        (d, Transform::Year) => u64::from(d / 10000),
+                        (d, Transform::YearMonth) => u64::from(d / 100),
+                        (d, _) => u64::from(d),
+                    })
+                    .collect(),
+            ),
+            Field::Role(Role::NhsNumber) => KeyKind::Direct(
+                records.nhs.iter().map(|&v| if v == 0 { MISSING } else { v }).collect(),
+            ),
+            Field::Role(Role::Sex) => KeyKind::Direct(
+                records.sex.iter().map(|&v| if v == 0 { MISSING } else { u64::from(v) }).collect(),
+            ),
+            Field::Role(Role::Id) => return Err(config_err("the id column cannot be a key".into())),
+        };
+        Ok(KeyValues { kind })
+    }
+
+    /// The key of `row`, `None` when missing.
+    #[inline]
+    pub(crate) fn get(&self, row: u32) -> Option<u64> {
+        let v = match &self.kind {
+            KeyKind::Table { rows, table } => {
+                let id = rows[row as usize];
+                if id == NONE {
+                    return None;
+                }
+                table[id as usize]
+            }
+            KeyKind::Direct(v) => v[row as usize],
+        };
+        (v != MISSING).then_some(v)
+    }
+}
+
+fn opt(v: u32) -> u64 {
+    if v == NONE { MISSING } else { u64::from(v) }
+}
+
+/// Interns the first character(s) of each value into dense ids.
+fn prefix_table<'a>(values: impl Iterator<Item = &'a str>, t: Transform) -> Vec<u64> {
+    let n = match t {
+        Transform::Initial => 1,
+        Transform::First(n) => usize::from(n),
+        _ => usize::MAX,
+    };
+    let mut ids: FxHashMap<&str, u64> = FxHashMap::default();
+    values
+        .map(|v| {
+            let end = v.char_indices().nth(n).map_or(v.len(), |(i, _)| i);
+            let p = &v[..end];
+            if p.is_empty() {
+                return MISSING;
+            }
+            let next = ids.len() as u64;
+            *ids.entry(p).or_insert(next)
+        })
+        .collect()
+}
+
+/// A candidate pair: two rows of the store. In a link, `left` is a row of the left source
+/// and `right` of the right source; in a dedupe, `left < right`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pair {
+    /// The left (or lower) row.
+    pub left: u32,
+    /// The right (or higher) row.
+    pub right: u32,
+}
+
+/// Rows bucketed by a rule's interned key: bucket k holds `rows[offsets[k]..offsets[k+1]]`.
+struct Buckets {
+    offsets: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl Buckets {
+    fn new(keys: &[u32], n_keys: usize, rows: Range<u32>) -> Buckets {
+        let mut offsets = vec![0u32; n_keys + 1];
+        for r in rows.clone() {
+            let k = keys[r as usize];
+            if k != NONE {
+                offsets[k as usize + 1] += 1;
+            }
+        }
+        for i in 0..n_keys {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut out = vec![0u32; offsets[n_keys] as usize];
+        for r in rows {
+            let k = keys[r as usize];
+            if k != NONE {
+                out[fill[k as usize] as usize] = r;
+                fill[k as usize] += 1;
+            }
+        }
+        Buckets { offsets, rows: out }
+    }
+
+    fn get(&self, k: usize) -> &[u32] {
+        &self.rows[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+    }
+}
+
+/// What to pair: two sources (link) or one (dedupe).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Pairs of a left row and a right row.
+    Link {
+        /// Rows of the left source.
+        left: Range<u32>,
+        /// Rows of the right source.
+        right: Range<u32>,
+    },
+    /// Pairs of two rows of one source.
+    Dedupe {
+        /// Rows of the source.
+        rows: Range<u32>,
+    },
+}
+
+/// Blocking rules made ready on a store: per rule, every row's interned key and buckets.
+pub struct Blocker {
+    rules: Vec<BlockingRule>,
+    /// Per rule: per row, interned key id or NONE.
+    keys: Vec<Vec<u32>>,
+    /// Per rule: (left buckets, right buckets); in dedupe the right is empty.
+    buckets: Vec<(Buckets, Option<Buckets>)>,
+    n_keys: Vec<usize>,
+}
+
+impl fmt::Debug for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blocker").field("rules", &self.rules).finish_non_exhaustive()
+    }
+}
+
+impl Blocker {
+    /// Computes every rule's keys on `records` and buckets the rows of `mode`.
+    ///
+    /// # Errors
+    ///
+    /// A config error when a rule names a column the input does not have.
+    pub fn new(records: &Records, rules: &[BlockingRule], mode: &Mode) -> Result<Blocker, Error> {
+        let per_rule: Vec<(Vec<u32>, usize)> = rules
+            .par_iter()
+            .map(|rule| rule_keys(records, rule))
+            .collect::<Result<_, Error>>()?;
+        let mut keys = Vec::with_capacity(rules.len());
+        let mut buckets = Vec::with_capacity(rules.len());
+        let mut n_keys = Vec::with_capacity(rules.len());
+        for (k, n) in per_rule {
+            let b = match mode {
+                Mode::Link { left, right } => (
+                    Buckets::new(&k, n, left.clone()),
+                    Some(Buckets::new(&k, n, right.clone())),
+                ),
+                Mode::Dedupe { rows } => (Buckets::new(&k, n, rows.clone()), None),
+            };
+            buckets.push(b);
+            keys.push(k);
+            n_keys.push(n);
+        }
+        Ok(Blocker {
+            rules: rules.to_vec(),
+            keys,
+            buckets,
+            n_keys,
+        })
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[BlockingRule] {
+        &self.rules
+    }
+
+    /// The number of comparisons each rule generates on its own, before pairs produced by an
+    /// earlier rule are removed. Cheap: computed from bucket sizes.
+    pub fn comparisons_per_rule(&self) -> Vec<u64> {
+        self.buckets
+            .iter()
+            .zip(&self.n_keys)
+            .map(|((l, r), &n)| {
+                (0..n)
+                    .map(|k| {
+                        let a = l.get(k).len() as u64;
+                        match r {
+                            Some(r) => a * r.get(k).len() as u64,
+                            None => a * a.saturating_sub(1) / 2,
+                        }
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// True when `pair` is produced by rule `rule`.
+    #[inline]
+    fn produced_by(&self, rule: usize, pair: Pair) -> bool {
+        let k = &self.keys[rule];
+        let a = k[pair.left as usize];
+        a != NONE && a == k[pair.right as usize]
+    }
+
+    /// Streams the candidate pairs, each once, in a fixed order (by rule, key, then rows), in
+    /// chunks of at most `chunk` pairs.
+    pub fn pairs(&self, chunk: usize) -> PairChunks<'_> {
+        PairChunks {
+            blocker: self,
+            chunk: chunk.max(1),
+            rule: 0,
+            key: 0,
+            i: 0,
+            j: 0,
+            produced: vec![0; self.rules.len()],
+        }
+    }
+}
+
+/// Interns each row's key tuple for `rule` to dense ids (NONE when any part is missing).
+fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<(Vec<u32>, usize), Error> {
+    let parts: Vec<KeyValues> = rule
+        .keys
+        .iter()
+        .map(|k| KeyValues::new(records, k))
+        .collect::<Result<_, Error>>()?;
+    let n = records.len();
+    let mut out = Vec::with_capacity(n);
+    if parts.len() == 1 {
+        let mut ids: FxHashMap<u64, u32> = FxHashMap::default();
+        for r in 0..n as u32 {
+            out.push(match parts[0].get(r) {
+                Some(v) => {
+                    let next = ids.len() as u32;
+                    *ids.entry(v).or_insert(next)
+                }
+                None => NONE,
+            });
+        }
+        return Ok((out, ids.len()));
+    }
+    let mut ids: FxHashMap<Box<[u64]>, u32> = FxHashMap::default();
+    let mut buf = Vec::with_capacity(parts.len());
+    'rows: for r in 0..n as u32 {
+        buf.clear();
+        for p in &parts {
+            match p.get(r) {
+                Some(v) => buf.push(v),
+                None => {
+                    out.push(NONE);
+                    continue 'rows;
+                }
+            }
+        }
+        let id = match ids.get(buf.as_slice()) {
+            Some(&id) => id,
+            None => {
+                let id = ids.len() as u32;
+                ids.insert(buf.clone().into_boxed_slice(), id);
+                id
+            }
+        };
+        out.push(id);
+    }
+    Ok((out, ids.len()))
+}
+
+/// An iterator over chunks of candidate pairs; see [`Blocker::pairs`].
+pub struct PairChunks<'a> {
+    blocker: &'a Blocker,
+    chunk: usize,
+    rule: usize,
+    key: usize,
+    i: usize,
+    j: usize,
+    produced: Vec<u64>,
+}
+
+impl PairChunks<'_> {
+    /// Pairs produced so far by each rule (after removing those of earlier rules): once the
+    /// iterator is exhausted, the marginal count of each rule.
+    pub fn produced_per_rule(&self) -> &[u64] {
+        &self.produced
+    }
+}
+
+impl Iterator for PairChunks<'_> {
+    type Item = Vec<Pair>;
+
+    fn next(&mut self) -> Option<Vec<Pair>> {
+        let b = self.blocker;
+        let mut out = Vec::with_capacity(self.chunk.min(1 << 16));
+        while self.rule < b.rules.len() {
+            let (left, right) = &b.buckets[self.rule];
+            while self.key < b.n_keys[self.rule] {
+                let ls = left.get(self.key);
+                let rs = match right {
+                    Some(r) => r.get(self.key),
+                    None => ls,
+                };
+                let dedupe = right.is_none();
+                while self.i < ls.len() {
+                    if self.j == 0 && dedupe {
+                        self.j = self.i + 1;
+                    }
+                    while self.j < rs.len() {
+                        let pair = Pair {
+                            left: ls[self.i],
+                            right: rs[self.j],
+                        };
+                        self.j += 1;
+                        if (0..self.rule).any(|e| b.produced_by(e, pair)) {
+                            continue;
+                        }
+                        out.push(pair);
+                        self.produced[self.rule] += 1;
+                        if out.len() >= self.chunk {
+                            return Some(out);
+                        }
+                    }
+                    self.i += 1;
+                    self.j = 0;
+                }
+                self.key += 1;
+                self.i = 0;
+                self.j = 0;
+            }
+            self.rule += 1;
+            self.key = 0;
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_and_print_back() {
+        for s in ["surname:soundex", "dob:year", "postcode:district", "given_name:first3", "nhs_number"] {
+            let k: Key = s.parse().unwrap();
+            assert_eq!(k.to_string(), s);
+        }
+        let r: BlockingRule = "dob & surname:soundex".parse().unwrap();
+        assert_eq!(r.to_string(), "dob & surname:soundex");
+    }
+
+    #[test]
+    fn bad_keys_are_config_errors_naming_the_key() {
+        for s in ["dob:soundex", "surname:bogus", ":year", "id", "given_name:first0", "sex:initial"] {
+            let e = s.parse::<Key>().unwrap_err();
+            assert!(e.is_config(), "{s}");
+        }
+        let e = "postcode:soundex".parse::<Key>().unwrap_err();
+        assert!(e.to_string().contains("postcode:soundex"), "{e}");
+    }
+
+    #[test]
+    fn default_rules_parse() {
+        assert_eq!(BlockingRule::defaults().len(), 5);
+    }
+
+    #[test]
+    fn rules_round_trip_through_json() {
+        let rules = BlockingRule::defaults();
+        let j = serde_json::to_string(&rules).unwrap();
+        let back: Vec<BlockingRule> = serde_json::from_str(&j).unwrap();
+        assert_eq!(rules, back);
+        assert!(serde_json::from_str::<BlockingRule>("\"dob:nope\"").is_err());
+    }
+}

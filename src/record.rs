@@ -1,0 +1,319 @@
+//! The columnar record store.
+//!
+//! One [`Records`] holds the rows of every source in a run (the left and right files of a
+//! link, or the one file of a dedupe), one column per role. Each distinct normalised value is
+//! interned once, in a dictionary shared by all sources, together with its derived features
+//! (name tokens and phonetic codes, postcode unit/sector/district/area). A row holds only
+//! small integers: value ids, a packed date, an NHS number. Comparing two rows' names is
+//! comparing two `u32`s; a feature is computed once per distinct value, not once per row.
+
+use std::ops::Range;
+
+use rustc_hash::FxHashMap;
+
+use crate::normalise::date::Date;
+use crate::normalise::name::canonical_given_name;
+use crate::normalise::phonetic::{nysiis, soundex};
+use crate::normalise::postcode::Postcode;
+use crate::normalise::sex::Sex;
+
+/// The "no value" id in every id column.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Strings interned to dense `u32` ids, in first-seen order.
+#[derive(Clone, Default)]
+pub(crate) struct Interner {
+    map: FxHashMap<Box<str>, u32>,
+    values: Vec<Box<str>>,
+}
+
+impl Interner {
+    /// The id of `s`, adding it if new.
+    pub(crate) fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.map.get(s) {
+            return id;
+        }
+        let id = u32::try_from(self.values.len()).unwrap_or(NONE - 1);
+        let b: Box<str> = s.into();
+        self.map.insert(b.clone(), id);
+        self.values.push(b);
+        id
+    }
+
+    /// The string of `id`.
+    pub(crate) fn get(&self, id: u32) -> &str {
+        self.values.get(id as usize).map_or("", |s| s)
+    }
+
+    /// The number of distinct strings.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+}
+
+/// Names with their derived features, per distinct normalised name.
+#[derive(Clone, Default)]
+pub(crate) struct NameDict {
+    /// Normalised names (tokens joined by spaces).
+    pub(crate) values: Interner,
+    /// Tokens of all names and canonical given names.
+    pub(crate) tokens: Interner,
+    /// Per value: the token id of its first token.
+    pub(crate) first_token: Vec<u32>,
+    /// Per value: the Soundex of its first token packed into a `u32`, or NONE.
+    pub(crate) soundex: Vec<u32>,
+    /// Per value: the id of its first token's NYSIIS code in `codes`, or NONE.
+    pub(crate) nysiis: Vec<u32>,
+    /// NYSIIS codes.
+    pub(crate) codes: Interner,
+    /// Per value: the token id of the canonical given name of its first token (itself when the
+    /// nickname table does not know it).
+    pub(crate) canonical: Vec<u32>,
+}
+
+impl NameDict {
+    /// The id of normalised name `name`, computing its features when new.
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        let before = self.values.len();
+        let id = self.values.intern(name);
+        if self.values.len() > before {
+            let first = name.split(' ').next().unwrap_or("");
+            let t = self.tokens.intern(first);
+            self.first_token.push(t);
+            self.soundex.push(soundex(first).map_or(NONE, |s| pack4(&s)));
+            let n = nysiis(first).map_or(NONE, |c| self.codes.intern(&c));
+            self.nysiis.push(n);
+            let c = match canonical_given_name(first) {
+                Some(c) => self.tokens.intern(c),
+                None => t,
+            };
+            self.canonical.push(c);
+        }
+        id
+    }
+}
+
+/// Packs up to four ASCII bytes into a `u32` exactly.
+fn pack4(s: &str) -> u32 {
+    let mut v = 0u32;
+    for b in s.bytes().take(4) {
+        v = (v << 8) | u32::from(b);
+    }
+    v
+}
+
+/// Postcodes with their parts, per distinct normalised postcode.
+#[derive(Clone, Default)]
+pub(crate) struct PostcodeDict {
+    /// Canonical text of each postcode (UK form, or folded other text).
+    pub(crate) values: Interner,
+    /// Sector, district and area strings.
+    pub(crate) parts: Interner,
+    /// Per value: sector / district / area ids in `parts`, NONE for non-UK text.
+    pub(crate) sector: Vec<u32>,
+    pub(crate) district: Vec<u32>,
+    pub(crate) area: Vec<u32>,
+}
+
+impl PostcodeDict {
+    /// The id of `postcode`, computing its parts when new.
+    pub(crate) fn intern(&mut self, postcode: &Postcode) -> u32 {
+        let (text, parts) = match postcode {
+            Postcode::Uk(p) => (p.unit(), Some((p.sector(), p.district(), p.area()))),
+            Postcode::Other(s) => (s.as_str(), None),
+        };
+        let before = self.values.len();
+        let id = self.values.intern(text);
+        if self.values.len() > before {
+            match parts {
+                Some((s, d, a)) => {
+                    // Parts are stored with a prefix so that a sector never equals a district.
+                    let s = self.parts.intern(&format!("s:{s}"));
+                    let d = self.parts.intern(&format!("d:{d}"));
+                    let a = self.parts.intern(&format!("a:{a}"));
+                    self.sector.push(s);
+                    self.district.push(d);
+                    self.area.push(a);
+                }
+                None => {
+                    self.sector.push(NONE);
+                    self.district.push(NONE);
+                    self.area.push(NONE);
+                }
+            }
+        }
+        id
+    }
+}
+
+/// A column with no role, carried through under its header name.
+#[derive(Clone)]
+pub(crate) struct OtherColumn {
+    /// The header name.
+    pub(crate) name: String,
+    /// Per row: id of the folded value in `dict`, NONE when missing or when the row's source
+    /// has no such column.
+    pub(crate) values: Vec<u32>,
+    /// Distinct folded values.
+    pub(crate) dict: Interner,
+}
+
+/// One source (file) of a [`Records`].
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// A label for messages and output, usually the file path.
+    pub name: String,
+    /// The rows of this source in the store.
+    pub rows: Range<u32>,
+}
+
+/// The columnar store of every record in a run.
+///
+/// Build one with [`crate::RecordsBuilder`]. Row numbers are dense `u32`s across all
+/// sources, in the order the sources were added and the rows were read.
+#[derive(Clone, Default)]
+pub struct Records {
+    pub(crate) sources: Vec<Source>,
+    /// Record ids, concatenated; row r's id is `id_text[id_end[r-1]..id_end[r]]`.
+    pub(crate) id_text: String,
+    pub(crate) id_end: Vec<u32>,
+    pub(crate) given: Vec<u32>,
+    pub(crate) surname: Vec<u32>,
+    /// YYYYMMDD, 0 when missing.
+    pub(crate) dob: Vec<u32>,
+    /// 0 missing, 1 male, 2 female.
+    pub(crate) sex: Vec<u8>,
+    pub(crate) postcode: Vec<u32>,
+    /// The NHS number as an integer, 0 when missing or invalid.
+    pub(crate) nhs: Vec<u64>,
+    pub(crate) address: Vec<u32>,
+    pub(crate) given_dict: NameDict,
+    pub(crate) surname_dict: NameDict,
+    pub(crate) postcode_dict: PostcodeDict,
+    pub(crate) address_dict: Interner,
+    pub(crate) others: Vec<OtherColumn>,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Counts only: a Records holds patient data.
+        f.debug_struct("Records")
+            .field("rows", &self.len())
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Records {
+    /// The number of rows across all sources.
+    pub fn len(&self) -> usize {
+        self.id_end.len()
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.id_end.is_empty()
+    }
+
+    /// The sources, in the order they were added.
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// The record id of `row`, as read from its file.
+    pub fn id(&self, row: u32) -> &str {
+        let r = row as usize;
+        let end = self.id_end.get(r).copied().unwrap_or(0) as usize;
+        let start = if r == 0 {
+            0
+        } else {
+            self.id_end.get(r - 1).copied().unwrap_or(0) as usize
+        };
+        self.id_text.get(start..end).unwrap_or("")
+    }
+
+    /// The index of the source that `row` belongs to.
+    pub fn source_of(&self, row: u32) -> usize {
+        self.sources
+            .iter()
+            .position(|s| s.rows.contains(&row))
+            .unwrap_or(0)
+    }
+
+    /// The normalised given name of `row`, if any.
+    pub fn given_name(&self, row: u32) -> Option<&str> {
+        let v = self.given[row as usize];
+        (v != NONE).then(|| self.given_dict.values.get(v))
+    }
+
+    /// The normalised surname of `row`, if any.
+    pub fn surname(&self, row: u32) -> Option<&str> {
+        let v = self.surname[row as usize];
+        (v != NONE).then(|| self.surname_dict.values.get(v))
+    }
+
+    /// The date of birth of `row`, if any.
+    pub fn date_of_birth(&self, row: u32) -> Option<Date> {
+        Date::from_u32(self.dob[row as usize])
+    }
+
+    /// The sex of `row`, if known.
+    pub fn sex(&self, row: u32) -> Option<Sex> {
+        match self.sex[row as usize] {
+            1 => Some(Sex::Male),
+            2 => Some(Sex::Female),
+            _ => None,
+        }
+    }
+
+    /// The canonical postcode text of `row`, if any.
+    pub fn postcode(&self, row: u32) -> Option<&str> {
+        let v = self.postcode[row as usize];
+        (v != NONE).then(|| self.postcode_dict.values.get(v))
+    }
+
+    /// The valid NHS number of `row`, if any.
+    pub fn nhs_number(&self, row: u32) -> Option<u64> {
+        let v = self.nhs[row as usize];
+        (v != 0).then_some(v)
+    }
+
+    /// The normalised address of `row`, if any.
+    pub fn address(&self, row: u32) -> Option<&str> {
+        let v = self.address[row as usize];
+        (v != NONE).then(|| self.address_dict.get(v))
+    }
+
+    /// The names of the carried-through columns.
+    pub fn other_columns(&self) -> impl Iterator<Item = &str> {
+        self.others.iter().map(|c| c.name.as_str())
+    }
+
+    /// The folded value of carried-through column `name` on `row`, if any.
+    pub fn other(&self, name: &str, row: u32) -> Option<&str> {
+        let c = self.others.iter().find(|c| c.name == name)?;
+        let v = *c.values.get(row as usize)?;
+        (v != NONE).then(|| c.dict.get(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interner_gives_dense_first_seen_ids() {
+        let mut i = Interner::default();
+        assert_eq!(i.intern("b"), 0);
+        assert_eq!(i.intern("a"), 1);
+        assert_eq!(i.intern("b"), 0);
+        assert_eq!(i.get(1), "a");
+        assert_eq!(i.len(), 2);
+    }
+
+    #[test]
+    fn pack4_is_exact_for_soundex_codes() {
+        assert_ne!(pack4("R163"), pack4("R162"));
+        assert_eq!(pack4("R163"), u32::from_be_bytes(*b"R163"));
+    }
+}

@@ -1,0 +1,1 @@
+//! Properties of blocking and clustering, checked against naive versions.
