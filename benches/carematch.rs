@@ -1,1 +1,147 @@
-fn main() {}
+//! Criterion benchmarks, one binary with hierarchical names. Every iteration asserts its
+//! result, so `cargo bench -- --test` (run in CI) is also a check.
+//!
+//! Run: `cargo bench --bench carematch` (all) or `cargo bench --bench carematch -- link/`.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+use carematch::normalise::{date, name, nhs_number, postcode, text};
+use carematch::synth::{GenerateOptions, generate};
+use carematch::{Linker, Records, RecordsBuilder};
+
+const NAMES: &[&str] = &[
+    "Mr John SMITH",
+    "Mrs Zoë O'Brien-Jones",
+    "  elizabeth  ",
+    "BABY OF SMITH",
+    "Siân",
+    "Łukasz",
+    "Muhammad",
+    "Mary-Jane",
+    "Dr. A. Patel",
+    "Unknown",
+];
+const DATES: &[&str] = &[
+    "1980-02-01",
+    "01/02/1980",
+    "1-2-1980",
+    "19800201",
+    "1980-02-01T00:00:00",
+    "31/02/1980",
+    "1900-01-01",
+    "01/02/80",
+];
+const POSTCODES: &[&str] = &[
+    "LS1 4AP", "ls14ap", "SW1A 2AA", "EC1A1BB", "M1 1AE", "ZZ99 3VZ", "LSI 4AP", "nfa",
+];
+const NHS: &[&str] = &[
+    "943 476 5919",
+    "9434765919",
+    "943-476-5919",
+    "9434765918",
+    "0000000000",
+    "123",
+];
+
+fn bench_normalise(c: &mut Criterion) {
+    let mut g = c.benchmark_group("normalise");
+    g.throughput(Throughput::Elements(NAMES.len() as u64));
+    g.bench_function("name", |b| {
+        b.iter(|| {
+            let n = NAMES
+                .iter()
+                .filter_map(|s| name::normalise_name(black_box(s)))
+                .count();
+            assert_eq!(n, 8);
+        })
+    });
+    g.bench_function("fold", |b| {
+        b.iter(|| {
+            let n: usize = NAMES.iter().map(|s| text::fold(black_box(s)).len()).sum();
+            assert!(n > 50);
+        })
+    });
+    g.throughput(Throughput::Elements(DATES.len() as u64));
+    g.bench_function("date", |b| {
+        b.iter(|| {
+            let ok = DATES
+                .iter()
+                .filter(|s| matches!(date::parse_date(black_box(s)), Ok(Some(_))))
+                .count();
+            assert_eq!(ok, 5);
+        })
+    });
+    g.throughput(Throughput::Elements(POSTCODES.len() as u64));
+    g.bench_function("postcode", |b| {
+        b.iter(|| {
+            let uk = POSTCODES
+                .iter()
+                .filter(|s| postcode::parse_postcode(black_box(s)).is_some_and(|p| p.is_uk()))
+                .count();
+            assert_eq!(uk, 6);
+        })
+    });
+    g.throughput(Throughput::Elements(NHS.len() as u64));
+    g.bench_function("nhs_number", |b| {
+        b.iter(|| {
+            let ok = NHS
+                .iter()
+                .filter(|s| matches!(nhs_number::parse_nhs_number(black_box(s)), Ok(Some(_))))
+                .count();
+            assert_eq!(ok, 3);
+        })
+    });
+    g.finish();
+}
+
+fn load(dir: &Path) -> Records {
+    let mut b = RecordsBuilder::new();
+    b.add_csv(&dir.join("gp.csv")).unwrap();
+    b.add_csv(&dir.join("hospital.csv")).unwrap();
+    b.build().unwrap().0
+}
+
+fn bench_pipeline(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let people = 20_000;
+    let options = GenerateOptions {
+        people,
+        seed: 7,
+        ..GenerateOptions::default()
+    };
+    generate(&options, dir.path()).unwrap();
+    let records = load(dir.path());
+    let rows = records.len() as u64;
+    let linker = Linker::new().build().unwrap();
+    let expected = linker.link(&records, 0, 1).unwrap();
+    let expected_matches = expected.matches().count();
+    assert!(expected_matches as u64 > people / 3);
+
+    let mut g = c.benchmark_group("pipeline");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(rows));
+    g.bench_function("read/20k_people", |b| {
+        b.iter(|| assert_eq!(load(dir.path()).len() as u64, rows))
+    });
+    g.bench_function("block/20k_people", |b| {
+        let mode = carematch::link_mode(&records, 0, 1).unwrap();
+        b.iter(|| {
+            let blocker = linker.blocker(&records, &mode).unwrap();
+            let n: usize = blocker.pairs(1 << 16).map(|c| c.len()).sum();
+            assert_eq!(n as u64, expected.candidates);
+        })
+    });
+    g.bench_function("link/deterministic/20k_people", |b| {
+        b.iter(|| {
+            let r = linker.link(&records, 0, 1).unwrap();
+            assert_eq!(r.matches().count(), expected_matches);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_normalise, bench_pipeline);
+criterion_main!(benches);

@@ -110,7 +110,9 @@ impl FromStr for Key {
         }
         let field = match Role::parse(f) {
             Some(Role::Id) => {
-                return Err(config_err(format!("key '{s}': the id column cannot be a key")));
+                return Err(config_err(format!(
+                    "key '{s}': the id column cannot be a key"
+                )));
             }
             Some(r) => Field::Role(r),
             None => Field::Other(f.to_string()),
@@ -143,7 +145,9 @@ impl FromStr for Key {
                     | Transform::Nysiis
                     | Transform::Nickname
             ),
-            (Field::Role(Role::DateOfBirth), t) => matches!(t, Transform::Year | Transform::YearMonth),
+            (Field::Role(Role::DateOfBirth), t) => {
+                matches!(t, Transform::Year | Transform::YearMonth)
+            }
             (Field::Role(Role::Postcode), t) => {
                 matches!(t, Transform::Sector | Transform::District | Transform::Area)
             }
@@ -223,7 +227,10 @@ impl FromStr for BlockingRule {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<BlockingRule, Error> {
-        let keys = s.split('&').map(str::parse).collect::<Result<Vec<Key>, Error>>()?;
+        let keys = s
+            .split('&')
+            .map(str::parse)
+            .collect::<Result<Vec<Key>, Error>>()?;
         BlockingRule::new(keys)
     }
 }
@@ -324,7 +331,10 @@ impl KeyValues {
                     })?;
                 KeyKind::Table {
                     rows: c.values.clone(),
-                    table: prefix_table((0..c.dict.len()).map(|i| c.dict.get(i as u32)), key.transform),
+                    table: prefix_table(
+                        (0..c.dict.len()).map(|i| c.dict.get(i as u32)),
+                        key.transform,
+                    ),
                 }
             }
             Field::Role(Role::DateOfBirth) => KeyKind::Direct(
@@ -340,12 +350,22 @@ impl KeyValues {
                     .collect(),
             ),
             Field::Role(Role::NhsNumber) => KeyKind::Direct(
-                records.nhs.iter().map(|&v| if v == 0 { MISSING } else { v }).collect(),
+                records
+                    .nhs
+                    .iter()
+                    .map(|&v| if v == 0 { MISSING } else { v })
+                    .collect(),
             ),
             Field::Role(Role::Sex) => KeyKind::Direct(
-                records.sex.iter().map(|&v| if v == 0 { MISSING } else { u64::from(v) }).collect(),
+                records
+                    .sex
+                    .iter()
+                    .map(|&v| if v == 0 { MISSING } else { u64::from(v) })
+                    .collect(),
             ),
-            Field::Role(Role::Id) => return Err(config_err("the id column cannot be a key".into())),
+            Field::Role(Role::Id) => {
+                return Err(config_err("the id column cannot be a key".into()));
+            }
         };
         Ok(KeyValues { kind })
     }
@@ -466,7 +486,9 @@ pub struct Blocker {
 
 impl fmt::Debug for Blocker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Blocker").field("rules", &self.rules).finish_non_exhaustive()
+        f.debug_struct("Blocker")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
     }
 }
 
@@ -673,7 +695,13 @@ mod tests {
 
     #[test]
     fn keys_parse_and_print_back() {
-        for s in ["surname:soundex", "dob:year", "postcode:district", "given_name:first3", "nhs_number"] {
+        for s in [
+            "surname:soundex",
+            "dob:year",
+            "postcode:district",
+            "given_name:first3",
+            "nhs_number",
+        ] {
             let k: Key = s.parse().unwrap();
             assert_eq!(k.to_string(), s);
         }
@@ -683,7 +711,14 @@ mod tests {
 
     #[test]
     fn bad_keys_are_config_errors_naming_the_key() {
-        for s in ["dob:soundex", "surname:bogus", ":year", "id", "given_name:first0", "sex:initial"] {
+        for s in [
+            "dob:soundex",
+            "surname:bogus",
+            ":year",
+            "id",
+            "given_name:first0",
+            "sex:initial",
+        ] {
             let e = s.parse::<Key>().unwrap_err();
             assert!(e.is_config(), "{s}");
         }

@@ -79,8 +79,16 @@ impl Clusters {
         let key = |r: u32| (records.source_of(r), records.id(r));
         let mut order: Vec<&(Pair, u16)> = links.iter().collect();
         order.sort_by(|a, b| {
-            let ka = (a.1, key(a.0.left).min(key(a.0.right)), key(a.0.left).max(key(a.0.right)));
-            let kb = (b.1, key(b.0.left).min(key(b.0.right)), key(b.0.left).max(key(b.0.right)));
+            let ka = (
+                a.1,
+                key(a.0.left).min(key(a.0.right)),
+                key(a.0.left).max(key(a.0.right)),
+            );
+            let kb = (
+                b.1,
+                key(b.0.left).min(key(b.0.right)),
+                key(b.0.left).max(key(b.0.right)),
+            );
             ka.cmp(&kb)
         });
         let mut refused = 0;

@@ -52,7 +52,10 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Config, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", &e))?;
         Config::from_json(&text).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("{}: {}", path.display(), e.message()))
+            Error::new(
+                ErrorKind::Config,
+                format!("{}: {}", path.display(), e.message()),
+            )
         })
     }
 
@@ -92,8 +95,8 @@ mod tests {
 
     #[test]
     fn bad_rule_is_an_error_naming_it() {
-        let e = Config::from_json(r#"{"rules": [{"name": "r1", "when": "dob:bogus"}]}"#)
-            .unwrap_err();
+        let e =
+            Config::from_json(r#"{"rules": [{"name": "r1", "when": "dob:bogus"}]}"#).unwrap_err();
         assert!(e.to_string().contains("r1"), "{e}");
     }
 }

@@ -40,18 +40,28 @@ impl Evaluation {
 
     /// TP / (TP + FP); 0 when nothing was predicted.
     pub fn precision(&self) -> f64 {
-        ratio(self.true_positives, self.true_positives + self.false_positives)
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives,
+        )
     }
 
     /// TP / (TP + FN); 0 when there are no true pairs.
     pub fn recall(&self) -> f64 {
-        ratio(self.true_positives, self.true_positives + self.false_negatives)
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_negatives,
+        )
     }
 
     /// The harmonic mean of precision and recall; 0 when both are 0.
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
 }
 
@@ -91,7 +101,10 @@ impl PairFile {
         let name = path.display().to_string();
         let f = File::open(path).map_err(|e| Error::io(path, "open", &e))?;
         let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(f);
-        let headers = rdr.headers().map_err(|e| crate::input::csv_error(&name, &e))?.clone();
+        let headers = rdr
+            .headers()
+            .map_err(|e| crate::input::csv_error(&name, &e))?
+            .clone();
         if headers.len() < 2 {
             return Err(Error::input_at(&name, 1, None, "needs two id columns"));
         }
@@ -99,7 +112,12 @@ impl PairFile {
         let decision = if predicted { col("decision") } else { None };
         let prob = if predicted && threshold.is_some() {
             Some(col("match_probability").ok_or_else(|| {
-                Error::input_at(&name, 1, None, "--threshold needs a match_probability column")
+                Error::input_at(
+                    &name,
+                    1,
+                    None,
+                    "--threshold needs a match_probability column",
+                )
             })?)
         } else {
             None
@@ -113,12 +131,20 @@ impl PairFile {
                     &name,
                     line,
                     None,
-                    &format!("ragged row: {} fields where the header has {}", rec.len(), headers.len()),
+                    &format!(
+                        "ragged row: {} fields where the header has {}",
+                        rec.len(),
+                        headers.len()
+                    ),
                 ));
             }
             let (a, b) = (rec[0].trim(), rec[1].trim());
             if a.is_empty() || b.is_empty() {
-                let c = if a.is_empty() { &headers[0] } else { &headers[1] };
+                let c = if a.is_empty() {
+                    &headers[0]
+                } else {
+                    &headers[1]
+                };
                 return Err(Error::input_at(&name, line, Some(c), "empty id"));
             }
             if let Some(d) = decision {
@@ -150,7 +176,11 @@ impl PairFile {
 /// # Errors
 ///
 /// As [`PairFile::read`].
-pub fn evaluate_files(pairs: &Path, truth: &Path, threshold: Option<f64>) -> Result<Evaluation, Error> {
+pub fn evaluate_files(
+    pairs: &Path,
+    truth: &Path,
+    threshold: Option<f64>,
+) -> Result<Evaluation, Error> {
     let p = PairFile::read(pairs, true, threshold)?;
     let t = PairFile::read(truth, false, None)?;
     Ok(Evaluation::new(p.pairs(), t.pairs()))
@@ -184,6 +214,9 @@ mod tests {
         let e = Evaluation::new([], [("a", "b")]);
         assert_eq!(e.precision(), 0.0);
         assert_eq!(e.f1(), 0.0);
-        assert!(e.to_string().starts_with("precision: 0.0000\nrecall: 0.0000\nf1: 0.0000"));
+        assert!(
+            e.to_string()
+                .starts_with("precision: 0.0000\nrecall: 0.0000\nf1: 0.0000")
+        );
     }
 }

@@ -170,7 +170,10 @@ impl RecordsBuilder {
     /// row, no header, no id column, an empty or non-UTF-8 id.
     pub fn add_csv(&mut self, path: &Path) -> Result<&mut Self, Error> {
         let f = File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-        self.add_reader(&path.display().to_string(), std::io::BufReader::with_capacity(1 << 20, f))
+        self.add_reader(
+            &path.display().to_string(),
+            std::io::BufReader::with_capacity(1 << 20, f),
+        )
     }
 
     /// Reads CSV from `reader` as a new source called `name` (used in messages).
@@ -195,14 +198,21 @@ impl RecordsBuilder {
                 h
             };
             let s = std::str::from_utf8(h).map_err(|_| {
-                Error::input_at(name, 1, None, &format!("header {} is not valid UTF-8", i + 1))
+                Error::input_at(
+                    name,
+                    1,
+                    None,
+                    &format!("header {} is not valid UTF-8", i + 1),
+                )
             })?;
             names.push(s.trim().to_string());
         }
         let schema = Schema::resolve(&names, &self.columns, name)?;
         let id_col = schema.columns_with(Role::Id)[0];
-        let role_cols: Vec<Vec<usize>> =
-            VALUE_ROLES.iter().map(|&r| schema.columns_with(r)).collect();
+        let role_cols: Vec<Vec<usize>> = VALUE_ROLES
+            .iter()
+            .map(|&r| schema.columns_with(r))
+            .collect();
         let other_cols: Vec<(usize, usize)> = schema
             .uses()
             .iter()
@@ -291,8 +301,10 @@ impl RecordsBuilder {
         if let Some(i) = self.others.iter().position(|(n, _)| n == name) {
             return i;
         }
-        let mut col = RawColumn::default();
-        col.rows = vec![NONE; self.id_end.len()];
+        let col = RawColumn {
+            rows: vec![NONE; self.id_end.len()],
+            ..RawColumn::default()
+        };
         self.others.push((name.to_string(), col));
         self.others.len() - 1
     }
@@ -306,7 +318,11 @@ impl RecordsBuilder {
     /// naming the first invalid value's file, line and column.
     pub fn build(self) -> Result<(Records, QualityReport), Error> {
         for name in self.columns.keys() {
-            if !self.schemas.iter().any(|s| s.headers().iter().any(|h| h == name)) {
+            if !self
+                .schemas
+                .iter()
+                .any(|s| s.headers().iter().any(|h| h == name))
+            {
                 return Err(Error::new(
                     ErrorKind::Config,
                     format!("the config maps column '{name}', which no input file has"),
@@ -439,7 +455,11 @@ impl RecordsBuilder {
     fn check_unique_ids(&self) -> Result<(), Error> {
         let id = |r: u32| {
             let r = r as usize;
-            let start = if r == 0 { 0 } else { self.id_end[r - 1] as usize };
+            let start = if r == 0 {
+                0
+            } else {
+                self.id_end[r - 1] as usize
+            };
             &self.ids[start..self.id_end[r] as usize]
         };
         for (si, s) in self.sources.iter().enumerate() {
@@ -463,7 +483,12 @@ impl RecordsBuilder {
 }
 
 fn too_many(name: &str) -> Error {
-    Error::input_at(name, 0, None, "too many rows: at most 4,294,967,294 rows in one run")
+    Error::input_at(
+        name,
+        0,
+        None,
+        "too many rows: at most 4,294,967,294 rows in one run",
+    )
 }
 
 /// A csv crate error as an input error with its position; the csv error's own text may quote
@@ -472,7 +497,9 @@ pub(crate) fn csv_error(name: &str, e: &csv::Error) -> Error {
     let line = e.position().map_or(0, |p| p.line());
     match e.kind() {
         csv::ErrorKind::Io(io) => Error::new(ErrorKind::Io, format!("{name}: cannot read: {io}")),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::input_at(
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => Error::input_at(
             name,
             line,
             None,
@@ -486,12 +513,16 @@ pub(crate) fn csv_error(name: &str, e: &csv::Error) -> Error {
 /// Normalises the distinct raw values of one role, in parallel, in order.
 fn normalise_column(role: Role, raw: &[Box<[u8]>], accept_test: bool) -> Normalised {
     match role {
-        Role::GivenName | Role::Surname => {
-            Normalised::Name(raw.par_iter().map(|r| text_norm(r, normalise_name)).collect())
-        }
-        Role::Address => {
-            Normalised::Text(raw.par_iter().map(|r| text_norm(r, normalise_address)).collect())
-        }
+        Role::GivenName | Role::Surname => Normalised::Name(
+            raw.par_iter()
+                .map(|r| text_norm(r, normalise_name))
+                .collect(),
+        ),
+        Role::Address => Normalised::Text(
+            raw.par_iter()
+                .map(|r| text_norm(r, normalise_address))
+                .collect(),
+        ),
         Role::DateOfBirth => Normalised::Date(
             raw.par_iter()
                 .map(|r| {
@@ -619,7 +650,10 @@ fn column_quality(
         let status = if raw == NONE {
             Status::Missing
         } else {
-            statuses.get(raw as usize).copied().unwrap_or(Status::Missing)
+            statuses
+                .get(raw as usize)
+                .copied()
+                .unwrap_or(Status::Missing)
         };
         if let Status::Invalid(p) = status {
             let e = match q.problems.iter_mut().position(|x| x.problem == p) {
@@ -643,7 +677,8 @@ fn column_quality(
             q.present += 1;
         }
     }
-    q.problems.sort_by(|a, b| b.count.cmp(&a.count).then(a.problem.cmp(b.problem)));
+    q.problems
+        .sort_by(|a, b| b.count.cmp(&a.count).then(a.problem.cmp(b.problem)));
     q
 }
 
@@ -749,7 +784,13 @@ impl fmt::Display for QualityReport {
                 )?;
                 for p in &c.problems {
                     let lines: Vec<String> = p.first_lines.iter().map(u64::to_string).collect();
-                    write!(f, "  {}: {} (lines {}", p.problem, p.count, lines.join(", "))?;
+                    write!(
+                        f,
+                        "  {}: {} (lines {}",
+                        p.problem,
+                        p.count,
+                        lines.join(", ")
+                    )?;
                     if p.count > p.first_lines.len() as u64 {
                         write!(f, ", ...")?;
                     }

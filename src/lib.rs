@@ -9,8 +9,8 @@ mod error;
 mod evaluate;
 mod input;
 mod link;
-mod output;
 pub mod normalise;
+mod output;
 mod record;
 mod rules;
 pub mod schema;
@@ -24,8 +24,8 @@ pub use evaluate::{Evaluation, PairFile, evaluate_files};
 pub use input::{
     ColumnQuality, MAX_VALUE_BYTES, ProblemCount, QualityReport, RecordsBuilder, SourceQuality,
 };
-pub use output::{write_clusters_csv, write_pairs_csv};
 pub use link::{Decision, Link, LinkResult, Linker, LinkerBuilder, dedupe_mode, link_mode};
+pub use output::{write_clusters_csv, write_pairs_csv};
 pub use record::{Records, Source};
 pub use rules::{Condition, MatchRule};
 pub use schema::Role;

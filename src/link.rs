@@ -276,7 +276,10 @@ pub fn link_mode(records: &Records, left: usize, right: usize) -> Result<Mode, E
         }),
         _ => Err(Error::new(
             crate::ErrorKind::Usage,
-            format!("link needs two different sources; the store has {}", s.len()),
+            format!(
+                "link needs two different sources; the store has {}",
+                s.len()
+            ),
         )),
     }
 }
@@ -293,7 +296,10 @@ pub fn dedupe_mode(records: &Records, source: usize) -> Result<Mode, Error> {
         }),
         None => Err(Error::new(
             crate::ErrorKind::Usage,
-            format!("no source {source}; the store has {}", records.sources().len()),
+            format!(
+                "no source {source}; the store has {}",
+                records.sources().len()
+            ),
         )),
     }
 }

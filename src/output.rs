@@ -9,11 +9,17 @@ use crate::record::Records;
 
 fn create(path: &Path) -> Result<csv::Writer<std::io::BufWriter<std::fs::File>>, Error> {
     let f = std::fs::File::create(path).map_err(|e| Error::io(path, "create", &e))?;
-    Ok(csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, f)))
+    Ok(csv::Writer::from_writer(std::io::BufWriter::with_capacity(
+        1 << 20,
+        f,
+    )))
 }
 
 fn write_err(path: &Path, e: &csv::Error) -> Error {
-    Error::new(ErrorKind::Io, format!("{}: cannot write: {e}", path.display()))
+    Error::new(
+        ErrorKind::Io,
+        format!("{}: cannot write: {e}", path.display()),
+    )
 }
 
 /// Writes the pairs file: `left_id,right_id,match_weight,match_probability,decision,rule`,
@@ -36,7 +42,11 @@ pub fn write_pairs_csv(path: &Path, records: &Records, result: &LinkResult) -> R
     ])
     .map_err(werr)?;
     for l in &result.links {
-        let prob = if l.decision == Decision::Match { "1" } else { "" };
+        let prob = if l.decision == Decision::Match {
+            "1"
+        } else {
+            ""
+        };
         let rule = result.rules.get(l.rule as usize).map_or("", |r| r.name());
         w.write_record([
             records.id(l.pair.left),
@@ -64,7 +74,8 @@ pub fn write_clusters_csv(
 ) -> Result<(), Error> {
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
-    w.write_record(["cluster_id", "source", "record_id"]).map_err(werr)?;
+    w.write_record(["cluster_id", "source", "record_id"])
+        .map_err(werr)?;
     let names: Vec<String> = records
         .sources()
         .iter()
@@ -77,9 +88,9 @@ pub fn write_clusters_csv(
     for (person, rows) in clusters.members(records) {
         for r in rows {
             let src = names.get(records.source_of(r)).map_or("", String::as_str);
-            w.write_record([person.as_str(), src, records.id(r)]).map_err(werr)?;
+            w.write_record([person.as_str(), src, records.id(r)])
+                .map_err(werr)?;
         }
     }
     w.flush().map_err(|e| Error::io(path, "write", &e))
 }
-

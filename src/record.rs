@@ -80,7 +80,8 @@ impl NameDict {
             let first = name.split(' ').next().unwrap_or("");
             let t = self.tokens.intern(first);
             self.first_token.push(t);
-            self.soundex.push(soundex(first).map_or(NONE, |s| pack4(&s)));
+            self.soundex
+                .push(soundex(first).map_or(NONE, |s| pack4(&s)));
             let n = nysiis(first).map_or(NONE, |c| self.codes.intern(&c));
             self.nysiis.push(n);
             let c = match canonical_given_name(first) {

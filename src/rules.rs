@@ -139,7 +139,10 @@ impl MatchRule {
                 "nhs-partial-dob",
                 "nhs_number & dob:swap & (given_name:initial | postcode:district)",
             ),
-            ("nhs-names", "nhs_number & surname & given_name:initial & sex"),
+            (
+                "nhs-names",
+                "nhs_number & surname & given_name:initial & sex",
+            ),
             ("demographics", "surname & given_name & dob & postcode"),
         ]
         .iter()
@@ -204,11 +207,16 @@ fn parse_condition(term: &str) -> Result<Condition, Error> {
         if alts.iter().any(|a| a.contains('&')) {
             return Err(config_err("'&' inside ( | ) is not supported".into()));
         }
-        let cs = alts.into_iter().map(parse_condition).collect::<Result<Vec<_>, _>>()?;
+        let cs = alts
+            .into_iter()
+            .map(parse_condition)
+            .collect::<Result<Vec<_>, _>>()?;
         return Ok(Condition::Any(cs));
     }
     if term.contains(['(', ')', '|']) {
-        return Err(config_err(format!("condition '{term}': put alternatives in ( | )")));
+        return Err(config_err(format!(
+            "condition '{term}': put alternatives in ( | )"
+        )));
     }
     if term.replace(' ', "") == "dob:swap" {
         return Ok(Condition::DobSwap);
@@ -236,7 +244,9 @@ impl<'a> Ladder<'a> {
                 Condition::Agree(k) => Ready::Agree(KeyValues::new(records, k)?),
                 Condition::DobSwap => Ready::DobSwap,
                 Condition::Any(cs) => Ready::Any(
-                    cs.iter().map(|c| ready(records, c)).collect::<Result<_, _>>()?,
+                    cs.iter()
+                        .map(|c| ready(records, c))
+                        .collect::<Result<_, _>>()?,
                 ),
             })
         }
@@ -297,7 +307,15 @@ mod tests {
 
     #[test]
     fn malformed_expressions_name_the_rule() {
-        for e in ["", "dob &", "(dob | sex", "dob:swap", "(dob | sex)", "dob | sex", "nope:x"] {
+        for e in [
+            "",
+            "dob &",
+            "(dob | sex",
+            "dob:swap",
+            "(dob | sex)",
+            "dob | sex",
+            "nope:x",
+        ] {
             let err = MatchRule::new("my-rule", e).unwrap_err();
             assert!(err.is_config(), "{e}");
             assert!(err.to_string().contains("rule 'my-rule'"), "{e}: {err}");

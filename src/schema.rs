@@ -268,7 +268,11 @@ mod tests {
         let s = Schema::resolve(&h(&["Hosp No", "gender", "ward"]), &cfg, "a.csv").unwrap();
         assert_eq!(
             s.uses(),
-            &[ColumnUse::Role(Role::Id), ColumnUse::Excluded, ColumnUse::Other]
+            &[
+                ColumnUse::Role(Role::Id),
+                ColumnUse::Excluded,
+                ColumnUse::Other
+            ]
         );
     }
 
@@ -290,8 +294,12 @@ mod tests {
 
     #[test]
     fn two_columns_for_one_role_is_an_error() {
-        let e = Schema::resolve(&h(&["id", "dob", "date_of_birth"]), &ColumnConfig::new(), "x.csv")
-            .unwrap_err();
+        let e = Schema::resolve(
+            &h(&["id", "dob", "date_of_birth"]),
+            &ColumnConfig::new(),
+            "x.csv",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("column 'date_of_birth'"), "{e}");
     }
 

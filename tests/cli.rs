@@ -57,7 +57,8 @@ fn assert_bad_input(o: &Output, must_contain: &[&str]) {
 
 #[test]
 fn links_by_nhs_number_across_formats() {
-    let left = b"rec_id,nhs_number,given_name,surname,date_of_birth\nG1,9434765919,Ann,Smith,1980-02-01\n";
+    let left =
+        b"rec_id,nhs_number,given_name,surname,date_of_birth\nG1,9434765919,Ann,Smith,1980-02-01\n";
     let (o, pairs) = link_texts(left, GOOD_RIGHT, &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(
@@ -68,7 +69,15 @@ fn links_by_nhs_number_across_formats() {
 
 #[test]
 fn missing_file_is_exit_2_naming_it() {
-    let o = carematch(&["link", "--left", "/nonexistent/a.csv", "--right", "/nonexistent/b.csv", "--out", "/tmp/x.csv"]);
+    let o = carematch(&[
+        "link",
+        "--left",
+        "/nonexistent/a.csv",
+        "--right",
+        "/nonexistent/b.csv",
+        "--out",
+        "/tmp/x.csv",
+    ]);
     assert_bad_input(&o, &["/nonexistent/a.csv", "cannot open"]);
 }
 
@@ -90,7 +99,16 @@ fn missing_id_column_is_named() {
 fn duplicate_ids_name_both_lines_but_not_the_id() {
     let left = b"rec_id,surname\nSECRET-ID-7,Smith\nX,Jones\nSECRET-ID-7,Brown\n";
     let (o, _) = link_texts(left, GOOD_RIGHT, &[]);
-    assert_bad_input(&o, &["left.csv", "line 4", "line 2", "column 'rec_id'", "duplicate id"]);
+    assert_bad_input(
+        &o,
+        &[
+            "left.csv",
+            "line 4",
+            "line 2",
+            "column 'rec_id'",
+            "duplicate id",
+        ],
+    );
     assert!(!text(&o.stderr).contains("SECRET-ID-7"));
 }
 
@@ -108,7 +126,11 @@ fn non_utf8_id_is_an_error_and_non_utf8_value_is_counted() {
     assert_bad_input(&o, &["line 2", "not valid UTF-8"]);
     let (o, _) = link_texts(b"rec_id,surname\nG1,Sm\xffith\n", GOOD_RIGHT, &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("not valid UTF-8: 1 (lines 2)"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("not valid UTF-8: 1 (lines 2)"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -120,8 +142,14 @@ G2,9434765919,Ann,Smith,1980-02-01\n";
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("check digit: 1 (lines 2)"), "{err}");
-    assert!(err.contains("impossible date: 1 (lines 2)") || err.contains("(lines 2)"), "{err}");
-    assert!(!err.contains("9434765918") && !err.contains("31/02/1980"), "{err}");
+    assert!(
+        err.contains("impossible date: 1 (lines 2)") || err.contains("(lines 2)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("9434765918") && !err.contains("31/02/1980"),
+        "{err}"
+    );
     assert!(pairs.contains("G2,H1"), "{pairs}");
     let (o, _) = link_texts(left, GOOD_RIGHT, &["--strict"]);
     assert_bad_input(&o, &["left.csv", "line 2", "strict"]);
@@ -141,7 +169,11 @@ fn huge_value_is_invalid_not_a_crash() {
 #[test]
 fn bad_config_is_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let c = write(dir.path(), "c.json", br#"{"rules": [{"name": "r", "when": "dob:soundex"}]}"#);
+    let c = write(
+        dir.path(),
+        "c.json",
+        br#"{"rules": [{"name": "r", "when": "dob:soundex"}]}"#,
+    );
     let (o, _) = link_texts(GOOD_RIGHT, GOOD_RIGHT, &["--config", c.to_str().unwrap()]);
     assert_bad_input(&o, &["c.json", "rule 'r'"]);
 }
@@ -150,6 +182,14 @@ fn bad_config_is_exit_2() {
 fn usage_errors_are_exit_2() {
     let o = carematch(&["link", "--left", "a.csv"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = carematch(&["evaluate", "--pairs", "a", "--truth", "b", "--threshold", "7"]);
+    let o = carematch(&[
+        "evaluate",
+        "--pairs",
+        "a",
+        "--truth",
+        "b",
+        "--threshold",
+        "7",
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }
