@@ -24,7 +24,7 @@ use crate::schema::ColumnConfig;
 /// ```
 ///
 /// Unknown keys are an error, so that a misspelt setting is not silently ignored.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Column mapping applied to every input file: header → role, `"exclude"` or `"other"`.
@@ -40,6 +40,17 @@ pub struct Config {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            columns: ColumnConfig::new(),
+            rules: None,
+            strict: false,
+            accept_test_nhs_numbers: true,
+        }
+    }
 }
 
 impl Config {
@@ -81,6 +92,7 @@ mod tests {
     fn empty_config_takes_defaults() {
         let c = Config::from_json("{}").unwrap();
         assert!(c.accept_test_nhs_numbers);
+        assert!(Config::default().accept_test_nhs_numbers);
         assert!(!c.strict);
         assert!(c.rules.is_none());
     }

@@ -1,4 +1,74 @@
 //! carematch: patient record linkage for health and social care.
+//!
+//! # Overview
+//!
+//! carematch finds the records that belong to the same patient across GP, hospital,
+//! community and social-care extracts. A run reads one or two CSV sources into a columnar
+//! [`Records`] store, normalising every value the way NHS data needs ([`normalise`]), makes
+//! candidate pairs by [blocking](BlockingRule) instead of comparing everyone with everyone,
+//! links the sure matches with an ordered ladder of deterministic [rules](MatchRule), and
+//! groups the links into people ([`Clusters`]) with person ids that do not depend on input
+//! order.
+//!
+//! # Example
+//!
+//! ```
+//! # fn main() -> Result<(), carematch::Error> {
+//! use carematch::{Linker, RecordsBuilder};
+//!
+//! let gp = "rec_id,nhs_number,given_name,surname,date_of_birth,postcode\n\
+//!           G1,943 476 5919,Elizabeth,Smith,1980-02-01,LS1 4AP\n\
+//!           G2,,Tom,Jones,1975-07-30,M1 1AE\n";
+//! let hospital = "id,nhs_no,first_name,last_name,dob,postcode\n\
+//!                 H7,9434765919,LIZ,SMITH,01/02/1980,ls14ap\n\
+//!                 H8,,Tom,Jones,30/07/1975,M1 1AE\n";
+//! let mut builder = RecordsBuilder::new();
+//! builder.add_reader("gp.csv", gp.as_bytes())?;
+//! builder.add_reader("hospital.csv", hospital.as_bytes())?;
+//! let (records, quality) = builder.build()?;
+//! assert_eq!(quality.invalid_total(), 0);
+//!
+//! let result = Linker::new().build()?.link(&records, 0, 1)?;
+//! let links: Vec<(&str, &str, &str)> = result
+//!     .matches()
+//!     .map(|l| {
+//!         let rule = result.rules[l.rule as usize].name();
+//!         (records.id(l.pair.left), records.id(l.pair.right), rule)
+//!     })
+//!     .collect();
+//! assert_eq!(links, [("G1", "H7", "nhs-dob"), ("G2", "H8", "demographics")]);
+//!
+//! let people = result.clusters(&records);
+//! assert_eq!(people.len(), 2);
+//! assert_eq!(people.person_id(0), people.person_id(2));
+//! # Ok(()) }
+//! ```
+//!
+//! # Usage
+//!
+//! * Read sources with [`RecordsBuilder`]: columns with common names are recognised
+//!   ([`schema`]); a [`Config`] maps any others. Invalid values become missing and are
+//!   counted in the [`QualityReport`], or are fatal in strict mode.
+//! * Link two sources or deduplicate one with [`Linker`]; [`Linker::blocker`] gives the
+//!   comparison count of each blocking rule before anything runs.
+//! * Write the command-line contract's files with [`write_pairs_csv`] and
+//!   [`write_clusters_csv`]; measure against truth with [`Evaluation`].
+//! * Make test data with [`synth::generate`].
+//!
+//! # Performance
+//!
+//! Each distinct value is normalised and its features (tokens, Soundex, NYSIIS, nickname
+//! group, postcode parts) computed once, in parallel; rows hold integer ids, so comparisons
+//! are integer compares. Candidate pairs are streamed in chunks (default 1,048,576) and
+//! evaluated in parallel with rayon; memory is bounded by the store plus one chunk plus the
+//! links found. Output is byte-identical on any thread count.
+//!
+//! # Untrusted input
+//!
+//! Input files are untrusted. No input makes carematch panic: structural problems
+//! (malformed CSV, a ragged row, a missing or duplicated id) are [`Error`]s naming the file,
+//! line and column; a value longer than [`MAX_VALUE_BYTES`] or not valid UTF-8 is invalid,
+//! not fatal. No error, report or `Debug` output contains a patient's value.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

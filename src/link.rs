@@ -170,14 +170,24 @@ impl Linker {
         &self.rules
     }
 
-    /// The blocking rules that produce every pair the ladder can match.
+    /// The blocking rules that produce every pair the ladder can match: each rule's plain
+    /// keys, leaving out a rule whose keys include all of another's (its pairs are a subset).
     pub fn blocking_rules(&self) -> Vec<BlockingRule> {
+        let all: Vec<BlockingRule> = self
+            .rules
+            .iter()
+            .filter_map(MatchRule::blocking_rule)
+            .collect();
+        let covers =
+            |a: &BlockingRule, b: &BlockingRule| b.keys().iter().all(|k| a.keys().contains(k));
         let mut out: Vec<BlockingRule> = Vec::new();
-        for r in &self.rules {
-            if let Some(b) = r.blocking_rule() {
-                if !out.contains(&b) {
-                    out.push(b);
-                }
+        for (i, r) in all.iter().enumerate() {
+            let redundant = all.iter().enumerate().any(|(j, o)| {
+                // `o` produces every pair `r` does; keep the first of two equal rules.
+                j != i && covers(r, o) && (!covers(o, r) || j < i)
+            });
+            if !redundant {
+                out.push(r.clone());
             }
         }
         out
@@ -238,7 +248,7 @@ impl Linker {
             found.extend(hits);
         }
         let mut links = match mode {
-            Mode::Link { .. } => decide_one_to_one(records.len(), &found),
+            Mode::Link { .. } => decide_one_to_one(&records.nhs, &found),
             Mode::Dedupe { .. } => found
                 .iter()
                 .map(|&(pair, rule)| Link {
@@ -317,28 +327,54 @@ fn oriented(records: &Records, p: Pair) -> Pair {
 }
 
 /// Link mode: a pair matches when its rule is the best rule of both its records and neither
-/// record has another pair at that rule; when one of them does, every pair at that best rule
-/// is ambiguous. Pairs below a record's best rule are superseded and dropped.
-fn decide_one_to_one(n: usize, found: &[(Pair, u16)]) -> Vec<Link> {
-    let mut best = vec![(u16::MAX, 0u32); n];
+/// record has another candidate at that rule, unless all of a record's candidates at its best
+/// rule carry one valid NHS number (duplicates of one patient in the other source: each is
+/// linked). Otherwise every pair at that best rule is ambiguous. Pairs below a record's best
+/// rule are superseded and dropped.
+fn decide_one_to_one(nhs: &[u64], found: &[(Pair, u16)]) -> Vec<Link> {
+    /// Per row: best rule, candidates at it, and whether they all share one valid NHS number.
+    #[derive(Clone, Copy)]
+    struct Best {
+        rule: u16,
+        count: u32,
+        nhs: u64,
+        one_patient: bool,
+    }
+    let mut best = vec![
+        Best {
+            rule: u16::MAX,
+            count: 0,
+            nhs: 0,
+            one_patient: true,
+        };
+        nhs.len()
+    ];
     for &(p, r) in found {
-        for row in [p.left, p.right] {
+        for (row, other) in [(p.left, p.right), (p.right, p.left)] {
             let b = &mut best[row as usize];
-            if r < b.0 {
-                *b = (r, 1);
-            } else if r == b.0 {
-                b.1 += 1;
+            let n = nhs[other as usize];
+            if r < b.rule {
+                *b = Best {
+                    rule: r,
+                    count: 1,
+                    nhs: n,
+                    one_patient: n != 0,
+                };
+            } else if r == b.rule {
+                b.count += 1;
+                b.one_patient &= n != 0 && n == b.nhs;
             }
         }
     }
+    let clear = |b: Best| b.count == 1 || b.one_patient;
     found
         .iter()
         .filter_map(|&(pair, rule)| {
             let (bl, br) = (best[pair.left as usize], best[pair.right as usize]);
-            if bl.0 != rule || br.0 != rule {
+            if bl.rule != rule || br.rule != rule {
                 return None;
             }
-            let decision = if bl.1 == 1 && br.1 == 1 {
+            let decision = if clear(bl) && clear(br) {
                 Decision::Match
             } else {
                 Decision::Ambiguous
@@ -363,7 +399,7 @@ mod tests {
     #[test]
     fn one_record_matching_two_at_its_best_rule_is_ambiguous() {
         // Left row 0 matches right rows 1 and 2 at rule 0: neither is linked.
-        let links = decide_one_to_one(3, &[(p(0, 1), 0), (p(0, 2), 0)]);
+        let links = decide_one_to_one(&[0, 0, 0], &[(p(0, 1), 0), (p(0, 2), 0)]);
         assert_eq!(links.len(), 2);
         assert!(links.iter().all(|l| l.decision == Decision::Ambiguous));
     }
@@ -371,15 +407,40 @@ mod tests {
     #[test]
     fn a_better_rule_elsewhere_supersedes_a_weaker_pair() {
         // Row 0 matches 2 at rule 0, and 1 at rule 3: only (0, 2) is linked.
-        let links = decide_one_to_one(3, &[(p(0, 1), 3), (p(0, 2), 0)]);
+        let links = decide_one_to_one(&[0; 3], &[(p(0, 1), 3), (p(0, 2), 0)]);
         assert_eq!(links.len(), 1);
         assert_eq!(links[0].pair, p(0, 2));
         assert_eq!(links[0].decision, Decision::Match);
     }
 
     #[test]
+    fn two_candidates_with_one_nhs_number_are_one_patient_and_both_link() {
+        // Right rows 1 and 2 are duplicates of one patient (same valid NHS number).
+        let nhs = [9434765919, 9434765919, 9434765919];
+        let links = decide_one_to_one(&nhs, &[(p(0, 1), 0), (p(0, 2), 0)]);
+        assert!(links.iter().all(|l| l.decision == Decision::Match));
+        // Different NHS numbers (or none) keep it ambiguous.
+        let nhs = [0, 9434765919, 4010232137];
+        let links = decide_one_to_one(&nhs, &[(p(0, 1), 3), (p(0, 2), 3)]);
+        assert!(links.iter().all(|l| l.decision == Decision::Ambiguous));
+    }
+
+    #[test]
+    fn blocking_leaves_out_rules_whose_pairs_another_rule_produces() {
+        let rules = vec![
+            MatchRule::new("a", "nhs_number & dob").unwrap(),
+            MatchRule::new("b", "nhs_number & dob:swap").unwrap(),
+            MatchRule::new("c", "surname & dob").unwrap(),
+            MatchRule::new("d", "dob & surname & sex").unwrap(),
+        ];
+        let l = Linker::new().rules(rules).build().unwrap();
+        let b: Vec<String> = l.blocking_rules().iter().map(ToString::to_string).collect();
+        assert_eq!(b, ["nhs_number", "surname & dob"]);
+    }
+
+    #[test]
     fn unique_best_pairs_match() {
-        let links = decide_one_to_one(4, &[(p(0, 2), 1), (p(1, 3), 0)]);
+        let links = decide_one_to_one(&[0; 4], &[(p(0, 2), 1), (p(1, 3), 0)]);
         assert!(links.iter().all(|l| l.decision == Decision::Match));
         assert_eq!(links.len(), 2);
     }

@@ -167,7 +167,7 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     }
     progress.say("normalising");
     let (records, quality) = b.build()?;
-    eprint!("{quality}");
+    print!("{quality}");
     Ok(records)
 }
 

@@ -131,7 +131,12 @@ impl MatchRule {
     /// 1. `nhs-dob`: `nhs_number & dob`
     /// 2. `nhs-partial-dob`: `nhs_number & dob:swap & (given_name:initial | postcode:district)`
     /// 3. `nhs-names`: `nhs_number & surname & given_name:initial & sex`
-    /// 4. `demographics`: `surname & given_name & dob & postcode`
+    /// 4. `nhs-yob`: `nhs_number & dob:year & (given_name:initial | surname:soundex)`
+    /// 5. `demographics`: `surname & given_name & dob & postcode`
+    ///
+    /// Every NHS-number rule also asks for a second identifier, so a baby recorded under its
+    /// mother's number (a common error) is not linked to her by rules 1, 2 and 4 (different
+    /// date or year of birth), nor by rule 3 (given names differ).
     pub fn defaults() -> Vec<MatchRule> {
         [
             ("nhs-dob", "nhs_number & dob"),
@@ -142,6 +147,10 @@ impl MatchRule {
             (
                 "nhs-names",
                 "nhs_number & surname & given_name:initial & sex",
+            ),
+            (
+                "nhs-yob",
+                "nhs_number & dob:year & (given_name:initial | surname:soundex)",
             ),
             ("demographics", "surname & given_name & dob & postcode"),
         ]
