@@ -10,6 +10,8 @@
 //! `P` and 16 hex digits of a BLAKE3 hash of it. The same links give the same ids on every
 //! run, whatever the row order; a person keeps its id while its smallest member stays.
 
+use rayon::prelude::*;
+
 use crate::block::Pair;
 use crate::record::Records;
 
@@ -76,47 +78,46 @@ impl Clusters {
             parent: (0..n as u32).collect(),
             nhs: records.nhs.clone(),
         };
-        let key = |r: u32| (records.source_of(r), records.id(r));
-        let mut order: Vec<&(Pair, u16)> = links.iter().collect();
-        order.sort_by(|a, b| {
-            let ka = (
-                a.1,
-                key(a.0.left).min(key(a.0.right)),
-                key(a.0.left).max(key(a.0.right)),
-            );
-            let kb = (
-                b.1,
-                key(b.0.left).min(key(b.0.right)),
-                key(b.0.left).max(key(b.0.right)),
-            );
-            ka.cmp(&kb)
-        });
+        // Merge order: rule, then the pair's ranks (record ids), never row numbers.
+        let mut order: Vec<(u16, u32, u32, u32)> = links
+            .iter()
+            .enumerate()
+            .map(|(i, (p, rule))| {
+                let (a, b) = (records.rank(p.left), records.rank(p.right));
+                (*rule, a.min(b), a.max(b), i as u32)
+            })
+            .collect();
+        order.par_sort_unstable();
         let mut refused = 0;
-        for (p, _) in order {
+        for &(_, _, _, i) in &order {
+            let p = links[i as usize].0;
             if !uf.union(p.left, p.right) {
                 refused += 1;
             }
         }
-        // The smallest member of each cluster names it.
+        // The smallest member (by rank) of each cluster names it.
         let mut smallest: Vec<u32> = (0..n as u32).collect();
         for r in 0..n as u32 {
             let root = uf.find(r) as usize;
-            if key(r) < key(smallest[root]) {
+            if records.rank(r) < records.rank(smallest[root]) {
                 smallest[root] = r;
             }
         }
         let mut index = vec![u32::MAX; n];
-        let mut ids = Vec::new();
+        let mut roots = Vec::new();
         let mut of_row = Vec::with_capacity(n);
         for r in 0..n as u32 {
             let root = uf.find(r) as usize;
             if index[root] == u32::MAX {
-                index[root] = ids.len() as u32;
-                let m = smallest[root];
-                ids.push(person_id(records.source_of(m), records.id(m)));
+                index[root] = roots.len() as u32;
+                roots.push(smallest[root]);
             }
             of_row.push(index[root]);
         }
+        let ids = roots
+            .par_iter()
+            .map(|&m| person_id(records.source_of(m), records.id(m)))
+            .collect();
         Clusters {
             of_row,
             ids,
@@ -148,20 +149,19 @@ impl Clusters {
         self.refused
     }
 
-    /// Rows grouped by person, people ordered by id and rows by (source, record id).
-    pub fn members(&self, records: &Records) -> Vec<(String, Vec<u32>)> {
-        let mut groups: Vec<Vec<u32>> = vec![Vec::new(); self.ids.len()];
-        for (r, &c) in self.of_row.iter().enumerate() {
-            groups[c as usize].push(r as u32);
+    /// Every row, ordered by person id and then by (source, record id).
+    pub fn rows_by_person(&self, records: &Records) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| self.ids[a as usize].cmp(&self.ids[b as usize]));
+        let mut pos = vec![0u32; self.ids.len()];
+        for (i, &c) in order.iter().enumerate() {
+            pos[c as usize] = i as u32;
         }
-        let mut out: Vec<(String, Vec<u32>)> = self.ids.iter().cloned().zip(groups).collect();
-        for (_, rows) in &mut out {
-            rows.sort_by(|&a, &b| {
-                (records.source_of(a), records.id(a)).cmp(&(records.source_of(b), records.id(b)))
-            });
-        }
-        out.sort();
-        out
+        let mut rows: Vec<u32> = (0..self.of_row.len() as u32).collect();
+        rows.par_sort_unstable_by_key(|&r| {
+            (pos[self.of_row[r as usize] as usize], records.rank(r))
+        });
+        rows
     }
 }
 

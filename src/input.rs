@@ -11,8 +11,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use hashbrown::HashTable;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 
 use crate::Error;
 use crate::error::ErrorKind;
@@ -23,7 +23,7 @@ use crate::normalise::nhs_number::parse_nhs_number;
 use crate::normalise::postcode::{Postcode, parse_postcode};
 use crate::normalise::sex::{Sex, parse_sex};
 use crate::normalise::text::fold;
-use crate::record::{Interner, NONE, OtherColumn, Records, Source};
+use crate::record::{Interner, NONE, OtherColumn, Records, Source, find_or_insert, span};
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 
 /// A field longer than this many bytes is invalid ("too long"): no name, date, postcode or
@@ -44,11 +44,12 @@ const VALUE_ROLES: [Role; 7] = [
     Role::Address,
 ];
 
-/// Distinct raw byte strings of one column.
+/// Distinct raw byte strings of one column, stored once in an arena.
 #[derive(Default)]
 struct RawColumn {
-    map: FxHashMap<Box<[u8]>, u32>,
-    values: Vec<Box<[u8]>>,
+    table: HashTable<u32>,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
     /// Per row (across all sources): raw id, or NONE when empty or absent.
     rows: Vec<u32>,
 }
@@ -56,18 +57,29 @@ struct RawColumn {
 impl RawColumn {
     fn push(&mut self, field: Option<&[u8]>) {
         let id = match field {
-            Some(f) if !f.iter().all(u8::is_ascii_whitespace) => match self.map.get(f) {
-                Some(&id) => id,
-                None => {
-                    let id = u32::try_from(self.values.len()).unwrap_or(NONE - 1);
-                    self.map.insert(f.into(), id);
-                    self.values.push(f.into());
-                    id
+            Some(f) if !f.iter().all(u8::is_ascii_whitespace) => {
+                let next = u32::try_from(self.ends.len()).unwrap_or(NONE - 1);
+                let (bytes, ends) = (&self.bytes, &self.ends);
+                let get = |id: u32| &bytes[span(ends, id)];
+                match find_or_insert(&mut self.table, get, f, next) {
+                    Some(id) => id,
+                    None => {
+                        self.bytes.extend_from_slice(f);
+                        self.ends.push(self.bytes.len());
+                        next
+                    }
                 }
-            },
+            }
             _ => NONE,
         };
         self.rows.push(id);
+    }
+
+    /// The distinct values, in id order.
+    fn values(&self) -> Vec<&[u8]> {
+        (0..self.ends.len() as u32)
+            .map(|id| &self.bytes[span(&self.ends, id)])
+            .collect()
     }
 }
 
@@ -329,12 +341,12 @@ impl RecordsBuilder {
                 ));
             }
         }
-        self.check_unique_ids()?;
+        let rank = self.ranks()?;
         let accept_test = self.accept_test_nhs_numbers;
         let normalised: Vec<Normalised> = VALUE_ROLES
             .iter()
             .zip(&self.raw)
-            .map(|(&role, col)| normalise_column(role, &col.values, accept_test))
+            .map(|(&role, col)| normalise_column(role, &col.values(), accept_test))
             .collect();
         let mut quality = QualityReport {
             sources: self
@@ -352,6 +364,7 @@ impl RecordsBuilder {
             sources: self.sources.clone(),
             id_text: String::from_utf8(self.ids).unwrap_or_default(),
             id_end: self.id_end,
+            rank,
             ..Records::default()
         };
         for ((&role, col), norm) in VALUE_ROLES.iter().zip(&self.raw).zip(normalised) {
@@ -415,7 +428,7 @@ impl RecordsBuilder {
         }
         for (name, col) in &self.others {
             let v: Vec<Norm<String>> = col
-                .values
+                .values()
                 .par_iter()
                 .map(|raw| text_norm(raw, |s| Some(fold(s)).filter(|f| !f.is_empty())))
                 .collect();
@@ -451,17 +464,11 @@ impl RecordsBuilder {
         Ok((rec, quality))
     }
 
-    /// Fails when a source holds two rows with one id, naming both lines.
-    fn check_unique_ids(&self) -> Result<(), Error> {
-        let id = |r: u32| {
-            let r = r as usize;
-            let start = if r == 0 {
-                0
-            } else {
-                self.id_end[r - 1] as usize
-            };
-            &self.ids[start..self.id_end[r] as usize]
-        };
+    /// Each row's position in the order of (source, id); fails when a source holds two rows
+    /// with one id, naming both lines.
+    fn ranks(&self) -> Result<Vec<u32>, Error> {
+        let id = |r: u32| &self.ids[span_u32(&self.id_end, r)];
+        let mut rank = vec![0u32; self.id_end.len()];
         for (si, s) in self.sources.iter().enumerate() {
             let mut rows: Vec<u32> = s.rows.clone().collect();
             rows.par_sort_unstable_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
@@ -477,9 +484,19 @@ impl RecordsBuilder {
                     ),
                 ));
             }
+            for (i, &r) in rows.iter().enumerate() {
+                rank[r as usize] = s.rows.start + i as u32;
+            }
         }
-        Ok(())
+        Ok(rank)
     }
+}
+
+/// Byte range of row `r`'s id given the ids' end offsets.
+fn span_u32(ends: &[u32], r: u32) -> std::ops::Range<usize> {
+    let i = r as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    start..ends[i] as usize
 }
 
 fn too_many(name: &str) -> Error {
@@ -511,7 +528,7 @@ pub(crate) fn csv_error(name: &str, e: &csv::Error) -> Error {
 }
 
 /// Normalises the distinct raw values of one role, in parallel, in order.
-fn normalise_column(role: Role, raw: &[Box<[u8]>], accept_test: bool) -> Normalised {
+fn normalise_column(role: Role, raw: &[&[u8]], accept_test: bool) -> Normalised {
     match role {
         Role::GivenName | Role::Surname => Normalised::Name(
             raw.par_iter()

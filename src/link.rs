@@ -258,10 +258,7 @@ impl Linker {
                 })
                 .collect(),
         };
-        links.par_sort_unstable_by(|a, b| {
-            (records.id(a.pair.left), records.id(a.pair.right))
-                .cmp(&(records.id(b.pair.left), records.id(b.pair.right)))
-        });
+        links.par_sort_unstable_by_key(|l| (records.rank(l.pair.left), records.rank(l.pair.right)));
         Ok(LinkResult {
             links,
             rules: self.rules.clone(),
@@ -316,7 +313,7 @@ pub fn dedupe_mode(records: &Records, source: usize) -> Result<Mode, Error> {
 
 /// In a dedupe, the record with the smaller id goes on the left, whatever the row order.
 fn oriented(records: &Records, p: Pair) -> Pair {
-    if records.id(p.left) <= records.id(p.right) {
+    if records.rank(p.left) <= records.rank(p.right) {
         p
     } else {
         Pair {

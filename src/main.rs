@@ -100,6 +100,12 @@ struct GenerateArgs {
     /// Multiplier on every corruption rate (2.0 = a noisier variant).
     #[arg(long, default_value_t = 1.0)]
     noise: f64,
+    /// Share of people with a record in gp.csv.
+    #[arg(long, default_value_t = 0.8)]
+    gp_coverage: f64,
+    /// Share of people with a record in hospital.csv.
+    #[arg(long, default_value_t = 0.6)]
+    hospital_coverage: f64,
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -264,6 +270,8 @@ fn generate_cmd(a: &GenerateArgs) -> Result<(), Error> {
         people: a.people,
         seed: a.seed,
         noise: a.noise,
+        gp_coverage: a.gp_coverage,
+        hospital_coverage: a.hospital_coverage,
         ..GenerateOptions::default()
     };
     let start = Instant::now();

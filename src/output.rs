@@ -85,12 +85,10 @@ pub fn write_clusters_csv(
                 .map_or_else(|| s.name.clone(), |n| n.to_string_lossy().into_owned())
         })
         .collect();
-    for (person, rows) in clusters.members(records) {
-        for r in rows {
-            let src = names.get(records.source_of(r)).map_or("", String::as_str);
-            w.write_record([person.as_str(), src, records.id(r)])
-                .map_err(werr)?;
-        }
+    for r in clusters.rows_by_person(records) {
+        let src = names.get(records.source_of(r)).map_or("", String::as_str);
+        w.write_record([clusters.person_id(r), src, records.id(r)])
+            .map_err(werr)?;
     }
     w.flush().map_err(|e| Error::io(path, "write", &e))
 }

@@ -9,7 +9,11 @@
 
 use std::ops::Range;
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+use rustc_hash::FxBuildHasher;
 
 use crate::normalise::date::Date;
 use crate::normalise::name::canonical_given_name;
@@ -20,34 +24,69 @@ use crate::normalise::sex::Sex;
 /// The "no value" id in every id column.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// Strings interned to dense `u32` ids, in first-seen order.
+/// Looks `v` up among the ids in `table`, whose bytes `get` returns; when absent, inserts
+/// `next` (the caller then stores `v` as `next`) and returns `None`.
+///
+/// Values are stored once, in the caller's arena; the table holds only ids. This halves the
+/// memory of a `HashMap<Box<str>, u32>` plus a `Vec<Box<str>>`, and makes one allocation per
+/// arena growth instead of two per distinct value.
+pub(crate) fn find_or_insert<'a>(
+    table: &mut HashTable<u32>,
+    get: impl Fn(u32) -> &'a [u8],
+    v: &[u8],
+    next: u32,
+) -> Option<u32> {
+    let h = FxBuildHasher.hash_one(v);
+    match table.entry(h, |&id| get(id) == v, |&id| FxBuildHasher.hash_one(get(id))) {
+        Entry::Occupied(e) => Some(*e.get()),
+        Entry::Vacant(e) => {
+            e.insert(next);
+            None
+        }
+    }
+}
+
+/// Byte range of value `id` in an arena whose value ends are `ends`.
+#[inline]
+pub(crate) fn span(ends: &[usize], id: u32) -> std::ops::Range<usize> {
+    let i = id as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    start..ends[i]
+}
+
+/// Strings interned to dense `u32` ids, in first-seen order, stored once in one arena.
 #[derive(Clone, Default)]
 pub(crate) struct Interner {
-    map: FxHashMap<Box<str>, u32>,
-    values: Vec<Box<str>>,
+    table: HashTable<u32>,
+    text: String,
+    ends: Vec<usize>,
 }
 
 impl Interner {
     /// The id of `s`, adding it if new.
     pub(crate) fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.map.get(s) {
+        let next = u32::try_from(self.ends.len()).unwrap_or(NONE - 1);
+        let (text, ends) = (&self.text, &self.ends);
+        let get = |id: u32| &text.as_bytes()[span(ends, id)];
+        if let Some(id) = find_or_insert(&mut self.table, get, s.as_bytes(), next) {
             return id;
         }
-        let id = u32::try_from(self.values.len()).unwrap_or(NONE - 1);
-        let b: Box<str> = s.into();
-        self.map.insert(b.clone(), id);
-        self.values.push(b);
-        id
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        next
     }
 
     /// The string of `id`.
     pub(crate) fn get(&self, id: u32) -> &str {
-        self.values.get(id as usize).map_or("", |s| s)
+        if id as usize >= self.ends.len() {
+            return "";
+        }
+        self.text.get(span(&self.ends, id)).unwrap_or("")
     }
 
     /// The number of distinct strings.
     pub(crate) fn len(&self) -> usize {
-        self.values.len()
+        self.ends.len()
     }
 }
 
@@ -178,6 +217,9 @@ pub struct Records {
     /// Record ids, concatenated; row r's id is `id_text[id_end[r-1]..id_end[r]]`.
     pub(crate) id_text: String,
     pub(crate) id_end: Vec<u32>,
+    /// Per row: its position in the order of (source, record id). Sorting by rank is sorting
+    /// by id, with integer compares; it makes output independent of input row order.
+    pub(crate) rank: Vec<u32>,
     pub(crate) given: Vec<u32>,
     pub(crate) surname: Vec<u32>,
     /// YYYYMMDD, 0 when missing.
@@ -231,6 +273,11 @@ impl Records {
             self.id_end.get(r - 1).copied().unwrap_or(0) as usize
         };
         self.id_text.get(start..end).unwrap_or("")
+    }
+
+    /// The position of `row` in the order of (source, record id).
+    pub(crate) fn rank(&self, row: u32) -> u32 {
+        self.rank[row as usize]
     }
 
     /// The index of the source that `row` belongs to.
