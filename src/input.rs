@@ -83,6 +83,34 @@ impl RawColumn {
     }
 }
 
+/// Rows read before their columns are interned (in parallel, one column per thread).
+const BATCH: usize = 16_384;
+
+/// The value of a role's columns on `rec`: one column trimmed, or several joined by ", ".
+fn field<'a>(
+    rec: &'a csv::ByteRecord,
+    cols: &[usize],
+    joined: &'a mut Vec<u8>,
+) -> Option<&'a [u8]> {
+    match cols {
+        [] => None,
+        [c] => rec.get(*c).map(<[u8]>::trim_ascii),
+        many => {
+            joined.clear();
+            for &c in many {
+                let f = rec.get(c).unwrap_or(b"").trim_ascii();
+                if !f.is_empty() {
+                    if !joined.is_empty() {
+                        joined.extend_from_slice(b", ");
+                    }
+                    joined.extend_from_slice(f);
+                }
+            }
+            Some(joined.as_slice())
+        }
+    }
+}
+
 /// A normalised value, or why there is none.
 enum Norm<T> {
     Missing,
@@ -233,71 +261,79 @@ impl RecordsBuilder {
             .map(|(i, _)| (i, self.other_slot(&names[i])))
             .collect();
         let start = u32::try_from(self.id_end.len()).map_err(|_| too_many(name))?;
-        let mut rec = csv::ByteRecord::new();
-        let mut joined = Vec::new();
-        loop {
-            match rdr.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(csv_error(name, &e)),
-            }
-            let line = rec.position().map_or(0, |p| p.line());
-            if rec.len() != names.len() {
-                return Err(Error::input_at(
-                    name,
-                    line,
-                    None,
-                    &format!(
-                        "ragged row: {} fields where the header has {}",
-                        rec.len(),
-                        names.len()
-                    ),
-                ));
-            }
-            let id = rec.get(id_col).unwrap_or(b"").trim_ascii();
-            let id_name = &names[id_col];
-            if id.is_empty() {
-                return Err(Error::input_at(name, line, Some(id_name), "empty id"));
-            }
-            let id = std::str::from_utf8(id)
-                .map_err(|_| Error::input_at(name, line, Some(id_name), "id is not valid UTF-8"))?;
-            if id.len() > MAX_VALUE_BYTES {
-                return Err(Error::input_at(name, line, Some(id_name), "id is too long"));
-            }
-            self.ids.extend_from_slice(id.as_bytes());
-            let end = u32::try_from(self.ids.len()).map_err(|_| too_many(name))?;
-            self.id_end.push(end);
-            if self.id_end.len() >= NONE as usize {
-                return Err(too_many(name));
-            }
-            self.lines.push(line);
-            for (slot, cols) in role_cols.iter().enumerate() {
-                let field = match cols.as_slice() {
-                    [] => None,
-                    [c] => rec.get(*c).map(<[u8]>::trim_ascii),
-                    many => {
-                        joined.clear();
-                        for &c in many {
-                            let f = rec.get(c).unwrap_or(b"").trim_ascii();
-                            if !f.is_empty() {
-                                if !joined.is_empty() {
-                                    joined.extend_from_slice(b", ");
-                                }
-                                joined.extend_from_slice(f);
-                            }
-                        }
-                        Some(joined.as_slice())
+        // Rows are read in batches; the columns of a batch are interned in parallel, each
+        // column by one thread in row order, so ids do not depend on the thread count.
+        let mut batch: Vec<csv::ByteRecord> = (0..BATCH).map(|_| csv::ByteRecord::new()).collect();
+        let id_name = &names[id_col];
+        let mut eof = false;
+        while !eof {
+            let mut n = 0;
+            while n < BATCH {
+                let rec = &mut batch[n];
+                match rdr.read_byte_record(rec) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        eof = true;
+                        break;
                     }
-                };
-                self.raw[slot].push(field);
+                    Err(e) => return Err(csv_error(name, &e)),
+                }
+                let line = rec.position().map_or(0, |p| p.line());
+                if rec.len() != names.len() {
+                    return Err(Error::input_at(
+                        name,
+                        line,
+                        None,
+                        &format!(
+                            "ragged row: {} fields where the header has {}",
+                            rec.len(),
+                            names.len()
+                        ),
+                    ));
+                }
+                let id = rec.get(id_col).unwrap_or(b"").trim_ascii();
+                if id.is_empty() {
+                    return Err(Error::input_at(name, line, Some(id_name), "empty id"));
+                }
+                if std::str::from_utf8(id).is_err() {
+                    return Err(Error::input_at(
+                        name,
+                        line,
+                        Some(id_name),
+                        "id is not valid UTF-8",
+                    ));
+                }
+                if id.len() > MAX_VALUE_BYTES {
+                    return Err(Error::input_at(name, line, Some(id_name), "id is too long"));
+                }
+                self.ids.extend_from_slice(id);
+                let end = u32::try_from(self.ids.len()).map_err(|_| too_many(name))?;
+                self.id_end.push(end);
+                if self.id_end.len() >= NONE as usize {
+                    return Err(too_many(name));
+                }
+                self.lines.push(line);
+                n += 1;
             }
-            for (i, (_, col)) in self.others.iter_mut().enumerate() {
-                let field = other_cols
-                    .iter()
-                    .find(|(_, s)| *s == i)
-                    .and_then(|(c, _)| rec.get(*c).map(<[u8]>::trim_ascii));
-                col.push(field);
-            }
+            let rows = &batch[..n];
+            self.raw
+                .par_iter_mut()
+                .zip(role_cols.par_iter())
+                .for_each(|(col, cols)| {
+                    let mut joined = Vec::new();
+                    for rec in rows {
+                        col.push(field(rec, cols, &mut joined));
+                    }
+                });
+            self.others
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(i, (_, col))| {
+                    let c = other_cols.iter().find(|(_, s)| *s == i).map(|(c, _)| *c);
+                    for rec in rows {
+                        col.push(c.and_then(|c| rec.get(c)).map(<[u8]>::trim_ascii));
+                    }
+                });
         }
         let end = u32::try_from(self.id_end.len()).map_err(|_| too_many(name))?;
         self.sources.push(Source {
