@@ -5,7 +5,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::block::BlockingRule;
+use crate::compare::Comparison;
 use crate::error::ErrorKind;
+use crate::model::{Thresholds, TrainOptions};
+use crate::record::Records;
 use crate::rules::MatchRule;
 use crate::schema::ColumnConfig;
 
@@ -36,6 +40,81 @@ pub struct Config {
     /// NHS numbers in the never-issued 999 range are accepted. Default true.
     #[serde(default = "yes")]
     pub accept_test_nhs_numbers: bool,
+    /// The model's comparisons; `None` for [`Comparison::defaults`] plus a text comparison of
+    /// every carried column that every input has.
+    pub comparisons: Option<Vec<ComparisonConfig>>,
+    /// Prediction blocking rules; `None` for [`BlockingRule::defaults`].
+    pub blocking: Option<Vec<BlockingRule>>,
+    /// Training blocking rules (one EM session each); `None` for the defaults of
+    /// [`TrainOptions`].
+    pub training_rules: Option<Vec<BlockingRule>>,
+    /// Decision thresholds; `None` for [`Thresholds::default`].
+    pub thresholds: Option<Thresholds>,
+    /// Random pairs for u; `None` for 1,000,000.
+    pub u_pairs: Option<u64>,
+    /// Seed for the random pairs; `None` for 1.
+    pub seed: Option<u64>,
+}
+
+/// One comparison in a config: the field, and optionally its thresholds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonConfig {
+    /// A role name (`given_name`, `surname`, `dob`, `location`, `postcode`, `address`,
+    /// `nhs_number`, `sex`) or a carried column's header.
+    pub field: String,
+    /// Similarity thresholds, highest first; `None` for the field's defaults.
+    pub thresholds: Option<Vec<f64>>,
+}
+
+impl Config {
+    /// The comparisons for a model of `records`: the config's, or the defaults plus a text
+    /// comparison of every carried column with values in every source.
+    ///
+    /// # Errors
+    ///
+    /// A config error for an invalid comparison.
+    pub fn comparisons(&self, records: &Records) -> Result<Vec<Comparison>, Error> {
+        if let Some(cs) = &self.comparisons {
+            return cs
+                .iter()
+                .map(|c| {
+                    let mut x = Comparison::for_field(&c.field)?;
+                    if let Some(t) = &c.thresholds {
+                        x.thresholds = t.clone();
+                    }
+                    x.validate()?;
+                    Ok(x)
+                })
+                .collect();
+        }
+        let mut out = Comparison::defaults();
+        for name in records.other_columns() {
+            let everywhere = records
+                .sources()
+                .iter()
+                .all(|s| s.rows.clone().any(|r| records.other(name, r).is_some()));
+            if everywhere && out.len() < crate::compare::MAX_COMPARISONS {
+                out.push(Comparison::for_field(name)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Training options from the config.
+    pub fn train_options(&self) -> TrainOptions {
+        let mut o = TrainOptions::default();
+        if let Some(r) = &self.training_rules {
+            o.sessions = r.clone();
+        }
+        if let Some(u) = self.u_pairs {
+            o.u_pairs = u;
+        }
+        if let Some(s) = self.seed {
+            o.seed = s;
+        }
+        o
+    }
 }
 
 fn yes() -> bool {
@@ -49,6 +128,12 @@ impl Default for Config {
             rules: None,
             strict: false,
             accept_test_nhs_numbers: true,
+            comparisons: None,
+            blocking: None,
+            training_rules: None,
+            thresholds: None,
+            u_pairs: None,
+            seed: None,
         }
     }
 }

@@ -87,6 +87,11 @@ impl Error {
     }
 }
 
+/// A usage error: the caller asked for something that cannot be done as asked.
+pub fn usage_error(message: &str) -> Error {
+    Error::new(ErrorKind::Usage, message)
+}
+
 /// `file: line N, column 'c': problem`, leaving out the parts that are unknown.
 pub(crate) fn locate(file: &str, line: u64, column: Option<&str>, problem: &str) -> String {
     let mut s = String::with_capacity(file.len() + problem.len() + 32);

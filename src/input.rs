@@ -124,7 +124,8 @@ enum Normalised {
     Date(Vec<Norm<u32>>),
     Sex(Vec<Norm<u8>>),
     Postcode(Vec<Norm<Postcode>>),
-    Nhs(Vec<Norm<u64>>),
+    /// Valid numbers, and the digits of ten-digit numbers that failed the check digit.
+    Nhs(Vec<Norm<u64>>, Vec<u64>),
     Text(Vec<Norm<String>>),
 }
 
@@ -436,10 +437,11 @@ impl RecordsBuilder {
                     problems = problems_of(&v);
                     rec.postcode = map_rows(&col.rows, &ids, NONE);
                 }
-                Normalised::Nhs(v) => {
+                Normalised::Nhs(v, invalid) => {
                     let ids: Vec<u64> = v.iter().map(|x| value_or(x, 0)).collect();
                     problems = problems_of(&v);
                     rec.nhs = map_rows(&col.rows, &ids, 0);
+                    rec.nhs_invalid = map_rows(&col.rows, &invalid, 0);
                 }
                 Normalised::Text(v) => {
                     let ids = intern_all(&v, |s| rec.address_dict.intern(s));
@@ -622,8 +624,26 @@ fn normalise_column(role: Role, raw: &[&[u8]], accept_test: bool) -> Normalised 
                     })
                 })
                 .collect(),
+            raw.par_iter().map(|r| mistyped_nhs(r)).collect(),
         ),
         Role::Id => Normalised::Text(Vec::new()),
+    }
+}
+
+/// The ten digits of a raw NHS number that fails only its check digit, else 0.
+fn mistyped_nhs(raw: &[u8]) -> u64 {
+    let digits: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b' ' | b'-'))
+        .collect();
+    if digits.len() != 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return 0;
+    }
+    let s = std::str::from_utf8(&digits).unwrap_or("");
+    match parse_nhs_number(s) {
+        Err(crate::normalise::nhs_number::NhsProblem::CheckDigit) => s.parse().unwrap_or(0),
+        _ => 0,
     }
 }
 

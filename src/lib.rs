@@ -74,11 +74,13 @@
 
 mod block;
 mod cluster;
+pub mod compare;
 mod config;
 mod error;
 mod evaluate;
 mod input;
 mod link;
+pub mod model;
 pub mod normalise;
 mod output;
 mod record;
@@ -89,12 +91,13 @@ pub mod synth;
 pub use block::{Blocker, BlockingRule, Field, Key, Mode, Pair, PairChunks, Transform};
 pub use cluster::Clusters;
 pub use config::Config;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, usage_error};
 pub use evaluate::{Evaluation, PairFile, evaluate_files};
 pub use input::{
     ColumnQuality, MAX_VALUE_BYTES, ProblemCount, QualityReport, RecordsBuilder, SourceQuality,
 };
-pub use link::{Decision, Link, LinkResult, Linker, LinkerBuilder, dedupe_mode, link_mode};
+pub use link::{Decision, Link, LinkResult, Linker, LinkerBuilder, Plan, dedupe_mode, link_mode};
+pub use model::{MatchWeight, Model, Probability, Thresholds, TrainOptions};
 pub use output::{write_clusters_csv, write_pairs_csv};
 pub use record::{Records, Source};
 pub use rules::{Condition, MatchRule};

@@ -5,55 +5,73 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::Error;
+use rustc_hash::FxHashMap;
+
 use crate::block::{Blocker, BlockingRule, Mode, Pair};
 use crate::cluster::Clusters;
+use crate::model::{MatchWeight, Model, Probability, Scorer, Thresholds};
 use crate::record::Records;
 use crate::rules::{Ladder, MatchRule};
 
-/// What was decided about a linked pair.
+/// What was decided about a pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Decision {
     /// The records are the same person.
     Match,
-    /// The pair satisfies a rule, but one of its records satisfies the same rule with
-    /// another record too: it needs a person to decide, and is not linked.
+    /// The pair needs a person to decide: its probability is between the review and match
+    /// thresholds, or a field vetoes an automatic match (given names or dates of birth
+    /// disagree outright), or one-to-one assignment gave its record to a better pair.
+    Review,
+    /// The pair would match, but one of its records has another candidate almost as good
+    /// (within the ambiguity margin, or at the same deterministic rule): not linked.
     Ambiguous,
 }
 
 impl Decision {
-    /// `match` or `ambiguous`, as written in the pairs file.
+    /// `match`, `review` or `ambiguous`, as written in the pairs file.
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Match => "match",
+            Decision::Review => "review",
             Decision::Ambiguous => "ambiguous",
         }
     }
 }
 
 /// One output pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Link {
     /// The rows. In a link, left is from the left source; in a dedupe, the record with the
     /// smaller id is on the left.
     pub pair: Pair,
-    /// The index of the rule that made it.
-    pub rule: u16,
+    /// The index of the deterministic rule that matched it, if one did.
+    pub rule: Option<u16>,
+    /// The model's weight, when there is a model.
+    pub weight: Option<MatchWeight>,
     /// The decision.
     pub decision: Decision,
+}
+
+impl Link {
+    /// The match probability: the model's when there is one, else 1 for a rule match.
+    pub fn probability(&self) -> Option<Probability> {
+        match (self.weight, self.rule) {
+            (Some(w), _) => Some(w.probability()),
+            (None, Some(_)) => Some(Probability::new(1.0)),
+            _ => None,
+        }
+    }
 }
 
 /// The result of a run.
 #[derive(Clone)]
 pub struct LinkResult {
-    /// The pairs, ordered by left id then right id.
+    /// The pairs at or above the review threshold and every rule match, ordered by left id
+    /// then right id.
     pub links: Vec<Link>,
-    /// The rules, by index.
+    /// The deterministic rules, by index.
     pub rules: Vec<MatchRule>,
-    /// The blocking rules used, one per distinct match-rule blocking rule.
-    pub blocking: Vec<BlockingRule>,
-    /// Comparisons each blocking rule generates on its own.
-    pub comparisons_per_blocking_rule: Vec<u64>,
-    /// Candidate pairs compared (each once).
+    /// Candidate pairs compared by the rules and by the model (each once per pass).
     pub candidates: u64,
 }
 
@@ -72,27 +90,47 @@ impl LinkResult {
         self.links.iter().filter(|l| l.decision == Decision::Match)
     }
 
-    /// Clusters every row of `records` into people by the matched pairs.
+    /// Clusters every row of `records` into people by the matched pairs: rule matches first
+    /// (in ladder order), then model matches.
     pub fn clusters(&self, records: &Records) -> Clusters {
-        let links: Vec<(Pair, u16)> = self.matches().map(|l| (l.pair, l.rule)).collect();
+        let n_rules = self.rules.len() as u16;
+        let links: Vec<(Pair, u16)> = self
+            .matches()
+            .map(|l| (l.pair, l.rule.unwrap_or(n_rules)))
+            .collect();
         Clusters::new(records, &links)
     }
 
-    /// Per rule: (matches, ambiguous pairs).
+    /// Per rule: (matches, ambiguous pairs); then one more entry for the model's pairs.
     pub fn counts_per_rule(&self) -> Vec<(u64, u64)> {
-        let mut out = vec![(0, 0); self.rules.len()];
+        let mut out = vec![(0, 0); self.rules.len() + 1];
         for l in &self.links {
-            let e = &mut out[l.rule as usize];
+            let e = &mut out[l.rule.map_or(self.rules.len(), usize::from)];
             match l.decision {
                 Decision::Match => e.0 += 1,
                 Decision::Ambiguous => e.1 += 1,
+                Decision::Review => {}
             }
         }
         out
     }
+
+    /// How many pairs got each decision: (match, review, ambiguous).
+    pub fn decision_counts(&self) -> (u64, u64, u64) {
+        let mut c = (0, 0, 0);
+        for l in &self.links {
+            match l.decision {
+                Decision::Match => c.0 += 1,
+                Decision::Review => c.1 += 1,
+                Decision::Ambiguous => c.2 += 1,
+            }
+        }
+        c
+    }
 }
 
-/// Deterministic linkage with a ladder of rules.
+/// Record linkage: a ladder of deterministic rules, then (when it has one) a Fellegi-Sunter
+/// model for the rest.
 ///
 /// # Example
 ///
@@ -106,12 +144,14 @@ impl LinkResult {
 /// let result = carematch::Linker::new().build()?.link(&records, 0, 1)?;
 /// let link = result.matches().next().unwrap();
 /// assert_eq!(records.id(link.pair.right), "H1");
-/// assert_eq!(result.rules[link.rule as usize].name(), "nhs-dob");
+/// assert_eq!(result.rules[link.rule.unwrap() as usize].name(), "nhs-dob");
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
 pub struct Linker {
     rules: Vec<MatchRule>,
+    model: Option<Model>,
+    one_to_one: bool,
     chunk: usize,
 }
 
@@ -119,24 +159,42 @@ pub struct Linker {
 #[derive(Clone, Debug)]
 pub struct LinkerBuilder {
     rules: Vec<MatchRule>,
+    model: Option<Model>,
+    one_to_one: bool,
     chunk: usize,
 }
 
 impl Linker {
-    /// A builder with the default rules ([`MatchRule::defaults`]).
+    /// A builder with the default rules ([`MatchRule::defaults`]) and no model.
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> LinkerBuilder {
         LinkerBuilder {
             rules: MatchRule::defaults(),
+            model: None,
+            one_to_one: false,
             chunk: 1 << 20,
         }
     }
 }
 
 impl LinkerBuilder {
-    /// The ladder of rules, tried in order. Default: [`MatchRule::defaults`].
+    /// The ladder of rules, tried in order; may be empty when there is a model. Default:
+    /// [`MatchRule::defaults`].
     pub fn rules(&mut self, rules: Vec<MatchRule>) -> &mut Self {
         self.rules = rules;
+        self
+    }
+
+    /// The model that scores the pairs the rules do not match. Default: none (rules only).
+    pub fn model(&mut self, model: Option<Model>) -> &mut Self {
+        self.model = model;
+        self
+    }
+
+    /// In a link, give each record at most one match, best weight first; the rest go to
+    /// review. Default: false.
+    pub fn one_to_one(&mut self, yes: bool) -> &mut Self {
+        self.one_to_one = yes;
         self
     }
 
@@ -150,17 +208,46 @@ impl LinkerBuilder {
     ///
     /// # Errors
     ///
-    /// A config error when there are no rules or more than 65,535.
+    /// A config error when there are more than 65,535 rules, or neither rules nor a model.
     pub fn build(&self) -> Result<Linker, Error> {
-        if self.rules.is_empty() || self.rules.len() > usize::from(u16::MAX) {
+        if self.rules.len() >= usize::from(u16::MAX) {
             return Err(crate::block::config_err(
-                "the rule ladder needs between 1 and 65535 rules".into(),
+                "the rule ladder takes at most 65534 rules".into(),
+            ));
+        }
+        if self.rules.is_empty() && self.model.is_none() {
+            return Err(crate::block::config_err(
+                "a linker needs deterministic rules, a model, or both".into(),
             ));
         }
         Ok(Linker {
             rules: self.rules.clone(),
+            model: self.model.clone(),
+            one_to_one: self.one_to_one,
             chunk: self.chunk,
         })
+    }
+}
+
+/// The blocking of a run, made before it runs so that its cost can be shown.
+pub struct Plan {
+    rules: Option<Blocker>,
+    model: Option<Blocker>,
+}
+
+impl Plan {
+    /// Per blocking rule: which pass it serves (`rules` or `model`), the rule, and the
+    /// comparisons it generates on its own.
+    pub fn comparisons(&self) -> Vec<(&'static str, BlockingRule, u64)> {
+        let mut out = Vec::new();
+        for (what, b) in [("rules", &self.rules), ("model", &self.model)] {
+            if let Some(b) = b {
+                for (r, n) in b.rules().iter().zip(b.comparisons_per_rule()) {
+                    out.push((what, r.clone(), n));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -168,6 +255,11 @@ impl Linker {
     /// The rules.
     pub fn rules(&self) -> &[MatchRule] {
         &self.rules
+    }
+
+    /// The model, if any.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
     }
 
     /// The blocking rules that produce every pair the ladder can match: each rule's plain
@@ -198,20 +290,29 @@ impl Linker {
     /// # Errors
     ///
     /// A config error when a rule names a column the input does not have.
-    pub fn blocker(&self, records: &Records, mode: &Mode) -> Result<Blocker, Error> {
-        Blocker::new(records, &self.blocking_rules(), mode)
+    pub fn plan(&self, records: &Records, mode: &Mode) -> Result<Plan, Error> {
+        let rules = if self.rules.is_empty() {
+            None
+        } else {
+            Some(Blocker::new(records, &self.blocking_rules(), mode)?)
+        };
+        let model = match &self.model {
+            Some(m) => Some(Blocker::new(records, m.blocking(), mode)?),
+            None => None,
+        };
+        Ok(Plan { rules, model })
     }
 
     /// Links source `left` with source `right` (indexes into `records.sources()`).
     ///
     /// # Errors
     ///
-    /// A usage error for a bad source index; a config error when a rule names a column the
-    /// input does not have.
+    /// A usage error for a bad source index; a config error when a rule or comparison names
+    /// a column the input does not have.
     pub fn link(&self, records: &Records, left: usize, right: usize) -> Result<LinkResult, Error> {
         let mode = link_mode(records, left, right)?;
-        let blocker = self.blocker(records, &mode)?;
-        self.run(records, &blocker, &mode)
+        let plan = self.plan(records, &mode)?;
+        self.run(records, &plan, &mode)
     }
 
     /// Finds the records of source `source` that belong to the same person.
@@ -221,51 +322,233 @@ impl Linker {
     /// As [`Linker::link`].
     pub fn dedupe(&self, records: &Records, source: usize) -> Result<LinkResult, Error> {
         let mode = dedupe_mode(records, source)?;
-        let blocker = self.blocker(records, &mode)?;
-        self.run(records, &blocker, &mode)
+        let plan = self.plan(records, &mode)?;
+        self.run(records, &plan, &mode)
     }
 
-    /// Runs the ladder over the pairs of a prepared `blocker`.
+    /// Runs the ladder and the model over the pairs of a prepared `plan`.
     ///
     /// # Errors
     ///
-    /// A config error when a rule names a column the input does not have.
-    pub fn run(
-        &self,
-        records: &Records,
-        blocker: &Blocker,
-        mode: &Mode,
-    ) -> Result<LinkResult, Error> {
-        let ladder = Ladder::new(records, &self.rules)?;
-        let mut found: Vec<(Pair, u16)> = Vec::new();
+    /// A config error when a rule or comparison names a column the input does not have.
+    pub fn run(&self, records: &Records, plan: &Plan, mode: &Mode) -> Result<LinkResult, Error> {
         let mut candidates = 0u64;
-        for chunk in blocker.pairs(self.chunk) {
-            candidates += chunk.len() as u64;
-            let hits: Vec<(Pair, u16)> = chunk
-                .par_iter()
-                .filter_map(|&p| ladder.first_match(p).map(|r| (p, r)))
-                .collect();
-            found.extend(hits);
+        // Pass 1: the deterministic ladder.
+        let mut found: Vec<(Pair, u16)> = Vec::new();
+        if let Some(blocker) = &plan.rules {
+            let ladder = Ladder::new(records, &self.rules)?;
+            for chunk in blocker.pairs(self.chunk) {
+                candidates += chunk.len() as u64;
+                let hits: Vec<(Pair, u16)> = chunk
+                    .par_iter()
+                    .filter_map(|&p| ladder.first_match(p).map(|r| (p, r)))
+                    .collect();
+                found.extend(hits);
+            }
         }
-        let mut links = match mode {
-            Mode::Link { .. } => decide_one_to_one(&records.nhs, &found),
-            Mode::Dedupe { .. } => found
-                .iter()
-                .map(|&(pair, rule)| Link {
-                    pair: oriented(records, pair),
-                    rule,
-                    decision: Decision::Match,
-                })
-                .collect(),
+        let dedupe = matches!(mode, Mode::Dedupe { .. });
+        let rule_decisions: Vec<Option<Decision>> = if dedupe {
+            found.iter().map(|_| Some(Decision::Match)).collect()
+        } else {
+            decide_one_to_one(&records.nhs, &found)
         };
+        // Pass 2: the model, over its own blocking; rule pairs are scored too.
+        let mut cands: Vec<Candidate> = Vec::new();
+        match (&self.model, &plan.model) {
+            (Some(model), Some(blocker)) => {
+                let scorer = Scorer::new(model, records)?;
+                let t = model.thresholds();
+                let review_w = odds_bits(t.review_probability);
+                let mut seen: FxHashMap<(u32, u32), usize> = FxHashMap::default();
+                for (i, (&(pair, rule), d)) in found.iter().zip(&rule_decisions).enumerate() {
+                    let (v, w) = scorer.score(pair);
+                    cands.push(Candidate {
+                        pair,
+                        rule: d.map(|_| rule),
+                        rule_decision: *d,
+                        weight: Some(w),
+                        vetoed: scorer.vetoed(v),
+                    });
+                    seen.insert((pair.left, pair.right), i);
+                }
+                for chunk in blocker.pairs(self.chunk) {
+                    candidates += chunk.len() as u64;
+                    let hits: Vec<(Pair, u64, MatchWeight)> = chunk
+                        .par_iter()
+                        .filter_map(|&p| {
+                            let (v, w) = scorer.score(p);
+                            (w.bits() >= review_w).then_some((p, v, w))
+                        })
+                        .collect();
+                    for (pair, v, w) in hits {
+                        if seen.contains_key(&(pair.left, pair.right)) {
+                            continue;
+                        }
+                        cands.push(Candidate {
+                            pair,
+                            rule: None,
+                            rule_decision: None,
+                            weight: Some(w),
+                            vetoed: scorer.vetoed(v),
+                        });
+                    }
+                }
+                decide_by_model(records, &mut cands, t, dedupe, self.one_to_one);
+            }
+            _ => {
+                for (&(pair, rule), d) in found.iter().zip(&rule_decisions) {
+                    cands.push(Candidate {
+                        pair,
+                        rule: d.map(|_| rule),
+                        rule_decision: *d,
+                        weight: None,
+                        vetoed: false,
+                    });
+                }
+            }
+        }
+        let mut links: Vec<Link> = cands
+            .into_iter()
+            .filter_map(|c| {
+                let decision = c.rule_decision?;
+                Some(Link {
+                    pair: if dedupe {
+                        oriented(records, c.pair)
+                    } else {
+                        c.pair
+                    },
+                    rule: c.rule,
+                    weight: c.weight,
+                    decision,
+                })
+            })
+            .collect();
         links.par_sort_unstable_by_key(|l| (records.rank(l.pair.left), records.rank(l.pair.right)));
         Ok(LinkResult {
             links,
             rules: self.rules.clone(),
-            blocking: blocker.rules().to_vec(),
-            comparisons_per_blocking_rule: blocker.comparisons_per_rule(),
             candidates,
         })
+    }
+}
+
+/// A pair on its way to a decision.
+struct Candidate {
+    pair: Pair,
+    /// The rule that matched it, when its rule decision stands.
+    rule: Option<u16>,
+    /// The decision so far; `None` is a non-match (not written).
+    rule_decision: Option<Decision>,
+    weight: Option<MatchWeight>,
+    vetoed: bool,
+}
+
+/// log2(p / (1 − p)): the weight at which the probability is `p`.
+fn odds_bits(p: f64) -> f64 {
+    (p / (1.0 - p)).log2()
+}
+
+/// Decides the pairs no rule decided: match at or above the match threshold unless vetoed,
+/// review from the review threshold. Then, in a link, a record whose two best matches are
+/// within the ambiguity margin (and do not carry one valid NHS number) makes both
+/// ambiguous; and with `one_to_one`, each record keeps only its best match.
+fn decide_by_model(
+    records: &Records,
+    cands: &mut [Candidate],
+    t: Thresholds,
+    dedupe: bool,
+    one_to_one: bool,
+) {
+    let match_w = odds_bits(t.match_probability);
+    let review_w = odds_bits(t.review_probability);
+    for c in cands.iter_mut() {
+        if c.rule_decision.is_some() {
+            continue;
+        }
+        let w = c.weight.map_or(f64::NEG_INFINITY, MatchWeight::bits);
+        c.rule_decision = if w >= match_w && !c.vetoed {
+            Some(Decision::Match)
+        } else if w >= review_w {
+            Some(Decision::Review)
+        } else {
+            None
+        };
+    }
+    if dedupe {
+        return;
+    }
+    // Ambiguity: per record, its model matches' two best weights.
+    let n = records.len();
+    let mut best: Vec<(f64, f64, u64, bool)> =
+        vec![(f64::NEG_INFINITY, f64::NEG_INFINITY, 0, true); n];
+    let model_match = |c: &Candidate| c.rule.is_none() && c.rule_decision == Some(Decision::Match);
+    for c in cands.iter().filter(|c| model_match(c)) {
+        let w = c.weight.map_or(f64::NEG_INFINITY, MatchWeight::bits);
+        for (row, other) in [(c.pair.left, c.pair.right), (c.pair.right, c.pair.left)] {
+            let b = &mut best[row as usize];
+            let nhs = records.nhs[other as usize];
+            if b.0 == f64::NEG_INFINITY {
+                *b = (w, f64::NEG_INFINITY, nhs, nhs != 0);
+            } else {
+                b.3 &= nhs != 0 && nhs == b.2;
+                if w > b.0 {
+                    b.1 = b.0;
+                    b.0 = w;
+                } else if w > b.1 {
+                    b.1 = w;
+                }
+            }
+        }
+    }
+    let ambiguous = |row: u32| {
+        let b = best[row as usize];
+        b.1 > f64::NEG_INFINITY && !b.3 && b.0 - b.1 < t.ambiguity_margin
+    };
+    for c in cands.iter_mut().filter(|c| model_match(c)) {
+        if ambiguous(c.pair.left) || ambiguous(c.pair.right) {
+            c.rule_decision = Some(Decision::Ambiguous);
+        }
+    }
+    if one_to_one {
+        let mut order: Vec<usize> = (0..cands.len())
+            .filter(|&i| cands[i].rule_decision == Some(Decision::Match))
+            .collect();
+        order.sort_by(|&a, &b| {
+            let (ca, cb) = (&cands[a], &cands[b]);
+            // Rule matches first, then by weight, then by record ids.
+            (
+                ca.rule.is_none(),
+                std::cmp::Reverse(ca.weight.map(|w| OrdF64(w.bits()))),
+            )
+                .cmp(&(
+                    cb.rule.is_none(),
+                    std::cmp::Reverse(cb.weight.map(|w| OrdF64(w.bits()))),
+                ))
+                .then_with(|| {
+                    (records.rank(ca.pair.left), records.rank(ca.pair.right))
+                        .cmp(&(records.rank(cb.pair.left), records.rank(cb.pair.right)))
+                })
+        });
+        let mut used = vec![false; n];
+        for i in order {
+            let p = cands[i].pair;
+            if used[p.left as usize] || used[p.right as usize] {
+                cands[i].rule_decision = Some(Decision::Review);
+            } else {
+                used[p.left as usize] = true;
+                used[p.right as usize] = true;
+            }
+        }
+    }
+}
+
+/// A total order on weights (never NaN).
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+struct OrdF64(f64);
+impl Eq for OrdF64 {}
+impl Ord for OrdF64 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
     }
 }
 
@@ -328,7 +611,7 @@ fn oriented(records: &Records, p: Pair) -> Pair {
 /// rule carry one valid NHS number (duplicates of one patient in the other source: each is
 /// linked). Otherwise every pair at that best rule is ambiguous. Pairs below a record's best
 /// rule are superseded and dropped.
-fn decide_one_to_one(nhs: &[u64], found: &[(Pair, u16)]) -> Vec<Link> {
+fn decide_one_to_one(nhs: &[u64], found: &[(Pair, u16)]) -> Vec<Option<Decision>> {
     /// Per row: best rule, candidates at it, and whether they all share one valid NHS number.
     #[derive(Clone, Copy)]
     struct Best {
@@ -366,20 +649,15 @@ fn decide_one_to_one(nhs: &[u64], found: &[(Pair, u16)]) -> Vec<Link> {
     let clear = |b: Best| b.count == 1 || b.one_patient;
     found
         .iter()
-        .filter_map(|&(pair, rule)| {
+        .map(|&(pair, rule)| {
             let (bl, br) = (best[pair.left as usize], best[pair.right as usize]);
             if bl.rule != rule || br.rule != rule {
                 return None;
             }
-            let decision = if clear(bl) && clear(br) {
+            Some(if clear(bl) && clear(br) {
                 Decision::Match
             } else {
                 Decision::Ambiguous
-            };
-            Some(Link {
-                pair,
-                rule,
-                decision,
             })
         })
         .collect()
@@ -396,30 +674,27 @@ mod tests {
     #[test]
     fn one_record_matching_two_at_its_best_rule_is_ambiguous() {
         // Left row 0 matches right rows 1 and 2 at rule 0: neither is linked.
-        let links = decide_one_to_one(&[0, 0, 0], &[(p(0, 1), 0), (p(0, 2), 0)]);
-        assert_eq!(links.len(), 2);
-        assert!(links.iter().all(|l| l.decision == Decision::Ambiguous));
+        let d = decide_one_to_one(&[0, 0, 0], &[(p(0, 1), 0), (p(0, 2), 0)]);
+        assert_eq!(d, [Some(Decision::Ambiguous); 2]);
     }
 
     #[test]
     fn a_better_rule_elsewhere_supersedes_a_weaker_pair() {
         // Row 0 matches 2 at rule 0, and 1 at rule 3: only (0, 2) is linked.
-        let links = decide_one_to_one(&[0; 3], &[(p(0, 1), 3), (p(0, 2), 0)]);
-        assert_eq!(links.len(), 1);
-        assert_eq!(links[0].pair, p(0, 2));
-        assert_eq!(links[0].decision, Decision::Match);
+        let d = decide_one_to_one(&[0; 3], &[(p(0, 1), 3), (p(0, 2), 0)]);
+        assert_eq!(d, [None, Some(Decision::Match)]);
     }
 
     #[test]
     fn two_candidates_with_one_nhs_number_are_one_patient_and_both_link() {
         // Right rows 1 and 2 are duplicates of one patient (same valid NHS number).
         let nhs = [9434765919, 9434765919, 9434765919];
-        let links = decide_one_to_one(&nhs, &[(p(0, 1), 0), (p(0, 2), 0)]);
-        assert!(links.iter().all(|l| l.decision == Decision::Match));
+        let d = decide_one_to_one(&nhs, &[(p(0, 1), 0), (p(0, 2), 0)]);
+        assert_eq!(d, [Some(Decision::Match); 2]);
         // Different NHS numbers (or none) keep it ambiguous.
         let nhs = [0, 9434765919, 4010232137];
-        let links = decide_one_to_one(&nhs, &[(p(0, 1), 3), (p(0, 2), 3)]);
-        assert!(links.iter().all(|l| l.decision == Decision::Ambiguous));
+        let d = decide_one_to_one(&nhs, &[(p(0, 1), 3), (p(0, 2), 3)]);
+        assert_eq!(d, [Some(Decision::Ambiguous); 2]);
     }
 
     #[test]
@@ -437,8 +712,7 @@ mod tests {
 
     #[test]
     fn unique_best_pairs_match() {
-        let links = decide_one_to_one(&[0; 4], &[(p(0, 2), 1), (p(1, 3), 0)]);
-        assert!(links.iter().all(|l| l.decision == Decision::Match));
-        assert_eq!(links.len(), 2);
+        let d = decide_one_to_one(&[0; 4], &[(p(0, 2), 1), (p(1, 3), 0)]);
+        assert_eq!(d, [Some(Decision::Match); 2]);
     }
 }

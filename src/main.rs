@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use carematch::synth::{GenerateOptions, generate};
 use carematch::{
-    Config, Error, LinkResult, Linker, Mode, Records, RecordsBuilder, evaluate_files,
+    Config, Error, LinkResult, Linker, Mode, Model, Records, RecordsBuilder, evaluate_files,
     write_clusters_csv, write_pairs_csv,
 };
 
@@ -27,6 +27,8 @@ enum Command {
     Link(LinkArgs),
     /// Find the records of one file that belong to the same person.
     Dedupe(DedupeArgs),
+    /// Train a model on one file (dedupe) or two (link) and write it as JSON.
+    Train(TrainArgs),
     /// Precision, recall and F1 of a pairs file against a truth file.
     Evaluate(EvaluateArgs),
     /// Write synthetic GP and hospital extracts with ground truth.
@@ -50,6 +52,22 @@ struct Common {
     /// A truth CSV of true pairs: print precision, recall and F1 of the result.
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// A model JSON written by `train`; without it a model is trained on the input first.
+    #[arg(long, conflicts_with = "no_model")]
+    model: Option<PathBuf>,
+    /// Deterministic rules only, no probabilistic model.
+    #[arg(long)]
+    no_model: bool,
+    /// Match probability threshold (overrides the model's and the config's).
+    #[arg(long, value_parser = probability)]
+    threshold: Option<f64>,
+    /// Add the explanation columns (prior, and level, weight and term-frequency adjustment
+    /// per comparison) to the pairs file.
+    #[arg(long)]
+    explain: bool,
+    /// Also write the model used (trained or loaded) to this JSON file.
+    #[arg(long)]
+    save_model: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -60,8 +78,30 @@ struct LinkArgs {
     /// The right CSV file.
     #[arg(long)]
     right: PathBuf,
+    /// Give each record at most one match (best first); the others go to review.
+    #[arg(long)]
+    one_to_one: bool,
     #[command(flatten)]
     common: Common,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// The left CSV file (with --right: train for linking two files).
+    #[arg(long, requires = "right", conflicts_with = "input")]
+    left: Option<PathBuf>,
+    /// The right CSV file.
+    #[arg(long, requires = "left")]
+    right: Option<PathBuf>,
+    /// One CSV file (train for deduplication).
+    #[arg(long, required_unless_present = "left")]
+    input: Option<PathBuf>,
+    /// Where to write the model JSON.
+    #[arg(long)]
+    out: PathBuf,
+    /// JSON config: column mapping, comparisons, blocking and training rules.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -120,6 +160,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Link(a) => link(&a),
         Command::Dedupe(a) => dedupe(&a),
+        Command::Train(a) => train(&a),
         Command::Evaluate(a) => evaluate(&a),
         Command::Generate(a) => generate_cmd(&a),
     };
@@ -177,11 +218,78 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     Ok(records)
 }
 
-fn linker(config: &Config) -> Result<Linker, Error> {
+fn trained(
+    config: &Config,
+    records: &Records,
+    mode: &Mode,
+    progress: &Progress,
+) -> Result<Model, Error> {
+    progress.say("training the model");
+    let comparisons = config.comparisons(records)?;
+    let mut model = Model::train(records, mode, &comparisons, &config.train_options())?;
+    if let Some(b) = &config.blocking {
+        model.set_blocking(b.clone());
+    }
+    if let Some(t) = config.thresholds {
+        model.set_thresholds(t)?;
+    }
+    print_training(&model);
+    Ok(model)
+}
+
+fn print_training(model: &Model) {
+    let Some(t) = model.training() else {
+        return;
+    };
+    println!(
+        "model: u from {} random pairs{}; prior λ = {:.3e} ({:+.2} bits)",
+        t.u_pairs,
+        if t.u_exhaustive { " (all pairs)" } else { "" },
+        model.lambda(),
+        model.prior_weight()
+    );
+    for s in &t.sessions {
+        println!(
+            "  EM on {:<44} {:>10} pairs {:>6} vectors {:>4} iterations{} λ = {:.3e}",
+            s.rule,
+            s.pairs,
+            s.distinct_vectors,
+            s.iterations,
+            if s.converged { "" } else { " (not converged)" },
+            s.lambda
+        );
+    }
+}
+
+fn linker(
+    config: &Config,
+    common: &Common,
+    records: &Records,
+    mode: &Mode,
+    one_to_one: bool,
+    progress: &Progress,
+) -> Result<Linker, Error> {
+    let mut model = if common.no_model {
+        None
+    } else if let Some(p) = &common.model {
+        Some(Model::load(p)?)
+    } else {
+        Some(trained(config, records, mode, progress)?)
+    };
+    if let (Some(m), Some(p)) = (&mut model, common.threshold) {
+        let mut t = m.thresholds();
+        t.match_probability = p;
+        t.review_probability = t.review_probability.min(p);
+        m.set_thresholds(t)?;
+    }
+    if let (Some(m), Some(path)) = (&model, &common.save_model) {
+        m.save(path)?;
+    }
     let mut b = Linker::new();
     if let Some(r) = &config.rules {
         b.rules(r.clone());
     }
+    b.model(model).one_to_one(one_to_one);
     b.build()
 }
 
@@ -189,8 +297,8 @@ fn link(a: &LinkArgs) -> Result<(), Error> {
     let progress = Progress::new();
     let config = load_config(&a.common)?;
     let records = read_sources(&config, &[&a.left, &a.right], &progress)?;
-    let linker = linker(&config)?;
     let mode = carematch::link_mode(&records, 0, 1)?;
+    let linker = linker(&config, &a.common, &records, &mode, a.one_to_one, &progress)?;
     run(&records, &linker, &mode, &a.common, &progress)
 }
 
@@ -198,9 +306,38 @@ fn dedupe(a: &DedupeArgs) -> Result<(), Error> {
     let progress = Progress::new();
     let config = load_config(&a.common)?;
     let records = read_sources(&config, &[&a.input], &progress)?;
-    let linker = linker(&config)?;
     let mode = carematch::dedupe_mode(&records, 0)?;
+    let linker = linker(&config, &a.common, &records, &mode, false, &progress)?;
     run(&records, &linker, &mode, &a.common, &progress)
+}
+
+fn train(a: &TrainArgs) -> Result<(), Error> {
+    let progress = Progress::new();
+    let config = match &a.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    let (records, mode) = match (&a.left, &a.right, &a.input) {
+        (Some(l), Some(r), _) => {
+            let records = read_sources(&config, &[l, r], &progress)?;
+            let mode = carematch::link_mode(&records, 0, 1)?;
+            (records, mode)
+        }
+        (_, _, Some(i)) => {
+            let records = read_sources(&config, &[i], &progress)?;
+            let mode = carematch::dedupe_mode(&records, 0)?;
+            (records, mode)
+        }
+        _ => {
+            return Err(carematch::usage_error(
+                "train needs --left and --right, or --input",
+            ));
+        }
+    };
+    let model = trained(&config, &records, &mode, &progress)?;
+    model.save(&a.out)?;
+    println!("model written to {}", a.out.display());
+    Ok(())
 }
 
 fn run(
@@ -211,22 +348,24 @@ fn run(
     progress: &Progress,
 ) -> Result<(), Error> {
     progress.say("blocking");
-    let blocker = linker.blocker(records, mode)?;
+    let plan = linker.plan(records, mode)?;
     let mut out = String::new();
     out.push_str("blocking rules (comparisons each generates on its own):\n");
-    for (rule, n) in blocker.rules().iter().zip(blocker.comparisons_per_rule()) {
-        out.push_str(&format!("  {:<60} {n:>14}\n", rule.to_string()));
+    for (what, rule, n) in plan.comparisons() {
+        out.push_str(&format!("  {what:<6} {:<56} {n:>14}\n", rule.to_string()));
     }
     print!("{out}");
     progress.say("linking");
-    let result = linker.run(records, &blocker, mode)?;
+    let start = Instant::now();
+    let result = linker.run(records, &plan, mode)?;
+    let secs = start.elapsed().as_secs_f64();
     progress.say("writing");
-    write_pairs_csv(&common.out, records, &result)?;
+    let explain = if common.explain { linker.model() } else { None };
+    write_pairs_csv(&common.out, records, &result, explain)?;
     print_summary(&result);
-    let matched = result.matches().count();
-    let ambiguous = result.links.len() - matched;
+    let (matched, review, ambiguous) = result.decision_counts();
     println!(
-        "{} candidate pairs compared; {matched} linked, {ambiguous} ambiguous (not linked); pairs written to {}",
+        "{} candidate pairs compared in {secs:.2}s; {matched} linked, {review} for review, {ambiguous} ambiguous (not linked); pairs written to {}",
         result.candidates,
         common.out.display()
     );
@@ -249,12 +388,19 @@ fn run(
 }
 
 fn print_summary(result: &LinkResult) {
-    println!("rules:");
-    for (rule, (m, amb)) in result.rules.iter().zip(result.counts_per_rule()) {
+    println!("links by rule:");
+    let counts = result.counts_per_rule();
+    for (rule, (m, amb)) in result.rules.iter().zip(&counts) {
         println!(
-            "  {:<18} {:<60} {m:>10} linked {amb:>8} ambiguous",
+            "  {:<18} {:<64} {m:>10} linked {amb:>8} ambiguous",
             rule.name(),
             rule.expression()
+        );
+    }
+    if let Some((m, amb)) = counts.last() {
+        println!(
+            "  {:<18} {:<64} {m:>10} linked {amb:>8} ambiguous",
+            "model", "match probability at or above the threshold"
         );
     }
 }

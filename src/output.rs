@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::cluster::Clusters;
 use crate::error::{Error, ErrorKind};
-use crate::link::{Decision, LinkResult};
+use crate::link::LinkResult;
+use crate::model::{Model, Scorer};
 use crate::record::Records;
 
 fn create(path: &Path) -> Result<csv::Writer<std::io::BufWriter<std::fs::File>>, Error> {
@@ -23,40 +24,73 @@ fn write_err(path: &Path, e: &csv::Error) -> Error {
 }
 
 /// Writes the pairs file: `left_id,right_id,match_weight,match_probability,decision,rule`,
-/// one row per link in the result's order. Without a model, `match_weight` is empty and a
-/// rule match has probability 1; an ambiguous pair has neither.
+/// one row per pair in the result's order. Without a model, `match_weight` is empty and a
+/// rule match has probability 1; an ambiguous rule pair has no probability.
+///
+/// With `explain`, the columns of a waterfall chart follow: `prior`, then for each of the
+/// model's comparisons `<field>_level`, `<field>_weight` and `<field>_tf` (the
+/// term-frequency adjustment); the weights add up to `match_weight`.
 ///
 /// # Errors
 ///
-/// An I/O error naming `path`.
-pub fn write_pairs_csv(path: &Path, records: &Records, result: &LinkResult) -> Result<(), Error> {
+/// An I/O error naming `path`; a config error when `explain`'s model does not fit `records`.
+pub fn write_pairs_csv(
+    path: &Path,
+    records: &Records,
+    result: &LinkResult,
+    explain: Option<&Model>,
+) -> Result<(), Error> {
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
-    w.write_record([
+    let mut header: Vec<String> = [
         "left_id",
         "right_id",
         "match_weight",
         "match_probability",
         "decision",
         "rule",
-    ])
-    .map_err(werr)?;
+    ]
+    .map(String::from)
+    .to_vec();
+    let scorer = match explain {
+        Some(m) => {
+            header.push("prior".into());
+            for c in m.comparisons() {
+                for part in ["level", "weight", "tf"] {
+                    header.push(format!("{}_{part}", c.field));
+                }
+            }
+            Some((m, Scorer::new(m, records)?))
+        }
+        None => None,
+    };
+    w.write_record(&header).map_err(werr)?;
+    let mut row: Vec<String> = Vec::with_capacity(header.len());
     for l in &result.links {
-        let prob = if l.decision == Decision::Match {
-            "1"
-        } else {
-            ""
-        };
-        let rule = result.rules.get(l.rule as usize).map_or("", |r| r.name());
-        w.write_record([
-            records.id(l.pair.left),
-            records.id(l.pair.right),
-            "",
-            prob,
-            l.decision.as_str(),
-            rule,
-        ])
-        .map_err(werr)?;
+        row.clear();
+        row.push(records.id(l.pair.left).to_string());
+        row.push(records.id(l.pair.right).to_string());
+        row.push(
+            l.weight
+                .map_or(String::new(), |w| format!("{:.4}", w.bits())),
+        );
+        row.push(
+            l.probability()
+                .map_or(String::new(), |p| format!("{:.8}", p.get())),
+        );
+        row.push(l.decision.as_str().to_string());
+        let rule = l.rule.and_then(|r| result.rules.get(usize::from(r)));
+        row.push(rule.map_or(String::new(), |r| r.name().to_string()));
+        if let Some((m, scorer)) = &scorer {
+            let e = scorer.explain(m, l.pair);
+            row.push(format!("{:.4}", e.prior));
+            for c in e.contributions {
+                row.push(c.level);
+                row.push(format!("{:.4}", c.weight));
+                row.push(format!("{:.4}", c.tf_adjustment));
+            }
+        }
+        w.write_record(&row).map_err(werr)?;
     }
     w.flush().map_err(|e| Error::io(path, "write", &e))
 }

@@ -76,6 +76,16 @@ impl Interner {
         next
     }
 
+    /// The id of `s`, if interned.
+    pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
+        let h = FxBuildHasher.hash_one(s.as_bytes());
+        self.table
+            .find(h, |&id| {
+                &self.text.as_bytes()[span(&self.ends, id)] == s.as_bytes()
+            })
+            .copied()
+    }
+
     /// The string of `id`.
     pub(crate) fn get(&self, id: u32) -> &str {
         if id as usize >= self.ends.len() {
@@ -229,6 +239,9 @@ pub struct Records {
     pub(crate) postcode: Vec<u32>,
     /// The NHS number as an integer, 0 when missing or invalid.
     pub(crate) nhs: Vec<u64>,
+    /// Ten digits that failed the check digit, as an integer (0 otherwise): a mistyped NHS
+    /// number is still evidence when it is one digit away from the other record's.
+    pub(crate) nhs_invalid: Vec<u64>,
     pub(crate) address: Vec<u32>,
     pub(crate) given_dict: NameDict,
     pub(crate) surname_dict: NameDict,

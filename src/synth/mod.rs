@@ -93,7 +93,7 @@ mod corrupt;
 mod nhs;
 mod population;
 mod render;
-mod rng;
+pub(crate) mod rng;
 mod tables;
 
 use std::fs::File;

@@ -1,0 +1,674 @@
+//! Comparisons: each maps a pair of records to a level of agreement on one field.
+//!
+//! Level 0 of every comparison is the null level: a value is missing on one side, so the
+//! comparison says nothing (its weight is exactly 0). Levels 1.. run from the strongest
+//! agreement to the last level, "else" (disagreement). A pair's comparison vector is one
+//! level per comparison, packed four bits each into a `u64`.
+//!
+//! The defaults for NHS data ([`Comparison::defaults`]):
+//!
+//! | field | levels |
+//! |---|---|
+//! | given name | exact; nickname (same name per the nickname table); Jaro-Winkler ≥ 0.92; ≥ 0.88; phonetic (Soundex or NYSIIS); else |
+//! | surname | exact; swapped with the given name; Jaro-Winkler ≥ 0.92; ≥ 0.88; phonetic; else |
+//! | date of birth | exact; day and month swapped; one digit different or two adjacent digits transposed; same year and month; within a year; else |
+//! | location | same address (address tokens' Jaccard ≥ 0.8, postcode not contradicting); postcode unit; sector; district; area; else |
+//! | NHS number | equal; one digit or one adjacent transposition apart (one side failed its check digit); different |
+//! | sex | agree; disagree |
+//!
+//! Postcode and address are one comparison, "location", because they are one fact (where a
+//! household lives): counting them as two independent agreements would double the evidence
+//! that a twin or a relative at the same address is the same person. When the given names
+//! are swapped with the surnames, the surname comparison takes the "swapped" level and the
+//! given-name comparison is null, so the swap is counted once.
+
+mod similarity;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use similarity::jaro_winkler;
+use similarity::{jaccard_sorted, one_digit_apart};
+
+use crate::Error;
+use crate::block::{Pair, config_err};
+use crate::normalise::name::are_nickname_variants;
+use crate::record::{Interner, NONE, NameDict, Records};
+
+/// The most comparisons a model may have (four bits each in a `u64`).
+pub const MAX_COMPARISONS: usize = 16;
+
+/// What a comparison compares, and so which levels it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Given name: exact, nickname, Jaro-Winkler thresholds, phonetic, else.
+    GivenName,
+    /// Surname: exact, swapped with given name, Jaro-Winkler thresholds, phonetic, else.
+    Surname,
+    /// Date of birth: exact, day/month swapped, one digit, year and month, within a year, else.
+    DateOfBirth,
+    /// Postcode and address together: same address, unit, sector, district, area, else.
+    Location,
+    /// Postcode alone: unit, sector, district, area, else.
+    Postcode,
+    /// Address alone: token Jaccard thresholds, else.
+    Address,
+    /// NHS number: equal, one digit apart, different.
+    NhsNumber,
+    /// Sex: agree, disagree.
+    Sex,
+    /// A carried-through column: exact, Jaro-Winkler thresholds, else.
+    Text,
+}
+
+/// One comparison of a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    /// The field: a role name (`given_name`, `surname`, `dob`, `location`, `postcode`,
+    /// `address`, `nhs_number`, `sex`) or a carried column's header.
+    pub field: String,
+    /// What kind of comparison; inferred from `field` when absent in a config.
+    pub kind: Kind,
+    /// Similarity thresholds, highest first: Jaro-Winkler for names and text, Jaccard for
+    /// address; empty for the other kinds.
+    #[serde(default)]
+    pub thresholds: Vec<f64>,
+}
+
+impl Comparison {
+    /// A comparison of `field` with the default kind and thresholds for it.
+    ///
+    /// # Errors
+    ///
+    /// A config error when `field` is `id`.
+    pub fn for_field(field: &str) -> Result<Comparison, Error> {
+        let kind = match field {
+            "given_name" => Kind::GivenName,
+            "surname" => Kind::Surname,
+            "dob" | "date_of_birth" => Kind::DateOfBirth,
+            "location" => Kind::Location,
+            "postcode" => Kind::Postcode,
+            "address" => Kind::Address,
+            "nhs_number" => Kind::NhsNumber,
+            "sex" => Kind::Sex,
+            "id" => return Err(config_err("the id column cannot be compared".into())),
+            _ => Kind::Text,
+        };
+        let thresholds = match kind {
+            Kind::GivenName | Kind::Surname => vec![0.92, 0.88],
+            Kind::Address => vec![0.9, 0.6, 0.3],
+            Kind::Text => vec![0.9],
+            _ => Vec::new(),
+        };
+        let field = if field == "date_of_birth" {
+            "dob"
+        } else {
+            field
+        };
+        Ok(Comparison {
+            field: field.to_string(),
+            kind,
+            thresholds,
+        })
+    }
+
+    /// The default comparisons for NHS data: given name, surname, date of birth, location,
+    /// NHS number, sex.
+    pub fn defaults() -> Vec<Comparison> {
+        [
+            "given_name",
+            "surname",
+            "dob",
+            "location",
+            "nhs_number",
+            "sex",
+        ]
+        .iter()
+        .map(|f| Comparison::for_field(f).expect("default fields"))
+        .collect()
+    }
+
+    /// Checks thresholds and level count.
+    ///
+    /// # Errors
+    ///
+    /// A config error naming the field when a threshold is outside 0..=1 or thresholds are
+    /// not strictly decreasing, or there are too many levels.
+    pub fn validate(&self) -> Result<(), Error> {
+        let wants = matches!(
+            self.kind,
+            Kind::GivenName | Kind::Surname | Kind::Address | Kind::Text
+        );
+        if wants && self.thresholds.is_empty() {
+            return Err(config_err(format!(
+                "comparison '{}': needs at least one threshold",
+                self.field
+            )));
+        }
+        if !wants && !self.thresholds.is_empty() {
+            return Err(config_err(format!(
+                "comparison '{}': takes no thresholds",
+                self.field
+            )));
+        }
+        let ok = self.thresholds.iter().all(|t| (0.0..=1.0).contains(t))
+            && self.thresholds.windows(2).all(|w| w[0] > w[1]);
+        if !ok {
+            return Err(config_err(format!(
+                "comparison '{}': thresholds must be between 0 and 1, highest first",
+                self.field
+            )));
+        }
+        if self.level_names().len() > 15 {
+            return Err(config_err(format!(
+                "comparison '{}': too many levels (at most 14 besides null)",
+                self.field
+            )));
+        }
+        Ok(())
+    }
+
+    /// The names of the levels, index 0 being `null`.
+    pub fn level_names(&self) -> Vec<String> {
+        let mut v = vec!["null".to_string()];
+        let jw = |v: &mut Vec<String>, t: &[f64]| {
+            for t in t {
+                v.push(format!("jaro_winkler>={t}"));
+            }
+        };
+        match self.kind {
+            Kind::GivenName => {
+                v.extend(["exact".into(), "nickname".into()]);
+                jw(&mut v, &self.thresholds);
+                v.extend(["phonetic".into(), "else".into()]);
+            }
+            Kind::Surname => {
+                v.extend(["exact".into(), "swapped".into()]);
+                jw(&mut v, &self.thresholds);
+                v.extend(["phonetic".into(), "else".into()]);
+            }
+            Kind::DateOfBirth => v.extend(
+                [
+                    "exact",
+                    "day_month_swapped",
+                    "one_digit",
+                    "year_month",
+                    "within_year",
+                    "else",
+                ]
+                .map(String::from),
+            ),
+            Kind::Location => v.extend(
+                ["same_address", "unit", "sector", "district", "area", "else"].map(String::from),
+            ),
+            Kind::Postcode => {
+                v.extend(["unit", "sector", "district", "area", "else"].map(String::from))
+            }
+            Kind::Address => {
+                for t in &self.thresholds {
+                    v.push(format!("jaccard>={t}"));
+                }
+                v.push("else".into());
+            }
+            Kind::NhsNumber => v.extend(["exact", "one_digit", "different"].map(String::from)),
+            Kind::Sex => v.extend(["agree", "disagree"].map(String::from)),
+            Kind::Text => {
+                v.push("exact".into());
+                jw(&mut v, &self.thresholds);
+                v.push("else".into());
+            }
+        }
+        v
+    }
+
+    /// The level whose agreement is an exact match of the value, which term-frequency
+    /// adjustment applies to, if the kind has one.
+    pub fn exact_level(&self) -> Option<u8> {
+        match self.kind {
+            Kind::GivenName | Kind::Surname | Kind::Text | Kind::Postcode => Some(1),
+            Kind::Location => Some(2),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.field)
+    }
+}
+
+/// A comparison made ready on a store: per-value features computed once.
+pub(crate) struct Prepared<'a> {
+    records: &'a Records,
+    kind: Kind,
+    thresholds: Vec<f64>,
+    /// For names: the other name dictionary's id of each value (for swaps), or NONE.
+    cross: Vec<u32>,
+    cross_back: Vec<u32>,
+    /// For address and location: sorted token ids of each address value (CSR).
+    tok_start: Vec<u32>,
+    toks: Vec<u32>,
+    /// For text: the column's values and dictionary.
+    text: Option<(&'a [u32], &'a Interner)>,
+    /// Term frequency of each value of the exact level's field (share of rows), if any.
+    pub(crate) tf: Vec<f64>,
+}
+
+/// The level of two different names `a` and `b` from level 2 on: 2 when `nickname` and they
+/// are variants of one given name; then one level per Jaro-Winkler threshold from 3; then
+/// phonetic (Soundex or NYSIIS of the first token equal); then else.
+fn name_level(dict: &NameDict, a: u32, b: u32, thresholds: &[f64], nickname: bool) -> u8 {
+    if nickname {
+        let (ta, tb) = (dict.first_token[a as usize], dict.first_token[b as usize]);
+        if dict.canonical[a as usize] == dict.canonical[b as usize]
+            || are_nickname_variants(dict.tokens.get(ta), dict.tokens.get(tb))
+        {
+            return 2;
+        }
+    }
+    let sim = jaro_winkler(dict.values.get(a), dict.values.get(b));
+    let level = threshold_level(sim, thresholds, 3);
+    if usize::from(level) < thresholds.len() + 3 {
+        return level;
+    }
+    let (sa, sb) = (dict.soundex[a as usize], dict.soundex[b as usize]);
+    let (na, nb) = (dict.nysiis[a as usize], dict.nysiis[b as usize]);
+    if (sa != NONE && sa == sb) || (na != NONE && na == nb) {
+        level
+    } else {
+        level + 1
+    }
+}
+
+impl<'a> Prepared<'a> {
+    /// Prepares `c` on `records`.
+    pub(crate) fn new(records: &'a Records, c: &Comparison) -> Result<Prepared<'a>, Error> {
+        c.validate()?;
+        let mut p = Prepared {
+            records,
+            kind: c.kind,
+            thresholds: c.thresholds.clone(),
+            cross: Vec::new(),
+            cross_back: Vec::new(),
+            tok_start: Vec::new(),
+            toks: Vec::new(),
+            text: None,
+            tf: Vec::new(),
+        };
+        match c.kind {
+            Kind::GivenName | Kind::Surname => {
+                let (g, s) = (&records.given_dict.values, &records.surname_dict.values);
+                let map = |from: &Interner, to: &Interner| {
+                    (0..from.len() as u32)
+                        .map(|i| to_id(to, from.get(i)))
+                        .collect::<Vec<u32>>()
+                };
+                p.cross = map(g, s);
+                p.cross_back = map(s, g);
+                let (rows, n) = if c.kind == Kind::GivenName {
+                    (&records.given, g.len())
+                } else {
+                    (&records.surname, s.len())
+                };
+                p.tf = frequencies(rows, n);
+            }
+            Kind::Location | Kind::Address => {
+                let d = &records.address_dict;
+                let mut words = Interner::default();
+                p.tok_start.push(0);
+                for i in 0..d.len() as u32 {
+                    let mut t: Vec<u32> = d.get(i).split(' ').map(|w| words.intern(w)).collect();
+                    t.sort_unstable();
+                    t.dedup();
+                    p.toks.extend(t);
+                    p.tok_start.push(p.toks.len() as u32);
+                }
+                if c.kind == Kind::Location {
+                    p.tf = frequencies(&records.postcode, records.postcode_dict.values.len());
+                }
+            }
+            Kind::Postcode => {
+                p.tf = frequencies(&records.postcode, records.postcode_dict.values.len());
+            }
+            Kind::Text => {
+                let col = records
+                    .others
+                    .iter()
+                    .find(|o| o.name == c.field)
+                    .ok_or_else(|| {
+                        config_err(format!(
+                            "comparison '{}': no such column in the input",
+                            c.field
+                        ))
+                    })?;
+                p.tf = frequencies(&col.values, col.dict.len());
+                p.text = Some((&col.values, &col.dict));
+            }
+            Kind::DateOfBirth | Kind::NhsNumber | Kind::Sex => {}
+        }
+        Ok(p)
+    }
+
+    fn tokens(&self, address: u32) -> &[u32] {
+        let i = address as usize;
+        &self.toks[self.tok_start[i] as usize..self.tok_start[i + 1] as usize]
+    }
+
+    /// The value id whose term frequency adjusts the exact level for `pair`, if any.
+    pub(crate) fn tf_value(&self, pair: Pair) -> Option<u32> {
+        let r = self.records;
+        let v = match self.kind {
+            Kind::GivenName => r.given[pair.left as usize],
+            Kind::Surname => r.surname[pair.left as usize],
+            Kind::Postcode | Kind::Location => r.postcode[pair.left as usize],
+            Kind::Text => self.text?.0[pair.left as usize],
+            _ => return None,
+        };
+        (v != NONE).then_some(v)
+    }
+
+    /// The level of `pair`.
+    pub(crate) fn level(&self, pair: Pair) -> u8 {
+        let r = self.records;
+        let (x, y) = (pair.left as usize, pair.right as usize);
+        match self.kind {
+            Kind::GivenName => {
+                let (a, b) = (r.given[x], r.given[y]);
+                if a == NONE || b == NONE || self.swapped(pair) {
+                    return 0;
+                }
+                if a == b {
+                    return 1;
+                }
+                name_level(&r.given_dict, a, b, &self.thresholds, true)
+            }
+            Kind::Surname => {
+                let (a, b) = (r.surname[x], r.surname[y]);
+                if a == NONE || b == NONE {
+                    return 0;
+                }
+                if a == b {
+                    return 1;
+                }
+                if self.swapped(pair) {
+                    return 2;
+                }
+                name_level(&r.surname_dict, a, b, &self.thresholds, false)
+            }
+            Kind::DateOfBirth => dob_level(r.dob[x], r.dob[y]),
+            Kind::Postcode => {
+                let (a, b) = (r.postcode[x], r.postcode[y]);
+                if a == NONE || b == NONE {
+                    return 0;
+                }
+                postcode_level(r, a, b)
+            }
+            Kind::Location => {
+                let (pa, pb) = (r.postcode[x], r.postcode[y]);
+                let (aa, ab) = (r.address[x], r.address[y]);
+                let postcode_differs = pa != NONE && pb != NONE && pa != pb;
+                if aa != NONE
+                    && ab != NONE
+                    && !postcode_differs
+                    && jaccard_sorted(self.tokens(aa), self.tokens(ab)) >= 0.8
+                {
+                    return 1;
+                }
+                if pa == NONE || pb == NONE {
+                    return 0;
+                }
+                postcode_level(r, pa, pb) + 1
+            }
+            Kind::Address => {
+                let (a, b) = (r.address[x], r.address[y]);
+                if a == NONE || b == NONE {
+                    return 0;
+                }
+                let j = jaccard_sorted(self.tokens(a), self.tokens(b));
+                threshold_level(j, &self.thresholds, 1)
+            }
+            Kind::NhsNumber => {
+                let (a, b) = (r.nhs[x], r.nhs[y]);
+                if a != 0 && b != 0 {
+                    return if a == b { 1 } else { 3 };
+                }
+                // One side failed its check digit: near misses are evidence, the rest is not.
+                let (ia, ib) = (r.nhs_invalid[x], r.nhs_invalid[y]);
+                let (p, q) = match (a, b, ia, ib) {
+                    (0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0) => (p, q),
+                    _ => return 0,
+                };
+                if p == 0 || q == 0 {
+                    return 0;
+                }
+                if one_digit_apart(&digits10(p), &digits10(q)) {
+                    2
+                } else {
+                    0
+                }
+            }
+            Kind::Sex => match (r.sex[x], r.sex[y]) {
+                (0, _) | (_, 0) => 0,
+                (a, b) if a == b => 1,
+                _ => 2,
+            },
+            Kind::Text => {
+                let Some((values, dict)) = self.text else {
+                    return 0;
+                };
+                let (a, b) = (values[x], values[y]);
+                if a == NONE || b == NONE {
+                    return 0;
+                }
+                if a == b {
+                    return 1;
+                }
+                threshold_level(jaro_winkler(dict.get(a), dict.get(b)), &self.thresholds, 2)
+            }
+        }
+    }
+
+    /// True when the given name of each side is the surname of the other (and they differ).
+    fn swapped(&self, pair: Pair) -> bool {
+        let r = self.records;
+        let (x, y) = (pair.left as usize, pair.right as usize);
+        let (gx, sx, gy, sy) = (r.given[x], r.surname[x], r.given[y], r.surname[y]);
+        if gx == NONE || sx == NONE || gy == NONE || sy == NONE {
+            return false;
+        }
+        let (gx_s, gy_s) = (self.cross[gx as usize], self.cross[gy as usize]);
+        gx_s != NONE && gx_s == sy && gy_s == sx && gx_s != sx
+    }
+}
+
+/// The first level (counting from `first`) whose threshold `sim` reaches, else the last.
+fn threshold_level(sim: f64, thresholds: &[f64], first: u8) -> u8 {
+    let mut level = first;
+    for t in thresholds {
+        if sim >= *t {
+            return level;
+        }
+        level += 1;
+    }
+    level
+}
+
+fn to_id(to: &Interner, s: &str) -> u32 {
+    to.lookup(s).unwrap_or(NONE)
+}
+
+/// Share of rows holding each value id.
+fn frequencies(rows: &[u32], n: usize) -> Vec<f64> {
+    let mut counts = vec![0u64; n];
+    let mut total = 0u64;
+    for &v in rows {
+        if v != NONE {
+            counts[v as usize] += 1;
+            total += 1;
+        }
+    }
+    let total = total.max(1) as f64;
+    counts.iter().map(|&c| c as f64 / total).collect()
+}
+
+fn digits10(v: u64) -> [u8; 10] {
+    let mut d = [0u8; 10];
+    let mut x = v;
+    for i in (0..10).rev() {
+        d[i] = (x % 10) as u8;
+        x /= 10;
+    }
+    d
+}
+
+fn dob_level(a: u32, b: u32) -> u8 {
+    if a == 0 || b == 0 {
+        return 0;
+    }
+    if a == b {
+        return 1;
+    }
+    let (ya, ma, da) = (a / 10000, a / 100 % 100, a % 100);
+    let (yb, mb, db) = (b / 10000, b / 100 % 100, b % 100);
+    if ya == yb && ma == db && da == mb {
+        return 2;
+    }
+    let digits = |v: u32| {
+        let mut d = [0u8; 8];
+        let mut x = v;
+        for i in (0..8).rev() {
+            d[i] = (x % 10) as u8;
+            x /= 10;
+        }
+        d
+    };
+    if one_digit_apart(&digits(a), &digits(b)) {
+        return 3;
+    }
+    if ya == yb && ma == mb {
+        return 4;
+    }
+    let days = |y: u32, m: u32, d: u32| {
+        crate::normalise::date::Date::new(y as u16, m as u8, d as u8)
+            .map_or(0, |d| d.days_since_epoch())
+    };
+    if (days(ya, ma, da) - days(yb, mb, db)).abs() <= 365 {
+        return 5;
+    }
+    6
+}
+
+fn postcode_level(r: &Records, a: u32, b: u32) -> u8 {
+    if a == b {
+        return 1;
+    }
+    let d = &r.postcode_dict;
+    let same = |v: &Vec<u32>| v[a as usize] != NONE && v[a as usize] == v[b as usize];
+    if same(&d.sector) {
+        2
+    } else if same(&d.district) {
+        3
+    } else if same(&d.area) {
+        4
+    } else {
+        5
+    }
+}
+
+/// All comparisons of a model, prepared on one store.
+pub(crate) struct Comparer<'a> {
+    pub(crate) prepared: Vec<Prepared<'a>>,
+}
+
+impl<'a> Comparer<'a> {
+    pub(crate) fn new(
+        records: &'a Records,
+        comparisons: &[Comparison],
+    ) -> Result<Comparer<'a>, Error> {
+        if comparisons.is_empty() || comparisons.len() > MAX_COMPARISONS {
+            return Err(config_err(format!(
+                "a model needs between 1 and {MAX_COMPARISONS} comparisons"
+            )));
+        }
+        let prepared = comparisons
+            .iter()
+            .map(|c| Prepared::new(records, c))
+            .collect::<Result<_, _>>()?;
+        Ok(Comparer { prepared })
+    }
+
+    /// The comparison vector of `pair`: level of comparison i in bits 4i..4i+4.
+    #[inline]
+    pub(crate) fn vector(&self, pair: Pair) -> u64 {
+        let mut v = 0u64;
+        for (i, p) in self.prepared.iter().enumerate() {
+            v |= u64::from(p.level(pair)) << (4 * i);
+        }
+        v
+    }
+}
+
+/// The level of comparison `i` in vector `v`.
+#[inline]
+pub(crate) fn level_of(v: u64, i: usize) -> u8 {
+    ((v >> (4 * i)) & 0xF) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dob_levels_follow_the_mps_partial_date_ladder() {
+        assert_eq!(dob_level(19800201, 19800201), 1);
+        assert_eq!(dob_level(19800201, 19800102), 2);
+        assert_eq!(dob_level(19800201, 19800204), 3, "one digit");
+        assert_eq!(dob_level(19800201, 19800210), 3, "adjacent transposition");
+        assert_eq!(dob_level(19800201, 19800228), 4);
+        assert_eq!(dob_level(19800201, 19810101), 5);
+        assert_eq!(dob_level(19800201, 19900101), 6);
+        assert_eq!(dob_level(0, 19900101), 0);
+    }
+
+    #[test]
+    fn level_names_match_level_numbers() {
+        for c in Comparison::defaults() {
+            c.validate().unwrap();
+            let names = c.level_names();
+            assert_eq!(names[0], "null");
+            assert_eq!(
+                names.last().map(String::as_str).unwrap_or(""),
+                match c.kind {
+                    Kind::NhsNumber => "different",
+                    Kind::Sex => "disagree",
+                    _ => "else",
+                }
+            );
+        }
+        let g = Comparison::for_field("given_name").unwrap();
+        assert_eq!(g.level_names().len(), 7);
+    }
+
+    #[test]
+    fn bad_thresholds_are_config_errors() {
+        let mut c = Comparison::for_field("surname").unwrap();
+        c.thresholds = vec![0.8, 0.9];
+        assert!(c.validate().unwrap_err().is_config());
+        c.thresholds = vec![];
+        assert!(c.validate().is_err());
+        let mut d = Comparison::for_field("dob").unwrap();
+        d.thresholds = vec![0.5];
+        assert!(d.validate().is_err());
+    }
+
+    #[test]
+    fn threshold_level_counts_from_first() {
+        assert_eq!(threshold_level(0.95, &[0.92, 0.88], 3), 3);
+        assert_eq!(threshold_level(0.90, &[0.92, 0.88], 3), 4);
+        assert_eq!(threshold_level(0.10, &[0.92, 0.88], 3), 5);
+    }
+}

@@ -1,0 +1,155 @@
+//! String similarity, allocation-free for the short ASCII strings names are.
+
+/// Jaro-Winkler similarity in 0.0..=1.0, equal to `strsim::jaro_winkler` (prefix scale 0.1,
+/// prefix at most 4, applied when the Jaro similarity is above 0.7).
+///
+/// Strings of ASCII up to 64 bytes take a path with bit masks and no allocation; anything
+/// else is handed to `strsim`.
+///
+/// # Example
+///
+/// ```
+/// use carematch::compare::jaro_winkler;
+/// assert!((jaro_winkler("martha", "marhta") - 0.9611).abs() < 1e-4);
+/// assert_eq!(jaro_winkler("ann", "ann"), 1.0);
+/// ```
+pub fn jaro_winkler(a: &str, b: &str) -> f64 {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    if x.len() > 64 || y.len() > 64 || !a.is_ascii() || !b.is_ascii() {
+        return strsim::jaro_winkler(a, b);
+    }
+    let sim = jaro_ascii(x, y);
+    if sim > 0.7 {
+        let prefix = x.iter().zip(y).take(4).take_while(|(p, q)| p == q).count();
+        sim + 0.1 * prefix as f64 * (1.0 - sim)
+    } else {
+        sim
+    }
+}
+
+/// Jaro similarity of two ASCII strings of at most 64 bytes.
+fn jaro_ascii(a: &[u8], b: &[u8]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let range = (a.len().max(b.len()) / 2).saturating_sub(1);
+    let (mut a_flags, mut b_flags) = (0u64, 0u64);
+    let mut matches = 0usize;
+    for (i, &c) in a.iter().enumerate() {
+        let lo = i.saturating_sub(range);
+        let hi = (i + range + 1).min(b.len());
+        for j in lo..hi {
+            if b_flags & (1 << j) == 0 && b[j] == c {
+                a_flags |= 1 << i;
+                b_flags |= 1 << j;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut transpositions = 0usize;
+    let mut j = 0usize;
+    for (i, &c) in a.iter().enumerate() {
+        if a_flags & (1 << i) != 0 {
+            while b_flags & (1 << j) == 0 {
+                j += 1;
+            }
+            if b[j] != c {
+                transpositions += 1;
+            }
+            j += 1;
+        }
+    }
+    let m = matches as f64;
+    let t = (transpositions / 2) as f64;
+    (m / a.len() as f64 + m / b.len() as f64 + (m - t) / m) / 3.0
+}
+
+/// Jaccard similarity of two sorted, de-duplicated id lists; 1.0 when both are empty.
+pub(crate) fn jaccard_sorted(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common as f64 / (a.len() + b.len() - common) as f64
+}
+
+/// True when two equal-length digit arrays differ by one substitution or one adjacent
+/// transposition.
+pub(crate) fn one_digit_apart(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    match diff.as_slice() {
+        [_] => true,
+        [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_values() {
+        assert!((jaro_winkler("dwayne", "duane") - 0.84).abs() < 1e-9);
+        assert!((jaro_winkler("dixon", "dicksonx") - 0.8133).abs() < 1e-4);
+        assert_eq!(jaro_winkler("", ""), 1.0);
+        assert_eq!(jaro_winkler("a", ""), 0.0);
+        assert_eq!(jaro_winkler("abc", "xyz"), 0.0);
+    }
+
+    #[test]
+    fn jaccard_counts_shared_tokens() {
+        assert!((jaccard_sorted(&[1, 2, 3], &[2, 3, 4]) - 0.5).abs() < 1e-12);
+        assert_eq!(jaccard_sorted(&[], &[1]), 0.0);
+        assert_eq!(jaccard_sorted(&[], &[]), 1.0);
+    }
+
+    #[test]
+    fn one_digit_apart_finds_substitutions_and_adjacent_swaps() {
+        assert!(one_digit_apart(b"12345", b"12845"));
+        assert!(one_digit_apart(b"12345", b"12354"));
+        assert!(!one_digit_apart(b"12345", b"12345"));
+        assert!(!one_digit_apart(b"12345", b"52341"));
+        assert!(!one_digit_apart(b"12345", b"1234"));
+    }
+
+    proptest! {
+        /// The fast path is an oracle match for strsim on ASCII names.
+        #[test]
+        fn fast_jaro_winkler_equals_strsim(a in "[a-e ]{0,12}", b in "[a-e ]{0,12}") {
+            let fast = jaro_winkler(&a, &b);
+            let slow = strsim::jaro_winkler(&a, &b);
+            prop_assert!((fast - slow).abs() < 1e-12, "{a:?} {b:?}: {fast} vs {slow}");
+        }
+
+        /// Similarity is symmetric and in range.
+        #[test]
+        fn jaro_winkler_is_symmetric_and_bounded(a in "\\PC{0,10}", b in "\\PC{0,10}") {
+            let s = jaro_winkler(&a, &b);
+            prop_assert!((0.0..=1.0).contains(&s));
+            prop_assert!((s - jaro_winkler(&b, &a)).abs() < 1e-12);
+        }
+    }
+}

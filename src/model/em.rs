@@ -1,0 +1,237 @@
+//! Expectation-maximisation on counts of distinct comparison vectors.
+//!
+//! As fastLink does: one pass over the pairs counts how often each distinct comparison
+//! vector occurs; each EM iteration then costs the number of distinct vectors (hundreds to a
+//! few thousand), not the number of pairs (millions). The u probabilities are fixed (they
+//! come from random pairs); EM estimates m and the share of matches λ among the pairs.
+//!
+//! Counts are summed as integers and the vectors are visited in sorted order, so the
+//! estimates are bit-identical on any thread count and input order.
+
+use crate::compare::level_of;
+
+/// The result of one EM run.
+#[derive(Clone, Debug)]
+pub(crate) struct EmResult {
+    /// m per comparison per level (index 0, null, unused).
+    pub(crate) m: Vec<Vec<f64>>,
+    /// The share of matches among the pairs counted.
+    pub(crate) lambda: f64,
+    /// Iterations run.
+    pub(crate) iterations: u32,
+    /// Whether the largest parameter change fell below the tolerance.
+    pub(crate) converged: bool,
+    /// Log-likelihood after each iteration's E-step.
+    pub(crate) log_likelihood: Vec<f64>,
+    /// Expected number of matches among the pairs counted.
+    pub(crate) expected_matches: f64,
+}
+
+/// Runs EM from `m` and `lambda` with `u` fixed, on `counts` (vector, count) sorted by vector.
+/// Comparisons whose bit is set in `masked` are ignored (their m is returned unchanged).
+pub(crate) fn em(
+    counts: &[(u64, u64)],
+    u: &[Vec<f64>],
+    mut m: Vec<Vec<f64>>,
+    mut lambda: f64,
+    masked: u32,
+    max_iterations: u32,
+    tolerance: f64,
+) -> EmResult {
+    let n_comp = u.len();
+    let active: Vec<usize> = (0..n_comp).filter(|c| masked & (1 << c) == 0).collect();
+    let log_u: Vec<Vec<f64>> = u
+        .iter()
+        .map(|l| l.iter().map(|p| p.ln()).collect())
+        .collect();
+    let total: f64 = counts.iter().map(|&(_, n)| n as f64).sum();
+    let mut log_likelihood = Vec::new();
+    let mut iterations = 0;
+    let mut converged = false;
+    let mut expected_matches = 0.0;
+    if total == 0.0 {
+        return EmResult {
+            m,
+            lambda,
+            iterations,
+            converged: false,
+            log_likelihood,
+            expected_matches,
+        };
+    }
+    while iterations < max_iterations {
+        iterations += 1;
+        let log_m: Vec<Vec<f64>> = m
+            .iter()
+            .map(|l| l.iter().map(|p| p.ln()).collect())
+            .collect();
+        let (ll_lambda, ll_not) = (lambda.ln(), (1.0 - lambda).ln());
+        let mut num: Vec<Vec<f64>> = m.iter().map(|l| vec![0.0; l.len()]).collect();
+        let mut matches = 0.0;
+        let mut ll = 0.0;
+        for &(v, n) in counts {
+            let (mut lm, mut lu) = (ll_lambda, ll_not);
+            for &c in &active {
+                let l = usize::from(level_of(v, c));
+                if l != 0 {
+                    lm += log_m[c][l];
+                    lu += log_u[c][l];
+                }
+            }
+            // log(e^lm + e^lu) and the posterior, without overflow.
+            let hi = lm.max(lu);
+            let lse = hi + ((lm - hi).exp() + (lu - hi).exp()).ln();
+            let r = (lm - lse).exp();
+            let n = n as f64;
+            ll += n * lse;
+            matches += n * r;
+            for &c in &active {
+                let l = usize::from(level_of(v, c));
+                if l != 0 {
+                    num[c][l] += n * r;
+                }
+            }
+        }
+        log_likelihood.push(ll);
+        expected_matches = matches;
+        let mut change: f64 = 0.0;
+        for &c in &active {
+            let den: f64 = num[c][1..].iter().sum();
+            if den <= 0.0 {
+                continue;
+            }
+            for l in 1..m[c].len() {
+                let new = num[c][l] / den;
+                change = change.max((new - m[c][l]).abs());
+                m[c][l] = new;
+            }
+        }
+        let new_lambda = (matches / total).clamp(1e-12, 1.0 - 1e-12);
+        change = change.max((new_lambda - lambda).abs());
+        lambda = new_lambda;
+        if change < tolerance {
+            converged = true;
+            break;
+        }
+    }
+    EmResult {
+        m,
+        lambda,
+        iterations,
+        converged,
+        log_likelihood,
+        expected_matches,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::rng::Rng;
+
+    /// Simulates `n` pairs from a known two-class model; returns sorted vector counts.
+    fn simulate(n: u64, lambda: f64, m: &[Vec<f64>], u: &[Vec<f64>], seed: u64) -> Vec<(u64, u64)> {
+        let mut rng = Rng::new(seed, 99, 0);
+        let mut counts = std::collections::BTreeMap::new();
+        for _ in 0..n {
+            let is_match = rng.unit() < lambda;
+            let mut v = 0u64;
+            for c in 0..m.len() {
+                let p = if is_match { &m[c] } else { &u[c] };
+                let x = rng.unit();
+                let mut acc = 0.0;
+                let mut level = p.len() - 1;
+                for (l, &q) in p.iter().enumerate().skip(1) {
+                    acc += q;
+                    if x < acc {
+                        level = l;
+                        break;
+                    }
+                }
+                v |= (level as u64) << (4 * c);
+            }
+            *counts.entry(v).or_insert(0u64) += 1;
+        }
+        counts.into_iter().collect()
+    }
+
+    fn truth() -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let m = vec![
+            vec![0.0, 0.85, 0.1, 0.05],
+            vec![0.0, 0.9, 0.05, 0.05],
+            vec![0.0, 0.7, 0.2, 0.1],
+            vec![0.0, 0.95, 0.05],
+        ];
+        let u = vec![
+            vec![0.0, 0.01, 0.04, 0.95],
+            vec![0.0, 0.02, 0.08, 0.90],
+            vec![0.0, 0.05, 0.15, 0.80],
+            vec![0.0, 0.5, 0.5],
+        ];
+        (m, u)
+    }
+
+    #[test]
+    fn recovers_known_m_and_lambda_from_simulated_pairs() {
+        let (m_true, u) = truth();
+        let counts = simulate(400_000, 0.2, &m_true, &u, 7);
+        let start: Vec<Vec<f64>> = m_true
+            .iter()
+            .map(|l| {
+                let k = l.len() - 1;
+                let mut v = vec![0.0; l.len()];
+                // A flat-ish start that favours agreement, as the trainer's defaults do.
+                for (i, x) in v.iter_mut().enumerate().skip(1) {
+                    *x = (k + 1 - i) as f64;
+                }
+                let s: f64 = v.iter().sum();
+                v.iter().map(|x| x / s).collect()
+            })
+            .collect();
+        let r = em(&counts, &u, start, 0.5, 0, 500, 1e-9);
+        assert!(r.converged);
+        assert!((r.lambda - 0.2).abs() < 0.01, "lambda {}", r.lambda);
+        for (c, levels) in m_true.iter().enumerate() {
+            for l in 1..levels.len() {
+                assert!(
+                    (r.m[c][l] - levels[l]).abs() < 0.01,
+                    "m[{c}][{l}] = {} vs {}",
+                    r.m[c][l],
+                    levels[l]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn log_likelihood_never_decreases() {
+        let (m_true, u) = truth();
+        let counts = simulate(50_000, 0.05, &m_true, &u, 3);
+        let start = u.clone();
+        let r = em(&counts, &u, start, 0.3, 0, 200, 0.0);
+        for w in r.log_likelihood.windows(2) {
+            assert!(w[1] >= w[0] - 1e-9 * w[0].abs(), "{} then {}", w[0], w[1]);
+        }
+        assert!(r.log_likelihood.len() > 10);
+    }
+
+    #[test]
+    fn masked_comparisons_keep_their_m() {
+        let (m_true, u) = truth();
+        let counts = simulate(10_000, 0.1, &m_true, &u, 5);
+        let start = m_true.clone();
+        let mut bent = start.clone();
+        bent[1] = vec![0.0, 0.34, 0.33, 0.33];
+        let r = em(&counts, &u, bent.clone(), 0.5, 0b10, 50, 1e-9);
+        assert_eq!(r.m[1], bent[1]);
+    }
+
+    #[test]
+    fn identical_on_reordered_input() {
+        let (m_true, u) = truth();
+        let counts = simulate(5_000, 0.1, &m_true, &u, 9);
+        let a = em(&counts, &u, m_true.clone(), 0.5, 0, 30, 0.0);
+        let b = em(&counts, &u, m_true.clone(), 0.5, 0, 30, 0.0);
+        assert_eq!(a.lambda.to_bits(), b.lambda.to_bits());
+    }
+}
