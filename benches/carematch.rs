@@ -8,9 +8,10 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+use carematch::compare::{Comparison, jaro_winkler};
 use carematch::normalise::{date, name, nhs_number, postcode, text};
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{Linker, Records, RecordsBuilder};
+use carematch::{Blocker, BlockingRule, Linker, Model, Records, RecordsBuilder, TrainOptions};
 
 const NAMES: &[&str] = &[
     "Mr John SMITH",
@@ -115,10 +116,23 @@ fn bench_pipeline(c: &mut Criterion) {
     generate(&options, dir.path()).unwrap();
     let records = load(dir.path());
     let rows = records.len() as u64;
-    let linker = Linker::new().build().unwrap();
-    let expected = linker.link(&records, 0, 1).unwrap();
+    let mode = carematch::link_mode(&records, 0, 1).unwrap();
+    let rules_only = Linker::new().build().unwrap();
+    let expected = rules_only.link(&records, 0, 1).unwrap();
     let expected_matches = expected.matches().count();
     assert!(expected_matches as u64 > people / 3);
+    let comparisons = Comparison::defaults();
+    let model = Model::train(&records, &mode, &comparisons, &TrainOptions::default()).unwrap();
+    let mut b = Linker::new();
+    b.rules(Vec::new()).model(Some(model.clone()));
+    let model_only = b.build().unwrap();
+    let scored = model_only.link(&records, 0, 1).unwrap();
+    let blocked: u64 = Blocker::new(&records, &BlockingRule::defaults(), &mode)
+        .unwrap()
+        .pairs(1 << 16)
+        .map(|c| c.len() as u64)
+        .sum();
+    assert_eq!(scored.candidates, blocked);
 
     let mut g = c.benchmark_group("pipeline");
     g.sample_size(10);
@@ -126,22 +140,70 @@ fn bench_pipeline(c: &mut Criterion) {
     g.bench_function("read/20k_people", |b| {
         b.iter(|| assert_eq!(load(dir.path()).len() as u64, rows))
     });
-    g.bench_function("block/20k_people", |b| {
-        let mode = carematch::link_mode(&records, 0, 1).unwrap();
+    g.throughput(Throughput::Elements(blocked));
+    g.bench_function("block/defaults/20k_people", |b| {
         b.iter(|| {
-            let blocker = linker.blocker(&records, &mode).unwrap();
-            let n: usize = blocker.pairs(1 << 16).map(|c| c.len()).sum();
-            assert_eq!(n as u64, expected.candidates);
+            let blocker = Blocker::new(&records, &BlockingRule::defaults(), &mode).unwrap();
+            let n: u64 = blocker.pairs(1 << 16).map(|c| c.len() as u64).sum();
+            assert_eq!(n, blocked);
         })
     });
+    g.bench_function("score/model/20k_people", |b| {
+        b.iter(|| {
+            let r = model_only.link(&records, 0, 1).unwrap();
+            assert_eq!(r.links.len(), scored.links.len());
+        })
+    });
+    g.throughput(Throughput::Elements(rows));
     g.bench_function("link/deterministic/20k_people", |b| {
         b.iter(|| {
-            let r = linker.link(&records, 0, 1).unwrap();
+            let r = rules_only.link(&records, 0, 1).unwrap();
             assert_eq!(r.matches().count(), expected_matches);
+        })
+    });
+    g.bench_function("train/20k_people", |b| {
+        b.iter(|| {
+            let m = Model::train(&records, &mode, &comparisons, &TrainOptions::default()).unwrap();
+            assert_eq!(m.lambda().to_bits(), model.lambda().to_bits());
         })
     });
     g.finish();
 }
 
-criterion_group!(benches, bench_normalise, bench_pipeline);
+const PAIRS: &[(&str, &str)] = &[
+    ("jonathan", "johnathan"),
+    ("smith", "smyth"),
+    ("catherine", "kathryn"),
+    ("mohammed", "muhammad"),
+    ("oliver", "olivia"),
+    ("elizabeth", "elisabeth"),
+    ("o brien", "obrien"),
+    ("ann", "anne"),
+];
+
+fn bench_compare(c: &mut Criterion) {
+    let mut g = c.benchmark_group("compare");
+    g.throughput(Throughput::Elements(PAIRS.len() as u64));
+    g.bench_function("jaro_winkler/names", |b| {
+        b.iter(|| {
+            let close = PAIRS
+                .iter()
+                .filter(|(x, y)| jaro_winkler(black_box(x), black_box(y)) >= 0.88)
+                .count();
+            assert_eq!(close, 6);
+        })
+    });
+    g.bench_function("jaro_winkler/strsim", |b| {
+        b.iter(|| {
+            let close = PAIRS
+                .iter()
+                .filter(|(x, y)| strsim::jaro_winkler(black_box(x), black_box(y)) >= 0.88)
+                .count();
+            assert_eq!(close, 6);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_normalise, bench_compare, bench_pipeline);
 criterion_main!(benches);

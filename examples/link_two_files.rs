@@ -3,11 +3,13 @@
 //! Run: `cargo run --release --example link_two_files -- examples/data/gp.csv examples/data/hospital.csv`
 //!
 //! This is what `carematch link` does, written out with the library so that a service can do
-//! the same in-process: read, check data quality, see what blocking will cost, link, cluster.
+//! the same in-process: read, check data quality, train, see what blocking will cost, link,
+//! cluster.
 
 use std::path::Path;
 
-use carematch::{Linker, RecordsBuilder};
+use carematch::compare::Comparison;
+use carematch::{Linker, Model, RecordsBuilder, TrainOptions};
 
 fn main() -> Result<(), carematch::Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,22 +29,29 @@ fn main() -> Result<(), carematch::Error> {
     //    per column with line numbers, never the values.
     print!("{quality}");
 
-    // 3. The default ladder of deterministic rules, and what its blocking will cost.
-    let linker = Linker::new().build()?;
+    // 3. Train a Fellegi-Sunter model on these two files: u from random pairs, m and the
+    //    prior by EM on counts of distinct comparison vectors.
     let mode = carematch::link_mode(&records, 0, 1)?;
-    let blocker = linker.blocker(&records, &mode)?;
-    for (rule, n) in blocker.rules().iter().zip(blocker.comparisons_per_rule()) {
-        println!("blocking on {rule}: {n} comparisons");
-    }
+    let model = Model::train(
+        &records,
+        &mode,
+        &Comparison::defaults(),
+        &TrainOptions::default(),
+    )?;
+    println!("prior: {:+.2} bits", model.prior_weight());
 
-    // 4. Link. Each link carries the rule that made it; ambiguous pairs are held back.
-    let result = linker.run(&records, &blocker, &mode)?;
-    for (rule, (linked, ambiguous)) in result.rules.iter().zip(result.counts_per_rule()) {
-        println!(
-            "{:<16} {linked:>7} linked {ambiguous:>5} ambiguous",
-            rule.name()
-        );
+    // 4. The default ladder of deterministic rules runs first; the model scores the rest.
+    //    Show what blocking will cost before running it.
+    let mut builder = Linker::new();
+    builder.model(Some(model));
+    let linker = builder.build()?;
+    let plan = linker.plan(&records, &mode)?;
+    for (pass, rule, n) in plan.comparisons() {
+        println!("{pass} blocking on {rule}: {n} comparisons");
     }
+    let result = linker.run(&records, &plan, &mode)?;
+    let (matched, review, ambiguous) = result.decision_counts();
+    println!("{matched} linked, {review} for review, {ambiguous} ambiguous");
 
     // 5. People: union-find over the links, refusing merges across two NHS numbers.
     let people = result.clusters(&records);

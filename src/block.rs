@@ -207,14 +207,17 @@ impl BlockingRule {
     }
 
     /// The default blocking rules for NHS data: NHS number; date of birth with surname
-    /// Soundex; date of birth with postcode district; given and surname Soundex with year of
-    /// birth; postcode unit with given-name initial.
+    /// Soundex; date of birth with given name's first token; date of birth with postcode
+    /// district; given and surname Soundex with year of birth; given and surname Soundex
+    /// with postcode district; postcode unit with given-name initial.
     pub fn defaults() -> Vec<BlockingRule> {
         [
             "nhs_number",
             "dob & surname:soundex",
+            "dob & given_name:token",
             "dob & postcode:district",
             "given_name:soundex & surname:soundex & dob:year",
+            "given_name:soundex & surname:soundex & postcode:district",
             "postcode & given_name:initial",
         ]
         .iter()
@@ -728,7 +731,7 @@ mod tests {
 
     #[test]
     fn default_rules_parse() {
-        assert_eq!(BlockingRule::defaults().len(), 5);
+        assert_eq!(BlockingRule::defaults().len(), 7);
     }
 
     #[test]

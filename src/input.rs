@@ -417,6 +417,18 @@ impl RecordsBuilder {
                     problems = problems_of(&v);
                     let out = map_rows(&col.rows, &ids, NONE);
                     if role == Role::GivenName {
+                        let values = col.values();
+                        let flags: Vec<bool> = values
+                            .par_iter()
+                            .map(|r| is_newborn_placeholder(r))
+                            .collect();
+                        let mut bits = vec![0u64; col.rows.len().div_ceil(64)];
+                        for (i, &r) in col.rows.iter().enumerate() {
+                            if r != NONE && flags[r as usize] {
+                                bits[i / 64] |= 1 << (i % 64);
+                            }
+                        }
+                        rec.placeholder = bits;
                         rec.given = out;
                     } else {
                         rec.surname = out;
@@ -628,6 +640,20 @@ fn normalise_column(role: Role, raw: &[&[u8]], accept_test: bool) -> Normalised 
         ),
         Role::Id => Normalised::Text(Vec::new()),
     }
+}
+
+/// True for a given name that stands for a newborn of a multiple birth not yet named:
+/// "Twin 1", "Twin B", "Triplet 2" and the like. ("Baby of …" alone says nothing of a twin:
+/// the ambiguity check catches two babies who match one record equally well.)
+fn is_newborn_placeholder(raw: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(raw) else {
+        return false;
+    };
+    let f = fold(s);
+    let multiple = f
+        .split(' ')
+        .any(|t| t.starts_with("twin") || t.starts_with("triplet") || t.starts_with("quad"));
+    multiple && normalise_name(s).is_none()
 }
 
 /// The ten digits of a raw NHS number that fails only its check digit, else 0.

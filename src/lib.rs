@@ -32,7 +32,7 @@
 //! let links: Vec<(&str, &str, &str)> = result
 //!     .matches()
 //!     .map(|l| {
-//!         let rule = result.rules[l.rule as usize].name();
+//!         let rule = l.rule.map_or("model", |r| result.rules[usize::from(r)].name());
 //!         (records.id(l.pair.left), records.id(l.pair.right), rule)
 //!     })
 //!     .collect();

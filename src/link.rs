@@ -367,7 +367,7 @@ impl Linker {
                         rule: d.map(|_| rule),
                         rule_decision: *d,
                         weight: Some(w),
-                        vetoed: scorer.vetoed(v),
+                        vetoed: scorer.vetoed(v, pair),
                     });
                     seen.insert((pair.left, pair.right), i);
                 }
@@ -389,11 +389,11 @@ impl Linker {
                             rule: None,
                             rule_decision: None,
                             weight: Some(w),
-                            vetoed: scorer.vetoed(v),
+                            vetoed: scorer.vetoed(v, pair),
                         });
                     }
                 }
-                decide_by_model(records, &mut cands, t, dedupe, self.one_to_one);
+                decide_by_model(records, &scorer, &mut cands, t, dedupe, self.one_to_one);
             }
             _ => {
                 for (&(pair, rule), d) in found.iter().zip(&rule_decisions) {
@@ -454,6 +454,7 @@ fn odds_bits(p: f64) -> f64 {
 /// ambiguous; and with `one_to_one`, each record keeps only its best match.
 fn decide_by_model(
     records: &Records,
+    scorer: &Scorer<'_>,
     cands: &mut [Candidate],
     t: Thresholds,
     dedupe: bool,
@@ -477,35 +478,43 @@ fn decide_by_model(
     if dedupe {
         return;
     }
-    // Ambiguity: per record, its model matches' two best weights.
+    // Ambiguity: per record, its model matches' two best (weight, other row).
     let n = records.len();
-    let mut best: Vec<(f64, f64, u64, bool)> =
-        vec![(f64::NEG_INFINITY, f64::NEG_INFINITY, 0, true); n];
+    let none = (f64::NEG_INFINITY, u32::MAX);
+    let mut best: Vec<[(f64, u32); 2]> = vec![[none, none]; n];
     let model_match = |c: &Candidate| c.rule.is_none() && c.rule_decision == Some(Decision::Match);
     for c in cands.iter().filter(|c| model_match(c)) {
         let w = c.weight.map_or(f64::NEG_INFINITY, MatchWeight::bits);
         for (row, other) in [(c.pair.left, c.pair.right), (c.pair.right, c.pair.left)] {
             let b = &mut best[row as usize];
-            let nhs = records.nhs[other as usize];
-            if b.0 == f64::NEG_INFINITY {
-                *b = (w, f64::NEG_INFINITY, nhs, nhs != 0);
-            } else {
-                b.3 &= nhs != 0 && nhs == b.2;
-                if w > b.0 {
-                    b.1 = b.0;
-                    b.0 = w;
-                } else if w > b.1 {
-                    b.1 = w;
-                }
+            if w > b[0].0 {
+                b[1] = b[0];
+                b[0] = (w, other);
+            } else if w > b[1].0 {
+                b[1] = (w, other);
             }
         }
     }
-    let ambiguous = |row: u32| {
-        let b = best[row as usize];
-        b.1 > f64::NEG_INFINITY && !b.3 && b.0 - b.1 < t.ambiguity_margin
-    };
+    // Two candidates within the margin are ambiguous unless they are one patient: they carry
+    // one valid NHS number, or the model matches them with each other (a duplicate in the
+    // other source).
+    let ambiguous: Vec<bool> = (0..n)
+        .into_par_iter()
+        .map(|row| {
+            let [(w1, a), (w2, b)] = best[row];
+            if b == u32::MAX || w1 - w2 >= t.ambiguity_margin {
+                return false;
+            }
+            let (na, nb) = (records.nhs[a as usize], records.nhs[b as usize]);
+            if na != 0 && na == nb {
+                return false;
+            }
+            let (v, w) = scorer.score(Pair { left: a, right: b });
+            w.bits() < match_w || scorer.vetoed(v, Pair { left: a, right: b })
+        })
+        .collect();
     for c in cands.iter_mut().filter(|c| model_match(c)) {
-        if ambiguous(c.pair.left) || ambiguous(c.pair.right) {
+        if ambiguous[c.pair.left as usize] || ambiguous[c.pair.right as usize] {
             c.rule_decision = Some(Decision::Ambiguous);
         }
     }
@@ -543,9 +552,14 @@ fn decide_by_model(
 }
 
 /// A total order on weights (never NaN).
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Clone, Copy, PartialEq)]
 struct OrdF64(f64);
 impl Eq for OrdF64 {}
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
 impl Ord for OrdF64 {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&o.0)

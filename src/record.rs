@@ -231,6 +231,8 @@ pub struct Records {
     /// by id, with integer compares; it makes output independent of input row order.
     pub(crate) rank: Vec<u32>,
     pub(crate) given: Vec<u32>,
+    /// Rows whose given name was a multiple-birth placeholder ("Twin 1"), one bit each.
+    pub(crate) placeholder: Vec<u64>,
     pub(crate) surname: Vec<u32>,
     /// YYYYMMDD, 0 when missing.
     pub(crate) dob: Vec<u32>,
@@ -286,6 +288,15 @@ impl Records {
             self.id_end.get(r - 1).copied().unwrap_or(0) as usize
         };
         self.id_text.get(start..end).unwrap_or("")
+    }
+
+    /// True when the given name of `row` was a multiple-birth placeholder ("Twin 2",
+    /// "Triplet 1"): missing, and a sign that a twin shares every other field.
+    pub fn newborn_placeholder(&self, row: u32) -> bool {
+        let r = row as usize;
+        self.placeholder
+            .get(r / 64)
+            .is_some_and(|w| w >> (r % 64) & 1 == 1)
     }
 
     /// The position of `row` in the order of (source, record id).

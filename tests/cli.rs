@@ -59,11 +59,11 @@ fn assert_bad_input(o: &Output, must_contain: &[&str]) {
 fn links_by_nhs_number_across_formats() {
     let left =
         b"rec_id,nhs_number,given_name,surname,date_of_birth\nG1,9434765919,Ann,Smith,1980-02-01\n";
-    let (o, pairs) = link_texts(left, GOOD_RIGHT, &[]);
+    let (o, pairs) = link_texts(left, GOOD_RIGHT, &["--no-model"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(
         pairs,
-        "left_id,right_id,match_weight,match_probability,decision,rule\nG1,H1,,1,match,nhs-dob\n"
+        "left_id,right_id,match_weight,match_probability,decision,rule\nG1,H1,,1.00000000,match,nhs-dob\n"
     );
 }
 
@@ -418,4 +418,123 @@ fn evaluate_rejects_bad_files_with_their_line() {
         t.to_str().unwrap(),
     ]);
     assert_bad_input(&o, &["one.csv", "two id columns"]);
+}
+
+fn train_model(dir: &Path, threads: &str, left: &str, out: &str) -> String {
+    let d = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
+        .args([
+            "train",
+            "--left",
+            &d(left),
+            "--right",
+            &d("hospital.csv"),
+            "--out",
+            &d(out),
+        ])
+        .env("RAYON_NUM_THREADS", threads)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::read_to_string(dir.join(out)).unwrap()
+}
+
+#[test]
+fn trained_model_is_bit_identical_on_one_and_two_threads_and_shuffled_input() {
+    let dir = generated(3000, 21);
+    let gp = std::fs::read_to_string(dir.path().join("gp.csv")).unwrap();
+    let mut lines: Vec<&str> = gp.lines().collect();
+    lines[1..].reverse();
+    std::fs::write(dir.path().join("gp_reversed.csv"), lines.join("\n") + "\n").unwrap();
+    let one = train_model(dir.path(), "1", "gp.csv", "m1.json");
+    let two = train_model(dir.path(), "2", "gp.csv", "m2.json");
+    let shuffled = train_model(dir.path(), "2", "gp_reversed.csv", "m3.json");
+    assert_eq!(one, two, "model differs between 1 and 2 threads");
+    assert_eq!(
+        one, shuffled,
+        "model differs when the input rows are reordered"
+    );
+    assert!(one.contains("\"format\": \"carematch-model\""), "{one}");
+}
+
+#[test]
+fn link_with_a_saved_model_equals_training_in_place() {
+    let dir = generated(2000, 22);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    train_model(dir.path(), "2", "gp.csv", "model.json");
+    let run = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "link".to_string(),
+            "--left".into(),
+            d("gp.csv"),
+            "--right".into(),
+            d("hospital.csv"),
+            "--out".into(),
+            d(out),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        std::fs::read(d(out)).unwrap()
+    };
+    let in_place = run(&[], "a.csv");
+    let saved = run(&["--model", &d("model.json")], "b.csv");
+    assert_eq!(in_place, saved);
+}
+
+#[test]
+fn explanation_columns_add_up_to_the_weight() {
+    let dir = generated(2000, 23);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let o = carematch(&[
+        "link",
+        "--left",
+        &d("gp.csv"),
+        "--right",
+        &d("hospital.csv"),
+        "--out",
+        &d("p.csv"),
+        "--explain",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut rdr = csv::Reader::from_path(d("p.csv")).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    for f in [
+        "prior",
+        "given_name_level",
+        "dob_weight",
+        "location_tf",
+        "nhs_number_level",
+    ] {
+        assert!(headers.iter().any(|h| h == f), "no column {f}");
+    }
+    let mut rows = 0;
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        let get = |name: &str| rec[headers.iter().position(|h| h == name).unwrap()].to_string();
+        let total: f64 = get("match_weight").parse().unwrap();
+        let mut sum: f64 = get("prior").parse().unwrap();
+        for (i, h) in headers.iter().enumerate() {
+            if h.ends_with("_weight") && h != "match_weight" || h.ends_with("_tf") {
+                sum += rec[i].parse::<f64>().unwrap();
+            }
+        }
+        assert!((sum - total).abs() < 0.005, "{sum} vs {total}");
+        if get("given_name_level") == "null" {
+            assert_eq!(get("given_name_weight"), "0.0000");
+        }
+        rows += 1;
+    }
+    assert!(rows > 500);
+}
+
+#[test]
+fn model_file_errors_are_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(dir.path(), "m.json", b"{\"format\": \"something-else\"}");
+    let (o, _) = link_texts(GOOD_RIGHT, GOOD_RIGHT, &["--model", m.to_str().unwrap()]);
+    assert_bad_input(&o, &["m.json", "invalid model"]);
 }

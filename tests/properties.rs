@@ -179,7 +179,7 @@ proptest! {
             }
             let r = store(&[("d", text)]);
             let result = Linker::new().build().unwrap().dedupe(&r, 0).unwrap();
-            let links: Vec<(String, String, u16)> = result
+            let links: Vec<(String, String, Option<u16>)> = result
                 .links
                 .iter()
                 .map(|l| (r.id(l.pair.left).to_string(), r.id(l.pair.right).to_string(), l.rule))

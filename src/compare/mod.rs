@@ -581,6 +581,7 @@ fn postcode_level(r: &Records, a: u32, b: u32) -> u8 {
 
 /// All comparisons of a model, prepared on one store.
 pub(crate) struct Comparer<'a> {
+    records: &'a Records,
     pub(crate) prepared: Vec<Prepared<'a>>,
 }
 
@@ -598,7 +599,12 @@ impl<'a> Comparer<'a> {
             .iter()
             .map(|c| Prepared::new(records, c))
             .collect::<Result<_, _>>()?;
-        Ok(Comparer { prepared })
+        Ok(Comparer { records, prepared })
+    }
+
+    /// The store the comparisons read.
+    pub(crate) fn records(&self) -> &'a Records {
+        self.records
     }
 
     /// The comparison vector of `pair`: level of comparison i in bits 4i..4i+4.

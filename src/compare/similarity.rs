@@ -41,8 +41,8 @@ fn jaro_ascii(a: &[u8], b: &[u8]) -> f64 {
     for (i, &c) in a.iter().enumerate() {
         let lo = i.saturating_sub(range);
         let hi = (i + range + 1).min(b.len());
-        for j in lo..hi {
-            if b_flags & (1 << j) == 0 && b[j] == c {
+        for (j, &d) in b.iter().enumerate().take(hi).skip(lo) {
+            if b_flags & (1 << j) == 0 && d == c {
                 a_flags |= 1 << i;
                 b_flags |= 1 << j;
                 matches += 1;

@@ -192,12 +192,11 @@ mod tests {
         assert!(r.converged);
         assert!((r.lambda - 0.2).abs() < 0.01, "lambda {}", r.lambda);
         for (c, levels) in m_true.iter().enumerate() {
-            for l in 1..levels.len() {
+            for (l, want) in levels.iter().enumerate().skip(1) {
                 assert!(
-                    (r.m[c][l] - levels[l]).abs() < 0.01,
-                    "m[{c}][{l}] = {} vs {}",
-                    r.m[c][l],
-                    levels[l]
+                    (r.m[c][l] - want).abs() < 0.01,
+                    "m[{c}][{l}] = {} vs {want}",
+                    r.m[c][l]
                 );
             }
         }

@@ -326,7 +326,8 @@ impl Model {
         let probs = [t.match_probability, t.review_probability];
         if !probs.iter().all(|p| (0.0..=1.0).contains(p))
             || t.review_probability > t.match_probability
-            || !(t.ambiguity_margin >= 0.0)
+            || t.ambiguity_margin.is_nan()
+            || t.ambiguity_margin < 0.0
         {
             return Err(config_err(
                 "model: thresholds must be probabilities with review <= match, margin >= 0".into(),
@@ -437,7 +438,8 @@ impl Model {
         let comparer = Comparer::new(records, comparisons)?;
         let n_comp = comparisons.len();
         // u from random pairs.
-        let (pairs, exhaustive, total_pairs) = random_pairs(mode, options.u_pairs, options.seed);
+        let (pairs, exhaustive, total_pairs) =
+            random_pairs(records, mode, options.u_pairs, options.seed);
         let counts: Vec<Vec<u64>> = pairs
             .par_chunks(1 << 14)
             .map(|chunk| {
@@ -810,7 +812,15 @@ fn rule_recall(
 
 /// Random pairs of `mode` for u, or every pair when there are at most `max` of them.
 /// Returns the pairs, whether they are all pairs, and the number of all pairs.
-fn random_pairs(mode: &Mode, max: u64, seed: u64) -> (Vec<Pair>, bool, f64) {
+///
+/// Pairs are drawn by rank (the order of record ids), not by row, so that the same records
+/// in another order give the same pairs and so bit-identical parameters.
+fn random_pairs(records: &Records, mode: &Mode, max: u64, seed: u64) -> (Vec<Pair>, bool, f64) {
+    let mut row_of_rank = vec![0u32; records.len()];
+    for r in 0..records.len() as u32 {
+        row_of_rank[records.rank(r) as usize] = r;
+    }
+    let row = |rank: u32| row_of_rank[rank as usize];
     match mode {
         Mode::Link { left, right } => {
             let (nl, nr) = (
@@ -828,8 +838,8 @@ fn random_pairs(mode: &Mode, max: u64, seed: u64) -> (Vec<Pair>, bool, f64) {
             let mut rng = Rng::new(seed, 0x75, 0);
             let v = (0..max)
                 .map(|_| Pair {
-                    left: left.start + rng.below(nl) as u32,
-                    right: right.start + rng.below(nr) as u32,
+                    left: row(left.start + rng.below(nl) as u32),
+                    right: row(right.start + rng.below(nr) as u32),
                 })
                 .collect();
             (v, false, total)
@@ -847,8 +857,8 @@ fn random_pairs(mode: &Mode, max: u64, seed: u64) -> (Vec<Pair>, bool, f64) {
             let mut rng = Rng::new(seed, 0x75, 1);
             let mut v = Vec::with_capacity(max as usize);
             while (v.len() as u64) < max {
-                let a = rows.start + rng.below(n) as u32;
-                let b = rows.start + rng.below(n) as u32;
+                let a = row(rows.start + rng.below(n) as u32);
+                let b = row(rows.start + rng.below(n) as u32);
                 if a != b {
                     v.push(Pair {
                         left: a.min(b),
@@ -873,6 +883,11 @@ pub(crate) struct Scorer<'a> {
     tf_floor: f64,
     /// (comparison, level) pairs that veto an automatic match.
     vetoes: Vec<(usize, u8)>,
+    /// The NHS-number comparison, whose exact level lifts the vetoes.
+    nhs: Option<usize>,
+    /// The given-name and sex comparisons.
+    given: Option<usize>,
+    sex: Option<usize>,
 }
 
 /// One comparison's part in a pair's weight.
@@ -922,7 +937,7 @@ impl<'a> Scorer<'a> {
                 let last = (c.level_names().len() - 1) as u8;
                 matches!(
                     c.kind,
-                    Kind::GivenName | Kind::DateOfBirth | Kind::NhsNumber
+                    Kind::GivenName | Kind::DateOfBirth | Kind::NhsNumber | Kind::Sex
                 )
                 .then_some((i, last))
             })
@@ -934,6 +949,15 @@ impl<'a> Scorer<'a> {
             prior: model.prior_weight(),
             tf_floor: 1.0 / records.len().max(1) as f64,
             vetoes,
+            nhs: model
+                .comparisons
+                .iter()
+                .position(|c| c.kind == Kind::NhsNumber),
+            given: model
+                .comparisons
+                .iter()
+                .position(|c| c.kind == Kind::GivenName),
+            sex: model.comparisons.iter().position(|c| c.kind == Kind::Sex),
         })
     }
 
@@ -959,10 +983,29 @@ impl<'a> Scorer<'a> {
     }
 
     /// True when the vector holds an outright disagreement that no weight may override for an
-    /// automatic match: given names or dates of birth at "else", or two different valid NHS
-    /// numbers. Twins differ in given names; a parent and a same-named child in date of birth.
-    pub(crate) fn vetoed(&self, v: u64) -> bool {
-        self.vetoes.iter().any(|&(c, l)| level_of(v, c) == l)
+    /// automatic match: given names or dates of birth at "else", sexes that disagree (unless
+    /// the given names are identical), two different valid NHS numbers, or a "Twin 1" /
+    /// "Triplet 2" placeholder for a newborn's name on either side. Twins differ in given
+    /// names (and often sex), and as newborns have no given name to tell them apart; a parent
+    /// and a same-named child differ in date of birth. The vetoes are lifted when the NHS
+    /// numbers agree, or are one digit apart (one side mistyped): twins' numbers are not.
+    pub(crate) fn vetoed(&self, v: u64, pair: Pair) -> bool {
+        if let Some(c) = self.nhs {
+            if matches!(level_of(v, c), 1 | 2) {
+                return false;
+            }
+        }
+        let r = self.comparer.records();
+        if r.newborn_placeholder(pair.left) || r.newborn_placeholder(pair.right) {
+            return true;
+        }
+        // A sex miscoded on one record of a patient is common; twins of different sex almost
+        // always have different given names. So sexes that disagree veto only when the given
+        // names are not identical.
+        let given_exact = self.given.is_some_and(|g| level_of(v, g) == 1);
+        self.vetoes
+            .iter()
+            .any(|&(c, l)| level_of(v, c) == l && !(Some(c) == self.sex && given_exact))
     }
 
     /// The comparison vector and weight of `pair`.
@@ -1037,7 +1080,7 @@ mod tests {
         assert_eq!(MatchWeight::new(f64::NAN).bits(), -1000.0);
         assert_eq!(Probability::new(f64::NAN).get(), 0.0);
         assert_eq!(MatchWeight::new(f64::INFINITY).probability().get(), 1.0);
-        assert_eq!(MatchWeight::new(f64::NEG_INFINITY).probability().get(), 0.0);
+        assert!(MatchWeight::new(f64::NEG_INFINITY).probability().get() < 1e-300);
     }
 
     #[test]
