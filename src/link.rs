@@ -71,8 +71,11 @@ pub struct LinkResult {
     pub links: Vec<Link>,
     /// The deterministic rules, by index.
     pub rules: Vec<MatchRule>,
-    /// Candidate pairs compared by the rules and by the model (each once per pass).
+    /// Candidate pairs the model scored (each once), or the rules compared when there is no
+    /// model.
     pub candidates: u64,
+    /// Candidate pairs the deterministic rules compared (each once).
+    pub rule_candidates: u64,
 }
 
 impl fmt::Debug for LinkResult {
@@ -332,13 +335,14 @@ impl Linker {
     ///
     /// A config error when a rule or comparison names a column the input does not have.
     pub fn run(&self, records: &Records, plan: &Plan, mode: &Mode) -> Result<LinkResult, Error> {
+        let mut rule_candidates = 0u64;
         let mut candidates = 0u64;
         // Pass 1: the deterministic ladder.
         let mut found: Vec<(Pair, u16)> = Vec::new();
         if let Some(blocker) = &plan.rules {
             let ladder = Ladder::new(records, &self.rules)?;
             for chunk in blocker.pairs(self.chunk) {
-                candidates += chunk.len() as u64;
+                rule_candidates += chunk.len() as u64;
                 let hits: Vec<(Pair, u16)> = chunk
                     .par_iter()
                     .filter_map(|&p| ladder.first_match(p).map(|r| (p, r)))
@@ -424,10 +428,14 @@ impl Linker {
             })
             .collect();
         links.par_sort_unstable_by_key(|l| (records.rank(l.pair.left), records.rank(l.pair.right)));
+        if plan.model.is_none() {
+            candidates = rule_candidates;
+        }
         Ok(LinkResult {
             links,
             rules: self.rules.clone(),
             candidates,
+            rule_candidates,
         })
     }
 }

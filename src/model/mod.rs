@@ -579,6 +579,7 @@ impl Model {
                 }
             })
             .collect();
+        let m: Vec<Vec<f64>> = m.iter().zip(&u).map(|(m, u)| monotone(m, u)).collect();
         // λ for all pairs from each session: λ_s × pairs_s / (total × P(rule keeps | match)).
         let mut lambda_num = 0.0;
         let mut lambda_den = 0.0;
@@ -756,6 +757,38 @@ fn mask_for(comparisons: &[Comparison], rule: &BlockingRule) -> u32 {
         .enumerate()
         .filter(|(_, c)| rule.keys().iter().any(|k| key_reads(&k.field, c)))
         .fold(0, |m, (i, _)| m | (1 << i))
+}
+
+/// Makes the weights log2(m/u) non-increasing from the first level to the last, keeping the
+/// total of m: adjacent levels whose weights are out of order are pooled (pool-adjacent-
+/// violators on the ratio m/u, weighted by u). Levels are ordered from the strongest
+/// agreement to disagreement, so a better level must never weigh less; EM on sparse levels
+/// can break that by noise.
+pub(crate) fn monotone(m: &[f64], u: &[f64]) -> Vec<f64> {
+    // Blocks of (sum m, sum u, first level, last level), over levels 1..
+    let mut blocks: Vec<(f64, f64, usize, usize)> = Vec::new();
+    for l in 1..m.len() {
+        blocks.push((m[l], u[l], l, l));
+        while blocks.len() >= 2 {
+            let b = blocks[blocks.len() - 1];
+            let a = blocks[blocks.len() - 2];
+            // Ratio must not rise: pool when a's ratio is below b's.
+            if a.0 * b.1 < b.0 * a.1 {
+                blocks.pop();
+                let last = blocks.len() - 1;
+                blocks[last] = (a.0 + b.0, a.1 + b.1, a.2, b.3);
+            } else {
+                break;
+            }
+        }
+    }
+    let mut out = vec![0.0; m.len()];
+    for (sm, su, first, last) in blocks {
+        for l in first..=last {
+            out[l] = sm * u[l] / su;
+        }
+    }
+    out
 }
 
 /// A 4-bit-per-comparison mask of the comparisons in `masked`.
@@ -1127,6 +1160,42 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    fn weights(m: &[f64], u: &[f64]) -> Vec<f64> {
+        m.iter().zip(u).skip(1).map(|(m, u)| (m / u).log2()).collect()
+    }
+
+    proptest::proptest! {
+        /// After training's monotone step, a more agreeing level never weighs less, and m
+        /// still sums to what it did.
+        #[test]
+        fn monotone_weights(
+            m in proptest::collection::vec(0.001f64..1.0, 2..8),
+            u in proptest::collection::vec(0.001f64..1.0, 8),
+        ) {
+            let m: Vec<f64> = std::iter::once(0.0).chain(m).collect();
+            let u: Vec<f64> = std::iter::once(0.0).chain(u.into_iter().take(m.len() - 1)).collect();
+            let out = monotone(&m, &u);
+            let w = weights(&out, &u);
+            for pair in w.windows(2) {
+                proptest::prop_assert!(pair[0] >= pair[1] - 1e-9, "{w:?}");
+            }
+            let (a, b): (f64, f64) = (m.iter().sum(), out.iter().sum());
+            proptest::prop_assert!((a - b).abs() < 1e-9);
+            proptest::prop_assert!(out[1..].iter().all(|x| *x > 0.0));
+        }
+    }
+
+    #[test]
+    fn monotone_leaves_ordered_weights_alone() {
+        let m = [0.0, 0.8, 0.15, 0.05];
+        let u = [0.0, 0.01, 0.09, 0.9];
+        assert_eq!(monotone(&m, &u), m.to_vec());
+        // A violation is pooled: levels 2 and 3 get one ratio.
+        let out = monotone(&[0.0, 0.8, 0.05, 0.15], &[0.0, 0.01, 0.5, 0.49]);
+        let w = weights(&out, &[0.0, 0.01, 0.5, 0.49]);
+        assert!((w[1] - w[2]).abs() < 1e-12);
     }
 
     /// Monotone weights: a more agreeing level never weighs less, for a model whose m falls
