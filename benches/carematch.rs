@@ -148,7 +148,26 @@ fn bench_pipeline(c: &mut Criterion) {
             assert_eq!(n, blocked);
         })
     });
-    g.bench_function("score/model/20k_people", |b| {
+    let pairs: Vec<carematch::Pair> = Blocker::new(&records, &BlockingRule::defaults(), &mode)
+        .unwrap()
+        .pairs(usize::MAX)
+        .flatten()
+        .collect();
+    let scorer = carematch::Scorer::new(&model, &records).unwrap();
+    let strong = pairs
+        .iter()
+        .filter(|&&p| scorer.weight(p).bits() > 0.0)
+        .count();
+    g.bench_function("score/one_thread/20k_people", |b| {
+        b.iter(|| {
+            let n = pairs
+                .iter()
+                .filter(|&&p| scorer.weight(p).bits() > 0.0)
+                .count();
+            assert_eq!(n, strong);
+        })
+    });
+    g.bench_function("link/model/20k_people", |b| {
         b.iter(|| {
             let r = model_only.link(&records, 0, 1).unwrap();
             assert_eq!(r.links.len(), scored.links.len());

@@ -193,10 +193,12 @@ impl BlockingRule {
     ///
     /// # Errors
     ///
-    /// A config error when `keys` is empty.
+    /// A config error when `keys` is empty or has more than [`MAX_KEYS`].
     pub fn new(keys: Vec<Key>) -> Result<BlockingRule, Error> {
-        if keys.is_empty() {
-            return Err(config_err("a blocking rule needs at least one key".into()));
+        if keys.is_empty() || keys.len() > MAX_KEYS {
+            return Err(config_err(format!(
+                "a blocking rule needs 1 to {MAX_KEYS} keys"
+            )));
         }
         Ok(BlockingRule { keys })
     }
@@ -264,13 +266,13 @@ impl<'de> Deserialize<'de> for BlockingRule {
 }
 
 /// A key's value on every row, computed once.
-pub(crate) struct KeyValues {
-    kind: KeyKind,
+pub(crate) struct KeyValues<'a> {
+    kind: KeyKind<'a>,
 }
 
-enum KeyKind {
+enum KeyKind<'a> {
     /// Per row via a per-dictionary-value table: rows[r] is a value id, table[id] the key.
-    Table { rows: Vec<u32>, table: Vec<u64> },
+    Table { rows: &'a [u32], table: Vec<u64> },
     /// Per row directly.
     Direct(Vec<u64>),
 }
@@ -278,9 +280,9 @@ enum KeyKind {
 /// The "no key" marker in key tables.
 const MISSING: u64 = u64::MAX;
 
-impl KeyValues {
+impl<'a> KeyValues<'a> {
     /// Computes `key` for every row of `records`.
-    pub(crate) fn new(records: &Records, key: &Key) -> Result<KeyValues, Error> {
+    pub(crate) fn new(records: &'a Records, key: &Key) -> Result<KeyValues<'a>, Error> {
         let kind = match &key.field {
             Field::Role(Role::GivenName | Role::Surname) => {
                 let (rows, dict) = if key.field == Field::Role(Role::GivenName) {
@@ -297,10 +299,7 @@ impl KeyValues {
                     Transform::Nickname => dict.canonical.iter().map(|&v| u64::from(v)).collect(),
                     t => prefix_table((0..n).map(|i| dict.values.get(i as u32)), t),
                 };
-                KeyKind::Table {
-                    rows: rows.clone(),
-                    table,
-                }
+                KeyKind::Table { rows, table }
             }
             Field::Role(Role::Postcode) => {
                 let d = &records.postcode_dict;
@@ -311,14 +310,14 @@ impl KeyValues {
                     _ => (0..d.values.len() as u64).collect(),
                 };
                 KeyKind::Table {
-                    rows: records.postcode.clone(),
+                    rows: &records.postcode,
                     table,
                 }
             }
             Field::Role(Role::Address) => {
                 let d = &records.address_dict;
                 KeyKind::Table {
-                    rows: records.address.clone(),
+                    rows: &records.address,
                     table: prefix_table((0..d.len()).map(|i| d.get(i as u32)), key.transform),
                 }
             }
@@ -333,7 +332,7 @@ impl KeyValues {
                         ))
                     })?;
                 KeyKind::Table {
-                    rows: c.values.clone(),
+                    rows: &c.values,
                     table: prefix_table(
                         (0..c.dict.len()).map(|i| c.dict.get(i as u32)),
                         key.transform,
@@ -577,52 +576,44 @@ impl Blocker {
     }
 }
 
-/// Interns each row's key tuple for `rule` to dense ids (NONE when any part is missing).
+/// The most keys a blocking rule may have.
+pub const MAX_KEYS: usize = 6;
+
+/// Gives each row a dense id for its key tuple under `rule` (NONE when any part is
+/// missing): the tuples are sorted in parallel and numbered in sorted order, so ids depend on
+/// the values only, not on row order or thread count.
 fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<(Vec<u32>, usize), Error> {
     let parts: Vec<KeyValues> = rule
         .keys
         .iter()
         .map(|k| KeyValues::new(records, k))
         .collect::<Result<_, Error>>()?;
-    let n = records.len();
-    let mut out = Vec::with_capacity(n);
-    if parts.len() == 1 {
-        let mut ids: FxHashMap<u64, u32> = FxHashMap::default();
-        for r in 0..n as u32 {
-            out.push(match parts[0].get(r) {
-                Some(v) => {
-                    let next = ids.len() as u32;
-                    *ids.entry(v).or_insert(next)
-                }
-                None => NONE,
-            });
-        }
-        return Ok((out, ids.len()));
-    }
-    let mut ids: FxHashMap<Box<[u64]>, u32> = FxHashMap::default();
-    let mut buf = Vec::with_capacity(parts.len());
-    'rows: for r in 0..n as u32 {
-        buf.clear();
-        for p in &parts {
-            match p.get(r) {
-                Some(v) => buf.push(v),
-                None => {
-                    out.push(NONE);
-                    continue 'rows;
-                }
+    let n = records.len() as u32;
+    let mut tuples: Vec<([u64; MAX_KEYS], u32)> = (0..n)
+        .into_par_iter()
+        .filter_map(|r| {
+            let mut t = [0u64; MAX_KEYS];
+            for (slot, p) in t.iter_mut().zip(&parts) {
+                *slot = p.get(r)?;
             }
+            Some((t, r))
+        })
+        .collect();
+    tuples.par_sort_unstable();
+    let mut out = vec![NONE; n as usize];
+    let mut next = 0u32;
+    for (i, (t, r)) in tuples.iter().enumerate() {
+        if i > 0 && tuples[i - 1].0 != *t {
+            next += 1;
         }
-        let id = match ids.get(buf.as_slice()) {
-            Some(&id) => id,
-            None => {
-                let id = ids.len() as u32;
-                ids.insert(buf.clone().into_boxed_slice(), id);
-                id
-            }
-        };
-        out.push(id);
+        out[*r as usize] = next;
     }
-    Ok((out, ids.len()))
+    let n_keys = if tuples.is_empty() {
+        0
+    } else {
+        next as usize + 1
+    };
+    Ok((out, n_keys))
 }
 
 /// An iterator over chunks of candidate pairs; see [`Blocker::pairs`].

@@ -88,7 +88,7 @@ mod rules;
 pub mod schema;
 pub mod synth;
 
-pub use block::{Blocker, BlockingRule, Field, Key, Mode, Pair, PairChunks, Transform};
+pub use block::{Blocker, BlockingRule, Field, Key, MAX_KEYS, Mode, Pair, PairChunks, Transform};
 pub use cluster::Clusters;
 pub use config::Config;
 pub use error::{Error, ErrorKind, usage_error};
@@ -97,7 +97,9 @@ pub use input::{
     ColumnQuality, MAX_VALUE_BYTES, ProblemCount, QualityReport, RecordsBuilder, SourceQuality,
 };
 pub use link::{Decision, Link, LinkResult, Linker, LinkerBuilder, Plan, dedupe_mode, link_mode};
-pub use model::{MatchWeight, Model, Probability, Thresholds, TrainOptions};
+pub use model::{
+    Contribution, Explanation, MatchWeight, Model, Probability, Scorer, Thresholds, TrainOptions,
+};
 pub use output::{write_clusters_csv, write_pairs_csv};
 pub use record::{Records, Source};
 pub use rules::{Condition, MatchRule};

@@ -234,21 +234,21 @@ fn parse_condition(term: &str) -> Result<Condition, Error> {
 }
 
 /// A condition made ready on a store.
-enum Ready {
-    Agree(KeyValues),
+enum Ready<'a> {
+    Agree(KeyValues<'a>),
     DobSwap,
-    Any(Vec<Ready>),
+    Any(Vec<Ready<'a>>),
 }
 
 /// A ladder of rules made ready to evaluate pairs of one store.
 pub(crate) struct Ladder<'a> {
     records: &'a Records,
-    rules: Vec<Vec<Ready>>,
+    rules: Vec<Vec<Ready<'a>>>,
 }
 
 impl<'a> Ladder<'a> {
     pub(crate) fn new(records: &'a Records, rules: &[MatchRule]) -> Result<Ladder<'a>, Error> {
-        fn ready(records: &Records, c: &Condition) -> Result<Ready, Error> {
+        fn ready<'r>(records: &'r Records, c: &Condition) -> Result<Ready<'r>, Error> {
             Ok(match c {
                 Condition::Agree(k) => Ready::Agree(KeyValues::new(records, k)?),
                 Condition::DobSwap => Ready::DobSwap,

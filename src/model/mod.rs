@@ -125,7 +125,9 @@ pub struct TrainOptions {
     /// Seed for the random pairs. Default 1.
     pub seed: u64,
     /// Training blocking rules, one EM session each. Default: `nhs_number`;
-    /// `dob & surname:soundex`; `given_name:soundex & postcode:district`.
+    /// `dob & surname:soundex`; `given_name & surname & postcode:area`. Each is cheap (few
+    /// pairs per record) and together they leave every default comparison out of at most
+    /// two sessions.
     pub sessions: Vec<BlockingRule>,
     /// EM iterations at most. Default 200.
     pub max_iterations: u32,
@@ -141,7 +143,7 @@ impl Default for TrainOptions {
             sessions: [
                 "nhs_number",
                 "dob & surname:soundex",
-                "given_name:soundex & postcode:district",
+                "given_name & surname & postcode:area",
             ]
             .iter()
             .map(|s| s.parse().expect("default training rules parse"))
@@ -904,8 +906,10 @@ fn random_pairs(records: &Records, mode: &Mode, max: u64, seed: u64) -> (Vec<Pai
     }
 }
 
-/// A model made ready to score pairs of one store.
-pub(crate) struct Scorer<'a> {
+/// A model made ready to score pairs of one store: per-value features computed once, then
+/// [`Scorer::score`] costs a few integer compares and table lookups per comparison (and a
+/// Jaro-Winkler only when two names differ).
+pub struct Scorer<'a> {
     comparer: Comparer<'a>,
     /// Per comparison per level: log2(m/u).
     weights: Vec<Vec<f64>>,
@@ -948,7 +952,12 @@ pub struct Explanation {
 }
 
 impl<'a> Scorer<'a> {
-    pub(crate) fn new(model: &Model, records: &'a Records) -> Result<Scorer<'a>, Error> {
+    /// Prepares `model` on `records`.
+    ///
+    /// # Errors
+    ///
+    /// A config error when a comparison names a column `records` does not have.
+    pub fn new(model: &Model, records: &'a Records) -> Result<Scorer<'a>, Error> {
         let comparer = Comparer::new(records, &model.comparisons)?;
         let weights = (0..model.comparisons.len())
             .map(|c| (0..model.m[c].len()).map(|l| model.weight(c, l)).collect())
@@ -1041,6 +1050,11 @@ impl<'a> Scorer<'a> {
             .any(|&(c, l)| level_of(v, c) == l && !(Some(c) == self.sex && given_exact))
     }
 
+    /// The match weight of `pair` (two rows of the store).
+    pub fn weight(&self, pair: Pair) -> MatchWeight {
+        self.score(pair).1
+    }
+
     /// The comparison vector and weight of `pair`.
     #[inline]
     pub(crate) fn score(&self, pair: Pair) -> (u64, MatchWeight) {
@@ -1053,8 +1067,8 @@ impl<'a> Scorer<'a> {
         (v, MatchWeight::new(w))
     }
 
-    /// The explanation of `pair`'s weight.
-    pub(crate) fn explain(&self, model: &Model, pair: Pair) -> Explanation {
+    /// The explanation of `pair`'s weight under `model` (the model this scorer was made from).
+    pub fn explain(&self, model: &Model, pair: Pair) -> Explanation {
         let v = self.comparer.vector(pair);
         let mut total = self.prior;
         let contributions = model
@@ -1163,7 +1177,11 @@ mod tests {
     }
 
     fn weights(m: &[f64], u: &[f64]) -> Vec<f64> {
-        m.iter().zip(u).skip(1).map(|(m, u)| (m / u).log2()).collect()
+        m.iter()
+            .zip(u)
+            .skip(1)
+            .map(|(m, u)| (m / u).log2())
+            .collect()
     }
 
     proptest::proptest! {
