@@ -102,6 +102,10 @@ struct TrainArgs {
     /// JSON config: column mapping, comparisons, blocking and training rules.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Known true pairs (CSV, two id columns: left then right, header first): estimate m
+    /// from them directly instead of by EM.
+    #[arg(long)]
+    labels: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -222,11 +226,16 @@ fn trained(
     config: &Config,
     records: &Records,
     mode: &Mode,
+    labels: Option<&Path>,
     progress: &Progress,
 ) -> Result<Model, Error> {
     progress.say("training the model");
     let comparisons = config.comparisons(records)?;
-    let mut model = Model::train(records, mode, &comparisons, &config.train_options())?;
+    let mut options = config.train_options();
+    if let Some(path) = labels {
+        options.labelled = labelled_pairs(records, mode, path)?;
+    }
+    let mut model = Model::train(records, mode, &comparisons, &options)?;
     if let Some(b) = &config.blocking {
         model.set_blocking(b.clone());
     }
@@ -235,6 +244,44 @@ fn trained(
     }
     print_training(&model);
     Ok(model)
+}
+
+/// The rows of the id pairs in `path`: left ids in the left source, right ids in the right
+/// (in a dedupe, both in the one source).
+fn labelled_pairs(
+    records: &Records,
+    mode: &Mode,
+    path: &Path,
+) -> Result<Vec<carematch::Pair>, Error> {
+    let (ls, rs) = match mode {
+        Mode::Link { .. } => (0, 1),
+        Mode::Dedupe { .. } => (0, 0),
+    };
+    let index = |s: usize| -> std::collections::HashMap<&str, u32> {
+        records.sources()[s]
+            .rows
+            .clone()
+            .map(|r| (records.id(r), r))
+            .collect()
+    };
+    let (left, right) = (index(ls), index(rs));
+    let file = carematch::PairFile::read(path, false, None)?;
+    let name = path.display().to_string();
+    file.pairs()
+        .enumerate()
+        .map(|(i, (a, b))| {
+            let line = i as u64 + 2;
+            match (left.get(a), right.get(b)) {
+                (Some(&l), Some(&r)) => Ok(carematch::Pair { left: l, right: r }),
+                (None, _) => Err(carematch::usage_error(&format!(
+                    "{name}: line {line}: the left id is not in the left input"
+                ))),
+                _ => Err(carematch::usage_error(&format!(
+                    "{name}: line {line}: the right id is not in the right input"
+                ))),
+            }
+        })
+        .collect()
 }
 
 fn print_training(model: &Model) {
@@ -248,6 +295,9 @@ fn print_training(model: &Model) {
         model.lambda(),
         model.prior_weight()
     );
+    if t.labelled_pairs > 0 {
+        println!("  m from {} labelled true pairs", t.labelled_pairs);
+    }
     for s in &t.sessions {
         println!(
             "  EM on {:<44} {:>10} pairs {:>6} vectors {:>4} iterations{} λ = {:.3e}",
@@ -274,7 +324,7 @@ fn linker(
     } else if let Some(p) = &common.model {
         Some(Model::load(p)?)
     } else {
-        Some(trained(config, records, mode, progress)?)
+        Some(trained(config, records, mode, None, progress)?)
     };
     if let (Some(m), Some(p)) = (&mut model, common.threshold) {
         let mut t = m.thresholds();
@@ -334,7 +384,7 @@ fn train(a: &TrainArgs) -> Result<(), Error> {
             ));
         }
     };
-    let model = trained(&config, &records, &mode, &progress)?;
+    let model = trained(&config, &records, &mode, a.labels.as_deref(), &progress)?;
     model.save(&a.out)?;
     println!("model written to {}", a.out.display());
     Ok(())

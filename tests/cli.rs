@@ -538,3 +538,68 @@ fn model_file_errors_are_exit_2() {
     let (o, _) = link_texts(GOOD_RIGHT, GOOD_RIGHT, &["--model", m.to_str().unwrap()]);
     assert_bad_input(&o, &["m.json", "invalid model"]);
 }
+
+/// The config example in the README parses: the docs stay true.
+#[test]
+fn readme_config_example_parses() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("```json\n")
+        .expect("a json block in the README")
+        + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let config = carematch::Config::from_json(&readme[start..end]).unwrap();
+    assert_eq!(config.rules.as_ref().map(Vec::len), Some(3));
+    assert_eq!(config.comparisons.as_ref().map(Vec::len), Some(7));
+    assert_eq!(config.thresholds.unwrap().match_probability, 0.995);
+}
+
+#[test]
+fn train_from_labelled_pairs_and_reject_unknown_ids() {
+    let dir = generated(1500, 24);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let o = carematch(&[
+        "train",
+        "--left",
+        &d("gp.csv"),
+        "--right",
+        &d("hospital.csv"),
+        "--labels",
+        &d("truth.csv"),
+        "--out",
+        &d("m.json"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let model = carematch::Model::load(&dir.path().join("m.json")).unwrap();
+    let truth = std::fs::read_to_string(d("truth.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let rows = |f: &str| std::fs::read_to_string(d(f)).unwrap().lines().count() as f64 - 1.0;
+    let want = truth as f64 / (rows("gp.csv") * rows("hospital.csv"));
+    assert!(
+        (model.lambda() - want).abs() < 1e-12 * want.max(1.0),
+        "{} vs {want}",
+        model.lambda()
+    );
+    assert_eq!(model.training().unwrap().labelled_pairs, truth as u64);
+    let bad = write(
+        dir.path(),
+        "bad.csv",
+        b"left_id,right_id\nGP00000001,NOPE\n",
+    );
+    let o = carematch(&[
+        "train",
+        "--left",
+        &d("gp.csv"),
+        "--right",
+        &d("hospital.csv"),
+        "--labels",
+        bad.to_str().unwrap(),
+        "--out",
+        &d("m2.json"),
+    ]);
+    assert_bad_input(&o, &["bad.csv", "line 2", "right id"]);
+}

@@ -133,6 +133,10 @@ pub struct TrainOptions {
     pub max_iterations: u32,
     /// EM stops when no parameter moves by more than this. Default 1e-7.
     pub tolerance: f64,
+    /// Known true pairs (rows of the store). When not empty, m comes from them directly
+    /// (supervised: each level's share among them) and λ from their number, and no EM runs.
+    /// Default: none.
+    pub labelled: Vec<Pair>,
 }
 
 impl Default for TrainOptions {
@@ -150,6 +154,7 @@ impl Default for TrainOptions {
             .collect(),
             max_iterations: 200,
             tolerance: 1e-7,
+            labelled: Vec::new(),
         }
     }
 }
@@ -220,6 +225,9 @@ pub struct TrainingSummary {
     pub sessions: Vec<SessionSummary>,
     /// Where the term frequencies come from.
     pub term_frequencies: String,
+    /// Labelled true pairs m was estimated from (0: EM).
+    #[serde(default)]
+    pub labelled_pairs: u64,
 }
 
 /// The model file: versioned, human-readable JSON.
@@ -503,7 +511,12 @@ impl Model {
         let mut m_weight = vec![0.0; n_comp];
         let mut sessions = Vec::new();
         let mut session_results = Vec::new();
-        for rule in &options.sessions {
+        let rules: &[BlockingRule] = if options.labelled.is_empty() {
+            &options.sessions
+        } else {
+            &[]
+        };
+        for rule in rules {
             let masked = mask_for(comparisons, rule);
             if masked.count_ones() as usize == n_comp {
                 continue;
@@ -596,11 +609,38 @@ impl Model {
                 lambda_den += expected;
             }
         }
-        let lambda = if lambda_den > 0.0 {
+        let mut lambda = if lambda_den > 0.0 {
             (lambda_num / lambda_den).exp()
         } else {
             1e-6
         };
+        let mut m = m;
+        if !options.labelled.is_empty() {
+            // Supervised: each level's share among the labelled pairs (add-half smoothing),
+            // and λ from their number among all pairs.
+            let mut counts: Vec<Vec<f64>> = comparisons
+                .iter()
+                .map(|c| vec![0.0; c.level_names().len()])
+                .collect();
+            for &p in &options.labelled {
+                let v = comparer.vector(p);
+                for (c, row) in counts.iter_mut().enumerate() {
+                    row[usize::from(level_of(v, c))] += 1.0;
+                }
+            }
+            m = counts
+                .iter()
+                .zip(&u)
+                .map(|(row, u)| {
+                    let k = (row.len() - 1) as f64;
+                    let non_null: f64 = row[1..].iter().sum();
+                    let mut v = vec![0.0];
+                    v.extend(row[1..].iter().map(|x| (x + 0.5) / (non_null + 0.5 * k)));
+                    monotone(&v, u)
+                })
+                .collect();
+            lambda = (options.labelled.len() as f64 / total_pairs.max(1.0)).clamp(1e-15, 0.5);
+        }
         let tf = comparisons
             .iter()
             .map(|c| c.exact_level().is_some())
@@ -620,6 +660,7 @@ impl Model {
                 total_pairs,
                 sessions,
                 term_frequencies: "computed from the records being scored, at scoring time".into(),
+                labelled_pairs: options.labelled.len() as u64,
             }),
         };
         model.validate()?;
