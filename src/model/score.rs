@@ -1,0 +1,197 @@
+//! Scoring pairs with a model, and explaining a score.
+
+use super::{MatchWeight, Model};
+use crate::Error;
+use crate::block::Pair;
+use crate::compare::{Comparer, Kind, level_of};
+use crate::record::Records;
+
+/// A model made ready to score pairs of one store: per-value features computed once, then
+/// [`Scorer::score`] costs a few integer compares and table lookups per comparison (and a
+/// Jaro-Winkler only when two names differ).
+pub struct Scorer<'a> {
+    comparer: Comparer<'a>,
+    /// Per comparison per level: log2(m/u).
+    weights: Vec<Vec<f64>>,
+    /// Per comparison: (exact level, u of it) when term-frequency adjusted.
+    tf: Vec<Option<(u8, f64)>>,
+    prior: f64,
+    /// The smallest frequency a value can have (one row).
+    tf_floor: f64,
+    /// (comparison, level) pairs that veto an automatic match.
+    vetoes: Vec<(usize, u8)>,
+    /// The NHS-number comparison, whose exact level lifts the vetoes.
+    nhs: Option<usize>,
+    /// The given-name and sex comparisons.
+    given: Option<usize>,
+    sex: Option<usize>,
+}
+
+/// One comparison's part in a pair's weight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contribution {
+    /// The comparison's field.
+    pub field: String,
+    /// The level reached.
+    pub level: String,
+    /// log2(m/u) of the level (0 for null).
+    pub weight: f64,
+    /// The term-frequency adjustment added (0 when none).
+    pub tf_adjustment: f64,
+}
+
+/// Why a pair got its weight: the data of a waterfall chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    /// The prior weight log2(λ / (1 − λ)).
+    pub prior: f64,
+    /// One entry per comparison, in model order.
+    pub contributions: Vec<Contribution>,
+    /// The total.
+    pub weight: MatchWeight,
+}
+
+impl<'a> Scorer<'a> {
+    /// Prepares `model` on `records`.
+    ///
+    /// # Errors
+    ///
+    /// A config error when a comparison names a column `records` does not have.
+    pub fn new(model: &Model, records: &'a Records) -> Result<Scorer<'a>, Error> {
+        let comparer = Comparer::new(records, &model.comparisons)?;
+        let weights = (0..model.comparisons.len())
+            .map(|c| (0..model.m[c].len()).map(|l| model.weight(c, l)).collect())
+            .collect();
+        let tf = model
+            .comparisons
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let l = c.exact_level()?;
+                (model.tf[i]).then(|| (l, model.u(i, usize::from(l))))
+            })
+            .collect();
+        let vetoes = model
+            .comparisons
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let last = (c.level_names().len() - 1) as u8;
+                matches!(
+                    c.kind,
+                    Kind::GivenName | Kind::DateOfBirth | Kind::NhsNumber | Kind::Sex
+                )
+                .then_some((i, last))
+            })
+            .collect();
+        Ok(Scorer {
+            comparer,
+            weights,
+            tf,
+            prior: model.prior_weight(),
+            tf_floor: 1.0 / records.len().max(1) as f64,
+            vetoes,
+            nhs: model
+                .comparisons
+                .iter()
+                .position(|c| c.kind == Kind::NhsNumber),
+            given: model
+                .comparisons
+                .iter()
+                .position(|c| c.kind == Kind::GivenName),
+            sex: model.comparisons.iter().position(|c| c.kind == Kind::Sex),
+        })
+    }
+
+    #[inline]
+    fn tf_adjustment(&self, c: usize, level: u8, pair: Pair) -> f64 {
+        match self.tf[c] {
+            Some((exact, u)) if exact == level => {
+                let p = &self.comparer.prepared[c];
+                match p.tf_value(pair) {
+                    Some(v) => {
+                        let f =
+                            p.tf.get(v as usize)
+                                .copied()
+                                .unwrap_or(0.0)
+                                .max(self.tf_floor);
+                        (u / f).log2()
+                    }
+                    None => 0.0,
+                }
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// True when the vector holds an outright disagreement that no weight may override for an
+    /// automatic match: given names or dates of birth at "else", sexes that disagree (unless
+    /// the given names are identical), two different valid NHS numbers, or a "Twin 1" /
+    /// "Triplet 2" placeholder for a newborn's name on either side. Twins differ in given
+    /// names (and often sex), and as newborns have no given name to tell them apart; a parent
+    /// and a same-named child differ in date of birth. The vetoes are lifted when the NHS
+    /// numbers agree, or are one digit apart (one side mistyped): twins' numbers are not.
+    pub(crate) fn vetoed(&self, v: u64, pair: Pair) -> bool {
+        if let Some(c) = self.nhs {
+            if matches!(level_of(v, c), 1 | 2) {
+                return false;
+            }
+        }
+        let r = self.comparer.records();
+        if r.newborn_placeholder(pair.left) || r.newborn_placeholder(pair.right) {
+            return true;
+        }
+        // A sex miscoded on one record of a patient is common; twins of different sex almost
+        // always have different given names. So sexes that disagree veto only when the given
+        // names are not identical.
+        let given_exact = self.given.is_some_and(|g| level_of(v, g) == 1);
+        self.vetoes
+            .iter()
+            .any(|&(c, l)| level_of(v, c) == l && !(Some(c) == self.sex && given_exact))
+    }
+
+    /// The match weight of `pair` (two rows of the store).
+    pub fn weight(&self, pair: Pair) -> MatchWeight {
+        self.score(pair).1
+    }
+
+    /// The comparison vector and weight of `pair`.
+    #[inline]
+    pub(crate) fn score(&self, pair: Pair) -> (u64, MatchWeight) {
+        let v = self.comparer.vector(pair);
+        let mut w = self.prior;
+        for (c, ws) in self.weights.iter().enumerate() {
+            let l = level_of(v, c);
+            w += ws[usize::from(l)] + self.tf_adjustment(c, l, pair);
+        }
+        (v, MatchWeight::new(w))
+    }
+
+    /// The explanation of `pair`'s weight under `model` (the model this scorer was made from).
+    pub fn explain(&self, model: &Model, pair: Pair) -> Explanation {
+        let v = self.comparer.vector(pair);
+        let mut total = self.prior;
+        let contributions = model
+            .comparisons
+            .iter()
+            .enumerate()
+            .map(|(c, comp)| {
+                let l = level_of(v, c);
+                let weight = self.weights[c][usize::from(l)];
+                let tf_adjustment = self.tf_adjustment(c, l, pair);
+                total += weight + tf_adjustment;
+                Contribution {
+                    field: comp.field.clone(),
+                    level: comp.level_names()[usize::from(l)].clone(),
+                    weight,
+                    tf_adjustment,
+                }
+            })
+            .collect();
+        Explanation {
+            prior: self.prior,
+            contributions,
+            weight: MatchWeight::new(total),
+        }
+    }
+}

@@ -1,0 +1,536 @@
+//! Training: u from random pairs, m and λ by EM sessions (or from labelled pairs).
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::em;
+use super::{Model, SessionSummary, Thresholds, TrainingSummary};
+use crate::Error;
+use crate::block::{Blocker, BlockingRule, Field, Mode, Pair, Transform};
+use crate::compare::{Comparer, Comparison, Kind, level_of};
+use crate::record::Records;
+use crate::schema::Role;
+use crate::synth::rng::Rng;
+
+/// Options for [`Model::train`].
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Random pairs for u. Default 1,000,000 (all pairs when there are fewer).
+    pub u_pairs: u64,
+    /// Seed for the random pairs. Default 1.
+    pub seed: u64,
+    /// Training blocking rules, one EM session each. Default: `nhs_number`;
+    /// `dob & surname:soundex`; `given_name & surname & postcode:area`. Each is cheap (few
+    /// pairs per record) and together they leave every default comparison out of at most
+    /// two sessions.
+    pub sessions: Vec<BlockingRule>,
+    /// EM iterations at most. Default 200.
+    pub max_iterations: u32,
+    /// EM stops when no parameter moves by more than this. Default 1e-7.
+    pub tolerance: f64,
+    /// Known true pairs (rows of the store). When not empty, m comes from them directly
+    /// (supervised: each level's share among them) and λ from their number, and no EM runs.
+    /// Default: none.
+    pub labelled: Vec<Pair>,
+}
+
+impl Default for TrainOptions {
+    fn default() -> TrainOptions {
+        TrainOptions {
+            u_pairs: 1_000_000,
+            seed: 1,
+            sessions: [
+                "nhs_number",
+                "dob & surname:soundex",
+                "given_name & surname & postcode:area",
+            ]
+            .iter()
+            .map(|s| s.parse().expect("default training rules parse"))
+            .collect(),
+            max_iterations: 200,
+            tolerance: 1e-7,
+            labelled: Vec::new(),
+        }
+    }
+}
+
+/// Default m for a comparison's levels before training: strong agreement likely, else rare.
+pub(super) fn default_m(c: &Comparison) -> Vec<f64> {
+    let k = c.level_names().len() - 1;
+    let mut v = vec![0.0; k + 1];
+    if k == 1 {
+        v[1] = 1.0;
+        return v;
+    }
+    v[1] = 0.85;
+    v[k] = 0.02;
+    let rest = (1.0 - 0.87) / (k.saturating_sub(2)).max(1) as f64;
+    for x in v.iter_mut().take(k).skip(2) {
+        *x = rest;
+    }
+    if k == 2 {
+        v[1] = 0.98;
+        v[2] = 0.02;
+    }
+    v
+}
+
+impl Model {
+    /// Trains a model with `comparisons` on the pairs of `mode` in `records`.
+    ///
+    /// # Errors
+    ///
+    /// A config error when a comparison or training rule names a column the input lacks.
+    pub fn train(
+        records: &Records,
+        mode: &Mode,
+        comparisons: &[Comparison],
+        options: &TrainOptions,
+    ) -> Result<Model, Error> {
+        let comparer = Comparer::new(records, comparisons)?;
+        let n_comp = comparisons.len();
+        // u from random pairs.
+        let (pairs, exhaustive, total_pairs) =
+            random_pairs(records, mode, options.u_pairs, options.seed);
+        let counts: Vec<Vec<u64>> = pairs
+            .par_chunks(1 << 14)
+            .map(|chunk| {
+                let mut c: Vec<Vec<u64>> = comparisons
+                    .iter()
+                    .map(|x| vec![0u64; x.level_names().len()])
+                    .collect();
+                for &p in chunk {
+                    let v = comparer.vector(p);
+                    for (i, ci) in c.iter_mut().enumerate() {
+                        ci[usize::from(level_of(v, i))] += 1;
+                    }
+                }
+                c
+            })
+            .reduce(
+                || {
+                    comparisons
+                        .iter()
+                        .map(|x| vec![0u64; x.level_names().len()])
+                        .collect()
+                },
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        for (p, q) in x.iter_mut().zip(y) {
+                            *p += q;
+                        }
+                    }
+                    a
+                },
+            );
+        let mut u = Vec::with_capacity(n_comp);
+        let mut present = Vec::with_capacity(n_comp);
+        for c in &counts {
+            let non_null: u64 = c[1..].iter().sum();
+            let k = (c.len() - 1) as f64;
+            // Add-half smoothing: a level never seen among random pairs (two random people
+            // sharing an NHS number) gets u of about half a pair, not zero.
+            let mut l = vec![0.0];
+            l.extend(
+                c[1..]
+                    .iter()
+                    .map(|&x| (x as f64 + 0.5) / (non_null as f64 + 0.5 * k)),
+            );
+            u.push(l);
+            present.push(if pairs.is_empty() {
+                1.0
+            } else {
+                non_null as f64 / pairs.len() as f64
+            });
+        }
+        drop(pairs);
+
+        // m and λ by EM, one session per training rule.
+        let mut m_sum: Vec<Vec<f64>> = comparisons
+            .iter()
+            .map(|c| vec![0.0; c.level_names().len()])
+            .collect();
+        let mut m_weight = vec![0.0; n_comp];
+        let mut sessions = Vec::new();
+        let mut session_results = Vec::new();
+        let rules: &[BlockingRule] = if options.labelled.is_empty() {
+            &options.sessions
+        } else {
+            &[]
+        };
+        for rule in rules {
+            let masked = mask_for(comparisons, rule);
+            if masked.count_ones() as usize == n_comp {
+                continue;
+            }
+            let blocker = Blocker::new(records, std::slice::from_ref(rule), mode)?;
+            let keep = !mask_bits(masked);
+            let mut counter: FxHashMap<u64, u64> = FxHashMap::default();
+            let mut n_pairs = 0u64;
+            for chunk in blocker.pairs(1 << 20) {
+                n_pairs += chunk.len() as u64;
+                let part = chunk
+                    .par_iter()
+                    .fold(FxHashMap::default, |mut h: FxHashMap<u64, u64>, &p| {
+                        *h.entry(comparer.vector(p) & keep).or_insert(0) += 1;
+                        h
+                    })
+                    .reduce(FxHashMap::default, |mut a, b| {
+                        for (k, v) in b {
+                            *a.entry(k).or_insert(0) += v;
+                        }
+                        a
+                    });
+                for (k, v) in part {
+                    *counter.entry(k).or_insert(0) += v;
+                }
+            }
+            let mut vectors: Vec<(u64, u64)> = counter.into_iter().collect();
+            vectors.sort_unstable();
+            let start: Vec<Vec<f64>> = comparisons.iter().map(default_m).collect();
+            let r = em::em(
+                &vectors,
+                &u,
+                start,
+                0.5,
+                masked,
+                options.max_iterations,
+                options.tolerance,
+            );
+            for c in 0..n_comp {
+                if masked & (1 << c) == 0 && r.expected_matches > 0.0 {
+                    for l in 1..m_sum[c].len() {
+                        m_sum[c][l] += r.m[c][l] * r.expected_matches;
+                    }
+                    m_weight[c] += r.expected_matches;
+                }
+            }
+            sessions.push(SessionSummary {
+                rule: rule.to_string(),
+                left_out: (0..n_comp)
+                    .filter(|c| masked & (1 << c) != 0)
+                    .map(|c| comparisons[c].field.clone())
+                    .collect(),
+                pairs: n_pairs,
+                distinct_vectors: vectors.len() as u64,
+                iterations: r.iterations,
+                converged: r.converged,
+                log_likelihood: r.log_likelihood.last().copied().unwrap_or(0.0),
+                lambda_in_session: r.lambda,
+                lambda: 0.0,
+            });
+            session_results.push((rule.clone(), r.lambda, n_pairs, r.expected_matches));
+        }
+        let m: Vec<Vec<f64>> = (0..n_comp)
+            .map(|c| {
+                if m_weight[c] > 0.0 {
+                    let mut v: Vec<f64> = m_sum[c].iter().map(|x| x / m_weight[c]).collect();
+                    v[0] = 0.0;
+                    // A level EM found empty still gets a tiny m, so its weight is finite.
+                    for x in v.iter_mut().skip(1) {
+                        *x = x.max(1e-6);
+                    }
+                    v
+                } else {
+                    default_m(&comparisons[c])
+                }
+            })
+            .collect();
+        let m: Vec<Vec<f64>> = m.iter().zip(&u).map(|(m, u)| monotone(m, u)).collect();
+        // λ for all pairs from each session: λ_s × pairs_s / (total × P(rule keeps | match)).
+        let mut lambda_num = 0.0;
+        let mut lambda_den = 0.0;
+        for ((rule, lambda_s, n_pairs, expected), summary) in
+            session_results.iter().zip(sessions.iter_mut())
+        {
+            let recall = rule_recall(comparisons, &m, &present, rule);
+            if recall > 0.0 && total_pairs > 0.0 {
+                let l = (lambda_s * *n_pairs as f64 / (total_pairs * recall)).clamp(1e-15, 0.5);
+                summary.lambda = l;
+                lambda_num += l.ln() * expected;
+                lambda_den += expected;
+            }
+        }
+        let mut lambda = if lambda_den > 0.0 {
+            (lambda_num / lambda_den).exp()
+        } else {
+            1e-6
+        };
+        let mut m = m;
+        if !options.labelled.is_empty() {
+            // Supervised: each level's share among the labelled pairs (add-half smoothing),
+            // and λ from their number among all pairs.
+            let mut counts: Vec<Vec<f64>> = comparisons
+                .iter()
+                .map(|c| vec![0.0; c.level_names().len()])
+                .collect();
+            for &p in &options.labelled {
+                let v = comparer.vector(p);
+                for (c, row) in counts.iter_mut().enumerate() {
+                    row[usize::from(level_of(v, c))] += 1.0;
+                }
+            }
+            m = counts
+                .iter()
+                .zip(&u)
+                .map(|(row, u)| {
+                    let k = (row.len() - 1) as f64;
+                    let non_null: f64 = row[1..].iter().sum();
+                    let mut v = vec![0.0];
+                    v.extend(row[1..].iter().map(|x| (x + 0.5) / (non_null + 0.5 * k)));
+                    monotone(&v, u)
+                })
+                .collect();
+            lambda = (options.labelled.len() as f64 / total_pairs.max(1.0)).clamp(1e-15, 0.5);
+        }
+        let tf = comparisons
+            .iter()
+            .map(|c| c.exact_level().is_some())
+            .collect();
+        let model = Model {
+            comparisons: comparisons.to_vec(),
+            m,
+            u,
+            tf,
+            lambda,
+            blocking: BlockingRule::defaults(),
+            thresholds: Thresholds::default(),
+            training: Some(TrainingSummary {
+                u_pairs: counts.first().map_or(0, |c| c.iter().sum()),
+                u_exhaustive: exhaustive,
+                seed: options.seed,
+                total_pairs,
+                sessions,
+                term_frequencies: "computed from the records being scored, at scoring time".into(),
+                labelled_pairs: options.labelled.len() as u64,
+            }),
+        };
+        model.validate()?;
+        Ok(model)
+    }
+}
+
+/// True when a key on `field` reads the field that comparison `c` compares.
+fn key_reads(field: &Field, c: &Comparison) -> bool {
+    match (field, c.kind) {
+        (Field::Role(Role::GivenName), Kind::GivenName)
+        | (Field::Role(Role::Surname), Kind::Surname)
+        | (Field::Role(Role::DateOfBirth), Kind::DateOfBirth)
+        | (Field::Role(Role::Postcode), Kind::Location | Kind::Postcode)
+        | (Field::Role(Role::Address), Kind::Location | Kind::Address)
+        | (Field::Role(Role::NhsNumber), Kind::NhsNumber)
+        | (Field::Role(Role::Sex), Kind::Sex) => true,
+        (Field::Other(name), Kind::Text) => *name == c.field,
+        _ => false,
+    }
+}
+
+/// Bits of the comparisons whose field a training rule blocks on.
+fn mask_for(comparisons: &[Comparison], rule: &BlockingRule) -> u32 {
+    comparisons
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| rule.keys().iter().any(|k| key_reads(&k.field, c)))
+        .fold(0, |m, (i, _)| m | (1 << i))
+}
+
+/// Makes the weights log2(m/u) non-increasing from the first level to the last, keeping the
+/// total of m: adjacent levels whose weights are out of order are pooled (pool-adjacent-
+/// violators on the ratio m/u, weighted by u). Levels are ordered from the strongest
+/// agreement to disagreement, so a better level must never weigh less; EM on sparse levels
+/// can break that by noise.
+pub(crate) fn monotone(m: &[f64], u: &[f64]) -> Vec<f64> {
+    // Blocks of (sum m, sum u, first level, last level), over levels 1..
+    let mut blocks: Vec<(f64, f64, usize, usize)> = Vec::new();
+    for l in 1..m.len() {
+        blocks.push((m[l], u[l], l, l));
+        while blocks.len() >= 2 {
+            let b = blocks[blocks.len() - 1];
+            let a = blocks[blocks.len() - 2];
+            // Ratio must not rise: pool when a's ratio is below b's.
+            if a.0 * b.1 < b.0 * a.1 {
+                blocks.pop();
+                let last = blocks.len() - 1;
+                blocks[last] = (a.0 + b.0, a.1 + b.1, a.2, b.3);
+            } else {
+                break;
+            }
+        }
+    }
+    let mut out = vec![0.0; m.len()];
+    for (sm, su, first, last) in blocks {
+        for l in first..=last {
+            out[l] = sm * u[l] / su;
+        }
+    }
+    out
+}
+
+/// A 4-bit-per-comparison mask of the comparisons in `masked`.
+fn mask_bits(masked: u32) -> u64 {
+    (0..16)
+        .filter(|c| masked & (1 << c) != 0)
+        .fold(0u64, |m, c| m | (0xF << (4 * c)))
+}
+
+/// The levels of a comparison at which a blocking key on its field would agree.
+fn agreeing_levels(c: &Comparison, t: Transform) -> Vec<usize> {
+    let n = c.level_names().len();
+    match (c.kind, t) {
+        (Kind::DateOfBirth, Transform::Exact) => vec![1],
+        (Kind::DateOfBirth, Transform::YearMonth) => vec![1, 4],
+        (Kind::DateOfBirth, _) => vec![1, 2, 3, 4],
+        (Kind::Location, Transform::Exact) => vec![1, 2],
+        (Kind::Location, Transform::Sector) => vec![1, 2, 3],
+        (Kind::Location, Transform::District) => vec![1, 2, 3, 4],
+        (Kind::Location, _) => vec![1, 2, 3, 4, 5],
+        (Kind::Postcode, Transform::Exact) => vec![1],
+        (Kind::Postcode, Transform::Sector) => vec![1, 2],
+        (Kind::Postcode, Transform::District) => vec![1, 2, 3],
+        (Kind::Postcode, _) => vec![1, 2, 3, 4],
+        (_, Transform::Exact) => vec![1],
+        // Phonetic, initial, prefix and nickname keys agree on most non-"else" levels.
+        _ => (1..n - 1).collect(),
+    }
+}
+
+/// P(the rule's keys all agree | match), assuming independence across keys.
+fn rule_recall(
+    comparisons: &[Comparison],
+    m: &[Vec<f64>],
+    present: &[f64],
+    rule: &BlockingRule,
+) -> f64 {
+    let mut p = 1.0;
+    for k in rule.keys() {
+        let found = comparisons
+            .iter()
+            .enumerate()
+            .find(|(_, c)| key_reads(&k.field, c));
+        if let Some((i, c)) = found {
+            let agree: f64 = agreeing_levels(c, k.transform)
+                .iter()
+                .map(|&l| m[i].get(l).copied().unwrap_or(0.0))
+                .sum();
+            p *= present[i] * agree;
+        }
+    }
+    p
+}
+
+/// Random pairs of `mode` for u, or every pair when there are at most `max` of them.
+/// Returns the pairs, whether they are all pairs, and the number of all pairs.
+///
+/// Pairs are drawn by rank (the order of record ids), not by row, so that the same records
+/// in another order give the same pairs and so bit-identical parameters.
+fn random_pairs(records: &Records, mode: &Mode, max: u64, seed: u64) -> (Vec<Pair>, bool, f64) {
+    let mut row_of_rank = vec![0u32; records.len()];
+    for r in 0..records.len() as u32 {
+        row_of_rank[records.rank(r) as usize] = r;
+    }
+    let row = |rank: u32| row_of_rank[rank as usize];
+    match mode {
+        Mode::Link { left, right } => {
+            let (nl, nr) = (
+                u64::from(left.end - left.start),
+                u64::from(right.end - right.start),
+            );
+            let total = nl as f64 * nr as f64;
+            if nl * nr <= max {
+                let v = left
+                    .clone()
+                    .flat_map(|l| right.clone().map(move |r| Pair { left: l, right: r }))
+                    .collect();
+                return (v, true, total);
+            }
+            let mut rng = Rng::new(seed, 0x75, 0);
+            let v = (0..max)
+                .map(|_| Pair {
+                    left: row(left.start + rng.below(nl) as u32),
+                    right: row(right.start + rng.below(nr) as u32),
+                })
+                .collect();
+            (v, false, total)
+        }
+        Mode::Dedupe { rows } => {
+            let n = u64::from(rows.end - rows.start);
+            let total = n as f64 * n.saturating_sub(1) as f64 / 2.0;
+            if n * n.saturating_sub(1) / 2 <= max {
+                let v = rows
+                    .clone()
+                    .flat_map(|a| (a + 1..rows.end).map(move |b| Pair { left: a, right: b }))
+                    .collect();
+                return (v, true, total);
+            }
+            let mut rng = Rng::new(seed, 0x75, 1);
+            let mut v = Vec::with_capacity(max as usize);
+            while (v.len() as u64) < max {
+                let a = row(rows.start + rng.below(n) as u32);
+                let b = row(rows.start + rng.below(n) as u32);
+                if a != b {
+                    v.push(Pair {
+                        left: a.min(b),
+                        right: a.max(b),
+                    });
+                }
+            }
+            (v, false, total)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weights(m: &[f64], u: &[f64]) -> Vec<f64> {
+        m.iter()
+            .zip(u)
+            .skip(1)
+            .map(|(m, u)| (m / u).log2())
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// After training's monotone step, a more agreeing level never weighs less, and m
+        /// still sums to what it did.
+        #[test]
+        fn monotone_weights(
+            m in proptest::collection::vec(0.001f64..1.0, 2..8),
+            u in proptest::collection::vec(0.001f64..1.0, 8),
+        ) {
+            let m: Vec<f64> = std::iter::once(0.0).chain(m).collect();
+            let u: Vec<f64> = std::iter::once(0.0).chain(u.into_iter().take(m.len() - 1)).collect();
+            let out = monotone(&m, &u);
+            let w = weights(&out, &u);
+            for pair in w.windows(2) {
+                proptest::prop_assert!(pair[0] >= pair[1] - 1e-9, "{w:?}");
+            }
+            let (a, b): (f64, f64) = (m.iter().sum(), out.iter().sum());
+            proptest::prop_assert!((a - b).abs() < 1e-9);
+            proptest::prop_assert!(out[1..].iter().all(|x| *x > 0.0));
+        }
+    }
+
+    #[test]
+    fn monotone_leaves_ordered_weights_alone() {
+        let m = [0.0, 0.8, 0.15, 0.05];
+        let u = [0.0, 0.01, 0.09, 0.9];
+        assert_eq!(monotone(&m, &u), m.to_vec());
+        // A violation is pooled: levels 2 and 3 get one ratio.
+        let out = monotone(&[0.0, 0.8, 0.05, 0.15], &[0.0, 0.01, 0.5, 0.49]);
+        let w = weights(&out, &[0.0, 0.01, 0.5, 0.49]);
+        assert!((w[1] - w[2]).abs() < 1e-12);
+    }
+
+    /// Monotone weights: a more agreeing level never weighs less, for a model whose m falls
+    /// and u rises with the level (as every trained model on real data should).
+    #[test]
+    fn default_m_falls_with_level() {
+        for c in Comparison::defaults() {
+            let m = default_m(&c);
+            assert!((m[1..].iter().sum::<f64>() - 1.0).abs() < 1e-9, "{c}");
+            assert!(m[1] > *m.last().unwrap_or(&0.0));
+        }
+    }
+}
