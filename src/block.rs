@@ -15,6 +15,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -480,7 +481,7 @@ pub enum Mode {
 pub struct Blocker {
     rules: Vec<BlockingRule>,
     /// Per rule: per row, interned key id or NONE.
-    keys: Vec<Vec<u32>>,
+    keys: Vec<Arc<(Vec<u32>, usize)>>,
     /// Per rule: (left buckets, right buckets); in dedupe the right is empty.
     buckets: Vec<(Buckets, Option<Buckets>)>,
     n_keys: Vec<usize>,
@@ -501,24 +502,25 @@ impl Blocker {
     ///
     /// A config error when a rule names a column the input does not have.
     pub fn new(records: &Records, rules: &[BlockingRule], mode: &Mode) -> Result<Blocker, Error> {
-        let per_rule: Vec<(Vec<u32>, usize)> = rules
-            .par_iter()
+        let per_rule: Vec<Arc<(Vec<u32>, usize)>> = rules
+            .iter()
             .map(|rule| rule_keys(records, rule))
             .collect::<Result<_, Error>>()?;
         let mut keys = Vec::with_capacity(rules.len());
         let mut buckets = Vec::with_capacity(rules.len());
         let mut n_keys = Vec::with_capacity(rules.len());
-        for (k, n) in per_rule {
+        for kn in per_rule {
+            let (k, n) = (&kn.0, kn.1);
             let b = match mode {
                 Mode::Link { left, right } => (
-                    Buckets::new(&k, n, left.clone()),
-                    Some(Buckets::new(&k, n, right.clone())),
+                    Buckets::new(k, n, left.clone()),
+                    Some(Buckets::new(k, n, right.clone())),
                 ),
-                Mode::Dedupe { rows } => (Buckets::new(&k, n, rows.clone()), None),
+                Mode::Dedupe { rows } => (Buckets::new(k, n, rows.clone()), None),
             };
             buckets.push(b);
-            keys.push(k);
             n_keys.push(n);
+            keys.push(kn);
         }
         Ok(Blocker {
             rules: rules.to_vec(),
@@ -556,7 +558,7 @@ impl Blocker {
     /// True when `pair` is produced by rule `rule`.
     #[inline]
     fn produced_by(&self, rule: usize, pair: Pair) -> bool {
-        let k = &self.keys[rule];
+        let k = &self.keys[rule].0;
         let a = k[pair.left as usize];
         a != NONE && a == k[pair.right as usize]
     }
@@ -581,26 +583,43 @@ pub const MAX_KEYS: usize = 6;
 
 /// Gives each row a dense id for its key tuple under `rule` (NONE when any part is
 /// missing): the tuples are sorted in parallel and numbered in sorted order, so ids depend on
-/// the values only, not on row order or thread count.
-fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<(Vec<u32>, usize), Error> {
+/// the values only, not on row order or thread count. The store caches the result by rule,
+/// so a rule shared by the deterministic ladder, the model and training is computed once.
+fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<Arc<(Vec<u32>, usize)>, Error> {
+    let name = rule.to_string();
+    if let Some(hit) = records.rule_keys.get(&name) {
+        return Ok(hit);
+    }
     let parts: Vec<KeyValues> = rule
         .keys
         .iter()
         .map(|k| KeyValues::new(records, k))
         .collect::<Result<_, Error>>()?;
-    let n = records.len() as u32;
-    let mut tuples: Vec<([u64; MAX_KEYS], u32)> = (0..n)
+    let keys = match parts.len() {
+        1 => number::<1>(records.len(), &parts),
+        2 => number::<2>(records.len(), &parts),
+        3 => number::<3>(records.len(), &parts),
+        4 => number::<4>(records.len(), &parts),
+        5 => number::<5>(records.len(), &parts),
+        _ => number::<MAX_KEYS>(records.len(), &parts),
+    };
+    Ok(records.rule_keys.put(name, keys))
+}
+
+/// Numbers the `N`-part key tuples of `n` rows in sorted order (see [`rule_keys`]).
+fn number<const N: usize>(n: usize, parts: &[KeyValues]) -> (Vec<u32>, usize) {
+    let mut tuples: Vec<([u64; N], u32)> = (0..n as u32)
         .into_par_iter()
         .filter_map(|r| {
-            let mut t = [0u64; MAX_KEYS];
-            for (slot, p) in t.iter_mut().zip(&parts) {
+            let mut t = [0u64; N];
+            for (slot, p) in t.iter_mut().zip(parts) {
                 *slot = p.get(r)?;
             }
             Some((t, r))
         })
         .collect();
     tuples.par_sort_unstable();
-    let mut out = vec![NONE; n as usize];
+    let mut out = vec![NONE; n];
     let mut next = 0u32;
     for (i, (t, r)) in tuples.iter().enumerate() {
         if i > 0 && tuples[i - 1].0 != *t {
@@ -613,7 +632,7 @@ fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<(Vec<u32>, usize)
     } else {
         next as usize + 1
     };
-    Ok((out, n_keys))
+    (out, n_keys)
 }
 
 /// An iterator over chunks of candidate pairs; see [`Blocker::pairs`].

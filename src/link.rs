@@ -364,8 +364,14 @@ impl Linker {
                 let t = model.thresholds();
                 let review_w = odds_bits(t.review_probability);
                 let mut seen: FxHashMap<(u32, u32), usize> = FxHashMap::default();
-                for (i, (&(pair, rule), d)) in found.iter().zip(&rule_decisions).enumerate() {
-                    let (v, w) = scorer.score(pair);
+                let scored: Vec<(u64, MatchWeight)> = found
+                    .par_iter()
+                    .map(|&(pair, _)| scorer.score(pair))
+                    .collect();
+                seen.reserve(found.len());
+                for (i, ((&(pair, rule), d), (v, w))) in
+                    found.iter().zip(&rule_decisions).zip(scored).enumerate()
+                {
                     cands.push(Candidate {
                         pair,
                         rule: d.map(|_| rule),

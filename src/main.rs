@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 
 use carematch::synth::{GenerateOptions, generate};
 use carematch::{
-    Config, Error, LinkResult, Linker, Mode, Model, Records, RecordsBuilder, evaluate_files,
-    write_clusters_csv, write_pairs_csv,
+    Config, Error, Evaluation, LinkResult, Linker, Mode, Model, Records, RecordsBuilder,
+    evaluate_files, write_clusters_csv, write_pairs_csv,
 };
 
 /// Patient record linkage for health and social care.
@@ -431,7 +431,12 @@ fn run(
         );
     }
     if let Some(t) = &common.truth {
-        println!("{}", evaluate_files(&common.out, t, None)?);
+        // From the result in memory: the same pairs the file holds with decision=match.
+        let truth = carematch::PairFile::read(t, false, None)?;
+        let predicted = result
+            .matches()
+            .map(|l| (records.id(l.pair.left), records.id(l.pair.right)));
+        println!("{}", Evaluation::new(predicted, truth.pairs()));
     }
     progress.say("done");
     Ok(())

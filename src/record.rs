@@ -13,7 +13,8 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
-use rustc_hash::FxBuildHasher;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use std::sync::{Arc, Mutex};
 
 use crate::normalise::date::Date;
 use crate::normalise::name::canonical_given_name;
@@ -196,6 +197,34 @@ impl PostcodeDict {
     }
 }
 
+/// A blocking rule's key per row (dense ids, NONE when missing) and how many keys there are.
+pub(crate) type RuleKeys = Arc<(Vec<u32>, usize)>;
+
+/// Interned blocking keys per rule, computed once per store (see `block::rule_keys`).
+#[derive(Default)]
+pub(crate) struct RuleKeyCache(Mutex<FxHashMap<String, RuleKeys>>);
+
+impl RuleKeyCache {
+    pub(crate) fn get(&self, rule: &str) -> Option<RuleKeys> {
+        self.0.lock().ok()?.get(rule).cloned()
+    }
+
+    pub(crate) fn put(&self, rule: String, keys: (Vec<u32>, usize)) -> RuleKeys {
+        let keys = Arc::new(keys);
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(rule, Arc::clone(&keys));
+        }
+        keys
+    }
+}
+
+impl Clone for RuleKeyCache {
+    /// A clone starts empty: the cache is derived data.
+    fn clone(&self) -> Self {
+        RuleKeyCache::default()
+    }
+}
+
 /// A column with no role, carried through under its header name.
 #[derive(Clone)]
 pub(crate) struct OtherColumn {
@@ -250,6 +279,7 @@ pub struct Records {
     pub(crate) postcode_dict: PostcodeDict,
     pub(crate) address_dict: Interner,
     pub(crate) others: Vec<OtherColumn>,
+    pub(crate) rule_keys: RuleKeyCache,
 }
 
 impl std::fmt::Debug for Records {

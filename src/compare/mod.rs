@@ -26,6 +26,10 @@ mod similarity;
 
 use std::fmt;
 
+use std::hash::BuildHasher;
+
+use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 pub use similarity::jaro_winkler;
@@ -246,12 +250,9 @@ pub(crate) struct Prepared<'a> {
     records: &'a Records,
     kind: Kind,
     thresholds: Vec<f64>,
-    /// For names: the other name dictionary's id of each value (for swaps), or NONE.
-    cross: Vec<u32>,
-    cross_back: Vec<u32>,
-    /// For address and location: sorted token ids of each address value (CSR).
+    /// For address and location: sorted word hashes of each address value (CSR).
     tok_start: Vec<u32>,
-    toks: Vec<u32>,
+    toks: Vec<u64>,
     /// For text: the column's values and dictionary.
     text: Option<(&'a [u32], &'a Interner)>,
     /// Term frequency of each value of the exact level's field (share of rows), if any.
@@ -261,12 +262,18 @@ pub(crate) struct Prepared<'a> {
 /// The level of two different names `a` and `b` from level 2 on: 2 when `nickname` and they
 /// are variants of one given name; then one level per Jaro-Winkler threshold from 3; then
 /// phonetic (Soundex or NYSIIS of the first token equal); then else.
-fn name_level(dict: &NameDict, a: u32, b: u32, thresholds: &[f64], nickname: bool) -> u8 {
+fn name_level(
+    dict: &NameDict,
+    a: u32,
+    b: u32,
+    thresholds: &[f64],
+    nickname: bool,
+    pa: [u32; 2],
+    pb: [u32; 2],
+) -> u8 {
     if nickname {
         let (ta, tb) = (dict.first_token[a as usize], dict.first_token[b as usize]);
-        if dict.canonical[a as usize] == dict.canonical[b as usize]
-            || are_nickname_variants(dict.tokens.get(ta), dict.tokens.get(tb))
-        {
+        if are_nickname_variants(dict.tokens.get(ta), dict.tokens.get(tb)) {
             return 2;
         }
     }
@@ -275,13 +282,8 @@ fn name_level(dict: &NameDict, a: u32, b: u32, thresholds: &[f64], nickname: boo
     if usize::from(level) < thresholds.len() + 3 {
         return level;
     }
-    let (sa, sb) = (dict.soundex[a as usize], dict.soundex[b as usize]);
-    let (na, nb) = (dict.nysiis[a as usize], dict.nysiis[b as usize]);
-    if (sa != NONE && sa == sb) || (na != NONE && na == nb) {
-        level
-    } else {
-        level + 1
-    }
+    let same = |i: usize| pa[i] != NONE && pa[i] == pb[i];
+    if same(0) || same(1) { level } else { level + 1 }
 }
 
 impl<'a> Prepared<'a> {
@@ -292,8 +294,6 @@ impl<'a> Prepared<'a> {
             records,
             kind: c.kind,
             thresholds: c.thresholds.clone(),
-            cross: Vec::new(),
-            cross_back: Vec::new(),
             tok_start: Vec::new(),
             toks: Vec::new(),
             text: None,
@@ -301,29 +301,34 @@ impl<'a> Prepared<'a> {
         };
         match c.kind {
             Kind::GivenName | Kind::Surname => {
-                let (g, s) = (&records.given_dict.values, &records.surname_dict.values);
-                let map = |from: &Interner, to: &Interner| {
-                    (0..from.len() as u32)
-                        .map(|i| to_id(to, from.get(i)))
-                        .collect::<Vec<u32>>()
-                };
-                p.cross = map(g, s);
-                p.cross_back = map(s, g);
                 let (rows, n) = if c.kind == Kind::GivenName {
-                    (&records.given, g.len())
+                    (&records.given, records.given_dict.values.len())
                 } else {
-                    (&records.surname, s.len())
+                    (&records.surname, records.surname_dict.values.len())
                 };
                 p.tf = frequencies(rows, n);
             }
             Kind::Location | Kind::Address => {
+                // Each address's words as sorted, distinct 64-bit hashes, computed in parallel:
+                // Jaccard needs only equality, and a collision among one address's few words
+                // is vanishingly rare.
                 let d = &records.address_dict;
-                let mut words = Interner::default();
+                let per: Vec<Vec<u64>> = (0..d.len() as u32)
+                    .into_par_iter()
+                    .map(|i| {
+                        let mut t: Vec<u64> = d
+                            .get(i)
+                            .split(' ')
+                            .map(|w| FxBuildHasher.hash_one(w))
+                            .collect();
+                        t.sort_unstable();
+                        t.dedup();
+                        t
+                    })
+                    .collect();
+                p.tok_start.reserve(per.len() + 1);
                 p.tok_start.push(0);
-                for i in 0..d.len() as u32 {
-                    let mut t: Vec<u32> = d.get(i).split(' ').map(|w| words.intern(w)).collect();
-                    t.sort_unstable();
-                    t.dedup();
+                for t in per {
                     p.toks.extend(t);
                     p.tok_start.push(p.toks.len() as u32);
                 }
@@ -353,7 +358,7 @@ impl<'a> Prepared<'a> {
         Ok(p)
     }
 
-    fn tokens(&self, address: u32) -> &[u32] {
+    fn tokens(&self, address: u32) -> &[u64] {
         let i = address as usize;
         &self.toks[self.tok_start[i] as usize..self.tok_start[i + 1] as usize]
     }
@@ -371,87 +376,103 @@ impl<'a> Prepared<'a> {
         (v != NONE).then_some(v)
     }
 
-    /// The level of `pair`.
-    pub(crate) fn level(&self, pair: Pair) -> u8 {
+    /// The level of the pair whose rows have features `x` and `y` (rows `pair`).
+    #[inline]
+    pub(crate) fn level(&self, x: &RowFeatures, y: &RowFeatures, pair: Pair) -> u8 {
         let r = self.records;
-        let (x, y) = (pair.left as usize, pair.right as usize);
         match self.kind {
             Kind::GivenName => {
-                let (a, b) = (r.given[x], r.given[y]);
-                if a == NONE || b == NONE || self.swapped(pair) {
+                let (a, b) = (x.given, y.given);
+                if a == NONE || b == NONE || swapped(x, y) {
                     return 0;
                 }
                 if a == b {
                     return 1;
                 }
-                name_level(&r.given_dict, a, b, &self.thresholds, true)
-            }
-            Kind::Surname => {
-                let (a, b) = (r.surname[x], r.surname[y]);
-                if a == NONE || b == NONE {
-                    return 0;
-                }
-                if a == b {
-                    return 1;
-                }
-                if self.swapped(pair) {
+                if x.given_canonical == y.given_canonical {
                     return 2;
                 }
-                name_level(&r.surname_dict, a, b, &self.thresholds, false)
+                name_level(
+                    &r.given_dict,
+                    a,
+                    b,
+                    &self.thresholds,
+                    true,
+                    x.given_phonetic,
+                    y.given_phonetic,
+                )
             }
-            Kind::DateOfBirth => dob_level(r.dob[x], r.dob[y]),
-            Kind::Postcode => {
-                let (a, b) = (r.postcode[x], r.postcode[y]);
+            Kind::Surname => {
+                let (a, b) = (x.surname, y.surname);
                 if a == NONE || b == NONE {
                     return 0;
                 }
-                postcode_level(r, a, b)
+                if a == b {
+                    return 1;
+                }
+                if swapped(x, y) {
+                    return 2;
+                }
+                name_level(
+                    &r.surname_dict,
+                    a,
+                    b,
+                    &self.thresholds,
+                    false,
+                    x.surname_phonetic,
+                    y.surname_phonetic,
+                )
             }
+            Kind::DateOfBirth => dob_level(x.dob, y.dob),
+            Kind::Postcode => postcode_level(x, y),
             Kind::Location => {
-                let (pa, pb) = (r.postcode[x], r.postcode[y]);
-                let (aa, ab) = (r.address[x], r.address[y]);
+                let (pa, pb) = (x.postcode[0], y.postcode[0]);
+                let (aa, ab) = (x.address, y.address);
                 let postcode_differs = pa != NONE && pb != NONE && pa != pb;
                 if aa != NONE
                     && ab != NONE
                     && !postcode_differs
-                    && jaccard_sorted(self.tokens(aa), self.tokens(ab)) >= 0.8
+                    && (aa == ab || jaccard_sorted(self.tokens(aa), self.tokens(ab)) >= 0.8)
                 {
                     return 1;
                 }
-                if pa == NONE || pb == NONE {
-                    return 0;
+                match postcode_level(x, y) {
+                    0 => 0,
+                    l => l + 1,
                 }
-                postcode_level(r, pa, pb) + 1
             }
             Kind::Address => {
-                let (a, b) = (r.address[x], r.address[y]);
+                let (a, b) = (x.address, y.address);
                 if a == NONE || b == NONE {
                     return 0;
                 }
-                let j = jaccard_sorted(self.tokens(a), self.tokens(b));
+                let j = if a == b {
+                    1.0
+                } else {
+                    jaccard_sorted(self.tokens(a), self.tokens(b))
+                };
                 threshold_level(j, &self.thresholds, 1)
             }
             Kind::NhsNumber => {
-                let (a, b) = (r.nhs[x], r.nhs[y]);
+                let (a, b) = (x.nhs, y.nhs);
                 if a != 0 && b != 0 {
                     return if a == b { 1 } else { 3 };
                 }
                 // One side failed its check digit: near misses are evidence, the rest is not.
-                let (ia, ib) = (r.nhs_invalid[x], r.nhs_invalid[y]);
-                let (p, q) = match (a, b, ia, ib) {
+                let (p, q) = match (a, b, x.nhs_invalid, y.nhs_invalid) {
                     (0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0) => (p, q),
                     _ => return 0,
                 };
                 if p == 0 || q == 0 {
                     return 0;
                 }
-                if one_digit_apart(&digits10(p), &digits10(q)) {
+                if one_digit_apart(&digits::<10>(p), &digits::<10>(q)) {
                     2
                 } else {
                     0
                 }
             }
-            Kind::Sex => match (r.sex[x], r.sex[y]) {
+            Kind::Sex => match (x.sex, y.sex) {
                 (0, _) | (_, 0) => 0,
                 (a, b) if a == b => 1,
                 _ => 2,
@@ -460,7 +481,7 @@ impl<'a> Prepared<'a> {
                 let Some((values, dict)) = self.text else {
                     return 0;
                 };
-                let (a, b) = (values[x], values[y]);
+                let (a, b) = (values[pair.left as usize], values[pair.right as usize]);
                 if a == NONE || b == NONE {
                     return 0;
                 }
@@ -471,17 +492,60 @@ impl<'a> Prepared<'a> {
             }
         }
     }
+}
 
-    /// True when the given name of each side is the surname of the other (and they differ).
-    fn swapped(&self, pair: Pair) -> bool {
-        let r = self.records;
-        let (x, y) = (pair.left as usize, pair.right as usize);
-        let (gx, sx, gy, sy) = (r.given[x], r.surname[x], r.given[y], r.surname[y]);
-        if gx == NONE || sx == NONE || gy == NONE || sy == NONE {
-            return false;
+/// True when the given name of each side is the surname of the other (and they differ).
+#[inline]
+fn swapped(x: &RowFeatures, y: &RowFeatures) -> bool {
+    x.given_as_surname != NONE
+        && x.given_as_surname == y.surname
+        && y.given_as_surname == x.surname
+        && x.given_as_surname != x.surname
+}
+
+/// Everything the default comparisons read of one row, side by side: one or two cache lines
+/// per row instead of a dozen scattered arrays. Scoring a pair then costs two row loads plus
+/// dictionary lookups only where names differ.
+#[derive(Clone, Copy)]
+pub(crate) struct RowFeatures {
+    nhs: u64,
+    nhs_invalid: u64,
+    given: u32,
+    given_canonical: u32,
+    /// Soundex and NYSIIS of the first token.
+    given_phonetic: [u32; 2],
+    /// The given name's id in the surname dictionary (for swaps), or NONE.
+    given_as_surname: u32,
+    surname: u32,
+    surname_phonetic: [u32; 2],
+    dob: u32,
+    /// Unit, sector, district and area ids.
+    postcode: [u32; 4],
+    address: u32,
+    sex: u8,
+}
+
+impl RowFeatures {
+    fn of(r: &Records, cross: &[u32], row: usize) -> RowFeatures {
+        let (g, s, p) = (r.given[row], r.surname[row], r.postcode[row]);
+        let gd = &r.given_dict;
+        let sd = &r.surname_dict;
+        let pd = &r.postcode_dict;
+        let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
+        RowFeatures {
+            nhs: r.nhs[row],
+            nhs_invalid: r.nhs_invalid[row],
+            given: g,
+            given_canonical: at(&gd.canonical, g),
+            given_phonetic: [at(&gd.soundex, g), at(&gd.nysiis, g)],
+            given_as_surname: at(cross, g),
+            surname: s,
+            surname_phonetic: [at(&sd.soundex, s), at(&sd.nysiis, s)],
+            dob: r.dob[row],
+            postcode: [p, at(&pd.sector, p), at(&pd.district, p), at(&pd.area, p)],
+            address: r.address[row],
+            sex: r.sex[row],
         }
-        let (gx_s, gy_s) = (self.cross[gx as usize], self.cross[gy as usize]);
-        gx_s != NONE && gx_s == sy && gy_s == sx && gx_s != sx
     }
 }
 
@@ -515,11 +579,12 @@ fn frequencies(rows: &[u32], n: usize) -> Vec<f64> {
     counts.iter().map(|&c| c as f64 / total).collect()
 }
 
-fn digits10(v: u64) -> [u8; 10] {
-    let mut d = [0u8; 10];
+/// The last `N` decimal digits of `v`, most significant first.
+fn digits<const N: usize>(v: u64) -> [u8; N] {
+    let mut d = [0u8; N];
     let mut x = v;
-    for i in (0..10).rev() {
-        d[i] = (x % 10) as u8;
+    for slot in d.iter_mut().rev() {
+        *slot = (x % 10) as u8;
         x /= 10;
     }
     d
@@ -537,16 +602,7 @@ fn dob_level(a: u32, b: u32) -> u8 {
     if ya == yb && ma == db && da == mb {
         return 2;
     }
-    let digits = |v: u32| {
-        let mut d = [0u8; 8];
-        let mut x = v;
-        for i in (0..8).rev() {
-            d[i] = (x % 10) as u8;
-            x /= 10;
-        }
-        d
-    };
-    if one_digit_apart(&digits(a), &digits(b)) {
+    if one_digit_apart(&digits::<8>(u64::from(a)), &digits::<8>(u64::from(b))) {
         return 3;
     }
     if ya == yb && ma == mb {
@@ -562,27 +618,28 @@ fn dob_level(a: u32, b: u32) -> u8 {
     6
 }
 
-fn postcode_level(r: &Records, a: u32, b: u32) -> u8 {
-    if a == b {
+/// Postcode levels from unit (1) to else (5); 0 when either is missing.
+fn postcode_level(x: &RowFeatures, y: &RowFeatures) -> u8 {
+    let (a, b) = (x.postcode, y.postcode);
+    if a[0] == NONE || b[0] == NONE {
+        return 0;
+    }
+    if a[0] == b[0] {
         return 1;
     }
-    let d = &r.postcode_dict;
-    let same = |v: &Vec<u32>| v[a as usize] != NONE && v[a as usize] == v[b as usize];
-    if same(&d.sector) {
-        2
-    } else if same(&d.district) {
-        3
-    } else if same(&d.area) {
-        4
-    } else {
-        5
+    for (level, i) in [(2, 1), (3, 2), (4, 3)] {
+        if a[i] != NONE && a[i] == b[i] {
+            return level;
+        }
     }
+    5
 }
 
 /// All comparisons of a model, prepared on one store.
 pub(crate) struct Comparer<'a> {
     records: &'a Records,
     pub(crate) prepared: Vec<Prepared<'a>>,
+    features: Vec<RowFeatures>,
 }
 
 impl<'a> Comparer<'a> {
@@ -599,7 +656,18 @@ impl<'a> Comparer<'a> {
             .iter()
             .map(|c| Prepared::new(records, c))
             .collect::<Result<_, _>>()?;
-        Ok(Comparer { records, prepared })
+        let g = &records.given_dict.values;
+        let s = &records.surname_dict.values;
+        let cross: Vec<u32> = (0..g.len() as u32).map(|i| to_id(s, g.get(i))).collect();
+        let features = (0..records.len())
+            .into_par_iter()
+            .map(|row| RowFeatures::of(records, &cross, row))
+            .collect();
+        Ok(Comparer {
+            records,
+            prepared,
+            features,
+        })
     }
 
     /// The store the comparisons read.
@@ -610,9 +678,11 @@ impl<'a> Comparer<'a> {
     /// The comparison vector of `pair`: level of comparison i in bits 4i..4i+4.
     #[inline]
     pub(crate) fn vector(&self, pair: Pair) -> u64 {
+        let x = &self.features[pair.left as usize];
+        let y = &self.features[pair.right as usize];
         let mut v = 0u64;
         for (i, p) in self.prepared.iter().enumerate() {
-            v |= u64::from(p.level(pair)) << (4 * i);
+            v |= u64::from(p.level(x, y, pair)) << (4 * i);
         }
         v
     }

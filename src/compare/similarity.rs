@@ -71,8 +71,8 @@ fn jaro_ascii(a: &[u8], b: &[u8]) -> f64 {
     (m / a.len() as f64 + m / b.len() as f64 + (m - t) / m) / 3.0
 }
 
-/// Jaccard similarity of two sorted, de-duplicated id lists; 1.0 when both are empty.
-pub(crate) fn jaccard_sorted(a: &[u32], b: &[u32]) -> f64 {
+/// Jaccard similarity of two sorted, de-duplicated lists; 1.0 when both are empty.
+pub(crate) fn jaccard_sorted<T: Ord>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
@@ -122,8 +122,8 @@ mod tests {
     #[test]
     fn jaccard_counts_shared_tokens() {
         assert!((jaccard_sorted(&[1, 2, 3], &[2, 3, 4]) - 0.5).abs() < 1e-12);
-        assert_eq!(jaccard_sorted(&[], &[1]), 0.0);
-        assert_eq!(jaccard_sorted(&[], &[]), 1.0);
+        assert_eq!(jaccard_sorted::<u32>(&[], &[1]), 0.0);
+        assert_eq!(jaccard_sorted::<u32>(&[], &[]), 1.0);
     }
 
     #[test]
