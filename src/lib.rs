@@ -6,9 +6,10 @@
 //! community and social-care extracts. A run reads one or two CSV sources into a columnar
 //! [`Records`] store, normalising every value the way NHS data needs ([`normalise`]), makes
 //! candidate pairs by [blocking](BlockingRule) instead of comparing everyone with everyone,
-//! links the sure matches with an ordered ladder of deterministic [rules](MatchRule), and
-//! groups the links into people ([`Clusters`]) with person ids that do not depend on input
-//! order.
+//! links the sure matches with an ordered ladder of deterministic [rules](MatchRule), scores
+//! the rest with a Fellegi-Sunter [`Model`] trained on the data ([`compare`] has the
+//! comparisons and their levels, [`model`] the training, scoring and explanation), and groups
+//! the links into people ([`Clusters`]) with person ids that do not depend on input order.
 //!
 //! # Example
 //!
@@ -49,7 +50,8 @@
 //! * Read sources with [`RecordsBuilder`]: columns with common names are recognised
 //!   ([`schema`]); a [`Config`] maps any others. Invalid values become missing and are
 //!   counted in the [`QualityReport`], or are fatal in strict mode.
-//! * Link two sources or deduplicate one with [`Linker`]; [`Linker::blocker`] gives the
+//! * Train a model with [`Model::train`] (or load one with [`Model::load`]).
+//! * Link two sources or deduplicate one with [`Linker`]; [`Linker::plan`] gives the
 //!   comparison count of each blocking rule before anything runs.
 //! * Write the command-line contract's files with [`write_pairs_csv`] and
 //!   [`write_clusters_csv`]; measure against truth with [`Evaluation`].

@@ -603,3 +603,32 @@ fn train_from_labelled_pairs_and_reject_unknown_ids() {
     ]);
     assert_bad_input(&o, &["bad.csv", "line 2", "right id"]);
 }
+
+#[test]
+fn one_to_one_gives_each_record_at_most_one_match() {
+    let dir = generated(3000, 25);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let o = carematch(&[
+        "link",
+        "--left",
+        &d("gp.csv"),
+        "--right",
+        &d("hospital.csv"),
+        "--out",
+        &d("p.csv"),
+        "--one-to-one",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let pairs = std::fs::read_to_string(d("p.csv")).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut matches = 0;
+    for line in pairs.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[4] == "match" {
+            matches += 1;
+            assert!(seen.insert(format!("L{}", f[0])), "{} matched twice", f[0]);
+            assert!(seen.insert(format!("R{}", f[1])), "{} matched twice", f[1]);
+        }
+    }
+    assert!(matches > 1000);
+}

@@ -201,3 +201,35 @@ proptest! {
         prop_assert_eq!(run(&forward), run(&shuffled));
     }
 }
+
+/// u comes out of random pairs as the known share of agreement among non-matches: two
+/// sources of people with sex drawn 30% M / 70% F, no one in both, so u(agree) is
+/// 0.3² + 0.7² = 0.58.
+#[test]
+fn u_from_random_pairs_recovers_a_known_agreement_rate() {
+    let make = |prefix: &str, seed: u64| {
+        let mut s = String::from("id,sex,dob\n");
+        let mut x = seed;
+        for i in 0..2000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let sex = if (x >> 33) % 10 < 3 { "M" } else { "F" };
+            s.push_str(&format!("{prefix}{i},{sex},19{:02}-01-01\n", 10 + i % 80));
+        }
+        s
+    };
+    let r = store(&[("l", make("L", 1)), ("r", make("R", 2))]);
+    let mode = carematch::link_mode(&r, 0, 1).unwrap();
+    let comparisons = vec![carematch::compare::Comparison::for_field("sex").unwrap()];
+    let mut options = carematch::TrainOptions::default();
+    options.sessions = vec!["dob".parse().unwrap()];
+    let model = carematch::Model::train(&r, &mode, &comparisons, &options).unwrap();
+    let t = model.training().unwrap();
+    assert!(!t.u_exhaustive, "4M pairs: u must be sampled");
+    assert!(
+        (model.u(0, 1) - 0.58).abs() < 0.01,
+        "u(agree) = {}",
+        model.u(0, 1)
+    );
+}
