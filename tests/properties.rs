@@ -222,8 +222,10 @@ fn u_from_random_pairs_recovers_a_known_agreement_rate() {
     let r = store(&[("l", make("L", 1)), ("r", make("R", 2))]);
     let mode = carematch::link_mode(&r, 0, 1).unwrap();
     let comparisons = vec![carematch::compare::Comparison::for_field("sex").unwrap()];
-    let mut options = carematch::TrainOptions::default();
-    options.sessions = vec!["dob".parse().unwrap()];
+    let options = carematch::TrainOptions {
+        sessions: vec!["dob".parse().unwrap()],
+        ..Default::default()
+    };
     let model = carematch::Model::train(&r, &mode, &comparisons, &options).unwrap();
     let t = model.training().unwrap();
     assert!(!t.u_exhaustive, "4M pairs: u must be sampled");

@@ -7,7 +7,7 @@ use crate::compare::{Comparer, Kind, level_of};
 use crate::record::Records;
 
 /// A model made ready to score pairs of one store: per-value features computed once, then
-/// [`Scorer::score`] costs a few integer compares and table lookups per comparison (and a
+/// [`Scorer::weight`] costs a few integer compares and table lookups per comparison (and a
 /// Jaro-Winkler only when two names differ).
 pub struct Scorer<'a> {
     comparer: Comparer<'a>,

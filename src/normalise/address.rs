@@ -88,7 +88,7 @@ const PLACEHOLDERS: &[&str] = &[
 ///
 /// Steps:
 ///
-/// 1. [`fold`](super::text::fold): case, accents, apostrophes (`St Mary's` → `st marys`);
+/// 1. [`super::text::fold`]: case, accents, apostrophes (`St Mary's` → `st marys`);
 ///    commas, full stops, slashes and other punctuation become spaces.
 /// 2. Whole-token abbreviations are spelt out: `rd` road, `ave`/`av` avenue, `ln` lane,
 ///    `cl`/`clo` close, `cres` crescent, `dr` drive, `ct`/`crt` court, `gdns` gardens,

@@ -118,7 +118,7 @@ const PLACEHOLDER_FIRST: &[&str] = &[
 ///
 /// Steps:
 ///
-/// 1. [`fold`](super::text::fold): case, accents, apostrophes removed (`O'Brien` → `obrien`),
+/// 1. [`super::text::fold`]: case, accents, apostrophes removed (`O'Brien` → `obrien`),
 ///    hyphens and other punctuation split tokens (`Smith-Jones` → `smith jones`). `Mc` and
 ///    `Mac` prefixes are kept as typed (`McDonald` → `mcdonald`, `Mc Donald` → `mc donald`).
 /// 2. Leading titles are removed as whole tokens (`mr mrs ms miss mx dr prof professor rev
