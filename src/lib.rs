@@ -85,6 +85,7 @@ mod link;
 pub mod model;
 pub mod normalise;
 mod output;
+pub mod pseudonym;
 mod record;
 mod rules;
 pub mod schema;

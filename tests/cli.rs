@@ -632,3 +632,81 @@ fn one_to_one_gives_each_record_at_most_one_match() {
     }
     assert!(matches > 1000);
 }
+
+#[test]
+fn pseudonymised_file_holds_no_clear_text() {
+    let dir = generated(300, 26);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    std::fs::write(
+        d("k.hex"),
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
+    )
+    .unwrap();
+    let o = carematch(&[
+        "pseudonymise",
+        "--input",
+        &d("gp.csv"),
+        "--key-file",
+        &d("k.hex"),
+        "--out",
+        &d("gp.enc.csv"),
+        "--project",
+        "test",
+        "--tokenise-id",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let enc = std::fs::read_to_string(d("gp.enc.csv")).unwrap();
+    let mut rdr = csv::Reader::from_path(d("gp.csv")).unwrap();
+    let mut checked = 0;
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        for v in rec.iter().filter(|v| v.trim().len() >= 4) {
+            assert!(!enc.contains(v.trim()), "clear text in the encoded file");
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000);
+    assert_eq!(
+        enc.lines().count(),
+        std::fs::read_to_string(d("gp.csv"))
+            .unwrap()
+            .lines()
+            .count()
+    );
+    assert!(
+        enc.lines()
+            .nth(1)
+            .unwrap()
+            .contains("carematch-pseudonym-1;key-version=1;key=")
+    );
+}
+
+#[test]
+fn pseudonymise_refuses_a_bad_or_missing_key_without_echoing_it() {
+    let dir = generated(50, 27);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    std::fs::write(d("k.txt"), "not-a-key-SECRETVALUE").unwrap();
+    let o = carematch(&[
+        "pseudonymise",
+        "--input",
+        &d("gp.csv"),
+        "--key-file",
+        &d("k.txt"),
+        "--out",
+        &d("o.csv"),
+    ]);
+    assert_bad_input(&o, &["k.txt", "32 bytes or 64 hex digits"]);
+    assert!(!text(&o.stderr).contains("SECRETVALUE"));
+    let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
+        .args([
+            "pseudonymise",
+            "--input",
+            &d("gp.csv"),
+            "--out",
+            &d("o.csv"),
+        ])
+        .env_remove("CAREMATCH_KEY")
+        .output()
+        .unwrap();
+    assert_bad_input(&o, &["CAREMATCH_KEY is not set"]);
+}

@@ -1,0 +1,436 @@
+//! Pseudonymisation at source: keyed tokens for exact fields, hardened Bloom filters for
+//! fuzzy ones.
+//!
+//! A source organisation normalises its records with the same normalisers as clear-text
+//! matching, then replaces every identifying value with
+//!
+//! * a **token**: `BLAKE3-keyed(field key, tag ‖ len ‖ value)`, truncated to 128 bits, for
+//!   values compared exactly: NHS number, date of birth and its parts (day/month swapped,
+//!   year and month, year), sex, postcode at each level, names, nickname-canonical given
+//!   names and phonetic codes; formatting variants normalise to one value and so to one
+//!   token;
+//! * a **Bloom filter** of the value's character bigrams, for names and address, hashed with
+//!   a key of its own per field (salting per attribute) and **balanced** (the filter is
+//!   followed by its complement and the bits permuted by a keyed permutation, so every
+//!   filter has exactly half its bits set: bit and pattern frequencies no longer follow
+//!   name frequencies).
+//!
+//! Keys come from [`Key`]: one master key, a project key per project and key version, one
+//! field key per field and purpose. The encoded file carries the scheme and key version in
+//! its `carematch_scheme` column, so files encoded under different keys cannot be mixed by
+//! mistake. See `docs/threat-model.md` for what this does and does not protect.
+
+mod encode;
+mod key;
+
+use std::fmt;
+
+pub use encode::{BLOOM_COLUMNS, SCHEME_COLUMN, encoded_header, field_value, write_encoded_csv};
+pub use key::{KEY_ENV, Key};
+
+/// The scheme written in every encoded file.
+pub const SCHEME: &str = "carematch-pseudonym-1";
+
+/// Bits in a Bloom filter before balancing.
+pub const BLOOM_BITS: usize = 512;
+/// Positions set per bigram.
+pub const BLOOM_HASHES: usize = 20;
+/// 64-bit words in a balanced filter.
+const WORDS: usize = 2 * BLOOM_BITS / 64;
+
+/// What a token or filter encodes. The tag byte goes into both the key derivation and the
+/// hashed message, so the same value in two fields never gives the same token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// The record id (only when ids are tokenised).
+    Id,
+    /// NHS number.
+    NhsNumber,
+    /// Date of birth, `YYYY-MM-DD`.
+    Dob,
+    /// Date of birth with day and month swapped (when that is a valid, different date).
+    DobSwapped,
+    /// Year and month of birth.
+    DobYearMonth,
+    /// Year of birth.
+    DobYear,
+    /// Sex (`M`/`F`).
+    Sex,
+    /// Postcode unit.
+    Postcode,
+    /// Postcode sector.
+    PostcodeSector,
+    /// Postcode district.
+    PostcodeDistrict,
+    /// Postcode area.
+    PostcodeArea,
+    /// Normalised given name.
+    GivenName,
+    /// Canonical given name of its first token (nickname table).
+    GivenNameNickname,
+    /// Soundex of the given name's first token.
+    GivenNameSoundex,
+    /// NYSIIS of the given name's first token.
+    GivenNameNysiis,
+    /// Normalised surname.
+    Surname,
+    /// Soundex of the surname's first token.
+    SurnameSoundex,
+    /// NYSIIS of the surname's first token.
+    SurnameNysiis,
+    /// Normalised address.
+    Address,
+}
+
+impl Field {
+    /// Every field, in the column order of an encoded file.
+    pub const ALL: [Field; 19] = [
+        Field::Id,
+        Field::NhsNumber,
+        Field::Dob,
+        Field::DobSwapped,
+        Field::DobYearMonth,
+        Field::DobYear,
+        Field::Sex,
+        Field::Postcode,
+        Field::PostcodeSector,
+        Field::PostcodeDistrict,
+        Field::PostcodeArea,
+        Field::GivenName,
+        Field::GivenNameNickname,
+        Field::GivenNameSoundex,
+        Field::GivenNameNysiis,
+        Field::Surname,
+        Field::SurnameSoundex,
+        Field::SurnameNysiis,
+        Field::Address,
+    ];
+
+    /// The stable tag byte. Never renumber: tokens depend on it.
+    pub fn tag(self) -> u8 {
+        match self {
+            Field::Id => 1,
+            Field::NhsNumber => 2,
+            Field::Dob => 3,
+            Field::DobSwapped => 4,
+            Field::DobYearMonth => 5,
+            Field::DobYear => 6,
+            Field::Sex => 7,
+            Field::Postcode => 8,
+            Field::PostcodeSector => 9,
+            Field::PostcodeDistrict => 10,
+            Field::PostcodeArea => 11,
+            Field::GivenName => 12,
+            Field::GivenNameNickname => 13,
+            Field::GivenNameSoundex => 14,
+            Field::GivenNameNysiis => 15,
+            Field::Surname => 16,
+            Field::SurnameSoundex => 17,
+            Field::SurnameNysiis => 18,
+            Field::Address => 19,
+        }
+    }
+
+    /// The column name of the field's token in an encoded file, e.g. `dob.year.tok`.
+    pub fn token_column(self) -> &'static str {
+        match self {
+            Field::Id => "id.tok",
+            Field::NhsNumber => "nhs_number.tok",
+            Field::Dob => "dob.tok",
+            Field::DobSwapped => "dob.swapped.tok",
+            Field::DobYearMonth => "dob.year_month.tok",
+            Field::DobYear => "dob.year.tok",
+            Field::Sex => "sex.tok",
+            Field::Postcode => "postcode.tok",
+            Field::PostcodeSector => "postcode.sector.tok",
+            Field::PostcodeDistrict => "postcode.district.tok",
+            Field::PostcodeArea => "postcode.area.tok",
+            Field::GivenName => "given_name.tok",
+            Field::GivenNameNickname => "given_name.nickname.tok",
+            Field::GivenNameSoundex => "given_name.soundex.tok",
+            Field::GivenNameNysiis => "given_name.nysiis.tok",
+            Field::Surname => "surname.tok",
+            Field::SurnameSoundex => "surname.soundex.tok",
+            Field::SurnameNysiis => "surname.nysiis.tok",
+            Field::Address => "address.tok",
+        }
+    }
+}
+
+/// A 128-bit keyed token. Equality is constant-time; `Display` is 32 lower-case hex digits.
+#[derive(Clone, Copy)]
+pub struct Token([u8; 16]);
+
+impl PartialEq for Token {
+    fn eq(&self, other: &Token) -> bool {
+        // Constant time: no early exit on the first differing byte.
+        self.0
+            .iter()
+            .zip(&other.0)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl Eq for Token {}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A token is a pseudonym, not a secret, but keep logs free of them too.
+        f.write_str("Token(..)")
+    }
+}
+
+/// A balanced Bloom filter of 2 × [`BLOOM_BITS`] bits, exactly half of them set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bloom([u64; WORDS]);
+
+impl fmt::Debug for Bloom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Bloom(..)")
+    }
+}
+
+impl Bloom {
+    /// The Dice coefficient 2|A∩B| / (|A| + |B|), in 0..=1.
+    pub fn dice(&self, other: &Bloom) -> f64 {
+        let (mut both, mut total) = (0u32, 0u32);
+        for (a, b) in self.0.iter().zip(&other.0) {
+            both += (a & b).count_ones();
+            total += a.count_ones() + b.count_ones();
+        }
+        if total == 0 {
+            0.0
+        } else {
+            2.0 * f64::from(both) / f64::from(total)
+        }
+    }
+
+    /// The filter as 256 hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|w| format!("{w:016x}")).collect()
+    }
+
+    /// A filter from 256 hex digits.
+    pub fn from_hex(s: &str) -> Option<Bloom> {
+        if s.len() != WORDS * 16 || !s.is_ascii() {
+            return None;
+        }
+        let mut w = [0u64; WORDS];
+        for (i, slot) in w.iter_mut().enumerate() {
+            *slot = u64::from_str_radix(&s[i * 16..i * 16 + 16], 16).ok()?;
+        }
+        Some(Bloom(w))
+    }
+
+    /// Bits set.
+    pub fn count_ones(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+}
+
+/// Encodes values under one project key.
+pub struct Pseudonymiser {
+    /// Per field tag: the token key and the Bloom key.
+    token_keys: Vec<Key>,
+    bloom_keys: Vec<Key>,
+    /// Per field tag: the keyed permutation of the balanced filter's bits.
+    permutations: Vec<Vec<u16>>,
+    version: u32,
+    fingerprint: String,
+}
+
+impl fmt::Debug for Pseudonymiser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pseudonymiser")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pseudonymiser {
+    /// A pseudonymiser for `project` at key `version`, from the master key.
+    pub fn new(master: &Key, project: &str, version: u32) -> Pseudonymiser {
+        let project_key = master.project(project, version);
+        let n = Field::ALL.len() + 1;
+        let mut token_keys = Vec::with_capacity(n);
+        let mut bloom_keys = Vec::with_capacity(n);
+        let mut permutations = Vec::with_capacity(n);
+        for tag in 0..n as u8 {
+            token_keys.push(project_key.field(tag, "token"));
+            let bk = project_key.field(tag, "bloom");
+            permutations.push(permutation(&project_key.field(tag, "bloom-permutation")));
+            bloom_keys.push(bk);
+        }
+        // Identifies the project key without revealing it: two files with one fingerprint
+        // were encoded under one key.
+        let fp = blake3::keyed_hash(
+            project_key.field(0, "fingerprint").bytes(),
+            SCHEME.as_bytes(),
+        );
+        Pseudonymiser {
+            token_keys,
+            bloom_keys,
+            permutations,
+            version,
+            fingerprint: fp.to_hex()[..12].to_string(),
+        }
+    }
+
+    /// The value of the `carematch_scheme` column: scheme, key version and key fingerprint.
+    pub fn scheme(&self) -> String {
+        format!(
+            "{SCHEME};key-version={};key={}",
+            self.version, self.fingerprint
+        )
+    }
+
+    /// The token of a normalised `value` of `field`.
+    pub fn token(&self, field: Field, value: &str) -> Token {
+        let key = &self.token_keys[usize::from(field.tag())];
+        let mut h = blake3::Hasher::new_keyed(key.bytes());
+        h.update(&[field.tag()]);
+        h.update(&(value.len() as u64).to_le_bytes());
+        h.update(value.as_bytes());
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        Token(out)
+    }
+
+    /// The balanced Bloom filter of a normalised `value` of `field`: the bigrams of
+    /// `_value_`, each setting [`BLOOM_HASHES`] keyed positions of [`BLOOM_BITS`]; then the
+    /// complement appended and all bits permuted by the field's keyed permutation.
+    pub fn bloom(&self, field: Field, value: &str) -> Bloom {
+        let tag = usize::from(field.tag());
+        let key = self.bloom_keys[tag].bytes();
+        let mut base = [0u64; WORDS / 2];
+        let chars: Vec<char> = std::iter::once('_')
+            .chain(value.chars())
+            .chain(std::iter::once('_'))
+            .collect();
+        let mut buf = [0u8; 8];
+        for w in chars.windows(2) {
+            let mut n = w[0].encode_utf8(&mut buf).len();
+            n += w[1].encode_utf8(&mut buf[n..]).len();
+            let mut out = [0u8; 2 * BLOOM_HASHES];
+            blake3::Hasher::new_keyed(key)
+                .update(&buf[..n])
+                .finalize_xof()
+                .fill(&mut out);
+            for p in out.chunks(2) {
+                let bit = usize::from(u16::from_le_bytes([p[0], p[1]])) % BLOOM_BITS;
+                base[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+        let perm = &self.permutations[tag];
+        let mut out = [0u64; WORDS];
+        for (i, &to) in perm.iter().enumerate() {
+            let set = if i < BLOOM_BITS {
+                base[i / 64] >> (i % 64) & 1 == 1
+            } else {
+                let j = i - BLOOM_BITS;
+                base[j / 64] >> (j % 64) & 1 == 0
+            };
+            if set {
+                let to = usize::from(to);
+                out[to / 64] |= 1 << (to % 64);
+            }
+        }
+        Bloom(out)
+    }
+}
+
+/// A keyed permutation of the 2 × BLOOM_BITS positions (Fisher-Yates driven by the key's
+/// XOF output).
+fn permutation(key: &Key) -> Vec<u16> {
+    let mut p: Vec<u16> = (0..2 * BLOOM_BITS as u16).collect();
+    let mut xof = blake3::Hasher::new_keyed(key.bytes()).finalize_xof();
+    for i in (1..p.len()).rev() {
+        let mut b = [0u8; 8];
+        xof.fill(&mut b);
+        let j = (u64::from_le_bytes(b) % (i as u64 + 1)) as usize;
+        p.swap(i, j);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_key() -> Key {
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        Key::from_bytes(k)
+    }
+
+    #[test]
+    fn tokens_depend_on_field_value_project_and_version() {
+        let m = test_key();
+        let p = Pseudonymiser::new(&m, "test-project", 1);
+        let t = p.token(Field::NhsNumber, "9991234561");
+        assert_eq!(t, p.token(Field::NhsNumber, "9991234561"));
+        assert!(t != p.token(Field::NhsNumber, "9991234562"));
+        assert!(t != p.token(Field::Id, "9991234561"), "field separation");
+        assert!(
+            t != Pseudonymiser::new(&m, "other-project", 1).token(Field::NhsNumber, "9991234561")
+        );
+        assert!(
+            t != Pseudonymiser::new(&m, "test-project", 2).token(Field::NhsNumber, "9991234561")
+        );
+        assert_eq!(t.to_string().len(), 32);
+        assert_eq!(format!("{t:?}"), "Token(..)");
+    }
+
+    #[test]
+    fn balanced_filters_have_half_their_bits_set() {
+        let p = Pseudonymiser::new(&test_key(), "test-project", 1);
+        for v in ["", "a", "smith", "oconnor", "a much longer address line 12"] {
+            assert_eq!(p.bloom(Field::Surname, v).count_ones() as usize, BLOOM_BITS);
+        }
+    }
+
+    #[test]
+    fn dice_is_high_for_typos_and_lower_for_other_names() {
+        let p = Pseudonymiser::new(&test_key(), "test-project", 1);
+        let b = |v: &str| p.bloom(Field::Surname, v);
+        let same = b("johnson").dice(&b("johnson"));
+        let typo = b("johnson").dice(&b("jonhson"));
+        let other = b("johnson").dice(&b("patel"));
+        assert_eq!(same, 1.0);
+        assert!(typo > other + 0.1, "typo {typo} other {other}");
+    }
+
+    #[test]
+    fn bloom_hex_round_trips() {
+        let p = Pseudonymiser::new(&test_key(), "test-project", 1);
+        let b = p.bloom(Field::GivenName, "elizabeth");
+        assert_eq!(Bloom::from_hex(&b.to_hex()), Some(b));
+        assert_eq!(Bloom::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn tags_are_distinct_and_columns_named() {
+        let mut tags: Vec<u8> = Field::ALL.iter().map(|f| f.tag()).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        assert_eq!(tags.len(), Field::ALL.len());
+        assert!(
+            Field::ALL
+                .iter()
+                .all(|f| f.token_column().ends_with(".tok"))
+        );
+    }
+}

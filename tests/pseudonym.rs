@@ -1,0 +1,147 @@
+//! Pseudonymisation: frozen known-answer vectors, normalisation before tokens, key separation.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use carematch::normalise::name::normalise_name;
+use carematch::normalise::nhs_number::parse_nhs_number;
+use carematch::pseudonym::{Field, Key, Pseudonymiser};
+
+/// The test key: bytes 0, 1, ..., 31. Never use it for real data.
+fn test_key() -> Key {
+    let mut k = [0u8; 32];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    Key::from_bytes(k)
+}
+
+const FIELDS: &[(Field, &str)] = &[
+    (Field::Id, "GP00000001"),
+    (Field::NhsNumber, "9990000018"),
+    (Field::NhsNumber, "9991234578"),
+    (Field::Dob, "1980-02-01"),
+    (Field::DobSwapped, "1980-01-02"),
+    (Field::DobYearMonth, "1980-02"),
+    (Field::DobYear, "1980"),
+    (Field::Sex, "F"),
+    (Field::Postcode, "LS1 4AP"),
+    (Field::PostcodeSector, "LS1 4"),
+    (Field::PostcodeDistrict, "LS1"),
+    (Field::PostcodeArea, "LS"),
+    (Field::GivenName, "zoe"),
+    (Field::GivenNameNickname, "elizabeth"),
+    (Field::GivenNameSoundex, "E421"),
+    (Field::GivenNameNysiis, "ELASABAT"),
+    (Field::Surname, "obrien"),
+    (Field::SurnameSoundex, "O165"),
+    (Field::SurnameNysiis, "OBRAN"),
+    (Field::Address, "12 high street leeds"),
+];
+
+fn vectors_now() -> serde_json::Value {
+    let p = Pseudonymiser::new(&test_key(), "test-project", 1);
+    let tokens: Vec<serde_json::Value> = FIELDS
+        .iter()
+        .map(|(f, v)| {
+            serde_json::json!({"field": f.token_column(), "value": v, "token": p.token(*f, v).to_string()})
+        })
+        .collect();
+    let blooms: Vec<serde_json::Value> = carematch::pseudonym::BLOOM_COLUMNS
+        .iter()
+        .zip(["zoe", "obrien", "12 high street leeds"])
+        .map(|((column, f), v)| serde_json::json!({"field": column, "value": v, "bloom": p.bloom(*f, v).to_hex()}))
+        .collect();
+    serde_json::json!({
+        "comment": "Known-answer vectors for carematch-pseudonym-1. Test key = bytes 0..31; NHS numbers from the never-issued 999 range. Frozen: a change here changes every pseudonym.",
+        "key_hex": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        "project": "test-project",
+        "key_version": 1,
+        "scheme": p.scheme(),
+        "tokens": tokens,
+        "blooms": blooms,
+    })
+}
+
+/// The vectors in tests/data/vectors.json are what this build computes, byte for byte. They
+/// were written once (`CAREMATCH_BLESS=1 cargo test --test integration vectors`) and must
+/// never change: every pseudonym ever issued depends on them.
+#[test]
+fn known_answer_vectors_are_frozen() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors.json");
+    let now = serde_json::to_string_pretty(&vectors_now()).unwrap() + "\n";
+    if std::env::var_os("CAREMATCH_BLESS").is_some() {
+        std::fs::write(&path, &now).unwrap();
+    }
+    let frozen = std::fs::read_to_string(&path).expect("tests/data/vectors.json exists");
+    assert!(
+        frozen == now,
+        "pseudonyms changed: tests/data/vectors.json no longer matches"
+    );
+}
+
+#[test]
+fn test_vectors_use_only_the_999_range() {
+    for (f, v) in FIELDS {
+        if *f == Field::NhsNumber {
+            let n = parse_nhs_number(v).unwrap().unwrap();
+            assert!(n.is_test_range(), "{v}");
+        }
+    }
+}
+
+#[test]
+fn formatting_variants_give_one_token() {
+    let p = Pseudonymiser::new(&test_key(), "test-project", 1);
+    let nhs = |raw: &str| {
+        let n = parse_nhs_number(raw).unwrap().unwrap();
+        p.token(Field::NhsNumber, &format!("{:010}", n.to_u64()))
+    };
+    assert_eq!(nhs("999 123 4578"), nhs("9991234578"));
+    assert_eq!(nhs("999-123-4578"), nhs(" 9991234578 "));
+    let name = |raw: &str| p.token(Field::GivenName, &normalise_name(raw).unwrap());
+    // NFC "Zoë" and NFD "Zoe\u{308}", case and spacing.
+    assert_eq!(name("Zo\u{eb}"), name("Zoe\u{308}"));
+    assert_eq!(name("ZOË"), name("  zoë "));
+}
+
+/// Two projects' tokens of the same values never coincide (10^5 values here; the 10^6 run
+/// is `cargo test --release --test integration -- --ignored separation`).
+#[test]
+fn no_token_is_shared_across_two_project_keys() {
+    separation(100_000);
+}
+
+#[test]
+#[ignore = "10^6 values: run in release"]
+fn no_token_is_shared_across_two_project_keys_million() {
+    separation(1_000_000);
+}
+
+fn separation(n: u64) {
+    let m = test_key();
+    let (a, b) = (
+        Pseudonymiser::new(&m, "project-a", 1),
+        Pseudonymiser::new(&m, "project-b", 1),
+    );
+    let mut seen: HashSet<[u8; 32]> = HashSet::with_capacity(n as usize);
+    let mut hex = |t: carematch::pseudonym::Token| {
+        let mut k = [0u8; 32];
+        k.copy_from_slice(t.to_string().as_bytes());
+        k
+    };
+    for i in 0..n {
+        let v = format!("{:010}", 9_990_000_000 + i);
+        assert!(
+            seen.insert(hex(a.token(Field::NhsNumber, &v))),
+            "repeat within a project"
+        );
+    }
+    for i in 0..n {
+        let v = format!("{:010}", 9_990_000_000 + i);
+        assert!(
+            !seen.contains(&hex(b.token(Field::NhsNumber, &v))),
+            "shared token at {i}"
+        );
+    }
+}
