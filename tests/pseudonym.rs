@@ -125,7 +125,7 @@ fn separation(n: u64) {
         Pseudonymiser::new(&m, "project-b", 1),
     );
     let mut seen: HashSet<[u8; 32]> = HashSet::with_capacity(n as usize);
-    let mut hex = |t: carematch::pseudonym::Token| {
+    let hex = |t: carematch::pseudonym::Token| {
         let mut k = [0u8; 32];
         k.copy_from_slice(t.to_string().as_bytes());
         k
