@@ -76,7 +76,7 @@ impl Clusters {
         let n = records.len();
         let mut uf = UnionFind {
             parent: (0..n as u32).collect(),
-            nhs: records.nhs.clone(),
+            nhs: records.nhs_keys().into_owned(),
         };
         // Merge order: rule, then the pair's ranks (record ids), never row numbers.
         let mut order: Vec<(u16, u32, u32, u32)> = links

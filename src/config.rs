@@ -88,6 +88,9 @@ impl Config {
                 })
                 .collect();
         }
+        if is_encoded(records) {
+            return Ok(Comparison::encoded_defaults());
+        }
         let mut out = Comparison::defaults();
         for name in records.other_columns() {
             let everywhere = records
@@ -99,6 +102,67 @@ impl Config {
             }
         }
         Ok(out)
+    }
+
+    /// Training options from the config (for pseudonymised input, training rules on its
+    /// token columns).
+    pub fn train_options_for(&self, records: &Records) -> TrainOptions {
+        let mut o = self.train_options();
+        if self.training_rules.is_none() && is_encoded(records) {
+            o.sessions = parse_all(&[
+                "nhs_number.tok",
+                "dob.tok & surname.soundex.tok",
+                "given_name.tok & surname.tok & postcode.area.tok",
+            ]);
+        }
+        o
+    }
+
+    /// The model's prediction blocking rules: the config's, or the defaults for clear text
+    /// or for pseudonymised input.
+    pub fn blocking_for(&self, records: &Records) -> Vec<BlockingRule> {
+        if let Some(b) = &self.blocking {
+            return b.clone();
+        }
+        if is_encoded(records) {
+            parse_all(&[
+                "nhs_number.tok",
+                "dob.tok & surname.soundex.tok",
+                "dob.tok & given_name.tok",
+                "dob.tok & postcode.district.tok",
+                "given_name.soundex.tok & surname.soundex.tok & dob.year.tok",
+                "given_name.soundex.tok & surname.soundex.tok & postcode.district.tok",
+                "postcode.tok & given_name.soundex.tok",
+            ])
+        } else {
+            BlockingRule::defaults()
+        }
+    }
+
+    /// The deterministic rules: the config's, or the defaults for clear text or for
+    /// pseudonymised input.
+    pub fn rules_for(&self, records: &Records) -> Vec<MatchRule> {
+        if let Some(r) = &self.rules {
+            return r.clone();
+        }
+        if is_encoded(records) {
+            [
+                ("nhs-dob", "nhs_number.tok & dob.tok"),
+                (
+                    "nhs-yob",
+                    "nhs_number.tok & dob.year.tok & surname.soundex.tok",
+                ),
+                (
+                    "demographics",
+                    "surname.tok & given_name.tok & dob.tok & postcode.tok",
+                ),
+            ]
+            .iter()
+            .map(|(n, e)| MatchRule::new(n, e).expect("encoded rules parse"))
+            .collect()
+        } else {
+            MatchRule::defaults()
+        }
     }
 
     /// Training options from the config.
@@ -119,6 +183,22 @@ impl Config {
 
 fn yes() -> bool {
     true
+}
+
+/// True when the input is pseudonymised (it has the scheme column).
+pub fn is_encoded(records: &Records) -> bool {
+    records
+        .other_columns()
+        .any(|c| c == crate::pseudonym::SCHEME_COLUMN)
+}
+
+fn parse_all<T: std::str::FromStr>(v: &[&str]) -> Vec<T>
+where
+    T::Err: std::fmt::Debug,
+{
+    v.iter()
+        .map(|s| s.parse().expect("built-in rules parse"))
+        .collect()
 }
 
 impl Default for Config {

@@ -354,7 +354,7 @@ impl Linker {
         let rule_decisions: Vec<Option<Decision>> = if dedupe {
             found.iter().map(|_| Some(Decision::Match)).collect()
         } else {
-            decide_one_to_one(&records.nhs, &found)
+            decide_one_to_one(&records.nhs_keys(), &found)
         };
         // Pass 2: the model, over its own blocking; rule pairs are scored too.
         let mut cands: Vec<Candidate> = Vec::new();
@@ -512,6 +512,7 @@ fn decide_by_model(
     // Two candidates within the margin are ambiguous unless they are one patient: they carry
     // one valid NHS number, or the model matches them with each other (a duplicate in the
     // other source).
+    let nhs = records.nhs_keys();
     let ambiguous: Vec<bool> = (0..n)
         .into_par_iter()
         .map(|row| {
@@ -519,7 +520,7 @@ fn decide_by_model(
             if b == u32::MAX || w1 - w2 >= t.ambiguity_margin {
                 return false;
             }
-            let (na, nb) = (records.nhs[a as usize], records.nhs[b as usize]);
+            let (na, nb) = (nhs[a as usize], nhs[b as usize]);
             if na != 0 && na == nb {
                 return false;
             }

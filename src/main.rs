@@ -250,6 +250,9 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     progress.say("normalising");
     let (records, quality) = b.build()?;
     print!("{quality}");
+    if let Some(scheme) = carematch::pseudonym::check_scheme(&records)? {
+        println!("pseudonymised input: {scheme}");
+    }
     Ok(records)
 }
 
@@ -262,14 +265,12 @@ fn trained(
 ) -> Result<Model, Error> {
     progress.say("training the model");
     let comparisons = config.comparisons(records)?;
-    let mut options = config.train_options();
+    let mut options = config.train_options_for(records);
     if let Some(path) = labels {
         options.labelled = labelled_pairs(records, mode, path)?;
     }
     let mut model = Model::train(records, mode, &comparisons, &options)?;
-    if let Some(b) = &config.blocking {
-        model.set_blocking(b.clone());
-    }
+    model.set_blocking(config.blocking_for(records));
     if let Some(t) = config.thresholds {
         model.set_thresholds(t)?;
     }
@@ -367,10 +368,9 @@ fn linker(
         m.save(path)?;
     }
     let mut b = Linker::new();
-    if let Some(r) = &config.rules {
-        b.rules(r.clone());
-    }
-    b.model(model).one_to_one(one_to_one);
+    b.rules(config.rules_for(records))
+        .model(model)
+        .one_to_one(one_to_one);
     b.build()
 }
 

@@ -244,6 +244,8 @@ enum Ready<'a> {
 pub(crate) struct Ladder<'a> {
     records: &'a Records,
     rules: Vec<Vec<Ready<'a>>>,
+    /// In pseudonymised input, the NHS-number tokens (for the conflict guard).
+    nhs_tokens: Option<&'a [u32]>,
 }
 
 impl<'a> Ladder<'a> {
@@ -263,7 +265,16 @@ impl<'a> Ladder<'a> {
             .iter()
             .map(|r| r.conditions.iter().map(|c| ready(records, c)).collect())
             .collect::<Result<_, Error>>()?;
-        Ok(Ladder { records, rules })
+        let nhs_tokens = records
+            .others
+            .iter()
+            .find(|c| c.name == "nhs_number.tok")
+            .map(|c| c.values.as_slice());
+        Ok(Ladder {
+            records,
+            rules,
+            nhs_tokens,
+        })
     }
 
     /// The index of the first rule `pair` satisfies.
@@ -272,6 +283,12 @@ impl<'a> Ladder<'a> {
         let (a, b) = (nhs[pair.left as usize], nhs[pair.right as usize]);
         if a != 0 && b != 0 && a != b {
             return None;
+        }
+        if let Some(t) = self.nhs_tokens {
+            let (a, b) = (t[pair.left as usize], t[pair.right as usize]);
+            if a != crate::record::NONE && b != crate::record::NONE && a != b {
+                return None;
+            }
         }
         self.rules
             .iter()

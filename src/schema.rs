@@ -85,6 +85,14 @@ fn squash(header: &str) -> String {
 
 /// The role a header names without a config, if any.
 pub fn recognise(header: &str) -> Option<Role> {
+    // Columns of a pseudonymised file (`address.bf`, `dob.tok`) are encodings, not clear
+    // values; only the tokenised id has a role.
+    if header == "id.tok" {
+        return Some(Role::Id);
+    }
+    if header.ends_with(".tok") || header.ends_with(".bf") {
+        return None;
+    }
     let s = squash(header);
     let role = match s.as_str() {
         "id" | "recid" | "recordid" | "uniqueid" | "patientid" | "personid" | "localpatientid"
@@ -258,6 +266,9 @@ mod tests {
         assert_eq!(recognise("Address Line 2"), Some(Role::Address));
         assert_eq!(recognise("rec_id"), Some(Role::Id));
         assert_eq!(recognise("ethnicity"), None);
+        assert_eq!(recognise("address.bf"), None, "an encoding, not an address");
+        assert_eq!(recognise("dob.tok"), None);
+        assert_eq!(recognise("id.tok"), Some(Role::Id));
     }
 
     #[test]

@@ -710,3 +710,90 @@ fn pseudonymise_refuses_a_bad_or_missing_key_without_echoing_it() {
         .unwrap();
     assert_bad_input(&o, &["CAREMATCH_KEY is not set"]);
 }
+
+/// Pseudonymises gp.csv and hospital.csv of `dir` with `key_hex`, `project` and `version`.
+fn encode_both(dir: &Path, key_hex: &str, project: &str, version: &str) {
+    let d = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    std::fs::write(d("k.hex"), key_hex).unwrap();
+    for (input, out) in [
+        ("gp.csv", "gp.enc.csv"),
+        ("hospital.csv", "hospital.enc.csv"),
+    ] {
+        let o = carematch(&[
+            "pseudonymise",
+            "--input",
+            &d(input),
+            "--key-file",
+            &d("k.hex"),
+            "--out",
+            &d(out),
+            "--project",
+            project,
+            "--key-version",
+            version,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn linking_pseudonymised_files_is_nearly_as_good_as_clear_text() {
+    let dir = generated(3000, 28);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    encode_both(dir.path(), &"ab".repeat(32), "test", "1");
+    let run = |l: &str, r: &str, out: &str| {
+        let o = carematch(&[
+            "link",
+            "--left",
+            &d(l),
+            "--right",
+            &d(r),
+            "--out",
+            &d(out),
+            "--truth",
+            &d("truth.csv"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let clear = run("gp.csv", "hospital.csv", "clear.csv");
+    let encoded = run("gp.enc.csv", "hospital.enc.csv", "enc.csv");
+    assert!(
+        encoded.contains("pseudonymised input: carematch pseudonym 1 key version 1 key "),
+        "{encoded}"
+    );
+    let (fc, fe) = (metric(&clear, "f1"), metric(&encoded, "f1"));
+    assert!(fe > fc - 0.01, "encoded F1 {fe} vs clear {fc}");
+    assert!(metric(&encoded, "precision") >= 0.995, "{encoded}");
+}
+
+#[test]
+fn files_encoded_under_different_keys_are_not_linked() {
+    let dir = generated(200, 29);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let link = |l: &str, r: &str| {
+        carematch(&[
+            "link",
+            "--left",
+            &d(l),
+            "--right",
+            &d(r),
+            "--out",
+            &d("p.csv"),
+        ])
+    };
+    encode_both(dir.path(), &"ab".repeat(32), "test", "1");
+    let o = link("gp.enc.csv", "hospital.enc.csv");
+    assert!(
+        o.status.success(),
+        "one key and version links: {}",
+        text(&o.stderr)
+    );
+    std::fs::rename(d("hospital.enc.csv"), d("h1.enc.csv")).unwrap();
+    encode_both(dir.path(), &"ab".repeat(32), "test", "2");
+    let o = link("gp.enc.csv", "h1.enc.csv");
+    assert_bad_input(&o, &["h1.enc.csv", "different keys"]);
+    encode_both(dir.path(), &"cd".repeat(32), "test", "1");
+    let o = link("gp.enc.csv", "h1.enc.csv");
+    assert_bad_input(&o, &["h1.enc.csv", "different keys"]);
+}

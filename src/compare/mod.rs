@@ -22,6 +22,7 @@
 //! are swapped with the surnames, the surname comparison takes the "swapped" level and the
 //! given-name comparison is null, so the swap is counted once.
 
+mod encoded;
 mod similarity;
 
 use std::fmt;
@@ -32,6 +33,7 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
+pub use encoded::columns_of as encoded_columns;
 pub use similarity::jaro_winkler;
 use similarity::{jaccard_sorted, one_digit_apart};
 
@@ -65,6 +67,19 @@ pub enum Kind {
     Sex,
     /// A carried-through column: exact, Jaro-Winkler thresholds, else.
     Text,
+    /// Pseudonymised given name: exact token, nickname token, Bloom Dice thresholds,
+    /// phonetic token, else.
+    EncodedGivenName,
+    /// Pseudonymised surname: exact token, Dice thresholds, phonetic token, else.
+    EncodedSurname,
+    /// Pseudonymised date of birth: exact, day/month swapped, year and month, year, else.
+    EncodedDateOfBirth,
+    /// Pseudonymised location: same address (Dice), unit, sector, district, area, else.
+    EncodedLocation,
+    /// Pseudonymised NHS number: equal, different.
+    EncodedNhsNumber,
+    /// Pseudonymised sex: agree, disagree.
+    EncodedSex,
 }
 
 /// One comparison of a model.
@@ -119,6 +134,26 @@ impl Comparison {
         })
     }
 
+    /// The comparisons of pseudonymised files (see [`Kind`]'s `Encoded*` kinds), with Dice
+    /// thresholds for the balanced Bloom filters of names.
+    pub fn encoded_defaults() -> Vec<Comparison> {
+        [
+            ("given_name", Kind::EncodedGivenName, vec![0.92, 0.85]),
+            ("surname", Kind::EncodedSurname, vec![0.92, 0.85]),
+            ("dob", Kind::EncodedDateOfBirth, vec![]),
+            ("location", Kind::EncodedLocation, vec![]),
+            ("nhs_number", Kind::EncodedNhsNumber, vec![]),
+            ("sex", Kind::EncodedSex, vec![]),
+        ]
+        .into_iter()
+        .map(|(f, kind, thresholds)| Comparison {
+            field: f.to_string(),
+            kind,
+            thresholds,
+        })
+        .collect()
+    }
+
     /// The default comparisons for NHS data: given name, surname, date of birth, location,
     /// NHS number, sex.
     pub fn defaults() -> Vec<Comparison> {
@@ -144,7 +179,12 @@ impl Comparison {
     pub fn validate(&self) -> Result<(), Error> {
         let wants = matches!(
             self.kind,
-            Kind::GivenName | Kind::Surname | Kind::Address | Kind::Text
+            Kind::GivenName
+                | Kind::Surname
+                | Kind::Address
+                | Kind::Text
+                | Kind::EncodedGivenName
+                | Kind::EncodedSurname
         );
         if wants && self.thresholds.is_empty() {
             return Err(config_err(format!(
@@ -224,6 +264,24 @@ impl Comparison {
                 jw(&mut v, &self.thresholds);
                 v.push("else".into());
             }
+            Kind::EncodedGivenName | Kind::EncodedSurname => {
+                v.push("exact".into());
+                if self.kind == Kind::EncodedGivenName {
+                    v.push("nickname".into());
+                }
+                for t in &self.thresholds {
+                    v.push(format!("dice>={t}"));
+                }
+                v.extend(["phonetic".into(), "else".into()]);
+            }
+            Kind::EncodedDateOfBirth => v.extend(
+                ["exact", "day_month_swapped", "year_month", "year", "else"].map(String::from),
+            ),
+            Kind::EncodedLocation => v.extend(
+                ["same_address", "unit", "sector", "district", "area", "else"].map(String::from),
+            ),
+            Kind::EncodedNhsNumber => v.extend(["exact", "different"].map(String::from)),
+            Kind::EncodedSex => v.extend(["agree", "disagree"].map(String::from)),
         }
         v
     }
@@ -232,8 +290,13 @@ impl Comparison {
     /// adjustment applies to, if the kind has one.
     pub fn exact_level(&self) -> Option<u8> {
         match self.kind {
-            Kind::GivenName | Kind::Surname | Kind::Text | Kind::Postcode => Some(1),
-            Kind::Location => Some(2),
+            Kind::GivenName
+            | Kind::Surname
+            | Kind::Text
+            | Kind::Postcode
+            | Kind::EncodedGivenName
+            | Kind::EncodedSurname => Some(1),
+            Kind::Location | Kind::EncodedLocation => Some(2),
             _ => None,
         }
     }
@@ -255,6 +318,8 @@ pub(crate) struct Prepared<'a> {
     toks: Vec<u64>,
     /// For text: the column's values and dictionary.
     text: Option<(&'a [u32], &'a Interner)>,
+    /// For pseudonymised kinds: the token and filter columns.
+    encoded: Option<encoded::Encoded<'a>>,
     /// Term frequency of each value of the exact level's field (share of rows), if any.
     pub(crate) tf: Vec<f64>,
 }
@@ -297,6 +362,7 @@ impl<'a> Prepared<'a> {
             tok_start: Vec::new(),
             toks: Vec::new(),
             text: None,
+            encoded: None,
             tf: Vec::new(),
         };
         match c.kind {
@@ -354,6 +420,24 @@ impl<'a> Prepared<'a> {
                 p.text = Some((&col.values, &col.dict));
             }
             Kind::DateOfBirth | Kind::NhsNumber | Kind::Sex => {}
+            Kind::EncodedGivenName
+            | Kind::EncodedSurname
+            | Kind::EncodedDateOfBirth
+            | Kind::EncodedLocation
+            | Kind::EncodedNhsNumber
+            | Kind::EncodedSex => {
+                let e = encoded::Encoded::new(records, c.kind)?;
+                if let Some(rows) = e.exact_rows() {
+                    let n = rows
+                        .iter()
+                        .filter(|&&v| v != NONE)
+                        .map(|&v| v as usize + 1)
+                        .max()
+                        .unwrap_or(0);
+                    p.tf = frequencies(rows, n);
+                }
+                p.encoded = Some(e);
+            }
         }
         Ok(p)
     }
@@ -371,6 +455,9 @@ impl<'a> Prepared<'a> {
             Kind::Surname => r.surname[pair.left as usize],
             Kind::Postcode | Kind::Location => r.postcode[pair.left as usize],
             Kind::Text => self.text?.0[pair.left as usize],
+            Kind::EncodedGivenName | Kind::EncodedSurname | Kind::EncodedLocation => {
+                self.encoded.as_ref()?.exact_rows()?[pair.left as usize]
+            }
             _ => return None,
         };
         (v != NONE).then_some(v)
@@ -477,6 +564,15 @@ impl<'a> Prepared<'a> {
                 (a, b) if a == b => 1,
                 _ => 2,
             },
+            Kind::EncodedGivenName
+            | Kind::EncodedSurname
+            | Kind::EncodedDateOfBirth
+            | Kind::EncodedLocation
+            | Kind::EncodedNhsNumber
+            | Kind::EncodedSex => self
+                .encoded
+                .as_ref()
+                .map_or(0, |e| e.level(pair.left, pair.right, &self.thresholds)),
             Kind::Text => {
                 let Some((values, dict)) = self.text else {
                     return 0;

@@ -21,7 +21,9 @@ pub struct Scorer<'a> {
     /// (comparison, level) pairs that veto an automatic match.
     vetoes: Vec<(usize, u8)>,
     /// The NHS-number comparison, whose exact level lifts the vetoes.
-    nhs: Option<usize>,
+    /// The NHS-number comparison and the worst level that still lifts the vetoes (equal, or
+    /// one digit apart in clear text; equal only when encoded).
+    nhs: Option<(usize, u8)>,
     /// The given-name and sex comparisons.
     given: Option<usize>,
     sex: Option<usize>,
@@ -79,7 +81,14 @@ impl<'a> Scorer<'a> {
                 let last = (c.level_names().len() - 1) as u8;
                 matches!(
                     c.kind,
-                    Kind::GivenName | Kind::DateOfBirth | Kind::NhsNumber | Kind::Sex
+                    Kind::GivenName
+                        | Kind::DateOfBirth
+                        | Kind::NhsNumber
+                        | Kind::Sex
+                        | Kind::EncodedGivenName
+                        | Kind::EncodedDateOfBirth
+                        | Kind::EncodedNhsNumber
+                        | Kind::EncodedSex
                 )
                 .then_some((i, last))
             })
@@ -94,12 +103,20 @@ impl<'a> Scorer<'a> {
             nhs: model
                 .comparisons
                 .iter()
-                .position(|c| c.kind == Kind::NhsNumber),
+                .enumerate()
+                .find_map(|(i, c)| match c.kind {
+                    Kind::NhsNumber => Some((i, 2)),
+                    Kind::EncodedNhsNumber => Some((i, 1)),
+                    _ => None,
+                }),
             given: model
                 .comparisons
                 .iter()
-                .position(|c| c.kind == Kind::GivenName),
-            sex: model.comparisons.iter().position(|c| c.kind == Kind::Sex),
+                .position(|c| matches!(c.kind, Kind::GivenName | Kind::EncodedGivenName)),
+            sex: model
+                .comparisons
+                .iter()
+                .position(|c| matches!(c.kind, Kind::Sex | Kind::EncodedSex)),
         })
     }
 
@@ -132,8 +149,9 @@ impl<'a> Scorer<'a> {
     /// and a same-named child differ in date of birth. The vetoes are lifted when the NHS
     /// numbers agree, or are one digit apart (one side mistyped): twins' numbers are not.
     pub(crate) fn vetoed(&self, v: u64, pair: Pair) -> bool {
-        if let Some(c) = self.nhs {
-            if matches!(level_of(v, c), 1 | 2) {
+        if let Some((c, lift)) = self.nhs {
+            let l = level_of(v, c);
+            if l >= 1 && l <= lift {
                 return false;
             }
         }

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use super::em;
 use super::{Model, SessionSummary, Thresholds, TrainingSummary};
 use crate::Error;
-use crate::block::{Blocker, BlockingRule, Field, Mode, Pair, Transform};
+use crate::block::{Blocker, BlockingRule, Field, Key, Mode, Pair, Transform};
 use crate::compare::{Comparer, Comparison, Kind, level_of};
 use crate::record::Records;
 use crate::schema::Role;
@@ -321,6 +321,10 @@ fn key_reads(field: &Field, c: &Comparison) -> bool {
         | (Field::Role(Role::NhsNumber), Kind::NhsNumber)
         | (Field::Role(Role::Sex), Kind::Sex) => true,
         (Field::Other(name), Kind::Text) => *name == c.field,
+        (Field::Other(name), kind) if !crate::compare::encoded_columns(kind).is_empty() => {
+            crate::compare::encoded_columns(kind).contains(&name.as_str())
+                || (kind == Kind::EncodedLocation && name == "address.bf")
+        }
         _ => false,
     }
 }
@@ -374,8 +378,26 @@ fn mask_bits(masked: u32) -> u64 {
 }
 
 /// The levels of a comparison at which a blocking key on its field would agree.
-fn agreeing_levels(c: &Comparison, t: Transform) -> Vec<usize> {
+fn agreeing_levels(c: &Comparison, key: &Key) -> Vec<usize> {
     let n = c.level_names().len();
+    let t = key.transform;
+    if let Field::Other(col) = &key.field {
+        // Encoded columns: the level at which the column's token agrees, and the better ones.
+        let cols = crate::compare::encoded_columns(c.kind);
+        if let Some(i) = cols.iter().position(|x| x == col) {
+            return match c.kind {
+                Kind::EncodedDateOfBirth => match i {
+                    0 => vec![1],
+                    1 => vec![2],
+                    2 => vec![1, 3],
+                    _ => vec![1, 2, 3, 4],
+                },
+                Kind::EncodedLocation => (1..=i + 2).collect(),
+                Kind::EncodedGivenName | Kind::EncodedSurname if i == 0 => vec![1],
+                _ => (1..n - 1).collect(),
+            };
+        }
+    }
     match (c.kind, t) {
         (Kind::DateOfBirth, Transform::Exact) => vec![1],
         (Kind::DateOfBirth, Transform::YearMonth) => vec![1, 4],
@@ -408,7 +430,7 @@ fn rule_recall(
             .enumerate()
             .find(|(_, c)| key_reads(&k.field, c));
         if let Some((i, c)) = found {
-            let agree: f64 = agreeing_levels(c, k.transform)
+            let agree: f64 = agreeing_levels(c, k)
                 .iter()
                 .map(|&l| m[i].get(l).copied().unwrap_or(0.0))
                 .sum();

@@ -182,3 +182,46 @@ pub fn write_encoded_csv(
     w.flush().map_err(|e| Error::io(path, "write", &e))?;
     Ok(all.len() as u64)
 }
+
+/// For pseudonymised input: checks that every row of every source carries one and the same
+/// scheme value (scheme, key version, key fingerprint) and returns it; `None` for clear input.
+///
+/// # Errors
+///
+/// A usage error naming the source when the scheme column is empty somewhere, or differs
+/// within a source or between sources: such files were encoded under different keys or key
+/// versions, and their tokens can never agree.
+pub fn check_scheme(records: &Records) -> Result<Option<String>, Error> {
+    let Some(col) = records.others.iter().find(|c| c.name == SCHEME_COLUMN) else {
+        return Ok(None);
+    };
+    let mut seen: Option<u32> = None;
+    for s in records.sources() {
+        for r in s.rows.clone() {
+            let v = col.values[r as usize];
+            if v == NONE {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "{}: a row has no {SCHEME_COLUMN}: not a pseudonymised file, or a damaged one",
+                        s.name
+                    ),
+                ));
+            }
+            match seen {
+                None => seen = Some(v),
+                Some(x) if x != v => {
+                    return Err(Error::new(
+                        ErrorKind::Usage,
+                        format!(
+                            "{}: {SCHEME_COLUMN} differs from the first file's: the files were encoded under different keys, projects or key versions and cannot be linked",
+                            s.name
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(seen.map(|v| col.dict.get(v).to_string()))
+}

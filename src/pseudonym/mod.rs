@@ -25,7 +25,9 @@ mod key;
 
 use std::fmt;
 
-pub use encode::{BLOOM_COLUMNS, SCHEME_COLUMN, encoded_header, field_value, write_encoded_csv};
+pub use encode::{
+    BLOOM_COLUMNS, SCHEME_COLUMN, check_scheme, encoded_header, field_value, write_encoded_csv,
+};
 pub use key::{KEY_ENV, Key};
 
 /// The scheme written in every encoded file.

@@ -1,0 +1,261 @@
+//! Comparisons of pseudonymised records: token equality and Bloom-filter Dice similarity.
+//!
+//! An encoded file (written by `carematch pseudonymise`) holds, per record, keyed tokens of
+//! normalised values and balanced Bloom filters of names and address. The comparisons here
+//! give the same kinds of levels as the clear-text ones, from those columns alone:
+//!
+//! | field | levels |
+//! |---|---|
+//! | given name | exact token; nickname token; Dice ≥ t1; ≥ t2; Soundex or NYSIIS token; else |
+//! | surname | exact token; Dice ≥ t1; ≥ t2; Soundex or NYSIIS token; else |
+//! | date of birth | exact; day and month swapped; year and month; year; else |
+//! | location | same address (address Dice ≥ 0.9, postcodes not different); unit; sector; district; area; else |
+//! | NHS number | equal; different |
+//! | sex | agree; disagree |
+
+use rayon::prelude::*;
+
+use super::Kind;
+use crate::Error;
+use crate::block::config_err;
+use crate::pseudonym::Bloom;
+use crate::record::{NONE, Records};
+
+/// One encoded column: per row, the id of its value in the column's dictionary.
+struct Column<'a> {
+    rows: &'a [u32],
+}
+
+impl Column<'_> {
+    #[inline]
+    fn get(&self, row: u32) -> u32 {
+        self.rows.get(row as usize).copied().unwrap_or(NONE)
+    }
+
+    /// True when both rows have a value and the values are equal.
+    #[inline]
+    fn same(&self, a: u32, b: u32) -> bool {
+        let x = self.get(a);
+        x != NONE && x == self.get(b)
+    }
+}
+
+/// A Bloom-filter column: per row a filter index, and the parsed filters.
+struct Filters<'a> {
+    rows: &'a [u32],
+    filters: Vec<Option<Bloom>>,
+}
+
+impl Filters<'_> {
+    fn dice(&self, a: u32, b: u32) -> Option<f64> {
+        let (x, y) = (self.rows[a as usize], self.rows[b as usize]);
+        if x == NONE || y == NONE {
+            return None;
+        }
+        if x == y {
+            return Some(1.0);
+        }
+        let fx = self.filters.get(x as usize)?.as_ref()?;
+        let fy = self.filters.get(y as usize)?.as_ref()?;
+        Some(fx.dice(fy))
+    }
+}
+
+/// The columns one encoded comparison reads.
+pub(crate) struct Encoded<'a> {
+    kind: Kind,
+    cols: Vec<Column<'a>>,
+    bloom: Option<Filters<'a>>,
+}
+
+fn column<'a>(records: &'a Records, name: &str) -> Result<Column<'a>, Error> {
+    records
+        .others
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| Column { rows: &c.values })
+        .ok_or_else(|| {
+            config_err(format!(
+                "encoded comparison: the input has no column '{name}'"
+            ))
+        })
+}
+
+fn filters<'a>(records: &'a Records, name: &str) -> Result<Filters<'a>, Error> {
+    let c = records
+        .others
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| {
+            config_err(format!(
+                "encoded comparison: the input has no column '{name}'"
+            ))
+        })?;
+    let filters = (0..c.dict.len() as u32)
+        .into_par_iter()
+        .map(|i| Bloom::from_hex(c.dict.get(i)))
+        .collect();
+    Ok(Filters {
+        rows: &c.values,
+        filters,
+    })
+}
+
+/// The token columns each encoded kind reads, in the order its levels use them (empty for
+/// clear-text kinds).
+pub fn columns_of(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::EncodedGivenName => &[
+            "given_name.tok",
+            "given_name.nickname.tok",
+            "given_name.soundex.tok",
+            "given_name.nysiis.tok",
+        ],
+        Kind::EncodedSurname => &["surname.tok", "surname.soundex.tok", "surname.nysiis.tok"],
+        Kind::EncodedDateOfBirth => &[
+            "dob.tok",
+            "dob.swapped.tok",
+            "dob.year_month.tok",
+            "dob.year.tok",
+        ],
+        Kind::EncodedLocation => &[
+            "postcode.tok",
+            "postcode.sector.tok",
+            "postcode.district.tok",
+            "postcode.area.tok",
+        ],
+        Kind::EncodedNhsNumber => &["nhs_number.tok"],
+        Kind::EncodedSex => &["sex.tok"],
+        _ => &[],
+    }
+}
+
+/// The Bloom column an encoded kind reads, if any.
+fn bloom_of(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::EncodedGivenName => Some("given_name.bf"),
+        Kind::EncodedSurname => Some("surname.bf"),
+        Kind::EncodedLocation => Some("address.bf"),
+        _ => None,
+    }
+}
+
+impl<'a> Encoded<'a> {
+    pub(crate) fn new(records: &'a Records, kind: Kind) -> Result<Encoded<'a>, Error> {
+        let cols = columns_of(kind)
+            .iter()
+            .map(|n| column(records, n))
+            .collect::<Result<_, _>>()?;
+        let bloom = match bloom_of(kind) {
+            Some(n) => Some(filters(records, n)?),
+            None => None,
+        };
+        Ok(Encoded { kind, cols, bloom })
+    }
+
+    /// The row ids of the column whose exact agreement term frequencies adjust.
+    pub(crate) fn exact_rows(&self) -> Option<&'a [u32]> {
+        match self.kind {
+            Kind::EncodedGivenName | Kind::EncodedSurname | Kind::EncodedLocation => {
+                self.cols.first().map(|c| c.rows)
+            }
+            _ => None,
+        }
+    }
+
+    /// The level of rows `a` and `b`.
+    pub(crate) fn level(&self, a: u32, b: u32, thresholds: &[f64]) -> u8 {
+        let c = &self.cols;
+        let present = |i: usize| c[i].get(a) != NONE && c[i].get(b) != NONE;
+        match self.kind {
+            Kind::EncodedGivenName | Kind::EncodedSurname => {
+                if !present(0) {
+                    return 0;
+                }
+                if c[0].same(a, b) {
+                    return 1;
+                }
+                // Given names have a nickname level before the Dice levels.
+                let (first_dice, phonetic) = if self.kind == Kind::EncodedGivenName {
+                    if c[1].same(a, b) {
+                        return 2;
+                    }
+                    (3u8, [2usize, 3])
+                } else {
+                    (2u8, [1usize, 2])
+                };
+                let dice = self
+                    .bloom
+                    .as_ref()
+                    .and_then(|f| f.dice(a, b))
+                    .unwrap_or(0.0);
+                let mut level = first_dice;
+                for t in thresholds {
+                    if dice >= *t {
+                        return level;
+                    }
+                    level += 1;
+                }
+                if c[phonetic[0]].same(a, b) || c[phonetic[1]].same(a, b) {
+                    level
+                } else {
+                    level + 1
+                }
+            }
+            Kind::EncodedDateOfBirth => {
+                if !present(0) {
+                    return 0;
+                }
+                if c[0].same(a, b) {
+                    1
+                } else if (c[1].get(a) != NONE && c[1].get(a) == c[0].get(b))
+                    || (c[1].get(b) != NONE && c[1].get(b) == c[0].get(a))
+                {
+                    2
+                } else if c[2].same(a, b) {
+                    3
+                } else if c[3].same(a, b) {
+                    4
+                } else {
+                    5
+                }
+            }
+            Kind::EncodedLocation => {
+                let postcode_differs = present(0) && !c[0].same(a, b);
+                if !postcode_differs
+                    && self
+                        .bloom
+                        .as_ref()
+                        .and_then(|f| f.dice(a, b))
+                        .is_some_and(|d| d >= 0.9)
+                {
+                    return 1;
+                }
+                if !present(0) {
+                    return 0;
+                }
+                if c[0].same(a, b) {
+                    2
+                } else if c[1].same(a, b) {
+                    3
+                } else if c[2].same(a, b) {
+                    4
+                } else if c[3].same(a, b) {
+                    5
+                } else {
+                    6
+                }
+            }
+            Kind::EncodedNhsNumber | Kind::EncodedSex => {
+                if !present(0) {
+                    0
+                } else if c[0].same(a, b) {
+                    1
+                } else {
+                    2
+                }
+            }
+            _ => 0,
+        }
+    }
+}
