@@ -233,5 +233,61 @@ fn bench_compare(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_normalise, bench_compare, bench_pipeline);
+fn bench_pseudonym(c: &mut Criterion) {
+    use carematch::pseudonym::{Field, Key, Pseudonymiser};
+    let p = Pseudonymiser::new(&Key::from_bytes([3; 32]), "bench", 1);
+    let mut g = c.benchmark_group("pseudonym");
+    // One record's worth: 17 tokens and 3 hardened filters, as `pseudonymise` writes.
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("encode/record", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for (f, v) in [
+                (Field::NhsNumber, "9990000018"),
+                (Field::Dob, "1980-02-01"),
+                (Field::DobSwapped, "1980-01-02"),
+                (Field::DobYearMonth, "1980-02"),
+                (Field::DobYear, "1980"),
+                (Field::Sex, "F"),
+                (Field::Postcode, "LS1 4AP"),
+                (Field::PostcodeSector, "LS1 4"),
+                (Field::PostcodeDistrict, "LS1"),
+                (Field::PostcodeArea, "LS"),
+                (Field::GivenName, "elizabeth"),
+                (Field::GivenNameNickname, "elizabeth"),
+                (Field::GivenNameSoundex, "E421"),
+                (Field::GivenNameNysiis, "ELASABAT"),
+                (Field::Surname, "obrien"),
+                (Field::SurnameSoundex, "O165"),
+                (Field::SurnameNysiis, "OBRAN"),
+            ] {
+                n += p.token(f, black_box(v)).to_string().len();
+            }
+            for (f, v) in [
+                (Field::GivenName, "elizabeth"),
+                (Field::Surname, "obrien"),
+                (Field::Address, "12 high street leeds"),
+            ] {
+                n += p.bloom_record(f, black_box(v), "GP00000001").count_ones() as usize;
+            }
+            assert!(n > 17 * 32);
+        })
+    });
+    let a = p.bloom_record(Field::Surname, "johnson", "a");
+    let bb = p.bloom_record(Field::Surname, "jonhson", "b");
+    let expected = a.dice(&bb);
+    assert!(expected > 0.6 && expected < 1.0);
+    g.bench_function("dice", |b| {
+        b.iter(|| assert_eq!(black_box(&a).dice(black_box(&bb)), expected))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_normalise,
+    bench_compare,
+    bench_pipeline,
+    bench_pseudonym
+);
 criterion_main!(benches);

@@ -138,8 +138,8 @@ impl Comparison {
     /// thresholds for the balanced Bloom filters of names.
     pub fn encoded_defaults() -> Vec<Comparison> {
         [
-            ("given_name", Kind::EncodedGivenName, vec![0.92, 0.85]),
-            ("surname", Kind::EncodedSurname, vec![0.92, 0.85]),
+            ("given_name", Kind::EncodedGivenName, vec![0.85, 0.75]),
+            ("surname", Kind::EncodedSurname, vec![0.85, 0.75]),
             ("dob", Kind::EncodedDateOfBirth, vec![]),
             ("location", Kind::EncodedLocation, vec![]),
             ("nhs_number", Kind::EncodedNhsNumber, vec![]),

@@ -167,10 +167,9 @@ pub fn write_encoded_csv(
                     );
                 }
                 for (_, f) in BLOOM_COLUMNS {
-                    line.push(
-                        field_value(records, f, row)
-                            .map_or(String::new(), |v| p.bloom(f, &v).to_hex()),
-                    );
+                    line.push(field_value(records, f, row).map_or(String::new(), |v| {
+                        p.bloom_record(f, &v, records.id(row)).to_hex()
+                    }));
                 }
                 line
             })

@@ -20,6 +20,7 @@
 //! its `carematch_scheme` column, so files encoded under different keys cannot be mixed by
 //! mistake. See `docs/threat-model.md` for what this does and does not protect.
 
+pub mod attack;
 mod encode;
 mod key;
 
@@ -37,6 +38,8 @@ pub const SCHEME: &str = "carematch-pseudonym-1";
 pub const BLOOM_BITS: usize = 512;
 /// Positions set per bigram.
 pub const BLOOM_HASHES: usize = 20;
+/// The probability that hardening flips a bit of a written filter (BLIP).
+pub const FLIP_PROBABILITY: f64 = 0.03;
 /// 64-bit words in a balanced filter.
 const WORDS: usize = 2 * BLOOM_BITS / 64;
 
@@ -314,6 +317,65 @@ impl Pseudonymiser {
     /// complement appended and all bits permuted by the field's keyed permutation.
     pub fn bloom(&self, field: Field, value: &str) -> Bloom {
         let tag = usize::from(field.tag());
+        let base = self.base_filter(field, value);
+        let perm = &self.permutations[tag];
+        let mut out = [0u64; WORDS];
+        for (i, &to) in perm.iter().enumerate() {
+            let set = if i < BLOOM_BITS {
+                base[i / 64] >> (i % 64) & 1 == 1
+            } else {
+                let j = i - BLOOM_BITS;
+                base[j / 64] >> (j % 64) & 1 == 0
+            };
+            if set {
+                let to = usize::from(to);
+                out[to / 64] |= 1 << (to % 64);
+            }
+        }
+        Bloom(out)
+    }
+
+    /// The hardened filter written to encoded files: [`Pseudonymiser::bloom`], then each bit
+    /// flipped with probability [`FLIP_PROBABILITY`] by a keyed generator seeded with the
+    /// record's id (BLIP, randomised response). Two records with one name no longer share a
+    /// filter, so counting identical filters (a frequency attack) learns nothing; their Dice
+    /// similarity drops only a little (about 0.94 instead of 1).
+    pub fn bloom_record(&self, field: Field, value: &str, record: &str) -> Bloom {
+        let mut b = self.bloom(field, value);
+        let key = self.bloom_keys[usize::from(field.tag())].bytes();
+        let mut h = blake3::Hasher::new_keyed(key);
+        h.update(b"blip");
+        h.update(&(record.len() as u64).to_le_bytes());
+        h.update(record.as_bytes());
+        let mut xof = h.finalize_xof();
+        let threshold = (FLIP_PROBABILITY * 65536.0) as u32;
+        let mut buf = [0u8; 2 * 64];
+        for (w, word) in b.0.iter_mut().enumerate() {
+            xof.fill(&mut buf);
+            let _ = w;
+            for bit in 0..64 {
+                let r = u32::from(u16::from_le_bytes([buf[2 * bit], buf[2 * bit + 1]]));
+                if r < threshold {
+                    *word ^= 1 << bit;
+                }
+            }
+        }
+        b
+    }
+
+    /// The plain filter of bigrams, neither balanced nor noised: what an unhardened
+    /// cryptographic long-term key encoding would publish. Kept for the frequency-attack
+    /// control in the tests and benches; never written to a file.
+    pub fn unhardened_bloom(&self, field: Field, value: &str) -> Bloom {
+        let base = self.base_filter(field, value);
+        let mut out = [0u64; WORDS];
+        out[..WORDS / 2].copy_from_slice(&base);
+        Bloom(out)
+    }
+
+    /// The bigram filter of [`BLOOM_BITS`] bits.
+    fn base_filter(&self, field: Field, value: &str) -> [u64; WORDS / 2] {
+        let tag = usize::from(field.tag());
         let key = self.bloom_keys[tag].bytes();
         let mut base = [0u64; WORDS / 2];
         let chars: Vec<char> = std::iter::once('_')
@@ -334,21 +396,7 @@ impl Pseudonymiser {
                 base[bit / 64] |= 1 << (bit % 64);
             }
         }
-        let perm = &self.permutations[tag];
-        let mut out = [0u64; WORDS];
-        for (i, &to) in perm.iter().enumerate() {
-            let set = if i < BLOOM_BITS {
-                base[i / 64] >> (i % 64) & 1 == 1
-            } else {
-                let j = i - BLOOM_BITS;
-                base[j / 64] >> (j % 64) & 1 == 0
-            };
-            if set {
-                let to = usize::from(to);
-                out[to / 64] |= 1 << (to % 64);
-            }
-        }
-        Bloom(out)
+        base
     }
 }
 
