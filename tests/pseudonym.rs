@@ -37,6 +37,8 @@ const FIELDS: &[(Field, &str)] = &[
     (Field::SurnameSoundex, "O165"),
     (Field::SurnameNysiis, "OBRAN"),
     (Field::Address, "12 high street leeds"),
+    (Field::DobMasked(7), "1980020*"),
+    (Field::NhsMasked(4), "9990*00018"),
 ];
 
 fn vectors_now() -> serde_json::Value {

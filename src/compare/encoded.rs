@@ -8,9 +8,9 @@
 //! |---|---|
 //! | given name | exact token; nickname token; Dice ≥ t1; ≥ t2; Soundex or NYSIIS token; else |
 //! | surname | exact token; Dice ≥ t1; ≥ t2; Soundex or NYSIIS token; else |
-//! | date of birth | exact; day and month swapped; year and month; year; else |
+//! | date of birth | exact; day and month swapped; one digit different; year and month; year; else |
 //! | location | same address (address Dice ≥ 0.9, postcodes not different); unit; sector; district; area; else |
-//! | NHS number | equal; different |
+//! | NHS number | equal; one digit apart (one side mistyped); different |
 //! | sex | agree; disagree |
 
 use rayon::prelude::*;
@@ -117,6 +117,14 @@ pub fn columns_of(kind: Kind) -> &'static [&'static str] {
             "dob.swapped.tok",
             "dob.year_month.tok",
             "dob.year.tok",
+            "dob.mask0.tok",
+            "dob.mask1.tok",
+            "dob.mask2.tok",
+            "dob.mask3.tok",
+            "dob.mask4.tok",
+            "dob.mask5.tok",
+            "dob.mask6.tok",
+            "dob.mask7.tok",
         ],
         Kind::EncodedLocation => &[
             "postcode.tok",
@@ -124,7 +132,19 @@ pub fn columns_of(kind: Kind) -> &'static [&'static str] {
             "postcode.district.tok",
             "postcode.area.tok",
         ],
-        Kind::EncodedNhsNumber => &["nhs_number.tok"],
+        Kind::EncodedNhsNumber => &[
+            "nhs_number.tok",
+            "nhs_number.mask0.tok",
+            "nhs_number.mask1.tok",
+            "nhs_number.mask2.tok",
+            "nhs_number.mask3.tok",
+            "nhs_number.mask4.tok",
+            "nhs_number.mask5.tok",
+            "nhs_number.mask6.tok",
+            "nhs_number.mask7.tok",
+            "nhs_number.mask8.tok",
+            "nhs_number.mask9.tok",
+        ],
         Kind::EncodedSex => &["sex.tok"],
         _ => &[],
     }
@@ -212,12 +232,14 @@ impl<'a> Encoded<'a> {
                     || (c[1].get(b) != NONE && c[1].get(b) == c[0].get(a))
                 {
                     2
-                } else if c[2].same(a, b) {
+                } else if (4..12).any(|i| c[i].same(a, b)) {
                     3
-                } else if c[3].same(a, b) {
+                } else if c[2].same(a, b) {
                     4
-                } else {
+                } else if c[3].same(a, b) {
                     5
+                } else {
+                    6
                 }
             }
             Kind::EncodedLocation => {
@@ -246,7 +268,20 @@ impl<'a> Encoded<'a> {
                     6
                 }
             }
-            Kind::EncodedNhsNumber | Kind::EncodedSex => {
+            Kind::EncodedNhsNumber => {
+                if c[0].same(a, b) {
+                    1
+                } else if (1..11).any(|i| c[i].same(a, b)) {
+                    // One digit apart: one side failed its check digit (two valid numbers
+                    // are never one substitution apart).
+                    2
+                } else if present(0) {
+                    3
+                } else {
+                    0
+                }
+            }
+            Kind::EncodedSex => {
                 if !present(0) {
                     0
                 } else if c[0].same(a, b) {

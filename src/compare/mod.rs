@@ -72,11 +72,12 @@ pub enum Kind {
     EncodedGivenName,
     /// Pseudonymised surname: exact token, Dice thresholds, phonetic token, else.
     EncodedSurname,
-    /// Pseudonymised date of birth: exact, day/month swapped, year and month, year, else.
+    /// Pseudonymised date of birth: exact, day/month swapped, one digit, year and month, year,
+    /// else.
     EncodedDateOfBirth,
     /// Pseudonymised location: same address (Dice), unit, sector, district, area, else.
     EncodedLocation,
-    /// Pseudonymised NHS number: equal, different.
+    /// Pseudonymised NHS number: equal, one digit apart, different.
     EncodedNhsNumber,
     /// Pseudonymised sex: agree, disagree.
     EncodedSex,
@@ -275,12 +276,22 @@ impl Comparison {
                 v.extend(["phonetic".into(), "else".into()]);
             }
             Kind::EncodedDateOfBirth => v.extend(
-                ["exact", "day_month_swapped", "year_month", "year", "else"].map(String::from),
+                [
+                    "exact",
+                    "day_month_swapped",
+                    "one_digit",
+                    "year_month",
+                    "year",
+                    "else",
+                ]
+                .map(String::from),
             ),
             Kind::EncodedLocation => v.extend(
                 ["same_address", "unit", "sector", "district", "area", "else"].map(String::from),
             ),
-            Kind::EncodedNhsNumber => v.extend(["exact", "different"].map(String::from)),
+            Kind::EncodedNhsNumber => {
+                v.extend(["exact", "one_digit", "different"].map(String::from))
+            }
             Kind::EncodedSex => v.extend(["agree", "disagree"].map(String::from)),
         }
         v

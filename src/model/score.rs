@@ -22,7 +22,7 @@ pub struct Scorer<'a> {
     vetoes: Vec<(usize, u8)>,
     /// The NHS-number comparison, whose exact level lifts the vetoes.
     /// The NHS-number comparison and the worst level that still lifts the vetoes (equal, or
-    /// one digit apart in clear text; equal only when encoded).
+    /// one digit apart).
     nhs: Option<(usize, u8)>,
     /// The given-name and sex comparisons.
     given: Option<usize>,
@@ -106,7 +106,7 @@ impl<'a> Scorer<'a> {
                 .enumerate()
                 .find_map(|(i, c)| match c.kind {
                     Kind::NhsNumber => Some((i, 2)),
-                    Kind::EncodedNhsNumber => Some((i, 1)),
+                    Kind::EncodedNhsNumber => Some((i, 2)),
                     _ => None,
                 }),
             given: model

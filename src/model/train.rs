@@ -389,11 +389,12 @@ fn agreeing_levels(c: &Comparison, key: &Key) -> Vec<usize> {
                 Kind::EncodedDateOfBirth => match i {
                     0 => vec![1],
                     1 => vec![2],
-                    2 => vec![1, 3],
-                    _ => vec![1, 2, 3, 4],
+                    2 => vec![1, 4],
+                    3 => vec![1, 2, 3, 4, 5],
+                    _ => vec![1, 3],
                 },
                 Kind::EncodedLocation => (1..=i + 2).collect(),
-                Kind::EncodedGivenName | Kind::EncodedSurname if i == 0 => vec![1],
+                _ if i == 0 => vec![1],
                 _ => (1..n - 1).collect(),
             };
         }

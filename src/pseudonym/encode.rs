@@ -40,6 +40,14 @@ const TOKEN_FIELDS: [Field; 17] = [
     Field::SurnameNysiis,
 ];
 
+/// Every token field written, in column order.
+fn token_fields() -> impl Iterator<Item = Field> {
+    TOKEN_FIELDS
+        .into_iter()
+        .chain((0..8).map(Field::DobMasked))
+        .chain((0..10).map(Field::NhsMasked))
+}
+
 /// The header of an encoded file.
 pub fn encoded_header(tokenise_id: bool) -> Vec<&'static str> {
     let mut h = vec![
@@ -50,7 +58,7 @@ pub fn encoded_header(tokenise_id: bool) -> Vec<&'static str> {
         },
         SCHEME_COLUMN,
     ];
-    h.extend(TOKEN_FIELDS.iter().map(|f| f.token_column()));
+    h.extend(token_fields().map(|f| f.token_column()));
     h.extend(BLOOM_COLUMNS.iter().map(|(c, _)| *c));
     h
 }
@@ -114,6 +122,23 @@ pub fn field_value(records: &Records, field: Field, row: u32) -> Option<String> 
         Field::SurnameSoundex => name_part(&records.surname_dict, records.surname[r], 2),
         Field::SurnameNysiis => name_part(&records.surname_dict, records.surname[r], 3),
         Field::Address => records.address(row).map(str::to_string),
+        Field::NhsMasked(n) => {
+            let v = records.nhs_number(row).unwrap_or(records.nhs_invalid[r]);
+            (v != 0).then(|| {
+                let mut s: Vec<u8> = format!("{v:010}").into_bytes();
+                if let Some(c) = s.get_mut(usize::from(n)) {
+                    *c = b'*';
+                }
+                String::from_utf8_lossy(&s).into_owned()
+            })
+        }
+        Field::DobMasked(n) => records.date_of_birth(row).map(|d| {
+            let mut s: Vec<u8> = format!("{:08}", d.to_u32()).into_bytes();
+            if let Some(c) = s.get_mut(usize::from(n)) {
+                *c = b'*';
+            }
+            String::from_utf8_lossy(&s).into_owned()
+        }),
     }
 }
 
@@ -160,7 +185,7 @@ pub fn write_encoded_csv(
                     records.id(row).to_string()
                 });
                 line.push(scheme.clone());
-                for f in TOKEN_FIELDS {
+                for f in token_fields() {
                     line.push(
                         field_value(records, f, row)
                             .map_or(String::new(), |v| p.token(f, &v).to_string()),

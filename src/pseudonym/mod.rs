@@ -86,7 +86,40 @@ pub enum Field {
     SurnameNysiis,
     /// Normalised address.
     Address,
+    /// Date of birth (`YYYYMMDD`) with digit `n` (0..8) replaced by `*`: two dates one
+    /// digit apart share one of these tokens, so the "one digit different" level survives
+    /// pseudonymisation.
+    DobMasked(u8),
+    /// The ten digits of an NHS number, valid or failing its check digit, with digit `n`
+    /// (0..10) replaced by `*`: a mistyped number shares one of these with the right one.
+    NhsMasked(u8),
 }
+
+/// The token columns of the ten masked NHS numbers.
+pub const NHS_MASKED_COLUMNS: [&str; 10] = [
+    "nhs_number.mask0.tok",
+    "nhs_number.mask1.tok",
+    "nhs_number.mask2.tok",
+    "nhs_number.mask3.tok",
+    "nhs_number.mask4.tok",
+    "nhs_number.mask5.tok",
+    "nhs_number.mask6.tok",
+    "nhs_number.mask7.tok",
+    "nhs_number.mask8.tok",
+    "nhs_number.mask9.tok",
+];
+
+/// The token columns of the eight masked dates of birth.
+pub const DOB_MASKED_COLUMNS: [&str; 8] = [
+    "dob.mask0.tok",
+    "dob.mask1.tok",
+    "dob.mask2.tok",
+    "dob.mask3.tok",
+    "dob.mask4.tok",
+    "dob.mask5.tok",
+    "dob.mask6.tok",
+    "dob.mask7.tok",
+];
 
 impl Field {
     /// Every field, in the column order of an encoded file.
@@ -134,6 +167,8 @@ impl Field {
             Field::SurnameSoundex => 17,
             Field::SurnameNysiis => 18,
             Field::Address => 19,
+            Field::DobMasked(n) => 20 + n.min(7),
+            Field::NhsMasked(n) => 28 + n.min(9),
         }
     }
 
@@ -159,6 +194,8 @@ impl Field {
             Field::SurnameSoundex => "surname.soundex.tok",
             Field::SurnameNysiis => "surname.nysiis.tok",
             Field::Address => "address.tok",
+            Field::DobMasked(n) => DOB_MASKED_COLUMNS[usize::from(n.min(7))],
+            Field::NhsMasked(n) => NHS_MASKED_COLUMNS[usize::from(n.min(9))],
         }
     }
 }
@@ -267,7 +304,7 @@ impl Pseudonymiser {
     /// A pseudonymiser for `project` at key `version`, from the master key.
     pub fn new(master: &Key, project: &str, version: u32) -> Pseudonymiser {
         let project_key = master.project(project, version);
-        let n = Field::ALL.len() + 1;
+        let n = usize::from(Field::NhsMasked(9).tag()) + 1;
         let mut token_keys = Vec::with_capacity(n);
         let mut bloom_keys = Vec::with_capacity(n);
         let mut permutations = Vec::with_capacity(n);
@@ -473,10 +510,16 @@ mod tests {
 
     #[test]
     fn tags_are_distinct_and_columns_named() {
-        let mut tags: Vec<u8> = Field::ALL.iter().map(|f| f.tag()).collect();
+        let all: Vec<Field> = Field::ALL
+            .iter()
+            .copied()
+            .chain((0..8).map(Field::DobMasked))
+            .chain((0..10).map(Field::NhsMasked))
+            .collect();
+        let mut tags: Vec<u8> = all.iter().map(|f| f.tag()).collect();
         tags.sort_unstable();
         tags.dedup();
-        assert_eq!(tags.len(), Field::ALL.len());
+        assert_eq!(tags.len(), all.len());
         assert!(
             Field::ALL
                 .iter()
