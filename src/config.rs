@@ -109,11 +109,19 @@ impl Config {
     pub fn train_options_for(&self, records: &Records) -> TrainOptions {
         let mut o = self.train_options();
         if self.training_rules.is_none() && is_encoded(records) {
-            o.sessions = parse_all(&[
-                "nhs_number.tok",
-                "dob.tok & surname.soundex.tok",
-                "given_name.tok & surname.tok & postcode.area.tok",
-            ]);
+            o.sessions = available(
+                records,
+                parse_all(&[
+                    "nhs_number.tok",
+                    "dob.tok & surname.soundex.tok",
+                    "given_name.tok & surname.tok & postcode.area.tok",
+                    "dob.tok & postcode.district.tok",
+                ]),
+            );
+            if o.sessions.len() == 4 {
+                // With name tokens, three sessions suffice (and are cheaper).
+                o.sessions.pop();
+            }
         }
         o
     }
@@ -125,15 +133,22 @@ impl Config {
             return b.clone();
         }
         if is_encoded(records) {
-            parse_all(&[
-                "nhs_number.tok",
-                "dob.tok & surname.soundex.tok",
-                "dob.tok & given_name.tok",
-                "dob.tok & postcode.district.tok",
-                "given_name.soundex.tok & surname.soundex.tok & dob.year.tok",
-                "given_name.soundex.tok & surname.soundex.tok & postcode.district.tok",
-                "postcode.tok & given_name.soundex.tok",
-            ])
+            // Rules on name tokens drop out for files written without them; two name-free
+            // rules keep movers and people without NHS numbers in reach.
+            available(
+                records,
+                parse_all(&[
+                    "nhs_number.tok",
+                    "dob.tok & surname.soundex.tok",
+                    "dob.tok & given_name.tok",
+                    "dob.tok & postcode.district.tok",
+                    "given_name.soundex.tok & surname.soundex.tok & dob.year.tok",
+                    "given_name.soundex.tok & surname.soundex.tok & postcode.district.tok",
+                    "postcode.tok & given_name.soundex.tok",
+                    "postcode.tok & dob.year.tok",
+                    "dob.tok & postcode.area.tok & sex.tok",
+                ]),
+            )
         } else {
             BlockingRule::defaults()
         }
@@ -159,6 +174,7 @@ impl Config {
             ]
             .iter()
             .map(|(n, e)| MatchRule::new(n, e).expect("encoded rules parse"))
+            .filter(|r| r.blocking_rule().is_some_and(|b| has_columns(records, &b)))
             .collect()
         } else {
             MatchRule::defaults()
@@ -190,6 +206,22 @@ pub fn is_encoded(records: &Records) -> bool {
     records
         .other_columns()
         .any(|c| c == crate::pseudonym::SCHEME_COLUMN)
+}
+
+/// True when every key of `rule` reads a column (or role) the input has.
+fn has_columns(records: &Records, rule: &BlockingRule) -> bool {
+    rule.keys().iter().all(|k| match &k.field {
+        crate::block::Field::Other(name) => records.other_columns().any(|c| c == name),
+        crate::block::Field::Role(_) => true,
+    })
+}
+
+/// The rules whose columns the input has.
+fn available(records: &Records, rules: Vec<BlockingRule>) -> Vec<BlockingRule> {
+    rules
+        .into_iter()
+        .filter(|r| has_columns(records, r))
+        .collect()
 }
 
 fn parse_all<T: std::str::FromStr>(v: &[&str]) -> Vec<T>

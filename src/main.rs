@@ -142,6 +142,11 @@ struct PseudonymiseArgs {
     /// Replace the record id with its keyed token too.
     #[arg(long)]
     tokenise_id: bool,
+    /// Leave out the exact, nickname and phonetic tokens of names: names are then compared
+    /// by their hardened Bloom filters only (stronger against frequency attacks; see
+    /// docs/threat-model.md).
+    #[arg(long)]
+    no_name_tokens: bool,
     /// JSON config: column mapping.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -506,7 +511,11 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
     let p = Pseudonymiser::new(&master, &a.project, a.key_version);
     drop(master);
     let start = Instant::now();
-    let rows = carematch::pseudonym::write_encoded_csv(&records, 0, &p, a.tokenise_id, &a.out)?;
+    let options = carematch::pseudonym::EncodeOptions {
+        tokenise_id: a.tokenise_id,
+        name_tokens: !a.no_name_tokens,
+    };
+    let rows = carematch::pseudonym::write_encoded_csv(&records, 0, &p, options, &a.out)?;
     println!(
         "{rows} records encoded in {:.2}s under {} to {}",
         start.elapsed().as_secs_f64(),

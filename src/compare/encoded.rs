@@ -21,9 +21,15 @@ use crate::block::config_err;
 use crate::pseudonym::Bloom;
 use crate::record::{NONE, Records};
 
-/// One encoded column: per row, the id of its value in the column's dictionary.
+/// One encoded column: per row, the id of its value in the column's dictionary. A name
+/// token column may be absent (files written with `--no-name-tokens`): it then never agrees.
 struct Column<'a> {
     rows: &'a [u32],
+}
+
+/// Name token columns a file may leave out; every other encoded column is required.
+fn optional(name: &str) -> bool {
+    name.starts_with("given_name.") || name.starts_with("surname.")
 }
 
 impl Column<'_> {
@@ -164,7 +170,10 @@ impl<'a> Encoded<'a> {
     pub(crate) fn new(records: &'a Records, kind: Kind) -> Result<Encoded<'a>, Error> {
         let cols = columns_of(kind)
             .iter()
-            .map(|n| column(records, n))
+            .map(|n| match column(records, n) {
+                Err(_) if optional(n) => Ok(Column { rows: &[] }),
+                other => other,
+            })
             .collect::<Result<_, _>>()?;
         let bloom = match bloom_of(kind) {
             Some(n) => Some(filters(records, n)?),
@@ -177,7 +186,7 @@ impl<'a> Encoded<'a> {
     pub(crate) fn exact_rows(&self) -> Option<&'a [u32]> {
         match self.kind {
             Kind::EncodedGivenName | Kind::EncodedSurname | Kind::EncodedLocation => {
-                self.cols.first().map(|c| c.rows)
+                self.cols.first().map(|c| c.rows).filter(|r| !r.is_empty())
             }
             _ => None,
         }
@@ -189,7 +198,8 @@ impl<'a> Encoded<'a> {
         let present = |i: usize| c[i].get(a) != NONE && c[i].get(b) != NONE;
         match self.kind {
             Kind::EncodedGivenName | Kind::EncodedSurname => {
-                if !present(0) {
+                let dice = self.bloom.as_ref().and_then(|f| f.dice(a, b));
+                if !present(0) && dice.is_none() {
                     return 0;
                 }
                 if c[0].same(a, b) {

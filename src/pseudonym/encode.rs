@@ -40,16 +40,53 @@ const TOKEN_FIELDS: [Field; 17] = [
     Field::SurnameNysiis,
 ];
 
+/// What to write besides the always-present tokens and filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// Replace the record id by its token. Default false.
+    pub tokenise_id: bool,
+    /// Write exact, nickname and phonetic tokens of names. Default true. Without them names
+    /// are compared by their hardened Bloom filters only: name tokens are deterministic, so
+    /// a frequency attack on them re-identifies as much as on an unhardened filter (see
+    /// `docs/threat-model.md`), at a small cost in accuracy.
+    pub name_tokens: bool,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            tokenise_id: false,
+            name_tokens: true,
+        }
+    }
+}
+
+/// True for the token fields of names.
+fn is_name_token(f: Field) -> bool {
+    matches!(
+        f,
+        Field::GivenName
+            | Field::GivenNameNickname
+            | Field::GivenNameSoundex
+            | Field::GivenNameNysiis
+            | Field::Surname
+            | Field::SurnameSoundex
+            | Field::SurnameNysiis
+    )
+}
+
 /// Every token field written, in column order.
-fn token_fields() -> impl Iterator<Item = Field> {
+fn token_fields(options: EncodeOptions) -> impl Iterator<Item = Field> {
     TOKEN_FIELDS
         .into_iter()
+        .filter(move |&f| options.name_tokens || !is_name_token(f))
         .chain((0..8).map(Field::DobMasked))
         .chain((0..10).map(Field::NhsMasked))
 }
 
 /// The header of an encoded file.
-pub fn encoded_header(tokenise_id: bool) -> Vec<&'static str> {
+pub fn encoded_header(options: EncodeOptions) -> Vec<&'static str> {
+    let tokenise_id = options.tokenise_id;
     let mut h = vec![
         if tokenise_id {
             Field::Id.token_column()
@@ -58,7 +95,7 @@ pub fn encoded_header(tokenise_id: bool) -> Vec<&'static str> {
         },
         SCHEME_COLUMN,
     ];
-    h.extend(token_fields().map(|f| f.token_column()));
+    h.extend(token_fields(options).map(|f| f.token_column()));
     h.extend(BLOOM_COLUMNS.iter().map(|(c, _)| *c));
     h
 }
@@ -143,8 +180,8 @@ pub fn field_value(records: &Records, field: Field, row: u32) -> Option<String> 
 }
 
 /// Writes the pseudonymised copy of source `source` of `records` to `path`: the record id
-/// (or, with `tokenise_id`, its token), the scheme column, one token column per exact field
-/// and one Bloom-filter column per fuzzy field; an empty cell where the value is missing.
+/// (or its token), the scheme column, one token column per exact field and one Bloom-filter
+/// column per fuzzy field; an empty cell where the value is missing.
 /// Rows keep the source's order. Returns the number of rows written.
 ///
 /// # Errors
@@ -154,9 +191,10 @@ pub fn write_encoded_csv(
     records: &Records,
     source: usize,
     p: &Pseudonymiser,
-    tokenise_id: bool,
+    options: EncodeOptions,
     path: &Path,
 ) -> Result<u64, Error> {
+    let tokenise_id = options.tokenise_id;
     let rows = records
         .sources()
         .get(source)
@@ -171,7 +209,7 @@ pub fn write_encoded_csv(
             format!("{}: cannot write: {e}", path.display()),
         )
     };
-    w.write_record(encoded_header(tokenise_id)).map_err(werr)?;
+    w.write_record(encoded_header(options)).map_err(werr)?;
     let scheme = p.scheme();
     let all: Vec<u32> = rows.collect();
     for chunk in all.chunks(1 << 14) {
@@ -185,7 +223,7 @@ pub fn write_encoded_csv(
                     records.id(row).to_string()
                 });
                 line.push(scheme.clone());
-                for f in token_fields() {
+                for f in token_fields(options) {
                     line.push(
                         field_value(records, f, row)
                             .map_or(String::new(), |v| p.token(f, &v).to_string()),
