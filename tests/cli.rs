@@ -797,3 +797,52 @@ fn files_encoded_under_different_keys_are_not_linked() {
     let o = link("gp.enc.csv", "h1.enc.csv");
     assert_bad_input(&o, &["h1.enc.csv", "different keys"]);
 }
+
+#[test]
+fn files_without_name_tokens_still_link_by_their_filters() {
+    let dir = generated(2000, 30);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    std::fs::write(d("k.hex"), "ef".repeat(32)).unwrap();
+    for (i, o) in [("gp.csv", "g.enc.csv"), ("hospital.csv", "h.enc.csv")] {
+        let out = carematch(&[
+            "pseudonymise",
+            "--input",
+            &d(i),
+            "--key-file",
+            &d("k.hex"),
+            "--out",
+            &d(o),
+            "--no-name-tokens",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let header = std::fs::read_to_string(d("g.enc.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        !header.contains("surname.tok") && !header.contains("given_name.soundex.tok"),
+        "{header}"
+    );
+    assert!(
+        header.contains("surname.bf") && header.contains("dob.tok"),
+        "{header}"
+    );
+    let o = carematch(&[
+        "link",
+        "--left",
+        &d("g.enc.csv"),
+        "--right",
+        &d("h.enc.csv"),
+        "--out",
+        &d("p.csv"),
+        "--truth",
+        &d("truth.csv"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report = text(&o.stdout);
+    assert!(metric(&report, "f1") > 0.9, "{report}");
+    assert!(metric(&report, "precision") > 0.99, "{report}");
+}
