@@ -12,7 +12,10 @@ use carematch::pseudonym::attack::frequency_alignment_rate;
 use carematch::pseudonym::{Field, Key, Pseudonymiser};
 use carematch::synth::{GenerateOptions, generate};
 
-fn surnames(dir: &Path, people: u64, seed: u64) -> Result<Vec<(String, String)>, carematch::Error> {
+/// (record id, surname, given name) of every GP record of `people` generated people.
+type Names = Vec<(String, String, String)>;
+
+fn names(dir: &Path, people: u64, seed: u64) -> Result<Names, carematch::Error> {
     generate(
         &GenerateOptions {
             people,
@@ -25,8 +28,25 @@ fn surnames(dir: &Path, people: u64, seed: u64) -> Result<Vec<(String, String)>,
     b.add_csv(&dir.join("gp.csv"))?;
     let (r, _) = b.build()?;
     Ok((0..r.len() as u32)
-        .filter_map(|row| Some((r.id(row).to_string(), r.surname(row)?.to_string())))
+        .filter_map(|row| {
+            Some((
+                r.id(row).to_string(),
+                r.surname(row)?.to_string(),
+                r.given_name(row)?.to_string(),
+            ))
+        })
         .collect())
+}
+
+/// The public list: values of an independent sample, most frequent first.
+fn ranking<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut public: Vec<(&str, usize)> = counts.into_iter().collect();
+    public.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+    public.into_iter().map(|(s, _)| s.to_string()).collect()
 }
 
 fn main() -> Result<(), carematch::Error> {
@@ -35,64 +55,65 @@ fn main() -> Result<(), carematch::Error> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
     let tmp = std::env::temp_dir().join(format!("carematch-attack-{}", std::process::id()));
-    let (a, b) = (tmp.join("target"), tmp.join("public"));
-    let target = surnames(&a, people, 31)?;
-    let public_sample = surnames(&b, people, 32)?;
+    let target = names(&tmp.join("target"), people, 31)?;
+    let sample = names(&tmp.join("public"), people, 32)?;
     let _ = std::fs::remove_dir_all(&tmp);
-    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (_, s) in &public_sample {
-        *counts.entry(s.as_str()).or_default() += 1;
-    }
-    let mut public: Vec<(&str, usize)> = counts.into_iter().collect();
-    public.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
-    let public: Vec<String> = public.into_iter().map(|(s, _)| s.to_string()).collect();
-
     let p = Pseudonymiser::new(&Key::from_bytes([7; 32]), "attack-demo", 1);
-    let truth: Vec<String> = target.iter().map(|(_, s)| s.clone()).collect();
-    let rate = |enc: Vec<String>| frequency_alignment_rate(&enc, &truth, &public);
-    let control = rate(
-        target
-            .iter()
-            .map(|(_, s)| p.unhardened_bloom(Field::Surname, s).to_hex())
-            .collect(),
-    );
-    let balanced = rate(
-        target
-            .iter()
-            .map(|(_, s)| p.bloom(Field::Surname, s).to_hex())
-            .collect(),
-    );
-    let hardened = rate(
-        target
-            .iter()
-            .map(|(id, s)| p.bloom_record(Field::Surname, s, id).to_hex())
-            .collect(),
-    );
-    let token = rate(
-        target
-            .iter()
-            .map(|(_, s)| p.token(Field::Surname, s).to_string())
-            .collect(),
-    );
     println!(
-        "frequency-alignment attack on {} surnames ({people} people):",
-        truth.len()
+        "frequency-alignment attack ({people} people, {} records):",
+        target.len()
     );
-    println!(
-        "  unhardened Bloom filter (control)   {:6.2}% re-identified",
-        100.0 * control
-    );
-    println!(
-        "  balanced Bloom filter               {:6.2}%",
-        100.0 * balanced
-    );
-    println!(
-        "  balanced + BLIP (default, written)  {:6.2}%",
-        100.0 * hardened
-    );
-    println!(
-        "  exact surname token                 {:6.2}%",
-        100.0 * token
-    );
+    for (label, field, pick) in [
+        ("surname", Field::Surname, 1usize),
+        ("given name", Field::GivenName, 2usize),
+    ] {
+        let get = |t: &(String, String, String)| if pick == 1 { t.1.clone() } else { t.2.clone() };
+        let public = ranking(sample.iter().map(|t| {
+            if pick == 1 {
+                t.1.as_str()
+            } else {
+                t.2.as_str()
+            }
+        }));
+        let truth: Vec<String> = target.iter().map(get).collect();
+        let rate = |enc: Vec<String>| frequency_alignment_rate(&enc, &truth, &public);
+        let control = rate(
+            truth
+                .iter()
+                .map(|v| p.unhardened_bloom(field, v).to_hex())
+                .collect(),
+        );
+        let balanced = rate(truth.iter().map(|v| p.bloom(field, v).to_hex()).collect());
+        let hardened = rate(
+            target
+                .iter()
+                .zip(&truth)
+                .map(|(t, v)| p.bloom_record(field, v, &t.0).to_hex())
+                .collect(),
+        );
+        let token = rate(
+            truth
+                .iter()
+                .map(|v| p.token(field, v).to_string())
+                .collect(),
+        );
+        println!("  {label}:");
+        println!(
+            "    unhardened Bloom filter (control)   {:6.2}% re-identified",
+            100.0 * control
+        );
+        println!(
+            "    balanced Bloom filter               {:6.2}%",
+            100.0 * balanced
+        );
+        println!(
+            "    balanced + BLIP (default, written)  {:6.2}%",
+            100.0 * hardened
+        );
+        println!(
+            "    exact token                         {:6.2}%",
+            100.0 * token
+        );
+    }
     Ok(())
 }
