@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use super::Kind;
 use crate::Error;
 use crate::block::config_err;
-use crate::pseudonym::Bloom;
+use crate::pseudonym::{Bloom, DOB_MASKED_COLUMNS, NHS_MASKED_COLUMNS};
 use crate::record::{NONE, Records};
 
 /// One encoded column: per row, the id of its value in the column's dictionary. A name
@@ -109,51 +109,37 @@ fn filters<'a>(records: &'a Records, name: &str) -> Result<Filters<'a>, Error> {
 
 /// The token columns each encoded kind reads, in the order its levels use them (empty for
 /// clear-text kinds).
-pub fn columns_of(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::EncodedGivenName => &[
+pub fn columns_of(kind: Kind) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = match kind {
+        Kind::EncodedGivenName => vec![
             "given_name.tok",
             "given_name.nickname.tok",
             "given_name.soundex.tok",
             "given_name.nysiis.tok",
         ],
-        Kind::EncodedSurname => &["surname.tok", "surname.soundex.tok", "surname.nysiis.tok"],
-        Kind::EncodedDateOfBirth => &[
+        Kind::EncodedSurname => vec!["surname.tok", "surname.soundex.tok", "surname.nysiis.tok"],
+        Kind::EncodedDateOfBirth => vec![
             "dob.tok",
             "dob.swapped.tok",
             "dob.year_month.tok",
             "dob.year.tok",
-            "dob.mask0.tok",
-            "dob.mask1.tok",
-            "dob.mask2.tok",
-            "dob.mask3.tok",
-            "dob.mask4.tok",
-            "dob.mask5.tok",
-            "dob.mask6.tok",
-            "dob.mask7.tok",
         ],
-        Kind::EncodedLocation => &[
+        Kind::EncodedLocation => vec![
             "postcode.tok",
             "postcode.sector.tok",
             "postcode.district.tok",
             "postcode.area.tok",
         ],
-        Kind::EncodedNhsNumber => &[
-            "nhs_number.tok",
-            "nhs_number.mask0.tok",
-            "nhs_number.mask1.tok",
-            "nhs_number.mask2.tok",
-            "nhs_number.mask3.tok",
-            "nhs_number.mask4.tok",
-            "nhs_number.mask5.tok",
-            "nhs_number.mask6.tok",
-            "nhs_number.mask7.tok",
-            "nhs_number.mask8.tok",
-            "nhs_number.mask9.tok",
-        ],
-        Kind::EncodedSex => &["sex.tok"],
-        _ => &[],
+        Kind::EncodedNhsNumber => vec!["nhs_number.tok"],
+        Kind::EncodedSex => vec!["sex.tok"],
+        _ => Vec::new(),
+    };
+    match kind {
+        Kind::EncodedDateOfBirth => v.extend(DOB_MASKED_COLUMNS),
+        Kind::EncodedNhsNumber => v.extend(NHS_MASKED_COLUMNS),
+        _ => {}
     }
+    v
 }
 
 /// The Bloom column an encoded kind reads, if any.

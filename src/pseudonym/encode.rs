@@ -19,27 +19,6 @@ pub const BLOOM_COLUMNS: [(&str, Field); 3] = [
     ("address.bf", Field::Address),
 ];
 
-/// The token fields written, in column order (the id is handled apart).
-const TOKEN_FIELDS: [Field; 17] = [
-    Field::NhsNumber,
-    Field::Dob,
-    Field::DobSwapped,
-    Field::DobYearMonth,
-    Field::DobYear,
-    Field::Sex,
-    Field::Postcode,
-    Field::PostcodeSector,
-    Field::PostcodeDistrict,
-    Field::PostcodeArea,
-    Field::GivenName,
-    Field::GivenNameNickname,
-    Field::GivenNameSoundex,
-    Field::GivenNameNysiis,
-    Field::Surname,
-    Field::SurnameSoundex,
-    Field::SurnameNysiis,
-];
-
 /// What to write besides the always-present tokens and filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncodeOptions {
@@ -77,8 +56,10 @@ fn is_name_token(f: Field) -> bool {
 
 /// Every token field written, in column order.
 fn token_fields(options: EncodeOptions) -> impl Iterator<Item = Field> {
-    TOKEN_FIELDS
+    // Every field but the id (handled apart) and the address (a filter only).
+    Field::ALL
         .into_iter()
+        .filter(|f| !matches!(f, Field::Id | Field::Address))
         .filter(move |&f| options.name_tokens || !is_name_token(f))
         .chain((0..8).map(Field::DobMasked))
         .chain((0..10).map(Field::NhsMasked))
@@ -216,7 +197,7 @@ pub fn write_encoded_csv(
         let lines: Vec<Vec<String>> = chunk
             .par_iter()
             .map(|&row| {
-                let mut line = Vec::with_capacity(2 + TOKEN_FIELDS.len() + BLOOM_COLUMNS.len());
+                let mut line = Vec::with_capacity(2 + Field::ALL.len() + 18 + BLOOM_COLUMNS.len());
                 line.push(if tokenise_id {
                     p.token(Field::Id, records.id(row)).to_string()
                 } else {
