@@ -235,3 +235,60 @@ fn u_from_random_pairs_recovers_a_known_agreement_rate() {
         model.u(0, 1)
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// No input makes reading panic: any bytes after a valid header give records or an
+    /// error, and any bytes at all give an error or records.
+    #[test]
+    fn arbitrary_bytes_never_panic_the_reader(
+        body in prop::collection::vec(any::<u8>(), 0..400),
+        with_header in any::<bool>(),
+    ) {
+        let mut input = if with_header {
+            b"id,given_name,surname,dob,sex,postcode,nhs_number,address\n".to_vec()
+        } else {
+            Vec::new()
+        };
+        input.extend(body);
+        let mut b = RecordsBuilder::new();
+        if b.add_reader("fuzz.csv", input.as_slice()).is_ok() {
+            if let Ok((r, q)) = b.build() {
+                prop_assert_eq!(q.sources[0].rows as usize, r.len());
+            }
+        }
+    }
+
+    /// Arbitrary field values (any Unicode, huge, empty) go through the whole pipeline,
+    /// model included, without a panic, and every written probability is a number in 0..=1.
+    #[test]
+    fn arbitrary_values_never_panic_the_pipeline(
+        rows in prop::collection::vec(prop::collection::vec("\\PC{0,12}", 7), 2..12),
+    ) {
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let mut left = String::from("id,given_name,surname,dob,sex,postcode,nhs_number\n");
+        let mut right = left.clone();
+        for (i, r) in rows.iter().enumerate() {
+            let line: Vec<String> = r.iter().map(|v| quote(v)).collect();
+            left.push_str(&format!("L{i},{}\n", line[..6].join(",")));
+            right.push_str(&format!("R{i},{}\n", line[1..].join(",")));
+        }
+        let r = store(&[("l", left), ("r", right)]);
+        let mode = carematch::link_mode(&r, 0, 1).unwrap();
+        let model = carematch::Model::train(
+            &r,
+            &mode,
+            &carematch::compare::Comparison::defaults(),
+            &carematch::TrainOptions::default(),
+        )
+        .unwrap();
+        let mut b = Linker::new();
+        b.model(Some(model));
+        let result = b.build().unwrap().link(&r, 0, 1).unwrap();
+        for l in &result.links {
+            let p = l.probability().unwrap().get();
+            prop_assert!((0.0..=1.0).contains(&p));
+        }
+    }
+}
