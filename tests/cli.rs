@@ -846,3 +846,44 @@ fn files_without_name_tokens_still_link_by_their_filters() {
     assert!(metric(&report, "f1") > 0.9, "{report}");
     assert!(metric(&report, "precision") > 0.99, "{report}");
 }
+
+#[test]
+fn dedupe_and_train_run_on_a_pseudonymised_file() {
+    let dir = generated(2000, 32);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    std::fs::write(d("k.hex"), "12".repeat(32)).unwrap();
+    let o = carematch(&[
+        "pseudonymise",
+        "--input",
+        &d("dedupe.csv"),
+        "--key-file",
+        &d("k.hex"),
+        "--out",
+        &d("s.enc.csv"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = carematch(&["train", "--input", &d("s.enc.csv"), "--out", &d("m.json")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let model = std::fs::read_to_string(d("m.json")).unwrap();
+    assert!(
+        model.contains("encoded_given_name"),
+        "encoded comparisons in the model"
+    );
+    let o = carematch(&[
+        "dedupe",
+        "--input",
+        &d("s.enc.csv"),
+        "--model",
+        &d("m.json"),
+        "--out",
+        &d("p.csv"),
+        "--clusters",
+        &d("c.csv"),
+        "--truth",
+        &d("truth_dedupe.csv"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report = text(&o.stdout);
+    assert!(metric(&report, "precision") >= 0.99, "{report}");
+    assert!(metric(&report, "recall") >= 0.8, "{report}");
+}
