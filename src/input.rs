@@ -34,15 +34,7 @@ pub const MAX_VALUE_BYTES: usize = 4096;
 const FIRST_LINES: usize = 5;
 
 /// The value roles, in the order their columns are stored.
-const VALUE_ROLES: [Role; 7] = [
-    Role::GivenName,
-    Role::Surname,
-    Role::DateOfBirth,
-    Role::Sex,
-    Role::Postcode,
-    Role::NhsNumber,
-    Role::Address,
-];
+const VALUE_ROLES: &[Role] = Role::VALUES;
 
 /// Distinct raw byte strings of one column, stored once in an arena.
 #[derive(Default)]

@@ -48,6 +48,12 @@ impl Role {
         Role::Address,
     ];
 
+    /// Every role but the id: the roles whose columns hold values to normalise.
+    pub const VALUES: &'static [Role] = {
+        let (_, values) = Role::ALL.split_at(1);
+        values
+    };
+
     /// The role's name as used in configs and rules (`given_name`, `dob`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
