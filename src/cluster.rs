@@ -10,8 +10,13 @@
 //! `P` and 16 hex digits of a BLAKE3 hash of it. The same links give the same ids on every
 //! run, whatever the row order; a person keeps its id while its smallest member stays.
 
-use rayon::prelude::*;
+use std::fmt;
+use std::path::Path;
 
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::Error;
 use crate::block::Pair;
 use crate::record::Records;
 
@@ -163,6 +168,206 @@ impl Clusters {
         });
         rows
     }
+}
+
+/// Person ids from an earlier run, by (source file name, record id).
+#[derive(Clone, Default)]
+pub struct PreviousIds {
+    ids: FxHashMap<(String, String), String>,
+}
+
+impl fmt::Debug for PreviousIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreviousIds")
+            .field("records", &self.ids.len())
+            .finish()
+    }
+}
+
+impl PreviousIds {
+    /// Reads a clusters file written by an earlier run (`cluster_id,source,record_id`).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming `path`; an input error naming the file and line for a malformed
+    /// row or a record listed twice.
+    pub fn read(path: &Path) -> Result<PreviousIds, Error> {
+        let name = path.display().to_string();
+        let mut rdr = csv::ReaderBuilder::new()
+            .from_path(path)
+            .map_err(|e| crate::input::csv_error(&name, &e))?;
+        let headers = rdr
+            .headers()
+            .map_err(|e| crate::input::csv_error(&name, &e))?
+            .clone();
+        let want = ["cluster_id", "source", "record_id"];
+        if headers.iter().map(str::trim).collect::<Vec<_>>() != want {
+            return Err(Error::input_at(
+                &name,
+                1,
+                None,
+                "a clusters file has the header cluster_id,source,record_id",
+            ));
+        }
+        let mut ids = FxHashMap::default();
+        for rec in rdr.records() {
+            let rec = rec.map_err(|e| crate::input::csv_error(&name, &e))?;
+            let line = rec.position().map_or(0, |p| p.line());
+            if rec.len() != 3 || rec.iter().any(|f| f.trim().is_empty()) {
+                return Err(Error::input_at(
+                    &name,
+                    line,
+                    None,
+                    "needs three non-empty fields",
+                ));
+            }
+            let key = (rec[1].trim().to_string(), rec[2].trim().to_string());
+            if ids.insert(key, rec[0].trim().to_string()).is_some() {
+                return Err(Error::input_at(
+                    &name,
+                    line,
+                    Some("record_id"),
+                    "record listed twice",
+                ));
+            }
+        }
+        Ok(PreviousIds { ids })
+    }
+
+    /// Previous ids from (person id, source file name, record id) triples.
+    pub fn from_triples<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) -> Self {
+        PreviousIds {
+            ids: rows
+                .into_iter()
+                .map(|(p, s, r)| ((s.to_string(), r.to_string()), p.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// What carrying person ids over from an earlier run changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdChanges {
+    /// People whose earlier id was kept.
+    pub kept: u64,
+    /// People with no earlier id (new ids).
+    pub new: u64,
+    /// Earlier people found to be one: (surviving id, the absorbed ids).
+    pub merges: Vec<(String, Vec<String>)>,
+    /// Earlier people found to be several: (the earlier id, kept by its largest part; the new
+    /// ids of the other parts).
+    pub splits: Vec<(String, Vec<String>)>,
+}
+
+impl Clusters {
+    /// Gives each person the id it had in an earlier run where it can, so ids do not change
+    /// under the users' feet: a person keeps the earlier id most of its records had; when
+    /// earlier people are found to be one, the one with most records here survives and the
+    /// others are reported as merged into it; when an earlier person is found to be several,
+    /// the part with most of its records keeps the id and the other parts get new ids,
+    /// reported as a split. Ties go to the smaller id, then to the part with the smallest
+    /// record. People with no earlier id keep their derived id. The result depends only on
+    /// the clusters and `previous`, not on row order or thread count.
+    pub fn carry_over(&mut self, records: &Records, previous: &PreviousIds) -> IdChanges {
+        let names: Vec<String> = records
+            .sources()
+            .iter()
+            .map(|s| source_file_name(&s.name))
+            .collect();
+        let n_clusters = self.ids.len();
+        // Clusters in the order of their smallest member, for determinism.
+        let mut first = vec![u32::MAX; n_clusters];
+        for (row, &c) in self.of_row.iter().enumerate() {
+            let rank = records.rank(row as u32);
+            first[c as usize] = first[c as usize].min(rank);
+        }
+        let mut order: Vec<usize> = (0..n_clusters).collect();
+        order.sort_by_key(|&c| first[c]);
+        // Earlier ids per cluster, with counts.
+        let mut per_cluster: Vec<Vec<(String, u32)>> = vec![Vec::new(); n_clusters];
+        for (row, &c) in self.of_row.iter().enumerate() {
+            let r = row as u32;
+            let key = (
+                names.get(records.source_of(r)).cloned().unwrap_or_default(),
+                records.id(r).to_string(),
+            );
+            if let Some(old) = previous.ids.get(&key) {
+                let v = &mut per_cluster[c as usize];
+                match v.iter_mut().find(|(id, _)| id == old) {
+                    Some((_, n)) => *n += 1,
+                    None => v.push((old.clone(), 1)),
+                }
+            }
+        }
+        // Each earlier id goes to the cluster holding most of its records.
+        let mut winner: FxHashMap<&str, (u32, u32, usize)> = FxHashMap::default();
+        for &c in &order {
+            for (id, n) in &per_cluster[c] {
+                let e = winner.entry(id.as_str()).or_insert((0, u32::MAX, c));
+                if (*n, std::cmp::Reverse(first[c])) > (e.0, std::cmp::Reverse(e.1)) {
+                    *e = (*n, first[c], c);
+                }
+            }
+        }
+        let mut used: FxHashSet<String> = previous.ids.values().cloned().collect();
+        let mut changes = IdChanges::default();
+        let mut split_parts: FxHashMap<String, Vec<String>> = FxHashMap::default();
+        let mut new_ids = vec![String::new(); n_clusters];
+        for &c in &order {
+            let mut mine: Vec<&(String, u32)> = per_cluster[c]
+                .iter()
+                .filter(|(id, _)| winner.get(id.as_str()).is_some_and(|w| w.2 == c))
+                .collect();
+            mine.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let id = match mine.split_first() {
+                Some((survivor, absorbed)) => {
+                    if !absorbed.is_empty() {
+                        changes.merges.push((
+                            survivor.0.clone(),
+                            absorbed.iter().map(|a| a.0.clone()).collect(),
+                        ));
+                    }
+                    changes.kept += 1;
+                    survivor.0.clone()
+                }
+                None => {
+                    changes.new += 1;
+                    let mut id = self.ids[c].clone();
+                    let mut k = 1u32;
+                    while used.contains(&id) {
+                        id = format!("{}-{k}", self.ids[c]);
+                        k += 1;
+                    }
+                    used.insert(id.clone());
+                    id
+                }
+            };
+            // Earlier ids this cluster holds but lost to another cluster: a split of them.
+            for (old, _) in &per_cluster[c] {
+                if winner.get(old.as_str()).is_some_and(|w| w.2 != c) {
+                    split_parts.entry(old.clone()).or_default().push(id.clone());
+                }
+            }
+            new_ids[c] = id;
+        }
+        let mut splits: Vec<(String, Vec<String>)> = split_parts.into_iter().collect();
+        splits.sort();
+        for (_, parts) in &mut splits {
+            parts.sort();
+            parts.dedup();
+        }
+        changes.splits = splits;
+        changes.merges.sort();
+        self.ids = new_ids;
+        changes
+    }
+}
+
+/// The file name of a source, as written in the clusters file.
+pub(crate) fn source_file_name(name: &str) -> String {
+    Path::new(name)
+        .file_name()
+        .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// `P` + 16 hex digits of BLAKE3 over a versioned context, the source index and the record id.

@@ -92,7 +92,7 @@ pub mod schema;
 pub mod synth;
 
 pub use block::{Blocker, BlockingRule, Field, Key, MAX_KEYS, Mode, Pair, PairChunks, Transform};
-pub use cluster::Clusters;
+pub use cluster::{Clusters, IdChanges, PreviousIds};
 pub use config::Config;
 pub use error::{Error, ErrorKind, usage_error};
 pub use evaluate::{Evaluation, PairFile, evaluate_files};

@@ -71,6 +71,14 @@ struct Common {
     /// Also write the model used (trained or loaded) to this JSON file.
     #[arg(long)]
     save_model: Option<PathBuf>,
+    /// A clusters file from an earlier run: keep its person ids where the people are the
+    /// same, and report merges and splits (needs --clusters).
+    #[arg(long, requires = "clusters")]
+    previous_clusters: Option<PathBuf>,
+    /// Write the merges and splits found with --previous-clusters to this CSV
+    /// (change,person_id,other_person_ids).
+    #[arg(long, requires = "previous_clusters")]
+    changes: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -456,7 +464,22 @@ fn run(
         common.out.display()
     );
     if let Some(path) = &common.clusters {
-        let clusters = result.clusters(records);
+        let mut clusters = result.clusters(records);
+        if let Some(prev) = &common.previous_clusters {
+            let previous = carematch::PreviousIds::read(prev)?;
+            let changes = clusters.carry_over(records, &previous);
+            println!(
+                "person ids from {}: {} kept, {} new, {} merges, {} splits",
+                prev.display(),
+                changes.kept,
+                changes.new,
+                changes.merges.len(),
+                changes.splits.len()
+            );
+            if let Some(c) = &common.changes {
+                write_changes(c, &changes)?;
+            }
+        }
         write_clusters_csv(path, records, &clusters)?;
         println!(
             "{} records in {} people; {} links not merged (different NHS numbers); person ids written to {}",
@@ -476,6 +499,18 @@ fn run(
     }
     progress.say("done");
     Ok(())
+}
+
+fn write_changes(path: &Path, changes: &carematch::IdChanges) -> Result<(), Error> {
+    let mut text = String::from("change,person_id,other_person_ids\n");
+    for (id, others) in &changes.merges {
+        text.push_str(&format!("merge,{id},{}\n", others.join(";")));
+    }
+    for (id, others) in &changes.splits {
+        text.push_str(&format!("split,{id},{}\n", others.join(";")));
+    }
+    std::fs::write(path, text)
+        .map_err(|e| carematch::usage_error(&format!("{}: cannot write: {e}", path.display())))
 }
 
 fn print_summary(result: &LinkResult) {

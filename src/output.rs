@@ -113,11 +113,7 @@ pub fn write_clusters_csv(
     let names: Vec<String> = records
         .sources()
         .iter()
-        .map(|s| {
-            Path::new(&s.name)
-                .file_name()
-                .map_or_else(|| s.name.clone(), |n| n.to_string_lossy().into_owned())
-        })
+        .map(|s| crate::cluster::source_file_name(&s.name))
         .collect();
     for r in clusters.rows_by_person(records) {
         let src = names.get(records.source_of(r)).map_or("", String::as_str);

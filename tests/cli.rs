@@ -887,3 +887,59 @@ fn dedupe_and_train_run_on_a_pseudonymised_file() {
     assert!(metric(&report, "precision") >= 0.99, "{report}");
     assert!(metric(&report, "recall") >= 0.8, "{report}");
 }
+
+#[test]
+fn previous_clusters_keep_person_ids_across_runs() {
+    let dir = generated(1500, 33);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let run = |extra: &[&str], clusters: &str| {
+        let mut args = vec![
+            "dedupe".to_string(),
+            "--input".into(),
+            d("dedupe.csv"),
+            "--out".into(),
+            d("p.csv"),
+            "--clusters".into(),
+            d(clusters),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    run(&[], "c1.csv");
+    let report = run(
+        &[
+            "--previous-clusters",
+            &d("c1.csv"),
+            "--changes",
+            &d("ch.csv"),
+        ],
+        "c2.csv",
+    );
+    assert!(report.contains("0 merges, 0 splits"), "{report}");
+    assert_eq!(
+        std::fs::read(d("c1.csv")).unwrap(),
+        std::fs::read(d("c2.csv")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(d("ch.csv")).unwrap(),
+        "change,person_id,other_person_ids\n"
+    );
+    let bad = write(dir.path(), "bad.csv", b"id,source\n1,x\n");
+    let o = carematch(&[
+        "dedupe",
+        "--input",
+        &d("dedupe.csv"),
+        "--out",
+        &d("p.csv"),
+        "--clusters",
+        &d("c3.csv"),
+        "--previous-clusters",
+        bad.to_str().unwrap(),
+    ]);
+    assert_bad_input(&o, &["bad.csv", "cluster_id,source,record_id"]);
+}

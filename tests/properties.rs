@@ -292,3 +292,58 @@ proptest! {
         }
     }
 }
+
+/// Person ids carried over from an earlier run: merges and splits are reported, and the
+/// survivors are chosen as documented.
+#[test]
+fn person_ids_carry_over_with_merges_and_splits_reported() {
+    let text = "id,surname\nA1,x\nA2,x\nA3,x\nA4,x\nA5,x\n".to_string();
+    let r = store(&[("d.csv", text)]);
+    let row = |id: &str| (0..r.len() as u32).find(|&x| r.id(x) == id).unwrap();
+    let p = |a: &str, b: &str| {
+        (
+            Pair {
+                left: row(a),
+                right: row(b),
+            },
+            0u16,
+        )
+    };
+    let previous = carematch::PreviousIds::from_triples([
+        ("Px", "d.csv", "A1"),
+        ("Px", "d.csv", "A2"),
+        ("Py", "d.csv", "A3"),
+        ("Pz", "d.csv", "A4"),
+        ("Pz", "d.csv", "A5"),
+    ]);
+    let mut c = carematch::Clusters::new(&r, &[p("A1", "A2"), p("A2", "A3")]);
+    let changes = c.carry_over(&r, &previous);
+    assert_eq!(c.person_id(row("A1")), "Px");
+    assert_eq!(c.person_id(row("A3")), "Px", "Py merged into Px");
+    assert_eq!(
+        changes.merges,
+        vec![("Px".to_string(), vec!["Py".to_string()])]
+    );
+    assert_eq!(
+        c.person_id(row("A4")),
+        "Pz",
+        "the part with the smallest record keeps Pz"
+    );
+    let a5 = c.person_id(row("A5")).to_string();
+    assert!(a5.starts_with('P') && a5 != "Pz");
+    assert_eq!(changes.splits, vec![("Pz".to_string(), vec![a5])]);
+    assert_eq!((changes.kept, changes.new), (2, 1));
+    // Carrying over the ids just made changes nothing.
+    let now: Vec<(String, String)> = (0..r.len() as u32)
+        .map(|x| (c.person_id(x).to_string(), r.id(x).to_string()))
+        .collect();
+    let again = carematch::PreviousIds::from_triples(
+        now.iter().map(|(p, id)| (p.as_str(), "d.csv", id.as_str())),
+    );
+    let mut c2 = carematch::Clusters::new(&r, &[p("A1", "A2"), p("A2", "A3")]);
+    let changes = c2.carry_over(&r, &again);
+    assert!(changes.merges.is_empty() && changes.splits.is_empty());
+    for x in 0..r.len() as u32 {
+        assert_eq!(c2.person_id(x), c.person_id(x));
+    }
+}
