@@ -249,7 +249,9 @@ pub struct Source {
 /// The columnar store of every record in a run.
 ///
 /// Build one with [`crate::RecordsBuilder`]. Row numbers are dense `u32`s across all
-/// sources, in the order the sources were added and the rows were read.
+/// sources, in the order the sources were added and the rows were read. The per-row
+/// accessors panic for a row past [`Records::len`], as slice indexing does; [`Records::id`]
+/// returns `""` instead.
 #[derive(Clone, Default)]
 pub struct Records {
     pub(crate) sources: Vec<Source>,

@@ -169,6 +169,11 @@ impl<'a> Scorer<'a> {
     }
 
     /// The match weight of `pair` (two rows of the store).
+    ///
+    /// # Panics
+    ///
+    /// When a row of `pair` is not a row of the store (a caller's bug, like an index out of
+    /// bounds); rows from [`crate::Blocker`] or the store's sources always are.
     pub fn weight(&self, pair: Pair) -> MatchWeight {
         self.score(pair).1
     }
