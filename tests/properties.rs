@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use carematch::normalise::nhs_number::parse_nhs_number;
 use carematch::normalise::phonetic::soundex;
 use carematch::normalise::postcode::{Postcode, parse_postcode};
 use carematch::{Blocker, BlockingRule, Linker, Mode, Pair, Records, RecordsBuilder};
@@ -345,5 +346,271 @@ fn person_ids_carry_over_with_merges_and_splits_reported() {
     assert!(changes.merges.is_empty() && changes.splits.is_empty());
     for x in 0..r.len() as u32 {
         assert_eq!(c2.person_id(x), c.person_id(x));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Oracle for the comparisons: the fast path (interned ids, row-major features) against a
+// naive version computed from the normalised strings alone.
+
+const O_GIVEN: &[&str] = &[
+    "Elizabeth",
+    "Liz",
+    "Beth",
+    "Elisabeth",
+    "John",
+    "Jon",
+    "Jonathan",
+    "Smith",
+    "",
+];
+const O_SURNAME: &[&str] = &[
+    "Smith", "Smyth", "Smithe", "John", "Jones", "O'Brien", "Obrien", "",
+];
+const O_DOB: &[&str] = &[
+    "1980-02-01",
+    "1980-01-02",
+    "1980-02-04",
+    "1980-02-28",
+    "1981-01-15",
+    "1990-06-06",
+    "",
+];
+const O_POSTCODE: &[&str] = &[
+    "LS1 4AP",
+    "LS1 4AQ",
+    "LS1 5XX",
+    "LS2 7HY",
+    "M1 1AE",
+    "75008 Paris",
+    "",
+];
+const O_ADDRESS: &[&str] = &[
+    "12 High Street, Leeds",
+    "12 High St Leeds",
+    "14 Low Road",
+    "",
+];
+const O_NHS: &[&str] = &["9434765919", "9434765918", "4010232137", ""];
+const O_SEX: &[&str] = &["M", "F", ""];
+
+fn naive_levels(r: &Records, raw_nhs: &[&str], a: u32, b: u32) -> Vec<String> {
+    use carematch::compare::jaro_winkler;
+    use carematch::normalise::name::{are_nickname_variants, canonical_given_name};
+    use carematch::normalise::phonetic::nysiis;
+    let first = |s: &str| s.split(' ').next().unwrap_or("").to_string();
+    let swapped = match (r.given_name(a), r.surname(a), r.given_name(b), r.surname(b)) {
+        (Some(ga), Some(sa), Some(gb), Some(sb)) => ga == sb && gb == sa && ga != sa,
+        _ => false,
+    };
+    let phonetic = |x: &str, y: &str| {
+        let (x, y) = (first(x), first(y));
+        (soundex(&x).is_some() && soundex(&x) == soundex(&y))
+            || (nysiis(&x).is_some() && nysiis(&x) == nysiis(&y))
+    };
+    let jw = |x: &str, y: &str, from: &[&str]| -> Option<String> {
+        let s = jaro_winkler(x, y);
+        [0.92, 0.88]
+            .iter()
+            .zip(from)
+            .find(|(t, _)| s >= **t)
+            .map(|(_, n)| n.to_string())
+    };
+    let mut out = Vec::new();
+    // Given name.
+    out.push(match (r.given_name(a), r.given_name(b)) {
+        (Some(_), Some(_)) if swapped => "null".into(),
+        (Some(x), Some(y)) if x == y => "exact".into(),
+        (Some(x), Some(y)) => {
+            let (tx, ty) = (first(x), first(y));
+            let canon = |t: &str| canonical_given_name(t).map_or(t.to_string(), str::to_string);
+            if canon(&tx) == canon(&ty) || are_nickname_variants(&tx, &ty) {
+                "nickname".into()
+            } else if let Some(l) = jw(x, y, &["jaro_winkler>=0.92", "jaro_winkler>=0.88"]) {
+                l
+            } else if phonetic(x, y) {
+                "phonetic".into()
+            } else {
+                "else".into()
+            }
+        }
+        _ => "null".into(),
+    });
+    // Surname.
+    out.push(match (r.surname(a), r.surname(b)) {
+        (Some(x), Some(y)) if x == y => "exact".into(),
+        (Some(_), Some(_)) if swapped => "swapped".into(),
+        (Some(x), Some(y)) => jw(x, y, &["jaro_winkler>=0.92", "jaro_winkler>=0.88"])
+            .unwrap_or_else(|| {
+                if phonetic(x, y) {
+                    "phonetic".into()
+                } else {
+                    "else".into()
+                }
+            }),
+        _ => "null".into(),
+    });
+    // Date of birth.
+    out.push(match (r.date_of_birth(a), r.date_of_birth(b)) {
+        (Some(x), Some(y)) => {
+            let digits = |d: u32| format!("{d:08}").into_bytes();
+            let (dx, dy) = (digits(x.to_u32()), digits(y.to_u32()));
+            let diff: Vec<usize> = (0..8).filter(|&i| dx[i] != dy[i]).collect();
+            let one = diff.len() == 1
+                || (diff.len() == 2
+                    && diff[1] == diff[0] + 1
+                    && dx[diff[0]] == dy[diff[1]]
+                    && dx[diff[1]] == dy[diff[0]]);
+            if x == y {
+                "exact".into()
+            } else if x.year() == y.year() && x.month() == y.day() && x.day() == y.month() {
+                "day_month_swapped".into()
+            } else if one {
+                "one_digit".into()
+            } else if x.year() == y.year() && x.month() == y.month() {
+                "year_month".into()
+            } else if (x.days_since_epoch() - y.days_since_epoch()).abs() <= 365 {
+                "within_year".into()
+            } else {
+                "else".into()
+            }
+        }
+        _ => "null".into(),
+    });
+    // Location.
+    let words = |s: &str| {
+        s.split(' ')
+            .map(str::to_string)
+            .collect::<BTreeSet<String>>()
+    };
+    let (pa, pb) = (r.postcode(a), r.postcode(b));
+    let same_address = match (r.address(a), r.address(b)) {
+        (Some(x), Some(y)) => {
+            let (wx, wy) = (words(x), words(y));
+            let j = wx.intersection(&wy).count() as f64 / wx.union(&wy).count() as f64;
+            let differs = matches!((pa, pb), (Some(p), Some(q)) if p != q);
+            !differs && (x == y || j >= 0.8)
+        }
+        _ => false,
+    };
+    out.push(if same_address {
+        "same_address".into()
+    } else {
+        match (pa.and_then(parse_postcode), pb.and_then(parse_postcode)) {
+            (Some(x), Some(y)) if x == y => "unit".into(),
+            (Some(Postcode::Uk(x)), Some(Postcode::Uk(y))) => {
+                if x.sector() == y.sector() {
+                    "sector".into()
+                } else if x.district() == y.district() {
+                    "district".into()
+                } else if x.area() == y.area() {
+                    "area".into()
+                } else {
+                    "else".into()
+                }
+            }
+            (Some(_), Some(_)) => "else".into(),
+            _ => "null".into(),
+        }
+    });
+    // NHS number: valid ones compare; one that failed its check digit counts when one digit
+    // (or one adjacent swap) from the other side's.
+    out.push(match (r.nhs_number(a), r.nhs_number(b)) {
+        (Some(x), Some(y)) => {
+            if x == y {
+                "exact".into()
+            } else {
+                "different".into()
+            }
+        }
+        (x, y) => {
+            let raw = |row: u32, valid: Option<u64>| -> Option<Vec<u8>> {
+                match valid {
+                    Some(v) => Some(format!("{v:010}").into_bytes()),
+                    None => {
+                        let s = raw_nhs[row as usize];
+                        (s.len() == 10 && parse_nhs_number(s).is_err())
+                            .then(|| s.as_bytes().to_vec())
+                    }
+                }
+            };
+            match (raw(a, x), raw(b, y)) {
+                (Some(p), Some(q)) if x.is_none() || y.is_none() => {
+                    let diff: Vec<usize> = (0..10).filter(|&i| p[i] != q[i]).collect();
+                    let near = diff.len() == 1
+                        || (diff.len() == 2
+                            && diff[1] == diff[0] + 1
+                            && p[diff[0]] == q[diff[1]]
+                            && p[diff[1]] == q[diff[0]]);
+                    if near {
+                        "one_digit".into()
+                    } else {
+                        "null".into()
+                    }
+                }
+                _ => "null".into(),
+            }
+        }
+    });
+    // Sex.
+    out.push(match (r.sex(a), r.sex(b)) {
+        (Some(x), Some(y)) => {
+            if x == y {
+                "agree".into()
+            } else {
+                "disagree".into()
+            }
+        }
+        _ => "null".into(),
+    });
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(160))]
+
+    /// Every level the fast comparer gives equals the naive one, on every pair.
+    #[test]
+    fn fast_comparisons_equal_naive_ones(
+        rows in prop::collection::vec(
+            [0..O_GIVEN.len(), 0..O_SURNAME.len(), 0..O_DOB.len(), 0..O_POSTCODE.len(),
+             0..O_ADDRESS.len(), 0..O_NHS.len(), 0..O_SEX.len()],
+            2..14,
+        ),
+    ) {
+        let mut text = String::from("id,given_name,surname,dob,postcode,address,nhs_number,sex\n");
+        let mut raw_nhs = Vec::new();
+        for (i, v) in rows.iter().enumerate() {
+            text.push_str(&format!(
+                "R{i},{},{},{},{},\"{}\",{},{}\n",
+                O_GIVEN[v[0]], O_SURNAME[v[1]], O_DOB[v[2]], O_POSTCODE[v[3]], O_ADDRESS[v[4]], O_NHS[v[5]], O_SEX[v[6]]
+            ));
+            raw_nhs.push(O_NHS[v[5]]);
+        }
+        let r = store(&[("o", text)]);
+        let comparisons = carematch::compare::Comparison::defaults();
+        let flat = |c: &carematch::compare::Comparison| {
+            let k = c.level_names().len() - 1;
+            vec![1.0 / k as f64; k]
+        };
+        let model = carematch::Model::new(
+            comparisons.clone(),
+            comparisons.iter().map(flat).collect(),
+            comparisons.iter().map(flat).collect(),
+            0.01,
+        ).unwrap();
+        let scorer = carematch::Scorer::new(&model, &r).unwrap();
+        for a in 0..r.len() as u32 {
+            for b in 0..r.len() as u32 {
+                if a == b { continue; }
+                let fast: Vec<String> = scorer
+                    .explain(&model, Pair { left: a, right: b })
+                    .contributions
+                    .into_iter()
+                    .map(|c| c.level)
+                    .collect();
+                prop_assert_eq!(fast, naive_levels(&r, &raw_nhs, a, b), "rows {} and {}", a, b);
+            }
+        }
     }
 }

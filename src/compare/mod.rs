@@ -604,7 +604,13 @@ impl<'a> Prepared<'a> {
 /// True when the given name of each side is the surname of the other (and they differ).
 #[inline]
 fn swapped(x: &RowFeatures, y: &RowFeatures) -> bool {
+    // Every id must be present: NONE == NONE is not agreement (regression: a missing surname
+    // on one side made "John" / ("Elizabeth", "John") look swapped; found by the oracle test
+    // `fast_comparisons_equal_naive_ones`).
     x.given_as_surname != NONE
+        && y.given_as_surname != NONE
+        && x.surname != NONE
+        && y.surname != NONE
         && x.given_as_surname == y.surname
         && y.given_as_surname == x.surname
         && x.given_as_surname != x.surname
