@@ -8,7 +8,7 @@ use crate::link::LinkResult;
 use crate::model::{Model, Scorer};
 use crate::record::Records;
 
-fn create(path: &Path) -> Result<csv::Writer<std::io::BufWriter<std::fs::File>>, Error> {
+pub(crate) fn create(path: &Path) -> Result<csv::Writer<std::io::BufWriter<std::fs::File>>, Error> {
     let f = std::fs::File::create(path).map_err(|e| Error::io(path, "create", &e))?;
     Ok(csv::Writer::from_writer(std::io::BufWriter::with_capacity(
         1 << 20,
@@ -16,7 +16,7 @@ fn create(path: &Path) -> Result<csv::Writer<std::io::BufWriter<std::fs::File>>,
     )))
 }
 
-fn write_err(path: &Path, e: &csv::Error) -> Error {
+pub(crate) fn write_err(path: &Path, e: &csv::Error) -> Error {
     Error::new(
         ErrorKind::Io,
         format!("{}: cannot write: {e}", path.display()),

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::block::{BlockingRule, Key, KeyValues, Pair, config_err};
+use crate::normalise::date::Date;
 use crate::record::Records;
 
 /// One condition of a match rule.
@@ -305,18 +306,15 @@ impl<'a> Ladder<'a> {
             Ready::DobSwap => {
                 let dob = &self.records.dob;
                 let (a, b) = (dob[pair.left as usize], dob[pair.right as usize]);
-                a != 0 && (a == b || swap_day_month(a) == Some(b))
+                a != 0
+                    && (a == b
+                        || Date::from_u32(a)
+                            .and_then(Date::swapped_day_month)
+                            .is_some_and(|s| s.to_u32() == b))
             }
             Ready::Any(cs) => cs.iter().any(|c| self.holds(c, pair)),
         }
     }
-}
-
-/// YYYYMMDD with day and month swapped, when that is a different valid date.
-fn swap_day_month(d: u32) -> Option<u32> {
-    let (y, m, day) = (d / 10000, d / 100 % 100, d % 100);
-    let s = y * 10000 + day * 100 + m;
-    (s != d && crate::normalise::date::Date::from_u32(s).is_some()).then_some(s)
 }
 
 #[cfg(test)]
@@ -357,10 +355,24 @@ mod tests {
         assert_eq!(back, rules);
     }
 
+    /// `dob:swap` holds for equal dates and for day and month swapped (the assertions of the
+    /// former `swap_day_month` helper, now `Date::swapped_day_month`, through the ladder).
     #[test]
-    fn swap_day_month_only_for_a_different_valid_date() {
-        assert_eq!(swap_day_month(19800102), Some(19800201));
-        assert_eq!(swap_day_month(19800101), None);
-        assert_eq!(swap_day_month(19800113), None);
+    fn dob_swap_accepts_equal_and_swapped_dates_only() {
+        let left = "id,nhs_number,dob\nA,9434765919,1980-01-02\nB,4010232137,1980-01-13\nC,9990000018,1980-01-01\n";
+        let right = "id,nhs_number,dob\nX,9434765919,1980-02-01\nY,4010232137,1980-13-01\nZ,9990000018,1980-01-01\n";
+        let mut b = crate::RecordsBuilder::new();
+        b.add_reader("l", left.as_bytes()).unwrap();
+        b.add_reader("r", right.as_bytes()).unwrap();
+        let (records, _) = b.build().unwrap();
+        let rule = MatchRule::new("swap", "nhs_number & dob:swap").unwrap();
+        let ladder = Ladder::new(&records, &[rule]).unwrap();
+        let hit = |l: u32, r: u32| ladder.first_match(Pair { left: l, right: r }).is_some();
+        assert!(hit(0, 3), "02/01 against 01/02: swapped");
+        assert!(
+            !hit(1, 4),
+            "13/01 has no swapped date (and the right one is invalid)"
+        );
+        assert!(hit(2, 5), "equal dates");
     }
 }

@@ -182,14 +182,8 @@ pub fn write_encoded_csv(
         .ok_or_else(|| Error::new(ErrorKind::Usage, format!("no source {source}")))?
         .rows
         .clone();
-    let f = std::fs::File::create(path).map_err(|e| Error::io(path, "create", &e))?;
-    let mut w = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, f));
-    let werr = |e: csv::Error| {
-        Error::new(
-            ErrorKind::Io,
-            format!("{}: cannot write: {e}", path.display()),
-        )
-    };
+    let mut w = crate::output::create(path)?;
+    let werr = |e: csv::Error| crate::output::write_err(path, &e);
     w.write_record(encoded_header(options)).map_err(werr)?;
     let scheme = p.scheme();
     let all: Vec<u32> = rows.collect();
