@@ -60,7 +60,7 @@ pub fn write_pairs_csv(
                     header.push(format!("{}_{part}", c.field));
                 }
             }
-            Some((m, Scorer::new(m, records)?))
+            Some(Scorer::new(m, records)?)
         }
         None => None,
     };
@@ -81,8 +81,8 @@ pub fn write_pairs_csv(
         row.push(l.decision.as_str().to_string());
         let rule = l.rule.and_then(|r| result.rules.get(usize::from(r)));
         row.push(rule.map_or(String::new(), |r| r.name().to_string()));
-        if let Some((m, scorer)) = &scorer {
-            let e = scorer.explain(m, l.pair);
+        if let Some(scorer) = &scorer {
+            let e = scorer.explain(l.pair);
             row.push(format!("{:.4}", e.prior));
             for c in e.contributions {
                 row.push(c.level);

@@ -604,7 +604,7 @@ proptest! {
             for b in 0..r.len() as u32 {
                 if a == b { continue; }
                 let fast: Vec<String> = scorer
-                    .explain(&model, Pair { left: a, right: b })
+                    .explain(Pair { left: a, right: b })
                     .contributions
                     .into_iter()
                     .map(|c| c.level)

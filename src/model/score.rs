@@ -24,6 +24,8 @@ pub struct Scorer<'a> {
     /// The NHS-number comparison and the worst level that still lifts the vetoes (equal, or
     /// one digit apart).
     nhs: Option<(usize, u8)>,
+    /// Per comparison: its field and level names, for explanations (made once, not per pair).
+    names: Vec<(String, Vec<String>)>,
     /// The given-name and sex comparisons.
     given: Option<usize>,
     sex: Option<usize>,
@@ -93,7 +95,13 @@ impl<'a> Scorer<'a> {
                 .then_some((i, last))
             })
             .collect();
+        let names = model
+            .comparisons
+            .iter()
+            .map(|c| (c.field.clone(), c.level_names()))
+            .collect();
         Ok(Scorer {
+            names,
             comparer,
             weights,
             tf,
@@ -190,22 +198,22 @@ impl<'a> Scorer<'a> {
         (v, MatchWeight::new(w))
     }
 
-    /// The explanation of `pair`'s weight under `model` (the model this scorer was made from).
-    pub fn explain(&self, model: &Model, pair: Pair) -> Explanation {
+    /// The explanation of `pair`'s weight under the model this scorer was made from.
+    pub fn explain(&self, pair: Pair) -> Explanation {
         let v = self.comparer.vector(pair);
         let mut total = self.prior;
-        let contributions = model
-            .comparisons
+        let contributions = self
+            .names
             .iter()
             .enumerate()
-            .map(|(c, comp)| {
+            .map(|(c, (field, levels))| {
                 let l = level_of(v, c);
                 let weight = self.weights[c][usize::from(l)];
                 let tf_adjustment = self.tf_adjustment(c, l, pair);
                 total += weight + tf_adjustment;
                 Contribution {
-                    field: comp.field.clone(),
-                    level: comp.level_names()[usize::from(l)].clone(),
+                    field: field.clone(),
+                    level: levels[usize::from(l)].clone(),
                     weight,
                     tf_adjustment,
                 }
