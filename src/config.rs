@@ -251,6 +251,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Reads the config file at `path`, or the defaults when there is none.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_file`].
+    pub fn load(path: Option<&Path>) -> Result<Config, Error> {
+        path.map_or_else(|| Ok(Config::default()), Config::from_file)
+    }
+
     /// Reads a config from the JSON file at `path`.
     ///
     /// # Errors

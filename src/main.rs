@@ -243,10 +243,7 @@ impl Progress {
 }
 
 fn load_config(common: &Common) -> Result<Config, Error> {
-    let mut config = match &common.config {
-        Some(p) => Config::from_file(p)?,
-        None => Config::default(),
-    };
+    let mut config = Config::load(common.config.as_deref())?;
     config.strict |= common.strict;
     Ok(config)
 }
@@ -407,10 +404,7 @@ fn dedupe(a: &DedupeArgs) -> Result<(), Error> {
 
 fn train(a: &TrainArgs) -> Result<(), Error> {
     let progress = Progress::new();
-    let config = match &a.config {
-        Some(p) => Config::from_file(p)?,
-        None => Config::default(),
-    };
+    let config = Config::load(a.config.as_deref())?;
     let (records, mode) = match (&a.left, &a.right, &a.input) {
         (Some(l), Some(r), _) => {
             let records = read_sources(&config, &[l, r], &progress)?;
@@ -477,7 +471,7 @@ fn run(
                 changes.splits.len()
             );
             if let Some(c) = &common.changes {
-                write_changes(c, &changes)?;
+                carematch::write_changes_csv(c, &changes)?;
             }
         }
         write_clusters_csv(path, records, &clusters)?;
@@ -501,18 +495,6 @@ fn run(
     Ok(())
 }
 
-fn write_changes(path: &Path, changes: &carematch::IdChanges) -> Result<(), Error> {
-    let mut text = String::from("change,person_id,other_person_ids\n");
-    for (id, others) in &changes.merges {
-        text.push_str(&format!("merge,{id},{}\n", others.join(";")));
-    }
-    for (id, others) in &changes.splits {
-        text.push_str(&format!("split,{id},{}\n", others.join(";")));
-    }
-    std::fs::write(path, text)
-        .map_err(|e| carematch::usage_error(&format!("{}: cannot write: {e}", path.display())))
-}
-
 fn print_summary(result: &LinkResult) {
     println!("links by rule:");
     let counts = result.counts_per_rule();
@@ -533,10 +515,7 @@ fn print_summary(result: &LinkResult) {
 
 fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
     let progress = Progress::new();
-    let config = match &a.config {
-        Some(p) => Config::from_file(p)?,
-        None => Config::default(),
-    };
+    let config = Config::load(a.config.as_deref())?;
     let master = match &a.key_file {
         Some(p) => Key::from_file(p)?,
         None => Key::from_env()?,

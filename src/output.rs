@@ -122,3 +122,24 @@ pub fn write_clusters_csv(
     }
     w.flush().map_err(|e| Error::io(path, "write", &e))
 }
+
+/// Writes the person-id changes found by [`Clusters::carry_over`]:
+/// `change,person_id,other_person_ids`, one `merge` row per surviving id (the absorbed ids
+/// joined by `;`) and one `split` row per earlier id (the new ids of its other parts).
+///
+/// # Errors
+///
+/// An I/O error naming `path`.
+pub fn write_changes_csv(path: &Path, changes: &crate::cluster::IdChanges) -> Result<(), Error> {
+    let mut w = create(path)?;
+    let werr = |e: csv::Error| write_err(path, &e);
+    w.write_record(["change", "person_id", "other_person_ids"])
+        .map_err(werr)?;
+    for (kind, list) in [("merge", &changes.merges), ("split", &changes.splits)] {
+        for (id, others) in list {
+            w.write_record([kind, id.as_str(), others.join(";").as_str()])
+                .map_err(werr)?;
+        }
+    }
+    w.flush().map_err(|e| Error::io(path, "write", &e))
+}
