@@ -351,10 +351,13 @@ impl Linker {
             }
         }
         let dedupe = matches!(mode, Mode::Dedupe { .. });
+        // One key per row that is equal exactly when two rows carry one valid NHS number
+        // (or, encoded, one NHS token); the rule and model decisions both use it.
+        let nhs = records.nhs_keys();
         let rule_decisions: Vec<Option<Decision>> = if dedupe {
             found.iter().map(|_| Some(Decision::Match)).collect()
         } else {
-            decide_one_to_one(&records.nhs_keys(), &found)
+            decide_one_to_one(&nhs, &found)
         };
         // Pass 2: the model, over its own blocking; rule pairs are scored too.
         let mut cands: Vec<Candidate> = Vec::new();
@@ -403,7 +406,15 @@ impl Linker {
                         });
                     }
                 }
-                decide_by_model(records, &scorer, &mut cands, t, dedupe, self.one_to_one);
+                decide_by_model(
+                    records,
+                    &nhs,
+                    &scorer,
+                    &mut cands,
+                    t,
+                    dedupe,
+                    self.one_to_one,
+                );
             }
             _ => {
                 for (&(pair, rule), d) in found.iter().zip(&rule_decisions) {
@@ -468,6 +479,7 @@ fn odds_bits(p: f64) -> f64 {
 /// ambiguous; and with `one_to_one`, each record keeps only its best match.
 fn decide_by_model(
     records: &Records,
+    nhs: &[u64],
     scorer: &Scorer<'_>,
     cands: &mut [Candidate],
     t: Thresholds,
@@ -512,7 +524,6 @@ fn decide_by_model(
     // Two candidates within the margin are ambiguous unless they are one patient: they carry
     // one valid NHS number, or the model matches them with each other (a duplicate in the
     // other source).
-    let nhs = records.nhs_keys();
     let ambiguous: Vec<bool> = (0..n)
         .into_par_iter()
         .map(|row| {

@@ -246,7 +246,7 @@ impl Comparison {
                 ]
                 .map(String::from),
             ),
-            Kind::Location => v.extend(
+            Kind::Location | Kind::EncodedLocation => v.extend(
                 ["same_address", "unit", "sector", "district", "area", "else"].map(String::from),
             ),
             Kind::Postcode => {
@@ -258,8 +258,10 @@ impl Comparison {
                 }
                 v.push("else".into());
             }
-            Kind::NhsNumber => v.extend(["exact", "one_digit", "different"].map(String::from)),
-            Kind::Sex => v.extend(["agree", "disagree"].map(String::from)),
+            Kind::NhsNumber | Kind::EncodedNhsNumber => {
+                v.extend(["exact", "one_digit", "different"].map(String::from))
+            }
+            Kind::Sex | Kind::EncodedSex => v.extend(["agree", "disagree"].map(String::from)),
             Kind::Text => {
                 v.push("exact".into());
                 jw(&mut v, &self.thresholds);
@@ -286,13 +288,6 @@ impl Comparison {
                 ]
                 .map(String::from),
             ),
-            Kind::EncodedLocation => v.extend(
-                ["same_address", "unit", "sector", "district", "area", "else"].map(String::from),
-            ),
-            Kind::EncodedNhsNumber => {
-                v.extend(["exact", "one_digit", "different"].map(String::from))
-            }
-            Kind::EncodedSex => v.extend(["agree", "disagree"].map(String::from)),
         }
         v
     }
