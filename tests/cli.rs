@@ -10,6 +10,17 @@ fn carematch(args: &[&str]) -> Output {
         .expect("the carematch binary runs")
 }
 
+/// Runs carematch with owned `args` and extra environment variables; asserts success.
+fn carematch_ok(args: &[String], env: &[(&str, &str)]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the carematch binary runs");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    o
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -256,12 +267,7 @@ fn run_on(dir: &Path, dedupe: bool, threads: &str, left: &str) -> (String, Vec<u
         "--clusters".into(),
         clusters.clone(),
     ]);
-    let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
-        .args(&args)
-        .env("RAYON_NUM_THREADS", threads)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = carematch_ok(&args, &[("RAYON_NUM_THREADS", threads)]);
     (
         text(&o.stdout),
         std::fs::read(pairs).unwrap(),
@@ -422,20 +428,17 @@ fn evaluate_rejects_bad_files_with_their_line() {
 
 fn train_model(dir: &Path, threads: &str, left: &str, out: &str) -> String {
     let d = |f: &str| dir.join(f).to_str().unwrap().to_string();
-    let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
-        .args([
-            "train",
-            "--left",
-            &d(left),
-            "--right",
-            &d("hospital.csv"),
-            "--out",
-            &d(out),
-        ])
-        .env("RAYON_NUM_THREADS", threads)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let args = [
+        "train",
+        "--left",
+        &d(left),
+        "--right",
+        &d("hospital.csv"),
+        "--out",
+        &d(out),
+    ]
+    .map(String::from);
+    carematch_ok(&args, &[("RAYON_NUM_THREADS", threads)]);
     std::fs::read_to_string(dir.join(out)).unwrap()
 }
 
@@ -473,11 +476,7 @@ fn link_with_a_saved_model_equals_training_in_place() {
             d(out),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        carematch_ok(&args, &[]);
         std::fs::read(d(out)).unwrap()
     };
     let in_place = run(&[], "a.csv");
@@ -903,11 +902,7 @@ fn previous_clusters_keep_person_ids_across_runs() {
             d(clusters),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let o = Command::new(env!("CARGO_BIN_EXE_carematch"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        let o = carematch_ok(&args, &[]);
         text(&o.stdout)
     };
     run(&[], "c1.csv");

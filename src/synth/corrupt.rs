@@ -195,6 +195,13 @@ fn date_from_digits(d: &[u8; 8]) -> Date {
     }
 }
 
+/// True for a real date from 1900 to `latest`: what a mistyped date of birth may become.
+fn plausible(e: Date, latest: Date) -> bool {
+    is_valid(e)
+        && e.year >= 1900
+        && (e.year, e.month, e.day) <= (latest.year, latest.month, latest.day)
+}
+
 /// A date with one digit mistyped, still a real date between 1900 and `latest`; `None` when
 /// no such date was found in a few tries.
 pub(crate) fn date_digit_error(rng: &mut Rng, d: Date, latest: Date) -> Option<Date> {
@@ -206,10 +213,7 @@ pub(crate) fn date_digit_error(rng: &mut Rng, d: Date, latest: Date) -> Option<D
         let new = rng.below(9) as u8;
         x[pos] = if new >= x[pos] { new + 1 } else { new };
         let e = date_from_digits(&x);
-        if is_valid(e)
-            && e.year >= 1900
-            && (e.year, e.month, e.day) <= (latest.year, latest.month, latest.day)
-        {
+        if plausible(e, latest) {
             return Some(e);
         }
     }
@@ -229,10 +233,7 @@ pub(crate) fn date_transposition(rng: &mut Rng, d: Date, latest: Date) -> Option
         let mut x = digits;
         x.swap(pos, pos + 1);
         let e = date_from_digits(&x);
-        if is_valid(e)
-            && e.year >= 1900
-            && (e.year, e.month, e.day) <= (latest.year, latest.month, latest.day)
-        {
+        if plausible(e, latest) {
             return Some(e);
         }
     }
