@@ -282,6 +282,8 @@ pub struct Records {
     pub(crate) address_dict: Interner,
     pub(crate) others: Vec<OtherColumn>,
     pub(crate) rule_keys: RuleKeyCache,
+    /// Row features and address words for comparisons, computed once.
+    pub(crate) derived: crate::compare::Derived,
 }
 
 impl std::fmt::Debug for Records {

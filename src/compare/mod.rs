@@ -28,6 +28,7 @@ mod similarity;
 use std::fmt;
 
 use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
@@ -319,9 +320,9 @@ pub(crate) struct Prepared<'a> {
     records: &'a Records,
     kind: Kind,
     thresholds: Vec<f64>,
-    /// For address and location: sorted word hashes of each address value (CSR).
-    tok_start: Vec<u32>,
-    toks: Vec<u64>,
+    /// For address and location: sorted word hashes of each address value (CSR), shared
+    /// through the store's cache.
+    words: Option<Arc<Words>>,
     /// For text: the column's values and dictionary.
     text: Option<(&'a [u32], &'a Interner)>,
     /// For pseudonymised kinds: the token and filter columns.
@@ -365,8 +366,7 @@ impl<'a> Prepared<'a> {
             records,
             kind: c.kind,
             thresholds: c.thresholds.clone(),
-            tok_start: Vec::new(),
-            toks: Vec::new(),
+            words: None,
             text: None,
             encoded: None,
             tf: Vec::new(),
@@ -381,29 +381,7 @@ impl<'a> Prepared<'a> {
                 p.tf = frequencies(rows, n);
             }
             Kind::Location | Kind::Address => {
-                // Each address's words as sorted, distinct 64-bit hashes, computed in parallel:
-                // Jaccard needs only equality, and a collision among one address's few words
-                // is vanishingly rare.
-                let d = &records.address_dict;
-                let per: Vec<Vec<u64>> = (0..d.len() as u32)
-                    .into_par_iter()
-                    .map(|i| {
-                        let mut t: Vec<u64> = d
-                            .get(i)
-                            .split(' ')
-                            .map(|w| FxBuildHasher.hash_one(w))
-                            .collect();
-                        t.sort_unstable();
-                        t.dedup();
-                        t
-                    })
-                    .collect();
-                p.tok_start.reserve(per.len() + 1);
-                p.tok_start.push(0);
-                for t in per {
-                    p.toks.extend(t);
-                    p.tok_start.push(p.toks.len() as u32);
-                }
+                p.words = Some(records.derived.words(records));
                 if c.kind == Kind::Location {
                     p.tf = frequencies(&records.postcode, records.postcode_dict.values.len());
                 }
@@ -449,8 +427,11 @@ impl<'a> Prepared<'a> {
     }
 
     fn tokens(&self, address: u32) -> &[u64] {
+        let Some(w) = &self.words else {
+            return &[];
+        };
         let i = address as usize;
-        &self.toks[self.tok_start[i] as usize..self.tok_start[i + 1] as usize]
+        &w.toks[w.start[i] as usize..w.start[i + 1] as usize]
     }
 
     /// The value id whose term frequency adjusts the exact level for `pair`, if any.
@@ -743,11 +724,72 @@ fn postcode_level(x: &RowFeatures, y: &RowFeatures) -> u8 {
     5
 }
 
+/// Sorted, distinct word hashes of every address value, in CSR form.
+pub(crate) struct Words {
+    start: Vec<u32>,
+    toks: Vec<u64>,
+}
+
+/// Per-store data every comparer needs, computed once on first use and shared (a store is
+/// immutable once built): training and scoring used to build both twice per run.
+#[derive(Clone, Default)]
+pub(crate) struct Derived {
+    features: OnceLock<Arc<Vec<RowFeatures>>>,
+    words: OnceLock<Arc<Words>>,
+}
+
+impl Derived {
+    /// Every row's [`RowFeatures`].
+    fn features(&self, records: &Records) -> Arc<Vec<RowFeatures>> {
+        Arc::clone(self.features.get_or_init(|| {
+            let g = &records.given_dict.values;
+            let s = &records.surname_dict.values;
+            let cross: Vec<u32> = (0..g.len() as u32).map(|i| to_id(s, g.get(i))).collect();
+            Arc::new(
+                (0..records.len())
+                    .into_par_iter()
+                    .map(|row| RowFeatures::of(records, &cross, row))
+                    .collect(),
+            )
+        }))
+    }
+
+    /// Each address's words as sorted, distinct 64-bit hashes, computed in parallel: Jaccard
+    /// needs only equality, and a collision among one address's few words is vanishingly
+    /// rare.
+    fn words(&self, records: &Records) -> Arc<Words> {
+        Arc::clone(self.words.get_or_init(|| {
+            let d = &records.address_dict;
+            let per: Vec<Vec<u64>> = (0..d.len() as u32)
+                .into_par_iter()
+                .map(|i| {
+                    let mut t: Vec<u64> = d
+                        .get(i)
+                        .split(' ')
+                        .map(|w| FxBuildHasher.hash_one(w))
+                        .collect();
+                    t.sort_unstable();
+                    t.dedup();
+                    t
+                })
+                .collect();
+            let mut start = Vec::with_capacity(per.len() + 1);
+            let mut toks = Vec::new();
+            start.push(0);
+            for t in per {
+                toks.extend(t);
+                start.push(toks.len() as u32);
+            }
+            Arc::new(Words { start, toks })
+        }))
+    }
+}
+
 /// All comparisons of a model, prepared on one store.
 pub(crate) struct Comparer<'a> {
     records: &'a Records,
     pub(crate) prepared: Vec<Prepared<'a>>,
-    features: Vec<RowFeatures>,
+    features: Arc<Vec<RowFeatures>>,
 }
 
 impl<'a> Comparer<'a> {
@@ -764,13 +806,7 @@ impl<'a> Comparer<'a> {
             .iter()
             .map(|c| Prepared::new(records, c))
             .collect::<Result<_, _>>()?;
-        let g = &records.given_dict.values;
-        let s = &records.surname_dict.values;
-        let cross: Vec<u32> = (0..g.len() as u32).map(|i| to_id(s, g.get(i))).collect();
-        let features = (0..records.len())
-            .into_par_iter()
-            .map(|row| RowFeatures::of(records, &cross, row))
-            .collect();
+        let features = records.derived.features(records);
         Ok(Comparer {
             records,
             prepared,
