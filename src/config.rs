@@ -181,8 +181,8 @@ impl Config {
         }
     }
 
-    /// Training options from the config.
-    pub fn train_options(&self) -> TrainOptions {
+    /// Training options from the config alone (see [`Config::train_options_for`]).
+    fn train_options(&self) -> TrainOptions {
         let mut o = TrainOptions::default();
         if let Some(r) = &self.training_rules {
             o.sessions = r.clone();
