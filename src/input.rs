@@ -23,7 +23,7 @@ use crate::normalise::nhs_number::parse_nhs_number;
 use crate::normalise::postcode::{Postcode, parse_postcode};
 use crate::normalise::sex::{Sex, parse_sex};
 use crate::normalise::text::fold;
-use crate::record::{Interner, NONE, OtherColumn, Records, Source, find_or_insert, span};
+use crate::record::{Interner, NONE, NewRow, OtherColumn, Records, Source, find_or_insert, span};
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 
 /// A field longer than this many bytes is invalid ("too long"): no name, date, postcode or
@@ -469,11 +469,7 @@ impl RecordsBuilder {
             }
         }
         for (name, col) in &self.others {
-            let v: Vec<Norm<String>> = col
-                .values()
-                .par_iter()
-                .map(|raw| text_norm(raw, |s| Some(fold(s)).filter(|f| !f.is_empty())))
-                .collect();
+            let v: Vec<Norm<String>> = col.values().par_iter().map(|r| norm_other(r)).collect();
             let mut dict = Interner::default();
             let ids = intern_all(&v, |s| dict.intern(s));
             let problems = problems_of(&v);
@@ -572,66 +568,149 @@ pub(crate) fn csv_error(name: &str, e: &csv::Error) -> Error {
 /// Normalises the distinct raw values of one role, in parallel, in order.
 fn normalise_column(role: Role, raw: &[&[u8]], accept_test: bool) -> Normalised {
     match role {
-        Role::GivenName | Role::Surname => Normalised::Name(
-            raw.par_iter()
-                .map(|r| text_norm(r, normalise_name))
-                .collect(),
-        ),
-        Role::Address => Normalised::Text(
-            raw.par_iter()
-                .map(|r| text_norm(r, normalise_address))
-                .collect(),
-        ),
-        Role::DateOfBirth => Normalised::Date(
-            raw.par_iter()
-                .map(|r| {
-                    checked(r, |s| match parse_date(s) {
-                        Ok(Some(d)) => Norm::Value(d.to_u32()),
-                        Ok(None) => Norm::Missing,
-                        Err(p) => Norm::Invalid(p.as_str()),
-                    })
-                })
-                .collect(),
-        ),
-        Role::Sex => Normalised::Sex(
-            raw.par_iter()
-                .map(|r| {
-                    checked(r, |s| match parse_sex(s) {
-                        Ok(Some(Sex::Male)) => Norm::Value(1),
-                        Ok(Some(Sex::Female)) => Norm::Value(2),
-                        Ok(None) => Norm::Missing,
-                        Err(p) => Norm::Invalid(p.as_str()),
-                    })
-                })
-                .collect(),
-        ),
-        Role::Postcode => Normalised::Postcode(
-            raw.par_iter()
-                .map(|r| {
-                    checked(r, |s| match parse_postcode(s) {
-                        Some(p) => Norm::Value(p),
-                        None => Norm::Missing,
-                    })
-                })
-                .collect(),
-        ),
+        Role::GivenName | Role::Surname => {
+            Normalised::Name(raw.par_iter().map(|r| norm_name(r)).collect())
+        }
+        Role::Address => Normalised::Text(raw.par_iter().map(|r| norm_address(r)).collect()),
+        Role::DateOfBirth => Normalised::Date(raw.par_iter().map(|r| norm_date(r)).collect()),
+        Role::Sex => Normalised::Sex(raw.par_iter().map(|r| norm_sex(r)).collect()),
+        Role::Postcode => Normalised::Postcode(raw.par_iter().map(|r| norm_postcode(r)).collect()),
         Role::NhsNumber => Normalised::Nhs(
-            raw.par_iter()
-                .map(|r| {
-                    checked(r, |s| match parse_nhs_number(s) {
-                        Ok(Some(n)) if n.is_test_range() && !accept_test => {
-                            Norm::Invalid("999 test range")
-                        }
-                        Ok(Some(n)) => Norm::Value(n.to_u64()),
-                        Ok(None) => Norm::Missing,
-                        Err(p) => Norm::Invalid(p.as_str()),
-                    })
-                })
-                .collect(),
+            raw.par_iter().map(|r| norm_nhs(r, accept_test)).collect(),
             raw.par_iter().map(|r| mistyped_nhs(r)).collect(),
         ),
         Role::Id => Normalised::Text(Vec::new()),
     }
+}
+
+fn norm_name(raw: &[u8]) -> Norm<String> {
+    text_norm(raw, normalise_name)
+}
+
+fn norm_address(raw: &[u8]) -> Norm<String> {
+    text_norm(raw, normalise_address)
+}
+
+fn norm_other(raw: &[u8]) -> Norm<String> {
+    text_norm(raw, |s| Some(fold(s)).filter(|f| !f.is_empty()))
+}
+
+fn norm_date(raw: &[u8]) -> Norm<u32> {
+    checked(raw, |s| match parse_date(s) {
+        Ok(Some(d)) => Norm::Value(d.to_u32()),
+        Ok(None) => Norm::Missing,
+        Err(p) => Norm::Invalid(p.as_str()),
+    })
+}
+
+fn norm_sex(raw: &[u8]) -> Norm<u8> {
+    checked(raw, |s| match parse_sex(s) {
+        Ok(Some(Sex::Male)) => Norm::Value(1),
+        Ok(Some(Sex::Female)) => Norm::Value(2),
+        Ok(None) => Norm::Missing,
+        Err(p) => Norm::Invalid(p.as_str()),
+    })
+}
+
+fn norm_postcode(raw: &[u8]) -> Norm<Postcode> {
+    checked(raw, |s| match parse_postcode(s) {
+        Some(p) => Norm::Value(p),
+        None => Norm::Missing,
+    })
+}
+
+fn norm_nhs(raw: &[u8], accept_test: bool) -> Norm<u64> {
+    checked(raw, |s| match parse_nhs_number(s) {
+        Ok(Some(n)) if n.is_test_range() && !accept_test => Norm::Invalid("999 test range"),
+        Ok(Some(n)) => Norm::Value(n.to_u64()),
+        Ok(None) => Norm::Missing,
+        Err(p) => Norm::Invalid(p.as_str()),
+    })
+}
+
+/// One record's fields normalised as a file's rows are (the same functions, so a record
+/// queried or inserted one at a time gets exactly the values it would get in a batch):
+/// `raw(role)` gives a role's raw value (several address columns already joined), `other(i)`
+/// the raw value of carried column `others[i]`. Invalid values become missing; each is
+/// returned as (role, problem), without the value.
+pub(crate) fn normalise_record<'a>(
+    id: &str,
+    raw: impl Fn(Role) -> Option<&'a [u8]>,
+    other: impl Fn(usize) -> Option<&'a [u8]>,
+    n_others: usize,
+    accept_test: bool,
+) -> (NewRow, Vec<(Role, &'static str)>) {
+    let mut problems = Vec::new();
+    let mut take = |role: Role, n: Norm<()>| {
+        if let Norm::Invalid(p) = n {
+            problems.push((role, p));
+        }
+    };
+    fn split<T>(n: Norm<T>) -> (Norm<()>, Option<T>) {
+        match n {
+            Norm::Value(v) => (Norm::Value(()), Some(v)),
+            Norm::Missing => (Norm::Missing, None),
+            Norm::Invalid(p) => (Norm::Invalid(p), None),
+        }
+    }
+    let get = |role: Role| raw(role).map(<[u8]>::trim_ascii).filter(|r| !r.is_empty());
+    let mut row = NewRow {
+        id: id.to_string(),
+        ..NewRow::default()
+    };
+    for &role in VALUE_ROLES {
+        let Some(r) = get(role) else { continue };
+        match role {
+            Role::GivenName => {
+                let (n, v) = split(norm_name(r));
+                take(role, n);
+                row.given = v;
+                row.placeholder = is_newborn_placeholder(r);
+            }
+            Role::Surname => {
+                let (n, v) = split(norm_name(r));
+                take(role, n);
+                row.surname = v;
+            }
+            Role::DateOfBirth => {
+                let (n, v) = split(norm_date(r));
+                take(role, n);
+                row.dob = v.unwrap_or(0);
+            }
+            Role::Sex => {
+                let (n, v) = split(norm_sex(r));
+                take(role, n);
+                row.sex = v.unwrap_or(0);
+            }
+            Role::Postcode => {
+                let (n, v) = split(norm_postcode(r));
+                take(role, n);
+                row.postcode = v;
+            }
+            Role::NhsNumber => {
+                let (n, v) = split(norm_nhs(r, accept_test));
+                take(role, n);
+                row.nhs = v.unwrap_or(0);
+                row.nhs_invalid = mistyped_nhs(r);
+            }
+            Role::Address => {
+                let (n, v) = split(norm_address(r));
+                take(role, n);
+                row.address = v;
+            }
+            Role::Id => {}
+        }
+    }
+    row.others = (0..n_others)
+        .map(|i| match other(i).map(<[u8]>::trim_ascii) {
+            Some(r) if !r.is_empty() => match norm_other(r) {
+                Norm::Value(v) => Some(v),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    (row, problems)
 }
 
 /// True for a given name that stands for a newborn of a multiple birth not yet named:

@@ -80,6 +80,7 @@ pub mod compare;
 mod config;
 mod error;
 mod evaluate;
+pub mod index;
 mod input;
 mod link;
 pub mod model;
@@ -96,6 +97,7 @@ pub use cluster::{Clusters, IdChanges, PreviousIds};
 pub use config::Config;
 pub use error::{Error, ErrorKind, usage_error};
 pub use evaluate::{Evaluation, PairFile, evaluate_files};
+pub use index::{Candidate, Index, IndexBuilder, QueryDecision, QueryOptions, QueryResult, Record};
 pub use input::{
     ColumnQuality, MAX_VALUE_BYTES, ProblemCount, QualityReport, RecordsBuilder, SourceQuality,
 };

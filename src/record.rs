@@ -145,7 +145,7 @@ impl NameDict {
 }
 
 /// Packs up to four ASCII bytes into a `u32` exactly.
-fn pack4(s: &str) -> u32 {
+pub(crate) fn pack4(s: &str) -> u32 {
     let mut v = 0u32;
     for b in s.bytes().take(4) {
         v = (v << 8) | u32::from(b);
@@ -222,6 +222,36 @@ impl Clone for RuleKeyCache {
     /// A clone starts empty: the cache is derived data.
     fn clone(&self) -> Self {
         RuleKeyCache::default()
+    }
+}
+
+/// A record normalised but not in a store: a query, or a row about to be inserted. Its
+/// values are those a file's row would normalise to.
+#[derive(Clone, Default)]
+pub(crate) struct NewRow {
+    pub(crate) id: String,
+    pub(crate) given: Option<String>,
+    /// The given name was a multiple-birth placeholder ("Twin 1").
+    pub(crate) placeholder: bool,
+    pub(crate) surname: Option<String>,
+    /// YYYYMMDD, 0 when missing.
+    pub(crate) dob: u32,
+    /// 0 missing, 1 male, 2 female.
+    pub(crate) sex: u8,
+    pub(crate) postcode: Option<Postcode>,
+    /// A valid NHS number, 0 when none.
+    pub(crate) nhs: u64,
+    /// Ten digits that failed the check digit, 0 otherwise.
+    pub(crate) nhs_invalid: u64,
+    pub(crate) address: Option<String>,
+    /// Per carried column of the store, in its order: the folded value.
+    pub(crate) others: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for NewRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the values: a row holds patient data.
+        f.write_str("NewRow(..)")
     }
 }
 
@@ -322,6 +352,96 @@ impl Records {
             self.id_end.get(r - 1).copied().unwrap_or(0) as usize
         };
         self.id_text.get(start..end).unwrap_or("")
+    }
+
+    /// Appends `row` to the last source (making one called `source` when there is none),
+    /// interning its values, and returns its row number. The appended row's rank is its row
+    /// number: a store that grows this way (the real-time index's) orders by row.
+    ///
+    /// # Errors
+    ///
+    /// An input error when the store already holds the most rows it can.
+    pub(crate) fn push(&mut self, row: &NewRow, source: &str) -> Result<u32, crate::Error> {
+        let r = u32::try_from(self.len())
+            .ok()
+            .filter(|&r| r < NONE - 1)
+            .ok_or_else(|| {
+                crate::Error::new(crate::ErrorKind::Input, "the store is full".to_string())
+            })?;
+        if self.sources.is_empty() {
+            self.sources.push(Source {
+                name: source.to_string(),
+                rows: r..r,
+            });
+        }
+        self.id_text.push_str(&row.id);
+        self.id_end.push(self.id_text.len() as u32);
+        self.rank.push(r);
+        let opt = |v: &Option<String>, f: &mut dyn FnMut(&str) -> u32| v.as_deref().map_or(NONE, f);
+        let g = opt(&row.given, &mut |v| self.given_dict.intern(v));
+        self.given.push(g);
+        if self.placeholder.len() * 64 <= r as usize {
+            self.placeholder.push(0);
+        }
+        if row.placeholder {
+            self.placeholder[r as usize / 64] |= 1 << (r % 64);
+        }
+        let s = opt(&row.surname, &mut |v| self.surname_dict.intern(v));
+        self.surname.push(s);
+        self.dob.push(row.dob);
+        self.sex.push(row.sex);
+        let p = row
+            .postcode
+            .as_ref()
+            .map_or(NONE, |p| self.postcode_dict.intern(p));
+        self.postcode.push(p);
+        self.nhs.push(row.nhs);
+        self.nhs_invalid.push(row.nhs_invalid);
+        let a = opt(&row.address, &mut |v| self.address_dict.intern(v));
+        self.address.push(a);
+        for (i, c) in self.others.iter_mut().enumerate() {
+            let v = row.others.get(i).and_then(|v| v.as_deref());
+            c.values.push(v.map_or(NONE, |v| c.dict.intern(v)));
+        }
+        if let Some(last) = self.sources.last_mut() {
+            last.rows.end = r + 1;
+        }
+        Ok(r)
+    }
+
+    /// Row `row` as a [`NewRow`]: its normalised values, as a query or an insert carries them.
+    pub(crate) fn row(&self, row: u32) -> NewRow {
+        let r = row as usize;
+        let p = self.postcode[r];
+        let postcode = (p != NONE).then(|| {
+            let text = self.postcode_dict.values.get(p);
+            // A UK postcode's canonical text parses back to itself; other text stays other.
+            match self.postcode_dict.sector.get(p as usize) {
+                Some(&s) if s != NONE => crate::normalise::postcode::parse_postcode(text)
+                    .unwrap_or_else(|| Postcode::Other(text.to_string())),
+                _ => Postcode::Other(text.to_string()),
+            }
+        });
+        NewRow {
+            id: self.id(row).to_string(),
+            given: self.given_name(row).map(str::to_string),
+            placeholder: self.newborn_placeholder(row),
+            surname: self.surname(row).map(str::to_string),
+            dob: self.dob[r],
+            sex: self.sex[r],
+            postcode,
+            nhs: self.nhs[r],
+            nhs_invalid: self.nhs_invalid[r],
+            address: self.address(row).map(str::to_string),
+            others: self
+                .others
+                .iter()
+                .map(|c| {
+                    let v = c.values[r];
+                    (v != NONE).then(|| c.dict.get(v).to_string())
+                })
+                .collect(),
+        }
     }
 
     /// True when the given name of `row` was a multiple-birth placeholder ("Twin 2",

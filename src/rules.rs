@@ -99,6 +99,11 @@ impl MatchRule {
         Ok(rule)
     }
 
+    /// The rule's conditions, all of which must hold.
+    pub(crate) fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
     /// The rule's name, recorded on every link it makes.
     pub fn name(&self) -> &str {
         &self.name

@@ -41,7 +41,10 @@ use similarity::{jaccard_sorted, one_digit_apart};
 use crate::Error;
 use crate::block::{Pair, config_err};
 use crate::normalise::name::are_nickname_variants;
-use crate::record::{Interner, NONE, NameDict, Records};
+use crate::normalise::name::canonical_given_name;
+use crate::normalise::phonetic::{nysiis, soundex};
+use crate::normalise::postcode::Postcode;
+use crate::record::{Interner, NONE, NameDict, NewRow, Records, pack4};
 
 /// The most comparisons a model may have (four bits each in a `u64`).
 pub const MAX_COMPARISONS: usize = 16;
@@ -331,31 +334,193 @@ pub(crate) struct Prepared<'a> {
     pub(crate) tf: Vec<f64>,
 }
 
-/// The level of two different names `a` and `b` from level 2 on: 2 when `nickname` and they
-/// are variants of one given name; then one level per Jaro-Winkler threshold from 3; then
-/// phonetic (Soundex or NYSIIS of the first token equal); then else.
+/// A value id that is no value of the store: a query's value the store does not hold. It
+/// equals no stored id, so every equality test between a query and a row stays exact.
+pub(crate) const FOREIGN: u32 = NONE - 1;
+
+/// The strings of a query record that is not a row of the store, for the features whose ids
+/// are [`FOREIGN`]. In a comparison the query is always the left side.
+#[derive(Default)]
+pub(crate) struct Outside {
+    /// The normalised given name and its first token.
+    pub(crate) given: (String, String),
+    /// The normalised surname and its first token.
+    pub(crate) surname: (String, String),
+    /// The address's word hashes, sorted and distinct.
+    pub(crate) address_words: Vec<u64>,
+}
+
+/// What the clear comparisons read besides the two rows' features: the store's dictionaries,
+/// its address words, and the strings of a left side that is not in the store.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'c> {
+    pub(crate) records: &'c Records,
+    pub(crate) words: &'c Words,
+    pub(crate) outside: Option<&'c Outside>,
+}
+
+impl<'c> Ctx<'c> {
+    /// A name's value and first token: from the dictionary, or from outside when foreign.
+    #[inline]
+    fn name(&self, dict: &'c NameDict, id: u32, given: bool) -> (&'c str, &'c str) {
+        if id == FOREIGN {
+            return self.outside.map_or(("", ""), |o| {
+                let n = if given { &o.given } else { &o.surname };
+                (n.0.as_str(), n.1.as_str())
+            });
+        }
+        let t = dict.first_token[id as usize];
+        (dict.values.get(id), dict.tokens.get(t))
+    }
+
+    #[inline]
+    fn words_of(&self, address: u32) -> &'c [u64] {
+        if address == FOREIGN {
+            return self.outside.map_or(&[], |o| o.address_words.as_slice());
+        }
+        self.words.get(address)
+    }
+}
+
+/// The level of two different names `a` and `b` (value, first token) from level 2 on: 2 when
+/// `nickname` and they are variants of one given name; then one level per Jaro-Winkler
+/// threshold from 3; then phonetic (Soundex or NYSIIS of the first token equal); then else.
 fn name_level(
-    dict: &NameDict,
-    a: u32,
-    b: u32,
+    a: (&str, &str),
+    b: (&str, &str),
     thresholds: &[f64],
     nickname: bool,
     pa: [u32; 2],
     pb: [u32; 2],
 ) -> u8 {
-    if nickname {
-        let (ta, tb) = (dict.first_token[a as usize], dict.first_token[b as usize]);
-        if are_nickname_variants(dict.tokens.get(ta), dict.tokens.get(tb)) {
-            return 2;
-        }
+    if nickname && are_nickname_variants(a.1, b.1) {
+        return 2;
     }
-    let sim = jaro_winkler(dict.values.get(a), dict.values.get(b));
+    let sim = jaro_winkler(a.0, b.0);
     let level = threshold_level(sim, thresholds, 3);
     if usize::from(level) < thresholds.len() + 3 {
         return level;
     }
     let same = |i: usize| pa[i] != NONE && pa[i] == pb[i];
     if same(0) || same(1) { level } else { level + 1 }
+}
+
+/// The level of a clear comparison of `kind` (not `Text`, not encoded: those read columns by
+/// row) for the rows whose features are `x` and `y`.
+#[inline]
+pub(crate) fn clear_level(
+    kind: Kind,
+    thresholds: &[f64],
+    cx: &Ctx<'_>,
+    x: &RowFeatures,
+    y: &RowFeatures,
+) -> u8 {
+    let r = cx.records;
+    match kind {
+        Kind::GivenName => {
+            let (a, b) = (x.given, y.given);
+            if a == NONE || b == NONE || swapped(x, y) {
+                return 0;
+            }
+            if a == b {
+                return 1;
+            }
+            if x.given_canonical == y.given_canonical {
+                return 2;
+            }
+            name_level(
+                cx.name(&r.given_dict, a, true),
+                cx.name(&r.given_dict, b, true),
+                thresholds,
+                true,
+                x.given_phonetic,
+                y.given_phonetic,
+            )
+        }
+        Kind::Surname => {
+            let (a, b) = (x.surname, y.surname);
+            if a == NONE || b == NONE {
+                return 0;
+            }
+            if a == b {
+                return 1;
+            }
+            if swapped(x, y) {
+                return 2;
+            }
+            name_level(
+                cx.name(&r.surname_dict, a, false),
+                cx.name(&r.surname_dict, b, false),
+                thresholds,
+                false,
+                x.surname_phonetic,
+                y.surname_phonetic,
+            )
+        }
+        Kind::DateOfBirth => dob_level(x.dob, y.dob),
+        Kind::Postcode => postcode_level(x, y),
+        Kind::Location => {
+            let (pa, pb) = (x.postcode[0], y.postcode[0]);
+            let (aa, ab) = (x.address, y.address);
+            let postcode_differs = pa != NONE && pb != NONE && pa != pb;
+            if aa != NONE
+                && ab != NONE
+                && !postcode_differs
+                && (aa == ab || jaccard_sorted(cx.words_of(aa), cx.words_of(ab)) >= 0.8)
+            {
+                return 1;
+            }
+            match postcode_level(x, y) {
+                0 => 0,
+                l => l + 1,
+            }
+        }
+        Kind::Address => {
+            let (a, b) = (x.address, y.address);
+            if a == NONE || b == NONE {
+                return 0;
+            }
+            let j = if a == b {
+                1.0
+            } else {
+                jaccard_sorted(cx.words_of(a), cx.words_of(b))
+            };
+            threshold_level(j, thresholds, 1)
+        }
+        Kind::NhsNumber => {
+            let (a, b) = (x.nhs, y.nhs);
+            if a != 0 && b != 0 {
+                return if a == b { 1 } else { 3 };
+            }
+            // One side failed its check digit: near misses are evidence, the rest is not.
+            let (p, q) = match (a, b, x.nhs_invalid, y.nhs_invalid) {
+                (0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0) => (p, q),
+                _ => return 0,
+            };
+            if p == 0 || q == 0 {
+                return 0;
+            }
+            if one_digit_apart(&digits::<10>(p), &digits::<10>(q)) {
+                2
+            } else {
+                0
+            }
+        }
+        Kind::Sex => match (x.sex, y.sex) {
+            (0, _) | (_, 0) => 0,
+            (a, b) if a == b => 1,
+            _ => 2,
+        },
+        _ => 0,
+    }
+}
+
+/// The level of two text values (ids in `dict`, or a foreign left value given as text).
+pub(crate) fn text_level(a: &str, b: &str, same: bool, thresholds: &[f64]) -> u8 {
+    if same {
+        return 1;
+    }
+    threshold_level(jaro_winkler(a, b), thresholds, 2)
 }
 
 impl<'a> Prepared<'a> {
@@ -426,14 +591,6 @@ impl<'a> Prepared<'a> {
         Ok(p)
     }
 
-    fn tokens(&self, address: u32) -> &[u64] {
-        let Some(w) = &self.words else {
-            return &[];
-        };
-        let i = address as usize;
-        &w.toks[w.start[i] as usize..w.start[i + 1] as usize]
-    }
-
     /// The value id whose term frequency adjusts the exact level for `pair`, if any.
     pub(crate) fn tf_value(&self, pair: Pair) -> Option<u32> {
         let r = self.records;
@@ -453,104 +610,7 @@ impl<'a> Prepared<'a> {
     /// The level of the pair whose rows have features `x` and `y` (rows `pair`).
     #[inline]
     pub(crate) fn level(&self, x: &RowFeatures, y: &RowFeatures, pair: Pair) -> u8 {
-        let r = self.records;
         match self.kind {
-            Kind::GivenName => {
-                let (a, b) = (x.given, y.given);
-                if a == NONE || b == NONE || swapped(x, y) {
-                    return 0;
-                }
-                if a == b {
-                    return 1;
-                }
-                if x.given_canonical == y.given_canonical {
-                    return 2;
-                }
-                name_level(
-                    &r.given_dict,
-                    a,
-                    b,
-                    &self.thresholds,
-                    true,
-                    x.given_phonetic,
-                    y.given_phonetic,
-                )
-            }
-            Kind::Surname => {
-                let (a, b) = (x.surname, y.surname);
-                if a == NONE || b == NONE {
-                    return 0;
-                }
-                if a == b {
-                    return 1;
-                }
-                if swapped(x, y) {
-                    return 2;
-                }
-                name_level(
-                    &r.surname_dict,
-                    a,
-                    b,
-                    &self.thresholds,
-                    false,
-                    x.surname_phonetic,
-                    y.surname_phonetic,
-                )
-            }
-            Kind::DateOfBirth => dob_level(x.dob, y.dob),
-            Kind::Postcode => postcode_level(x, y),
-            Kind::Location => {
-                let (pa, pb) = (x.postcode[0], y.postcode[0]);
-                let (aa, ab) = (x.address, y.address);
-                let postcode_differs = pa != NONE && pb != NONE && pa != pb;
-                if aa != NONE
-                    && ab != NONE
-                    && !postcode_differs
-                    && (aa == ab || jaccard_sorted(self.tokens(aa), self.tokens(ab)) >= 0.8)
-                {
-                    return 1;
-                }
-                match postcode_level(x, y) {
-                    0 => 0,
-                    l => l + 1,
-                }
-            }
-            Kind::Address => {
-                let (a, b) = (x.address, y.address);
-                if a == NONE || b == NONE {
-                    return 0;
-                }
-                let j = if a == b {
-                    1.0
-                } else {
-                    jaccard_sorted(self.tokens(a), self.tokens(b))
-                };
-                threshold_level(j, &self.thresholds, 1)
-            }
-            Kind::NhsNumber => {
-                let (a, b) = (x.nhs, y.nhs);
-                if a != 0 && b != 0 {
-                    return if a == b { 1 } else { 3 };
-                }
-                // One side failed its check digit: near misses are evidence, the rest is not.
-                let (p, q) = match (a, b, x.nhs_invalid, y.nhs_invalid) {
-                    (0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0) => (p, q),
-                    _ => return 0,
-                };
-                if p == 0 || q == 0 {
-                    return 0;
-                }
-                if one_digit_apart(&digits::<10>(p), &digits::<10>(q)) {
-                    2
-                } else {
-                    0
-                }
-            }
-            Kind::Sex => match (x.sex, y.sex) {
-                (0, _) | (_, 0) => 0,
-                (a, b) if a == b => 1,
-                _ => 2,
-            },
             Kind::EncodedGivenName
             | Kind::EncodedSurname
             | Kind::EncodedDateOfBirth
@@ -568,10 +628,15 @@ impl<'a> Prepared<'a> {
                 if a == NONE || b == NONE {
                     return 0;
                 }
-                if a == b {
-                    return 1;
-                }
-                threshold_level(jaro_winkler(dict.get(a), dict.get(b)), &self.thresholds, 2)
+                text_level(dict.get(a), dict.get(b), a == b, &self.thresholds)
+            }
+            kind => {
+                let cx = Ctx {
+                    records: self.records,
+                    words: self.words.as_deref().unwrap_or(&EMPTY_WORDS),
+                    outside: None,
+                };
+                clear_level(kind, &self.thresholds, &cx, x, y)
             }
         }
     }
@@ -635,6 +700,106 @@ impl RowFeatures {
             address: r.address[row],
             sex: r.sex[row],
         }
+    }
+}
+
+impl RowFeatures {
+    /// The features of a record that is not in `r`, in `r`'s id space: a value `r` holds
+    /// gets its id, any other value [`FOREIGN`], whose strings go in the returned
+    /// [`Outside`]. Comparing the result with a row of `r` gives the levels the record would
+    /// get were it a row of `r`.
+    pub(crate) fn outside(r: &Records, row: &NewRow) -> (RowFeatures, Outside) {
+        let mut out = Outside::default();
+        let gd = &r.given_dict;
+        let sd = &r.surname_dict;
+        let pd = &r.postcode_dict;
+        let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
+        let first = |s: &str| s.split(' ').next().unwrap_or("").to_string();
+        let known = |i: &Interner, s: &str| i.lookup(s).unwrap_or(FOREIGN);
+        // A name's id, Soundex and NYSIIS (and, for given names, canonical token).
+        let name = |dict: &NameDict, v: &Option<String>, keep: &mut (String, String)| {
+            let Some(v) = v.as_deref() else {
+                return (NONE, [NONE; 2], NONE);
+            };
+            if let Some(id) = dict.values.lookup(v) {
+                let ph = [dict.soundex[id as usize], dict.nysiis[id as usize]];
+                return (id, ph, dict.canonical[id as usize]);
+            }
+            let t = first(v);
+            let sx = soundex(&t).map_or(NONE, |s| pack4(&s));
+            let ny = nysiis(&t).map_or(NONE, |c| known(&dict.codes, &c));
+            let canon = known(&dict.tokens, canonical_given_name(&t).unwrap_or(&t));
+            *keep = (v.to_string(), t);
+            (FOREIGN, [sx, ny], canon)
+        };
+        let (given, given_phonetic, given_canonical) = name(gd, &row.given, &mut out.given);
+        let (surname, surname_phonetic, _) = name(sd, &row.surname, &mut out.surname);
+        let given_as_surname = row
+            .given
+            .as_deref()
+            .and_then(|g| sd.values.lookup(g))
+            .unwrap_or(NONE);
+        let postcode = match &row.postcode {
+            None => [NONE; 4],
+            Some(p) => {
+                let (text, parts) = match p {
+                    Postcode::Uk(u) => (u.unit(), Some((u.sector(), u.district(), u.area()))),
+                    Postcode::Other(s) => (s.as_str(), None),
+                };
+                match (pd.values.lookup(text), parts) {
+                    (Some(id), _) => [
+                        id,
+                        at(&pd.sector, id),
+                        at(&pd.district, id),
+                        at(&pd.area, id),
+                    ],
+                    (None, None) => [FOREIGN, NONE, NONE, NONE],
+                    (None, Some((s, d, a))) => [
+                        FOREIGN,
+                        known(&pd.parts, &format!("s:{s}")),
+                        known(&pd.parts, &format!("d:{d}")),
+                        known(&pd.parts, &format!("a:{a}")),
+                    ],
+                }
+            }
+        };
+        let address = match row.address.as_deref() {
+            None => NONE,
+            Some(a) => {
+                out.address_words = address_words(a);
+                known(&r.address_dict, a)
+            }
+        };
+        let f = RowFeatures {
+            nhs: row.nhs,
+            nhs_invalid: row.nhs_invalid,
+            given,
+            given_canonical,
+            given_phonetic,
+            given_as_surname,
+            surname,
+            surname_phonetic,
+            dob: row.dob,
+            postcode,
+            address,
+            sex: row.sex,
+        };
+        (f, out)
+    }
+
+    /// The features of row `row` of `r`, with `cross` mapping given-name ids to surname ids.
+    pub(crate) fn of_row(r: &Records, cross: &[u32], row: u32) -> RowFeatures {
+        RowFeatures::of(r, cross, row as usize)
+    }
+
+    /// The given name's id in the surname dictionary, per `cross` (which may have learnt it
+    /// after the row's features were made).
+    #[inline]
+    pub(crate) fn with_cross(mut self, cross: &[u32]) -> RowFeatures {
+        if self.given != NONE && self.given != FOREIGN {
+            self.given_as_surname = cross.get(self.given as usize).copied().unwrap_or(NONE);
+        }
+        self
     }
 }
 
@@ -730,6 +895,62 @@ pub(crate) struct Words {
     toks: Vec<u64>,
 }
 
+/// The words of no address, for comparisons that read none.
+pub(crate) static EMPTY_WORDS: Words = Words {
+    start: Vec::new(),
+    toks: Vec::new(),
+};
+
+impl Words {
+    /// The words of address value `id` (none for an id it does not hold).
+    #[inline]
+    pub(crate) fn get(&self, id: u32) -> &[u64] {
+        let i = id as usize;
+        match (self.start.get(i), self.start.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.toks[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// The words of every value of `dict`, computed in parallel.
+    pub(crate) fn of(dict: &Interner) -> Words {
+        let per: Vec<Vec<u64>> = (0..dict.len() as u32)
+            .into_par_iter()
+            .map(|i| address_words(dict.get(i)))
+            .collect();
+        let mut w = Words {
+            start: Vec::with_capacity(per.len() + 1),
+            toks: Vec::new(),
+        };
+        w.start.push(0);
+        for t in per {
+            w.push(&t);
+        }
+        w
+    }
+
+    /// Appends the words of the next address value.
+    pub(crate) fn push(&mut self, words: &[u64]) {
+        if self.start.is_empty() {
+            self.start.push(0);
+        }
+        self.toks.extend_from_slice(words);
+        self.start.push(self.toks.len() as u32);
+    }
+}
+
+/// An address's words as sorted, distinct 64-bit hashes: Jaccard needs only equality, and a
+/// collision among one address's few words is vanishingly rare.
+pub(crate) fn address_words(address: &str) -> Vec<u64> {
+    let mut t: Vec<u64> = address
+        .split(' ')
+        .map(|w| FxBuildHasher.hash_one(w))
+        .collect();
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
 /// Per-store data every comparer needs, computed once on first use and shared (a store is
 /// immutable once built): training and scoring used to build both twice per run.
 #[derive(Clone, Default)]
@@ -754,34 +975,12 @@ impl Derived {
         }))
     }
 
-    /// Each address's words as sorted, distinct 64-bit hashes, computed in parallel: Jaccard
-    /// needs only equality, and a collision among one address's few words is vanishingly
-    /// rare.
+    /// Each address's words ([`address_words`]), computed in parallel.
     fn words(&self, records: &Records) -> Arc<Words> {
-        Arc::clone(self.words.get_or_init(|| {
-            let d = &records.address_dict;
-            let per: Vec<Vec<u64>> = (0..d.len() as u32)
-                .into_par_iter()
-                .map(|i| {
-                    let mut t: Vec<u64> = d
-                        .get(i)
-                        .split(' ')
-                        .map(|w| FxBuildHasher.hash_one(w))
-                        .collect();
-                    t.sort_unstable();
-                    t.dedup();
-                    t
-                })
-                .collect();
-            let mut start = Vec::with_capacity(per.len() + 1);
-            let mut toks = Vec::new();
-            start.push(0);
-            for t in per {
-                toks.extend(t);
-                start.push(toks.len() as u32);
-            }
-            Arc::new(Words { start, toks })
-        }))
+        Arc::clone(
+            self.words
+                .get_or_init(|| Arc::new(Words::of(&records.address_dict))),
+        )
     }
 }
 

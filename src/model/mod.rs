@@ -38,6 +38,7 @@ mod em;
 mod score;
 mod train;
 
+pub(crate) use score::Weights;
 pub use score::{Contribution, Explanation, Scorer};
 pub use train::TrainOptions;
 

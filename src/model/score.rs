@@ -11,16 +11,23 @@ use crate::record::Records;
 /// Jaro-Winkler only when two names differ).
 pub struct Scorer<'a> {
     comparer: Comparer<'a>,
+    weights: Weights,
+    /// The smallest frequency a value can have (one row).
+    tf_floor: f64,
+}
+
+/// A model's weights made ready for scoring, independent of any store: what turns a
+/// comparison vector (and the frequencies of exactly agreeing values) into a weight, a veto
+/// and an explanation. The batch [`Scorer`] and the real-time index share it.
+#[derive(Clone)]
+pub(crate) struct Weights {
     /// Per comparison per level: log2(m/u).
     weights: Vec<Vec<f64>>,
     /// Per comparison: (exact level, u of it) when term-frequency adjusted.
     tf: Vec<Option<(u8, f64)>>,
     prior: f64,
-    /// The smallest frequency a value can have (one row).
-    tf_floor: f64,
     /// (comparison, level) pairs that veto an automatic match.
     vetoes: Vec<(usize, u8)>,
-    /// The NHS-number comparison, whose exact level lifts the vetoes.
     /// The NHS-number comparison and the worst level that still lifts the vetoes (equal, or
     /// one digit apart).
     nhs: Option<(usize, u8)>,
@@ -55,14 +62,9 @@ pub struct Explanation {
     pub weight: MatchWeight,
 }
 
-impl<'a> Scorer<'a> {
-    /// Prepares `model` on `records`.
-    ///
-    /// # Errors
-    ///
-    /// A config error when a comparison names a column `records` does not have.
-    pub fn new(model: &Model, records: &'a Records) -> Result<Scorer<'a>, Error> {
-        let comparer = Comparer::new(records, &model.comparisons)?;
+impl Weights {
+    /// The weights of `model`.
+    pub(crate) fn new(model: &Model) -> Weights {
         let weights = (0..model.comparisons.len())
             .map(|c| (0..model.m[c].len()).map(|l| model.weight(c, l)).collect())
             .collect();
@@ -100,13 +102,11 @@ impl<'a> Scorer<'a> {
             .iter()
             .map(|c| (c.field.clone(), c.level_names()))
             .collect();
-        Ok(Scorer {
+        Weights {
             names,
-            comparer,
             weights,
             tf,
             prior: model.prior_weight(),
-            tf_floor: 1.0 / records.len().max(1) as f64,
             vetoes,
             nhs: model
                 .comparisons
@@ -125,28 +125,109 @@ impl<'a> Scorer<'a> {
                 .comparisons
                 .iter()
                 .position(|c| matches!(c.kind, Kind::Sex | Kind::EncodedSex)),
+        }
+    }
+
+    /// Comparison `c`'s term-frequency adjustment at `level`: log2(u / f) on its exact level,
+    /// where `freq(c)` is the share of records holding the agreed value (`None`: no value).
+    #[inline]
+    pub(crate) fn tf_adjustment(
+        &self,
+        c: usize,
+        level: u8,
+        freq: impl Fn(usize) -> Option<f64>,
+    ) -> f64 {
+        match self.tf[c] {
+            Some((exact, u)) if exact == level => freq(c).map_or(0.0, |f| (u / f).log2()),
+            _ => 0.0,
+        }
+    }
+
+    /// The match weight of comparison vector `v`.
+    #[inline]
+    pub(crate) fn total(&self, v: u64, freq: impl Fn(usize) -> Option<f64>) -> MatchWeight {
+        let mut w = self.prior;
+        for (c, ws) in self.weights.iter().enumerate() {
+            let l = level_of(v, c);
+            w += ws[usize::from(l)] + self.tf_adjustment(c, l, &freq);
+        }
+        MatchWeight::new(w)
+    }
+
+    /// The explanation of vector `v` (see [`Scorer::explain`]).
+    pub(crate) fn explain(&self, v: u64, freq: impl Fn(usize) -> Option<f64>) -> Explanation {
+        let mut total = self.prior;
+        let contributions = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(c, (field, levels))| {
+                let l = level_of(v, c);
+                let weight = self.weights[c][usize::from(l)];
+                let tf_adjustment = self.tf_adjustment(c, l, &freq);
+                total += weight + tf_adjustment;
+                Contribution {
+                    field: field.clone(),
+                    level: levels[usize::from(l)].clone(),
+                    weight,
+                    tf_adjustment,
+                }
+            })
+            .collect();
+        Explanation {
+            prior: self.prior,
+            contributions,
+            weight: MatchWeight::new(total),
+        }
+    }
+
+    /// The vetoes of [`Scorer::vetoed`], for vector `v`; `placeholder` when either record's
+    /// given name is a newborn placeholder.
+    pub(crate) fn vetoed(&self, v: u64, placeholder: bool) -> bool {
+        if let Some((c, lift)) = self.nhs {
+            let l = level_of(v, c);
+            if l >= 1 && l <= lift {
+                return false;
+            }
+        }
+        if placeholder {
+            return true;
+        }
+        // A sex miscoded on one record of a patient is common; twins of different sex almost
+        // always have different given names. So sexes that disagree veto only when the given
+        // names are not identical.
+        let given_exact = self.given.is_some_and(|g| level_of(v, g) == 1);
+        self.vetoes
+            .iter()
+            .any(|&(c, l)| level_of(v, c) == l && !(Some(c) == self.sex && given_exact))
+    }
+}
+
+impl<'a> Scorer<'a> {
+    /// Prepares `model` on `records`.
+    ///
+    /// # Errors
+    ///
+    /// A config error when a comparison names a column `records` does not have.
+    pub fn new(model: &Model, records: &'a Records) -> Result<Scorer<'a>, Error> {
+        Ok(Scorer {
+            comparer: Comparer::new(records, &model.comparisons)?,
+            weights: Weights::new(model),
+            tf_floor: 1.0 / records.len().max(1) as f64,
         })
     }
 
+    /// The frequency of the value `pair` agrees on in comparison `c`, if any.
     #[inline]
-    fn tf_adjustment(&self, c: usize, level: u8, pair: Pair) -> f64 {
-        match self.tf[c] {
-            Some((exact, u)) if exact == level => {
-                let p = &self.comparer.prepared[c];
-                match p.tf_value(pair) {
-                    Some(v) => {
-                        let f =
-                            p.tf.get(v as usize)
-                                .copied()
-                                .unwrap_or(0.0)
-                                .max(self.tf_floor);
-                        (u / f).log2()
-                    }
-                    None => 0.0,
-                }
-            }
-            _ => 0.0,
-        }
+    fn freq(&self, c: usize, pair: Pair) -> Option<f64> {
+        let p = &self.comparer.prepared[c];
+        let v = p.tf_value(pair)?;
+        Some(
+            p.tf.get(v as usize)
+                .copied()
+                .unwrap_or(0.0)
+                .max(self.tf_floor),
+        )
     }
 
     /// True when the vector holds an outright disagreement that no weight may override for an
@@ -157,23 +238,9 @@ impl<'a> Scorer<'a> {
     /// and a same-named child differ in date of birth. The vetoes are lifted when the NHS
     /// numbers agree, or are one digit apart (one side mistyped): twins' numbers are not.
     pub(crate) fn vetoed(&self, v: u64, pair: Pair) -> bool {
-        if let Some((c, lift)) = self.nhs {
-            let l = level_of(v, c);
-            if l >= 1 && l <= lift {
-                return false;
-            }
-        }
         let r = self.comparer.records();
-        if r.newborn_placeholder(pair.left) || r.newborn_placeholder(pair.right) {
-            return true;
-        }
-        // A sex miscoded on one record of a patient is common; twins of different sex almost
-        // always have different given names. So sexes that disagree veto only when the given
-        // names are not identical.
-        let given_exact = self.given.is_some_and(|g| level_of(v, g) == 1);
-        self.vetoes
-            .iter()
-            .any(|&(c, l)| level_of(v, c) == l && !(Some(c) == self.sex && given_exact))
+        let placeholder = r.newborn_placeholder(pair.left) || r.newborn_placeholder(pair.right);
+        self.weights.vetoed(v, placeholder)
     }
 
     /// The match weight of `pair` (two rows of the store).
@@ -190,39 +257,12 @@ impl<'a> Scorer<'a> {
     #[inline]
     pub(crate) fn score(&self, pair: Pair) -> (u64, MatchWeight) {
         let v = self.comparer.vector(pair);
-        let mut w = self.prior;
-        for (c, ws) in self.weights.iter().enumerate() {
-            let l = level_of(v, c);
-            w += ws[usize::from(l)] + self.tf_adjustment(c, l, pair);
-        }
-        (v, MatchWeight::new(w))
+        (v, self.weights.total(v, |c| self.freq(c, pair)))
     }
 
     /// The explanation of `pair`'s weight under the model this scorer was made from.
     pub fn explain(&self, pair: Pair) -> Explanation {
         let v = self.comparer.vector(pair);
-        let mut total = self.prior;
-        let contributions = self
-            .names
-            .iter()
-            .enumerate()
-            .map(|(c, (field, levels))| {
-                let l = level_of(v, c);
-                let weight = self.weights[c][usize::from(l)];
-                let tf_adjustment = self.tf_adjustment(c, l, pair);
-                total += weight + tf_adjustment;
-                Contribution {
-                    field: field.clone(),
-                    level: levels[usize::from(l)].clone(),
-                    weight,
-                    tf_adjustment,
-                }
-            })
-            .collect();
-        Explanation {
-            prior: self.prior,
-            contributions,
-            weight: MatchWeight::new(total),
-        }
+        self.weights.explain(v, |c| self.freq(c, pair))
     }
 }

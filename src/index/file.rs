@@ -1,0 +1,370 @@
+//! Saving an index to a file and loading it back.
+//!
+//! The file is a fixed header, then a payload:
+//!
+//! ```text
+//! magic     8 bytes   "CMINDEX\0"
+//! version   u32 LE    FORMAT_VERSION
+//! reserved  u32 LE    0
+//! length    u64 LE    payload bytes
+//! checksum  32 bytes  BLAKE3 of the payload
+//! payload   settings (JSON: model, rules, column mapping, carried columns), then the
+//!           row count and every live row's normalised values (and person id)
+//! ```
+//!
+//! Rows are stored normalised, so loading interns them and rebuilds the derived tables
+//! without normalising or training again. A save writes a temporary file beside the target,
+//! syncs it and renames it over the target, so a crash mid-save leaves the old file whole. A
+//! file with another magic, another version, a wrong length or a wrong checksum is refused
+//! before any of it is used; the decoder is bounds-checked, so even a file with a forged
+//! checksum cannot make it panic.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::people::People;
+use super::{Index, IndexBuilder, Inner, Settings};
+use crate::Error;
+use crate::error::ErrorKind;
+use crate::model::Model;
+use crate::normalise::postcode::{Postcode, parse_postcode};
+use crate::record::{Interner, NewRow, OtherColumn, Records};
+use crate::rules::MatchRule;
+use crate::schema::ColumnConfig;
+
+const MAGIC: &[u8; 8] = b"CMINDEX\0";
+/// The version of the file format; a file of another version is refused.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 + 4 + 8 + 32;
+
+/// The settings part of the payload.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    carematch: String,
+    model: String,
+    rules: Vec<MatchRule>,
+    columns: ColumnConfig,
+    accept_test_nhs_numbers: bool,
+    others: Vec<String>,
+    person_ids: bool,
+}
+
+/// Appends length-prefixed fields.
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn opt(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+}
+
+/// Reads what [`Out`] wrote, every read bounds-checked.
+struct In<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+/// The error for a payload that does not decode.
+fn corrupt(path: &Path, what: &str) -> Error {
+    Error::new(
+        ErrorKind::Input,
+        format!("{}: the index file is corrupt ({what})", path.display()),
+    )
+}
+
+impl<'a> In<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let s = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn str(&mut self) -> Option<&'a str> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+    fn opt(&mut self) -> Option<Option<&'a str>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.str()?)),
+            _ => None,
+        }
+    }
+}
+
+fn put_row(o: &mut Out, r: &NewRow) {
+    o.str(&r.id);
+    o.opt(r.given.as_deref());
+    o.u8(u8::from(r.placeholder));
+    o.opt(r.surname.as_deref());
+    o.u32(r.dob);
+    o.u8(r.sex);
+    match &r.postcode {
+        None => o.u8(0),
+        Some(Postcode::Uk(u)) => {
+            o.u8(1);
+            o.str(u.unit());
+        }
+        Some(Postcode::Other(s)) => {
+            o.u8(2);
+            o.str(s);
+        }
+    }
+    o.u64(r.nhs);
+    o.u64(r.nhs_invalid);
+    o.opt(r.address.as_deref());
+    o.u32(r.others.len() as u32);
+    for v in &r.others {
+        o.opt(v.as_deref());
+    }
+}
+
+fn get_row(i: &mut In<'_>) -> Option<NewRow> {
+    let id = i.str()?.to_string();
+    let given = i.opt()?.map(str::to_string);
+    let placeholder = i.u8()? == 1;
+    let surname = i.opt()?.map(str::to_string);
+    let dob = i.u32()?;
+    let sex = i.u8()?;
+    let postcode = match i.u8()? {
+        0 => None,
+        1 => match parse_postcode(i.str()?)? {
+            p @ Postcode::Uk(_) => Some(p),
+            Postcode::Other(_) => return None,
+        },
+        2 => Some(Postcode::Other(i.str()?.to_string())),
+        _ => return None,
+    };
+    let nhs = i.u64()?;
+    let nhs_invalid = i.u64()?;
+    let address = i.opt()?.map(str::to_string);
+    let n = i.u32()? as usize;
+    let mut others = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        others.push(i.opt()?.map(str::to_string));
+    }
+    Some(NewRow {
+        id,
+        given,
+        placeholder,
+        surname,
+        dob,
+        sex,
+        postcode,
+        nhs,
+        nhs_invalid,
+        address,
+        others,
+    })
+}
+
+impl Index {
+    /// Writes the index to `path`, atomically: a temporary file beside it is written, synced
+    /// and renamed over `path`, so `path` holds either the old index or the new one whole.
+    /// Readers may go on querying while it saves; writers wait while the rows are copied.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming the file when it cannot be written.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let payload = self.payload()?;
+        let mut header = Vec::with_capacity(HEADER);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        header.extend_from_slice(&0u32.to_le_bytes());
+        header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        header.extend_from_slice(blake3::hash(&payload).as_bytes());
+        let tmp = temp_path(path);
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&header)?;
+            f.write_all(&payload)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            // Make the rename itself durable (best effort: not every platform can).
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(())
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, "cannot write the index", &e)
+        })
+    }
+
+    /// The payload: settings, then the live rows in row order.
+    fn payload(&self) -> Result<Vec<u8>, Error> {
+        let s = &self.settings;
+        let g = self.read();
+        let saved = Saved {
+            carematch: crate::VERSION.to_string(),
+            model: s.model.to_json(),
+            rules: s.rules.clone(),
+            columns: s.columns.clone(),
+            accept_test_nhs_numbers: s.accept_test,
+            others: s.others.clone(),
+            person_ids: g.people.is_some(),
+        };
+        let json = serde_json::to_string(&saved)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("cannot write settings: {e}")))?;
+        let mut o = Out(Vec::with_capacity(64 + g.records.len() * 96));
+        o.str(&json);
+        o.u64(g.live_count);
+        for row in 0..g.records.len() as u32 {
+            if !g.live[row as usize] {
+                continue;
+            }
+            put_row(&mut o, &g.records.row(row));
+            if let Some(p) = &g.people {
+                o.str(p.id_of(row));
+            }
+        }
+        Ok(o.0)
+    }
+
+    /// Reads an index written by [`Index::save`].
+    ///
+    /// # Errors
+    ///
+    /// An I/O error when the file cannot be read; an input error naming the file when it is
+    /// not an index file, is of another format version, is truncated, or fails its checksum.
+    pub fn load(path: &Path) -> Result<Index, Error> {
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| Error::io(path, "cannot read the index", &e))?;
+        Index::from_bytes(&bytes, path)
+    }
+
+    /// Decodes a whole index file (`path` names it in errors).
+    fn from_bytes(bytes: &[u8], path: &Path) -> Result<Index, Error> {
+        let refuse =
+            |what: &str| Error::new(ErrorKind::Input, format!("{}: {what}", path.display()));
+        if bytes.len() < HEADER || bytes[..8] != MAGIC[..] {
+            if bytes.len() >= 8 && bytes[..8] == MAGIC[..] {
+                return Err(refuse("the index file is truncated"));
+            }
+            return Err(refuse("not a carematch index file"));
+        }
+        let u32_at =
+            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let version = u32_at(8);
+        if version != FORMAT_VERSION {
+            return Err(refuse(&format!(
+                "index format version {version}; this carematch reads version {FORMAT_VERSION}"
+            )));
+        }
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[16..24]);
+        let len = u64::from_le_bytes(len);
+        let payload = &bytes[HEADER..];
+        if payload.len() as u64 != len {
+            return Err(refuse(if (payload.len() as u64) < len {
+                "the index file is truncated"
+            } else {
+                "the index file has bytes past its end"
+            }));
+        }
+        if blake3::hash(payload).as_bytes() != &bytes[24..56] {
+            return Err(refuse(
+                "the index file is corrupt (its checksum does not match)",
+            ));
+        }
+        let mut i = In {
+            bytes: payload,
+            at: 0,
+        };
+        let json = i.str().ok_or_else(|| corrupt(path, "settings"))?;
+        let saved: Saved =
+            serde_json::from_str(json).map_err(|e| corrupt(path, &format!("settings: {e}")))?;
+        let model = Model::from_json(&saved.model)?;
+        let n = i.u64().ok_or_else(|| corrupt(path, "row count"))?;
+        let mut records = Records::default();
+        for name in &saved.others {
+            records.others.push(OtherColumn {
+                name: name.clone(),
+                values: Vec::new(),
+                dict: Interner::default(),
+            });
+        }
+        let mut person_ids = Vec::new();
+        for k in 0..n {
+            let row = get_row(&mut i).ok_or_else(|| corrupt(path, &format!("record {}", k + 1)))?;
+            if row.others.len() != saved.others.len() {
+                return Err(corrupt(path, &format!("record {}", k + 1)));
+            }
+            records.push(&row, "index")?;
+            if saved.person_ids {
+                let p = i
+                    .str()
+                    .ok_or_else(|| corrupt(path, &format!("record {}", k + 1)))?;
+                person_ids.push(p.to_string());
+            }
+        }
+        if i.at != payload.len() {
+            return Err(corrupt(path, "bytes after the last record"));
+        }
+        let builder = IndexBuilder {
+            model,
+            rules: saved.rules,
+            columns: saved.columns,
+            accept_test: saved.accept_test_nhs_numbers,
+            person_ids: saved.person_ids,
+        };
+        let settings = Settings::new(&builder, &records)?;
+        let mut inner = Inner::build(&settings, records, None)?;
+        if saved.person_ids {
+            inner.people = Some(People::from_ids(person_ids.iter().map(String::as_str)));
+        }
+        Ok(Index {
+            settings,
+            inner: std::sync::RwLock::new(inner),
+        })
+    }
+}
+
+/// A temporary file beside `path`, unique to this process and save.
+fn temp_path(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map_or_else(|| "index".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}

@@ -1,0 +1,225 @@
+//! Blocking keys and deterministic rules for one record at a time.
+//!
+//! The batch blocker numbers each key's values densely over a whole store; an index that
+//! grows one record at a time cannot. Here a key's value is computed from the record's
+//! normalised values alone (a name's first token, its Soundex, a postcode district, a year of
+//! birth), so a query that is not in the store and a row that is get equal keys exactly when
+//! a batch run would give them equal keys. Blocking buckets are keyed by a 64-bit hash of a
+//! rule's values (a collision only adds a candidate, which is then scored); rule conditions
+//! compare the values themselves.
+
+use std::borrow::Cow;
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use rustc_hash::FxBuildHasher;
+
+use crate::block::{BlockingRule, Field, Key, Transform};
+use crate::normalise::date::Date;
+use crate::normalise::name::canonical_given_name;
+use crate::normalise::phonetic::{nysiis, soundex};
+use crate::normalise::postcode::Postcode;
+use crate::record::{NONE, NewRow, Records};
+use crate::rules::{Condition, MatchRule};
+use crate::schema::Role;
+
+/// One record's normalised values, borrowed from a [`NewRow`] or a row of a store.
+pub(crate) struct View<'a> {
+    pub(crate) given: Option<&'a str>,
+    pub(crate) surname: Option<&'a str>,
+    pub(crate) dob: u32,
+    pub(crate) sex: u8,
+    /// Unit (or other text), then sector, district and area of a UK postcode.
+    pub(crate) postcode: [Option<&'a str>; 4],
+    pub(crate) nhs: u64,
+    pub(crate) address: Option<&'a str>,
+    /// The carried columns' values, in the store's column order.
+    pub(crate) others: Vec<Option<&'a str>>,
+}
+
+impl<'a> View<'a> {
+    /// The view of a record not in a store.
+    pub(crate) fn of_new(r: &'a NewRow) -> View<'a> {
+        let postcode = match &r.postcode {
+            None => [None; 4],
+            Some(Postcode::Uk(u)) => [
+                Some(u.unit()),
+                Some(u.sector()),
+                Some(u.district()),
+                Some(u.area()),
+            ],
+            Some(Postcode::Other(s)) => [Some(s.as_str()), None, None, None],
+        };
+        View {
+            given: r.given.as_deref(),
+            surname: r.surname.as_deref(),
+            dob: r.dob,
+            sex: r.sex,
+            postcode,
+            nhs: r.nhs,
+            address: r.address.as_deref(),
+            others: r.others.iter().map(|o| o.as_deref()).collect(),
+        }
+    }
+
+    /// The view of row `row` of `r`.
+    pub(crate) fn of_row(r: &'a Records, row: u32) -> View<'a> {
+        let i = row as usize;
+        let pd = &r.postcode_dict;
+        let p = r.postcode[i];
+        // Parts are stored with a two-byte prefix ("s:", "d:", "a:").
+        let part = |v: &[u32]| {
+            let id = *v.get(p as usize)?;
+            (id != NONE).then(|| pd.parts.get(id).get(2..).unwrap_or(""))
+        };
+        let postcode = if p == NONE {
+            [None; 4]
+        } else {
+            [
+                Some(pd.values.get(p)),
+                part(&pd.sector),
+                part(&pd.district),
+                part(&pd.area),
+            ]
+        };
+        View {
+            given: r.given_name(row),
+            surname: r.surname(row),
+            dob: r.dob[i],
+            sex: r.sex[i],
+            postcode,
+            nhs: r.nhs[i],
+            address: r.address(row),
+            others: r
+                .others
+                .iter()
+                .map(|c| {
+                    let v = c.values[i];
+                    (v != NONE).then(|| c.dict.get(v))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A key's value: text or a number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KeyValue<'a> {
+    Text(Cow<'a, str>),
+    Number(u64),
+}
+
+/// The first `n` characters of `s`, `None` when empty.
+fn prefix(s: &str, n: usize) -> Option<&str> {
+    let end = s.char_indices().nth(n).map_or(s.len(), |(i, _)| i);
+    Some(&s[..end]).filter(|p| !p.is_empty())
+}
+
+/// The value of `key` on `v`, as the batch blocker computes it; `None` when missing.
+/// `others` names the store's carried columns (a key on a column the store lacks is
+/// missing).
+pub(crate) fn key_value<'a>(key: &Key, v: &View<'a>, others: &[String]) -> Option<KeyValue<'a>> {
+    let text = |s: &'a str| Some(KeyValue::Text(Cow::Borrowed(s)));
+    let owned = |s: String| Some(KeyValue::Text(Cow::Owned(s)));
+    let first = |s: &'a str| s.split(' ').next().unwrap_or("");
+    let t = key.transform;
+    match &key.field {
+        Field::Role(Role::GivenName | Role::Surname) => {
+            let name = if key.field == Field::Role(Role::GivenName) {
+                v.given?
+            } else {
+                v.surname?
+            };
+            match t {
+                Transform::Exact => text(name),
+                Transform::Token => text(first(name)),
+                Transform::Soundex => owned(soundex(first(name))?),
+                Transform::Nysiis => owned(nysiis(first(name))?),
+                Transform::Nickname => {
+                    let f = first(name);
+                    text(canonical_given_name(f).unwrap_or(f))
+                }
+                Transform::Initial => text(prefix(name, 1)?),
+                Transform::First(n) => text(prefix(name, usize::from(n))?),
+                _ => None,
+            }
+        }
+        Field::Role(Role::Postcode) => match t {
+            Transform::Sector => text(v.postcode[1]?),
+            Transform::District => text(v.postcode[2]?),
+            Transform::Area => text(v.postcode[3]?),
+            _ => text(v.postcode[0]?),
+        },
+        Field::Role(Role::Address) => {
+            let a = v.address?;
+            match t {
+                Transform::Initial => text(prefix(a, 1)?),
+                Transform::First(n) => text(prefix(a, usize::from(n))?),
+                _ => text(a),
+            }
+        }
+        Field::Other(name) => {
+            let i = others.iter().position(|o| o == name)?;
+            let s = (*v.others.get(i)?)?;
+            match t {
+                Transform::Initial => text(prefix(s, 1)?),
+                Transform::First(n) => text(prefix(s, usize::from(n))?),
+                _ => text(s),
+            }
+        }
+        Field::Role(Role::DateOfBirth) => match (v.dob, t) {
+            (0, _) => None,
+            (d, Transform::Year) => Some(KeyValue::Number(u64::from(d / 10000))),
+            (d, Transform::YearMonth) => Some(KeyValue::Number(u64::from(d / 100))),
+            (d, _) => Some(KeyValue::Number(u64::from(d))),
+        },
+        Field::Role(Role::NhsNumber) => (v.nhs != 0).then_some(KeyValue::Number(v.nhs)),
+        Field::Role(Role::Sex) => (v.sex != 0).then_some(KeyValue::Number(u64::from(v.sex))),
+        Field::Role(Role::Id) => None,
+    }
+}
+
+/// The bucket of `v` under `rule`: a hash of every key's value, `None` when a key is missing.
+pub(crate) fn bucket(rule: &BlockingRule, v: &View<'_>, others: &[String]) -> Option<u64> {
+    let mut h = FxBuildHasher.build_hasher();
+    for (i, k) in rule.keys().iter().enumerate() {
+        i.hash(&mut h);
+        key_value(k, v, others)?.hash(&mut h);
+    }
+    // Fx's low bits are weak; the bucket maps hash again, so mix the high bits down.
+    let x = h.finish();
+    Some(x ^ (x >> 29).wrapping_mul(0xbf58_476d_1ce4_e5b9))
+}
+
+/// The first rule of `rules` that records `a` and `b` satisfy: [`crate::MatchRule`]
+/// semantics, including the refusal of two different valid NHS numbers.
+pub(crate) fn first_match(
+    rules: &[MatchRule],
+    a: &View<'_>,
+    b: &View<'_>,
+    others: &[String],
+) -> Option<u16> {
+    if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
+        return None;
+    }
+    rules
+        .iter()
+        .position(|r| r.conditions().iter().all(|c| holds(c, a, b, others)))
+        .map(|i| i as u16)
+}
+
+fn holds(c: &Condition, a: &View<'_>, b: &View<'_>, others: &[String]) -> bool {
+    match c {
+        Condition::Agree(k) => match (key_value(k, a, others), key_value(k, b, others)) {
+            (Some(x), Some(y)) => x == y,
+            _ => false,
+        },
+        Condition::DobSwap => {
+            a.dob != 0
+                && (a.dob == b.dob
+                    || Date::from_u32(a.dob)
+                        .and_then(Date::swapped_day_month)
+                        .is_some_and(|s| s.to_u32() == b.dob))
+        }
+        Condition::Any(cs) => cs.iter().any(|c| holds(c, a, b, others)),
+    }
+}

@@ -1,0 +1,186 @@
+//! Person ids kept by an index: stable across inserts, with merges and splits reported.
+//!
+//! The population's first ids come from a dedupe of it (the batch clusters' ids: `P` and 16
+//! hex digits derived from each person's smallest member). A record linked later takes the
+//! id of the person it matches; one that matches nobody starts a person whose id is derived
+//! from its own record id; one that matches two people merges them, and the larger keeps
+//! its id. Removing or changing a record can leave its person in parts no longer linked to
+//! each other: the largest part keeps the id and the others get new ones. Every merge and
+//! split is returned as a [`PersonChange`]; nothing is silently renumbered. Ids depend only
+//! on the records and the order of the calls, never on thread count.
+
+use rustc_hash::FxHashMap;
+
+/// A change to the people of an index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PersonChange {
+    /// Two or more people were found to be one: `kept` keeps its id, `absorbed` ids are
+    /// retired.
+    Merge {
+        /// The surviving person id.
+        kept: String,
+        /// The person ids merged into it.
+        absorbed: Vec<String>,
+    },
+    /// A person's records no longer link to each other: `kept` stays on the largest part,
+    /// `new` are the ids of the other parts.
+    Split {
+        /// The person id that stays.
+        kept: String,
+        /// The new person ids.
+        new: Vec<String>,
+    },
+}
+
+/// The person ids a link of one record gave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonChanges {
+    /// The person id of the linked record.
+    pub person_id: String,
+    /// True when the record started a new person.
+    pub new_person: bool,
+    /// Merges caused by the record (at most one).
+    pub changes: Vec<PersonChange>,
+}
+
+const UNSET: u32 = u32::MAX;
+
+/// Person of each row, and person ids.
+#[derive(Clone, Default)]
+pub(crate) struct People {
+    person: Vec<u32>,
+    names: Vec<String>,
+    by_name: FxHashMap<String, u32>,
+}
+
+/// `P` + 16 hex digits of BLAKE3 over a versioned context and a record id (and, when that id
+/// is taken, an attempt number).
+fn derived_id(record_id: &str, attempt: u32) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"carematch index person id v1\0");
+    h.update(record_id.as_bytes());
+    if attempt > 0 {
+        h.update(&attempt.to_le_bytes());
+    }
+    let hex = h.finalize().to_hex();
+    format!("P{}", &hex[..16])
+}
+
+impl People {
+    /// The people of a dedupe's clusters, for rows `0..n`.
+    pub(crate) fn from_clusters(c: &crate::Clusters, n: usize) -> People {
+        let mut p = People::default();
+        for row in 0..n as u32 {
+            let id = p.intern(c.person_id(row));
+            p.person.push(id);
+        }
+        p
+    }
+
+    /// People from each row's id (as saved).
+    pub(crate) fn from_ids<'a>(ids: impl Iterator<Item = &'a str>) -> People {
+        let mut p = People::default();
+        for id in ids {
+            let i = p.intern(id);
+            p.person.push(i);
+        }
+        p
+    }
+
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.by_name.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.by_name.insert(name.to_string(), i);
+        i
+    }
+
+    /// The person id of `row` (empty while unassigned).
+    pub(crate) fn id_of(&self, row: u32) -> &str {
+        match self.person.get(row as usize) {
+            Some(&p) if p != UNSET => &self.names[p as usize],
+            _ => "",
+        }
+    }
+
+    /// The person index of `row`.
+    pub(crate) fn of(&self, row: u32) -> Option<u32> {
+        self.person
+            .get(row as usize)
+            .copied()
+            .filter(|&p| p != UNSET)
+    }
+
+    /// A slot for a row just appended.
+    pub(crate) fn push_row(&mut self) {
+        self.person.push(UNSET);
+    }
+
+    /// Gives `row` a new person, its id derived from `record_id`.
+    pub(crate) fn assign_new(&mut self, row: u32, record_id: &str) -> String {
+        let mut attempt = 0;
+        let name = loop {
+            let n = derived_id(record_id, attempt);
+            if !self.by_name.contains_key(&n) {
+                break n;
+            }
+            attempt += 1;
+        };
+        let p = self.intern(&name);
+        self.set(row, p);
+        name
+    }
+
+    /// Gives `row` person `p`.
+    pub(crate) fn set(&mut self, row: u32, p: u32) {
+        if let Some(slot) = self.person.get_mut(row as usize) {
+            *slot = p;
+        }
+    }
+
+    /// Gives row `to` the person of row `from`.
+    pub(crate) fn copy(&mut self, from: u32, to: u32) {
+        if let Some(p) = self.of(from) {
+            self.set(to, p);
+        }
+    }
+
+    /// The name of person `p`.
+    pub(crate) fn name(&self, p: u32) -> &str {
+        &self.names[p as usize]
+    }
+
+    /// Moves every live row of the people in `absorbed` to `kept`.
+    pub(crate) fn merge(&mut self, kept: u32, absorbed: &[u32]) {
+        for slot in &mut self.person {
+            if absorbed.contains(slot) {
+                *slot = kept;
+            }
+        }
+    }
+
+    /// The rows of person `p` among those `live` says are.
+    pub(crate) fn rows_of(&self, p: u32, live: &[bool]) -> Vec<u32> {
+        self.person
+            .iter()
+            .enumerate()
+            .filter(|&(r, &q)| q == p && live[r])
+            .map(|(r, _)| r as u32)
+            .collect()
+    }
+
+    /// Gives the rows `part` a new person derived from `record_id` (their smallest id).
+    pub(crate) fn split_off(&mut self, part: &[u32], record_id: &str) -> String {
+        let Some((&first, rest)) = part.split_first() else {
+            return String::new();
+        };
+        let name = self.assign_new(first, record_id);
+        let p = self.of(first).unwrap_or(UNSET);
+        for &r in rest {
+            self.set(r, p);
+        }
+        name
+    }
+}
