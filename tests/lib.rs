@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area (as rust-lang/regex does).
 
 mod cli;
+mod index;
 mod properties;
 mod pseudonym;
