@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
+mod index_cmd;
+
 use carematch::pseudonym::{Key, Pseudonymiser};
 use carematch::synth::{GenerateOptions, generate};
 use carematch::{
@@ -36,6 +38,9 @@ enum Command {
     Evaluate(EvaluateArgs),
     /// Write synthetic GP and hospital extracts with ground truth.
     Generate(GenerateArgs),
+    /// A real-time index: build one, query it one record at a time, add batches to it.
+    #[command(subcommand)]
+    Index(index_cmd::IndexCommand),
 }
 
 #[derive(Args)]
@@ -211,6 +216,7 @@ fn main() -> ExitCode {
         Command::Pseudonymise(a) => pseudonymise(&a),
         Command::Evaluate(a) => evaluate(&a),
         Command::Generate(a) => generate_cmd(&a),
+        Command::Index(c) => index_cmd::run(&c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

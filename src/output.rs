@@ -23,6 +23,26 @@ pub(crate) fn write_err(path: &Path, e: &csv::Error) -> Error {
     )
 }
 
+/// Writes a CSV file of `header` and `rows`, quoting as needed.
+///
+/// # Errors
+///
+/// An I/O error naming `path`.
+pub fn write_csv<R, F>(path: &Path, header: &[&str], rows: R) -> Result<(), Error>
+where
+    R: IntoIterator<Item = F>,
+    F: IntoIterator,
+    F::Item: AsRef<[u8]>,
+{
+    let mut w = create(path)?;
+    let werr = |e: csv::Error| write_err(path, &e);
+    w.write_record(header).map_err(werr)?;
+    for r in rows {
+        w.write_record(r).map_err(werr)?;
+    }
+    w.flush().map_err(|e| Error::io(path, "write", &e))
+}
+
 /// Writes the pairs file: `left_id,right_id,match_weight,match_probability,decision,rule`,
 /// one row per pair in the result's order. Without a model, `match_weight` is empty and a
 /// rule match has probability 1; an ambiguous rule pair has no probability.

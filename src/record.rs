@@ -227,7 +227,7 @@ impl Clone for RuleKeyCache {
 
 /// A record normalised but not in a store: a query, or a row about to be inserted. Its
 /// values are those a file's row would normalise to.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq)]
 pub(crate) struct NewRow {
     pub(crate) id: String,
     pub(crate) given: Option<String>,

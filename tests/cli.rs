@@ -938,3 +938,190 @@ fn previous_clusters_keep_person_ids_across_runs() {
     ]);
     assert_bad_input(&o, &["bad.csv", "cluster_id,source,record_id"]);
 }
+
+/// `index build`, then `index query` through a pipe: one JSON answer per input line, in
+/// order, bad lines answered with an error object (naming no value) and the stream going on.
+#[test]
+fn index_query_answers_every_line_in_order() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    carematch_ok(
+        &[
+            "generate",
+            "--people",
+            "400",
+            "--seed",
+            "5",
+            "--out-dir",
+            &d,
+        ]
+        .map(String::from),
+        &[],
+    );
+    let idx = format!("{d}/pop.idx");
+    let o = carematch_ok(
+        &[
+            "index",
+            "build",
+            "--input",
+            &format!("{d}/gp.csv"),
+            "--out",
+            &idx,
+        ]
+        .map(String::from),
+        &[],
+    );
+    assert!(text(&o.stdout).contains("indexed"), "{}", text(&o.stdout));
+    let hospital = std::fs::read_to_string(format!("{d}/hospital.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(hospital.as_bytes());
+    let headers: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    let mut input = String::new();
+    let mut ids = Vec::new();
+    for rec in rdr.records().take(50) {
+        let rec = rec.unwrap();
+        let obj: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .zip(rec.iter())
+            .map(|(h, v)| (h.clone(), serde_json::Value::from(v)))
+            .collect();
+        ids.push(rec[0].to_string());
+        input.push_str(&serde_json::Value::Object(obj).to_string());
+        input.push('\n');
+    }
+    let bad = [
+        "{not json",
+        "[1, 2]",
+        r#"{"id": "Z1", "surname": ["Okonkwo-Secret"]}"#,
+        r#"{"surname": "Okonkwo-Secret"}"#,
+        "",
+    ];
+    for b in bad {
+        input.push_str(b);
+        input.push('\n');
+    }
+    input.push_str(r#"{"id": "Z2", "nhs_number": 9434765918, "dob": "31/02/1980"}"#);
+    input.push('\n');
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carematch"))
+        .args(["index", "query", "--index", &idx, "--limit", "3"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 50 + bad.len() + 1);
+    let mut matched = 0;
+    for (l, id) in lines.iter().zip(&ids) {
+        assert_eq!(l["id"], id.as_str());
+        let c = l["candidates"].as_array().unwrap();
+        assert!(c.len() <= 3);
+        let w: Vec<f64> = c
+            .iter()
+            .map(|c| c["match_weight"].as_f64().unwrap())
+            .collect();
+        assert!(w.windows(2).all(|p| p[0] >= p[1]), "best first: {w:?}");
+        matched += usize::from(l["decision"] == "match");
+    }
+    assert!(matched > 35, "{matched} of 50 matched");
+    for (k, l) in lines[50..50 + bad.len()].iter().enumerate() {
+        assert_eq!(l["line"], 51 + k as u64, "{l}");
+        let e = l["error"].as_str().unwrap();
+        assert!(!e.contains("Okonkwo"), "{e}");
+    }
+    let last = &lines[lines.len() - 1];
+    assert_eq!(last["id"], "Z2");
+    assert_eq!(last["invalid"].as_array().unwrap().len(), 2, "{last}");
+    assert!(!last.to_string().contains("9434765918"));
+}
+
+/// `index add` links a batch into the index: person ids kept, the same run twice gives the
+/// same ids, and sending the batch again changes nobody.
+#[test]
+fn index_add_keeps_person_ids_and_repeats_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    carematch_ok(
+        &[
+            "generate",
+            "--people",
+            "300",
+            "--seed",
+            "9",
+            "--out-dir",
+            &d,
+        ]
+        .map(String::from),
+        &[],
+    );
+    let build = |name: &str| {
+        carematch_ok(
+            &[
+                "index",
+                "build",
+                "--input",
+                &format!("{d}/gp.csv"),
+                "--out",
+                &format!("{d}/{name}"),
+            ]
+            .map(String::from),
+            &[],
+        );
+    };
+    build("a.idx");
+    build("b.idx");
+    let add = |name: &str, tag: &str| {
+        let o = carematch_ok(
+            &[
+                "index",
+                "add",
+                "--index",
+                &format!("{d}/{name}"),
+                "--input",
+                &format!("{d}/hospital.csv"),
+                "--clusters",
+                &format!("{d}/{tag}_clusters.csv"),
+                "--changes",
+                &format!("{d}/{tag}_changes.csv"),
+                "--out",
+                &format!("{d}/{tag}_pairs.csv"),
+            ]
+            .map(String::from),
+            &[],
+        );
+        text(&o.stdout)
+    };
+    let first = add("a.idx", "a1");
+    assert!(first.contains("joined a person"), "{first}");
+    add("b.idx", "b1");
+    for f in ["clusters", "pairs", "changes"] {
+        let a = std::fs::read(format!("{d}/a1_{f}.csv")).unwrap();
+        let b = std::fs::read(format!("{d}/b1_{f}.csv")).unwrap();
+        assert_eq!(a, b, "{f} differ between two identical runs");
+    }
+    let again = add("a.idx", "a2");
+    assert!(again.contains("0 merges, 0 splits"), "{again}");
+    assert_eq!(
+        std::fs::read(format!("{d}/a1_clusters.csv")).unwrap(),
+        std::fs::read(format!("{d}/a2_clusters.csv")).unwrap(),
+        "sending the batch again changed person ids"
+    );
+    // A damaged index is refused with the file's name, exit 2.
+    let idx = format!("{d}/a.idx");
+    let mut bytes = std::fs::read(&idx).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&idx, &bytes).unwrap();
+    let o = carematch(&["index", "query", "--index", &idx]);
+    assert_bad_input(&o, &["a.idx", "checksum"]);
+}

@@ -416,6 +416,13 @@ fn merges_and_splits_of_people_are_reported() {
     for id in ["A1", "A2", "B"] {
         assert_eq!(index.person_id(id).unwrap(), small, "{id}");
     }
+    // Sending B again unchanged changes nobody; the links survive a save and load.
+    assert!(index.update(&b).unwrap().is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("people.idx");
+    index.save(&path).unwrap();
+    let index = Index::load(&path).unwrap();
+    assert_eq!(index.person_id("B").unwrap(), small);
     // Without B, A1 and A2 no longer link: the person is split and reported.
     let changes = index.remove("B").unwrap();
     match &changes[..] {

@@ -9,7 +9,8 @@
 //! length    u64 LE    payload bytes
 //! checksum  32 bytes  BLAKE3 of the payload
 //! payload   settings (JSON: model, rules, column mapping, carried columns), then the
-//!           row count and every live row's normalised values (and person id)
+//!           row count and every live row's normalised values (and, when the index keeps
+//!           person ids, its person id and the saved rows it is linked with)
 //! ```
 //!
 //! Rows are stored normalised, so loading interns them and rebuilds the derived tables
@@ -245,6 +246,15 @@ impl Index {
         let mut o = Out(Vec::with_capacity(64 + g.records.len() * 96));
         o.str(&json);
         o.u64(g.live_count);
+        // Live rows are saved in row order; links name rows by their position in the file.
+        let mut saved_as = vec![u32::MAX; g.records.len()];
+        let mut k = 0u32;
+        for (row, &alive) in g.live.iter().enumerate() {
+            if alive {
+                saved_as[row] = k;
+                k += 1;
+            }
+        }
         for row in 0..g.records.len() as u32 {
             if !g.live[row as usize] {
                 continue;
@@ -252,6 +262,16 @@ impl Index {
             put_row(&mut o, &g.records.row(row));
             if let Some(p) = &g.people {
                 o.str(p.id_of(row));
+                let links: Vec<u32> = p
+                    .links(row)
+                    .iter()
+                    .map(|&b| saved_as[b as usize])
+                    .filter(|&b| b != u32::MAX)
+                    .collect();
+                o.u32(links.len() as u32);
+                for b in links {
+                    o.u32(b);
+                }
             }
         }
         Ok(o.0)
@@ -323,6 +343,7 @@ impl Index {
             });
         }
         let mut person_ids = Vec::new();
+        let mut links: Vec<Vec<u32>> = Vec::new();
         for k in 0..n {
             let row = get_row(&mut i).ok_or_else(|| corrupt(path, &format!("record {}", k + 1)))?;
             if row.others.len() != saved.others.len() {
@@ -330,10 +351,16 @@ impl Index {
             }
             records.push(&row, "index")?;
             if saved.person_ids {
-                let p = i
-                    .str()
-                    .ok_or_else(|| corrupt(path, &format!("record {}", k + 1)))?;
+                let bad = || corrupt(path, &format!("record {}", k + 1));
+                let p = i.str().ok_or_else(bad)?;
                 person_ids.push(p.to_string());
+                let m = i.u32().ok_or_else(bad)?;
+                let mut l = Vec::with_capacity((m as usize).min(64));
+                for _ in 0..m {
+                    let b = i.u32().filter(|&b| u64::from(b) < n).ok_or_else(bad)?;
+                    l.push(b);
+                }
+                links.push(l);
             }
         }
         if i.at != payload.len() {
@@ -347,10 +374,10 @@ impl Index {
             person_ids: saved.person_ids,
         };
         let settings = Settings::new(&builder, &records)?;
-        let mut inner = Inner::build(&settings, records, None)?;
-        if saved.person_ids {
-            inner.people = Some(People::from_ids(person_ids.iter().map(String::as_str)));
-        }
+        let people = saved
+            .person_ids
+            .then(|| People::from_saved(&person_ids, links));
+        let inner = Inner::build(&settings, records, people)?;
         Ok(Index {
             settings,
             inner: std::sync::RwLock::new(inner),

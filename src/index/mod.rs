@@ -60,8 +60,8 @@ type Invalid = Vec<(String, &'static str)>;
 #[derive(Clone, Default)]
 pub struct Record {
     id: String,
-    roles: Vec<(Role, String)>,
-    others: Vec<(String, String)>,
+    roles: Vec<(Role, Vec<u8>)>,
+    others: Vec<(String, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Record {
@@ -92,22 +92,29 @@ impl Record {
     /// Sets the raw value of `role` (a second address value is joined to the first with
     /// ", ", as several address columns of a file are). Setting [`Role::Id`] sets the id.
     pub fn set(&mut self, role: Role, value: &str) -> &mut Self {
+        self.set_bytes(role, value.as_bytes())
+    }
+
+    /// Sets the raw value of `role` from bytes as read from a file: bytes that are not
+    /// UTF-8 make the value invalid (treated as missing and reported), as in a file. An id
+    /// that is not UTF-8 becomes empty, which queries and inserts refuse.
+    pub fn set_bytes(&mut self, role: Role, value: &[u8]) -> &mut Self {
         if role == Role::Id {
-            self.id = value.trim().to_string();
+            self.id = std::str::from_utf8(value).unwrap_or("").trim().to_string();
             return self;
         }
         match self.roles.iter_mut().find(|(r, _)| *r == role) {
             Some((_, v)) if role == Role::Address => {
-                let value = value.trim();
+                let value = value.trim_ascii();
                 if !value.is_empty() {
-                    if !v.trim().is_empty() {
-                        v.push_str(", ");
+                    if !v.trim_ascii().is_empty() {
+                        v.extend_from_slice(b", ");
                     }
-                    v.push_str(value);
+                    v.extend_from_slice(value);
                 }
             }
-            Some((_, v)) => *v = value.to_string(),
-            None => self.roles.push((role, value.to_string())),
+            Some((_, v)) => *v = value.to_vec(),
+            None => self.roles.push((role, value.to_vec())),
         }
         self
     }
@@ -115,8 +122,10 @@ impl Record {
     /// Sets the raw value of a carried-through column.
     pub fn set_other(&mut self, column: &str, value: &str) -> &mut Self {
         match self.others.iter_mut().find(|(n, _)| n == column) {
-            Some((_, v)) => *v = value.to_string(),
-            None => self.others.push((column.to_string(), value.to_string())),
+            Some((_, v)) => *v = value.as_bytes().to_vec(),
+            None => self
+                .others
+                .push((column.to_string(), value.as_bytes().to_vec())),
         }
         self
     }
@@ -125,14 +134,14 @@ impl Record {
         self.roles
             .iter()
             .find(|(r, _)| *r == role)
-            .map(|(_, v)| v.as_bytes())
+            .map(|(_, v)| v.as_slice())
     }
 
     fn other(&self, column: &str) -> Option<&[u8]> {
         self.others
             .iter()
             .find(|(n, _)| n == column)
-            .map(|(_, v)| v.as_bytes())
+            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -215,6 +224,83 @@ pub struct QueryResult {
     pub compared: usize,
     /// The query's invalid values, as (field, problem): they were treated as missing.
     pub invalid: Vec<(String, &'static str)>,
+}
+
+impl QueryResult {
+    /// The answer as one line of JSON: `{"id": …, "decision": …, "candidates": [{"id": …,
+    /// "match_weight": …, "match_probability": …, "decision": …, "rule": …}, …]}`, with
+    /// `person_id` per candidate when the index keeps them, `explanation` when asked for,
+    /// and `invalid` (field and problem, never the value) when the query had invalid values.
+    pub fn to_json(&self, id: &str) -> String {
+        use std::fmt::Write as _;
+        // Keys in the documented order (a JSON map would sort them).
+        let q = |s: &str| serde_json::Value::from(s).to_string();
+        let num = |x: f64| serde_json::Value::from(x).to_string();
+        let mut o = String::with_capacity(128 + 160 * self.candidates.len());
+        let _ = write!(
+            o,
+            "{{\"id\":{},\"decision\":{},\"candidates\":[",
+            q(id),
+            q(self.decision.as_str())
+        );
+        for (i, c) in self.candidates.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            let _ = write!(o, "{{\"id\":{}", q(&c.id));
+            if let Some(p) = &c.person_id {
+                let _ = write!(o, ",\"person_id\":{}", q(p));
+            }
+            let _ = write!(
+                o,
+                ",\"match_weight\":{},\"match_probability\":{},\"decision\":{},\"rule\":{}",
+                num(round(c.weight.bits())),
+                num(c.probability.get()),
+                q(c.decision.map_or("no_match", Decision::as_str)),
+                c.rule.as_deref().map_or_else(|| "null".to_string(), q)
+            );
+            if let Some(e) = &c.explanation {
+                let _ = write!(
+                    o,
+                    ",\"explanation\":{{\"prior\":{},\"comparisons\":[",
+                    num(round(e.prior))
+                );
+                for (j, k) in e.contributions.iter().enumerate() {
+                    if j > 0 {
+                        o.push(',');
+                    }
+                    let _ = write!(
+                        o,
+                        "{{\"field\":{},\"level\":{},\"weight\":{},\"tf\":{}}}",
+                        q(&k.field),
+                        q(&k.level),
+                        num(round(k.weight)),
+                        num(round(k.tf_adjustment))
+                    );
+                }
+                o.push_str("]}");
+            }
+            o.push('}');
+        }
+        o.push(']');
+        if !self.invalid.is_empty() {
+            o.push_str(",\"invalid\":[");
+            for (i, (f, p)) in self.invalid.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                let _ = write!(o, "{{\"field\":{},\"problem\":{}}}", q(f), q(p));
+            }
+            o.push(']');
+        }
+        o.push('}');
+        o
+    }
+}
+
+/// A weight to four decimals, as the pairs file writes it.
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
 }
 
 /// Builds an [`Index`].
@@ -422,17 +508,30 @@ impl IndexBuilder {
         })
     }
 
-    /// The population's own matches, for its first person ids.
-    fn dedupe_links(s: &Settings, records: &Records) -> Result<crate::Clusters, Error> {
-        if records.is_empty() {
-            return Ok(crate::Clusters::new(records, &[]));
+    /// The population's own people (a dedupe of it) and the matches that made them.
+    fn dedupe_links(s: &Settings, records: &Records) -> Result<people::People, Error> {
+        let n = records.len();
+        if n == 0 {
+            return Ok(people::People::from_clusters(
+                &crate::Clusters::new(records, &[]),
+                0,
+                &[],
+            ));
         }
         let linker = Linker::new()
             .rules(s.rules.clone())
             .model(Some(s.model.clone()))
             .build()?;
         let result = linker.dedupe(records, 0)?;
-        Ok(result.clusters(records))
+        let links: Vec<(u32, u32)> = result
+            .matches()
+            .map(|l| (l.pair.left, l.pair.right))
+            .collect();
+        Ok(people::People::from_clusters(
+            &result.clusters(records),
+            n,
+            &links,
+        ))
     }
 }
 
@@ -520,7 +619,7 @@ impl Inner {
     fn build(
         s: &Settings,
         records: Records,
-        clusters: Option<crate::Clusters>,
+        people: Option<people::People>,
     ) -> Result<Inner, Error> {
         let n = records.len();
         let g = &records.given_dict.values;
@@ -557,7 +656,7 @@ impl Inner {
                 .iter()
                 .map(|c| c.tf.map(|_| Counts::default()))
                 .collect(),
-            people: clusters.map(|c| people::People::from_clusters(&c, n)),
+            people,
             records,
             features,
             words,
@@ -945,8 +1044,18 @@ impl Index {
     ///
     /// A usage error naming the column when there is no id or two ids.
     pub fn record(&self, fields: &[(&str, &str)]) -> Result<Record, Error> {
+        let f: Vec<(&str, &[u8])> = fields.iter().map(|&(n, v)| (n, v.as_bytes())).collect();
+        self.record_bytes(&f)
+    }
+
+    /// [`Index::record`] from raw bytes, as read from a file.
+    ///
+    /// # Errors
+    ///
+    /// As [`Index::record`]; an id that is not UTF-8 is an error too.
+    pub fn record_bytes(&self, fields: &[(&str, &[u8])]) -> Result<Record, Error> {
         let mut rec = Record::default();
-        let mut id: Option<&str> = None;
+        let mut id: Option<&[u8]> = None;
         for &(name, value) in fields {
             let role = match self.settings.columns.get(name) {
                 Some(ColumnMapping::Role(r)) => Some(*r),
@@ -965,25 +1074,145 @@ impl Index {
                     id = Some(value);
                 }
                 Some(r) => {
-                    rec.set(r, value);
+                    rec.set_bytes(r, value);
                 }
                 None => {
                     if self.settings.others.iter().any(|o| o == name) {
-                        rec.set_other(name, value);
+                        match rec.others.iter_mut().find(|(n, _)| n == name) {
+                            Some((_, v)) => *v = value.to_vec(),
+                            None => rec.others.push((name.to_string(), value.to_vec())),
+                        }
                     }
                 }
             }
         }
-        match id.map(str::trim) {
-            Some(i) if !i.is_empty() => rec.id = i.to_string(),
+        let id = match id.map(std::str::from_utf8) {
+            Some(Ok(i)) if !i.trim().is_empty() => i.trim(),
+            Some(Err(_)) => {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    "the id is not valid UTF-8".to_string(),
+                ));
+            }
             _ => {
                 return Err(Error::new(
                     ErrorKind::Usage,
                     "no id: a record needs a non-empty id column".to_string(),
                 ));
             }
-        }
+        };
+        rec.id = id.to_string();
         Ok(rec)
+    }
+
+    /// A record from one JSON object whose keys are column names (as [`Index::record`]):
+    /// strings and numbers are values, `null` is missing.
+    ///
+    /// # Errors
+    ///
+    /// A usage error for malformed JSON, a line that is not an object, a value that is an
+    /// array, object or boolean (naming the key, not the value), or no id.
+    pub fn record_from_json(&self, line: &str) -> Result<Record, Error> {
+        let bad = |m: String| Error::new(ErrorKind::Usage, m);
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            bad(format!(
+                "malformed JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let serde_json::Value::Object(map) = v else {
+            return Err(bad("a record must be a JSON object".to_string()));
+        };
+        let mut values: Vec<(&str, String)> = Vec::with_capacity(map.len());
+        for (k, v) in &map {
+            match v {
+                serde_json::Value::String(s) => values.push((k, s.clone())),
+                serde_json::Value::Number(n) => values.push((k, n.to_string())),
+                serde_json::Value::Null => {}
+                _ => {
+                    return Err(bad(format!(
+                        "key '{k}': a value must be a string, a number or null"
+                    )));
+                }
+            }
+        }
+        let fields: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.record(&fields)
+    }
+
+    /// The records of a CSV file (header first), in file order, for [`Index::insert`] or
+    /// [`Index::link`].
+    ///
+    /// # Errors
+    ///
+    /// An I/O error when the file cannot be read; an input error naming the file and line
+    /// for malformed CSV, a ragged row, a missing, non-UTF-8 or repeated id.
+    pub fn read_csv(&self, path: &std::path::Path) -> Result<Vec<Record>, Error> {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", &e))?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(std::io::BufReader::new(file));
+        let headers: Vec<String> = rdr
+            .byte_headers()
+            .map_err(|e| crate::input::csv_error(&name, &e))?
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let h = if i == 0 {
+                    h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+                } else {
+                    h
+                };
+                String::from_utf8_lossy(h).trim().to_string()
+            })
+            .collect();
+        if headers.iter().all(String::is_empty) {
+            return Err(Error::input_at(&name, 0, None, "empty file: no header row"));
+        }
+        let mut out = Vec::new();
+        let mut seen: FxHashMap<String, u64> = FxHashMap::default();
+        let mut rec = csv::ByteRecord::new();
+        loop {
+            match rdr.read_byte_record(&mut rec) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(crate::input::csv_error(&name, &e)),
+            }
+            let line = rec.position().map_or(0, |p| p.line());
+            if rec.len() != headers.len() {
+                return Err(Error::input_at(
+                    &name,
+                    line,
+                    None,
+                    &format!(
+                        "ragged row: {} fields where the header has {}",
+                        rec.len(),
+                        headers.len()
+                    ),
+                ));
+            }
+            let fields: Vec<(&str, &[u8])> = headers
+                .iter()
+                .map(String::as_str)
+                .zip(rec.iter().map(<[u8]>::trim_ascii))
+                .collect();
+            let r = self
+                .record_bytes(&fields)
+                .map_err(|e| Error::input_at(&name, line, None, e.message()))?;
+            if let Some(first) = seen.insert(r.id.clone(), line) {
+                return Err(Error::input_at(
+                    &name,
+                    line,
+                    None,
+                    &format!("duplicate id: the same id is also on line {first}"),
+                ));
+            }
+            out.push(r);
+        }
+        Ok(out)
     }
 
     /// Normalises `rec` as a file's row would be.
@@ -1025,20 +1254,7 @@ impl Index {
         let (decision, scored, compared) = g.query(s, &x, opts);
         let candidates = scored
             .into_iter()
-            .map(|c| {
-                let explanation = opts
-                    .explain
-                    .then(|| s.weights.explain(c.vector, |k| g.freq(s, k, c.row)));
-                Candidate {
-                    id: g.records.id(c.row).to_string(),
-                    person_id: g.people.as_ref().map(|p| p.id_of(c.row).to_string()),
-                    weight: c.weight,
-                    probability: c.weight.probability(),
-                    decision: c.decision,
-                    rule: c.rule.map(|r| s.rules[usize::from(r)].name().to_string()),
-                    explanation,
-                }
-            })
+            .map(|c| g.candidate(s, c, opts.explain))
             .collect();
         Ok(QueryResult {
             decision,
@@ -1046,6 +1262,50 @@ impl Index {
             compared,
             invalid,
         })
+    }
+
+    /// Queries `rec` and adds it, atomically (no write comes between the answer and the
+    /// insert): the batch-update step. With person ids, the record takes the person of the
+    /// candidates it matches, merging them when it matches several people.
+    ///
+    /// # Errors
+    ///
+    /// As [`Index::insert`].
+    pub fn link(
+        &self,
+        rec: &Record,
+        opts: &QueryOptions,
+    ) -> Result<(QueryResult, Option<PersonChanges>), Error> {
+        let (row, invalid) = self.normalise(rec)?;
+        let s = &self.settings;
+        let mut g = self.write();
+        if g.by_id.contains_key(row.id.as_str()) {
+            return Err(duplicate_id());
+        }
+        let all = QueryOptions {
+            limit: usize::MAX,
+            ..*opts
+        };
+        let (decision, scored, compared) = g.query(s, &row, &all);
+        let matched: Vec<u32> = scored
+            .iter()
+            .filter(|c| c.decision == Some(Decision::Match))
+            .map(|c| c.row)
+            .collect();
+        let mut result = QueryResult {
+            decision,
+            candidates: Vec::new(),
+            compared,
+            invalid,
+        };
+        let r = g.append(s, &row)?;
+        let people = g.link_person(r, &row.id, &matched);
+        result.candidates = scored
+            .into_iter()
+            .take(opts.limit)
+            .map(|c| g.candidate(s, c, opts.explain))
+            .collect();
+        Ok((result, people))
     }
 
     /// Adds `rec` to the index. When the index keeps person ids, the record is first
@@ -1093,14 +1353,39 @@ impl Index {
         let s = &self.settings;
         let mut g = self.write();
         let old = *g.by_id.get(row.id.as_str()).ok_or_else(no_such_id)?;
+        let unchanged = g.records.row(old) == row;
         g.retire(s, old);
+        // The links of a changed record are made again from what it matches now.
+        let matched: Vec<u32> = if g.people.is_some() && !unchanged {
+            let all = QueryOptions {
+                limit: usize::MAX,
+                ..QueryOptions::default()
+            };
+            let (_, scored, _) = g.query(s, &row, &all);
+            scored
+                .iter()
+                .filter(|c| c.decision == Some(Decision::Match))
+                .map(|c| c.row)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let r = g.append(s, &row)?;
-        let mut person = None;
-        if let Some(p) = g.people.as_mut() {
-            p.copy(old, r);
-            person = p.of(r);
+        let Some(p) = g.people.as_mut() else {
+            return Ok(Vec::new());
+        };
+        p.copy(old, r);
+        let person = p.of(r);
+        let keep: Vec<u32> = if unchanged {
+            p.links(old).to_vec()
+        } else {
+            matched.into_iter().filter(|&m| p.of(m) == person).collect()
+        };
+        for m in keep {
+            p.link(r, m);
         }
-        Ok(person.map(|p| g.split_check(s, p)).unwrap_or_default())
+        p.unlink(old);
+        Ok(person.map(|q| g.split_check(q)).unwrap_or_default())
     }
 
     /// Removes the record with id `id`; when that leaves its person in parts that no longer
@@ -1114,8 +1399,12 @@ impl Index {
         let mut g = self.write();
         let old = *g.by_id.get(id).ok_or_else(no_such_id)?;
         g.retire(s, old);
-        let person = g.people.as_ref().and_then(|p| p.of(old));
-        Ok(person.map(|p| g.split_check(s, p)).unwrap_or_default())
+        let person = g.people.as_mut().and_then(|p| {
+            let q = p.of(old);
+            p.unlink(old);
+            q
+        });
+        Ok(person.map(|p| g.split_check(p)).unwrap_or_default())
     }
 }
 
@@ -1124,6 +1413,9 @@ impl Inner {
     fn link_person(&mut self, row: u32, id: &str, matched: &[u32]) -> Option<PersonChanges> {
         let live = &self.live;
         let p = self.people.as_mut()?;
+        for &m in matched {
+            p.link(row, m);
+        }
         let mut persons: Vec<u32> = matched.iter().filter_map(|&r| p.of(r)).collect();
         persons.sort_unstable();
         persons.dedup();
@@ -1178,25 +1470,22 @@ impl Inner {
         }
     }
 
-    /// True when rows `a` and `b` of the population match (a rule, or the model unvetoed).
-    fn rows_match(&self, s: &Settings, a: u32, b: u32) -> bool {
-        let (va, vb) = (
-            View::of_row(&self.records, a),
-            View::of_row(&self.records, b),
-        );
-        if keys::first_match(&s.rules, &va, &vb, &s.others).is_some() {
-            return true;
+    /// The answer's form of a scored candidate.
+    fn candidate(&self, s: &Settings, c: Scored, explain: bool) -> Candidate {
+        let explanation = explain.then(|| s.weights.explain(c.vector, |k| self.freq(s, k, c.row)));
+        Candidate {
+            id: self.records.id(c.row).to_string(),
+            person_id: self.people.as_ref().map(|p| p.id_of(c.row).to_string()),
+            weight: c.weight,
+            probability: c.weight.probability(),
+            decision: c.decision,
+            rule: c.rule.map(|r| s.rules[usize::from(r)].name().to_string()),
+            explanation,
         }
-        let v = self.vector_rows(s, a, b);
-        let w = s.weights.total(v, |c| self.freq(s, c, b));
-        let t = s.model.thresholds();
-        let placeholder =
-            self.records.newborn_placeholder(a) || self.records.newborn_placeholder(b);
-        w.probability().get() >= t.match_probability && !s.weights.vetoed(v, placeholder)
     }
 
-    /// Splits person `p` when its live rows no longer form one linked group.
-    fn split_check(&mut self, s: &Settings, p: u32) -> Vec<PersonChange> {
+    /// Splits person `p` when the links among its live rows no longer connect them.
+    fn split_check(&mut self, p: u32) -> Vec<PersonChange> {
         let Some(people) = self.people.as_ref() else {
             return Vec::new();
         };
@@ -1204,7 +1493,7 @@ impl Inner {
         if rows.len() < 2 {
             return Vec::new();
         }
-        // Union-find over the person's rows.
+        // Union-find over the person's rows, by the links that made the person.
         let mut parent: Vec<usize> = (0..rows.len()).collect();
         fn find(parent: &mut [usize], mut i: usize) -> usize {
             while parent[i] != i {
@@ -1213,9 +1502,9 @@ impl Inner {
             }
             i
         }
-        for i in 0..rows.len() {
-            for j in i + 1..rows.len() {
-                if self.rows_match(s, rows[i], rows[j]) {
+        for (i, &r) in rows.iter().enumerate() {
+            for &o in people.links(r) {
+                if let Ok(j) = rows.binary_search(&o) {
                     let (a, b) = (find(&mut parent, i), find(&mut parent, j));
                     parent[a.max(b)] = a.min(b);
                 }

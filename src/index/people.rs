@@ -4,8 +4,11 @@
 //! hex digits derived from each person's smallest member). A record linked later takes the
 //! id of the person it matches; one that matches nobody starts a person whose id is derived
 //! from its own record id; one that matches two people merges them, and the larger keeps
-//! its id. Removing or changing a record can leave its person in parts no longer linked to
-//! each other: the largest part keeps the id and the others get new ones. Every merge and
+//! its id. The links that made each person are kept (each record's matches at the time it
+//! was linked), so removing or changing a record splits its person only when the links
+//! that remain no longer connect it (not when a later re-scoring, with term frequencies
+//! that have moved, would judge an old link differently): the largest part keeps the id
+//! and the others get new ones. Every merge and
 //! split is returned as a [`PersonChange`]; nothing is silently renumbered. Ids depend only
 //! on the records and the order of the calls, never on thread count.
 
@@ -51,6 +54,8 @@ pub(crate) struct People {
     person: Vec<u32>,
     names: Vec<String>,
     by_name: FxHashMap<String, u32>,
+    /// Per row: the rows it was linked with (both directions).
+    edges: Vec<Vec<u32>>,
 }
 
 /// `P` + 16 hex digits of BLAKE3 over a versioned context and a record id (and, when that id
@@ -67,24 +72,62 @@ fn derived_id(record_id: &str, attempt: u32) -> String {
 }
 
 impl People {
-    /// The people of a dedupe's clusters, for rows `0..n`.
-    pub(crate) fn from_clusters(c: &crate::Clusters, n: usize) -> People {
+    /// The people of a dedupe's clusters, for rows `0..n`, linked by `links` (the matched
+    /// pairs the clustering merged).
+    pub(crate) fn from_clusters(c: &crate::Clusters, n: usize, links: &[(u32, u32)]) -> People {
         let mut p = People::default();
         for row in 0..n as u32 {
             let id = p.intern(c.person_id(row));
             p.person.push(id);
         }
+        p.edges = vec![Vec::new(); n];
+        for &(a, b) in links {
+            if c.person_id(a) == c.person_id(b) {
+                p.link(a, b);
+            }
+        }
         p
     }
 
-    /// People from each row's id (as saved).
-    pub(crate) fn from_ids<'a>(ids: impl Iterator<Item = &'a str>) -> People {
+    /// People from each row's person id and links (as saved).
+    pub(crate) fn from_saved(ids: &[String], edges: Vec<Vec<u32>>) -> People {
         let mut p = People::default();
         for id in ids {
             let i = p.intern(id);
             p.person.push(i);
         }
+        p.edges = edges;
+        p.edges.resize(ids.len(), Vec::new());
         p
+    }
+
+    /// Records that rows `a` and `b` were linked.
+    pub(crate) fn link(&mut self, a: u32, b: u32) {
+        let n = (a.max(b) as usize) + 1;
+        if self.edges.len() < n {
+            self.edges.resize(n, Vec::new());
+        }
+        if a != b && !self.edges[a as usize].contains(&b) {
+            self.edges[a as usize].push(b);
+            self.edges[b as usize].push(a);
+        }
+    }
+
+    /// Forgets the links of row `row`.
+    pub(crate) fn unlink(&mut self, row: u32) {
+        let Some(list) = self.edges.get_mut(row as usize) else {
+            return;
+        };
+        for b in std::mem::take(list) {
+            if let Some(l) = self.edges.get_mut(b as usize) {
+                l.retain(|&x| x != row);
+            }
+        }
+    }
+
+    /// The rows row `row` is linked with.
+    pub(crate) fn links(&self, row: u32) -> &[u32] {
+        self.edges.get(row as usize).map_or(&[], Vec::as_slice)
     }
 
     fn intern(&mut self, name: &str) -> u32 {
@@ -116,6 +159,7 @@ impl People {
     /// A slot for a row just appended.
     pub(crate) fn push_row(&mut self) {
         self.person.push(UNSET);
+        self.edges.push(Vec::new());
     }
 
     /// Gives `row` a new person, its id derived from `record_id`.

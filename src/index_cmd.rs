@@ -1,0 +1,269 @@
+//! `carematch index`: build a real-time index, query it through a pipe, add batches to it.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+
+use carematch::index::PersonChange;
+use carematch::{Config, Error, Index, Model, QueryOptions};
+
+/// The index subcommands.
+#[derive(Subcommand)]
+pub enum IndexCommand {
+    /// Build an index of one CSV file (trains a model on it first unless --model is given).
+    Build(BuildArgs),
+    /// Answer JSON-lines queries from stdin, one JSON line per query on stdout, in order.
+    Query(QueryArgs),
+    /// Link a CSV batch into the index, record by record in file order: each record takes
+    /// the person id of the people it matches (or a new one), merges are reported, and the
+    /// index is saved with the batch in it.
+    Add(AddArgs),
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The population CSV.
+    #[arg(long)]
+    input: PathBuf,
+    /// Where to write the index.
+    #[arg(long)]
+    out: PathBuf,
+    /// A model JSON written by `train`; without it a model is trained on the input.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// JSON config: column mapping, rules, comparisons, training.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Keep no person ids (skips the dedupe of the population that gives them).
+    #[arg(long)]
+    no_person_ids: bool,
+}
+
+#[derive(Args)]
+pub struct QueryArgs {
+    /// The index file written by `index build`.
+    #[arg(long)]
+    index: PathBuf,
+    /// The most candidates per answer.
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Add each candidate's explanation (levels and weights per comparison).
+    #[arg(long)]
+    explain: bool,
+}
+
+#[derive(Args)]
+pub struct AddArgs {
+    /// The index file; it is rewritten (atomically) with the batch added.
+    #[arg(long)]
+    index: PathBuf,
+    /// The batch CSV.
+    #[arg(long)]
+    input: PathBuf,
+    /// Write the batch's pairs here: left_id,right_id,match_weight,match_probability,
+    /// decision,rule (left: the batch record; right: the indexed one).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the batch records' person ids here: cluster_id,source,record_id.
+    #[arg(long)]
+    clusters: Option<PathBuf>,
+    /// Write the merges and splits here: change,person_id,other_person_ids.
+    #[arg(long)]
+    changes: Option<PathBuf>,
+    /// Save the grown index here instead of over --index.
+    #[arg(long)]
+    save: Option<PathBuf>,
+}
+
+/// Runs an index subcommand.
+pub fn run(cmd: &IndexCommand) -> Result<(), Error> {
+    match cmd {
+        IndexCommand::Build(a) => build(a),
+        IndexCommand::Query(a) => query(a),
+        IndexCommand::Add(a) => add(a),
+    }
+}
+
+fn build(a: &BuildArgs) -> Result<(), Error> {
+    let progress = crate::Progress::new();
+    let config = Config::load(a.config.as_deref())?;
+    let start = Instant::now();
+    let records = crate::read_sources(&config, &[&a.input], &progress)?;
+    let model = match &a.model {
+        Some(p) => Model::load(p)?,
+        None => {
+            let mode = carematch::dedupe_mode(&records, 0)?;
+            crate::trained(&config, &records, &mode, None, &progress)?
+        }
+    };
+    progress.say("indexing");
+    let rules = config.rules_for(&records);
+    let mut b = Index::builder(model);
+    b.rules(rules)
+        .columns(config.columns.clone())
+        .accept_test_nhs_numbers(config.accept_test_nhs_numbers)
+        .person_ids(!a.no_person_ids);
+    let index = b.build(records)?;
+    let built = start.elapsed().as_secs_f64();
+    progress.say("saving");
+    let t = Instant::now();
+    index.save(&a.out)?;
+    let bytes = std::fs::metadata(&a.out).map_or(0, |m| m.len());
+    println!(
+        "indexed {} records in {built:.2}s; wrote {} ({:.1} MB) in {:.2}s",
+        index.len(),
+        a.out.display(),
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn query(a: &QueryArgs) -> Result<(), Error> {
+    let index = Index::load(&a.index)?;
+    let opts = QueryOptions {
+        limit: a.limit,
+        min_probability: None,
+        explain: a.explain,
+    };
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (n, line) in stdin.split(b'\n').enumerate() {
+        let Ok(line) = line else {
+            return Err(carematch::usage_error("stdin: cannot read"));
+        };
+        let answer = answer(&index, &line, &opts, n as u64 + 1);
+        // Another program may be waiting for this answer before it sends the next line, so
+        // each answer is flushed. A reader that went away (a closed pipe) ends the run.
+        let sent = out
+            .write_all(answer.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
+        if sent.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The answer line to one input line: the query's JSON, or an error object.
+fn answer(index: &Index, line: &[u8], opts: &QueryOptions, n: u64) -> String {
+    let error = |m: &str| serde_json::json!({"line": n, "error": m}).to_string();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Ok(text) = std::str::from_utf8(line) else {
+        return error("the line is not valid UTF-8");
+    };
+    if text.trim().is_empty() {
+        return error("an empty line: expected a JSON object");
+    }
+    let rec = match index.record_from_json(text) {
+        Ok(r) => r,
+        Err(e) => return error(e.message()),
+    };
+    match index.query(&rec, opts) {
+        Ok(r) => r.to_json(rec.id()),
+        Err(e) => error(e.message()),
+    }
+}
+
+fn add(a: &AddArgs) -> Result<(), Error> {
+    let start = Instant::now();
+    let index = Index::load(&a.index)?;
+    let loaded = start.elapsed().as_secs_f64();
+    let batch = index.read_csv(&a.input)?;
+    let opts = QueryOptions::default();
+    let mut pair_rows = Vec::new();
+    let mut people = Vec::new();
+    let mut changes = carematch::IdChanges {
+        kept: 0,
+        new: 0,
+        merges: Vec::new(),
+        splits: Vec::new(),
+    };
+    let (mut linked, mut new_people, mut updated) = (0u64, 0u64, 0u64);
+    let t = Instant::now();
+    for rec in &batch {
+        if index.contains(rec.id()) {
+            // A record sent again: replace it, keep its person, report a split if any.
+            record_changes(&mut changes, index.update(rec)?);
+            updated += 1;
+            people.push((
+                index.person_id(rec.id()).unwrap_or_default(),
+                rec.id().to_string(),
+            ));
+            continue;
+        }
+        let (result, person) = index.link(rec, &opts)?;
+        for c in &result.candidates {
+            let Some(d) = c.decision else { continue };
+            pair_rows.push([
+                rec.id().to_string(),
+                c.id.clone(),
+                format!("{:.4}", c.weight.bits()),
+                format!("{:.6}", c.probability.get()),
+                d.as_str().to_string(),
+                c.rule.clone().unwrap_or_default(),
+            ]);
+        }
+        if let Some(p) = person {
+            if p.new_person {
+                new_people += 1;
+            } else {
+                linked += 1;
+            }
+            record_changes(&mut changes, p.changes);
+            people.push((p.person_id, rec.id().to_string()));
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    if let Some(p) = &a.out {
+        let header = [
+            "left_id",
+            "right_id",
+            "match_weight",
+            "match_probability",
+            "decision",
+            "rule",
+        ];
+        carematch::write_csv(p, &header, &pair_rows)?;
+    }
+    let source = a
+        .input
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    if let Some(p) = &a.clusters {
+        let rows = people.iter().map(|(person, id)| [person, &source, id]);
+        carematch::write_csv(p, &["cluster_id", "source", "record_id"], rows)?;
+    }
+    if let Some(p) = &a.changes {
+        carematch::write_changes_csv(p, &changes)?;
+    }
+    let target = a.save.as_ref().unwrap_or(&a.index);
+    let t2 = Instant::now();
+    index.save(target)?;
+    let (merges, splits) = (changes.merges.len(), changes.splits.len());
+    println!(
+        "loaded the index ({} records before) in {loaded:.2}s; linked {} batch records in {secs:.2}s: \
+         {linked} joined a person, {new_people} new people, {updated} updated; {merges} merges, \
+         {splits} splits; {} pairs; saved {} ({} records) in {:.2}s",
+        index.len() - batch.len() + updated as usize,
+        batch.len(),
+        pair_rows.len(),
+        target.display(),
+        index.len(),
+        t2.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Adds an index's person changes to the batch form that `write_changes_csv` writes.
+fn record_changes(out: &mut carematch::IdChanges, changes: Vec<PersonChange>) {
+    for c in changes {
+        match c {
+            PersonChange::Merge { kept, absorbed } => out.merges.push((kept, absorbed)),
+            PersonChange::Split { kept, new } => out.splits.push((kept, new)),
+        }
+    }
+}
