@@ -283,11 +283,73 @@ fn bench_pseudonym(c: &mut Criterion) {
     g.finish();
 }
 
+/// One record at a time against an index of 20,000 synthetic people: query latency per
+/// record (the hospital file's records, in turn), and an insert plus a remove.
+fn bench_index(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = GenerateOptions {
+        people: 20_000,
+        seed: 11,
+        ..GenerateOptions::default()
+    };
+    generate(&options, dir.path()).unwrap();
+    let both = load(dir.path());
+    let mode = carematch::link_mode(&both, 0, 1).unwrap();
+    let model = Model::train(
+        &both,
+        &mode,
+        &Comparison::defaults(),
+        &TrainOptions::default(),
+    )
+    .unwrap();
+    let mut b = RecordsBuilder::new();
+    b.add_csv(&dir.path().join("gp.csv")).unwrap();
+    let (population, _) = b.build().unwrap();
+    let index = carematch::Index::builder(model).build(population).unwrap();
+    let queries = index.read_csv(&dir.path().join("hospital.csv")).unwrap();
+    let opts = carematch::QueryOptions::default();
+    // Each iteration answers one record; the answers are known beforehand.
+    let expected: Vec<carematch::QueryDecision> = queries
+        .iter()
+        .map(|q| index.query(q, &opts).unwrap().decision)
+        .collect();
+    let matched = expected
+        .iter()
+        .filter(|d| **d == carematch::QueryDecision::Match)
+        .count();
+    assert!(
+        matched * 2 > queries.len(),
+        "{matched} of {}",
+        queries.len()
+    );
+    let mut g = c.benchmark_group("index");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function("query/20k_people", |b| {
+        b.iter(|| {
+            let k = i % queries.len();
+            i += 1;
+            let r = index.query(black_box(&queries[k]), &opts).unwrap();
+            assert_eq!(r.decision, expected[k]);
+        })
+    });
+    let mut extra = queries[0].clone();
+    extra.set(carematch::Role::Id, "BENCH-INSERT");
+    g.bench_function("insert_remove/20k_people", |b| {
+        b.iter(|| {
+            assert!(index.insert(black_box(&extra)).unwrap().is_none());
+            assert!(index.remove("BENCH-INSERT").unwrap().is_empty());
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_normalise,
     bench_compare,
     bench_pipeline,
-    bench_pseudonym
+    bench_pseudonym,
+    bench_index
 );
 criterion_main!(benches);

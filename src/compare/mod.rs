@@ -340,7 +340,6 @@ pub(crate) const FOREIGN: u32 = NONE - 1;
 
 /// The strings of a query record that is not a row of the store, for the features whose ids
 /// are [`FOREIGN`]. In a comparison the query is always the left side.
-#[derive(Default)]
 pub(crate) struct Outside {
     /// The normalised given name and its first token.
     pub(crate) given: (String, String),
@@ -348,6 +347,8 @@ pub(crate) struct Outside {
     pub(crate) surname: (String, String),
     /// The address's word hashes, sorted and distinct.
     pub(crate) address_words: Vec<u64>,
+    /// The surname's id in the store's given-name dictionary (for swapped names), or NONE.
+    pub(crate) surname_as_given: u32,
 }
 
 /// What the clear comparisons read besides the two rows' features: the store's dictionaries,
@@ -419,7 +420,7 @@ pub(crate) fn clear_level(
     match kind {
         Kind::GivenName => {
             let (a, b) = (x.given, y.given);
-            if a == NONE || b == NONE || swapped(x, y) {
+            if a == NONE || b == NONE || swapped(x, y, cx.outside) {
                 return 0;
             }
             if a == b {
@@ -445,7 +446,7 @@ pub(crate) fn clear_level(
             if a == b {
                 return 1;
             }
-            if swapped(x, y) {
+            if swapped(x, y, cx.outside) {
                 return 2;
             }
             name_level(
@@ -643,17 +644,22 @@ impl<'a> Prepared<'a> {
 }
 
 /// True when the given name of each side is the surname of the other (and they differ).
+/// With `outside`, `x` is a query that is not in the store: its surname's text may be no
+/// stored surname, so it is matched against `y`'s given name through the given-name id
+/// `outside` carries.
 #[inline]
-fn swapped(x: &RowFeatures, y: &RowFeatures) -> bool {
+fn swapped(x: &RowFeatures, y: &RowFeatures, outside: Option<&Outside>) -> bool {
     // Every id must be present: NONE == NONE is not agreement (regression: a missing surname
     // on one side made "John" / ("Elizabeth", "John") look swapped; found by the oracle test
     // `fast_comparisons_equal_naive_ones`).
-    x.given_as_surname != NONE
-        && y.given_as_surname != NONE
-        && x.surname != NONE
+    let other = match outside {
+        None => y.given_as_surname != NONE && x.surname != NONE && y.given_as_surname == x.surname,
+        Some(o) => o.surname_as_given != NONE && y.given != NONE && o.surname_as_given == y.given,
+    };
+    other
+        && x.given_as_surname != NONE
         && y.surname != NONE
         && x.given_as_surname == y.surname
-        && y.given_as_surname == x.surname
         && x.given_as_surname != x.surname
 }
 
@@ -709,7 +715,16 @@ impl RowFeatures {
     /// [`Outside`]. Comparing the result with a row of `r` gives the levels the record would
     /// get were it a row of `r`.
     pub(crate) fn outside(r: &Records, row: &NewRow) -> (RowFeatures, Outside) {
-        let mut out = Outside::default();
+        let mut out = Outside {
+            given: Default::default(),
+            surname: Default::default(),
+            address_words: Vec::new(),
+            surname_as_given: row
+                .surname
+                .as_deref()
+                .and_then(|s| r.given_dict.values.lookup(s))
+                .unwrap_or(NONE),
+        };
         let gd = &r.given_dict;
         let sd = &r.surname_dict;
         let pd = &r.postcode_dict;

@@ -467,7 +467,9 @@ impl IndexBuilder {
         self
     }
 
-    /// Accept NHS numbers in the 999 test range in queries and inserts. Default: false.
+    /// Accept NHS numbers in the never-issued 999 test range in queries and inserts, as
+    /// [`crate::RecordsBuilder::accept_test_nhs_numbers`] does for files (build the index
+    /// from a store read with the same setting). Default: true, as there.
     pub fn accept_test_nhs_numbers(&mut self, yes: bool) -> &mut Self {
         self.accept_test = yes;
         self
@@ -993,7 +995,7 @@ impl Index {
             model,
             rules: MatchRule::defaults(),
             columns: ColumnConfig::new(),
-            accept_test: false,
+            accept_test: true,
             person_ids: false,
         }
     }
