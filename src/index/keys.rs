@@ -114,57 +114,57 @@ fn prefix(s: &str, n: usize) -> Option<&str> {
     Some(&s[..end]).filter(|p| !p.is_empty())
 }
 
+/// The key of a name under transform `t`.
+fn name_key(t: Transform, name: &str) -> Option<KeyValue<'_>> {
+    let text = |s| Some(KeyValue::Text(Cow::Borrowed(s)));
+    let owned = |s: String| Some(KeyValue::Text(Cow::Owned(s)));
+    let first = name.split(' ').next().unwrap_or("");
+    match t {
+        Transform::Exact => text(name),
+        Transform::Token => text(first),
+        Transform::Soundex => owned(soundex(first)?),
+        Transform::Nysiis => owned(nysiis(first)?),
+        Transform::Nickname => text(canonical_given_name(first).unwrap_or(first)),
+        Transform::Initial => text(prefix(name, 1)?),
+        Transform::First(n) => text(prefix(name, usize::from(n))?),
+        _ => None,
+    }
+}
+
+/// The key of a postcode (unit or other text, sector, district, area) under transform `t`.
+fn postcode_key(t: Transform, p: [Option<&str>; 4]) -> Option<KeyValue<'_>> {
+    let part = match t {
+        Transform::Sector => p[1],
+        Transform::District => p[2],
+        Transform::Area => p[3],
+        _ => p[0],
+    };
+    Some(KeyValue::Text(Cow::Borrowed(part?)))
+}
+
+/// The key of an address or a carried column's text under transform `t`.
+fn text_key(t: Transform, s: &str) -> Option<KeyValue<'_>> {
+    let s = match t {
+        Transform::Initial => prefix(s, 1)?,
+        Transform::First(n) => prefix(s, usize::from(n))?,
+        _ => s,
+    };
+    Some(KeyValue::Text(Cow::Borrowed(s)))
+}
+
 /// The value of `key` on `v`, as the batch blocker computes it; `None` when missing.
 /// `others` names the store's carried columns (a key on a column the store lacks is
 /// missing).
 pub(crate) fn key_value<'a>(key: &Key, v: &View<'a>, others: &[String]) -> Option<KeyValue<'a>> {
-    let text = |s: &'a str| Some(KeyValue::Text(Cow::Borrowed(s)));
-    let owned = |s: String| Some(KeyValue::Text(Cow::Owned(s)));
-    let first = |s: &'a str| s.split(' ').next().unwrap_or("");
     let t = key.transform;
     match &key.field {
-        Field::Role(Role::GivenName | Role::Surname) => {
-            let name = if key.field == Field::Role(Role::GivenName) {
-                v.given?
-            } else {
-                v.surname?
-            };
-            match t {
-                Transform::Exact => text(name),
-                Transform::Token => text(first(name)),
-                Transform::Soundex => owned(soundex(first(name))?),
-                Transform::Nysiis => owned(nysiis(first(name))?),
-                Transform::Nickname => {
-                    let f = first(name);
-                    text(canonical_given_name(f).unwrap_or(f))
-                }
-                Transform::Initial => text(prefix(name, 1)?),
-                Transform::First(n) => text(prefix(name, usize::from(n))?),
-                _ => None,
-            }
-        }
-        Field::Role(Role::Postcode) => match t {
-            Transform::Sector => text(v.postcode[1]?),
-            Transform::District => text(v.postcode[2]?),
-            Transform::Area => text(v.postcode[3]?),
-            _ => text(v.postcode[0]?),
-        },
-        Field::Role(Role::Address) => {
-            let a = v.address?;
-            match t {
-                Transform::Initial => text(prefix(a, 1)?),
-                Transform::First(n) => text(prefix(a, usize::from(n))?),
-                _ => text(a),
-            }
-        }
+        Field::Role(Role::GivenName) => name_key(t, v.given?),
+        Field::Role(Role::Surname) => name_key(t, v.surname?),
+        Field::Role(Role::Postcode) => postcode_key(t, v.postcode),
+        Field::Role(Role::Address) => text_key(t, v.address?),
         Field::Other(name) => {
             let i = others.iter().position(|o| o == name)?;
-            let s = (*v.others.get(i)?)?;
-            match t {
-                Transform::Initial => text(prefix(s, 1)?),
-                Transform::First(n) => text(prefix(s, usize::from(n))?),
-                _ => text(s),
-            }
+            text_key(t, (*v.others.get(i)?)?)
         }
         Field::Role(Role::DateOfBirth) => match (v.dob, t) {
             (0, _) => None,
@@ -178,16 +178,153 @@ pub(crate) fn key_value<'a>(key: &Key, v: &View<'a>, others: &[String]) -> Optio
     }
 }
 
-/// The bucket of `v` under `rule`: a hash of every key's value, `None` when a key is missing.
-pub(crate) fn bucket(rule: &BlockingRule, v: &View<'_>, others: &[String]) -> Option<u64> {
+/// A key value's hash; buckets combine these.
+fn hash_value(k: &KeyValue<'_>) -> u64 {
+    FxBuildHasher.hash_one(k)
+}
+
+/// The bucket of a rule from its keys' hashes (in key order).
+fn combine(hashes: impl Iterator<Item = u64>) -> u64 {
     let mut h = FxBuildHasher.build_hasher();
-    for (i, k) in rule.keys().iter().enumerate() {
-        i.hash(&mut h);
-        key_value(k, v, others)?.hash(&mut h);
+    for (i, x) in hashes.enumerate() {
+        (i, x).hash(&mut h);
     }
     // Fx's low bits are weak; the bucket maps hash again, so mix the high bits down.
     let x = h.finish();
-    Some(x ^ (x >> 29).wrapping_mul(0xbf58_476d_1ce4_e5b9))
+    x ^ (x >> 29).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+}
+
+/// The bucket of `v` under `rule`: a hash of every key's value, `None` when a key is missing.
+pub(crate) fn bucket(rule: &BlockingRule, v: &View<'_>, others: &[String]) -> Option<u64> {
+    let mut hashes = [0u64; crate::MAX_KEYS];
+    let n = rule.keys().len();
+    for (h, k) in hashes.iter_mut().zip(rule.keys()) {
+        *h = hash_value(&key_value(k, v, others)?);
+    }
+    Some(combine(hashes[..n].iter().copied()))
+}
+
+/// One key's hash on every row of a store, computed once per distinct value (as the batch
+/// blocker does) rather than once per row: equal to hashing [`key_value`] on the row's view.
+enum KeyColumn<'r> {
+    /// Per row a value id; per value id its key's hash.
+    Table(&'r [u32], Vec<Option<u64>>),
+    /// Per row directly.
+    Direct(Vec<Option<u64>>),
+}
+
+impl<'r> KeyColumn<'r> {
+    fn new(r: &'r Records, key: &Key, others: &[String]) -> KeyColumn<'r> {
+        use rayon::prelude::*;
+        let t = key.transform;
+        let table = |n: usize, f: &(dyn Fn(u32) -> Option<u64> + Sync)| -> Vec<Option<u64>> {
+            (0..n as u32).into_par_iter().map(f).collect()
+        };
+        let row = |f: &(dyn Fn(usize) -> Option<u64> + Sync)| -> Vec<Option<u64>> {
+            (0..r.len()).into_par_iter().map(f).collect()
+        };
+        match &key.field {
+            Field::Role(Role::GivenName) => {
+                let d = &r.given_dict.values;
+                KeyColumn::Table(
+                    &r.given,
+                    table(d.len(), &|i| Some(hash_value(&name_key(t, d.get(i))?))),
+                )
+            }
+            Field::Role(Role::Surname) => {
+                let d = &r.surname_dict.values;
+                KeyColumn::Table(
+                    &r.surname,
+                    table(d.len(), &|i| Some(hash_value(&name_key(t, d.get(i))?))),
+                )
+            }
+            Field::Role(Role::Postcode) => {
+                let pd = &r.postcode_dict;
+                let part = |v: &[u32], i: u32| {
+                    let id = *v.get(i as usize)?;
+                    (id != NONE).then(|| pd.parts.get(id).get(2..).unwrap_or(""))
+                };
+                KeyColumn::Table(
+                    &r.postcode,
+                    table(pd.values.len(), &|i| {
+                        let p = [
+                            Some(pd.values.get(i)),
+                            part(&pd.sector, i),
+                            part(&pd.district, i),
+                            part(&pd.area, i),
+                        ];
+                        Some(hash_value(&postcode_key(t, p)?))
+                    }),
+                )
+            }
+            Field::Role(Role::Address) => {
+                let d = &r.address_dict;
+                KeyColumn::Table(
+                    &r.address,
+                    table(d.len(), &|i| Some(hash_value(&text_key(t, d.get(i))?))),
+                )
+            }
+            Field::Other(name) => match others.iter().position(|o| o == name) {
+                Some(c) => {
+                    let col = &r.others[c];
+                    KeyColumn::Table(
+                        &col.values,
+                        table(col.dict.len(), &|i| {
+                            Some(hash_value(&text_key(t, col.dict.get(i))?))
+                        }),
+                    )
+                }
+                None => KeyColumn::Direct(vec![None; r.len()]),
+            },
+            Field::Role(Role::DateOfBirth | Role::NhsNumber | Role::Sex | Role::Id) => {
+                let v = |row: usize| {
+                    let view = View {
+                        given: None,
+                        surname: None,
+                        dob: r.dob[row],
+                        sex: r.sex[row],
+                        postcode: [None; 4],
+                        nhs: r.nhs[row],
+                        address: None,
+                        others: Vec::new(),
+                    };
+                    Some(hash_value(&key_value(key, &view, others)?))
+                };
+                KeyColumn::Direct(row(&v))
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&self, row: usize) -> Option<u64> {
+        match self {
+            KeyColumn::Table(rows, t) => {
+                let id = rows[row];
+                if id == NONE { None } else { t[id as usize] }
+            }
+            KeyColumn::Direct(v) => v[row],
+        }
+    }
+}
+
+/// Every row's bucket under `rule` (rows with a missing key left out), as (bucket, row).
+pub(crate) fn buckets(r: &Records, rule: &BlockingRule, others: &[String]) -> Vec<(u64, u32)> {
+    use rayon::prelude::*;
+    let cols: Vec<KeyColumn<'_>> = rule
+        .keys()
+        .iter()
+        .map(|k| KeyColumn::new(r, k, others))
+        .collect();
+    (0..r.len())
+        .into_par_iter()
+        .filter_map(|row| {
+            let mut hashes = [0u64; crate::MAX_KEYS];
+            for (i, c) in cols.iter().enumerate() {
+                hashes[i] = c.get(row)?;
+            }
+            Some((combine(hashes[..cols.len()].iter().copied()), row as u32))
+        })
+        .collect()
 }
 
 /// The first rule of `rules` that records `a` and `b` satisfy: [`crate::MatchRule`]

@@ -637,15 +637,7 @@ impl Inner {
         let blocks = s
             .blocking
             .iter()
-            .map(|rule| {
-                let keys: Vec<(u64, u32)> = (0..n as u32)
-                    .into_par_iter()
-                    .filter_map(|r| {
-                        keys::bucket(rule, &View::of_row(&records, r), &s.others).map(|h| (h, r))
-                    })
-                    .collect();
-                Block::build(keys)
-            })
+            .map(|rule| Block::build(keys::buckets(&records, rule, &s.others)))
             .collect();
         let mut by_id = FxHashMap::default();
         by_id.reserve(n);
