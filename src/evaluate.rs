@@ -127,16 +127,7 @@ impl PairFile {
             let rec = rec.map_err(|e| crate::input::csv_error(&name, &e))?;
             let line = rec.position().map_or(0, |p| p.line());
             if rec.len() != headers.len() {
-                return Err(Error::input_at(
-                    &name,
-                    line,
-                    None,
-                    &format!(
-                        "ragged row: {} fields where the header has {}",
-                        rec.len(),
-                        headers.len()
-                    ),
-                ));
+                return Err(crate::input::ragged(&name, line, rec.len(), headers.len()));
             }
             let (a, b) = (rec[0].trim(), rec[1].trim());
             if a.is_empty() || b.is_empty() {

@@ -219,15 +219,7 @@ fn add(a: &AddArgs) -> Result<(), Error> {
     }
     let secs = t.elapsed().as_secs_f64();
     if let Some(p) = &a.out {
-        let header = [
-            "left_id",
-            "right_id",
-            "match_weight",
-            "match_probability",
-            "decision",
-            "rule",
-        ];
-        carematch::write_csv(p, &header, &pair_rows)?;
+        carematch::write_csv(p, &carematch::PAIRS_HEADER, &pair_rows)?;
     }
     let source = a
         .input

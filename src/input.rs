@@ -273,16 +273,7 @@ impl RecordsBuilder {
                 }
                 let line = rec.position().map_or(0, |p| p.line());
                 if rec.len() != names.len() {
-                    return Err(Error::input_at(
-                        name,
-                        line,
-                        None,
-                        &format!(
-                            "ragged row: {} fields where the header has {}",
-                            rec.len(),
-                            names.len()
-                        ),
-                    ));
+                    return Err(ragged(name, line, rec.len(), names.len()));
                 }
                 let id = rec.get(id_col).unwrap_or(b"").trim_ascii();
                 if id.is_empty() {
@@ -546,6 +537,16 @@ fn too_many(name: &str) -> Error {
     )
 }
 
+/// The error for a row with `got` fields where the header of file `name` has `want`.
+pub(crate) fn ragged(name: &str, line: u64, got: usize, want: usize) -> Error {
+    Error::input_at(
+        name,
+        line,
+        None,
+        &format!("ragged row: {got} fields where the header has {want}"),
+    )
+}
+
 /// A csv crate error as an input error with its position; the csv error's own text may quote
 /// data, so it is not used.
 pub(crate) fn csv_error(name: &str, e: &csv::Error) -> Error {
@@ -554,12 +555,7 @@ pub(crate) fn csv_error(name: &str, e: &csv::Error) -> Error {
         csv::ErrorKind::Io(io) => Error::new(ErrorKind::Io, format!("{name}: cannot read: {io}")),
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => Error::input_at(
-            name,
-            line,
-            None,
-            &format!("ragged row: {len} fields where the header has {expected_len}"),
-        ),
+        } => ragged(name, line, *len as usize, *expected_len as usize),
         csv::ErrorKind::Utf8 { .. } => Error::input_at(name, line, None, "not valid UTF-8"),
         _ => Error::input_at(name, line, None, "malformed CSV"),
     }

@@ -55,6 +55,9 @@
 //!   comparison count of each blocking rule before anything runs.
 //! * Write the command-line contract's files with [`write_pairs_csv`] and
 //!   [`write_clusters_csv`]; measure against truth with [`Evaluation`].
+//! * Match one record at a time against a population held in memory with an [`Index`]
+//!   (queries, inserts, updates and removals from many threads; person ids that last;
+//!   saved to and loaded from a checksummed file).
 //! * Make test data with [`synth::generate`].
 //!
 //! # Performance
@@ -105,7 +108,7 @@ pub use link::{Decision, Link, LinkResult, Linker, LinkerBuilder, Plan, dedupe_m
 pub use model::{
     Contribution, Explanation, MatchWeight, Model, Probability, Scorer, Thresholds, TrainOptions,
 };
-pub use output::{write_changes_csv, write_clusters_csv, write_csv, write_pairs_csv};
+pub use output::{PAIRS_HEADER, write_changes_csv, write_clusters_csv, write_csv, write_pairs_csv};
 pub use record::{Records, Source};
 pub use rules::{Condition, MatchRule};
 pub use schema::Role;

@@ -23,6 +23,16 @@ pub(crate) fn write_err(path: &Path, e: &csv::Error) -> Error {
     )
 }
 
+/// The columns of the pairs file, before any explanation columns.
+pub const PAIRS_HEADER: [&str; 6] = [
+    "left_id",
+    "right_id",
+    "match_weight",
+    "match_probability",
+    "decision",
+    "rule",
+];
+
 /// Writes a CSV file of `header` and `rows`, quoting as needed.
 ///
 /// # Errors
@@ -62,16 +72,7 @@ pub fn write_pairs_csv(
 ) -> Result<(), Error> {
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
-    let mut header: Vec<String> = [
-        "left_id",
-        "right_id",
-        "match_weight",
-        "match_probability",
-        "decision",
-        "rule",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut header: Vec<String> = PAIRS_HEADER.map(String::from).to_vec();
     let scorer = match explain {
         Some(m) => {
             header.push("prior".into());

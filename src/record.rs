@@ -368,6 +368,9 @@ impl Records {
             .ok_or_else(|| {
                 crate::Error::new(crate::ErrorKind::Input, "the store is full".to_string())
             })?;
+        let ids_end = u32::try_from(self.id_text.len() + row.id.len()).map_err(|_| {
+            crate::Error::new(crate::ErrorKind::Input, "the store is full".to_string())
+        })?;
         if self.sources.is_empty() {
             self.sources.push(Source {
                 name: source.to_string(),
@@ -375,7 +378,8 @@ impl Records {
             });
         }
         self.id_text.push_str(&row.id);
-        self.id_end.push(self.id_text.len() as u32);
+        debug_assert_eq!(self.id_text.len(), ids_end as usize);
+        self.id_end.push(ids_end);
         self.rank.push(r);
         let opt = |v: &Option<String>, f: &mut dyn FnMut(&str) -> u32| v.as_deref().map_or(NONE, f);
         let g = opt(&row.given, &mut |v| self.given_dict.intern(v));

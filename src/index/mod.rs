@@ -1177,16 +1177,7 @@ impl Index {
             }
             let line = rec.position().map_or(0, |p| p.line());
             if rec.len() != headers.len() {
-                return Err(Error::input_at(
-                    &name,
-                    line,
-                    None,
-                    &format!(
-                        "ragged row: {} fields where the header has {}",
-                        rec.len(),
-                        headers.len()
-                    ),
-                ));
+                return Err(crate::input::ragged(&name, line, rec.len(), headers.len()));
             }
             let fields: Vec<(&str, &[u8])> = headers
                 .iter()
@@ -1318,16 +1309,7 @@ impl Index {
             return Err(duplicate_id());
         }
         let matched: Vec<u32> = if g.people.is_some() {
-            let all = QueryOptions {
-                limit: usize::MAX,
-                ..QueryOptions::default()
-            };
-            let (_, scored, _) = g.query(s, &row, &all);
-            scored
-                .iter()
-                .filter(|c| c.decision == Some(Decision::Match))
-                .map(|c| c.row)
-                .collect()
+            g.matches(s, &row)
         } else {
             Vec::new()
         };
@@ -1351,16 +1333,7 @@ impl Index {
         g.retire(s, old);
         // The links of a changed record are made again from what it matches now.
         let matched: Vec<u32> = if g.people.is_some() && !unchanged {
-            let all = QueryOptions {
-                limit: usize::MAX,
-                ..QueryOptions::default()
-            };
-            let (_, scored, _) = g.query(s, &row, &all);
-            scored
-                .iter()
-                .filter(|c| c.decision == Some(Decision::Match))
-                .map(|c| c.row)
-                .collect()
+            g.matches(s, &row)
         } else {
             Vec::new()
         };
@@ -1462,6 +1435,20 @@ impl Inner {
                 })
             }
         }
+    }
+
+    /// The rows `x` matches (decision `match`), for person ids.
+    fn matches(&self, s: &Settings, x: &NewRow) -> Vec<u32> {
+        let all = QueryOptions {
+            limit: usize::MAX,
+            ..QueryOptions::default()
+        };
+        let (_, scored, _) = self.query(s, x, &all);
+        scored
+            .iter()
+            .filter(|c| c.decision == Some(Decision::Match))
+            .map(|c| c.row)
+            .collect()
     }
 
     /// The answer's form of a scored candidate.
