@@ -30,6 +30,115 @@
 #define CAREMATCH_VERSION "0.1.0"
 
 /**
+ * A column whose role comes from its name, as in a CSV header (`nhs_no`, `forename`, …);
+ * a name no role recognises is carried through as an extra column.
+ */
+#define CAREMATCH_ROLE_BY_NAME 0
+
+/**
+ * The record id (required; unique within the batch).
+ */
+#define CAREMATCH_ROLE_ID 1
+
+/**
+ * Given name(s).
+ */
+#define CAREMATCH_ROLE_GIVEN_NAME 2
+
+/**
+ * Surname.
+ */
+#define CAREMATCH_ROLE_SURNAME 3
+
+/**
+ * Date of birth, in any format a file may hold.
+ */
+#define CAREMATCH_ROLE_DATE_OF_BIRTH 4
+
+/**
+ * Sex or gender code.
+ */
+#define CAREMATCH_ROLE_SEX 5
+
+/**
+ * UK postcode.
+ */
+#define CAREMATCH_ROLE_POSTCODE 6
+
+/**
+ * NHS number.
+ */
+#define CAREMATCH_ROLE_NHS_NUMBER 7
+
+/**
+ * An address line (several address columns are joined in order).
+ */
+#define CAREMATCH_ROLE_ADDRESS 8
+
+/**
+ * A pair was linked.
+ */
+#define CAREMATCH_DECISION_MATCH 1
+
+/**
+ * A pair (or a query) needs a person to decide.
+ */
+#define CAREMATCH_DECISION_REVIEW 2
+
+/**
+ * A pair would match but another candidate is about as good: not linked.
+ */
+#define CAREMATCH_DECISION_AMBIGUOUS 3
+
+/**
+ * No candidate reaches the review threshold (a query's decision; a candidate below it).
+ */
+#define CAREMATCH_DECISION_NO_MATCH 4
+
+/**
+ * The answer to a query: a decision and ranked candidates. Immutable: safe to read from
+ * several threads.
+ */
+typedef struct carematch_answer carematch_answer;
+
+/**
+ * A batch of records: one source (a file's worth), built column by column.
+ *
+ * Made by `carematch_batch_new`, filled by `carematch_batch_add_column`, freed by
+ * `carematch_batch_free`. Not thread-safe while columns are being added; once built it is
+ * only read, and may be used by several threads at once.
+ */
+typedef struct carematch_batch carematch_batch;
+
+/**
+ * A population held in memory for one-record-at-a-time matching.
+ *
+ * Thread-safety: every function taking a `carematch_index *` may be called from several
+ * threads at once on one index (queries run in parallel; inserts, updates and removals
+ * take a short exclusive lock), except `carematch_index_free`.
+ */
+typedef struct carematch_index carematch_index;
+
+/**
+ * A trained Fellegi-Sunter model. Immutable: safe to use from several threads at once.
+ */
+typedef struct carematch_model carematch_model;
+
+/**
+ * A pseudonymiser: the field keys derived from a master key for one project and key version.
+ * Immutable: safe to use from several threads at once. Its key material is zeroised when it
+ * is freed and never appears in a message.
+ */
+typedef struct carematch_pseudonymiser carematch_pseudonymiser;
+
+/**
+ * The result of a link or dedupe: the pairs, readable by index, with what explains them.
+ * Immutable once made (its clusters are computed on first use, safely): several threads may
+ * read it at once.
+ */
+typedef struct carematch_result carematch_result;
+
+/**
  * The result of a carematch call: `CAREMATCH_OK` (0) on success, another `CAREMATCH_*` code
  * otherwise.
  *
@@ -38,6 +147,104 @@
  * people. `carematch_status_name` gives the code's name.
  */
 typedef uint32_t carematch_status;
+
+/**
+ * Text as a pointer and a length in bytes (UTF-8, not NUL-terminated); `{NULL, 0}` is the
+ * empty string.
+ */
+typedef struct {
+  /**
+   * The first byte, or NULL when `len` is 0.
+   */
+  const char *ptr;
+  /**
+   * The length in bytes.
+   */
+  size_t len;
+} carematch_str;
+
+/**
+ * One candidate of an answer.
+ */
+typedef struct {
+  /**
+   * The model's match weight.
+   */
+  double match_weight;
+  /**
+   * The match probability.
+   */
+  double match_probability;
+  /**
+   * A `CAREMATCH_DECISION_*` number (`CAREMATCH_DECISION_NO_MATCH` below the review
+   * threshold).
+   */
+  uint32_t decision;
+  /**
+   * 1 when a deterministic rule matched the pair, else 0.
+   */
+  uint32_t by_rule;
+} carematch_candidate;
+
+/**
+ * One output pair.
+ */
+typedef struct {
+  /**
+   * The left record's row in the left batch (in a dedupe: the record with the smaller id).
+   */
+  uint32_t left;
+  /**
+   * The right record's row in the right batch (in a dedupe: the same batch).
+   */
+  uint32_t right;
+  /**
+   * The model's match weight (log2 Bayes factor with the prior); NaN without a model.
+   */
+  double match_weight;
+  /**
+   * The match probability (1 for a rule match without a model).
+   */
+  double match_probability;
+  /**
+   * A `CAREMATCH_DECISION_*` number.
+   */
+  uint32_t decision;
+  /**
+   * The deterministic rule that matched (see `carematch_result_rule_name`), or -1.
+   */
+  int32_t rule;
+} carematch_pair;
+
+/**
+ * Precision, recall and F1 of a result against true pairs.
+ */
+typedef struct {
+  /**
+   * Share of linked pairs that are true (1 when nothing was linked).
+   */
+  double precision;
+  /**
+   * Share of true pairs that were linked.
+   */
+  double recall;
+  /**
+   * Harmonic mean of precision and recall.
+   */
+  double f1;
+  /**
+   * Linked pairs that are true.
+   */
+  uint64_t true_positives;
+  /**
+   * Linked pairs that are not.
+   */
+  uint64_t false_positives;
+  /**
+   * True pairs not linked.
+   */
+  uint64_t false_negatives;
+} carematch_evaluation;
 
 /**
  * The call succeeded and its out-parameters were written.
@@ -93,6 +300,282 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Makes an empty batch called `name` (the source name used in messages and clusters).
+ *
+ * On success `*out` is a new batch, to be freed with `carematch_batch_free`.
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT` (`out` NULL), `CAREMATCH_INVALID_UTF8` (`name`).
+ *
+ * # Safety
+ *
+ * `(name, name_len)` must be valid text or `(NULL, 0)`; `out` must be a valid pointer.
+ */
+carematch_status carematch_batch_new(const char *name,
+                                     size_t name_len,
+                                     carematch_batch **out);
+
+/**
+ * Reads a CSV file (header first) into a new batch named by its path: every column by its
+ * header name, as `carematch link` reads files.
+ *
+ * On success `*out` is a new batch, to be freed with `carematch_batch_free`.
+ *
+ * Errors: `CAREMATCH_IO_ERROR` (naming the file), `CAREMATCH_INPUT_ERROR` (malformed CSV, a
+ * ragged row, text that is not UTF-8: naming the file and line), and those of the arguments.
+ *
+ * # Safety
+ *
+ * `(path, len)` valid text; `out` a valid pointer.
+ */
+carematch_status carematch_batch_read_csv(const char *path,
+                                          size_t len,
+                                          carematch_batch **out);
+
+/**
+ * Adds a column of `n` values to `batch`: `role` is a `CAREMATCH_ROLE_*` number
+ * (`CAREMATCH_ROLE_BY_NAME` to take the role from `name` as a CSV header would); `values[i]`
+ * is row `i`'s raw value (`{NULL, 0}` is empty). Every column of a batch has the same number
+ * of rows. The values are copied; the caller keeps ownership of its arrays.
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INVALID_UTF8` (the message names the column
+ * and row, never the value), `CAREMATCH_INVALID_ARGUMENT` (unknown role, or a row count that
+ * differs from the first column's).
+ *
+ * Thread-safety: not while another thread uses `batch`.
+ *
+ * # Safety
+ *
+ * `batch` must be a live batch; `(name, name_len)` valid text; `values` NULL (with `n == 0`)
+ * or `n` valid `carematch_str`.
+ */
+carematch_status carematch_batch_add_column(carematch_batch *batch,
+                                            const char *name,
+                                            size_t name_len,
+                                            uint32_t role,
+                                            const carematch_str *values,
+                                            size_t n);
+
+/**
+ * The number of rows of `batch` (0 before its first column).
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `batch` must be a live batch or NULL; `out_rows` a valid pointer or NULL.
+ */
+carematch_status carematch_batch_len(const carematch_batch *batch,
+                                     size_t *out_rows);
+
+/**
+ * Frees a batch; NULL is a no-op. The batch must not be used afterwards.
+ *
+ * # Safety
+ *
+ * `batch` must be NULL or a live batch not in use by another thread.
+ */
+void carematch_batch_free(carematch_batch *batch);
+
+/**
+ * Builds an index of `batch` scored by `model`; with `person_ids` 1 the population is
+ * deduplicated first and every record keeps a person id.
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INPUT_ERROR`, `CAREMATCH_CONFIG_ERROR` (the
+ * model compares pseudonymised columns, which cannot be indexed yet, or columns the batch
+ * lacks), `CAREMATCH_INVALID_ARGUMENT` (`person_ids` not 0 or 1).
+ *
+ * # Safety
+ *
+ * `batch` a live batch; `model` a live model; `out` valid.
+ */
+carematch_status carematch_index_build(const carematch_batch *batch,
+                                       const carematch_model *model,
+                                       uint32_t person_ids,
+                                       carematch_index **out);
+
+/**
+ * Reads an index file written by `carematch_index_save` or `carematch index build`.
+ *
+ * Errors: `CAREMATCH_IO_ERROR`; `CAREMATCH_INPUT_ERROR` for a file that is not an index, of
+ * another version, truncated or failing its checksum (the message names the file).
+ *
+ * # Safety
+ *
+ * `(path, len)` valid text; `out` valid.
+ */
+carematch_status carematch_index_load(const char *path,
+                                      size_t len,
+                                      carematch_index **out);
+
+/**
+ * Writes the index to a file, atomically (a temporary file renamed over `path`). Queries on
+ * other threads go on meanwhile.
+ *
+ * # Safety
+ *
+ * `index` a live index; `(path, len)` valid text.
+ */
+carematch_status carematch_index_save(const carematch_index *index,
+                                      const char *path,
+                                      size_t len);
+
+/**
+ * The number of records in the index.
+ *
+ * # Safety
+ *
+ * `index` a live index; `out_len` valid.
+ */
+carematch_status carematch_index_len(const carematch_index *index,
+                                     size_t *out_len);
+
+/**
+ * Matches one record against the index: `n` fields given as column names (`names[i]`, as
+ * in the population's CSV header, the id column included) and raw values (`values[i]`);
+ * up to `limit` candidates, best first. Invalid values are treated as missing and listed in
+ * the answer's JSON.
+ *
+ * On success `*out` is a new answer, to be freed with `carematch_answer_free`.
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INVALID_UTF8` (naming the field by number),
+ * `CAREMATCH_INVALID_ARGUMENT` (no id field, two id fields).
+ *
+ * # Safety
+ *
+ * `index` a live index; `names` and `values` NULL (with `n == 0`) or `n` valid
+ * `carematch_str` each; `out` valid.
+ */
+carematch_status carematch_index_query(const carematch_index *index,
+                                       const carematch_str *names,
+                                       const carematch_str *values,
+                                       size_t n,
+                                       size_t limit,
+                                       carematch_answer **out);
+
+/**
+ * Adds one record (fields as in `carematch_index_query`); with person ids it is linked to
+ * the people it matches.
+ *
+ * Errors: as `carematch_index_query`, and `CAREMATCH_INVALID_ARGUMENT` when the index
+ * already holds the id.
+ *
+ * # Safety
+ *
+ * As `carematch_index_query`.
+ */
+carematch_status carematch_index_insert(const carematch_index *index,
+                                        const carematch_str *names,
+                                        const carematch_str *values,
+                                        size_t n);
+
+/**
+ * Replaces the record with the same id (fields as in `carematch_index_query`).
+ *
+ * Errors: as `carematch_index_query`, and `CAREMATCH_INVALID_ARGUMENT` when the index holds
+ * no such id.
+ *
+ * # Safety
+ *
+ * As `carematch_index_query`.
+ */
+carematch_status carematch_index_update(const carematch_index *index,
+                                        const carematch_str *names,
+                                        const carematch_str *values,
+                                        size_t n);
+
+/**
+ * Removes the record with id `(id, len)`.
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` when the index holds no such id.
+ *
+ * # Safety
+ *
+ * `index` a live index; `(id, len)` valid text.
+ */
+carematch_status carematch_index_remove(const carematch_index *index,
+                                        const char *id,
+                                        size_t len);
+
+/**
+ * Frees an index; NULL is a no-op. No other thread may be using it.
+ *
+ * # Safety
+ *
+ * `index` NULL or a live index no other thread is using.
+ */
+void carematch_index_free(carematch_index *index);
+
+/**
+ * The decision on the queried record: a `CAREMATCH_DECISION_*` number.
+ *
+ * # Safety
+ *
+ * `answer` a live answer; `out` valid.
+ */
+carematch_status carematch_answer_decision(const carematch_answer *answer,
+                                           uint32_t *out);
+
+/**
+ * The number of candidates in the answer.
+ *
+ * # Safety
+ *
+ * `answer` a live answer; `out_len` valid.
+ */
+carematch_status carematch_answer_len(const carematch_answer *answer,
+                                      size_t *out_len);
+
+/**
+ * Candidate `index` of the answer (0 is the best).
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` for an index past the end.
+ *
+ * # Safety
+ *
+ * `answer` a live answer; `out` valid.
+ */
+carematch_status carematch_answer_candidate(const carematch_answer *answer,
+                                            size_t index,
+                                            carematch_candidate *out);
+
+/**
+ * The record id of candidate `index`, into `(buf, len)` with a NUL
+ * (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not fit).
+ *
+ * # Safety
+ *
+ * `answer` a live answer; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_answer_candidate_id(const carematch_answer *answer,
+                                               size_t index,
+                                               char *buf,
+                                               size_t len,
+                                               size_t *out_written);
+
+/**
+ * The whole answer as one line of JSON, as `carematch index query` writes it, into
+ * `(buf, len)` with a NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not
+ * fit).
+ *
+ * # Safety
+ *
+ * `answer` a live answer; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_answer_json(const carematch_answer *answer,
+                                       char *buf,
+                                       size_t len,
+                                       size_t *out_written);
+
+/**
+ * Frees an answer; NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `answer` NULL or a live answer no other thread is using.
+ */
+void carematch_answer_free(carematch_answer *answer);
+
+/**
  * Copies the calling thread's last-error message into `buf` as a NUL-terminated UTF-8 string.
  *
  * The message describes the most recent failed carematch call on this thread; successful calls
@@ -121,6 +604,300 @@ extern "C" {
 carematch_status carematch_last_error_message(char *buf,
                                               size_t len,
                                               size_t *out_written);
+
+/**
+ * Links batch `left` with batch `right`: deterministic rules, then `model` (NULL: one is
+ * trained on the two batches first, as `carematch link` does). Pairs come ordered by left
+ * id, then right id.
+ *
+ * On success `*out` is a new result, to be freed with `carematch_result_free`.
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INPUT_ERROR`, `CAREMATCH_CONFIG_ERROR` (the
+ * model compares a column the batches lack).
+ *
+ * # Safety
+ *
+ * `left`, `right` live batches; `model` NULL or a live model; `out` a valid pointer.
+ */
+carematch_status carematch_link(const carematch_batch *left,
+                                const carematch_batch *right,
+                                const carematch_model *model,
+                                carematch_result **out);
+
+/**
+ * Finds the records of `batch` that belong to the same person (see `carematch_link`); in
+ * each pair the record with the smaller id is on the left.
+ *
+ * # Safety
+ *
+ * `batch` a live batch; `model` NULL or a live model; `out` a valid pointer.
+ */
+carematch_status carematch_dedupe(const carematch_batch *batch,
+                                  const carematch_model *model,
+                                  carematch_result **out);
+
+/**
+ * The number of pairs in `result`.
+ *
+ * # Safety
+ *
+ * `result` a live result; `out_len` a valid pointer.
+ */
+carematch_status carematch_result_len(const carematch_result *result,
+                                      size_t *out_len);
+
+/**
+ * Pair `index` of `result` into `*out_pair`.
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` for an index past the end.
+ *
+ * # Safety
+ *
+ * `result` a live result; `out_pair` a valid pointer.
+ */
+carematch_status carematch_result_get(const carematch_result *result,
+                                      size_t index,
+                                      carematch_pair *out_pair);
+
+/**
+ * Copies every pair into `pairs` (room for `cap`); `*out_written` is the number of pairs.
+ * When `cap` is too small, returns `CAREMATCH_BUFFER_TOO_SMALL`, writes no pair, and
+ * `*out_written` is the number needed; `(NULL, 0)` asks for it.
+ *
+ * # Safety
+ *
+ * `result` a live result; `pairs` NULL or valid for `cap` pairs; `out_written` valid.
+ */
+carematch_status carematch_result_copy(const carematch_result *result,
+                                       carematch_pair *pairs,
+                                       size_t cap,
+                                       size_t *out_written);
+
+/**
+ * The name of deterministic rule `rule` (a `carematch_pair.rule`), into `(buf, len)` with a
+ * NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not fit).
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` for a rule number the result has not.
+ *
+ * # Safety
+ *
+ * `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_result_rule_name(const carematch_result *result,
+                                            int32_t rule,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *out_written);
+
+/**
+ * The explanation of pair `index` as JSON text: `{"prior": …, "comparisons": [{"field": …,
+ * "level": …, "weight": …, "tf": …}, …], "match_weight": …}`, the bars of a waterfall chart,
+ * into `(buf, len)` as `carematch_model_to_json` does.
+ *
+ * # Safety
+ *
+ * `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_result_explain(const carematch_result *result,
+                                          size_t index,
+                                          char *buf,
+                                          size_t len,
+                                          size_t *out_written);
+
+/**
+ * The person id of row `row` of the left (`side` 0) or right (`side` 1) batch, from the
+ * result's matches (`P` and 16 hex digits, independent of row order), into `(buf, len)`.
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` for a side or row out of range.
+ *
+ * # Safety
+ *
+ * `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_result_person_id(const carematch_result *result,
+                                            uint32_t side,
+                                            uint32_t row,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *out_written);
+
+/**
+ * Precision, recall and F1 of the result's matches against `n` true pairs
+ * (`truth_left[i]`, `truth_right[i]` are record ids; order within a pair does not matter).
+ *
+ * # Safety
+ *
+ * `result` a live result; `truth_left` and `truth_right` NULL (with `n == 0`) or `n` valid
+ * `carematch_str`; `out` valid.
+ */
+carematch_status carematch_result_evaluate(const carematch_result *result,
+                                           const carematch_str *truth_left,
+                                           const carematch_str *truth_right,
+                                           size_t n,
+                                           carematch_evaluation *out);
+
+/**
+ * Frees a result; NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `result` NULL or a live result no other thread is using.
+ */
+void carematch_result_free(carematch_result *result);
+
+/**
+ * Trains a model as `carematch train` does: on `left` and `right` for linking them, or on
+ * `left` alone (pass NULL for `right`) for deduplicating it. Seeded: the same batches give
+ * the same model, bit for bit.
+ *
+ * On success `*out` is a new model, to be freed with `carematch_model_free`.
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INPUT_ERROR` (a batch without an id column,
+ * duplicate ids), `CAREMATCH_CONFIG_ERROR`.
+ *
+ * # Safety
+ *
+ * `left` a live batch; `right` NULL or a live batch; `out` a valid pointer.
+ */
+carematch_status carematch_model_train(const carematch_batch *left,
+                                       const carematch_batch *right,
+                                       carematch_model **out);
+
+/**
+ * Reads a model from JSON text (as `carematch train` writes).
+ *
+ * On success `*out` is a new model, to be freed with `carematch_model_free`.
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INVALID_UTF8`, `CAREMATCH_CONFIG_ERROR`
+ * (malformed JSON, another format, invalid parameters).
+ *
+ * # Safety
+ *
+ * `(json, len)` valid text; `out` a valid pointer.
+ */
+carematch_status carematch_model_from_json(const char *json,
+                                           size_t len,
+                                           carematch_model **out);
+
+/**
+ * Writes `model` as JSON text into `(buf, len)` with a NUL; `*out_written` is its length.
+ * When `buf` is too small, returns `CAREMATCH_BUFFER_TOO_SMALL` and `*out_written` is the size
+ * needed (counting the NUL); `(NULL, 0)` asks for it.
+ *
+ * # Safety
+ *
+ * `model` a live model; `buf` NULL or valid for `len` bytes; `out_written` a valid pointer.
+ */
+carematch_status carematch_model_to_json(const carematch_model *model,
+                                         char *buf,
+                                         size_t len,
+                                         size_t *out_written);
+
+/**
+ * Reads a model file.
+ *
+ * Errors: `CAREMATCH_IO_ERROR` (naming the file), `CAREMATCH_CONFIG_ERROR`, and those of the
+ * arguments.
+ *
+ * # Safety
+ *
+ * `(path, len)` valid text; `out` a valid pointer.
+ */
+carematch_status carematch_model_load(const char *path,
+                                      size_t len,
+                                      carematch_model **out);
+
+/**
+ * Writes `model` to a file.
+ *
+ * Errors: `CAREMATCH_IO_ERROR` (naming the file), and those of the arguments.
+ *
+ * # Safety
+ *
+ * `model` a live model; `(path, len)` valid text.
+ */
+carematch_status carematch_model_save(const carematch_model *model,
+                                      const char *path,
+                                      size_t len);
+
+/**
+ * Frees a model; NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `model` NULL or a live model no other thread is using.
+ */
+void carematch_model_free(carematch_model *model);
+
+/**
+ * Makes a pseudonymiser from a 32-byte master `key`, a `project` name and a `key_version`
+ * (files to be linked must be encoded with the same three).
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INVALID_ARGUMENT` (a key that is not 32
+ * bytes), `CAREMATCH_INVALID_UTF8` (`project`).
+ *
+ * # Safety
+ *
+ * `key` valid for `key_len` bytes; `(project, project_len)` valid text; `out` valid.
+ */
+carematch_status carematch_pseudonymiser_new(const uint8_t *key,
+                                             size_t key_len,
+                                             const char *project,
+                                             size_t project_len,
+                                             uint32_t key_version,
+                                             carematch_pseudonymiser **out);
+
+/**
+ * The pseudonym of one normalised `value` for the column `field` of an encoded file: a keyed
+ * token (`"nhs_number.tok"`, `"dob.tok"`, …: 32 hex digits) or a Bloom filter
+ * (`"surname.bf"`, …: 256 hex digits, balanced, without the per-record noise that encoded
+ * files add). Written into `(buf, len)` with a NUL, as `carematch_model_to_json` does.
+ *
+ * Values are taken as normalised (`"obrien"`, `"9434765919"`, `"1980-02-01"`): the test
+ * vectors in `tests/data/vectors.json` list both.
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` for an unknown column name.
+ *
+ * # Safety
+ *
+ * `p` a live pseudonymiser; the texts valid; `buf` NULL or valid for `len` bytes;
+ * `out_written` valid.
+ */
+carematch_status carematch_pseudonymiser_token(const carematch_pseudonymiser *p,
+                                               const char *field,
+                                               size_t field_len,
+                                               const char *value,
+                                               size_t value_len,
+                                               char *buf,
+                                               size_t len,
+                                               size_t *out_written);
+
+/**
+ * Encodes `batch` as `carematch pseudonymise` encodes a file: a new batch with the record id
+ * (its token when `tokenise_id` is 1), the scheme column, keyed tokens and hardened Bloom
+ * filters, and no clear text. The new batch links with another encoded under the same key,
+ * project and version (`carematch_link`).
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INPUT_ERROR`, `CAREMATCH_INVALID_ARGUMENT`
+ * (`tokenise_id` not 0 or 1).
+ *
+ * # Safety
+ *
+ * `p` a live pseudonymiser; `batch` a live batch; `out` valid.
+ */
+carematch_status carematch_pseudonymiser_encode(const carematch_pseudonymiser *p,
+                                                const carematch_batch *batch,
+                                                uint32_t tokenise_id,
+                                                carematch_batch **out);
+
+/**
+ * Frees a pseudonymiser (zeroising its keys); NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `p` NULL or a live pseudonymiser no other thread is using.
+ */
+void carematch_pseudonymiser_free(carematch_pseudonymiser *p);
 
 /**
  * The name of a status code, e.g. `"CAREMATCH_BUFFER_TOO_SMALL"` for 4, or

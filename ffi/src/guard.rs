@@ -24,13 +24,6 @@ pub(crate) struct Failure {
 
 impl Failure {
     /// A failure with `status` (never `CAREMATCH_OK`) and a specific message.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the first functions that fail with context come next"
-        )
-    )]
     pub(crate) fn new(status: carematch_status, message: impl Into<Cow<'static, str>>) -> Failure {
         debug_assert_ne!(
             status, CAREMATCH_OK,
@@ -92,10 +85,6 @@ pub(crate) fn catch<T>(function: &'static str, on_panic: T, body: impl FnOnce() 
 
 /// Runs a fallible body: `Ok` becomes `CAREMATCH_OK`; a [`Failure`] becomes its status, with its
 /// message recorded as the thread's last error; a panic becomes `CAREMATCH_PANIC`.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the first fallible functions come next")
-)]
 pub(crate) fn guard(
     function: &'static str,
     body: impl FnOnce() -> Result<(), Failure>,

@@ -34,11 +34,47 @@
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod batch;
 mod guard;
+mod index;
 mod last_error;
+mod linkage;
+mod model;
+mod pseudonym;
 mod raw;
 mod status;
 mod version;
+
+pub use batch::{
+    CAREMATCH_ROLE_ADDRESS, CAREMATCH_ROLE_BY_NAME, CAREMATCH_ROLE_DATE_OF_BIRTH,
+    CAREMATCH_ROLE_GIVEN_NAME, CAREMATCH_ROLE_ID, CAREMATCH_ROLE_NHS_NUMBER,
+    CAREMATCH_ROLE_POSTCODE, CAREMATCH_ROLE_SEX, CAREMATCH_ROLE_SURNAME, carematch_batch,
+    carematch_batch_add_column, carematch_batch_free, carematch_batch_len, carematch_batch_new,
+    carematch_batch_read_csv,
+};
+pub use index::{
+    carematch_answer, carematch_answer_candidate, carematch_answer_candidate_id,
+    carematch_answer_decision, carematch_answer_free, carematch_answer_json, carematch_answer_len,
+    carematch_candidate, carematch_index, carematch_index_build, carematch_index_free,
+    carematch_index_insert, carematch_index_len, carematch_index_load, carematch_index_query,
+    carematch_index_remove, carematch_index_save, carematch_index_update,
+};
+pub use linkage::{
+    CAREMATCH_DECISION_AMBIGUOUS, CAREMATCH_DECISION_MATCH, CAREMATCH_DECISION_NO_MATCH,
+    CAREMATCH_DECISION_REVIEW, carematch_dedupe, carematch_evaluation, carematch_link,
+    carematch_pair, carematch_result, carematch_result_copy, carematch_result_evaluate,
+    carematch_result_explain, carematch_result_free, carematch_result_get, carematch_result_len,
+    carematch_result_person_id, carematch_result_rule_name,
+};
+pub use model::{
+    carematch_model, carematch_model_free, carematch_model_from_json, carematch_model_load,
+    carematch_model_save, carematch_model_to_json, carematch_model_train,
+};
+pub use pseudonym::{
+    carematch_pseudonymiser, carematch_pseudonymiser_encode, carematch_pseudonymiser_free,
+    carematch_pseudonymiser_new, carematch_pseudonymiser_token,
+};
+pub use raw::carematch_str;
 
 pub use last_error::carematch_last_error_message;
 pub use status::{

@@ -29,10 +29,6 @@ use crate::status::{
 ///
 /// If `ptr` is not NULL and `len > 0`, `ptr` must point to `len` initialised bytes that stay
 /// valid and unmodified for `'a`.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the first functions taking text come next")
-)]
 pub(crate) unsafe fn str_from_raw<'a>(
     ptr: *const c_char,
     len: usize,
@@ -50,6 +46,32 @@ pub(crate) unsafe fn str_from_raw<'a>(
     // caller guarantees `len` initialised bytes that outlive 'a and are not mutated meanwhile.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
     std::str::from_utf8(bytes).map_err(|_| CAREMATCH_INVALID_UTF8)
+}
+
+/// Borrows `len` bytes from C.
+///
+/// # Errors
+///
+/// As [`str_from_raw`], less the UTF-8 check.
+///
+/// # Safety
+///
+/// If `ptr` is not NULL and `len > 0`, it must point to `len` initialised bytes valid for `'a`.
+pub(crate) unsafe fn bytes_from_raw<'a>(
+    ptr: *const u8,
+    len: usize,
+) -> Result<&'a [u8], carematch_status> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(CAREMATCH_NULL_ARGUMENT);
+    }
+    if len > isize::MAX as usize {
+        return Err(CAREMATCH_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-NULL, alignment 1, size in range; the caller guarantees `len` live bytes.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
 /// Borrows a caller's output buffer of `len` bytes, which may be uninitialised.
@@ -81,6 +103,34 @@ pub(crate) unsafe fn buf_from_raw<'a>(
     // SAFETY: `ptr` is not NULL, `len` is at most isize::MAX, MaybeUninit<u8> has alignment 1 and
     // accepts uninitialised memory, and the caller guarantees exclusive write access for 'a.
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<MaybeUninit<u8>>(), len) })
+}
+
+/// Borrows a caller's array of `n` `T`s for writing, which may be uninitialised.
+///
+/// # Errors
+///
+/// `CAREMATCH_NULL_ARGUMENT` for NULL with `n > 0`, `CAREMATCH_INVALID_ARGUMENT` for a
+/// misaligned pointer or a size past `isize::MAX`.
+///
+/// # Safety
+///
+/// If `ptr` is not NULL and `n > 0`, it must be valid for writing `n` `T`s for `'a`, and
+/// nothing else may access them meanwhile.
+pub(crate) unsafe fn slice_out<'a, T>(
+    ptr: *mut T,
+    n: usize,
+) -> Result<&'a mut [MaybeUninit<T>], carematch_status> {
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    if ptr.is_null() {
+        return Err(CAREMATCH_NULL_ARGUMENT);
+    }
+    if !ptr.is_aligned() || n > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(CAREMATCH_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-NULL, aligned, size in range; the caller guarantees exclusive write access.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<MaybeUninit<T>>(), n) })
 }
 
 /// Borrows an out-parameter so it can be written once the call has succeeded.
@@ -126,6 +176,139 @@ pub(crate) fn copy_c_str(text: &str, buf: &mut [MaybeUninit<u8>]) -> Result<usiz
     }
     buf[bytes.len()].write(0);
     Ok(bytes.len())
+}
+
+/// Text as a pointer and a length in bytes (UTF-8, not NUL-terminated); `{NULL, 0}` is the
+/// empty string.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct carematch_str {
+    /// The first byte, or NULL when `len` is 0.
+    pub ptr: *const c_char,
+    /// The length in bytes.
+    pub len: usize,
+}
+
+/// Borrows an array of `n` [`carematch_str`] as text.
+///
+/// # Errors
+///
+/// `(status, index)` of the first element that is not valid text (see [`str_from_raw`]), or
+/// `(CAREMATCH_NULL_ARGUMENT, 0)` for a NULL array with `n > 0`.
+///
+/// # Safety
+///
+/// If `ptr` is not NULL and `n > 0`, it must point to `n` valid `carematch_str`, each meeting
+/// [`str_from_raw`]'s contract, all valid for `'a`.
+pub(crate) unsafe fn strs_from_raw<'a>(
+    ptr: *const carematch_str,
+    n: usize,
+) -> Result<Vec<&'a str>, (carematch_status, usize)> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if ptr.is_null() {
+        return Err((CAREMATCH_NULL_ARGUMENT, 0));
+    }
+    if n > isize::MAX as usize / std::mem::size_of::<carematch_str>() {
+        return Err((CAREMATCH_INVALID_ARGUMENT, 0));
+    }
+    if !ptr.is_aligned() {
+        return Err((CAREMATCH_INVALID_ARGUMENT, 0));
+    }
+    // SAFETY: non-NULL, aligned, size in range; the caller guarantees n live elements.
+    let items = unsafe { std::slice::from_raw_parts(ptr, n) };
+    items
+        .iter()
+        .enumerate()
+        // SAFETY: each element meets str_from_raw's contract, by the caller's guarantee.
+        .map(|(i, s)| unsafe { str_from_raw(s.ptr, s.len) }.map_err(|e| (e, i)))
+        .collect()
+}
+
+/// Borrows the object behind a handle.
+///
+/// # Errors
+///
+/// `CAREMATCH_NULL_ARGUMENT` for NULL.
+///
+/// # Safety
+///
+/// A non-NULL `ptr` must come from [`new_handle`] for this `T` and not have been freed.
+pub(crate) unsafe fn handle<'a, T>(ptr: *const T) -> Result<&'a T, carematch_status> {
+    if ptr.is_null() {
+        return Err(CAREMATCH_NULL_ARGUMENT);
+    }
+    // SAFETY: the caller guarantees a live handle made by new_handle (a Box<T>).
+    Ok(unsafe { &*ptr })
+}
+
+/// Borrows the object behind a handle mutably.
+///
+/// # Errors
+///
+/// `CAREMATCH_NULL_ARGUMENT` for NULL.
+///
+/// # Safety
+///
+/// As [`handle`], and no other thread may use the handle during the call.
+pub(crate) unsafe fn handle_mut<'a, T>(ptr: *mut T) -> Result<&'a mut T, carematch_status> {
+    if ptr.is_null() {
+        return Err(CAREMATCH_NULL_ARGUMENT);
+    }
+    // SAFETY: the caller guarantees a live handle, used by this call alone.
+    Ok(unsafe { &mut *ptr })
+}
+
+/// A new handle owning `value`, for C to free with the type's `_free`.
+pub(crate) fn new_handle<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Frees a handle made by [`new_handle`]; NULL is a no-op.
+///
+/// # Safety
+///
+/// A non-NULL `ptr` must come from [`new_handle`] for this `T` and not have been freed; it is
+/// invalid afterwards.
+pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        // SAFETY: the caller guarantees a live handle made by Box::into_raw.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+}
+
+/// Writes `text` with a NUL into the caller's `(buf, len)` and its length to `out_written`,
+/// or, when it does not fit, the size needed (counting the NUL) and `CAREMATCH_BUFFER_TOO_SMALL`.
+///
+/// # Errors
+///
+/// `CAREMATCH_NULL_ARGUMENT` for a NULL `out_written` (or NULL `buf` with `len > 0`);
+/// `CAREMATCH_BUFFER_TOO_SMALL` as above.
+///
+/// # Safety
+///
+/// As [`buf_from_raw`] for `(buf, len)` and [`out_param`] for `out_written`.
+pub(crate) unsafe fn text_out(
+    text: &str,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> Result<(), crate::guard::Failure> {
+    // SAFETY: the caller's contract.
+    let out = unsafe { out_param(out_written) }?;
+    // SAFETY: the caller's contract.
+    let buf = unsafe { buf_from_raw(buf, len) }?;
+    match copy_c_str(text, buf) {
+        Ok(n) => {
+            out.write(n);
+            Ok(())
+        }
+        Err(needed) => {
+            out.write(needed);
+            Err(crate::status::CAREMATCH_BUFFER_TOO_SMALL.into())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -175,7 +175,6 @@ pub fn write_encoded_csv(
     options: EncodeOptions,
     path: &Path,
 ) -> Result<u64, Error> {
-    let tokenise_id = options.tokenise_id;
     let rows = records
         .sources()
         .get(source)
@@ -190,27 +189,7 @@ pub fn write_encoded_csv(
     for chunk in all.chunks(1 << 14) {
         let lines: Vec<Vec<String>> = chunk
             .par_iter()
-            .map(|&row| {
-                let mut line = Vec::with_capacity(2 + Field::ALL.len() + 18 + BLOOM_COLUMNS.len());
-                line.push(if tokenise_id {
-                    p.token(Field::Id, records.id(row)).to_string()
-                } else {
-                    records.id(row).to_string()
-                });
-                line.push(scheme.clone());
-                for f in token_fields(options) {
-                    line.push(
-                        field_value(records, f, row)
-                            .map_or(String::new(), |v| p.token(f, &v).to_string()),
-                    );
-                }
-                for (_, f) in BLOOM_COLUMNS {
-                    line.push(field_value(records, f, row).map_or(String::new(), |v| {
-                        p.bloom_record(f, &v, records.id(row)).to_hex()
-                    }));
-                }
-                line
-            })
+            .map(|&row| encoded_line(records, row, p, options, &scheme))
             .collect();
         for line in lines {
             w.write_record(&line).map_err(werr)?;
@@ -218,6 +197,35 @@ pub fn write_encoded_csv(
     }
     w.flush().map_err(|e| Error::io(path, "write", &e))?;
     Ok(all.len() as u64)
+}
+
+/// The encoded values of row `row` of `records`, in [`encoded_header`] order; `scheme` is
+/// `p.scheme()` (passed in so that a file computes it once).
+pub fn encoded_line(
+    records: &Records,
+    row: u32,
+    p: &Pseudonymiser,
+    options: EncodeOptions,
+    scheme: &str,
+) -> Vec<String> {
+    let mut line = Vec::with_capacity(2 + Field::ALL.len() + 18 + BLOOM_COLUMNS.len());
+    line.push(if options.tokenise_id {
+        p.token(Field::Id, records.id(row)).to_string()
+    } else {
+        records.id(row).to_string()
+    });
+    line.push(scheme.to_string());
+    for f in token_fields(options) {
+        line.push(
+            field_value(records, f, row).map_or(String::new(), |v| p.token(f, &v).to_string()),
+        );
+    }
+    for (_, f) in BLOOM_COLUMNS {
+        line.push(field_value(records, f, row).map_or(String::new(), |v| {
+            p.bloom_record(f, &v, records.id(row)).to_hex()
+        }));
+    }
+    line
 }
 
 /// For pseudonymised input: checks that every row of every source carries one and the same

@@ -27,8 +27,8 @@ mod key;
 use std::fmt;
 
 pub use encode::{
-    BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, check_scheme, encoded_header, field_value,
-    write_encoded_csv,
+    BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, check_scheme, encoded_header, encoded_line,
+    field_value, write_encoded_csv,
 };
 pub use key::{KEY_ENV, Key};
 

@@ -1,0 +1,320 @@
+//! Record batches: one source's records, built column by column from C.
+
+use std::ffi::c_char;
+
+use carematch::{Records, RecordsBuilder, Role};
+
+use crate::guard::{self, Failure};
+use crate::raw::{self, carematch_str};
+use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
+
+/// A column whose role comes from its name, as in a CSV header (`nhs_no`, `forename`, …);
+/// a name no role recognises is carried through as an extra column.
+pub const CAREMATCH_ROLE_BY_NAME: u32 = 0;
+/// The record id (required; unique within the batch).
+pub const CAREMATCH_ROLE_ID: u32 = 1;
+/// Given name(s).
+pub const CAREMATCH_ROLE_GIVEN_NAME: u32 = 2;
+/// Surname.
+pub const CAREMATCH_ROLE_SURNAME: u32 = 3;
+/// Date of birth, in any format a file may hold.
+pub const CAREMATCH_ROLE_DATE_OF_BIRTH: u32 = 4;
+/// Sex or gender code.
+pub const CAREMATCH_ROLE_SEX: u32 = 5;
+/// UK postcode.
+pub const CAREMATCH_ROLE_POSTCODE: u32 = 6;
+/// NHS number.
+pub const CAREMATCH_ROLE_NHS_NUMBER: u32 = 7;
+/// An address line (several address columns are joined in order).
+pub const CAREMATCH_ROLE_ADDRESS: u32 = 8;
+
+/// A batch of records: one source (a file's worth), built column by column.
+///
+/// Made by `carematch_batch_new`, filled by `carematch_batch_add_column`, freed by
+/// `carematch_batch_free`. Not thread-safe while columns are being added; once built it is
+/// only read, and may be used by several threads at once.
+#[allow(non_camel_case_types)] // the C name, as declared in the header
+pub struct carematch_batch {
+    name: String,
+    columns: Vec<(String, Vec<String>)>,
+    rows: Option<usize>,
+}
+
+impl carematch_batch {
+    /// A batch from a name and columns (header, values); for the pseudonymiser's output.
+    pub(crate) fn from_columns(name: String, columns: Vec<(String, Vec<String>)>) -> Self {
+        let rows = columns.first().map(|c| c.1.len());
+        carematch_batch {
+            name,
+            columns,
+            rows,
+        }
+    }
+
+    /// The batch as CSV text, header first.
+    fn to_csv(&self) -> Result<Vec<u8>, Failure> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |_| {
+            Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                "cannot encode the batch",
+            )
+        };
+        w.write_record(self.columns.iter().map(|(h, _)| h.as_str()))
+            .map_err(io)?;
+        for r in 0..self.rows.unwrap_or(0) {
+            w.write_record(self.columns.iter().map(|(_, v)| v[r].as_str()))
+                .map_err(io)?;
+        }
+        w.into_inner().map_err(|_| {
+            Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                "cannot encode the batch",
+            )
+        })
+    }
+
+    /// The batch's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// One store holding `batches` as its sources, in order, read as files would be.
+pub(crate) fn records_of(batches: &[&carematch_batch]) -> Result<Records, Failure> {
+    let mut b = RecordsBuilder::new();
+    for batch in batches {
+        if batch.columns.is_empty() {
+            return Err(Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                format!("batch '{}' has no columns", batch.name),
+            ));
+        }
+        let csv = batch.to_csv()?;
+        b.add_reader(&batch.name, csv.as_slice())?;
+    }
+    Ok(b.build()?.0)
+}
+
+/// The header a column gets for `role` (the `k`-th address column gets its own).
+fn header(role: u32, name: &str, k: usize) -> Option<String> {
+    let r = match role {
+        CAREMATCH_ROLE_BY_NAME => return Some(name.to_string()),
+        CAREMATCH_ROLE_ID => Role::Id,
+        CAREMATCH_ROLE_GIVEN_NAME => Role::GivenName,
+        CAREMATCH_ROLE_SURNAME => Role::Surname,
+        CAREMATCH_ROLE_DATE_OF_BIRTH => Role::DateOfBirth,
+        CAREMATCH_ROLE_SEX => Role::Sex,
+        CAREMATCH_ROLE_POSTCODE => Role::Postcode,
+        CAREMATCH_ROLE_NHS_NUMBER => Role::NhsNumber,
+        CAREMATCH_ROLE_ADDRESS => return Some(format!("address_{}", k + 1)),
+        _ => return None,
+    };
+    Some(r.as_str().to_string())
+}
+
+/// Makes an empty batch called `name` (the source name used in messages and clusters).
+///
+/// On success `*out` is a new batch, to be freed with `carematch_batch_free`.
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT` (`out` NULL), `CAREMATCH_INVALID_UTF8` (`name`).
+///
+/// # Safety
+///
+/// `(name, name_len)` must be valid text or `(NULL, 0)`; `out` must be a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_batch_new(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut *mut carematch_batch,
+) -> carematch_status {
+    guard::guard("carematch_batch_new", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let name = unsafe { raw::str_from_raw(name, name_len) }?;
+        out.write(raw::new_handle(carematch_batch {
+            name: if name.is_empty() {
+                "batch".into()
+            } else {
+                name.into()
+            },
+            columns: Vec::new(),
+            rows: None,
+        }));
+        Ok(())
+    })
+}
+
+/// Reads a CSV file (header first) into a new batch named by its path: every column by its
+/// header name, as `carematch link` reads files.
+///
+/// On success `*out` is a new batch, to be freed with `carematch_batch_free`.
+///
+/// Errors: `CAREMATCH_IO_ERROR` (naming the file), `CAREMATCH_INPUT_ERROR` (malformed CSV, a
+/// ragged row, text that is not UTF-8: naming the file and line), and those of the arguments.
+///
+/// # Safety
+///
+/// `(path, len)` valid text; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_batch_read_csv(
+    path: *const c_char,
+    len: usize,
+    out: *mut *mut carematch_batch,
+) -> carematch_status {
+    guard::guard("carematch_batch_read_csv", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let path = unsafe { raw::str_from_raw(path, len) }?;
+        let io = |e: std::io::Error| {
+            Failure::new(
+                crate::status::CAREMATCH_IO_ERROR,
+                format!("{path}: cannot read: {}", e.kind()),
+            )
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(std::io::BufReader::new(file));
+        let bad = |e: csv::Error| {
+            let line = e.position().map_or(0, |p| p.line());
+            let what = match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => "not valid UTF-8",
+                csv::ErrorKind::UnequalLengths { .. } => "ragged row",
+                _ => "malformed CSV",
+            };
+            Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                format!("{path}: line {line}: {what}"),
+            )
+        };
+        let headers: Vec<String> = rdr
+            .headers()
+            .map_err(bad)?
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let h = if i == 0 {
+                    h.trim_start_matches('\u{feff}')
+                } else {
+                    h
+                };
+                h.trim().to_string()
+            })
+            .collect();
+        let mut columns: Vec<(String, Vec<String>)> =
+            headers.into_iter().map(|h| (h, Vec::new())).collect();
+        for rec in rdr.records() {
+            let rec = rec.map_err(bad)?;
+            for (c, v) in columns.iter_mut().zip(rec.iter()) {
+                c.1.push(v.to_string());
+            }
+        }
+        out.write(raw::new_handle(carematch_batch::from_columns(
+            path.to_string(),
+            columns,
+        )));
+        Ok(())
+    })
+}
+
+/// Adds a column of `n` values to `batch`: `role` is a `CAREMATCH_ROLE_*` number
+/// (`CAREMATCH_ROLE_BY_NAME` to take the role from `name` as a CSV header would); `values[i]`
+/// is row `i`'s raw value (`{NULL, 0}` is empty). Every column of a batch has the same number
+/// of rows. The values are copied; the caller keeps ownership of its arrays.
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INVALID_UTF8` (the message names the column
+/// and row, never the value), `CAREMATCH_INVALID_ARGUMENT` (unknown role, or a row count that
+/// differs from the first column's).
+///
+/// Thread-safety: not while another thread uses `batch`.
+///
+/// # Safety
+///
+/// `batch` must be a live batch; `(name, name_len)` valid text; `values` NULL (with `n == 0`)
+/// or `n` valid `carematch_str`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_batch_add_column(
+    batch: *mut carematch_batch,
+    name: *const c_char,
+    name_len: usize,
+    role: u32,
+    values: *const carematch_str,
+    n: usize,
+) -> carematch_status {
+    guard::guard("carematch_batch_add_column", || {
+        // SAFETY: the caller's contract.
+        let batch = unsafe { raw::handle_mut(batch) }?;
+        // SAFETY: the caller's contract.
+        let name = unsafe { raw::str_from_raw(name, name_len) }?;
+        let addresses = batch
+            .columns
+            .iter()
+            .filter(|(h, _)| h.starts_with("address_"))
+            .count();
+        let header = header(role, name, addresses).ok_or_else(|| {
+            Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("unknown role {role}"))
+        })?;
+        if header.is_empty() {
+            return Err(Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                "a column taking its role from its name needs a name",
+            ));
+        }
+        // SAFETY: the caller's contract.
+        let vals = unsafe { raw::strs_from_raw(values, n) }.map_err(|(status, i)| {
+            Failure::new(
+                status,
+                format!("column '{header}', row {i}: {}", status.description()),
+            )
+        })?;
+        if let Some(rows) = batch.rows.filter(|&rows| rows != n) {
+            return Err(Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                format!("column '{header}' has {n} rows; the batch has {rows}"),
+            ));
+        }
+        batch.rows = Some(n);
+        batch
+            .columns
+            .push((header, vals.into_iter().map(str::to_string).collect()));
+        Ok(())
+    })
+}
+
+/// The number of rows of `batch` (0 before its first column).
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT`.
+///
+/// # Safety
+///
+/// `batch` must be a live batch or NULL; `out_rows` a valid pointer or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_batch_len(
+    batch: *const carematch_batch,
+    out_rows: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_batch_len", || {
+        // SAFETY: the caller's contract.
+        let batch = unsafe { raw::handle(batch) }?;
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out_rows) }?;
+        out.write(batch.rows.unwrap_or(0));
+        Ok(())
+    })
+}
+
+/// Frees a batch; NULL is a no-op. The batch must not be used afterwards.
+///
+/// # Safety
+///
+/// `batch` must be NULL or a live batch not in use by another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_batch_free(batch: *mut carematch_batch) {
+    guard::catch("carematch_batch_free", (), || {
+        // SAFETY: the caller's contract.
+        unsafe { raw::free_handle(batch) }
+    })
+}

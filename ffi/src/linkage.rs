@@ -1,0 +1,449 @@
+//! Linking two batches, deduplicating one, and reading the result.
+
+use std::ffi::c_char;
+use std::sync::OnceLock;
+
+use carematch::{Clusters, Config, Decision, Evaluation, LinkResult, Linker, Model, Records};
+
+use crate::batch::{carematch_batch, records_of};
+use crate::guard::{self, Failure};
+use crate::model::{carematch_model, train};
+use crate::raw::{self, carematch_str};
+use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
+
+/// A pair was linked.
+pub const CAREMATCH_DECISION_MATCH: u32 = 1;
+/// A pair (or a query) needs a person to decide.
+pub const CAREMATCH_DECISION_REVIEW: u32 = 2;
+/// A pair would match but another candidate is about as good: not linked.
+pub const CAREMATCH_DECISION_AMBIGUOUS: u32 = 3;
+/// No candidate reaches the review threshold (a query's decision; a candidate below it).
+pub const CAREMATCH_DECISION_NO_MATCH: u32 = 4;
+
+/// The number of a pair decision.
+pub(crate) fn decision_code(d: Option<Decision>) -> u32 {
+    match d {
+        Some(Decision::Match) => CAREMATCH_DECISION_MATCH,
+        Some(Decision::Review) => CAREMATCH_DECISION_REVIEW,
+        Some(Decision::Ambiguous) => CAREMATCH_DECISION_AMBIGUOUS,
+        None => CAREMATCH_DECISION_NO_MATCH,
+    }
+}
+
+/// One output pair.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)] // the C name, as declared in the header
+pub struct carematch_pair {
+    /// The left record's row in the left batch (in a dedupe: the record with the smaller id).
+    pub left: u32,
+    /// The right record's row in the right batch (in a dedupe: the same batch).
+    pub right: u32,
+    /// The model's match weight (log2 Bayes factor with the prior); NaN without a model.
+    pub match_weight: f64,
+    /// The match probability (1 for a rule match without a model).
+    pub match_probability: f64,
+    /// A `CAREMATCH_DECISION_*` number.
+    pub decision: u32,
+    /// The deterministic rule that matched (see `carematch_result_rule_name`), or -1.
+    pub rule: i32,
+}
+
+/// Precision, recall and F1 of a result against true pairs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)] // the C name, as declared in the header
+pub struct carematch_evaluation {
+    /// Share of linked pairs that are true (1 when nothing was linked).
+    pub precision: f64,
+    /// Share of true pairs that were linked.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Linked pairs that are true.
+    pub true_positives: u64,
+    /// Linked pairs that are not.
+    pub false_positives: u64,
+    /// True pairs not linked.
+    pub false_negatives: u64,
+}
+
+/// The result of a link or dedupe: the pairs, readable by index, with what explains them.
+/// Immutable once made (its clusters are computed on first use, safely): several threads may
+/// read it at once.
+#[allow(non_camel_case_types)] // the C name, as declared in the header
+pub struct carematch_result {
+    records: Records,
+    result: LinkResult,
+    model: Option<Model>,
+    /// The first row of the left and right sources in `records`.
+    starts: [u32; 2],
+    clusters: OnceLock<Clusters>,
+}
+
+impl carematch_result {
+    fn pair(&self, i: usize) -> Result<carematch_pair, Failure> {
+        let l = self.result.links.get(i).ok_or_else(|| {
+            Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                format!("pair {i} of {}", self.result.links.len()),
+            )
+        })?;
+        Ok(carematch_pair {
+            left: l.pair.left - self.starts[0],
+            right: l.pair.right - self.starts[1],
+            match_weight: l.weight.map_or(f64::NAN, |w| w.bits()),
+            match_probability: l.probability().map_or(f64::NAN, |p| p.get()),
+            decision: decision_code(Some(l.decision)),
+            rule: l.rule.map_or(-1, i32::from),
+        })
+    }
+}
+
+/// Runs a link (two batches) or a dedupe (one).
+fn run(
+    left: &carematch_batch,
+    right: Option<&carematch_batch>,
+    model: Option<&carematch_model>,
+) -> Result<carematch_result, Failure> {
+    let model = match model {
+        Some(m) => m.0.clone(),
+        None => train(left, right)?,
+    };
+    let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
+    let records = records_of(&batches)?;
+    let config = Config::default();
+    let linker = Linker::new()
+        .rules(config.rules_for(&records))
+        .model(Some(model.clone()))
+        .build()?;
+    let result = if right.is_some() {
+        linker.link(&records, 0, 1)?
+    } else {
+        linker.dedupe(&records, 0)?
+    };
+    let s = records.sources();
+    let starts = [s[0].rows.start, s[s.len() - 1].rows.start];
+    Ok(carematch_result {
+        records,
+        result,
+        model: Some(model),
+        starts,
+        clusters: OnceLock::new(),
+    })
+}
+
+/// Links batch `left` with batch `right`: deterministic rules, then `model` (NULL: one is
+/// trained on the two batches first, as `carematch link` does). Pairs come ordered by left
+/// id, then right id.
+///
+/// On success `*out` is a new result, to be freed with `carematch_result_free`.
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INPUT_ERROR`, `CAREMATCH_CONFIG_ERROR` (the
+/// model compares a column the batches lack).
+///
+/// # Safety
+///
+/// `left`, `right` live batches; `model` NULL or a live model; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_link(
+    left: *const carematch_batch,
+    right: *const carematch_batch,
+    model: *const carematch_model,
+    out: *mut *mut carematch_result,
+) -> carematch_status {
+    guard::guard("carematch_link", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let (l, r) = unsafe { (raw::handle(left)?, raw::handle(right)?) };
+        // SAFETY: the caller's contract.
+        let m = (!model.is_null())
+            .then(|| unsafe { raw::handle(model) })
+            .transpose()?;
+        out.write(raw::new_handle(run(l, Some(r), m)?));
+        Ok(())
+    })
+}
+
+/// Finds the records of `batch` that belong to the same person (see `carematch_link`); in
+/// each pair the record with the smaller id is on the left.
+///
+/// # Safety
+///
+/// `batch` a live batch; `model` NULL or a live model; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_dedupe(
+    batch: *const carematch_batch,
+    model: *const carematch_model,
+    out: *mut *mut carematch_result,
+) -> carematch_status {
+    guard::guard("carematch_dedupe", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let b = unsafe { raw::handle(batch) }?;
+        // SAFETY: the caller's contract.
+        let m = (!model.is_null())
+            .then(|| unsafe { raw::handle(model) })
+            .transpose()?;
+        out.write(raw::new_handle(run(b, None, m)?));
+        Ok(())
+    })
+}
+
+/// The number of pairs in `result`.
+///
+/// # Safety
+///
+/// `result` a live result; `out_len` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_len(
+    result: *const carematch_result,
+    out_len: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_result_len", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        // SAFETY: the caller's contract.
+        unsafe { raw::out_param(out_len) }?.write(r.result.links.len());
+        Ok(())
+    })
+}
+
+/// Pair `index` of `result` into `*out_pair`.
+///
+/// Errors: `CAREMATCH_INVALID_ARGUMENT` for an index past the end.
+///
+/// # Safety
+///
+/// `result` a live result; `out_pair` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_get(
+    result: *const carematch_result,
+    index: usize,
+    out_pair: *mut carematch_pair,
+) -> carematch_status {
+    guard::guard("carematch_result_get", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out_pair) }?;
+        out.write(r.pair(index)?);
+        Ok(())
+    })
+}
+
+/// Copies every pair into `pairs` (room for `cap`); `*out_written` is the number of pairs.
+/// When `cap` is too small, returns `CAREMATCH_BUFFER_TOO_SMALL`, writes no pair, and
+/// `*out_written` is the number needed; `(NULL, 0)` asks for it.
+///
+/// # Safety
+///
+/// `result` a live result; `pairs` NULL or valid for `cap` pairs; `out_written` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_copy(
+    result: *const carematch_result,
+    pairs: *mut carematch_pair,
+    cap: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_result_copy", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out_written) }?;
+        let n = r.result.links.len();
+        if cap < n {
+            out.write(n);
+            return Err(crate::status::CAREMATCH_BUFFER_TOO_SMALL.into());
+        }
+        // SAFETY: the caller's contract: `pairs` is valid for `cap >= n` pairs.
+        let slots = unsafe { raw::slice_out(pairs, n) }?;
+        for (i, slot) in slots.iter_mut().enumerate() {
+            slot.write(r.pair(i)?);
+        }
+        out.write(n);
+        Ok(())
+    })
+}
+
+/// The name of deterministic rule `rule` (a `carematch_pair.rule`), into `(buf, len)` with a
+/// NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not fit).
+///
+/// Errors: `CAREMATCH_INVALID_ARGUMENT` for a rule number the result has not.
+///
+/// # Safety
+///
+/// `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_rule_name(
+    result: *const carematch_result,
+    rule: i32,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_result_rule_name", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        let name = usize::try_from(rule)
+            .ok()
+            .and_then(|i| r.result.rules.get(i))
+            .ok_or_else(|| Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("no rule {rule}")))?;
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(name.name(), buf, len, out_written) }
+    })
+}
+
+/// The explanation of pair `index` as JSON text: `{"prior": …, "comparisons": [{"field": …,
+/// "level": …, "weight": …, "tf": …}, …], "match_weight": …}`, the bars of a waterfall chart,
+/// into `(buf, len)` as `carematch_model_to_json` does.
+///
+/// # Safety
+///
+/// `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_explain(
+    result: *const carematch_result,
+    index: usize,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_result_explain", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        let link = r.result.links.get(index).ok_or_else(|| {
+            Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                format!("pair {index} of {}", r.result.links.len()),
+            )
+        })?;
+        let model = r.model.as_ref().ok_or_else(|| {
+            Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                "the result has no model to explain it",
+            )
+        })?;
+        let e = carematch::Scorer::new(model, &r.records)?.explain(link.pair);
+        let parts: Vec<serde_json::Value> = e
+            .contributions
+            .iter()
+            .map(|c| {
+                serde_json::json!({"field": c.field, "level": c.level, "weight": c.weight,
+                                   "tf": c.tf_adjustment})
+            })
+            .collect();
+        let json = serde_json::json!({"prior": e.prior, "comparisons": parts,
+                                      "match_weight": e.weight.bits()})
+        .to_string();
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(&json, buf, len, out_written) }
+    })
+}
+
+/// The person id of row `row` of the left (`side` 0) or right (`side` 1) batch, from the
+/// result's matches (`P` and 16 hex digits, independent of row order), into `(buf, len)`.
+///
+/// Errors: `CAREMATCH_INVALID_ARGUMENT` for a side or row out of range.
+///
+/// # Safety
+///
+/// `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_person_id(
+    result: *const carematch_result,
+    side: u32,
+    row: u32,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_result_person_id", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        let sources = r.records.sources();
+        let source = sources
+            .get(side as usize)
+            .or_else(|| (side == 1 && sources.len() == 1).then(|| &sources[0]))
+            .ok_or_else(|| Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("no side {side}")))?;
+        let at = source
+            .rows
+            .start
+            .checked_add(row)
+            .filter(|x| source.rows.contains(x));
+        let at = at.ok_or_else(|| {
+            Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                format!("row {row} is past the batch's end"),
+            )
+        })?;
+        let clusters = r.clusters.get_or_init(|| r.result.clusters(&r.records));
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(clusters.person_id(at), buf, len, out_written) }
+    })
+}
+
+/// Precision, recall and F1 of the result's matches against `n` true pairs
+/// (`truth_left[i]`, `truth_right[i]` are record ids; order within a pair does not matter).
+///
+/// # Safety
+///
+/// `result` a live result; `truth_left` and `truth_right` NULL (with `n == 0`) or `n` valid
+/// `carematch_str`; `out` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_evaluate(
+    result: *const carematch_result,
+    truth_left: *const carematch_str,
+    truth_right: *const carematch_str,
+    n: usize,
+    out: *mut carematch_evaluation,
+) -> carematch_status {
+    guard::guard("carematch_result_evaluate", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        let bad = |side: &'static str| {
+            move |(status, i): (carematch_status, usize)| {
+                Failure::new(
+                    status,
+                    format!("truth {side} id {i}: {}", status.description()),
+                )
+            }
+        };
+        // SAFETY: the caller's contract.
+        let left = unsafe { raw::strs_from_raw(truth_left, n) }.map_err(bad("left"))?;
+        // SAFETY: the caller's contract.
+        let right = unsafe { raw::strs_from_raw(truth_right, n) }.map_err(bad("right"))?;
+        let rec = &r.records;
+        let predicted = r
+            .result
+            .matches()
+            .map(|l| (rec.id(l.pair.left), rec.id(l.pair.right)));
+        let e = Evaluation::new(predicted, left.into_iter().zip(right));
+        out.write(carematch_evaluation {
+            precision: e.precision(),
+            recall: e.recall(),
+            f1: e.f1(),
+            true_positives: e.true_positives,
+            false_positives: e.false_positives,
+            false_negatives: e.false_negatives,
+        });
+        Ok(())
+    })
+}
+
+/// Frees a result; NULL is a no-op.
+///
+/// # Safety
+///
+/// `result` NULL or a live result no other thread is using.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_free(result: *mut carematch_result) {
+    guard::catch("carematch_result_free", (), || {
+        // SAFETY: the caller's contract.
+        unsafe { raw::free_handle(result) }
+    })
+}

@@ -1,0 +1,189 @@
+//! Models: train from batches, read and write model JSON.
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use carematch::{Config, Model};
+
+use crate::batch::{carematch_batch, records_of};
+use crate::guard::{self, Failure};
+use crate::raw;
+use crate::status::carematch_status;
+
+/// A trained Fellegi-Sunter model. Immutable: safe to use from several threads at once.
+#[allow(non_camel_case_types)] // the C name, as declared in the header
+pub struct carematch_model(pub(crate) Model);
+
+/// Trains a model as `carematch train` does: on `left` and `right` for linking them, or on
+/// `left` alone (pass NULL for `right`) for deduplicating it. Seeded: the same batches give
+/// the same model, bit for bit.
+///
+/// On success `*out` is a new model, to be freed with `carematch_model_free`.
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INPUT_ERROR` (a batch without an id column,
+/// duplicate ids), `CAREMATCH_CONFIG_ERROR`.
+///
+/// # Safety
+///
+/// `left` a live batch; `right` NULL or a live batch; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_model_train(
+    left: *const carematch_batch,
+    right: *const carematch_batch,
+    out: *mut *mut carematch_model,
+) -> carematch_status {
+    guard::guard("carematch_model_train", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let left = unsafe { raw::handle(left) }?;
+        let right = if right.is_null() {
+            None
+        } else {
+            // SAFETY: the caller's contract.
+            Some(unsafe { raw::handle(right) }?)
+        };
+        let model = train(left, right)?;
+        out.write(raw::new_handle(carematch_model(model)));
+        Ok(())
+    })
+}
+
+/// Trains on one batch (dedupe) or two (link), with the default config.
+pub(crate) fn train(
+    left: &carematch_batch,
+    right: Option<&carematch_batch>,
+) -> Result<Model, Failure> {
+    let config = Config::default();
+    let (records, mode) = match right {
+        Some(r) => {
+            let records = records_of(&[left, r])?;
+            let mode = carematch::link_mode(&records, 0, 1)?;
+            (records, mode)
+        }
+        None => {
+            let records = records_of(&[left])?;
+            let mode = carematch::dedupe_mode(&records, 0)?;
+            (records, mode)
+        }
+    };
+    let comparisons = config.comparisons(&records)?;
+    let mut model = Model::train(
+        &records,
+        &mode,
+        &comparisons,
+        &config.train_options_for(&records),
+    )?;
+    model.set_blocking(config.blocking_for(&records));
+    Ok(model)
+}
+
+/// Reads a model from JSON text (as `carematch train` writes).
+///
+/// On success `*out` is a new model, to be freed with `carematch_model_free`.
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INVALID_UTF8`, `CAREMATCH_CONFIG_ERROR`
+/// (malformed JSON, another format, invalid parameters).
+///
+/// # Safety
+///
+/// `(json, len)` valid text; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_model_from_json(
+    json: *const c_char,
+    len: usize,
+    out: *mut *mut carematch_model,
+) -> carematch_status {
+    guard::guard("carematch_model_from_json", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let text = unsafe { raw::str_from_raw(json, len) }?;
+        out.write(raw::new_handle(carematch_model(Model::from_json(text)?)));
+        Ok(())
+    })
+}
+
+/// Writes `model` as JSON text into `(buf, len)` with a NUL; `*out_written` is its length.
+/// When `buf` is too small, returns `CAREMATCH_BUFFER_TOO_SMALL` and `*out_written` is the size
+/// needed (counting the NUL); `(NULL, 0)` asks for it.
+///
+/// # Safety
+///
+/// `model` a live model; `buf` NULL or valid for `len` bytes; `out_written` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_model_to_json(
+    model: *const carematch_model,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_model_to_json", || {
+        // SAFETY: the caller's contract.
+        let model = unsafe { raw::handle(model) }?;
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(&model.0.to_json(), buf, len, out_written) }
+    })
+}
+
+/// Reads a model file.
+///
+/// Errors: `CAREMATCH_IO_ERROR` (naming the file), `CAREMATCH_CONFIG_ERROR`, and those of the
+/// arguments.
+///
+/// # Safety
+///
+/// `(path, len)` valid text; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_model_load(
+    path: *const c_char,
+    len: usize,
+    out: *mut *mut carematch_model,
+) -> carematch_status {
+    guard::guard("carematch_model_load", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let path = unsafe { raw::str_from_raw(path, len) }?;
+        out.write(raw::new_handle(carematch_model(Model::load(Path::new(
+            path,
+        ))?)));
+        Ok(())
+    })
+}
+
+/// Writes `model` to a file.
+///
+/// Errors: `CAREMATCH_IO_ERROR` (naming the file), and those of the arguments.
+///
+/// # Safety
+///
+/// `model` a live model; `(path, len)` valid text.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_model_save(
+    model: *const carematch_model,
+    path: *const c_char,
+    len: usize,
+) -> carematch_status {
+    guard::guard("carematch_model_save", || {
+        // SAFETY: the caller's contract.
+        let model = unsafe { raw::handle(model) }?;
+        // SAFETY: the caller's contract.
+        let path = unsafe { raw::str_from_raw(path, len) }?;
+        model.0.save(Path::new(path))?;
+        Ok(())
+    })
+}
+
+/// Frees a model; NULL is a no-op.
+///
+/// # Safety
+///
+/// `model` NULL or a live model no other thread is using.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_model_free(model: *mut carematch_model) {
+    guard::catch("carematch_model_free", (), || {
+        // SAFETY: the caller's contract.
+        unsafe { raw::free_handle(model) }
+    })
+}

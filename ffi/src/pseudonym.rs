@@ -1,0 +1,192 @@
+//! Pseudonymisation from C: keyed tokens of single values, and encoded batches.
+
+use std::ffi::c_char;
+
+use carematch::pseudonym::{
+    BLOOM_COLUMNS, EncodeOptions, Field, Key, Pseudonymiser, encoded_header, encoded_line,
+};
+
+use crate::batch::{carematch_batch, records_of};
+use crate::guard::{self, Failure};
+use crate::raw;
+use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
+
+/// A pseudonymiser: the field keys derived from a master key for one project and key version.
+/// Immutable: safe to use from several threads at once. Its key material is zeroised when it
+/// is freed and never appears in a message.
+#[allow(non_camel_case_types)] // the C name, as declared in the header
+pub struct carematch_pseudonymiser(Pseudonymiser);
+
+/// Makes a pseudonymiser from a 32-byte master `key`, a `project` name and a `key_version`
+/// (files to be linked must be encoded with the same three).
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INVALID_ARGUMENT` (a key that is not 32
+/// bytes), `CAREMATCH_INVALID_UTF8` (`project`).
+///
+/// # Safety
+///
+/// `key` valid for `key_len` bytes; `(project, project_len)` valid text; `out` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_pseudonymiser_new(
+    key: *const u8,
+    key_len: usize,
+    project: *const c_char,
+    project_len: usize,
+    key_version: u32,
+    out: *mut *mut carematch_pseudonymiser,
+) -> carematch_status {
+    guard::guard("carematch_pseudonymiser_new", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        if key_len != 32 {
+            return Err(Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                format!("the key must be 32 bytes, not {key_len}"),
+            ));
+        }
+        // SAFETY: the caller's contract: `key` holds `key_len` (= 32) bytes.
+        let bytes = unsafe { raw::bytes_from_raw(key, key_len) }?;
+        let mut k = [0u8; 32];
+        k.copy_from_slice(bytes);
+        let master = Key::from_bytes(k);
+        // SAFETY: the caller's contract.
+        let project = unsafe { raw::str_from_raw(project, project_len) }?;
+        out.write(raw::new_handle(carematch_pseudonymiser(
+            Pseudonymiser::new(&master, project, key_version),
+        )));
+        Ok(())
+    })
+}
+
+/// The field whose token column (`nhs_number.tok`) or filter column (`surname.bf`) is `name`.
+fn field_of(name: &str) -> Option<(Field, bool)> {
+    if let Some((_, f)) = BLOOM_COLUMNS.iter().find(|(c, _)| *c == name) {
+        return Some((*f, true));
+    }
+    Field::ALL
+        .into_iter()
+        .chain((0..8).map(Field::DobMasked))
+        .chain((0..10).map(Field::NhsMasked))
+        .find(|f| f.token_column() == name)
+        .map(|f| (f, false))
+}
+
+/// The pseudonym of one normalised `value` for the column `field` of an encoded file: a keyed
+/// token (`"nhs_number.tok"`, `"dob.tok"`, …: 32 hex digits) or a Bloom filter
+/// (`"surname.bf"`, …: 256 hex digits, balanced, without the per-record noise that encoded
+/// files add). Written into `(buf, len)` with a NUL, as `carematch_model_to_json` does.
+///
+/// Values are taken as normalised (`"obrien"`, `"9434765919"`, `"1980-02-01"`): the test
+/// vectors in `tests/data/vectors.json` list both.
+///
+/// Errors: `CAREMATCH_INVALID_ARGUMENT` for an unknown column name.
+///
+/// # Safety
+///
+/// `p` a live pseudonymiser; the texts valid; `buf` NULL or valid for `len` bytes;
+/// `out_written` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_pseudonymiser_token(
+    p: *const carematch_pseudonymiser,
+    field: *const c_char,
+    field_len: usize,
+    value: *const c_char,
+    value_len: usize,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_pseudonymiser_token", || {
+        // SAFETY: the caller's contract.
+        let p = unsafe { raw::handle(p) }?;
+        // SAFETY: the caller's contract.
+        let name = unsafe { raw::str_from_raw(field, field_len) }?;
+        // SAFETY: the caller's contract.
+        let value = unsafe { raw::str_from_raw(value, value_len) }?;
+        let (f, bloom) = field_of(name).ok_or_else(|| {
+            Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                format!("no encoded column '{name}'"),
+            )
+        })?;
+        let text = if bloom {
+            p.0.bloom(f, value).to_hex()
+        } else {
+            p.0.token(f, value).to_string()
+        };
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(&text, buf, len, out_written) }
+    })
+}
+
+/// Encodes `batch` as `carematch pseudonymise` encodes a file: a new batch with the record id
+/// (its token when `tokenise_id` is 1), the scheme column, keyed tokens and hardened Bloom
+/// filters, and no clear text. The new batch links with another encoded under the same key,
+/// project and version (`carematch_link`).
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT`, `CAREMATCH_INPUT_ERROR`, `CAREMATCH_INVALID_ARGUMENT`
+/// (`tokenise_id` not 0 or 1).
+///
+/// # Safety
+///
+/// `p` a live pseudonymiser; `batch` a live batch; `out` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_pseudonymiser_encode(
+    p: *const carematch_pseudonymiser,
+    batch: *const carematch_batch,
+    tokenise_id: u32,
+    out: *mut *mut carematch_batch,
+) -> carematch_status {
+    guard::guard("carematch_pseudonymiser_encode", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let (p, batch) = unsafe { (raw::handle(p)?, raw::handle(batch)?) };
+        let options = EncodeOptions {
+            tokenise_id: match tokenise_id {
+                0 => false,
+                1 => true,
+                _ => {
+                    return Err(Failure::new(
+                        CAREMATCH_INVALID_ARGUMENT,
+                        "tokenise_id is 0 or 1",
+                    ));
+                }
+            },
+            ..EncodeOptions::default()
+        };
+        let records = records_of(&[batch])?;
+        let header = encoded_header(options);
+        let mut columns: Vec<(String, Vec<String>)> = header
+            .iter()
+            .map(|h| (h.to_string(), Vec::with_capacity(records.len())))
+            .collect();
+        let scheme = p.0.scheme();
+        for row in 0..records.len() as u32 {
+            for (c, v) in columns
+                .iter_mut()
+                .zip(encoded_line(&records, row, &p.0, options, &scheme))
+            {
+                c.1.push(v);
+            }
+        }
+        let name = format!("{}.enc", batch.name());
+        out.write(raw::new_handle(carematch_batch::from_columns(
+            name, columns,
+        )));
+        Ok(())
+    })
+}
+
+/// Frees a pseudonymiser (zeroising its keys); NULL is a no-op.
+///
+/// # Safety
+///
+/// `p` NULL or a live pseudonymiser no other thread is using.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_pseudonymiser_free(p: *mut carematch_pseudonymiser) {
+    guard::catch("carematch_pseudonymiser_free", (), || {
+        // SAFETY: the caller's contract.
+        unsafe { raw::free_handle(p) }
+    })
+}
