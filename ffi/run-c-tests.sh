@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the carematch C ABI and runs the C tests against it:
-#   1. tests/smoke.c linked statically, under AddressSanitizer + UndefinedBehaviorSanitizer
-#      (with LeakSanitizer), and
-#   2. tests/smoke.c linked against the shared library, under valgrind (memcheck).
+# Builds the carematch C ABI and runs the C tests against it (tests/smoke.c: status codes and
+# the last error; tests/api.c: every other function) and the example examples/link_csv.c:
+#   1. linked statically, under AddressSanitizer + UndefinedBehaviorSanitizer (with
+#      LeakSanitizer), and
+#   2. linked against the shared library, under valgrind (memcheck, 0 bytes definitely lost).
 #
 # Needs only the Rust toolchain, gcc and valgrind. Run from anywhere:
 #     bash ffi/run-c-tests.sh
@@ -30,22 +31,47 @@ cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I "$ffi_dir/include")
 # What a Rust staticlib needs from the system (see `cargo rustc -- --print native-static-libs`).
 native_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl)
 
-echo "==> smoke.c, static library, ASan + UBSan"
-gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
-    "$ffi_dir/tests/smoke.c" "$lib_dir/libcarematch_ffi.a" "${native_libs[@]}" \
-    -o "$out_dir/smoke-asan"
-ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1" \
-UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    "$out_dir/smoke-asan"
+# The pseudonym vectors shared with the Rust and Python tests, as lines C can read.
+python3 - "$repo_root/tests/data/vectors.json" "$out_dir/vectors.tsv" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+with open(sys.argv[2], "w") as out:
+    out.write("%s %s %d\n" % (v["key_hex"], v["project"], v["key_version"]))
+    for t in v["tokens"]:
+        out.write("%s\t%s\t%s\n" % (t["field"], t["value"], t["token"]))
+    for b in v["blooms"]:
+        out.write("%s\t%s\t%s\n" % (b["field"], b["value"], b["bloom"]))
+PY
+
+asan_env=(ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+          UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+programs=("$ffi_dir/tests/smoke.c" "$ffi_dir/tests/api.c" "$ffi_dir/examples/link_csv.c")
+run_example=(examples/data/gp.csv examples/data/hospital.csv)
+
+for src in "${programs[@]}"; do
+    name="$(basename "$src" .c)"
+    args=()
+    [[ "$name" == link_csv ]] && args=("${run_example[@]}")
+    echo "==> $name.c, static library, ASan + UBSan"
+    gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
+        "$src" "$lib_dir/libcarematch_ffi.a" "${native_libs[@]}" -lm -o "$out_dir/$name-asan"
+    env "${asan_env[@]}" "$out_dir/$name-asan" "${args[@]}" > "$out_dir/$name-asan.out"
+    tail -n 3 "$out_dir/$name-asan.out"
+done
 
 if [[ "${CAREMATCH_SKIP_VALGRIND:-0}" == "1" ]]; then
     echo "==> valgrind skipped (CAREMATCH_SKIP_VALGRIND=1)"
     exit 0
 fi
 
-echo "==> smoke.c, shared library, valgrind"
-gcc "${cflags[@]}" "$ffi_dir/tests/smoke.c" -L "$lib_dir" -lcarematch_ffi \
-    -o "$out_dir/smoke-shared"
-LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-    "$out_dir/smoke-shared"
+for src in "${programs[@]}"; do
+    name="$(basename "$src" .c)"
+    args=()
+    [[ "$name" == link_csv ]] && args=("${run_example[@]}")
+    echo "==> $name.c, shared library, valgrind"
+    gcc "${cflags[@]}" "$src" -L "$lib_dir" -lcarematch_ffi -lm -o "$out_dir/$name-shared"
+    LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+        "$out_dir/$name-shared" "${args[@]}" > "$out_dir/$name-valgrind.out"
+    tail -n 3 "$out_dir/$name-valgrind.out"
+done

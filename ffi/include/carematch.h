@@ -705,6 +705,24 @@ carematch_status carematch_result_explain(const carematch_result *result,
                                           size_t *out_written);
 
 /**
+ * The record id of row `row` of the left (`side` 0) or right (`side` 1) batch, into
+ * `(buf, len)` with a NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not
+ * fit): with `carematch_pair.left` / `.right`, the ids of a pair.
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` for a side or row out of range.
+ *
+ * # Safety
+ *
+ * `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_result_record_id(const carematch_result *result,
+                                            uint32_t side,
+                                            uint32_t row,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *out_written);
+
+/**
  * The person id of row `row` of the left (`side` 0) or right (`side` 1) batch, from the
  * result's matches (`P` and 16 hex digits, independent of row order), into `(buf, len)`.
  *

@@ -64,7 +64,7 @@ pub use linkage::{
     CAREMATCH_DECISION_REVIEW, carematch_dedupe, carematch_evaluation, carematch_link,
     carematch_pair, carematch_result, carematch_result_copy, carematch_result_evaluate,
     carematch_result_explain, carematch_result_free, carematch_result_get, carematch_result_len,
-    carematch_result_person_id, carematch_result_rule_name,
+    carematch_result_person_id, carematch_result_record_id, carematch_result_rule_name,
 };
 pub use model::{
     carematch_model, carematch_model_free, carematch_model_from_json, carematch_model_load,

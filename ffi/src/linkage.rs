@@ -343,6 +343,54 @@ pub unsafe extern "C" fn carematch_result_explain(
     })
 }
 
+/// The row of `side` (0 left, 1 right; in a dedupe both are the one batch) numbered `row`,
+/// as a row of the result's store.
+fn row_of(r: &carematch_result, side: u32, row: u32) -> Result<u32, Failure> {
+    let sources = r.records.sources();
+    let source = sources
+        .get(side as usize)
+        .or_else(|| (side == 1 && sources.len() == 1).then(|| &sources[0]))
+        .ok_or_else(|| Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("no side {side}")))?;
+    let at = source
+        .rows
+        .start
+        .checked_add(row)
+        .filter(|x| source.rows.contains(x));
+    at.ok_or_else(|| {
+        Failure::new(
+            CAREMATCH_INVALID_ARGUMENT,
+            format!("row {row} is past the batch's end"),
+        )
+    })
+}
+
+/// The record id of row `row` of the left (`side` 0) or right (`side` 1) batch, into
+/// `(buf, len)` with a NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not
+/// fit): with `carematch_pair.left` / `.right`, the ids of a pair.
+///
+/// Errors: `CAREMATCH_INVALID_ARGUMENT` for a side or row out of range.
+///
+/// # Safety
+///
+/// `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_record_id(
+    result: *const carematch_result,
+    side: u32,
+    row: u32,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_result_record_id", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        let at = row_of(r, side, row)?;
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(r.records.id(at), buf, len, out_written) }
+    })
+}
+
 /// The person id of row `row` of the left (`side` 0) or right (`side` 1) batch, from the
 /// result's matches (`P` and 16 hex digits, independent of row order), into `(buf, len)`.
 ///
@@ -363,22 +411,7 @@ pub unsafe extern "C" fn carematch_result_person_id(
     guard::guard("carematch_result_person_id", || {
         // SAFETY: the caller's contract.
         let r = unsafe { raw::handle(result) }?;
-        let sources = r.records.sources();
-        let source = sources
-            .get(side as usize)
-            .or_else(|| (side == 1 && sources.len() == 1).then(|| &sources[0]))
-            .ok_or_else(|| Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("no side {side}")))?;
-        let at = source
-            .rows
-            .start
-            .checked_add(row)
-            .filter(|x| source.rows.contains(x));
-        let at = at.ok_or_else(|| {
-            Failure::new(
-                CAREMATCH_INVALID_ARGUMENT,
-                format!("row {row} is past the batch's end"),
-            )
-        })?;
+        let at = row_of(r, side, row)?;
         let clusters = r.clusters.get_or_init(|| r.result.clusters(&r.records));
         // SAFETY: the caller's contract.
         unsafe { raw::text_out(clusters.person_id(at), buf, len, out_written) }

@@ -1,0 +1,521 @@
+/*
+ * The carematch C ABI, every exported function: the success path, NULL arguments, invalid
+ * UTF-8, out-of-range indexes and wrong handle use, buffer sizes, and the error messages
+ * (naming the file or column, never a patient's value). Compiled as C11 with -Wall -Wextra
+ * -Werror and run under AddressSanitizer/UBSan (static library) and valgrind (shared
+ * library) by ffi/run-c-tests.sh, from the repository root. The pseudonym vectors come from
+ * tests/data/vectors.json (as target/c-tests/vectors.tsv, written by the script).
+ *
+ * Prints one line per failed check and ends with "N passed, N failed".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carematch.h"
+
+static int passed = 0;
+static int failed = 0;
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (cond) {                                                        \
+            passed++;                                                      \
+        } else {                                                           \
+            failed++;                                                      \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_STATUS(call, want)                                                        \
+    do {                                                                                \
+        carematch_status got_ = (call);                                                 \
+        if (got_ == (want)) {                                                           \
+            passed++;                                                                   \
+        } else {                                                                        \
+            failed++;                                                                   \
+            char msg_[512];                                                             \
+            size_t n_ = 0;                                                              \
+            if (carematch_last_error_message(msg_, sizeof msg_, &n_) != CAREMATCH_OK) { \
+                msg_[0] = 0;                                                            \
+            }                                                                           \
+            fprintf(stderr, "FAIL %s:%d: %s returned %s, want %s (%s)\n", __FILE__,     \
+                    __LINE__, #call, carematch_status_name(got_),                       \
+                    carematch_status_name(want), msg_);                                 \
+        }                                                                               \
+    } while (0)
+
+#define S(lit) ((carematch_str){(lit), sizeof(lit) - 1})
+
+/* The last error message of this thread. */
+static const char *last_error(void) {
+    static char buf[1024];
+    size_t n = 0;
+    if (carematch_last_error_message(buf, sizeof buf, &n) != CAREMATCH_OK) {
+        buf[0] = 0;
+    }
+    return buf;
+}
+
+static carematch_batch *gp_batch(void) {
+    carematch_batch *b = NULL;
+    const char *path = "examples/data/gp.csv";
+    CHECK_STATUS(carematch_batch_read_csv(path, strlen(path), &b), CAREMATCH_OK);
+    return b;
+}
+
+static carematch_batch *hospital_batch(void) {
+    carematch_batch *b = NULL;
+    const char *path = "examples/data/hospital.csv";
+    CHECK_STATUS(carematch_batch_read_csv(path, strlen(path), &b), CAREMATCH_OK);
+    return b;
+}
+
+static void test_batches(void) {
+    carematch_batch *b = NULL;
+    size_t rows = 99;
+    CHECK_STATUS(carematch_batch_new(NULL, 0, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_batch_new("\xff", 1, &b), CAREMATCH_INVALID_UTF8);
+    CHECK(b == NULL); /* out-parameters are written only on success */
+    CHECK_STATUS(carematch_batch_new("small", 5, &b), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_len(b, &rows), CAREMATCH_OK);
+    CHECK(rows == 0);
+
+    carematch_str ids[] = {S("A1"), S("A2"), S("A3")};
+    carematch_str given[] = {S("Ann"), S("Bob"), {NULL, 0}};
+    carematch_str bad_utf8[] = {S("Ann"), {"Secret\xff", 7}, S("Cy")};
+    carematch_str two[] = {S("x"), S("y")};
+    CHECK_STATUS(carematch_batch_add_column(b, "id", 2, CAREMATCH_ROLE_ID, ids, 3), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_add_column(b, "", 0, CAREMATCH_ROLE_GIVEN_NAME, given, 3),
+                 CAREMATCH_OK);
+    /* Wrong use: a bad value names the column and row, never the value. */
+    CHECK_STATUS(carematch_batch_add_column(b, "", 0, CAREMATCH_ROLE_SURNAME, bad_utf8, 3),
+                 CAREMATCH_INVALID_UTF8);
+    CHECK(strstr(last_error(), "row 1") != NULL);
+    CHECK(strstr(last_error(), "surname") != NULL);
+    CHECK(strstr(last_error(), "Secret") == NULL);
+    CHECK_STATUS(carematch_batch_add_column(b, "", 0, CAREMATCH_ROLE_SURNAME, two, 2),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(strstr(last_error(), "has 2 rows; the batch has 3") != NULL);
+    CHECK_STATUS(carematch_batch_add_column(b, "", 0, 99, ids, 3), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(strstr(last_error(), "unknown role 99") != NULL);
+    CHECK_STATUS(carematch_batch_add_column(b, "", 0, CAREMATCH_ROLE_BY_NAME, ids, 3),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_batch_add_column(b, "x", 1, CAREMATCH_ROLE_ID, NULL, 3),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_batch_add_column(NULL, "x", 1, CAREMATCH_ROLE_ID, ids, 3),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_batch_len(b, &rows), CAREMATCH_OK);
+    CHECK(rows == 3);
+    CHECK_STATUS(carematch_batch_len(NULL, &rows), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_batch_len(b, NULL), CAREMATCH_NULL_ARGUMENT);
+    carematch_batch_free(b);
+    carematch_batch_free(NULL);
+
+    /* Reading CSV: a missing file names it; a real one has its rows. */
+    carematch_batch *r = NULL;
+    CHECK_STATUS(carematch_batch_read_csv("no/such.csv", 11, &r), CAREMATCH_IO_ERROR);
+    CHECK(strstr(last_error(), "no/such.csv") != NULL);
+    CHECK(r == NULL);
+    CHECK_STATUS(carematch_batch_read_csv(NULL, 3, &r), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_batch_read_csv("x", 1, NULL), CAREMATCH_NULL_ARGUMENT);
+    r = gp_batch();
+    CHECK_STATUS(carematch_batch_len(r, &rows), CAREMATCH_OK);
+    CHECK(rows == 8064);
+    carematch_batch_free(r);
+}
+
+static void test_models(carematch_model **out) {
+    carematch_batch *gp = gp_batch(), *h = hospital_batch();
+    carematch_model *m = NULL;
+    CHECK_STATUS(carematch_model_train(NULL, h, &m), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_model_train(gp, h, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_model_train(gp, h, &m), CAREMATCH_OK);
+    CHECK(m != NULL);
+
+    /* JSON: the size first, then the text; a small buffer is left untouched. */
+    size_t need = 0, written = 0;
+    CHECK_STATUS(carematch_model_to_json(m, NULL, 0, &need), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(need > 100);
+    char small[8];
+    memset(small, 'x', sizeof small);
+    CHECK_STATUS(carematch_model_to_json(m, small, sizeof small, &written),
+                 CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(small[0] == 'x' && written == need);
+    char *json = malloc(need);
+    CHECK_STATUS(carematch_model_to_json(m, json, need, &written), CAREMATCH_OK);
+    CHECK(written == need - 1 && json[written] == 0);
+    CHECK(strstr(json, "\"comparisons\"") != NULL);
+    CHECK_STATUS(carematch_model_to_json(NULL, json, need, &written), CAREMATCH_NULL_ARGUMENT);
+
+    carematch_model *back = NULL;
+    CHECK_STATUS(carematch_model_from_json(json, written, &back), CAREMATCH_OK);
+    CHECK_STATUS(carematch_model_from_json("{\"x\":1}", 7, &back), CAREMATCH_CONFIG_ERROR);
+    CHECK_STATUS(carematch_model_from_json("\xff", 1, &back), CAREMATCH_INVALID_UTF8);
+    CHECK_STATUS(carematch_model_from_json(json, written, NULL), CAREMATCH_NULL_ARGUMENT);
+
+    /* Save and load give the same JSON. */
+    const char *path = "target/c-tests/model.json";
+    CHECK_STATUS(carematch_model_save(back, path, strlen(path)), CAREMATCH_OK);
+    CHECK_STATUS(carematch_model_save(NULL, path, strlen(path)), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_model_save(back, "no/such/dir/m.json", 18), CAREMATCH_IO_ERROR);
+    CHECK(strstr(last_error(), "no/such/dir/m.json") != NULL);
+    carematch_model *loaded = NULL;
+    CHECK_STATUS(carematch_model_load(path, strlen(path), &loaded), CAREMATCH_OK);
+    CHECK_STATUS(carematch_model_load("missing.json", 12, &loaded), CAREMATCH_IO_ERROR);
+    CHECK_STATUS(carematch_model_load(path, strlen(path), NULL), CAREMATCH_NULL_ARGUMENT);
+    char *json2 = malloc(need);
+    CHECK_STATUS(carematch_model_to_json(loaded, json2, need, &written), CAREMATCH_OK);
+    CHECK(strcmp(json, json2) == 0);
+    free(json);
+    free(json2);
+    carematch_model_free(back);
+    carematch_model_free(loaded);
+    carematch_model_free(NULL);
+    carematch_batch_free(gp);
+    carematch_batch_free(h);
+    *out = m;
+}
+
+static int read_pairs(const char *path, char (*left)[16], char (*right)[16], int cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[128];
+    int n = 0;
+    if (!fgets(line, sizeof line, f)) { fclose(f); return 0; }
+    while (n < cap && fgets(line, sizeof line, f)) {
+        char *comma = strchr(line, ',');
+        if (!comma) continue;
+        *comma = 0;
+        char *end = comma + 1 + strcspn(comma + 1, ",\r\n");
+        *end = 0;
+        if (strlen(line) >= 16 || strlen(comma + 1) >= 16) continue;
+        memcpy(left[n], line, strlen(line) + 1);
+        memcpy(right[n], comma + 1, strlen(comma + 1) + 1);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void test_link(carematch_model *m) {
+    carematch_batch *gp = gp_batch(), *h = hospital_batch();
+    carematch_result *r = NULL;
+    CHECK_STATUS(carematch_link(gp, NULL, m, &r), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_link(gp, h, m, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_link(gp, h, m, &r), CAREMATCH_OK);
+    size_t n = 0;
+    CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
+    CHECK(n > 4000);
+    CHECK_STATUS(carematch_result_len(NULL, &n), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_result_len(r, NULL), CAREMATCH_NULL_ARGUMENT);
+
+    carematch_pair p;
+    CHECK_STATUS(carematch_result_get(r, 0, &p), CAREMATCH_OK);
+    CHECK(p.decision >= CAREMATCH_DECISION_MATCH && p.decision <= CAREMATCH_DECISION_AMBIGUOUS);
+    CHECK(p.match_probability >= 0.0 && p.match_probability <= 1.0);
+    CHECK_STATUS(carematch_result_get(r, n, &p), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(strstr(last_error(), "pair") != NULL);
+    CHECK_STATUS(carematch_result_get(r, 0, NULL), CAREMATCH_NULL_ARGUMENT);
+
+    /* Bulk copy equals pair by pair; a short array gets the count needed and no writes. */
+    size_t written = 0;
+    CHECK_STATUS(carematch_result_copy(r, NULL, 0, &written), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(written == n);
+    carematch_pair *all = calloc(n, sizeof *all);
+    CHECK_STATUS(carematch_result_copy(r, all, n, &written), CAREMATCH_OK);
+    CHECK(written == n);
+    int same = 1, matched = 0, rules = 0;
+    for (size_t i = 0; i < n; i++) {
+        carematch_pair q;
+        if (carematch_result_get(r, i, &q) != CAREMATCH_OK || q.left != all[i].left ||
+            q.right != all[i].right || q.decision != all[i].decision) {
+            same = 0;
+        }
+        matched += all[i].decision == CAREMATCH_DECISION_MATCH;
+        rules += all[i].rule >= 0;
+    }
+    CHECK(same);
+    CHECK(matched > 4000 && rules > 1000);
+    CHECK_STATUS(carematch_result_copy(r, all, n, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_result_copy(r, NULL, n, &written), CAREMATCH_NULL_ARGUMENT);
+
+    /* Rule names, record ids, person ids, explanation. */
+    char buf[4096];
+    int32_t rule = -1;
+    for (size_t i = 0; i < n && rule < 0; i++) rule = all[i].rule;
+    CHECK_STATUS(carematch_result_rule_name(r, rule, buf, sizeof buf, &written), CAREMATCH_OK);
+    CHECK(written > 0 && strlen(buf) == written);
+    CHECK_STATUS(carematch_result_rule_name(r, -1, buf, sizeof buf, &written),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_result_rule_name(r, 999, buf, sizeof buf, &written),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_result_rule_name(NULL, 0, buf, sizeof buf, &written),
+                 CAREMATCH_NULL_ARGUMENT);
+    char left_id[32], right_id[32];
+    CHECK_STATUS(carematch_result_record_id(r, 0, all[0].left, left_id, sizeof left_id, &written),
+                 CAREMATCH_OK);
+    CHECK(strncmp(left_id, "GP", 2) == 0);
+    CHECK_STATUS(
+        carematch_result_record_id(r, 1, all[0].right, right_id, sizeof right_id, &written),
+        CAREMATCH_OK);
+    CHECK(right_id[0] == 'H');
+    CHECK_STATUS(carematch_result_record_id(r, 2, 0, buf, sizeof buf, &written),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_result_record_id(r, 0, 1000000, buf, sizeof buf, &written),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_result_record_id(r, 0, 0, buf, 2, &written),
+                 CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(written == 11); /* "GP00000001" and its NUL */
+    CHECK_STATUS(carematch_result_record_id(NULL, 0, 0, buf, sizeof buf, &written),
+                 CAREMATCH_NULL_ARGUMENT);
+    /* A matched pair is one person. */
+    size_t k = 0;
+    while (k < n && all[k].decision != CAREMATCH_DECISION_MATCH) k++;
+    char pa[32], pb[32];
+    CHECK_STATUS(carematch_result_person_id(r, 0, all[k].left, pa, sizeof pa, &written),
+                 CAREMATCH_OK);
+    CHECK_STATUS(carematch_result_person_id(r, 1, all[k].right, pb, sizeof pb, &written),
+                 CAREMATCH_OK);
+    CHECK(pa[0] == 'P' && strlen(pa) == 17 && strcmp(pa, pb) == 0);
+    CHECK_STATUS(carematch_result_person_id(r, 0, 1000000, pa, sizeof pa, &written),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_result_person_id(NULL, 0, 0, pa, sizeof pa, &written),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_result_explain(r, k, buf, sizeof buf, &written), CAREMATCH_OK);
+    CHECK(strstr(buf, "\"comparisons\"") != NULL && strstr(buf, "\"nhs_number\"") != NULL);
+    CHECK_STATUS(carematch_result_explain(r, n, buf, sizeof buf, &written),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_result_explain(r, k, buf, 4, &written), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK_STATUS(carematch_result_explain(NULL, 0, buf, sizeof buf, &written),
+                 CAREMATCH_NULL_ARGUMENT);
+
+    /* Evaluation against the shipped truth file. */
+    static char tl[6000][16], tr[6000][16];
+    int t = read_pairs("examples/data/truth.csv", tl, tr, 6000);
+    CHECK(t > 4000);
+    carematch_str *lefts = calloc((size_t)t, sizeof *lefts);
+    carematch_str *rights = calloc((size_t)t, sizeof *rights);
+    for (int i = 0; i < t; i++) {
+        lefts[i] = (carematch_str){tl[i], strlen(tl[i])};
+        rights[i] = (carematch_str){tr[i], strlen(tr[i])};
+    }
+    carematch_evaluation e;
+    CHECK_STATUS(carematch_result_evaluate(r, lefts, rights, (size_t)t, &e), CAREMATCH_OK);
+    CHECK(e.precision > 0.99 && e.recall > 0.95 && e.f1 > 0.97);
+    CHECK(e.true_positives + e.false_positives == (uint64_t)matched);
+    CHECK_STATUS(carematch_result_evaluate(r, NULL, rights, (size_t)t, &e),
+                 CAREMATCH_NULL_ARGUMENT);
+    lefts[3] = (carematch_str){"\xff", 1};
+    CHECK_STATUS(carematch_result_evaluate(r, lefts, rights, (size_t)t, &e),
+                 CAREMATCH_INVALID_UTF8);
+    CHECK(strstr(last_error(), "truth left id 3") != NULL);
+    CHECK_STATUS(carematch_result_evaluate(r, NULL, NULL, 0, &e), CAREMATCH_OK);
+    CHECK(e.recall == 0.0 && e.false_negatives == 0);
+    free(lefts);
+    free(rights);
+    free(all);
+    carematch_result_free(r);
+    carematch_result_free(NULL);
+
+    /* Dedupe of one batch, training in place (model NULL). */
+    carematch_result *d = NULL;
+    CHECK_STATUS(carematch_dedupe(NULL, m, &d), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_dedupe(h, NULL, &d), CAREMATCH_OK);
+    CHECK_STATUS(carematch_result_len(d, &n), CAREMATCH_OK);
+    CHECK_STATUS(carematch_result_person_id(d, 1, 0, pa, sizeof pa, &written), CAREMATCH_OK);
+    carematch_result_free(d);
+    carematch_batch_free(gp);
+    carematch_batch_free(h);
+}
+
+static int hex_to_bytes(const char *hex, uint8_t *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return 0;
+        out[i] = (uint8_t)v;
+    }
+    return 1;
+}
+
+static void test_pseudonymiser(void) {
+    FILE *f = fopen("target/c-tests/vectors.tsv", "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[1024], key_hex[80] = {0}, project[64] = {0};
+    unsigned version = 0;
+    CHECK(fgets(line, sizeof line, f) != NULL);
+    CHECK(sscanf(line, "%79s %63s %u", key_hex, project, &version) == 3);
+    uint8_t key[32];
+    CHECK(hex_to_bytes(key_hex, key, 32));
+    carematch_pseudonymiser *p = NULL;
+    CHECK_STATUS(carematch_pseudonymiser_new(key, 31, project, strlen(project), version, &p),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(strstr(last_error(), "32 bytes") != NULL);
+    CHECK_STATUS(carematch_pseudonymiser_new(NULL, 32, project, strlen(project), version, &p),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_pseudonymiser_new(key, 32, "\xff", 1, version, &p),
+                 CAREMATCH_INVALID_UTF8);
+    CHECK(p == NULL);
+    CHECK_STATUS(carematch_pseudonymiser_new(key, 32, project, strlen(project), version, &p),
+                 CAREMATCH_OK);
+    int vectors = 0, equal = 0;
+    while (fgets(line, sizeof line, f)) {
+        char field[64], value[256], want[600];
+        if (sscanf(line, "%63[^\t]\t%255[^\t]\t%599s", field, value, want) != 3) continue;
+        char got[600];
+        size_t written = 0;
+        vectors++;
+        if (carematch_pseudonymiser_token(p, field, strlen(field), value, strlen(value), got,
+                                          sizeof got, &written) == CAREMATCH_OK &&
+            strcmp(got, want) == 0) {
+            equal++;
+        } else {
+            fprintf(stderr, "vector %s: got %s want %s\n", field, got, want);
+        }
+    }
+    fclose(f);
+    CHECK(vectors >= 10);
+    CHECK(equal == vectors);
+    char buf[64];
+    size_t written = 0;
+    CHECK_STATUS(carematch_pseudonymiser_token(p, "nope.tok", 8, "x", 1, buf, sizeof buf, &written),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_pseudonymiser_token(p, "dob.tok", 7, "1980-02-01", 10, buf, 8, &written),
+                 CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(written == 33);
+    CHECK_STATUS(carematch_pseudonymiser_token(NULL, "dob.tok", 7, "x", 1, buf, 64, &written),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_pseudonymiser_token(p, "dob.tok", 7, "\xff", 1, buf, 64, &written),
+                 CAREMATCH_INVALID_UTF8);
+
+    /* Encoded batches link with each other. */
+    carematch_batch *gp = gp_batch(), *h = hospital_batch(), *eg = NULL, *eh = NULL;
+    CHECK_STATUS(carematch_pseudonymiser_encode(p, gp, 2, &eg), CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_pseudonymiser_encode(p, NULL, 0, &eg), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_pseudonymiser_encode(p, gp, 0, &eg), CAREMATCH_OK);
+    CHECK_STATUS(carematch_pseudonymiser_encode(p, h, 0, &eh), CAREMATCH_OK);
+    carematch_result *r = NULL;
+    CHECK_STATUS(carematch_link(eg, eh, NULL, &r), CAREMATCH_OK);
+    size_t n = 0;
+    CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
+    CHECK(n > 4000);
+    carematch_result_free(r);
+    carematch_batch_free(eg);
+    carematch_batch_free(eh);
+    carematch_batch_free(gp);
+    carematch_batch_free(h);
+    carematch_pseudonymiser_free(p);
+    carematch_pseudonymiser_free(NULL);
+}
+
+static void test_index(carematch_model *m) {
+    carematch_batch *gp = gp_batch();
+    carematch_index *ix = NULL;
+    CHECK_STATUS(carematch_index_build(gp, NULL, 1, &ix), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_index_build(gp, m, 2, &ix), CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_index_build(gp, m, 1, &ix), CAREMATCH_OK);
+    size_t n = 0;
+    CHECK_STATUS(carematch_index_len(ix, &n), CAREMATCH_OK);
+    CHECK(n == 8064);
+    CHECK_STATUS(carematch_index_len(NULL, &n), CAREMATCH_NULL_ARGUMENT);
+
+    /* H00000002 of the hospital file (Nathan Ellis) matches GP00001808. */
+    carematch_str names[] = {S("id"), S("first_name"), S("last_name"), S("dob"), S("gender"),
+                             S("postcode")};
+    carematch_str values[] = {S("H00000002"), S("Nathan"), S("Ellis"), S("13/01/1982"),
+                              S("Male"), S("RM3 1AZ")};
+    carematch_answer *a = NULL;
+    CHECK_STATUS(carematch_index_query(ix, names, values, 6, 5, &a), CAREMATCH_OK);
+    uint32_t decision = 0;
+    CHECK_STATUS(carematch_answer_decision(a, &decision), CAREMATCH_OK);
+    CHECK(decision == CAREMATCH_DECISION_MATCH);
+    CHECK_STATUS(carematch_answer_len(a, &n), CAREMATCH_OK);
+    CHECK(n >= 1 && n <= 5);
+    carematch_candidate c;
+    CHECK_STATUS(carematch_answer_candidate(a, 0, &c), CAREMATCH_OK);
+    CHECK(c.decision == CAREMATCH_DECISION_MATCH && c.match_probability > 0.99);
+    CHECK_STATUS(carematch_answer_candidate(a, n, &c), CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_answer_candidate(NULL, 0, &c), CAREMATCH_NULL_ARGUMENT);
+    char buf[4096];
+    size_t written = 0;
+    CHECK_STATUS(carematch_answer_candidate_id(a, 0, buf, sizeof buf, &written), CAREMATCH_OK);
+    CHECK(strcmp(buf, "GP00001808") == 0);
+    CHECK_STATUS(carematch_answer_candidate_id(a, n, buf, sizeof buf, &written),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_answer_json(a, buf, sizeof buf, &written), CAREMATCH_OK);
+    CHECK(strncmp(buf, "{\"id\":\"H00000002\",\"decision\":\"match\"", 35) == 0);
+    CHECK_STATUS(carematch_answer_json(a, buf, 3, &written), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK_STATUS(carematch_answer_json(NULL, buf, sizeof buf, &written), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_answer_decision(a, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_answer_len(a, NULL), CAREMATCH_NULL_ARGUMENT);
+    carematch_answer_free(a);
+    carematch_answer_free(NULL);
+
+    /* Wrong input: no id; a name that is not UTF-8; NULL arrays. */
+    CHECK_STATUS(carematch_index_query(ix, names + 1, values + 1, 5, 5, &a),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(strstr(last_error(), "no id") != NULL);
+    carematch_str bad_names[] = {S("id"), {"\xff", 1}};
+    CHECK_STATUS(carematch_index_query(ix, bad_names, values, 2, 5, &a), CAREMATCH_INVALID_UTF8);
+    CHECK(strstr(last_error(), "name 1") != NULL);
+    CHECK_STATUS(carematch_index_query(ix, NULL, values, 2, 5, &a), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_index_query(ix, names, values, 6, 5, NULL), CAREMATCH_NULL_ARGUMENT);
+
+    /* Insert, update, remove. */
+    carematch_str new_values[] = {S("NEW-1"), S("Nathan"), S("Ellis"), S("13/01/1982"),
+                                  S("Male"), S("RM3 1AZ")};
+    CHECK_STATUS(carematch_index_insert(ix, names, new_values, 6), CAREMATCH_OK);
+    CHECK_STATUS(carematch_index_insert(ix, names, new_values, 6), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(strstr(last_error(), "already holds") != NULL);
+    CHECK_STATUS(carematch_index_len(ix, &n), CAREMATCH_OK);
+    CHECK(n == 8065);
+    CHECK_STATUS(carematch_index_update(ix, names, new_values, 6), CAREMATCH_OK);
+    CHECK_STATUS(carematch_index_remove(ix, "NEW-1", 5), CAREMATCH_OK);
+    CHECK_STATUS(carematch_index_remove(ix, "NEW-1", 5), CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_index_update(ix, names, new_values, 6), CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_index_insert(NULL, names, new_values, 6), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_index_update(NULL, names, new_values, 6), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_index_remove(NULL, "x", 1), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_index_remove(ix, "\xff", 1), CAREMATCH_INVALID_UTF8);
+
+    /* Save and load; a damaged file is refused with its name. */
+    const char *path = "target/c-tests/pop.idx";
+    CHECK_STATUS(carematch_index_save(ix, path, strlen(path)), CAREMATCH_OK);
+    CHECK_STATUS(carematch_index_save(NULL, path, strlen(path)), CAREMATCH_NULL_ARGUMENT);
+    carematch_index *back = NULL;
+    CHECK_STATUS(carematch_index_load(path, strlen(path), &back), CAREMATCH_OK);
+    CHECK_STATUS(carematch_index_len(back, &n), CAREMATCH_OK);
+    CHECK(n == 8064);
+    const char *bad = "target/c-tests/bad.idx";
+    FILE *f = fopen(bad, "w");
+    if (f) {
+        fputs("CMINDEX", f);
+        fclose(f);
+    }
+    carematch_index *none = NULL;
+    CHECK_STATUS(carematch_index_load(bad, strlen(bad), &none), CAREMATCH_INPUT_ERROR);
+    CHECK(strstr(last_error(), "bad.idx") != NULL);
+    CHECK(none == NULL);
+    CHECK_STATUS(carematch_index_load("missing.idx", 11, &none), CAREMATCH_IO_ERROR);
+    carematch_index_free(back);
+    carematch_index_free(ix);
+    carematch_index_free(NULL);
+    carematch_batch_free(gp);
+}
+
+int main(void) {
+    CHECK(strcmp(carematch_version(), CAREMATCH_VERSION) == 0);
+    CHECK(strcmp(carematch_status_name(CAREMATCH_BUFFER_TOO_SMALL), "CAREMATCH_BUFFER_TOO_SMALL") ==
+          0);
+    test_batches();
+    carematch_model *m = NULL;
+    test_models(&m);
+    test_link(m);
+    test_pseudonymiser();
+    test_index(m);
+    carematch_model_free(m);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
