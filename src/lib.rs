@@ -108,7 +108,9 @@ pub use link::{Decision, Link, LinkResult, Linker, LinkerBuilder, Plan, dedupe_m
 pub use model::{
     Contribution, Explanation, MatchWeight, Model, Probability, Scorer, Thresholds, TrainOptions,
 };
-pub use output::{PAIRS_HEADER, write_changes_csv, write_clusters_csv, write_csv, write_pairs_csv};
+pub use output::{
+    PAIRS_HEADER, pairs_csv, write_changes_csv, write_clusters_csv, write_csv, write_pairs_csv,
+};
 pub use record::{Records, Source};
 pub use rules::{Condition, MatchRule};
 pub use schema::Role;

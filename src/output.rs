@@ -71,7 +71,50 @@ pub fn write_pairs_csv(
     explain: Option<&Model>,
 ) -> Result<(), Error> {
     let mut w = create(path)?;
-    let werr = |e: csv::Error| write_err(path, &e);
+    write_pairs(&mut w, records, result, explain).map_err(|e| match e {
+        PairsError::Csv(e) => write_err(path, &e),
+        PairsError::Core(e) => e,
+    })?;
+    w.flush().map_err(|e| Error::io(path, "write", &e))
+}
+
+/// The pairs file of [`write_pairs_csv`] as text in memory (for callers that hand it on, as
+/// the C ABI and the Python package do).
+///
+/// # Errors
+///
+/// A config error when `explain`'s model does not fit `records`.
+pub fn pairs_csv(
+    records: &Records,
+    result: &LinkResult,
+    explain: Option<&Model>,
+) -> Result<String, Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = || {
+        Error::new(
+            ErrorKind::Io,
+            "cannot write the pairs in memory".to_string(),
+        )
+    };
+    write_pairs(&mut w, records, result, explain).map_err(|e| match e {
+        PairsError::Csv(_) => fail(),
+        PairsError::Core(e) => e,
+    })?;
+    let bytes = w.into_inner().map_err(|_| fail())?;
+    String::from_utf8(bytes).map_err(|_| fail())
+}
+
+enum PairsError {
+    Csv(csv::Error),
+    Core(Error),
+}
+
+fn write_pairs<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    records: &Records,
+    result: &LinkResult,
+    explain: Option<&Model>,
+) -> Result<(), PairsError> {
     let mut header: Vec<String> = PAIRS_HEADER.map(String::from).to_vec();
     let scorer = match explain {
         Some(m) => {
@@ -81,11 +124,11 @@ pub fn write_pairs_csv(
                     header.push(format!("{}_{part}", c.field));
                 }
             }
-            Some(Scorer::new(m, records)?)
+            Some(Scorer::new(m, records).map_err(PairsError::Core)?)
         }
         None => None,
     };
-    w.write_record(&header).map_err(werr)?;
+    w.write_record(&header).map_err(PairsError::Csv)?;
     let mut row: Vec<String> = Vec::with_capacity(header.len());
     for l in &result.links {
         row.clear();
@@ -111,9 +154,9 @@ pub fn write_pairs_csv(
                 row.push(format!("{:.4}", c.tf_adjustment));
             }
         }
-        w.write_record(&row).map_err(werr)?;
+        w.write_record(&row).map_err(PairsError::Csv)?;
     }
-    w.flush().map_err(|e| Error::io(path, "write", &e))
+    Ok(())
 }
 
 /// Writes every record's person id: `cluster_id,source,record_id`, ordered by person id,

@@ -332,6 +332,24 @@ carematch_status carematch_batch_read_csv(const char *path,
                                           carematch_batch **out);
 
 /**
+ * Makes a batch called `name` from CSV text in memory (header first, UTF-8), read as a file
+ * would be: every column by its header name. The text is copied. This is the fast way in
+ * from a data frame (the Python package writes one as CSV and hands it over in one call).
+ *
+ * Errors: `CAREMATCH_INPUT_ERROR` (malformed CSV, a ragged row, text that is not UTF-8,
+ * naming `name` and the line), and those of the arguments.
+ *
+ * # Safety
+ *
+ * `(name, name_len)` valid text; `text` valid for `text_len` bytes; `out` valid.
+ */
+carematch_status carematch_batch_from_csv(const char *name,
+                                          size_t name_len,
+                                          const char *text,
+                                          size_t text_len,
+                                          carematch_batch **out);
+
+/**
  * Adds a column of `n` values to `batch`: `role` is a `CAREMATCH_ROLE_*` number
  * (`CAREMATCH_ROLE_BY_NAME` to take the role from `name` as a CSV header would); `values[i]`
  * is row `i`'s raw value (`{NULL, 0}` is empty). Every column of a batch has the same number
@@ -672,6 +690,21 @@ carematch_status carematch_result_copy(const carematch_result *result,
                                        carematch_pair *pairs,
                                        size_t cap,
                                        size_t *out_written);
+
+/**
+ * Every pair as the text of a pairs file (`left_id,right_id,match_weight,
+ * match_probability,decision,rule`, header first, as `carematch link --out` writes it), into
+ * `(buf, len)` with a NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not
+ * fit; `(NULL, 0)` asks for it).
+ *
+ * # Safety
+ *
+ * `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_result_csv(const carematch_result *result,
+                                      char *buf,
+                                      size_t len,
+                                      size_t *out_written);
 
 /**
  * The name of deterministic rule `rule` (a `carematch_pair.rule`), into `(buf, len)` with a

@@ -38,6 +38,9 @@ pub struct carematch_batch {
     name: String,
     columns: Vec<(String, Vec<String>)>,
     rows: Option<usize>,
+    /// A batch read from CSV text keeps the text, which the core then reads as it reads a
+    /// file (no second encoding); columns added later are appended to it.
+    csv: Option<Vec<u8>>,
 }
 
 impl carematch_batch {
@@ -48,11 +51,88 @@ impl carematch_batch {
             name,
             columns,
             rows,
+            csv: None,
         }
+    }
+
+    /// A batch of CSV text (header first), checked and counted: malformed CSV, a ragged row
+    /// or text that is not UTF-8 is an input error naming `name` and the line.
+    fn from_csv(name: String, text: Vec<u8>) -> Result<Self, Failure> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.as_slice());
+        let bad = |e: csv::Error| {
+            let line = e.position().map_or(0, |p| p.line());
+            let what = match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => "not valid UTF-8",
+                csv::ErrorKind::UnequalLengths { .. } => "ragged row",
+                _ => "malformed CSV",
+            };
+            Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                format!("{name}: line {line}: {what}"),
+            )
+        };
+        let headers: Vec<String> = rdr
+            .headers()
+            .map_err(bad)?
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let h = if i == 0 {
+                    h.trim_start_matches('\u{feff}')
+                } else {
+                    h
+                };
+                h.trim().to_string()
+            })
+            .collect();
+        if headers.iter().all(String::is_empty) {
+            return Err(Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                format!("{name}: empty file: no header row"),
+            ));
+        }
+        let mut rows = 0;
+        let mut rec = csv::StringRecord::new();
+        while rdr.read_record(&mut rec).map_err(bad)? {
+            rows += 1;
+        }
+        Ok(carematch_batch {
+            name,
+            columns: headers.into_iter().map(|h| (h, Vec::new())).collect(),
+            rows: Some(rows),
+            csv: Some(text),
+        })
+    }
+
+    /// Turns a CSV batch into columns, so that a column can be added.
+    fn expand_columns(&mut self) -> Result<(), Failure> {
+        let Some(text) = self.csv.take() else {
+            return Ok(());
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.as_slice());
+        for rec in rdr.records() {
+            let rec = rec.map_err(|_| {
+                Failure::new(
+                    crate::status::CAREMATCH_INPUT_ERROR,
+                    "cannot read the batch",
+                )
+            })?;
+            for (c, v) in self.columns.iter_mut().zip(rec.iter()) {
+                c.1.push(v.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// The batch as CSV text, header first.
     fn to_csv(&self) -> Result<Vec<u8>, Failure> {
+        if let Some(text) = &self.csv {
+            return Ok(text.clone());
+        }
         let mut w = csv::Writer::from_writer(Vec::new());
         let io = |_| {
             Failure::new(
@@ -90,8 +170,10 @@ pub(crate) fn records_of(batches: &[&carematch_batch]) -> Result<Records, Failur
                 format!("batch '{}' has no columns", batch.name),
             ));
         }
-        let csv = batch.to_csv()?;
-        b.add_reader(&batch.name, csv.as_slice())?;
+        match &batch.csv {
+            Some(text) => b.add_reader(&batch.name, text.as_slice())?,
+            None => b.add_reader(&batch.name, batch.to_csv()?.as_slice())?,
+        };
     }
     Ok(b.build()?.0)
 }
@@ -141,6 +223,7 @@ pub unsafe extern "C" fn carematch_batch_new(
             },
             columns: Vec::new(),
             rows: None,
+            csv: None,
         }));
         Ok(())
     })
@@ -168,54 +251,50 @@ pub unsafe extern "C" fn carematch_batch_read_csv(
         let out = unsafe { raw::out_param(out) }?;
         // SAFETY: the caller's contract.
         let path = unsafe { raw::str_from_raw(path, len) }?;
-        let io = |e: std::io::Error| {
+        let text = std::fs::read(path).map_err(|e| {
             Failure::new(
                 crate::status::CAREMATCH_IO_ERROR,
                 format!("{path}: cannot read: {}", e.kind()),
             )
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(std::io::BufReader::new(file));
-        let bad = |e: csv::Error| {
-            let line = e.position().map_or(0, |p| p.line());
-            let what = match e.kind() {
-                csv::ErrorKind::Utf8 { .. } => "not valid UTF-8",
-                csv::ErrorKind::UnequalLengths { .. } => "ragged row",
-                _ => "malformed CSV",
-            };
-            Failure::new(
-                crate::status::CAREMATCH_INPUT_ERROR,
-                format!("{path}: line {line}: {what}"),
-            )
-        };
-        let headers: Vec<String> = rdr
-            .headers()
-            .map_err(bad)?
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let h = if i == 0 {
-                    h.trim_start_matches('\u{feff}')
-                } else {
-                    h
-                };
-                h.trim().to_string()
-            })
-            .collect();
-        let mut columns: Vec<(String, Vec<String>)> =
-            headers.into_iter().map(|h| (h, Vec::new())).collect();
-        for rec in rdr.records() {
-            let rec = rec.map_err(bad)?;
-            for (c, v) in columns.iter_mut().zip(rec.iter()) {
-                c.1.push(v.to_string());
-            }
-        }
-        out.write(raw::new_handle(carematch_batch::from_columns(
+        })?;
+        out.write(raw::new_handle(carematch_batch::from_csv(
             path.to_string(),
-            columns,
-        )));
+            text,
+        )?));
+        Ok(())
+    })
+}
+
+/// Makes a batch called `name` from CSV text in memory (header first, UTF-8), read as a file
+/// would be: every column by its header name. The text is copied. This is the fast way in
+/// from a data frame (the Python package writes one as CSV and hands it over in one call).
+///
+/// Errors: `CAREMATCH_INPUT_ERROR` (malformed CSV, a ragged row, text that is not UTF-8,
+/// naming `name` and the line), and those of the arguments.
+///
+/// # Safety
+///
+/// `(name, name_len)` valid text; `text` valid for `text_len` bytes; `out` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_batch_from_csv(
+    name: *const c_char,
+    name_len: usize,
+    text: *const c_char,
+    text_len: usize,
+    out: *mut *mut carematch_batch,
+) -> carematch_status {
+    guard::guard("carematch_batch_from_csv", || {
+        // SAFETY: the caller's contract.
+        let out = unsafe { raw::out_param(out) }?;
+        // SAFETY: the caller's contract.
+        let name = unsafe { raw::str_from_raw(name, name_len) }?;
+        // SAFETY: the caller's contract.
+        let text = unsafe { raw::bytes_from_raw(text.cast(), text_len) }?;
+        let name = if name.is_empty() { "batch" } else { name };
+        out.write(raw::new_handle(carematch_batch::from_csv(
+            name.to_string(),
+            text.to_vec(),
+        )?));
         Ok(())
     })
 }
@@ -249,6 +328,7 @@ pub unsafe extern "C" fn carematch_batch_add_column(
         let batch = unsafe { raw::handle_mut(batch) }?;
         // SAFETY: the caller's contract.
         let name = unsafe { raw::str_from_raw(name, name_len) }?;
+        batch.expand_columns()?;
         let addresses = batch
             .columns
             .iter()

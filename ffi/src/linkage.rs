@@ -79,6 +79,8 @@ pub struct carematch_result {
     /// The first row of the left and right sources in `records`.
     starts: [u32; 2],
     clusters: OnceLock<Clusters>,
+    /// The pairs file text, made once (a caller asks for its size, then for the text).
+    csv: OnceLock<Result<String, String>>,
 }
 
 impl carematch_result {
@@ -130,6 +132,7 @@ fn run(
         model: Some(model),
         starts,
         clusters: OnceLock::new(),
+        csv: OnceLock::new(),
     })
 }
 
@@ -265,6 +268,35 @@ pub unsafe extern "C" fn carematch_result_copy(
         }
         out.write(n);
         Ok(())
+    })
+}
+
+/// Every pair as the text of a pairs file (`left_id,right_id,match_weight,
+/// match_probability,decision,rule`, header first, as `carematch link --out` writes it), into
+/// `(buf, len)` with a NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not
+/// fit; `(NULL, 0)` asks for it).
+///
+/// # Safety
+///
+/// `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_csv(
+    result: *const carematch_result,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_result_csv", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        let text = r.csv.get_or_init(|| {
+            carematch::pairs_csv(&r.records, &r.result, None).map_err(|e| e.message().to_string())
+        });
+        let text = text
+            .as_ref()
+            .map_err(|m| Failure::new(crate::status::CAREMATCH_IO_ERROR, m.clone()))?;
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(text, buf, len, out_written) }
     })
 }
 

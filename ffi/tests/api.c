@@ -124,6 +124,32 @@ static void test_batches(void) {
     CHECK_STATUS(carematch_batch_len(r, &rows), CAREMATCH_OK);
     CHECK(rows == 8064);
     carematch_batch_free(r);
+
+    /* CSV text in memory: counted, checked, and columns can be added to it. */
+    const char *text = "id,surname\nA1,Smith\nA2,\"Jones, Jr\"\n";
+    carematch_batch *t = NULL;
+    CHECK_STATUS(carematch_batch_from_csv("mem", 3, text, strlen(text), &t), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_len(t, &rows), CAREMATCH_OK);
+    CHECK(rows == 2);
+    carematch_str dobs[] = {S("1980-02-01"), S("")};
+    CHECK_STATUS(carematch_batch_add_column(t, "", 0, CAREMATCH_ROLE_DATE_OF_BIRTH, dobs, 2),
+                 CAREMATCH_OK);
+    carematch_batch_free(t);
+    const char *ragged = "id,surname\nA1,Smith,extra\n";
+    t = NULL;
+    CHECK_STATUS(carematch_batch_from_csv("mem.csv", 7, ragged, strlen(ragged), &t),
+                 CAREMATCH_INPUT_ERROR);
+    CHECK(strstr(last_error(), "mem.csv: line 2: ragged row") != NULL);
+    CHECK(strstr(last_error(), "extra") == NULL);
+    const char *latin1 = "id,surname\nA1,Z\xf6e\n";
+    CHECK_STATUS(carematch_batch_from_csv("l1", 2, latin1, strlen(latin1), &t),
+                 CAREMATCH_INPUT_ERROR);
+    CHECK(strstr(last_error(), "not valid UTF-8") != NULL);
+    CHECK_STATUS(carematch_batch_from_csv("", 0, "", 0, &t), CAREMATCH_INPUT_ERROR);
+    CHECK_STATUS(carematch_batch_from_csv("x", 1, NULL, 5, &t), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_batch_from_csv("x", 1, text, strlen(text), NULL),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK(t == NULL);
 }
 
 static void test_models(carematch_model **out) {
@@ -239,6 +265,20 @@ static void test_link(carematch_model *m) {
     CHECK(same);
     CHECK(matched > 4000 && rules > 1000);
     CHECK_STATUS(carematch_result_copy(r, all, n, NULL), CAREMATCH_NULL_ARGUMENT);
+
+    /* The pairs file text: header, then one line per pair. */
+    size_t csv_len = 0;
+    CHECK_STATUS(carematch_result_csv(r, NULL, 0, &csv_len), CAREMATCH_BUFFER_TOO_SMALL);
+    char *csv = malloc(csv_len);
+    CHECK_STATUS(carematch_result_csv(r, csv, csv_len, &written), CAREMATCH_OK);
+    CHECK(written == csv_len - 1);
+    CHECK(strncmp(csv, "left_id,right_id,match_weight,match_probability,decision,rule\n", 62) == 0);
+    size_t lines = 0;
+    for (size_t i = 0; i < written; i++) lines += csv[i] == '\n';
+    CHECK(lines == n + 1);
+    free(csv);
+    CHECK_STATUS(carematch_result_csv(NULL, NULL, 0, &csv_len), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_result_csv(r, NULL, 0, NULL), CAREMATCH_NULL_ARGUMENT);
     CHECK_STATUS(carematch_result_copy(r, NULL, n, &written), CAREMATCH_NULL_ARGUMENT);
 
     /* Rule names, record ids, person ids, explanation. */
