@@ -141,7 +141,7 @@ static void test_batches(void) {
                  CAREMATCH_INPUT_ERROR);
     CHECK(strstr(last_error(), "mem.csv: line 2: ragged row") != NULL);
     CHECK(strstr(last_error(), "extra") == NULL);
-    const char *latin1 = "id,surname\nA1,Z\xf6e\n";
+    const char *latin1 = "id,surname\nA1,Z\xf6" "e\n";
     CHECK_STATUS(carematch_batch_from_csv("l1", 2, latin1, strlen(latin1), &t),
                  CAREMATCH_INPUT_ERROR);
     CHECK(strstr(last_error(), "not valid UTF-8") != NULL);
