@@ -1,0 +1,162 @@
+"""The C ABI as ctypes declarations: one place for every signature of ffi/include/carematch.h.
+
+Everything else in the package goes through `call`, which turns a status into an exception.
+"""
+
+import ctypes
+import os
+import pathlib
+import sys
+from ctypes import POINTER, Structure, c_char_p, c_double, c_int32, c_size_t, c_uint32, c_uint64
+from ctypes import c_void_p
+
+
+def _library_path():
+    explicit = os.environ.get("CAREMATCH_LIBRARY")
+    if explicit:
+        return explicit
+    name = {"darwin": "libcarematch_ffi.dylib", "win32": "carematch_ffi.dll"}.get(
+        sys.platform, "libcarematch_ffi.so")
+    return str(pathlib.Path(__file__).resolve().parent / name)
+
+
+lib = ctypes.CDLL(_library_path())
+
+
+class Str(Structure):
+    """carematch_str: text as pointer + length."""
+
+    _fields_ = [("ptr", c_char_p), ("len", c_size_t)]
+
+
+class Pair(Structure):
+    """carematch_pair."""
+
+    _fields_ = [
+        ("left", c_uint32),
+        ("right", c_uint32),
+        ("match_weight", c_double),
+        ("match_probability", c_double),
+        ("decision", c_uint32),
+        ("rule", c_int32),
+    ]
+
+
+class Evaluation(Structure):
+    """carematch_evaluation."""
+
+    _fields_ = [
+        ("precision", c_double),
+        ("recall", c_double),
+        ("f1", c_double),
+        ("true_positives", c_uint64),
+        ("false_positives", c_uint64),
+        ("false_negatives", c_uint64),
+    ]
+
+
+class CandidateStruct(Structure):
+    """carematch_candidate."""
+
+    _fields_ = [
+        ("match_weight", c_double),
+        ("match_probability", c_double),
+        ("decision", c_uint32),
+        ("by_rule", c_uint32),
+    ]
+
+
+H = c_void_p  # every handle is an opaque pointer
+OUT_H = POINTER(c_void_p)
+SIZE = c_size_t
+OUT_SIZE = POINTER(c_size_t)
+TEXT = (c_char_p, c_size_t)
+BUF = (ctypes.c_char_p, c_size_t, OUT_SIZE)
+
+# name: (argument types, returns a status?)
+_SIGNATURES = {
+    "carematch_version": ([], c_char_p),
+    "carematch_status_name": ([c_uint32], c_char_p),
+    "carematch_last_error_message": ([c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_batch_new": ([*TEXT, OUT_H], c_uint32),
+    "carematch_batch_read_csv": ([*TEXT, OUT_H], c_uint32),
+    "carematch_batch_from_csv": ([*TEXT, *TEXT, OUT_H], c_uint32),
+    "carematch_batch_add_column": ([H, *TEXT, c_uint32, POINTER(Str), SIZE], c_uint32),
+    "carematch_batch_len": ([H, OUT_SIZE], c_uint32),
+    "carematch_batch_free": ([H], None),
+    "carematch_model_train": ([H, H, OUT_H], c_uint32),
+    "carematch_model_from_json": ([*TEXT, OUT_H], c_uint32),
+    "carematch_model_to_json": ([H, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_model_load": ([*TEXT, OUT_H], c_uint32),
+    "carematch_model_save": ([H, *TEXT], c_uint32),
+    "carematch_model_free": ([H], None),
+    "carematch_link": ([H, H, H, OUT_H], c_uint32),
+    "carematch_dedupe": ([H, H, OUT_H], c_uint32),
+    "carematch_result_len": ([H, OUT_SIZE], c_uint32),
+    "carematch_result_get": ([H, SIZE, POINTER(Pair)], c_uint32),
+    "carematch_result_copy": ([H, POINTER(Pair), SIZE, OUT_SIZE], c_uint32),
+    "carematch_result_csv": ([H, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_result_rule_name": ([H, c_int32, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_result_explain": ([H, SIZE, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_result_record_id": ([H, c_uint32, c_uint32, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_result_person_id": ([H, c_uint32, c_uint32, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_result_evaluate": ([H, POINTER(Str), POINTER(Str), SIZE, POINTER(Evaluation)],
+                                  c_uint32),
+    "carematch_result_free": ([H], None),
+    "carematch_pseudonymiser_new": ([c_char_p, SIZE, *TEXT, c_uint32, OUT_H], c_uint32),
+    "carematch_pseudonymiser_token": ([H, *TEXT, *TEXT, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_pseudonymiser_encode": ([H, H, c_uint32, OUT_H], c_uint32),
+    "carematch_pseudonymiser_free": ([H], None),
+    "carematch_index_build": ([H, H, c_uint32, OUT_H], c_uint32),
+    "carematch_index_load": ([*TEXT, OUT_H], c_uint32),
+    "carematch_index_save": ([H, *TEXT], c_uint32),
+    "carematch_index_len": ([H, OUT_SIZE], c_uint32),
+    "carematch_index_query": ([H, POINTER(Str), POINTER(Str), SIZE, SIZE, OUT_H], c_uint32),
+    "carematch_index_insert": ([H, POINTER(Str), POINTER(Str), SIZE], c_uint32),
+    "carematch_index_update": ([H, POINTER(Str), POINTER(Str), SIZE], c_uint32),
+    "carematch_index_remove": ([H, *TEXT], c_uint32),
+    "carematch_index_free": ([H], None),
+    "carematch_answer_decision": ([H, POINTER(c_uint32)], c_uint32),
+    "carematch_answer_len": ([H, OUT_SIZE], c_uint32),
+    "carematch_answer_candidate": ([H, SIZE, POINTER(CandidateStruct)], c_uint32),
+    "carematch_answer_candidate_id": ([H, SIZE, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_answer_json": ([H, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_answer_free": ([H], None),
+}
+
+for _name, (_args, _ret) in _SIGNATURES.items():
+    _f = getattr(lib, _name)
+    _f.argtypes = _args
+    _f.restype = _ret
+
+#: Every function of the C ABI that this package declares (and so wraps).
+FUNCTIONS = tuple(_SIGNATURES)
+
+OK = 0
+BUFFER_TOO_SMALL = 4
+
+
+def last_error():
+    """This thread's last error message."""
+    n = c_size_t(0)
+    lib.carematch_last_error_message(None, 0, ctypes.byref(n))
+    buf = ctypes.create_string_buffer(max(n.value, 1))
+    if lib.carematch_last_error_message(buf, n.value, ctypes.byref(n)) != OK:
+        return ""
+    return buf.value.decode("utf-8", "replace")
+
+
+def text_arg(s):
+    """(pointer, length) for a Python str (UTF-8) or bytes."""
+    b = s if isinstance(s, bytes) else str(s).encode("utf-8")
+    return b, len(b)
+
+
+def strs(values):
+    """A carematch_str array for a sequence of str/bytes, and the buffers it points into."""
+    keep = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in values]
+    arr = (Str * max(len(keep), 1))()
+    for i, b in enumerate(keep):
+        arr[i].ptr = b
+        arr[i].len = len(b)
+    return arr, keep

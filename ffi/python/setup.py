@@ -1,0 +1,69 @@
+"""Builds the carematch C library with cargo and puts it inside the package.
+
+`pip install ffi/python` (from a clone of the repository, with the Rust toolchain on the
+PATH) runs `cargo build --release -p carematch-ffi` and copies `libcarematch_ffi` next to the
+Python modules. The version is read from the workspace's Cargo.toml, never copied by hand.
+"""
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+from setuptools.dist import Distribution
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def version():
+    text = (ROOT / "Cargo.toml").read_text()
+    m = re.search(r"\[workspace\.package\][^\[]*?version\s*=\s*\"([^\"]+)\"", text, re.S)
+    if not m:
+        raise RuntimeError("no [workspace.package] version in Cargo.toml")
+    return m.group(1)
+
+
+def library_name():
+    if sys.platform == "darwin":
+        return "libcarematch_ffi.dylib"
+    if sys.platform == "win32":
+        return "carematch_ffi.dll"
+    return "libcarematch_ffi.so"
+
+
+class BuildWithRust(build_py):
+    """build_py that also builds the Rust library and copies it into the package."""
+
+    def run(self):
+        super().run()
+        cargo = os.environ.get("CARGO", "cargo")
+        subprocess.check_call(
+            [cargo, "build", "--release", "-p", "carematch-ffi",
+             "--manifest-path", str(ROOT / "Cargo.toml")]
+        )
+        target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        if not target.is_absolute():
+            target = ROOT / target
+        lib = target / "release" / library_name()
+        dest = pathlib.Path(self.build_lib) / "carematch"
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(lib, dest / lib.name)
+
+
+class BinaryDistribution(Distribution):
+    """The wheel holds a native library: tag it for the platform."""
+
+    def has_ext_modules(self):
+        return True
+
+
+setup(
+    version=version(),
+    cmdclass={"build_py": BuildWithRust},
+    distclass=BinaryDistribution,
+)

@@ -1,0 +1,286 @@
+"""The Python package over the C ABI: every wrapped function and its error paths.
+
+Runs against the sample data shipped in examples/data and the pseudonym vectors of
+tests/data/vectors.json (the same file the Rust and C tests check).
+"""
+
+import ctypes
+import json
+import pathlib
+import threading
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import carematch
+from carematch import _ffi
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+DATA = ROOT / "examples" / "data"
+
+
+@pytest.fixture(scope="module")
+def gp():
+    return pd.read_csv(DATA / "gp.csv", dtype=str)
+
+
+@pytest.fixture(scope="module")
+def hospital():
+    return pd.read_csv(DATA / "hospital.csv", dtype=str)
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return pd.read_csv(DATA / "truth.csv", dtype=str)
+
+
+@pytest.fixture(scope="module")
+def model(gp, hospital):
+    with carematch.Model.train(gp, hospital) as m:
+        yield m
+
+
+def test_version_and_declared_functions_match_the_header():
+    header = (ROOT / "ffi" / "include" / "carematch.h").read_text()
+    assert f'#define CAREMATCH_VERSION "{carematch.__version__}"' in header
+    import re
+    exported = set(re.findall(r"^(?:carematch_status|void|const char \*)(carematch_\w+)\(",
+                              header.replace("\n", "\n"), re.M))
+    exported |= set(re.findall(r"^(?:carematch_status|void) (carematch_\w+)\(", header, re.M))
+    exported |= set(re.findall(r"^const char \*(carematch_\w+)\(", header, re.M))
+    assert exported == set(_ffi.FUNCTIONS), exported ^ set(_ffi.FUNCTIONS)
+
+
+def test_each_status_is_an_exception_class():
+    codes = {cls.status: cls for cls in (
+        carematch.NullArgumentError, carematch.InvalidUtf8Error,
+        carematch.InvalidArgumentError, carematch.BufferTooSmallError, carematch.InputError,
+        carematch.IoError, carematch.PanicError, carematch.ConfigError)}
+    assert sorted(codes) == list(range(1, 9))
+    for status, cls in codes.items():
+        assert issubclass(cls, carematch.CarematchError)
+        assert cls("x").status_name == _ffi.lib.carematch_status_name(status).decode()
+    assert issubclass(carematch.IoError, OSError)
+    assert issubclass(carematch.InputError, ValueError)
+
+
+def test_link_matches_the_command_line_and_the_truth(gp, hospital, truth, model):
+    pairs = carematch.link(gp, hospital, model)
+    assert list(pairs.columns) == ["left_id", "right_id", "match_weight", "match_probability",
+                                   "decision", "rule"]
+    assert len(pairs) > 4000
+    assert set(pairs.decision) <= {"match", "review", "ambiguous"}
+    matched = pairs[pairs.decision == "match"]
+    true = set(zip(truth.iloc[:, 0], truth.iloc[:, 1]))
+    hits = sum((a, b) in true or (b, a) in true for a, b in zip(matched.left_id,
+                                                               matched.right_id))
+    assert hits / len(matched) > 0.99
+    with carematch.link_result(gp, hospital, model) as r:
+        e = r.evaluate(truth)
+        assert e["precision"] > 0.99 and e["recall"] > 0.95
+        assert e["true_positives"] == hits
+        assert r.evaluate([]) ["false_negatives"] == 0
+        # Trained in place gives the same pairs as the model trained on the same inputs.
+    again = carematch.link(gp, hospital)
+    pd.testing.assert_frame_equal(pairs, again)
+
+
+def test_inputs_as_frames_tables_dicts_and_batches_agree(gp, hospital, model):
+    small_gp, small_h = gp.head(2000), hospital.head(1500)
+    want = carematch.link(small_gp, small_h, model)
+    as_table = carematch.link(pa.Table.from_pandas(small_gp), pa.Table.from_pandas(small_h),
+                              model)
+    as_dict = carematch.link(small_gp.to_dict("list"), small_h.to_dict("list"), model)
+    columns = carematch.Batch.from_columns(small_gp.to_dict("list"), "gp")
+    as_batch = carematch.link(columns, carematch.Batch.of(small_h), model)
+    for got in (as_table, as_dict, as_batch):
+        pd.testing.assert_frame_equal(got, want)
+    assert len(columns) == 2000
+    with pytest.raises(TypeError):
+        carematch.Batch.of([1, 2, 3])
+
+
+def test_integer_nhs_numbers_with_gaps_are_not_written_as_floats(model):
+    left = pd.DataFrame({"id": ["A1", "A2"], "nhs_number": [9434765919, None],
+                         "dob": ["1980-02-01", "1990-01-01"]})
+    right = pd.DataFrame({"id": ["B1"], "nhs_number": ["943 476 5919"], "dob": ["01/02/1980"]})
+    assert left.nhs_number.dtype.kind == "f"
+    pairs = carematch.link(left, right, model)
+    assert list(pairs.rule) == ["nhs-dob"]
+
+
+def test_result_accessors(gp, hospital, model):
+    with carematch.link_result(gp, hospital, model) as r:
+        n = len(r)
+        frame = r.to_frame()
+        assert n == len(frame)
+        all_pairs = r.pairs()
+        assert len(all_pairs) == n
+        first = r.pair(0)
+        assert first["left"] == all_pairs[0].left
+        assert r.record_id(0, first["left"]) == frame.left_id[0]
+        assert r.record_id(1, first["right"]) == frame.right_id[0]
+        k = next(i for i in range(n) if frame.decision[i] == "match")
+        p = r.pair(k)
+        assert r.person_id(0, p["left"]) == r.person_id(1, p["right"])
+        e = r.explain(k)
+        assert abs(e["match_weight"] - frame.match_weight[k]) < 1e-3
+        assert sum(c["weight"] + c["tf"] for c in e["comparisons"]) + e["prior"] == \
+            pytest.approx(e["match_weight"], abs=1e-9)
+        rule = next(x.rule for x in all_pairs if x.rule >= 0)
+        assert r.rule_name(rule) in set(frame.rule)
+        with pytest.raises(carematch.InvalidArgumentError, match="pair"):
+            r.pair(n)
+        with pytest.raises(carematch.InvalidArgumentError):
+            r.explain(n)
+        with pytest.raises(carematch.InvalidArgumentError, match="no rule"):
+            r.rule_name(999)
+        with pytest.raises(carematch.InvalidArgumentError, match="past the batch"):
+            r.record_id(0, 10**8)
+        with pytest.raises(carematch.InvalidArgumentError, match="no side"):
+            r.person_id(7, 0)
+    with pytest.raises(ValueError, match="closed"):
+        len(r)
+
+
+def test_dedupe(hospital, model):
+    pairs = carematch.dedupe(hospital)
+    assert len(pairs) > 0
+    assert all(a < b for a, b in zip(pairs.left_id, pairs.right_id))
+    with carematch.dedupe_result(hospital) as r:
+        assert len(r) == len(pairs)
+
+
+def test_model_json_file_and_errors(model, tmp_path):
+    text = model.to_json()
+    assert json.loads(text)["comparisons"]
+    back = carematch.Model.from_json(text)
+    assert back.to_json() == text
+    path = tmp_path / "model.json"
+    back.save(path)
+    assert carematch.Model.load(path).to_json() == text
+    with pytest.raises(carematch.ConfigError):
+        carematch.Model.from_json('{"format": "nope"}')
+    with pytest.raises(carematch.IoError, match="missing.json"):
+        carematch.Model.load(tmp_path / "missing.json")
+    with pytest.raises(carematch.IoError, match="no-such-dir"):
+        back.save(tmp_path / "no-such-dir" / "m.json")
+    back.close()
+    back.close()  # twice is fine
+    with pytest.raises(ValueError, match="closed"):
+        back.to_json()
+
+
+def test_bad_input_names_the_problem_not_the_value(tmp_path):
+    with pytest.raises(carematch.InputError, match="id") as e:
+        carematch.dedupe(pd.DataFrame({"surname": ["Okonkwo-Secret"]}))
+    assert "Okonkwo" not in str(e.value)
+    with pytest.raises(carematch.InputError, match="duplicate id"):
+        carematch.dedupe(pd.DataFrame({"id": ["A", "A"], "surname": ["x", "y"]}))
+    with pytest.raises(carematch.InputError, match="ragged row"):
+        carematch.Batch.from_csv_text("id,surname\nA1,Smith,Secret\n", "mem.csv")
+    with pytest.raises(carematch.InputError, match="not valid UTF-8"):
+        carematch.Batch.from_csv_text(b"id,surname\nA1,Z\xf6e\n")
+    with pytest.raises(carematch.IoError, match="nowhere.csv"):
+        carematch.Batch.read_csv(tmp_path / "nowhere.csv")
+    with pytest.raises(carematch.InvalidArgumentError, match="rows"):
+        carematch.Batch.from_columns({"id": ["A", "B"], "surname": ["x"]})
+    assert len(carematch.Batch.read_csv(DATA / "gp.csv")) == 8064
+
+
+def test_raw_abi_errors_become_exceptions():
+    """What Python strings cannot produce: invalid UTF-8 and NULL, through the raw calls."""
+    out = ctypes.c_void_p()
+    status = _ffi.lib.carematch_batch_new(b"\xff", 1, ctypes.byref(out))
+    with pytest.raises(carematch.InvalidUtf8Error):
+        carematch._check(status)
+    with pytest.raises(carematch.NullArgumentError):
+        carematch._check(_ffi.lib.carematch_batch_new(b"x", 1, None))
+    with pytest.raises(carematch.NullArgumentError):
+        carematch._check(_ffi.lib.carematch_model_train(None, None, ctypes.byref(out)))
+
+
+def test_pseudonymiser_vectors_and_encoded_linkage(gp, hospital):
+    v = json.loads((ROOT / "tests" / "data" / "vectors.json").read_text())
+    key = bytes.fromhex(v["key_hex"])
+    with carematch.Pseudonymiser(key, project=v["project"], key_version=v["key_version"]) as p:
+        for t in v["tokens"]:
+            assert p.token(t["field"], t["value"]) == t["token"], t["field"]
+        for b in v["blooms"]:
+            assert p.token(b["field"], b["value"]) == b["bloom"], b["field"]
+        with pytest.raises(carematch.InvalidArgumentError, match="no encoded column"):
+            p.token("nope.tok", "x")
+        eg, eh = p.encode(gp), p.encode(hospital)
+        assert len(eg) == len(gp)
+        pairs = carematch.link(eg, eh)
+        assert len(pairs) > 4000
+        tokenised = p.encode(gp.head(5), tokenise_id=True)
+        assert len(tokenised) == 5
+    with pytest.raises(carematch.InvalidArgumentError, match="32 bytes"):
+        carematch.Pseudonymiser(b"short")
+
+
+def test_index_query_insert_update_remove_save_load(gp, model, tmp_path):
+    with carematch.Index.build(gp, model, person_ids=True) as ix:
+        assert len(ix) == 8064
+        q = {"id": "H00000002", "first_name": "Nathan", "last_name": "Ellis",
+             "dob": "13/01/1982", "gender": "Male", "postcode": "RM3 1AZ"}
+        a = ix.query(q, limit=3)
+        assert a["id"] == "H00000002" and a["decision"] == "match"
+        assert a["candidates"][0]["id"] == "GP00001808"
+        assert 1 <= len(a["candidates"]) <= 3
+        assert "person_id" in a["candidates"][0] and "by_rule" in a["candidates"][0]
+        new = dict(q, id="NEW-1")
+        ix.insert(new)
+        assert len(ix) == 8065
+        with pytest.raises(carematch.InvalidArgumentError, match="already holds"):
+            ix.insert(new)
+        ix.update(dict(new, dob="1990-01-01"))
+        ix.remove("NEW-1")
+        with pytest.raises(carematch.InvalidArgumentError, match="no record"):
+            ix.remove("NEW-1")
+        with pytest.raises(carematch.InvalidArgumentError, match="no record"):
+            ix.update(new)
+        with pytest.raises(carematch.InvalidArgumentError, match="no id"):
+            ix.query({"surname": "Okonkwo-Secret"})
+        bad = ix.query({"id": "Z", "dob": "31/02/1980"})
+        assert bad["invalid"] == [{"field": "dob", "problem": "impossible date"}]
+        path = tmp_path / "pop.idx"
+        ix.save(path)
+        with carematch.Index.load(path) as back:
+            assert len(back) == 8064
+            assert back.query(q, limit=3) == a
+        damaged = bytearray(path.read_bytes())
+        damaged[len(damaged) // 2] ^= 1
+        (tmp_path / "bad.idx").write_bytes(bytes(damaged))
+        with pytest.raises(carematch.InputError, match="bad.idx.*checksum"):
+            carematch.Index.load(tmp_path / "bad.idx")
+        with pytest.raises(carematch.IoError):
+            carematch.Index.load(tmp_path / "missing.idx")
+
+        # Several threads query one index at once and agree with one thread.
+        records = gp.head(200).to_dict("records")
+        want = [ix.query(r)["decision"] for r in records]
+        got = [None] * len(records)
+
+        def work(k):
+            for i in range(k, len(records), 2):
+                got[i] = ix.query(records[i])["decision"]
+        threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert got == want
+
+
+def test_handles_free_themselves(model):
+    b = carematch.Batch.of({"id": ["A"], "surname": ["Smith"]})
+    ptr = b._ptr
+    assert ptr
+    del b  # __del__ frees it; a second close of a closed handle is a no-op
+    m = carematch.Model.from_json(model.to_json())
+    with m:
+        pass
+    assert m._ptr is None
