@@ -31,16 +31,32 @@ cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I "$ffi_dir/include")
 # What a Rust staticlib needs from the system (see `cargo rustc -- --print native-static-libs`).
 native_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl)
 
-# The pseudonym vectors shared with the Rust and Python tests, as lines C can read.
-python3 - "$repo_root/tests/data/vectors.json" "$out_dir/vectors.tsv" <<'PY'
-import json, sys
+# The vectors shared with the Rust and Python tests (tests/data/vectors.json), as lines C can
+# read: the key; T(oken) field value expected; N(ormalised) role raw expected-or-!problem;
+# P(air) index levels match_weight, with each pair's two records as CSV files and the fixed
+# model as JSON beside them.
+python3 - "$repo_root/tests/data/vectors.json" "$out_dir" <<'PY'
+import json, os, sys
 v = json.load(open(sys.argv[1]))
-with open(sys.argv[2], "w") as out:
+out_dir = sys.argv[2]
+roles = {"id": 1, "given_name": 2, "surname": 3, "dob": 4, "sex": 5, "postcode": 6,
+         "nhs_number": 7, "address": 8}
+with open(os.path.join(out_dir, "vectors.tsv"), "w") as out:
     out.write("%s %s %d\n" % (v["key_hex"], v["project"], v["key_version"]))
     for t in v["tokens"]:
-        out.write("%s\t%s\t%s\n" % (t["field"], t["value"], t["token"]))
+        out.write("T\t%s\t%s\t%s\n" % (t["field"], t["value"], t["token"]))
     for b in v["blooms"]:
-        out.write("%s\t%s\t%s\n" % (b["field"], b["value"], b["bloom"]))
+        out.write("T\t%s\t%s\t%s\n" % (b["field"], b["value"], b["bloom"]))
+    for n in v["normalised"]:
+        want = "!" + n["problem"] if "problem" in n else (n["normalised"] or "")
+        out.write("N\t%d\t%s\t%s\n" % (roles[n["role"]], n["raw"], want))
+    c = v["comparisons"]
+    json.dump(c["model"], open(os.path.join(out_dir, "vectors_model.json"), "w"))
+    for i, p in enumerate(c["pairs"]):
+        for side in ("left", "right"):
+            with open(os.path.join(out_dir, "pair%d_%s.csv" % (i, side)), "w") as f:
+                f.write(p["header"] + "\n" + p[side] + "\n")
+        out.write("P\t%d\t%s\t%.17g\n" % (i, ",".join(p["levels"]), p["match_weight"]))
 PY
 
 asan_env=(ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"

@@ -709,6 +709,50 @@ pub(crate) fn normalise_record<'a>(
     (row, problems)
 }
 
+/// The normalised text of one raw value of `role`, as a file's value is normalised:
+/// `Ok(None)` when missing (or a placeholder), `Err(problem)` when invalid (the problem's
+/// name, never the value). Names and addresses as compared (`"obrien"`), dates as
+/// `YYYY-MM-DD`, sex as `M` or `F`, postcodes in canonical form, NHS numbers as ten digits.
+///
+/// # Example
+///
+/// ```
+/// use carematch::{Role, normalise_value};
+/// assert_eq!(normalise_value(Role::DateOfBirth, b"01/02/1980", true), Ok(Some("1980-02-01".into())));
+/// assert_eq!(normalise_value(Role::Postcode, b"ls14ap", true), Ok(Some("LS1 4AP".into())));
+/// assert_eq!(normalise_value(Role::DateOfBirth, b"31/02/1980", true), Err("impossible date"));
+/// ```
+pub fn normalise_value(
+    role: Role,
+    raw: &[u8],
+    accept_test_nhs_numbers: bool,
+) -> Result<Option<String>, &'static str> {
+    let (row, problems) = normalise_record(
+        "",
+        |r| (r == role).then_some(raw),
+        |_| None,
+        0,
+        accept_test_nhs_numbers,
+    );
+    if let Some((_, p)) = problems.first() {
+        return Err(p);
+    }
+    Ok(match role {
+        Role::GivenName => row.given,
+        Role::Surname => row.surname,
+        Role::DateOfBirth => crate::normalise::date::Date::from_u32(row.dob).map(|d| d.to_string()),
+        Role::Sex => match row.sex {
+            1 => Some(Sex::Male.to_string()),
+            2 => Some(Sex::Female.to_string()),
+            _ => None,
+        },
+        Role::Postcode => row.postcode.map(|p| p.to_string()),
+        Role::NhsNumber => (row.nhs != 0).then(|| format!("{:010}", row.nhs)),
+        Role::Address => row.address,
+        Role::Id => std::str::from_utf8(raw).ok().map(|s| s.trim().to_string()),
+    })
+}
+
 /// True for a given name that stands for a newborn of a multiple birth not yet named:
 /// "Twin 1", "Twin B", "Triplet 2" and the like. ("Baby of …" alone says nothing of a twin:
 /// the ambiguity check catches two babies who match one record equally well.)

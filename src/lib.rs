@@ -103,6 +103,7 @@ pub use evaluate::{Evaluation, PairFile, evaluate_files};
 pub use index::{Candidate, Index, IndexBuilder, QueryDecision, QueryOptions, QueryResult, Record};
 pub use input::{
     ColumnQuality, MAX_VALUE_BYTES, ProblemCount, QualityReport, RecordsBuilder, SourceQuality,
+    normalise_value,
 };
 pub use link::{Decision, Link, LinkResult, Linker, LinkerBuilder, Plan, dedupe_mode, link_mode};
 pub use model::{

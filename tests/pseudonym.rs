@@ -41,6 +41,101 @@ const FIELDS: &[(Field, &str)] = &[
     (Field::NhsMasked(4), "9990*00018"),
 ];
 
+/// Raw values and what they normalise to (`null` when missing), or their problem.
+const NORMALISED: &[(carematch::Role, &str)] = &[
+    (carematch::Role::GivenName, "  ZOË  "),
+    (carematch::Role::GivenName, "Mrs Mary-Jane"),
+    (carematch::Role::Surname, "O'Brien"),
+    (carematch::Role::Surname, "Baby of Smith"),
+    (carematch::Role::DateOfBirth, "01/02/1980"),
+    (carematch::Role::DateOfBirth, "1980-02-01T00:00:00"),
+    (carematch::Role::DateOfBirth, "31/02/1980"),
+    (carematch::Role::Sex, "Female"),
+    (carematch::Role::Sex, "1"),
+    (carematch::Role::Postcode, "ls14ap"),
+    (carematch::Role::Postcode, "LSI 4AP"),
+    (carematch::Role::Postcode, "ZZ99 3VZ"),
+    (carematch::Role::NhsNumber, "999 000 0018"),
+    (carematch::Role::NhsNumber, "9990000019"),
+    (carematch::Role::Address, "12 High Street, LEEDS"),
+];
+
+/// Record pairs (header, left row, right row) whose comparison levels and weights under the
+/// fixed model are frozen.
+const PAIRS: &[(&str, &str, &str)] = &[
+    (
+        "id,nhs_number,given_name,surname,dob,sex,postcode,address",
+        "L1,999 000 0018,Elizabeth,Smith,1980-02-01,F,LS1 4AP,\"12 High Street, Leeds\"",
+        "R1,9990000018,Liz,SMITH,01/02/1980,Female,ls14ap,12 High St Leeds",
+    ),
+    (
+        "id,nhs_number,given_name,surname,dob,sex,postcode,address",
+        "L2,,John,Okafor,1975-07-30,M,M1 1AE,3 Mill Lane",
+        "R2,,Okafor,John,1975-30-07,M,M1 1AF,",
+    ),
+    (
+        "id,nhs_number,given_name,surname,dob,sex,postcode,address",
+        "L3,9991234578,Amara,Patel,2019-05-05,F,B20 7LX,28 Brow Avenue",
+        "R3,9990000018,Ama,Patel,2019-05-05,F,B20 7LX,28 Brow Avenue",
+    ),
+    (
+        "id,given_name,surname,dob,postcode",
+        "L4,Jonathon,Smyth,1980-02-04,LS2 7HY",
+        "R4,Jonathan,Smith,1981-01-15,LS1 5XX",
+    ),
+];
+
+/// The fixed model of the comparison vectors: per comparison with k levels, m falls and u
+/// rises with the level (m_l = (k - l + 1) / S, u_l = l / S); λ = 10^-4.
+fn fixed_model() -> carematch::Model {
+    let comparisons = carematch::compare::Comparison::defaults();
+    let dist = |k: usize, up: bool| -> Vec<f64> {
+        let sum = (k * (k + 1) / 2) as f64;
+        (1..=k)
+            .map(|l| if up { l as f64 } else { (k - l + 1) as f64 } / sum)
+            .collect()
+    };
+    let m = comparisons
+        .iter()
+        .map(|c| dist(c.level_names().len() - 1, false))
+        .collect();
+    let u = comparisons
+        .iter()
+        .map(|c| dist(c.level_names().len() - 1, true))
+        .collect();
+    carematch::Model::new(comparisons, m, u, 1e-4).unwrap()
+}
+
+/// Levels, weights and match weight of every pair under the fixed model.
+fn comparison_vectors() -> serde_json::Value {
+    let model = fixed_model();
+    let pairs: Vec<serde_json::Value> = PAIRS
+        .iter()
+        .map(|(header, left, right)| {
+            let mut b = carematch::RecordsBuilder::new();
+            b.add_reader("left", format!("{header}\n{left}\n").as_bytes())
+                .unwrap();
+            b.add_reader("right", format!("{header}\n{right}\n").as_bytes())
+                .unwrap();
+            let records = b.build().unwrap().0;
+            let e = carematch::Scorer::new(&model, &records)
+                .unwrap()
+                .explain(carematch::Pair { left: 0, right: 1 });
+            serde_json::json!({
+                "header": header,
+                "left": left,
+                "right": right,
+                "levels": e.contributions.iter().map(|c| c.level.clone()).collect::<Vec<_>>(),
+                "weights": e.contributions.iter().map(|c| c.weight).collect::<Vec<_>>(),
+                "tf": e.contributions.iter().map(|c| c.tf_adjustment).collect::<Vec<_>>(),
+                "match_weight": e.weight.bits(),
+            })
+        })
+        .collect();
+    let model_json: serde_json::Value = serde_json::from_str(&model.to_json()).unwrap();
+    serde_json::json!({"model": model_json, "pairs": pairs})
+}
+
 fn vectors_now() -> serde_json::Value {
     let p = Pseudonymiser::new(&test_key(), "test-project", 1);
     let tokens: Vec<serde_json::Value> = FIELDS
@@ -69,12 +164,22 @@ fn vectors_now() -> serde_json::Value {
         "scheme": p.scheme(),
         "tokens": tokens,
         "blooms": blooms,
+        "normalised": NORMALISED
+            .iter()
+            .map(|(role, raw)| match carematch::normalise_value(*role, raw.as_bytes(), true) {
+                Ok(v) => serde_json::json!({"role": role.as_str(), "raw": raw, "normalised": v}),
+                Err(p) => serde_json::json!({"role": role.as_str(), "raw": raw, "problem": p}),
+            })
+            .collect::<Vec<_>>(),
+        "comparisons": comparison_vectors(),
     })
 }
 
 /// The vectors in tests/data/vectors.json are what this build computes, byte for byte. They
 /// were written once (`CAREMATCH_BLESS=1 cargo test --test integration vectors`) and must
-/// never change: every pseudonym ever issued depends on them.
+/// never change: every pseudonym ever issued depends on them. The same file holds normalised
+/// values and the comparison levels and weights of record pairs under a fixed model, which
+/// the C (`ffi/tests/api.c`) and Python (`ffi/python/tests`) tests check through the C ABI.
 #[test]
 fn known_answer_vectors_are_frozen() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors.json");

@@ -300,6 +300,29 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * The normalised text of one raw `value` of `role` (a `CAREMATCH_ROLE_*` number other than
+ * `BY_NAME`), as a file's value is normalised: names and addresses as compared
+ * (`"obrien"`), dates `YYYY-MM-DD`, sex `M`/`F`, postcodes canonical, NHS numbers as ten
+ * digits; the empty string when the value is missing or a placeholder. Written into
+ * `(buf, len)` with a NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does
+ * not fit).
+ *
+ * Errors: `CAREMATCH_INPUT_ERROR` for an invalid value (the message names the role and the
+ * problem, never the value), `CAREMATCH_INVALID_ARGUMENT` for an unknown role, and those of
+ * the arguments.
+ *
+ * # Safety
+ *
+ * `(value, value_len)` valid text; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_normalise(uint32_t role,
+                                     const char *value,
+                                     size_t value_len,
+                                     char *buf,
+                                     size_t len,
+                                     size_t *out_written);
+
+/**
  * Makes an empty batch called `name` (the source name used in messages and clusters).
  *
  * On success `*out` is a new batch, to be freed with `carematch_batch_free`.
@@ -843,6 +866,30 @@ carematch_status carematch_model_to_json(const carematch_model *model,
                                          char *buf,
                                          size_t len,
                                          size_t *out_written);
+
+/**
+ * Compares row `left_row` of `left` with row `right_row` of `right` under `model` and
+ * writes the explanation as JSON text, `{"prior": …, "comparisons": [{"field": …, "level":
+ * …, "weight": …, "tf": …}, …], "match_weight": …}`, into `(buf, len)` as
+ * `carematch_model_to_json` does: why two records score what they score, whatever the
+ * thresholds (and whether or not blocking would have paired them).
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` for a row past a batch's end; `CAREMATCH_INPUT_ERROR`
+ * and `CAREMATCH_CONFIG_ERROR` as `carematch_link`.
+ *
+ * # Safety
+ *
+ * `model`, `left`, `right` live handles; `buf` NULL or valid for `len` bytes; `out_written`
+ * valid.
+ */
+carematch_status carematch_model_explain_pair(const carematch_model *model,
+                                              const carematch_batch *left,
+                                              uint32_t left_row,
+                                              const carematch_batch *right,
+                                              uint32_t right_row,
+                                              char *buf,
+                                              size_t len,
+                                              size_t *out_written);
 
 /**
  * Reads a model file.

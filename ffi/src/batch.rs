@@ -178,10 +178,9 @@ pub(crate) fn records_of(batches: &[&carematch_batch]) -> Result<Records, Failur
     Ok(b.build()?.0)
 }
 
-/// The header a column gets for `role` (the `k`-th address column gets its own).
-fn header(role: u32, name: &str, k: usize) -> Option<String> {
-    let r = match role {
-        CAREMATCH_ROLE_BY_NAME => return Some(name.to_string()),
+/// The role of a `CAREMATCH_ROLE_*` number (not `BY_NAME`).
+pub(crate) fn role_of(role: u32) -> Option<Role> {
+    Some(match role {
         CAREMATCH_ROLE_ID => Role::Id,
         CAREMATCH_ROLE_GIVEN_NAME => Role::GivenName,
         CAREMATCH_ROLE_SURNAME => Role::Surname,
@@ -189,10 +188,58 @@ fn header(role: u32, name: &str, k: usize) -> Option<String> {
         CAREMATCH_ROLE_SEX => Role::Sex,
         CAREMATCH_ROLE_POSTCODE => Role::Postcode,
         CAREMATCH_ROLE_NHS_NUMBER => Role::NhsNumber,
-        CAREMATCH_ROLE_ADDRESS => return Some(format!("address_{}", k + 1)),
+        CAREMATCH_ROLE_ADDRESS => Role::Address,
         _ => return None,
-    };
-    Some(r.as_str().to_string())
+    })
+}
+
+/// The header a column gets for `role` (the `k`-th address column gets its own).
+fn header(role: u32, name: &str, k: usize) -> Option<String> {
+    match role {
+        CAREMATCH_ROLE_BY_NAME => Some(name.to_string()),
+        CAREMATCH_ROLE_ADDRESS => Some(format!("address_{}", k + 1)),
+        r => role_of(r).map(|r| r.as_str().to_string()),
+    }
+}
+
+/// The normalised text of one raw `value` of `role` (a `CAREMATCH_ROLE_*` number other than
+/// `BY_NAME`), as a file's value is normalised: names and addresses as compared
+/// (`"obrien"`), dates `YYYY-MM-DD`, sex `M`/`F`, postcodes canonical, NHS numbers as ten
+/// digits; the empty string when the value is missing or a placeholder. Written into
+/// `(buf, len)` with a NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does
+/// not fit).
+///
+/// Errors: `CAREMATCH_INPUT_ERROR` for an invalid value (the message names the role and the
+/// problem, never the value), `CAREMATCH_INVALID_ARGUMENT` for an unknown role, and those of
+/// the arguments.
+///
+/// # Safety
+///
+/// `(value, value_len)` valid text; `buf` NULL or valid for `len` bytes; `out_written` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_normalise(
+    role: u32,
+    value: *const c_char,
+    value_len: usize,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_normalise", || {
+        let r = role_of(role).ok_or_else(|| {
+            Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("unknown role {role}"))
+        })?;
+        // SAFETY: the caller's contract.
+        let value = unsafe { raw::str_from_raw(value, value_len) }?;
+        let text = carematch::normalise_value(r, value.as_bytes(), true).map_err(|p| {
+            Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                format!("{}: {p}", r.as_str()),
+            )
+        })?;
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(text.as_deref().unwrap_or(""), buf, len, out_written) }
+    })
 }
 
 /// Makes an empty batch called `name` (the source name used in messages and clusters).

@@ -126,6 +126,58 @@ pub unsafe extern "C" fn carematch_model_to_json(
     })
 }
 
+/// Compares row `left_row` of `left` with row `right_row` of `right` under `model` and
+/// writes the explanation as JSON text, `{"prior": …, "comparisons": [{"field": …, "level":
+/// …, "weight": …, "tf": …}, …], "match_weight": …}`, into `(buf, len)` as
+/// `carematch_model_to_json` does: why two records score what they score, whatever the
+/// thresholds (and whether or not blocking would have paired them).
+///
+/// Errors: `CAREMATCH_INVALID_ARGUMENT` for a row past a batch's end; `CAREMATCH_INPUT_ERROR`
+/// and `CAREMATCH_CONFIG_ERROR` as `carematch_link`.
+///
+/// # Safety
+///
+/// `model`, `left`, `right` live handles; `buf` NULL or valid for `len` bytes; `out_written`
+/// valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_model_explain_pair(
+    model: *const carematch_model,
+    left: *const carematch_batch,
+    left_row: u32,
+    right: *const carematch_batch,
+    right_row: u32,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_model_explain_pair", || {
+        // SAFETY: the caller's contract.
+        let (m, l, r) = unsafe { (raw::handle(model)?, raw::handle(left)?, raw::handle(right)?) };
+        let records = records_of(&[l, r])?;
+        let s = records.sources();
+        let row = |k: usize, row: u32| {
+            let rows = &s[k].rows;
+            rows.start
+                .checked_add(row)
+                .filter(|x| rows.contains(x))
+                .ok_or_else(|| {
+                    Failure::new(
+                        crate::status::CAREMATCH_INVALID_ARGUMENT,
+                        format!("row {row} is past the end of batch {}", k + 1),
+                    )
+                })
+        };
+        let pair = carematch::Pair {
+            left: row(0, left_row)?,
+            right: row(1, right_row)?,
+        };
+        let e = carematch::Scorer::new(&m.0, &records)?.explain(pair);
+        let json = crate::linkage::explanation_json(&e);
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(&json, buf, len, out_written) }
+    })
+}
+
 /// Reads a model file.
 ///
 /// Errors: `CAREMATCH_IO_ERROR` (naming the file), `CAREMATCH_CONFIG_ERROR`, and those of the

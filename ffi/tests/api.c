@@ -400,21 +400,88 @@ static void test_pseudonymiser(void) {
     CHECK(p == NULL);
     CHECK_STATUS(carematch_pseudonymiser_new(key, 32, project, strlen(project), version, &p),
                  CAREMATCH_OK);
-    int vectors = 0, equal = 0;
+    int vectors = 0, equal = 0, normalised = 0, pairs = 0;
+    carematch_model *fixed = NULL;
+    {
+        /* The fixed model of the comparison vectors. */
+        FILE *mf = fopen("target/c-tests/vectors_model.json", "r");
+        static char mjson[1 << 16];
+        size_t mlen = mf ? fread(mjson, 1, sizeof mjson, mf) : 0;
+        if (mf) fclose(mf);
+        CHECK_STATUS(carematch_model_from_json(mjson, mlen, &fixed), CAREMATCH_OK);
+    }
     while (fgets(line, sizeof line, f)) {
-        char field[64], value[256], want[600];
-        if (sscanf(line, "%63[^\t]\t%255[^\t]\t%599s", field, value, want) != 3) continue;
+        line[strcspn(line, "\n")] = 0;
+        char *kind = strtok(line, "\t"), *a = strtok(NULL, "\t"), *b = strtok(NULL, "\t");
+        char *want = strtok(NULL, "\t");
+        if (!kind || !a || !b) continue;
+        if (!want) want = "";
         char got[600];
         size_t written = 0;
-        vectors++;
-        if (carematch_pseudonymiser_token(p, field, strlen(field), value, strlen(value), got,
-                                          sizeof got, &written) == CAREMATCH_OK &&
-            strcmp(got, want) == 0) {
-            equal++;
-        } else {
-            fprintf(stderr, "vector %s: got %s want %s\n", field, got, want);
+        if (kind[0] == 'T') {
+            vectors++;
+            if (carematch_pseudonymiser_token(p, a, strlen(a), b, strlen(b), got, sizeof got,
+                                              &written) == CAREMATCH_OK &&
+                strcmp(got, want) == 0) {
+                equal++;
+            } else {
+                fprintf(stderr, "vector %s: got %s want %s\n", a, got, want);
+            }
+        } else if (kind[0] == 'N') {
+            uint32_t role = (uint32_t)atoi(a);
+            carematch_status s = carematch_normalise(role, b, strlen(b), got, sizeof got, &written);
+            int ok = want[0] == '!' ? (s == CAREMATCH_INPUT_ERROR &&
+                                       strstr(last_error(), want + 1) != NULL &&
+                                       strstr(last_error(), b) == NULL)
+                                    : (s == CAREMATCH_OK && strcmp(got, want) == 0);
+            CHECK(ok);
+            if (!ok) fprintf(stderr, "normalise role %u: got %s want %s\n", role, got, want);
+            normalised++;
+        } else if (kind[0] == 'P') {
+            char lp[128], rp[128];
+            snprintf(lp, sizeof lp, "target/c-tests/pair%s_left.csv", a);
+            snprintf(rp, sizeof rp, "target/c-tests/pair%s_right.csv", a);
+            carematch_batch *lb = NULL, *rb = NULL;
+            CHECK_STATUS(carematch_batch_read_csv(lp, strlen(lp), &lb), CAREMATCH_OK);
+            CHECK_STATUS(carematch_batch_read_csv(rp, strlen(rp), &rb), CAREMATCH_OK);
+            static char e[4096];
+            CHECK_STATUS(carematch_model_explain_pair(fixed, lb, 0, rb, 0, e, sizeof e, &written),
+                         CAREMATCH_OK);
+            /* Every expected level appears, in order, and the total agrees. */
+            const char *at = e;
+            char levels[600];
+            snprintf(levels, sizeof levels, "%s", b);
+            int in_order = 1;
+            for (char *lv = strtok(levels, ","); lv; lv = strtok(NULL, ",")) {
+                char quoted[80];
+                snprintf(quoted, sizeof quoted, "\"level\":\"%s\"", lv);
+                const char *hit = strstr(at, quoted);
+                if (!hit) in_order = 0; else at = hit + strlen(quoted);
+            }
+            CHECK(in_order);
+            const char *mw = strstr(e, "\"match_weight\":");
+            CHECK(mw != NULL && fabs(strtod(mw + 15, NULL) - strtod(want, NULL)) < 1e-9);
+            CHECK_STATUS(carematch_model_explain_pair(fixed, lb, 1, rb, 0, e, sizeof e, &written),
+                         CAREMATCH_INVALID_ARGUMENT);
+            CHECK_STATUS(carematch_model_explain_pair(NULL, lb, 0, rb, 0, e, sizeof e, &written),
+                         CAREMATCH_NULL_ARGUMENT);
+            CHECK_STATUS(carematch_model_explain_pair(fixed, lb, 0, rb, 0, e, 2, &written),
+                         CAREMATCH_BUFFER_TOO_SMALL);
+            carematch_batch_free(lb);
+            carematch_batch_free(rb);
+            pairs++;
         }
     }
+    carematch_model_free(fixed);
+    CHECK(normalised >= 10 && pairs >= 3);
+    char nb[16];
+    size_t nw = 0;
+    CHECK_STATUS(carematch_normalise(99, "x", 1, nb, sizeof nb, &nw), CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_normalise(CAREMATCH_ROLE_SURNAME, "\xff", 1, nb, sizeof nb, &nw),
+                 CAREMATCH_INVALID_UTF8);
+    CHECK_STATUS(carematch_normalise(CAREMATCH_ROLE_SURNAME, "Smith", 5, nb, 2, &nw),
+                 CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(nw == 6);
     fclose(f);
     CHECK(vectors >= 10);
     CHECK(equal == vectors);

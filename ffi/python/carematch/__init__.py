@@ -25,6 +25,7 @@ __all__ = [
     "__version__", "CarematchError", "NullArgumentError", "InvalidUtf8Error",
     "InvalidArgumentError", "BufferTooSmallError", "InputError", "IoError", "PanicError",
     "ConfigError", "Batch", "Model", "Result", "Pseudonymiser", "Index", "link", "dedupe",
+    "normalise",
 ]
 
 #: The version of the linked C library.
@@ -267,8 +268,29 @@ class Model(_Handle):
         """The model as JSON text."""
         return _text(lib.carematch_model_to_json, self._handle)
 
+    def explain_pair(self, left, right, left_row=0, right_row=0):
+        """Why row ``left_row`` of ``left`` and row ``right_row`` of ``right`` score what they
+        score under this model: ``{"prior", "comparisons": [{"field", "level", "weight",
+        "tf"}], "match_weight"}`` (inputs as for ``link``)."""
+        lb, rb = Batch.of(left, "left"), Batch.of(right, "right")
+        return json.loads(_text(lib.carematch_model_explain_pair, self._handle, lb._handle,
+                                left_row, rb._handle, right_row))
+
 
 DECISIONS = {1: "match", 2: "review", 3: "ambiguous", 4: "no_match"}
+
+ROLES = {"id": 1, "given_name": 2, "surname": 3, "dob": 4, "date_of_birth": 4, "sex": 5,
+         "postcode": 6, "nhs_number": 7, "address": 8}
+
+
+def normalise(role, value):
+    """The normalised text of one raw value of ``role`` (``"given_name"``, ``"surname"``,
+    ``"dob"``, ``"sex"``, ``"postcode"``, ``"nhs_number"``, ``"address"``), as files are
+    normalised; None when missing. An invalid value raises InputError naming the problem."""
+    if role not in ROLES:
+        raise InvalidArgumentError(f"unknown role {role!r}", 3)
+    text = _text(lib.carematch_normalise, ROLES[role], *_ffi.text_arg(value))
+    return text or None
 
 
 class Result(_Handle):

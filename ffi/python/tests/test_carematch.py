@@ -284,3 +284,28 @@ def test_handles_free_themselves(model):
     with m:
         pass
     assert m._ptr is None
+
+
+def test_normalised_values_and_comparison_vectors_match_the_shared_file():
+    v = json.loads((ROOT / "tests" / "data" / "vectors.json").read_text())
+    for n in v["normalised"]:
+        if "problem" in n:
+            with pytest.raises(carematch.InputError, match=n["problem"]) as e:
+                carematch.normalise(n["role"], n["raw"])
+            assert n["raw"] not in str(e.value)
+        else:
+            assert carematch.normalise(n["role"], n["raw"]) == n["normalised"], n
+    with pytest.raises(carematch.InvalidArgumentError):
+        carematch.normalise("shoe_size", "9")
+    c = v["comparisons"]
+    with carematch.Model.from_json(json.dumps(c["model"])) as fixed:
+        for p in c["pairs"]:
+            left = carematch.Batch.from_csv_text(p["header"] + "\n" + p["left"] + "\n")
+            right = carematch.Batch.from_csv_text(p["header"] + "\n" + p["right"] + "\n")
+            e = fixed.explain_pair(left, right)
+            assert [x["level"] for x in e["comparisons"]] == p["levels"]
+            assert [x["weight"] for x in e["comparisons"]] == pytest.approx(p["weights"], abs=1e-12)
+            assert [x["tf"] for x in e["comparisons"]] == pytest.approx(p["tf"], abs=1e-12)
+            assert e["match_weight"] == pytest.approx(p["match_weight"], abs=1e-12)
+            with pytest.raises(carematch.InvalidArgumentError, match="past the end"):
+                fixed.explain_pair(left, right, left_row=1)
