@@ -27,7 +27,7 @@ mkdir -p "$out_dir"
 echo "==> cargo build -p carematch-ffi --release"
 cargo build -p carematch-ffi --release
 
-cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I "$ffi_dir/include")
+cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -pthread -I "$ffi_dir/include")
 # What a Rust staticlib needs from the system (see `cargo rustc -- --print native-static-libs`).
 native_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl)
 
@@ -57,6 +57,19 @@ with open(os.path.join(out_dir, "vectors.tsv"), "w") as out:
             with open(os.path.join(out_dir, "pair%d_%s.csv" % (i, side)), "w") as f:
                 f.write(p["header"] + "\n" + p[side] + "\n")
         out.write("P\t%d\t%s\t%.17g\n" % (i, ",".join(p["levels"]), p["match_weight"]))
+PY
+
+# Every function the header exports is called by the C tests (smoke.c, api.c).
+python3 - "$ffi_dir" <<'PY'
+import re, sys, pathlib
+ffi = pathlib.Path(sys.argv[1])
+header = (ffi / "include" / "carematch.h").read_text()
+exported = sorted(set(re.findall(r"^(?:carematch_status|void|const char \*)\s*(carematch_\w+)\(", header, re.M)))
+tests = (ffi / "tests" / "smoke.c").read_text() + (ffi / "tests" / "api.c").read_text()
+missing = [f for f in exported if not re.search(re.escape(f) + r"\(", tests)]
+print("C ABI: %d functions exported, %d called by the C tests" % (len(exported), len(exported) - len(missing)))
+if missing:
+    sys.exit("not called by the C tests: " + ", ".join(missing))
 PY
 
 asan_env=(ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"

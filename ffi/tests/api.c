@@ -9,6 +9,7 @@
  * Prints one line per failed check and ends with "N passed, N failed".
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,6 +518,65 @@ static void test_pseudonymiser(void) {
     carematch_pseudonymiser_free(NULL);
 }
 
+/* Two threads query one index while a third inserts: every answer is a match for the same
+ * best candidate (inserted records have other names). */
+struct query_job {
+    carematch_index *ix;
+    int ok;
+};
+
+static void *query_many(void *arg) {
+    struct query_job *job = arg;
+    carematch_str names[] = {S("id"), S("first_name"), S("last_name"), S("dob"), S("postcode")};
+    carematch_str values[] = {S("Q"), S("Nathan"), S("Ellis"), S("13/01/1982"), S("RM3 1AZ")};
+    job->ok = 1;
+    for (int i = 0; i < 200; i++) {
+        carematch_answer *a = NULL;
+        char id[32];
+        size_t w = 0;
+        uint32_t d = 0;
+        if (carematch_index_query(job->ix, names, values, 5, 3, &a) != CAREMATCH_OK ||
+            carematch_answer_decision(a, &d) != CAREMATCH_OK || d != CAREMATCH_DECISION_MATCH ||
+            carematch_answer_candidate_id(a, 0, id, sizeof id, &w) != CAREMATCH_OK ||
+            strcmp(id, "GP00001808") != 0) {
+            job->ok = 0;
+        }
+        carematch_answer_free(a);
+    }
+    return NULL;
+}
+
+static void *insert_many(void *arg) {
+    struct query_job *job = arg;
+    carematch_str names[] = {S("id"), S("first_name"), S("last_name"), S("dob")};
+    job->ok = 1;
+    for (int i = 0; i < 100; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "T%03d", i);
+        carematch_str values[] = {{id, strlen(id)}, S("Zed"), S("Quint"), S("2001-01-01")};
+        if (carematch_index_insert(job->ix, names, values, 4) != CAREMATCH_OK) job->ok = 0;
+    }
+    return NULL;
+}
+
+static void test_index_threads(carematch_model *m) {
+    carematch_batch *gp = gp_batch();
+    carematch_index *ix = NULL;
+    CHECK_STATUS(carematch_index_build(gp, m, 0, &ix), CAREMATCH_OK);
+    struct query_job jobs[3] = {{ix, 0}, {ix, 0}, {ix, 0}};
+    pthread_t t[3];
+    pthread_create(&t[0], NULL, query_many, &jobs[0]);
+    pthread_create(&t[1], NULL, query_many, &jobs[1]);
+    pthread_create(&t[2], NULL, insert_many, &jobs[2]);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    CHECK(jobs[0].ok && jobs[1].ok && jobs[2].ok);
+    size_t n = 0;
+    CHECK_STATUS(carematch_index_len(ix, &n), CAREMATCH_OK);
+    CHECK(n == 8064 + 100);
+    carematch_index_free(ix);
+    carematch_batch_free(gp);
+}
+
 static void test_index(carematch_model *m) {
     carematch_batch *gp = gp_batch();
     carematch_index *ix = NULL;
@@ -622,6 +682,7 @@ int main(void) {
     test_link(m);
     test_pseudonymiser();
     test_index(m);
+    test_index_threads(m);
     carematch_model_free(m);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -120,7 +120,7 @@ def _text(fn, *args):
 class _Handle:
     """An owned C handle: freed by close(), by the context manager, or at garbage collection."""
 
-    _free = None
+    _free = None  # the name of the C function that frees this kind of handle
 
     def __init__(self, ptr):
         self._ptr = ptr
@@ -135,7 +135,7 @@ class _Handle:
         """Frees the C object; the object cannot be used afterwards. Safe to call twice."""
         ptr, self._ptr = getattr(self, "_ptr", None), None
         if ptr:
-            type(self)._free(ptr)
+            getattr(lib, type(self)._free)(ptr)
 
     def __enter__(self):
         return self
@@ -168,7 +168,7 @@ def _integral_floats(df):
 class Batch(_Handle):
     """One source's records, as the C library holds them."""
 
-    _free = lib.carematch_batch_free
+    _free = "carematch_batch_free"
 
     @classmethod
     def of(cls, data, name="batch"):
@@ -234,7 +234,7 @@ class Batch(_Handle):
 class Model(_Handle):
     """A trained Fellegi-Sunter model."""
 
-    _free = lib.carematch_model_free
+    _free = "carematch_model_free"
 
     @classmethod
     def train(cls, left, right=None):
@@ -296,7 +296,7 @@ def normalise(role, value):
 class Result(_Handle):
     """The pairs of a link or dedupe, with what explains them."""
 
-    _free = lib.carematch_result_free
+    _free = "carematch_result_free"
 
     def __len__(self):
         n = ctypes.c_size_t(0)
@@ -401,7 +401,7 @@ class Pseudonymiser(_Handle):
     """Keyed pseudonyms: ``key`` is the 32-byte master key; files to be linked must use the
     same key, ``project`` and ``key_version``."""
 
-    _free = lib.carematch_pseudonymiser_free
+    _free = "carematch_pseudonymiser_free"
 
     def __init__(self, key, project="carematch", key_version=1):
         super().__init__(None)
@@ -431,7 +431,7 @@ class Index(_Handle):
     """A population held in memory for one-record-at-a-time matching. Safe to query from
     several threads."""
 
-    _free = lib.carematch_index_free
+    _free = "carematch_index_free"
 
     @classmethod
     def build(cls, data, model, person_ids=False):
@@ -498,7 +498,7 @@ class Index(_Handle):
 class _Answer(_Handle):
     """A query's answer handle (read into a dict by Index.query)."""
 
-    _free = lib.carematch_answer_free
+    _free = "carematch_answer_free"
 
     def decision(self):
         d = ctypes.c_uint32(0)

@@ -44,6 +44,7 @@ def model(gp, hospital):
 def test_version_and_declared_functions_match_the_header():
     header = (ROOT / "ffi" / "include" / "carematch.h").read_text()
     assert f'#define CAREMATCH_VERSION "{carematch.__version__}"' in header
+    assert _ffi.lib.carematch_version().decode() == carematch.__version__
     import re
     exported = set(re.findall(r"^(?:carematch_status|void|const char \*)(carematch_\w+)\(",
                               header.replace("\n", "\n"), re.M))
