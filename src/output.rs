@@ -129,32 +129,41 @@ fn write_pairs<W: std::io::Write>(
         None => None,
     };
     w.write_record(&header).map_err(PairsError::Csv)?;
-    let mut row: Vec<String> = Vec::with_capacity(header.len());
+    // Field by field into the writer, one reused buffer for numbers: no allocation per row.
+    let mut num = String::with_capacity(32);
+    let field = |w: &mut csv::Writer<W>, f: &str| w.write_field(f).map_err(PairsError::Csv);
     for l in &result.links {
-        row.clear();
-        row.push(records.id(l.pair.left).to_string());
-        row.push(records.id(l.pair.right).to_string());
-        row.push(
-            l.weight
-                .map_or(String::new(), |w| format!("{:.4}", w.bits())),
-        );
-        row.push(
-            l.probability()
-                .map_or(String::new(), |p| format!("{:.8}", p.get())),
-        );
-        row.push(l.decision.as_str().to_string());
+        use std::fmt::Write as _;
+        field(w, records.id(l.pair.left))?;
+        field(w, records.id(l.pair.right))?;
+        num.clear();
+        if let Some(x) = l.weight {
+            let _ = write!(num, "{:.4}", x.bits());
+        }
+        field(w, &num)?;
+        num.clear();
+        if let Some(p) = l.probability() {
+            let _ = write!(num, "{:.8}", p.get());
+        }
+        field(w, &num)?;
+        field(w, l.decision.as_str())?;
         let rule = l.rule.and_then(|r| result.rules.get(usize::from(r)));
-        row.push(rule.map_or(String::new(), |r| r.name().to_string()));
+        field(w, rule.map_or("", |r| r.name()))?;
         if let Some(scorer) = &scorer {
             let e = scorer.explain(l.pair);
-            row.push(format!("{:.4}", e.prior));
+            num.clear();
+            let _ = write!(num, "{:.4}", e.prior);
+            field(w, &num)?;
             for c in e.contributions {
-                row.push(c.level);
-                row.push(format!("{:.4}", c.weight));
-                row.push(format!("{:.4}", c.tf_adjustment));
+                field(w, &c.level)?;
+                for x in [c.weight, c.tf_adjustment] {
+                    num.clear();
+                    let _ = write!(num, "{x:.4}");
+                    field(w, &num)?;
+                }
             }
         }
-        w.write_record(&row).map_err(PairsError::Csv)?;
+        w.write_record(None::<&[u8]>).map_err(PairsError::Csv)?;
     }
     Ok(())
 }

@@ -93,9 +93,21 @@ impl carematch_batch {
                 format!("{name}: empty file: no header row"),
             ));
         }
+        // One UTF-8 check over the whole text (fast), then rows counted as bytes.
+        if let Err(e) = std::str::from_utf8(&text) {
+            let line = text[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            return Err(Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                format!("{name}: line {line}: not valid UTF-8"),
+            ));
+        }
         let mut rows = 0;
-        let mut rec = csv::StringRecord::new();
-        while rdr.read_record(&mut rec).map_err(bad)? {
+        let mut rec = csv::ByteRecord::new();
+        while rdr.read_byte_record(&mut rec).map_err(bad)? {
             rows += 1;
         }
         Ok(carematch_batch {

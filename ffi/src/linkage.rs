@@ -7,7 +7,7 @@ use carematch::{Clusters, Config, Decision, Evaluation, LinkResult, Linker, Mode
 
 use crate::batch::{carematch_batch, records_of};
 use crate::guard::{self, Failure};
-use crate::model::{carematch_model, train};
+use crate::model::{carematch_model, train_on};
 use crate::raw::{self, carematch_str};
 use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
 
@@ -122,12 +122,13 @@ fn run(
     right: Option<&carematch_batch>,
     model: Option<&carematch_model>,
 ) -> Result<carematch_result, Failure> {
+    let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
+    // One store for training and linking: the batches are read and normalised once.
+    let records = records_of(&batches)?;
     let model = match model {
         Some(m) => m.0.clone(),
-        None => train(left, right)?,
+        None => train_on(&records)?,
     };
-    let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
-    let records = records_of(&batches)?;
     let config = Config::default();
     let linker = Linker::new()
         .rules(config.rules_for(&records))

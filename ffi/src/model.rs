@@ -54,27 +54,26 @@ pub(crate) fn train(
     left: &carematch_batch,
     right: Option<&carematch_batch>,
 ) -> Result<Model, Failure> {
+    let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
+    train_on(&records_of(&batches)?)
+}
+
+/// Trains on a store of one source (dedupe) or two (link), with the default config.
+pub(crate) fn train_on(records: &carematch::Records) -> Result<Model, Failure> {
     let config = Config::default();
-    let (records, mode) = match right {
-        Some(r) => {
-            let records = records_of(&[left, r])?;
-            let mode = carematch::link_mode(&records, 0, 1)?;
-            (records, mode)
-        }
-        None => {
-            let records = records_of(&[left])?;
-            let mode = carematch::dedupe_mode(&records, 0)?;
-            (records, mode)
-        }
+    let mode = if records.sources().len() > 1 {
+        carematch::link_mode(records, 0, 1)?
+    } else {
+        carematch::dedupe_mode(records, 0)?
     };
-    let comparisons = config.comparisons(&records)?;
+    let comparisons = config.comparisons(records)?;
     let mut model = Model::train(
-        &records,
+        records,
         &mode,
         &comparisons,
-        &config.train_options_for(&records),
+        &config.train_options_for(records),
     )?;
-    model.set_blocking(config.blocking_for(&records));
+    model.set_blocking(config.blocking_for(records));
     Ok(model)
 }
 

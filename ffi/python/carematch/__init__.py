@@ -17,6 +17,8 @@ import json
 import math
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from . import _ffi
 from ._ffi import lib
@@ -177,20 +179,17 @@ class Batch(_Handle):
         (``nhs_number``, ``forename``, ``dob``, ...); a record id column is required."""
         if isinstance(data, Batch):
             return data
-        if not isinstance(data, pd.DataFrame):
-            try:
-                import pyarrow as pa  # noqa: PLC0415 - optional dependency
-            except ImportError:  # pragma: no cover
-                pa = None
-            if pa is not None and isinstance(data, pa.Table):
-                data = data.to_pandas()
-            elif isinstance(data, dict):
-                data = pd.DataFrame(data)
-            else:
-                raise TypeError("expected a pandas DataFrame, a pyarrow Table, a dict of lists"
-                                f" or a Batch, not {type(data).__name__}")
-        text = _integral_floats(data).to_csv(index=False).encode("utf-8")
-        return cls.from_csv_text(text, name)
+        if isinstance(data, dict):
+            data = pd.DataFrame(data)
+        if isinstance(data, pd.DataFrame):
+            data = pa.Table.from_pandas(_integral_floats(data), preserve_index=False)
+        if not isinstance(data, pa.Table):
+            raise TypeError("expected a pandas DataFrame, a pyarrow Table, a dict of lists"
+                            f" or a Batch, not {type(data).__name__}")
+        # Arrow writes CSV in C++ (nulls as empty fields): the fast way to hand a frame over.
+        buf = io.BytesIO()
+        pa_csv.write_csv(data, buf)
+        return cls.from_csv_text(buf.getvalue(), name)
 
     @classmethod
     def from_csv_text(cls, text, name="batch"):
@@ -329,11 +328,19 @@ class Result(_Handle):
     def to_frame(self):
         """The pairs as a DataFrame: left_id, right_id, match_weight, match_probability,
         decision, rule (as the pairs file of ``carematch link``)."""
-        text = _text(lib.carematch_result_csv, self._handle)
-        return pd.read_csv(io.StringIO(text), dtype={"left_id": str, "right_id": str,
-                                                     "decision": str, "rule": str},
-                           keep_default_na=False,
-                           na_values={"match_weight": [""], "match_probability": [""]})
+        text = _text(lib.carematch_result_csv, self._handle).encode("utf-8")
+        types = {"left_id": pa.string(), "right_id": pa.string(), "match_weight": pa.float64(),
+                 "match_probability": pa.float64(), "decision": pa.string(),
+                 "rule": pa.string()}
+        table = pa_csv.read_csv(
+            io.BytesIO(text),
+            convert_options=pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                                  null_values=[""]))
+        frame = table.to_pandas()
+        # Plain object columns of str, as pandas.read_csv(dtype=str) gives.
+        for c in ("left_id", "right_id", "decision", "rule"):
+            frame[c] = frame[c].astype(object)
+        return frame
 
     def explain(self, i):
         """The explanation of pair ``i``: prior, per-comparison level, weight and tf."""
