@@ -69,16 +69,7 @@ pub unsafe extern "C" fn carematch_index_build(
         let out = unsafe { raw::out_param(out) }?;
         // SAFETY: the caller's contract.
         let (batch, model) = unsafe { (raw::handle(batch)?, raw::handle(model)?) };
-        let person_ids = match person_ids {
-            0 => false,
-            1 => true,
-            _ => {
-                return Err(Failure::new(
-                    CAREMATCH_INVALID_ARGUMENT,
-                    "person_ids is 0 or 1",
-                ));
-            }
-        };
+        let person_ids = raw::flag(person_ids, "person_ids")?;
         let records = crate::batch::records_of(&[batch])?;
         let index = Index::builder(model.0.clone())
             .person_ids(person_ids)

@@ -143,16 +143,7 @@ pub unsafe extern "C" fn carematch_pseudonymiser_encode(
         // SAFETY: the caller's contract.
         let (p, batch) = unsafe { (raw::handle(p)?, raw::handle(batch)?) };
         let options = EncodeOptions {
-            tokenise_id: match tokenise_id {
-                0 => false,
-                1 => true,
-                _ => {
-                    return Err(Failure::new(
-                        CAREMATCH_INVALID_ARGUMENT,
-                        "tokenise_id is 0 or 1",
-                    ));
-                }
-            },
+            tokenise_id: raw::flag(tokenise_id, "tokenise_id")?,
             ..EncodeOptions::default()
         };
         let records = records_of(&[batch])?;

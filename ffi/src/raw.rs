@@ -226,6 +226,22 @@ pub(crate) unsafe fn strs_from_raw<'a>(
         .collect()
 }
 
+/// A `uint32_t` flag argument: 0 or 1.
+///
+/// # Errors
+///
+/// `CAREMATCH_INVALID_ARGUMENT` naming the argument for any other number.
+pub(crate) fn flag(value: u32, name: &str) -> Result<bool, crate::guard::Failure> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(crate::guard::Failure::new(
+            CAREMATCH_INVALID_ARGUMENT,
+            format!("{name} is 0 or 1"),
+        )),
+    }
+}
+
 /// Borrows the object behind a handle.
 ///
 /// # Errors

@@ -16,36 +16,7 @@
 
 #include "carematch.h"
 
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (cond) {                                                        \
-            passed++;                                                      \
-        } else {                                                           \
-            failed++;                                                      \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                  \
-    } while (0)
-
-#define CHECK_STATUS(call, want)                                                        \
-    do {                                                                                \
-        carematch_status got_ = (call);                                                 \
-        if (got_ == (want)) {                                                           \
-            passed++;                                                                   \
-        } else {                                                                        \
-            failed++;                                                                   \
-            char msg_[512];                                                             \
-            size_t n_ = 0;                                                              \
-            if (carematch_last_error_message(msg_, sizeof msg_, &n_) != CAREMATCH_OK) { \
-                msg_[0] = 0;                                                            \
-            }                                                                           \
-            fprintf(stderr, "FAIL %s:%d: %s returned %s, want %s (%s)\n", __FILE__,     \
-                    __LINE__, #call, carematch_status_name(got_),                       \
-                    carematch_status_name(want), msg_);                                 \
-        }                                                                               \
-    } while (0)
+#include "check.h"
 
 #define S(lit) ((carematch_str){(lit), sizeof(lit) - 1})
 

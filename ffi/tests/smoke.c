@@ -11,30 +11,7 @@
 
 #include "carematch.h"
 
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (cond) {                                                        \
-            passed++;                                                      \
-        } else {                                                           \
-            failed++;                                                      \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                  \
-    } while (0)
-
-#define CHECK_STATUS(call, want)                                                        \
-    do {                                                                                \
-        carematch_status got_ = (call);                                                 \
-        if (got_ == (want)) {                                                           \
-            passed++;                                                                   \
-        } else {                                                                        \
-            failed++;                                                                   \
-            fprintf(stderr, "FAIL %s:%d: %s returned %s, want %s\n", __FILE__, __LINE__, \
-                    #call, carematch_status_name(got_), carematch_status_name(want));   \
-        }                                                                               \
-    } while (0)
+#include "check.h"
 
 static void test_version(void) {
     const char *version = carematch_version();
