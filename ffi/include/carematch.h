@@ -811,6 +811,23 @@ carematch_status carematch_result_evaluate(const carematch_result *result,
                                            carematch_evaluation *out);
 
 /**
+ * The data-quality report of the result's input, as `carematch link` prints it: per batch
+ * and column, how many values were present, missing and invalid (invalid values are treated
+ * as missing), with each problem's name and first line numbers, never a value. Into
+ * `(buf, len)` with a NUL; `*out_invalid` (if not NULL) gets the number of invalid values.
+ *
+ * # Safety
+ *
+ * `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid;
+ * `out_invalid` NULL or valid.
+ */
+carematch_status carematch_result_quality(const carematch_result *result,
+                                          uint64_t *out_invalid,
+                                          char *buf,
+                                          size_t len,
+                                          size_t *out_written);
+
+/**
  * Frees a result; NULL is a no-op.
  *
  * # Safety

@@ -174,6 +174,13 @@ impl carematch_batch {
 
 /// One store holding `batches` as its sources, in order, read as files would be.
 pub(crate) fn records_of(batches: &[&carematch_batch]) -> Result<Records, Failure> {
+    Ok(read_batches(batches)?.0)
+}
+
+/// [`records_of`] with the data-quality report (what was missing or invalid, per column).
+pub(crate) fn read_batches(
+    batches: &[&carematch_batch],
+) -> Result<(Records, carematch::QualityReport), Failure> {
     let mut b = RecordsBuilder::new();
     for batch in batches {
         if batch.columns.is_empty() {
@@ -187,7 +194,7 @@ pub(crate) fn records_of(batches: &[&carematch_batch]) -> Result<Records, Failur
             None => b.add_reader(&batch.name, batch.to_csv()?.as_slice())?,
         };
     }
-    Ok(b.build()?.0)
+    Ok(b.build()?)
 }
 
 /// The role of a `CAREMATCH_ROLE_*` number (not `BY_NAME`).

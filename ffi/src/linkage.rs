@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use carematch::{Clusters, Config, Decision, Evaluation, LinkResult, Linker, Model, Records};
 
-use crate::batch::{carematch_batch, records_of};
+use crate::batch::{carematch_batch, read_batches};
 use crate::guard::{self, Failure};
 use crate::model::{carematch_model, train_on};
 use crate::raw::{self, carematch_str};
@@ -95,6 +95,8 @@ pub struct carematch_result {
     clusters: OnceLock<Clusters>,
     /// The pairs file text, made once (a caller asks for its size, then for the text).
     csv: OnceLock<Result<String, String>>,
+    /// What was missing or invalid in the input, per batch and column.
+    quality: carematch::QualityReport,
 }
 
 impl carematch_result {
@@ -124,7 +126,7 @@ fn run(
 ) -> Result<carematch_result, Failure> {
     let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
     // One store for training and linking: the batches are read and normalised once.
-    let records = records_of(&batches)?;
+    let (records, quality) = read_batches(&batches)?;
     let model = match model {
         Some(m) => m.0.clone(),
         None => train_on(&records)?,
@@ -148,6 +150,7 @@ fn run(
         starts,
         clusters: OnceLock::new(),
         csv: OnceLock::new(),
+        quality,
     })
 }
 
@@ -502,6 +505,35 @@ pub unsafe extern "C" fn carematch_result_evaluate(
             false_negatives: e.false_negatives,
         });
         Ok(())
+    })
+}
+
+/// The data-quality report of the result's input, as `carematch link` prints it: per batch
+/// and column, how many values were present, missing and invalid (invalid values are treated
+/// as missing), with each problem's name and first line numbers, never a value. Into
+/// `(buf, len)` with a NUL; `*out_invalid` (if not NULL) gets the number of invalid values.
+///
+/// # Safety
+///
+/// `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid;
+/// `out_invalid` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_quality(
+    result: *const carematch_result,
+    out_invalid: *mut u64,
+    buf: *mut c_char,
+    len: usize,
+    out_written: *mut usize,
+) -> carematch_status {
+    guard::guard("carematch_result_quality", || {
+        // SAFETY: the caller's contract.
+        let r = unsafe { raw::handle(result) }?;
+        if !out_invalid.is_null() {
+            // SAFETY: the caller's contract: a non-NULL `out_invalid` is valid.
+            unsafe { raw::out_param(out_invalid) }?.write(r.quality.invalid_total());
+        }
+        // SAFETY: the caller's contract.
+        unsafe { raw::text_out(&r.quality.to_string(), buf, len, out_written) }
     })
 }
 

@@ -238,6 +238,17 @@ static void test_link(carematch_model *m) {
     CHECK(matched > 4000 && rules > 1000);
     CHECK_STATUS(carematch_result_copy(r, all, n, NULL), CAREMATCH_NULL_ARGUMENT);
 
+    /* The data-quality report: the shipped GP file has 137 NHS numbers failing the check. */
+    uint64_t invalid = 0;
+    size_t qlen = 0;
+    CHECK_STATUS(carematch_result_quality(r, &invalid, NULL, 0, &qlen), CAREMATCH_BUFFER_TOO_SMALL);
+    char *quality = malloc(qlen);
+    CHECK_STATUS(carematch_result_quality(r, NULL, quality, qlen, &written), CAREMATCH_OK);
+    CHECK(invalid >= 137);
+    CHECK(strstr(quality, "check digit") != NULL && strstr(quality, "gp.csv") != NULL);
+    free(quality);
+    CHECK_STATUS(carematch_result_quality(NULL, &invalid, NULL, 0, &qlen), CAREMATCH_NULL_ARGUMENT);
+
     /* The pairs file text: header, then one line per pair. */
     size_t csv_len = 0;
     CHECK_STATUS(carematch_result_csv(r, NULL, 0, &csv_len), CAREMATCH_BUFFER_TOO_SMALL);

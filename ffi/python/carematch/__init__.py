@@ -15,6 +15,7 @@ import ctypes
 import io
 import json
 import math
+import warnings
 
 import pandas as pd
 import pyarrow as pa
@@ -27,7 +28,7 @@ __all__ = [
     "__version__", "CarematchError", "NullArgumentError", "InvalidUtf8Error",
     "InvalidArgumentError", "BufferTooSmallError", "InputError", "IoError", "PanicError",
     "ConfigError", "Batch", "Model", "Result", "Pseudonymiser", "Index", "link", "dedupe",
-    "normalise",
+    "normalise", "DataQualityWarning", "link_result", "dedupe_result",
 ]
 
 #: The version of the linked C library.
@@ -325,6 +326,13 @@ class Result(_Handle):
         """The name of deterministic rule number ``rule``."""
         return _text(lib.carematch_result_rule_name, self._handle, rule)
 
+    def quality(self):
+        """The data-quality report of the inputs (as ``carematch link`` prints it) and the
+        number of invalid values, which were treated as missing: ``(text, invalid)``."""
+        n = ctypes.c_uint64(0)
+        text = _text(lambda *a: lib.carematch_result_quality(self._handle, ctypes.byref(n), *a))
+        return text, n.value
+
     def to_frame(self):
         """The pairs as a DataFrame: left_id, right_id, match_weight, match_probability,
         decision, rule (as the pairs file of ``carematch link``)."""
@@ -372,10 +380,19 @@ class Result(_Handle):
                 "false_negatives": e.false_negatives}
 
 
+class DataQualityWarning(UserWarning):
+    """Some input values were invalid and were treated as missing (see Result.quality())."""
+
+
 def _run(fn, *handles):
     out = ctypes.c_void_p()
     _check(fn(*handles, ctypes.byref(out)))
-    return Result(out.value)
+    result = Result(out.value)
+    text, invalid = result.quality()
+    if invalid:
+        warnings.warn(f"{invalid} invalid values were treated as missing:\n{text}",
+                      DataQualityWarning, stacklevel=3)
+    return result
 
 
 def link_result(left, right, model=None):

@@ -105,6 +105,7 @@ _SIGNATURES = {
     "carematch_result_person_id": ([H, c_uint32, c_uint32, c_void_p, SIZE, OUT_SIZE], c_uint32),
     "carematch_result_evaluate": ([H, POINTER(Str), POINTER(Str), SIZE, POINTER(Evaluation)],
                                   c_uint32),
+    "carematch_result_quality": ([H, POINTER(c_uint64), c_void_p, SIZE, OUT_SIZE], c_uint32),
     "carematch_result_free": ([H], None),
     "carematch_pseudonymiser_new": ([c_char_p, SIZE, *TEXT, c_uint32, OUT_H], c_uint32),
     "carematch_pseudonymiser_token": ([H, *TEXT, *TEXT, c_void_p, SIZE, OUT_SIZE], c_uint32),

@@ -145,6 +145,20 @@ def test_result_accessors(gp, hospital, model):
         len(r)
 
 
+def test_invalid_values_are_reported_not_silently_dropped(gp, hospital, model):
+    with pytest.warns(carematch.DataQualityWarning, match="invalid values") as w:
+        carematch.link(gp, hospital, model)
+    assert "check digit" in str(w[0].message)
+    with carematch.link_result(gp, hospital, model) as r:
+        text, invalid = r.quality()
+        assert invalid >= 137 and "nhs_number" in text
+    clean = pd.DataFrame({"id": ["A1"], "surname": ["Smith"]})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        carematch.dedupe(clean)
+
+
 def test_dedupe(hospital, model):
     pairs = carematch.dedupe(hospital)
     assert len(pairs) > 0
