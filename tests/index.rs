@@ -604,3 +604,41 @@ fn model_json_round_trip_is_bit_exact() {
     }
     assert_eq!(model.lambda().to_bits(), back.lambda().to_bits());
 }
+
+/// When a record joins two people, the one with more records keeps its id whatever the ids
+/// (checked with the people's ids both ways round, so the tie-break cannot pass for size).
+#[test]
+fn the_larger_person_keeps_its_id_in_a_merge() {
+    for (big, small) in [("X", "Y"), ("Y", "X")] {
+        let pop = format!(
+            "id,nhs_number,given_name,surname,dob,sex\n\
+             {big}1,9434765919,John,Smith,1980-01-01,M\n\
+             {big}2,9434765919,John,Smith,1980-01-01,M\n\
+             {big}3,9434765919,John,Smith,1980-01-01,M\n\
+             {small}1,9434765919,Mike,Jones,1980-06-06,M\n"
+        );
+        let index = Index::builder(flat_model())
+            .person_ids(true)
+            .build(store(&[("pop.csv", &pop)]))
+            .unwrap();
+        let big_id = index.person_id(&format!("{big}1")).unwrap();
+        assert_eq!(index.person_id(&format!("{big}3")).unwrap(), big_id);
+        let small_id = index.person_id(&format!("{small}1")).unwrap();
+        assert_ne!(big_id, small_id);
+        let mut b = Record::new("B");
+        b.set(Role::NhsNumber, "9434765919")
+            .set(Role::GivenName, "Mark")
+            .set(Role::Surname, "Smith")
+            .set(Role::DateOfBirth, "1980-03-03");
+        let got = index.insert(&b).unwrap().unwrap();
+        assert_eq!(got.person_id, big_id, "{big} has three records");
+        assert_eq!(
+            got.changes,
+            [PersonChange::Merge {
+                kept: big_id.clone(),
+                absorbed: vec![small_id]
+            }]
+        );
+        assert_eq!(index.person_id(&format!("{small}1")).unwrap(), big_id);
+    }
+}

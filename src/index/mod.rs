@@ -1343,16 +1343,24 @@ impl Index {
         };
         p.copy(old, r);
         let person = p.of(r);
-        let keep: Vec<u32> = if unchanged {
-            p.links(old).to_vec()
-        } else {
-            matched.into_iter().filter(|&m| p.of(m) == person).collect()
-        };
-        for m in keep {
+        if unchanged {
+            // Same values, same links: nothing can split.
+            for m in p.links(old).to_vec() {
+                p.link(r, m);
+            }
+            p.unlink(old);
+            return Ok(Vec::new());
+        }
+        let mut starts = p.links(old).to_vec();
+        starts.push(r);
+        let same: Vec<u32> = matched.into_iter().filter(|&m| p.of(m) == person).collect();
+        for m in same {
             p.link(r, m);
         }
         p.unlink(old);
-        Ok(person.map(|q| g.split_check(q)).unwrap_or_default())
+        Ok(person
+            .map(|q| g.split_check(q, &starts))
+            .unwrap_or_default())
     }
 
     /// Removes the record with id `id`; when that leaves its person in parts that no longer
@@ -1366,12 +1374,14 @@ impl Index {
         let mut g = self.write();
         let old = *g.by_id.get(id).ok_or_else(no_such_id)?;
         g.retire(s, old);
-        let person = g.people.as_mut().and_then(|p| {
-            let q = p.of(old);
-            p.unlink(old);
-            q
-        });
-        Ok(person.map(|p| g.split_check(p)).unwrap_or_default())
+        let Some(p) = g.people.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let (person, starts) = (p.of(old), p.links(old).to_vec());
+        p.unlink(old);
+        Ok(person
+            .map(|q| g.split_check(q, &starts))
+            .unwrap_or_default())
     }
 }
 
@@ -1404,25 +1414,31 @@ impl Inner {
                 })
             }
             _ => {
-                // The person with the most live records keeps its id (ties: the smaller id).
-                let mut size: FxHashMap<u32, usize> = FxHashMap::default();
-                for (r, &alive) in live.iter().enumerate() {
-                    if let Some(q) = p.of(r as u32).filter(|q| alive && persons.contains(q)) {
-                        *size.entry(q).or_default() += 1;
+                // Each person's records, walked from a row the record matched; the person
+                // with the most keeps its id (ties: the smaller id).
+                let mut groups: Vec<(u32, Vec<u32>)> = persons
+                    .iter()
+                    .map(|&q| {
+                        let start = matched.iter().copied().find(|&m| p.of(m) == Some(q));
+                        (q, start.map_or_else(Vec::new, |m| p.part(m, live)))
+                    })
+                    .collect();
+                groups.sort_by(|(a, ra), (b, rb)| {
+                    rb.len()
+                        .cmp(&ra.len())
+                        .then_with(|| p.name(*a).cmp(p.name(*b)))
+                });
+                let kept = groups[0].0;
+                let mut names: Vec<String> = groups[1..]
+                    .iter()
+                    .map(|(q, _)| p.name(*q).to_string())
+                    .collect();
+                names.sort();
+                for (_, rows) in &groups[1..] {
+                    for &r in rows {
+                        p.set(r, kept);
                     }
                 }
-                let kept = *persons
-                    .iter()
-                    .min_by(|&&a, &&b| {
-                        let (sa, sb) = (size.get(&a), size.get(&b));
-                        sb.cmp(&sa).then_with(|| p.name(a).cmp(p.name(b)))
-                    })
-                    .unwrap_or(&persons[0]);
-                let absorbed: Vec<u32> = persons.iter().copied().filter(|&q| q != kept).collect();
-                let mut names: Vec<String> =
-                    absorbed.iter().map(|&q| p.name(q).to_string()).collect();
-                names.sort();
-                p.merge(kept, &absorbed);
                 p.set(row, kept);
                 let kept_name = p.name(kept).to_string();
                 Some(PersonChanges {
@@ -1465,43 +1481,25 @@ impl Inner {
         }
     }
 
-    /// Splits person `p` when the links among its live rows no longer connect them.
-    fn split_check(&mut self, p: u32) -> Vec<PersonChange> {
+    /// Splits person `p` when the links among its live rows no longer connect them: the
+    /// parts are walked from `starts`, the rows that were linked to the removed or changed
+    /// record (every other row of the person is connected to one of them).
+    fn split_check(&mut self, p: u32, starts: &[u32]) -> Vec<PersonChange> {
         let Some(people) = self.people.as_ref() else {
             return Vec::new();
         };
-        let rows = people.rows_of(p, &self.live);
-        if rows.len() < 2 {
-            return Vec::new();
-        }
-        // Union-find over the person's rows, by the links that made the person.
-        let mut parent: Vec<usize> = (0..rows.len()).collect();
-        fn find(parent: &mut [usize], mut i: usize) -> usize {
-            while parent[i] != i {
-                parent[i] = parent[parent[i]];
-                i = parent[i];
+        let mut parts: Vec<Vec<u32>> = Vec::new();
+        for &st in starts {
+            let seen = parts.iter().any(|part| part.binary_search(&st).is_ok());
+            if self.live[st as usize] && people.of(st) == Some(p) && !seen {
+                parts.push(people.part(st, &self.live));
             }
-            i
-        }
-        for (i, &r) in rows.iter().enumerate() {
-            for &o in people.links(r) {
-                if let Ok(j) = rows.binary_search(&o) {
-                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
-                    parent[a.max(b)] = a.min(b);
-                }
-            }
-        }
-        let mut parts: FxHashMap<usize, Vec<u32>> = FxHashMap::default();
-        for (i, &row) in rows.iter().enumerate() {
-            let root = find(&mut parent, i);
-            parts.entry(root).or_default().push(row);
         }
         if parts.len() < 2 {
             return Vec::new();
         }
         let records = &self.records;
         let smallest = |part: &[u32]| part.iter().map(|&r| records.id(r)).min().unwrap_or("");
-        let mut parts: Vec<Vec<u32>> = parts.into_values().collect();
         // The largest part keeps the id (ties: the part with the smallest record id).
         parts.sort_by(|a, b| {
             b.len()

@@ -196,23 +196,25 @@ impl People {
         &self.names[p as usize]
     }
 
-    /// Moves every live row of the people in `absorbed` to `kept`.
-    pub(crate) fn merge(&mut self, kept: u32, absorbed: &[u32]) {
-        for slot in &mut self.person {
-            if absorbed.contains(slot) {
-                *slot = kept;
+    /// The live rows of `start`'s person that links connect to `start`, sorted. Every
+    /// person's live rows are connected by its links (a build's clusters are spanned by
+    /// their matches, a linked record is linked to what it matched, and a split leaves
+    /// connected parts), so this is the whole person when nothing was removed: a walk over
+    /// its records, not a scan of the index.
+    pub(crate) fn part(&self, start: u32, live: &[bool]) -> Vec<u32> {
+        let person = self.of(start);
+        let mut seen = vec![start];
+        let mut todo = vec![start];
+        while let Some(r) = todo.pop() {
+            for &o in self.links(r) {
+                if live[o as usize] && self.of(o) == person && !seen.contains(&o) {
+                    seen.push(o);
+                    todo.push(o);
+                }
             }
         }
-    }
-
-    /// The rows of person `p` among those `live` says are.
-    pub(crate) fn rows_of(&self, p: u32, live: &[bool]) -> Vec<u32> {
-        self.person
-            .iter()
-            .enumerate()
-            .filter(|&(r, &q)| q == p && live[r])
-            .map(|(r, _)| r as u32)
-            .collect()
+        seen.sort_unstable();
+        seen
     }
 
     /// Gives the rows `part` a new person derived from `record_id` (their smallest id).
