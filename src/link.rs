@@ -469,8 +469,25 @@ struct Candidate {
 }
 
 /// log2(p / (1 − p)): the weight at which the probability is `p`.
-fn odds_bits(p: f64) -> f64 {
+pub(crate) fn odds_bits(p: f64) -> f64 {
     (p / (1.0 - p)).log2()
+}
+
+/// The model's decision on a pair of weight `w` (bits): match at or above `match_w` unless
+/// vetoed, review from `review_w`, else none (not written).
+pub(crate) fn model_decision(
+    w: f64,
+    vetoed: bool,
+    match_w: f64,
+    review_w: f64,
+) -> Option<Decision> {
+    if w >= match_w && !vetoed {
+        Some(Decision::Match)
+    } else if w >= review_w {
+        Some(Decision::Review)
+    } else {
+        None
+    }
 }
 
 /// Decides the pairs no rule decided: match at or above the match threshold unless vetoed,
@@ -493,13 +510,7 @@ fn decide_by_model(
             continue;
         }
         let w = c.weight.map_or(f64::NEG_INFINITY, MatchWeight::bits);
-        c.rule_decision = if w >= match_w && !c.vetoed {
-            Some(Decision::Match)
-        } else if w >= review_w {
-            Some(Decision::Review)
-        } else {
-            None
-        };
+        c.rule_decision = model_decision(w, c.vetoed, match_w, review_w);
     }
     if dedupe {
         return;

@@ -21,7 +21,7 @@
 //! A query sees the population from one record's side. A batch link also makes a pair
 //! ambiguous when the *right* record has two equally good left candidates, and counts
 //! term frequencies over both files; a query knows only the indexed population. These are
-//! the differences measured by `examples/index_latency.rs --compare`.
+//! the differences `examples/index_latency.rs` measures when it queries every record.
 
 mod file;
 mod keys;
@@ -34,12 +34,11 @@ use rustc_hash::FxHashMap;
 
 use crate::block::{BlockingRule, config_err};
 use crate::compare::{
-    Comparison, Ctx, FOREIGN, Kind, Outside, RowFeatures, Words, address_words, clear_level,
-    text_level,
+    Comparison, Ctx, Kind, Outside, RowFeatures, Words, address_words, clear_level, text_level,
 };
 use crate::error::ErrorKind;
 use crate::input::normalise_record;
-use crate::link::Decision;
+use crate::link::{Decision, model_decision, odds_bits};
 use crate::model::{Explanation, MatchWeight, Model, Probability, Weights};
 use crate::record::{NONE, NewRow, Records};
 use crate::rules::MatchRule;
@@ -476,8 +475,9 @@ impl IndexBuilder {
     }
 
     /// Keep a person id per record: each person found in the population (by a dedupe of it)
-    /// gets an id, inserted records take the id of the person they match, and merges are
-    /// reported ([`Index::insert_person`]). Default: false.
+    /// gets an id, inserted records take the id of the person they match, and merges and
+    /// splits are reported ([`Index::insert`], [`Index::update`], [`Index::remove`]).
+    /// Default: false.
     pub fn person_ids(&mut self, yes: bool) -> &mut Self {
         self.person_ids = yes;
         self
@@ -726,11 +726,36 @@ impl Inner {
         xo: &Outside,
         y: u32,
     ) -> u64 {
+        let text = |col: usize| x.others.get(col).and_then(|a| a.as_deref());
+        self.vector(s, xf, Some(xo), text, y)
+    }
+
+    /// The comparison vector of two rows of the population.
+    fn vector_rows(&self, s: &Settings, a: u32, b: u32) -> u64 {
+        let xf = self.features[a as usize].with_cross(&self.cross);
+        let text = |col: usize| {
+            let column = &self.records.others[col];
+            let v = column.values[a as usize];
+            (v != NONE).then(|| column.dict.get(v))
+        };
+        self.vector(s, &xf, None, text, b)
+    }
+
+    /// The comparison vector of a left side (features `xf`, strings outside the store
+    /// `xo`, carried-column text `x_text`) against row `y`.
+    fn vector<'t>(
+        &'t self,
+        s: &Settings,
+        xf: &RowFeatures,
+        xo: Option<&Outside>,
+        x_text: impl Fn(usize) -> Option<&'t str>,
+        y: u32,
+    ) -> u64 {
         let yf = self.features[y as usize].with_cross(&self.cross);
         let cx = Ctx {
             records: &self.records,
             words: &self.words,
-            outside: Some(xo),
+            outside: xo,
         };
         let mut v = 0u64;
         for (i, c) in s.cmps.iter().enumerate() {
@@ -738,8 +763,8 @@ impl Inner {
                 Some(col) => {
                     let column = &self.records.others[col];
                     let b = column.values[y as usize];
-                    match (x.others.get(col).and_then(|a| a.as_deref()), b) {
-                        (Some(a), b) if b != NONE => {
+                    match x_text(col) {
+                        Some(a) if b != NONE => {
                             let bs = column.dict.get(b);
                             text_level(a, bs, a == bs, &c.thresholds)
                         }
@@ -747,39 +772,6 @@ impl Inner {
                     }
                 }
                 None => clear_level(c.kind, &c.thresholds, &cx, xf, &yf),
-            };
-            v |= u64::from(l) << (4 * i);
-        }
-        v
-    }
-
-    /// The comparison vector of two rows of the population.
-    fn vector_rows(&self, s: &Settings, a: u32, b: u32) -> u64 {
-        let xf = self.features[a as usize].with_cross(&self.cross);
-        let yf = self.features[b as usize].with_cross(&self.cross);
-        let cx = Ctx {
-            records: &self.records,
-            words: &self.words,
-            outside: None,
-        };
-        let mut v = 0u64;
-        for (i, c) in s.cmps.iter().enumerate() {
-            let l = match c.text {
-                Some(col) => {
-                    let column = &self.records.others[col];
-                    let (p, q) = (column.values[a as usize], column.values[b as usize]);
-                    if p == NONE || q == NONE {
-                        0
-                    } else {
-                        text_level(
-                            column.dict.get(p),
-                            column.dict.get(q),
-                            p == q,
-                            &c.thresholds,
-                        )
-                    }
-                }
-                None => clear_level(c.kind, &c.thresholds, &cx, &xf, &yf),
             };
             v |= u64::from(l) << (4 * i);
         }
@@ -879,7 +871,7 @@ impl Inner {
                 }
             })
             .collect();
-        let decision = self.decide(s, x, &mut scored);
+        let decision = self.decide(s, &mut scored);
         let min = opts
             .min_probability
             .unwrap_or(s.model.thresholds().review_probability);
@@ -898,10 +890,12 @@ impl Inner {
     /// its best deterministic rule (ambiguous when two candidates meet it, unless they carry
     /// one valid NHS number), then the model's thresholds and vetoes, then the ambiguity
     /// margin between its two best model matches.
-    fn decide(&self, s: &Settings, x: &NewRow, scored: &mut [Scored]) -> QueryDecision {
+    fn decide(&self, s: &Settings, scored: &mut [Scored]) -> QueryDecision {
         let t = s.model.thresholds();
-        let bits = |p: f64| (p / (1.0 - p)).log2();
-        let (match_w, review_w) = (bits(t.match_probability), bits(t.review_probability));
+        let (match_w, review_w) = (
+            odds_bits(t.match_probability),
+            odds_bits(t.review_probability),
+        );
         let nhs = |r: u32| self.records.nhs[r as usize];
         // Rules: the best rule any candidate meets decides the candidates at it.
         if let Some(best) = scored.iter().filter_map(|c| c.rule).min() {
@@ -925,14 +919,7 @@ impl Inner {
             }
         }
         for c in scored.iter_mut().filter(|c| c.decision.is_none()) {
-            let w = c.weight.bits();
-            c.decision = if w >= match_w && !c.vetoed {
-                Some(Decision::Match)
-            } else if w >= review_w {
-                Some(Decision::Review)
-            } else {
-                None
-            };
+            c.decision = model_decision(c.weight.bits(), c.vetoed, match_w, review_w);
         }
         // Ambiguity between the two best model matches.
         let model_match = |c: &Scored| c.rule.is_none() && c.decision == Some(Decision::Match);
@@ -956,7 +943,6 @@ impl Inner {
                 }
             }
         }
-        let _ = x;
         let has = |d: Decision| scored.iter().any(|c| c.decision == Some(d));
         if has(Decision::Match) {
             QueryDecision::Match
@@ -968,6 +954,15 @@ impl Inner {
             QueryDecision::NoMatch
         }
     }
+}
+
+/// The rows of the candidates decided `match`.
+fn match_rows(scored: &[Scored]) -> Vec<u32> {
+    scored
+        .iter()
+        .filter(|c| c.decision == Some(Decision::Match))
+        .map(|c| c.row)
+        .collect()
 }
 
 /// A candidate on its way to an answer.
@@ -1261,36 +1256,7 @@ impl Index {
         rec: &Record,
         opts: &QueryOptions,
     ) -> Result<(QueryResult, Option<PersonChanges>), Error> {
-        let (row, invalid) = self.normalise(rec)?;
-        let s = &self.settings;
-        let mut g = self.write();
-        if g.by_id.contains_key(row.id.as_str()) {
-            return Err(duplicate_id());
-        }
-        let all = QueryOptions {
-            limit: usize::MAX,
-            ..*opts
-        };
-        let (decision, scored, compared) = g.query(s, &row, &all);
-        let matched: Vec<u32> = scored
-            .iter()
-            .filter(|c| c.decision == Some(Decision::Match))
-            .map(|c| c.row)
-            .collect();
-        let mut result = QueryResult {
-            decision,
-            candidates: Vec::new(),
-            compared,
-            invalid,
-        };
-        let r = g.append(s, &row)?;
-        let people = g.link_person(r, &row.id, &matched);
-        result.candidates = scored
-            .into_iter()
-            .take(opts.limit)
-            .map(|c| g.candidate(s, c, opts.explain))
-            .collect();
-        Ok((result, people))
+        self.add(rec, opts, true)
     }
 
     /// Adds `rec` to the index. When the index keeps person ids, the record is first
@@ -1302,19 +1268,47 @@ impl Index {
     /// A usage error when the index already holds a record with its id (use
     /// [`Index::update`]) or the record has no id.
     pub fn insert(&self, rec: &Record) -> Result<Option<PersonChanges>, Error> {
-        let (row, _) = self.normalise(rec)?;
+        Ok(self.add(rec, &QueryOptions::default(), false)?.1)
+    }
+
+    /// Inserts `rec` under one write lock, first answering it as a query (with `opts`) when
+    /// `answer` or person ids need its candidates; an answer not asked for is left empty.
+    fn add(
+        &self,
+        rec: &Record,
+        opts: &QueryOptions,
+        answer: bool,
+    ) -> Result<(QueryResult, Option<PersonChanges>), Error> {
+        let (row, invalid) = self.normalise(rec)?;
         let s = &self.settings;
         let mut g = self.write();
         if g.by_id.contains_key(row.id.as_str()) {
             return Err(duplicate_id());
         }
-        let matched: Vec<u32> = if g.people.is_some() {
-            g.matches(s, &row)
+        let (decision, scored, compared) = if answer || g.people.is_some() {
+            let all = QueryOptions {
+                limit: usize::MAX,
+                ..*opts
+            };
+            g.query(s, &row, &all)
         } else {
-            Vec::new()
+            (QueryDecision::NoMatch, Vec::new(), 0)
         };
+        let matched = match_rows(&scored);
         let r = g.append(s, &row)?;
-        Ok(g.link_person(r, &row.id, &matched))
+        let people = g.link_person(r, &row.id, &matched);
+        let candidates = scored
+            .into_iter()
+            .take(if answer { opts.limit } else { 0 })
+            .map(|c| g.candidate(s, c, opts.explain))
+            .collect();
+        let result = QueryResult {
+            decision,
+            candidates,
+            compared,
+            invalid,
+        };
+        Ok((result, people))
     }
 
     /// Replaces the record with `rec`'s id by `rec`, keeping its person id; when the change
@@ -1459,12 +1453,7 @@ impl Inner {
             limit: usize::MAX,
             ..QueryOptions::default()
         };
-        let (_, scored, _) = self.query(s, x, &all);
-        scored
-            .iter()
-            .filter(|c| c.decision == Some(Decision::Match))
-            .map(|c| c.row)
-            .collect()
+        match_rows(&self.query(s, x, &all).1)
     }
 
     /// The answer's form of a scored candidate.
@@ -1538,10 +1527,8 @@ fn no_such_id() -> Error {
     )
 }
 
-#[allow(dead_code)]
+// The index is shared by threads: a compile-time check.
 const _: () = {
-    // The index is shared by threads.
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Index>();
-    let _ = FOREIGN;
 };
