@@ -172,6 +172,7 @@ fn add(a: &AddArgs) -> Result<(), Error> {
     let start = Instant::now();
     let index = Index::load(&a.index)?;
     let loaded = start.elapsed().as_secs_f64();
+    let before = index.len();
     let batch = index.read_csv(&a.input)?;
     let opts = QueryOptions::default();
     let mut pair_rows = Vec::new();
@@ -202,7 +203,7 @@ fn add(a: &AddArgs) -> Result<(), Error> {
                 rec.id().to_string(),
                 c.id.clone(),
                 format!("{:.4}", c.weight.bits()),
-                format!("{:.6}", c.probability.get()),
+                format!("{:.8}", c.probability.get()),
                 d.as_str().to_string(),
                 c.rule.clone().unwrap_or_default(),
             ]);
@@ -240,7 +241,7 @@ fn add(a: &AddArgs) -> Result<(), Error> {
         "loaded the index ({} records before) in {loaded:.2}s; linked {} batch records in {secs:.2}s: \
          {linked} joined a person, {new_people} new people, {updated} updated; {merges} merges, \
          {splits} splits; {} pairs; saved {} ({} records) in {:.2}s",
-        index.len() - batch.len() + updated as usize,
+        before,
         batch.len(),
         pair_rows.len(),
         target.display(),

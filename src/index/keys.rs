@@ -64,23 +64,7 @@ impl<'a> View<'a> {
     /// The view of row `row` of `r`.
     pub(crate) fn of_row(r: &'a Records, row: u32) -> View<'a> {
         let i = row as usize;
-        let pd = &r.postcode_dict;
-        let p = r.postcode[i];
-        // Parts are stored with a two-byte prefix ("s:", "d:", "a:").
-        let part = |v: &[u32]| {
-            let id = *v.get(p as usize)?;
-            (id != NONE).then(|| pd.parts.get(id).get(2..).unwrap_or(""))
-        };
-        let postcode = if p == NONE {
-            [None; 4]
-        } else {
-            [
-                Some(pd.values.get(p)),
-                part(&pd.sector),
-                part(&pd.district),
-                part(&pd.area),
-            ]
-        };
+        let postcode = postcode_parts(r, r.postcode[i]);
         View {
             given: r.given_name(row),
             surname: r.surname(row),
@@ -99,6 +83,26 @@ impl<'a> View<'a> {
                 .collect(),
         }
     }
+}
+
+/// The unit (or other text), sector, district and area of postcode value `p` of `r`
+/// (all `None` for NONE).
+fn postcode_parts(r: &Records, p: u32) -> [Option<&str>; 4] {
+    if p == NONE {
+        return [None; 4];
+    }
+    let pd = &r.postcode_dict;
+    // Parts are stored with a two-byte prefix ("s:", "d:", "a:").
+    let part = |v: &[u32]| {
+        let id = *v.get(p as usize)?;
+        (id != NONE).then(|| pd.parts.get(id).get(2..).unwrap_or(""))
+    };
+    [
+        Some(pd.values.get(p)),
+        part(&pd.sector),
+        part(&pd.district),
+        part(&pd.area),
+    ]
 }
 
 /// A key's value: text or a number.
@@ -238,25 +242,12 @@ impl<'r> KeyColumn<'r> {
                     table(d.len(), &|i| Some(hash_value(&name_key(t, d.get(i))?))),
                 )
             }
-            Field::Role(Role::Postcode) => {
-                let pd = &r.postcode_dict;
-                let part = |v: &[u32], i: u32| {
-                    let id = *v.get(i as usize)?;
-                    (id != NONE).then(|| pd.parts.get(id).get(2..).unwrap_or(""))
-                };
-                KeyColumn::Table(
-                    &r.postcode,
-                    table(pd.values.len(), &|i| {
-                        let p = [
-                            Some(pd.values.get(i)),
-                            part(&pd.sector, i),
-                            part(&pd.district, i),
-                            part(&pd.area, i),
-                        ];
-                        Some(hash_value(&postcode_key(t, p)?))
-                    }),
-                )
-            }
+            Field::Role(Role::Postcode) => KeyColumn::Table(
+                &r.postcode,
+                table(r.postcode_dict.values.len(), &|i| {
+                    Some(hash_value(&postcode_key(t, postcode_parts(r, i))?))
+                }),
+            ),
             Field::Role(Role::Address) => {
                 let d = &r.address_dict;
                 KeyColumn::Table(
