@@ -127,25 +127,43 @@ impl NameDict {
         let before = self.values.len();
         let id = self.values.intern(name);
         if self.values.len() > before {
-            let first = name.split(' ').next().unwrap_or("");
-            let t = self.tokens.intern(first);
+            let f = NameFeatures::of(name);
+            let t = self.tokens.intern(f.first);
             self.first_token.push(t);
-            self.soundex
-                .push(soundex(first).map_or(NONE, |s| pack4(&s)));
-            let n = nysiis(first).map_or(NONE, |c| self.codes.intern(&c));
+            self.soundex.push(f.soundex);
+            let n = f.nysiis.map_or(NONE, |c| self.codes.intern(&c));
             self.nysiis.push(n);
-            let c = match canonical_given_name(first) {
-                Some(c) => self.tokens.intern(c),
-                None => t,
-            };
-            self.canonical.push(c);
+            self.canonical.push(self.tokens.intern(f.canonical));
         }
         id
     }
 }
 
+/// What a name's features are computed from, before interning: its first token, that
+/// token's Soundex (packed, NONE when it has none) and NYSIIS, and its canonical given
+/// name (the token itself when the nickname table does not know it). The store interns
+/// these; a query not in the store looks them up.
+pub(crate) struct NameFeatures<'a> {
+    pub(crate) first: &'a str,
+    pub(crate) soundex: u32,
+    pub(crate) nysiis: Option<String>,
+    pub(crate) canonical: &'a str,
+}
+
+impl<'a> NameFeatures<'a> {
+    pub(crate) fn of(name: &'a str) -> NameFeatures<'a> {
+        let first = name.split(' ').next().unwrap_or("");
+        NameFeatures {
+            first,
+            soundex: soundex(first).map_or(NONE, |s| pack4(&s)),
+            nysiis: nysiis(first),
+            canonical: canonical_given_name(first).unwrap_or(first),
+        }
+    }
+}
+
 /// Packs up to four ASCII bytes into a `u32` exactly.
-pub(crate) fn pack4(s: &str) -> u32 {
+fn pack4(s: &str) -> u32 {
     let mut v = 0u32;
     for b in s.bytes().take(4) {
         v = (v << 8) | u32::from(b);

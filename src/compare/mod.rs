@@ -41,10 +41,8 @@ use similarity::{jaccard_sorted, one_digit_apart};
 use crate::Error;
 use crate::block::{Pair, config_err};
 use crate::normalise::name::are_nickname_variants;
-use crate::normalise::name::canonical_given_name;
-use crate::normalise::phonetic::{nysiis, soundex};
 use crate::normalise::postcode::Postcode;
-use crate::record::{Interner, NONE, NameDict, NewRow, Records, pack4};
+use crate::record::{Interner, NONE, NameDict, NameFeatures, NewRow, Records};
 
 /// The most comparisons a model may have (four bits each in a `u64`).
 pub const MAX_COMPARISONS: usize = 16;
@@ -686,7 +684,8 @@ pub(crate) struct RowFeatures {
 }
 
 impl RowFeatures {
-    fn of(r: &Records, cross: &[u32], row: usize) -> RowFeatures {
+    /// The features of row `row` of `r`, with `cross` mapping given-name ids to surname ids.
+    pub(crate) fn of(r: &Records, cross: &[u32], row: usize) -> RowFeatures {
         let (g, s, p) = (r.given[row], r.surname[row], r.postcode[row]);
         let gd = &r.given_dict;
         let sd = &r.surname_dict;
@@ -729,7 +728,6 @@ impl RowFeatures {
         let sd = &r.surname_dict;
         let pd = &r.postcode_dict;
         let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
-        let first = |s: &str| s.split(' ').next().unwrap_or("").to_string();
         let known = |i: &Interner, s: &str| i.lookup(s).unwrap_or(FOREIGN);
         // A name's id, Soundex and NYSIIS (and, for given names, canonical token).
         let name = |dict: &NameDict, v: &Option<String>, keep: &mut (String, String)| {
@@ -740,12 +738,11 @@ impl RowFeatures {
                 let ph = [dict.soundex[id as usize], dict.nysiis[id as usize]];
                 return (id, ph, dict.canonical[id as usize]);
             }
-            let t = first(v);
-            let sx = soundex(&t).map_or(NONE, |s| pack4(&s));
-            let ny = nysiis(&t).map_or(NONE, |c| known(&dict.codes, &c));
-            let canon = known(&dict.tokens, canonical_given_name(&t).unwrap_or(&t));
-            *keep = (v.to_string(), t);
-            (FOREIGN, [sx, ny], canon)
+            let f = NameFeatures::of(v);
+            let ny = f.nysiis.as_deref().map_or(NONE, |c| known(&dict.codes, c));
+            let canon = known(&dict.tokens, f.canonical);
+            *keep = (v.to_string(), f.first.to_string());
+            (FOREIGN, [f.soundex, ny], canon)
         };
         let (given, given_phonetic, given_canonical) = name(gd, &row.given, &mut out.given);
         let (surname, surname_phonetic, _) = name(sd, &row.surname, &mut out.surname);
@@ -800,11 +797,6 @@ impl RowFeatures {
             sex: row.sex,
         };
         (f, out)
-    }
-
-    /// The features of row `row` of `r`, with `cross` mapping given-name ids to surname ids.
-    pub(crate) fn of_row(r: &Records, cross: &[u32], row: u32) -> RowFeatures {
-        RowFeatures::of(r, cross, row as usize)
     }
 
     /// The given name's id in the surname dictionary, per `cross` (which may have learnt it

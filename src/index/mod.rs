@@ -631,7 +631,7 @@ impl Inner {
             .collect();
         let features: Vec<RowFeatures> = (0..n as u32)
             .into_par_iter()
-            .map(|r| RowFeatures::of_row(&records, &cross, r))
+            .map(|r| RowFeatures::of(&records, &cross, r as usize))
             .collect();
         let words = Words::of(&records.address_dict);
         let blocks = s
@@ -806,7 +806,7 @@ impl Inner {
                 .push(&address_words(r.address_dict.get(a as u32)));
         }
         self.features
-            .push(RowFeatures::of_row(&self.records, &self.cross, i));
+            .push(RowFeatures::of(&self.records, &self.cross, i as usize));
         let view = View::of_row(&self.records, i);
         for (b, rule) in self.blocks.iter_mut().zip(&s.blocking) {
             if let Some(h) = keys::bucket(rule, &view, &s.others) {
