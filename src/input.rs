@@ -219,27 +219,7 @@ impl RecordsBuilder {
             .has_headers(true)
             .flexible(true)
             .from_reader(reader);
-        let headers = rdr.byte_headers().map_err(|e| csv_error(name, &e))?.clone();
-        if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
-            return Err(Error::input_at(name, 0, None, "empty file: no header row"));
-        }
-        let mut names = Vec::with_capacity(headers.len());
-        for (i, h) in headers.iter().enumerate() {
-            let h = if i == 0 {
-                h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
-            } else {
-                h
-            };
-            let s = std::str::from_utf8(h).map_err(|_| {
-                Error::input_at(
-                    name,
-                    1,
-                    None,
-                    &format!("header {} is not valid UTF-8", i + 1),
-                )
-            })?;
-            names.push(s.trim().to_string());
-        }
+        let names = header_names(&mut rdr, name)?;
         let schema = Schema::resolve(&names, &self.columns, name)?;
         let id_col = schema.columns_with(Role::Id)[0];
         let role_cols: Vec<Vec<usize>> = VALUE_ROLES
@@ -535,6 +515,41 @@ fn too_many(name: &str) -> Error {
         None,
         "too many rows: at most 4,294,967,294 rows in one run",
     )
+}
+
+/// The header of a CSV file called `name`: each column's name, trimmed, a UTF-8 byte-order
+/// mark dropped from the first.
+///
+/// # Errors
+///
+/// An input error naming `name` for an empty file, malformed CSV or a header that is not
+/// UTF-8.
+pub(crate) fn header_names<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    name: &str,
+) -> Result<Vec<String>, Error> {
+    let headers = rdr.byte_headers().map_err(|e| csv_error(name, &e))?.clone();
+    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+        return Err(Error::input_at(name, 0, None, "empty file: no header row"));
+    }
+    let mut names = Vec::with_capacity(headers.len());
+    for (i, h) in headers.iter().enumerate() {
+        let h = if i == 0 {
+            h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+        } else {
+            h
+        };
+        let s = std::str::from_utf8(h).map_err(|_| {
+            Error::input_at(
+                name,
+                1,
+                None,
+                &format!("header {} is not valid UTF-8", i + 1),
+            )
+        })?;
+        names.push(s.trim().to_string());
+    }
+    Ok(names)
 }
 
 /// The error for a row with `got` fields where the header of file `name` has `want`.

@@ -1144,23 +1144,7 @@ impl Index {
             .has_headers(true)
             .flexible(true)
             .from_reader(std::io::BufReader::new(file));
-        let headers: Vec<String> = rdr
-            .byte_headers()
-            .map_err(|e| crate::input::csv_error(&name, &e))?
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let h = if i == 0 {
-                    h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
-                } else {
-                    h
-                };
-                String::from_utf8_lossy(h).trim().to_string()
-            })
-            .collect();
-        if headers.iter().all(String::is_empty) {
-            return Err(Error::input_at(&name, 0, None, "empty file: no header row"));
-        }
+        let headers = crate::input::header_names(&mut rdr, &name)?;
         let mut out = Vec::new();
         let mut seen: FxHashMap<String, u64> = FxHashMap::default();
         let mut rec = csv::ByteRecord::new();
