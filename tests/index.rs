@@ -24,7 +24,7 @@ fn store(sources: &[(&str, &str)]) -> Records {
 
 /// A model with equal m and u on every level: every weight is the prior's, so every
 /// candidate is returned when asked for all, and the levels are what is compared.
-fn flat_model() -> Model {
+pub(crate) fn flat_model() -> Model {
     let comparisons = Comparison::defaults();
     let flat = |c: &Comparison| {
         let k = c.level_names().len() - 1;
@@ -474,11 +474,10 @@ fn person_ids_after_batch(gp: &str, hospital: &str, model: &Model) -> Vec<(Strin
         .build(store(&[("gp.csv", gp)]))
         .unwrap();
     let mut out = Vec::new();
-    for (i, r) in csv_records(hospital).iter().enumerate() {
+    for r in &csv_records(hospital) {
         let rec = to_record(&index, r);
         let got = index.insert(&rec).unwrap().unwrap();
         out.push((rec.id().to_string(), got.person_id));
-        assert!(i < 10_000);
     }
     let mut all: Vec<(String, String)> = csv_records(gp)
         .iter()

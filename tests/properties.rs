@@ -588,17 +588,7 @@ proptest! {
             raw_nhs.push(O_NHS[v[5]]);
         }
         let r = store(&[("o", text)]);
-        let comparisons = carematch::compare::Comparison::defaults();
-        let flat = |c: &carematch::compare::Comparison| {
-            let k = c.level_names().len() - 1;
-            vec![1.0 / k as f64; k]
-        };
-        let model = carematch::Model::new(
-            comparisons.clone(),
-            comparisons.iter().map(flat).collect(),
-            comparisons.iter().map(flat).collect(),
-            0.01,
-        ).unwrap();
+        let model = crate::index::flat_model();
         let scorer = carematch::Scorer::new(&model, &r).unwrap();
         for a in 0..r.len() as u32 {
             for b in 0..r.len() as u32 {

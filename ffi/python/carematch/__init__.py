@@ -27,7 +27,8 @@ from ._ffi import lib
 __all__ = [
     "__version__", "CarematchError", "NullArgumentError", "InvalidUtf8Error",
     "InvalidArgumentError", "BufferTooSmallError", "InputError", "IoError", "PanicError",
-    "ConfigError", "Batch", "Model", "Result", "Pseudonymiser", "Index", "link", "dedupe",
+    "ConfigError", "Batch", "Model", "Result", "Pseudonymiser", "Index", "Answer", "link",
+    "dedupe",
     "normalise", "DataQualityWarning", "link_result", "dedupe_result",
 ]
 
@@ -490,16 +491,20 @@ class Index(_Handle):
         values, keep_v = _ffi.strs(v for _, v in items)
         return names, values, len(items), (keep_n, keep_v)
 
-    def query(self, record, limit=10):
-        """Candidates for one record (a dict of column name -> raw value, id included):
-        ``{"id", "decision", "candidates": [{"id", "match_weight", "match_probability",
-        "decision", "rule", ...}]}``, best first."""
+    def answer(self, record, limit=10):
+        """The Answer handle for one record (see ``query``)."""
         names, values, n, keep = self._fields(record)
         out = ctypes.c_void_p()
         _check(lib.carematch_index_query(self._handle, names, values, n, limit,
                                          ctypes.byref(out)))
         del keep
-        with _Answer(out.value) as a:
+        return Answer(out.value)
+
+    def query(self, record, limit=10):
+        """Candidates for one record (a dict of column name -> raw value, id included):
+        ``{"id", "decision", "candidates": [{"id", "match_weight", "match_probability",
+        "decision", "rule", "by_rule", ...}]}``, best first."""
+        with self.answer(record, limit) as a:
             return a.to_dict()
 
     def insert(self, record):
@@ -519,12 +524,14 @@ class Index(_Handle):
         _check(lib.carematch_index_remove(self._handle, *_ffi.text_arg(record_id)))
 
 
-class _Answer(_Handle):
-    """A query's answer handle (read into a dict by Index.query)."""
+class Answer(_Handle):
+    """The answer to one query, as the C library holds it (``Index.answer``): the decision,
+    the candidates by index, and the whole answer as JSON (``to_dict``)."""
 
     _free = "carematch_answer_free"
 
     def decision(self):
+        """``"match"``, ``"ambiguous"``, ``"review"`` or ``"no_match"``."""
         d = ctypes.c_uint32(0)
         _check(lib.carematch_answer_decision(self._handle, ctypes.byref(d)))
         return DECISIONS[d.value]
@@ -535,6 +542,7 @@ class _Answer(_Handle):
         return n.value
 
     def candidate(self, i):
+        """Candidate ``i`` (0 is the best): id, weight, probability, decision, by_rule."""
         c = _ffi.CandidateStruct()
         _check(lib.carematch_answer_candidate(self._handle, i, ctypes.byref(c)))
         return {"id": _text(lib.carematch_answer_candidate_id, self._handle, i),
@@ -542,9 +550,9 @@ class _Answer(_Handle):
                 "decision": DECISIONS[c.decision], "by_rule": bool(c.by_rule)}
 
     def to_dict(self):
-        """The answer's JSON, with each candidate's ``by_rule`` from the struct accessors."""
+        """The answer as ``carematch index query`` writes it, each candidate with
+        ``by_rule`` (whether a deterministic rule matched it)."""
         d = json.loads(_text(lib.carematch_answer_json, self._handle))
-        d["decision"] = self.decision()
-        for i, c in enumerate(d["candidates"][: len(self)]):
-            c.update(self.candidate(i))
+        for c in d["candidates"]:
+            c["by_rule"] = c["rule"] is not None
         return d

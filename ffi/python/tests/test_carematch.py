@@ -5,8 +5,10 @@ tests/data/vectors.json (the same file the Rust and C tests check).
 """
 
 import ctypes
+import gc
 import json
 import pathlib
+import re
 import threading
 
 import pandas as pd
@@ -45,11 +47,9 @@ def test_version_and_declared_functions_match_the_header():
     header = (ROOT / "ffi" / "include" / "carematch.h").read_text()
     assert f'#define CAREMATCH_VERSION "{carematch.__version__}"' in header
     assert _ffi.lib.carematch_version().decode() == carematch.__version__
-    import re
-    exported = set(re.findall(r"^(?:carematch_status|void|const char \*)(carematch_\w+)\(",
-                              header.replace("\n", "\n"), re.M))
-    exported |= set(re.findall(r"^(?:carematch_status|void) (carematch_\w+)\(", header, re.M))
-    exported |= set(re.findall(r"^const char \*(carematch_\w+)\(", header, re.M))
+    exported = set(re.findall(r"^(?:carematch_status|void|const char \*) ?(carematch_\w+)\(",
+                              header, re.M))
+    assert len(exported) > 40
     assert exported == set(_ffi.FUNCTIONS), exported ^ set(_ffi.FUNCTIONS)
 
 
@@ -291,14 +291,36 @@ def test_index_query_insert_update_remove_save_load(gp, model, tmp_path):
 
 
 def test_handles_free_themselves(model):
+    from conftest import CALLS
+    before = CALLS["carematch_batch_free"]
     b = carematch.Batch.of({"id": ["A"], "surname": ["Smith"]})
-    ptr = b._ptr
-    assert ptr
-    del b  # __del__ frees it; a second close of a closed handle is a no-op
+    del b
+    gc.collect()
+    assert CALLS["carematch_batch_free"] == before + 1, "__del__ freed the batch"
     m = carematch.Model.from_json(model.to_json())
+    freed = CALLS["carematch_model_free"]
     with m:
         pass
-    assert m._ptr is None
+    assert m._ptr is None and CALLS["carematch_model_free"] == freed + 1
+    m.close()  # a second close is a no-op
+    assert CALLS["carematch_model_free"] == freed + 1
+
+
+def test_answer_accessors_agree_with_its_json(gp, model):
+    with carematch.Index.build(gp.head(3000), model) as ix:
+        q = {"id": "H00000002", "first_name": "Nathan", "last_name": "Ellis",
+             "dob": "13/01/1982", "gender": "Male", "postcode": "RM3 1AZ"}
+        with ix.answer(q, limit=3) as a:
+            d = a.to_dict()
+            assert a.decision() == d["decision"]
+            assert len(a) == len(d["candidates"]) >= 1
+            for i, c in enumerate(d["candidates"]):
+                got = a.candidate(i)
+                assert got["id"] == c["id"] and got["decision"] == c["decision"]
+                assert got["match_weight"] == pytest.approx(c["match_weight"], abs=1e-4)
+                assert got["by_rule"] == c["by_rule"] == (c["rule"] is not None)
+            with pytest.raises(carematch.InvalidArgumentError):
+                a.candidate(len(a))
 
 
 def test_normalised_values_and_comparison_vectors_match_the_shared_file():
