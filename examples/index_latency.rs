@@ -79,6 +79,53 @@ fn read(files: &[&Path]) -> Records {
     b.build().expect("build").0
 }
 
+/// Batch links of (hospital id, GP id) that match, and every written pair's decision and
+/// weight, from a link of the two files with `model`.
+type BatchLinks = (
+    BTreeSet<(String, String)>,
+    std::collections::BTreeMap<(String, String), String>,
+);
+
+fn batch_link(
+    gp: &Path,
+    hospital: &Path,
+    rules: Vec<carematch::MatchRule>,
+    model: &Model,
+    sizes: (usize, usize),
+) -> BatchLinks {
+    let t = Instant::now();
+    let both = read(&[gp, hospital]);
+    let linker = Linker::new()
+        .rules(rules)
+        .model(Some(model.clone()))
+        .build()
+        .expect("linker");
+    let result = linker.link(&both, 0, 1).expect("link");
+    let key = |l: &carematch::Link| {
+        (
+            both.id(l.pair.right).to_string(),
+            both.id(l.pair.left).to_string(),
+        )
+    };
+    let pairs: BTreeSet<(String, String)> = result.matches().map(key).collect();
+    let decided = result
+        .links
+        .iter()
+        .map(|l| {
+            let d = format!("{} {:?}", l.decision.as_str(), l.weight.map(|w| w.bits()));
+            (key(l), d)
+        })
+        .collect();
+    println!(
+        "batch: linked {} x {} records in {:.1}s; {} matches",
+        sizes.0,
+        sizes.1,
+        t.elapsed().as_secs_f64(),
+        pairs.len()
+    );
+    (pairs, decided)
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
@@ -166,48 +213,7 @@ fn main() {
 
     // The batch link of the two files with the same model, for the accuracy comparison
     // (left out when only some records are queried).
-    let compare = a.queries == usize::MAX;
-    let t = Instant::now();
-    let both = if compare {
-        read(&[&gp, &hospital])
-    } else {
-        read(&[])
-    };
-    let linker = Linker::new()
-        .rules(rules)
-        .model(Some(model.clone()))
-        .build()
-        .expect("linker");
-    let batch = if compare {
-        linker.link(&both, 0, 1).expect("link")
-    } else {
-        carematch::LinkResult {
-            links: Vec::new(),
-            rules: Vec::new(),
-            candidates: 0,
-            rule_candidates: 0,
-        }
-    };
-    let batch_pairs: BTreeSet<(String, String)> = batch
-        .matches()
-        .map(|l| {
-            (
-                both.id(l.pair.right).to_string(),
-                both.id(l.pair.left).to_string(),
-            )
-        })
-        .collect();
-    println!(
-        "batch: linked {} x {} records in {:.1}s; {} matches",
-        sizes.0,
-        sizes.1,
-        t.elapsed().as_secs_f64(),
-        batch_pairs.len()
-    );
-    let batch_ids: Vec<String> = (0..both.len() as u32)
-        .map(|r| both.id(r).to_string())
-        .collect();
-    drop(both);
+    let batch = (a.queries == usize::MAX).then(|| batch_link(&gp, &hospital, rules, &model, sizes));
 
     let mut queries: Vec<Record> = index.read_csv(&hospital).expect("queries");
     queries.truncate(a.queries);
@@ -285,9 +291,9 @@ fn main() {
     );
 
     // Accuracy: the index's links against the batch's, and both against the truth.
-    if a.queries == usize::MAX {
+    if let Some((batch_pairs, decided)) = &batch {
         let only_batch = batch_pairs.difference(&index_pairs).count();
-        let only_index = index_pairs.difference(&batch_pairs).count();
+        let only_index = index_pairs.difference(batch_pairs).count();
         println!(
             "links: batch {}, index {}, in both {}, only batch {only_batch}, only index {only_index}",
             batch_pairs.len(),
@@ -328,30 +334,10 @@ fn main() {
         };
         println!(
             "of the differences, true pairs: only batch {} of {only_batch}, only index {} of {only_index}",
-            right(&batch_pairs, &index_pairs),
-            right(&index_pairs, &batch_pairs)
+            right(batch_pairs, &index_pairs),
+            right(&index_pairs, batch_pairs)
         );
         if std::env::var_os("SHOW_DIFFERENCES").is_some() {
-            let decided: std::collections::BTreeMap<(String, String), String> = batch
-                .links
-                .iter()
-                .map(|l| {
-                    let k = (
-                        batch_ids
-                            .get(l.pair.right as usize)
-                            .cloned()
-                            .unwrap_or_default(),
-                        batch_ids
-                            .get(l.pair.left as usize)
-                            .cloned()
-                            .unwrap_or_default(),
-                    );
-                    (
-                        k,
-                        format!("{} {:?}", l.decision.as_str(), l.weight.map(|w| w.bits())),
-                    )
-                })
-                .collect();
             for p in batch_pairs.symmetric_difference(&index_pairs).take(40) {
                 let q = queries.iter().find(|q| q.id() == p.0).expect("query");
                 let r = index.query(q, &opts).expect("query");

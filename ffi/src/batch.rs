@@ -140,11 +140,8 @@ impl carematch_batch {
         Ok(())
     }
 
-    /// The batch as CSV text, header first.
+    /// The columns of a batch built column by column as CSV text, header first.
     fn to_csv(&self) -> Result<Vec<u8>, Failure> {
-        if let Some(text) = &self.csv {
-            return Ok(text.clone());
-        }
         let mut w = csv::Writer::from_writer(Vec::new());
         let io = |_| {
             Failure::new(
