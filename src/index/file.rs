@@ -291,8 +291,14 @@ impl Index {
         Index::from_bytes(&bytes, path)
     }
 
-    /// Decodes a whole index file (`path` names it in errors).
-    fn from_bytes(bytes: &[u8], path: &Path) -> Result<Index, Error> {
+    /// Decodes the bytes of a whole index file, as [`Index::load`] does after reading it;
+    /// `path` only names the file in errors.
+    ///
+    /// # Errors
+    ///
+    /// An input error naming `path` when the bytes are not an index file of this version,
+    /// are truncated, fail their checksum or do not decode.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Index, Error> {
         let refuse =
             |what: &str| Error::new(ErrorKind::Input, format!("{}: {what}", path.display()));
         if bytes.len() < HEADER || bytes[..8] != MAGIC[..] {

@@ -94,8 +94,9 @@ impl Key {
         key
     }
 
-    /// 32 raw bytes, or 64 hex digits with optional surrounding whitespace.
-    fn parse(raw: &[u8]) -> Option<Key> {
+    /// A master key from the contents of a key file: exactly 32 raw bytes, or 64 hex digits
+    /// with optional surrounding whitespace; `None` for anything else.
+    pub fn parse(raw: &[u8]) -> Option<Key> {
         if raw.len() == 32 {
             let mut k = [0u8; 32];
             k.copy_from_slice(raw);
