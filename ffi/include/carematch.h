@@ -816,6 +816,9 @@ carematch_status carematch_result_evaluate(const carematch_result *result,
  * as missing), with each problem's name and first line numbers, never a value. Into
  * `(buf, len)` with a NUL; `*out_invalid` (if not NULL) gets the number of invalid values.
  *
+ * Like every out-parameter, `*out_invalid` is written only when the call returns
+ * `CAREMATCH_OK`: on `CAREMATCH_BUFFER_TOO_SMALL` only `*out_written` (the size needed) is.
+ *
  * # Safety
  *
  * `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid;

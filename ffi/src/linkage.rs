@@ -107,14 +107,20 @@ impl carematch_result {
                 format!("pair {i} of {}", self.result.links.len()),
             )
         })?;
-        Ok(carematch_pair {
+        Ok(self.pair_of(l))
+    }
+
+    /// The C view of one of the result's links (infallible, so that a bulk copy cannot fail
+    /// half way through the caller's array).
+    fn pair_of(&self, l: &carematch::Link) -> carematch_pair {
+        carematch_pair {
             left: l.pair.left - self.starts[0],
             right: l.pair.right - self.starts[1],
             match_weight: l.weight.map_or(f64::NAN, |w| w.bits()),
             match_probability: l.probability().map_or(f64::NAN, |p| p.get()),
             decision: decision_code(Some(l.decision)),
             rule: l.rule.map_or(-1, i32::from),
-        })
+        }
     }
 }
 
@@ -281,8 +287,9 @@ pub unsafe extern "C" fn carematch_result_copy(
         }
         // SAFETY: the caller's contract: `pairs` is valid for `cap >= n` pairs.
         let slots = unsafe { raw::slice_out(pairs, n) }?;
-        for (i, slot) in slots.iter_mut().enumerate() {
-            slot.write(r.pair(i)?);
+        // Nothing fails from here on: the caller's array is never left half written.
+        for (slot, link) in slots.iter_mut().zip(&r.result.links) {
+            slot.write(r.pair_of(link));
         }
         out.write(n);
         Ok(())
@@ -513,6 +520,9 @@ pub unsafe extern "C" fn carematch_result_evaluate(
 /// as missing), with each problem's name and first line numbers, never a value. Into
 /// `(buf, len)` with a NUL; `*out_invalid` (if not NULL) gets the number of invalid values.
 ///
+/// Like every out-parameter, `*out_invalid` is written only when the call returns
+/// `CAREMATCH_OK`: on `CAREMATCH_BUFFER_TOO_SMALL` only `*out_written` (the size needed) is.
+///
 /// # Safety
 ///
 /// `result` a live result; `buf` NULL or valid for `len` bytes; `out_written` valid;
@@ -528,12 +538,19 @@ pub unsafe extern "C" fn carematch_result_quality(
     guard::guard("carematch_result_quality", || {
         // SAFETY: the caller's contract.
         let r = unsafe { raw::handle(result) }?;
-        if !out_invalid.is_null() {
+        let invalid = if out_invalid.is_null() {
+            None
+        } else {
             // SAFETY: the caller's contract: a non-NULL `out_invalid` is valid.
-            unsafe { raw::out_param(out_invalid) }?.write(r.quality.invalid_total());
-        }
+            Some(unsafe { raw::out_param(out_invalid) }?)
+        };
         // SAFETY: the caller's contract.
-        unsafe { raw::text_out(&r.quality.to_string(), buf, len, out_written) }
+        unsafe { raw::text_out(&r.quality.to_string(), buf, len, out_written) }?;
+        // Written last, once nothing can fail (out-parameters are written only on success).
+        if let Some(out) = invalid {
+            out.write(r.quality.invalid_total());
+        }
+        Ok(())
     })
 }
 

@@ -10,6 +10,8 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,18 @@
 #include "check.h"
 
 #define S(lit) ((carematch_str){(lit), sizeof(lit) - 1})
+
+/* A file in the C tests' directory: $CARGO_TARGET_DIR/c-tests (as run-c-tests.sh, which writes
+ * the vectors there), or target/c-tests from the repository root. Each call has its own
+ * buffer among a few, so that two paths can be used at once. */
+static const char *out_path(const char *name) {
+    static char bufs[4][1024];
+    static int next = 0;
+    char *buf = bufs[next++ % 4];
+    const char *target = getenv("CARGO_TARGET_DIR");
+    snprintf(buf, sizeof bufs[0], "%s/c-tests/%s", target && *target ? target : "target", name);
+    return buf;
+}
 
 /* The last error message of this thread. */
 static const char *last_error(void) {
@@ -154,7 +168,7 @@ static void test_models(carematch_model **out) {
     CHECK_STATUS(carematch_model_from_json(json, written, NULL), CAREMATCH_NULL_ARGUMENT);
 
     /* Save and load give the same JSON. */
-    const char *path = "target/c-tests/model.json";
+    const char *path = out_path("model.json");
     CHECK_STATUS(carematch_model_save(back, path, strlen(path)), CAREMATCH_OK);
     CHECK_STATUS(carematch_model_save(NULL, path, strlen(path)), CAREMATCH_NULL_ARGUMENT);
     CHECK_STATUS(carematch_model_save(back, "no/such/dir/m.json", 18), CAREMATCH_IO_ERROR);
@@ -241,9 +255,9 @@ static void test_link(carematch_model *m) {
     /* The data-quality report: the shipped GP file has 137 NHS numbers failing the check. */
     uint64_t invalid = 0;
     size_t qlen = 0;
-    CHECK_STATUS(carematch_result_quality(r, &invalid, NULL, 0, &qlen), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK_STATUS(carematch_result_quality(r, NULL, NULL, 0, &qlen), CAREMATCH_BUFFER_TOO_SMALL);
     char *quality = malloc(qlen);
-    CHECK_STATUS(carematch_result_quality(r, NULL, quality, qlen, &written), CAREMATCH_OK);
+    CHECK_STATUS(carematch_result_quality(r, &invalid, quality, qlen, &written), CAREMATCH_OK);
     CHECK(invalid >= 137);
     CHECK(strstr(quality, "check digit") != NULL && strstr(quality, "gp.csv") != NULL);
     free(quality);
@@ -363,7 +377,7 @@ static int hex_to_bytes(const char *hex, uint8_t *out, size_t n) {
 }
 
 static void test_pseudonymiser(void) {
-    FILE *f = fopen("target/c-tests/vectors.tsv", "r");
+    FILE *f = fopen(out_path("vectors.tsv"), "r");
     CHECK(f != NULL);
     if (!f) return;
     char line[1024], key_hex[80] = {0}, project[64] = {0};
@@ -387,7 +401,7 @@ static void test_pseudonymiser(void) {
     carematch_model *fixed = NULL;
     {
         /* The fixed model of the comparison vectors. */
-        FILE *mf = fopen("target/c-tests/vectors_model.json", "r");
+        FILE *mf = fopen(out_path("vectors_model.json"), "r");
         static char mjson[1 << 16];
         size_t mlen = mf ? fread(mjson, 1, sizeof mjson, mf) : 0;
         if (mf) fclose(mf);
@@ -421,9 +435,9 @@ static void test_pseudonymiser(void) {
             if (!ok) fprintf(stderr, "normalise role %u: got %s want %s\n", role, got, want);
             normalised++;
         } else if (kind[0] == 'P') {
-            char lp[128], rp[128];
-            snprintf(lp, sizeof lp, "target/c-tests/pair%s_left.csv", a);
-            snprintf(rp, sizeof rp, "target/c-tests/pair%s_right.csv", a);
+            char lp[1200], rp[1200];
+            snprintf(lp, sizeof lp, "%s/pair%s_left.csv", out_path(""), a);
+            snprintf(rp, sizeof rp, "%s/pair%s_right.csv", out_path(""), a);
             carematch_batch *lb = NULL, *rb = NULL;
             CHECK_STATUS(carematch_batch_read_csv(lp, strlen(lp), &lb), CAREMATCH_OK);
             CHECK_STATUS(carematch_batch_read_csv(rp, strlen(rp), &rb), CAREMATCH_OK);
@@ -630,14 +644,14 @@ static void test_index(carematch_model *m) {
     CHECK_STATUS(carematch_index_remove(ix, "\xff", 1), CAREMATCH_INVALID_UTF8);
 
     /* Save and load; a damaged file is refused with its name. */
-    const char *path = "target/c-tests/pop.idx";
+    const char *path = out_path("pop.idx");
     CHECK_STATUS(carematch_index_save(ix, path, strlen(path)), CAREMATCH_OK);
     CHECK_STATUS(carematch_index_save(NULL, path, strlen(path)), CAREMATCH_NULL_ARGUMENT);
     carematch_index *back = NULL;
     CHECK_STATUS(carematch_index_load(path, strlen(path), &back), CAREMATCH_OK);
     CHECK_STATUS(carematch_index_len(back, &n), CAREMATCH_OK);
     CHECK(n == 8064);
-    const char *bad = "target/c-tests/bad.idx";
+    const char *bad = out_path("bad.idx");
     FILE *f = fopen(bad, "w");
     if (f) {
         fputs("CMINDEX", f);
@@ -654,6 +668,198 @@ static void test_index(carematch_model *m) {
     carematch_batch_free(gp);
 }
 
+/* Out-parameters are written only on success (ffi/README.md); the one exception is
+ * CAREMATCH_BUFFER_TOO_SMALL, which writes the size needed to the length out-parameter and
+ * nothing else. Every out-parameter is set to a sentinel, a failure is provoked, and the
+ * sentinel must survive: for each exported function that has out-parameters. */
+static max_align_t sentinel_object;
+#define SENTINEL(type) ((type *)(void *)&sentinel_object)
+#define SENTINEL_SIZE ((size_t)0x5e5e5e5eu)
+#define SENTINEL_U64 ((uint64_t)0x5e5e5e5e5e5e5e5eu)
+
+/* 1 if all `n` bytes at `p` are `byte`. */
+static int all_bytes(const void *p, int byte, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] != (unsigned char)byte) return 0;
+    }
+    return 1;
+}
+
+static void test_out_params_written_only_on_success(carematch_model *m) {
+    const char *csv =
+        "rec_id,nhs_number,given_name,surname,date_of_birth,sex,postcode,address\n"
+        "A1,9434765919,Ann,Smith,1980-02-01,F,RM3 1AZ,1 High St\n"
+        "A2,,Bob,Jones,1975-06-30,M,SW1A 1AA,2 Low Rd\n"
+        "A3,123,Cy,Brown,not a date,X,nowhere,\n";
+    size_t w = SENTINEL_SIZE;
+    char buf[64];
+
+    /* Batches. */
+    carematch_batch *b = SENTINEL(carematch_batch);
+    CHECK_STATUS(carematch_batch_new("\xff", 1, &b), CAREMATCH_INVALID_UTF8);
+    CHECK(b == SENTINEL(carematch_batch));
+    CHECK_STATUS(carematch_batch_read_csv("no/such.csv", 11, &b), CAREMATCH_IO_ERROR);
+    CHECK(b == SENTINEL(carematch_batch));
+    CHECK_STATUS(carematch_batch_from_csv("x", 1, "id,a\n1,2,3\n", 11, &b), CAREMATCH_INPUT_ERROR);
+    CHECK(b == SENTINEL(carematch_batch));
+    CHECK_STATUS(carematch_batch_len(NULL, &w), CAREMATCH_NULL_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE);
+    carematch_batch *small = NULL;
+    CHECK_STATUS(carematch_batch_from_csv("small", 5, csv, strlen(csv), &small), CAREMATCH_OK);
+
+    /* normalise: an invalid value, an unknown role, a short buffer. */
+    memset(buf, 'x', sizeof buf);
+    CHECK_STATUS(carematch_normalise(CAREMATCH_ROLE_NHS_NUMBER, "12", 2, buf, sizeof buf, &w),
+                 CAREMATCH_INPUT_ERROR);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    CHECK_STATUS(carematch_normalise(99, "x", 1, buf, sizeof buf, &w), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    CHECK_STATUS(carematch_normalise(CAREMATCH_ROLE_SURNAME, "Smith", 5, buf, 3, &w),
+                 CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(w == 6 && all_bytes(buf, 'x', sizeof buf));
+    w = SENTINEL_SIZE;
+
+    /* Models. */
+    carematch_model *mo = SENTINEL(carematch_model);
+    CHECK_STATUS(carematch_model_train(NULL, NULL, &mo), CAREMATCH_NULL_ARGUMENT);
+    CHECK(mo == SENTINEL(carematch_model));
+    CHECK_STATUS(carematch_model_from_json("{\"x\":1}", 7, &mo), CAREMATCH_CONFIG_ERROR);
+    CHECK(mo == SENTINEL(carematch_model));
+    CHECK_STATUS(carematch_model_load("missing.json", 12, &mo), CAREMATCH_IO_ERROR);
+    CHECK(mo == SENTINEL(carematch_model));
+    CHECK_STATUS(carematch_model_to_json(NULL, buf, sizeof buf, &w), CAREMATCH_NULL_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    CHECK_STATUS(carematch_model_explain_pair(m, small, 7, small, 0, buf, sizeof buf, &w),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+
+    /* Link and dedupe, then the result's accessors. */
+    carematch_result *r = SENTINEL(carematch_result);
+    CHECK_STATUS(carematch_link(small, NULL, m, &r), CAREMATCH_NULL_ARGUMENT);
+    CHECK(r == SENTINEL(carematch_result));
+    CHECK_STATUS(carematch_dedupe(NULL, m, &r), CAREMATCH_NULL_ARGUMENT);
+    CHECK(r == SENTINEL(carematch_result));
+    r = NULL;
+    CHECK_STATUS(carematch_link(small, small, m, &r), CAREMATCH_OK);
+    size_t n = 0;
+    CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
+    CHECK(n >= 1);
+    CHECK_STATUS(carematch_result_len(NULL, &w), CAREMATCH_NULL_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE);
+    carematch_pair pair;
+    memset(&pair, 0x5e, sizeof pair);
+    CHECK_STATUS(carematch_result_get(r, n, &pair), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(all_bytes(&pair, 0x5e, sizeof pair));
+    carematch_pair pairs[64];
+    CHECK(n <= 64);
+    memset(pairs, 0x5e, sizeof pairs);
+    CHECK_STATUS(carematch_result_copy(r, pairs, n - 1, &w), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(w == n && all_bytes(pairs, 0x5e, sizeof pairs));
+    w = SENTINEL_SIZE;
+    CHECK_STATUS(carematch_result_copy(r, pairs, n, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK(all_bytes(pairs, 0x5e, sizeof pairs));
+    CHECK_STATUS(carematch_result_csv(r, buf, 2, &w), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(w > 2 && all_bytes(buf, 'x', sizeof buf));
+    w = SENTINEL_SIZE;
+    CHECK_STATUS(carematch_result_rule_name(r, 999, buf, sizeof buf, &w),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    CHECK_STATUS(carematch_result_explain(r, n, buf, sizeof buf, &w), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    CHECK_STATUS(carematch_result_record_id(r, 0, 1000, buf, sizeof buf, &w),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    CHECK_STATUS(carematch_result_person_id(r, 5, 0, buf, sizeof buf, &w),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    carematch_evaluation e;
+    memset(&e, 0x5e, sizeof e);
+    carematch_str bad_ids[] = {{"\xff", 1}};
+    CHECK_STATUS(carematch_result_evaluate(r, bad_ids, bad_ids, 1, &e), CAREMATCH_INVALID_UTF8);
+    CHECK(all_bytes(&e, 0x5e, sizeof e));
+    /* The quality report: the invalid count is written on success only, never with the size. */
+    uint64_t invalid = SENTINEL_U64;
+    CHECK_STATUS(carematch_result_quality(r, &invalid, NULL, 0, &w), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(invalid == SENTINEL_U64 && w > 1);
+    size_t need = w;
+    w = SENTINEL_SIZE;
+    CHECK_STATUS(carematch_result_quality(r, &invalid, buf, 2, &w), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(invalid == SENTINEL_U64 && w == need && all_bytes(buf, 'x', sizeof buf));
+    char *report = malloc(need);
+    CHECK_STATUS(carematch_result_quality(r, &invalid, report, need, NULL),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK(invalid == SENTINEL_U64);
+    CHECK_STATUS(carematch_result_quality(NULL, &invalid, report, need, &w),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK(invalid == SENTINEL_U64);
+    CHECK_STATUS(carematch_result_quality(r, &invalid, report, need, &w), CAREMATCH_OK);
+    CHECK(invalid >= 2 && invalid != SENTINEL_U64 && w == need - 1); /* nhs 123, the date */
+    free(report);
+    w = SENTINEL_SIZE;
+    carematch_result_free(r);
+
+    /* Pseudonymiser. */
+    uint8_t key[32] = {0};
+    carematch_pseudonymiser *p = SENTINEL(carematch_pseudonymiser);
+    CHECK_STATUS(carematch_pseudonymiser_new(key, 31, "p", 1, 1, &p), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(p == SENTINEL(carematch_pseudonymiser));
+    CHECK_STATUS(carematch_pseudonymiser_new(key, 32, "\xff", 1, 1, &p), CAREMATCH_INVALID_UTF8);
+    CHECK(p == SENTINEL(carematch_pseudonymiser));
+    p = NULL;
+    CHECK_STATUS(carematch_pseudonymiser_new(key, 32, "p", 1, 1, &p), CAREMATCH_OK);
+    CHECK_STATUS(carematch_pseudonymiser_token(p, "nope.tok", 8, "x", 1, buf, sizeof buf, &w),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    carematch_batch *enc = SENTINEL(carematch_batch);
+    CHECK_STATUS(carematch_pseudonymiser_encode(p, small, 2, &enc), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(enc == SENTINEL(carematch_batch));
+    carematch_pseudonymiser_free(p);
+
+    /* Index and answer. */
+    carematch_index *ix = SENTINEL(carematch_index);
+    CHECK_STATUS(carematch_index_build(small, m, 2, &ix), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(ix == SENTINEL(carematch_index));
+    CHECK_STATUS(carematch_index_load("missing.idx", 11, &ix), CAREMATCH_IO_ERROR);
+    CHECK(ix == SENTINEL(carematch_index));
+    ix = NULL;
+    CHECK_STATUS(carematch_index_build(small, m, 0, &ix), CAREMATCH_OK);
+    CHECK_STATUS(carematch_index_len(NULL, &w), CAREMATCH_NULL_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE);
+    carematch_str names[] = {S("rec_id"), S("surname")};
+    carematch_str values[] = {S("Q1"), S("Smith")};
+    carematch_answer *a = SENTINEL(carematch_answer);
+    CHECK_STATUS(carematch_index_query(ix, names + 1, values + 1, 1, 3, &a),
+                 CAREMATCH_INVALID_ARGUMENT); /* no id */
+    CHECK(a == SENTINEL(carematch_answer));
+    a = NULL;
+    CHECK_STATUS(carematch_index_query(ix, names, values, 2, 3, &a), CAREMATCH_OK);
+    uint32_t d = 0x5e5e5e5eu;
+    CHECK_STATUS(carematch_answer_decision(NULL, &d), CAREMATCH_NULL_ARGUMENT);
+    CHECK(d == 0x5e5e5e5eu);
+    CHECK_STATUS(carematch_answer_len(NULL, &w), CAREMATCH_NULL_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE);
+    size_t candidates = 0;
+    CHECK_STATUS(carematch_answer_len(a, &candidates), CAREMATCH_OK);
+    carematch_candidate c;
+    memset(&c, 0x5e, sizeof c);
+    CHECK_STATUS(carematch_answer_candidate(a, candidates, &c), CAREMATCH_INVALID_ARGUMENT);
+    CHECK(all_bytes(&c, 0x5e, sizeof c));
+    CHECK_STATUS(carematch_answer_candidate_id(a, candidates, buf, sizeof buf, &w),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE && all_bytes(buf, 'x', sizeof buf));
+    CHECK_STATUS(carematch_answer_json(a, buf, 3, &w), CAREMATCH_BUFFER_TOO_SMALL);
+    CHECK(w > 3 && all_bytes(buf, 'x', sizeof buf));
+    carematch_answer_free(a);
+    carematch_index_free(ix);
+
+    /* The last error: a NULL buffer with a length. */
+    w = SENTINEL_SIZE;
+    CHECK_STATUS(carematch_last_error_message(NULL, 16, &w), CAREMATCH_NULL_ARGUMENT);
+    CHECK(w == SENTINEL_SIZE);
+    carematch_batch_free(small);
+}
+
 int main(void) {
     CHECK(strcmp(carematch_version(), CAREMATCH_VERSION) == 0);
     CHECK(strcmp(carematch_status_name(CAREMATCH_BUFFER_TOO_SMALL), "CAREMATCH_BUFFER_TOO_SMALL") ==
@@ -665,6 +871,7 @@ int main(void) {
     test_pseudonymiser();
     test_index(m);
     test_index_threads(m);
+    test_out_params_written_only_on_success(m);
     carematch_model_free(m);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
