@@ -411,6 +411,11 @@ carematch_status carematch_batch_len(const carematch_batch *batch,
 /**
  * Frees a batch; NULL is a no-op. The batch must not be used afterwards.
  *
+ * Thread-safety: a built batch may be read by several threads at once, but not while it is
+ * freed. Freeing a batch while another thread is using it (a call taking it still in flight)
+ * is undefined behaviour: carematch does not wait for such calls; the caller must ensure none
+ * is in flight and none starts.
+ *
  * # Safety
  *
  * `batch` must be NULL or a live batch not in use by another thread.
@@ -538,7 +543,14 @@ carematch_status carematch_index_remove(const carematch_index *index,
                                         size_t len);
 
 /**
- * Frees an index; NULL is a no-op. No other thread may be using it.
+ * Frees an index; NULL is a no-op. The index must not be used afterwards.
+ *
+ * Thread-safety: every other function taking an index may be called from several threads at
+ * once (see `carematch_index`), but not `carematch_index_free`. Freeing an index while
+ * another thread is using it (a query, insert, update, remove, save or len still in flight)
+ * is undefined behaviour: carematch does not wait for such calls; the caller must ensure none
+ * is in flight and none starts (for example with a reader-writer lock, or by joining the
+ * threads that use it first).
  *
  * # Safety
  *
@@ -608,7 +620,12 @@ carematch_status carematch_answer_json(const carematch_answer *answer,
                                        size_t *out_written);
 
 /**
- * Frees an answer; NULL is a no-op.
+ * Frees an answer; NULL is a no-op. The answer must not be used afterwards.
+ *
+ * Thread-safety: every other function taking an answer may be called from several threads
+ * at once, but not `carematch_answer_free`. Freeing an answer while another thread is using
+ * it (a call taking it still in flight) is undefined behaviour: carematch does not wait for
+ * such calls; the caller must ensure none is in flight and none starts.
  *
  * # Safety
  *
@@ -831,7 +848,12 @@ carematch_status carematch_result_quality(const carematch_result *result,
                                           size_t *out_written);
 
 /**
- * Frees a result; NULL is a no-op.
+ * Frees a result; NULL is a no-op. The result must not be used afterwards.
+ *
+ * Thread-safety: every other function taking a result may be called from several threads at
+ * once, but not `carematch_result_free`. Freeing a result while another thread is using it
+ * (a call taking it still in flight) is undefined behaviour: carematch does not wait for such
+ * calls; the caller must ensure none is in flight and none starts.
  *
  * # Safety
  *
@@ -939,7 +961,12 @@ carematch_status carematch_model_save(const carematch_model *model,
                                       size_t len);
 
 /**
- * Frees a model; NULL is a no-op.
+ * Frees a model; NULL is a no-op. The model must not be used afterwards.
+ *
+ * Thread-safety: every other function taking a model may be called from several threads at
+ * once, but not `carematch_model_free`. Freeing a model while another thread is using it (a
+ * call taking it still in flight) is undefined behaviour: carematch does not wait for such
+ * calls; the caller must ensure none is in flight and none starts.
  *
  * # Safety
  *
@@ -1009,7 +1036,14 @@ carematch_status carematch_pseudonymiser_encode(const carematch_pseudonymiser *p
                                                 carematch_batch **out);
 
 /**
- * Frees a pseudonymiser (zeroising its keys); NULL is a no-op.
+ * Frees a pseudonymiser (zeroising its keys); NULL is a no-op. The pseudonymiser must not
+ * be used afterwards.
+ *
+ * Thread-safety: every other function taking a pseudonymiser may be called from several
+ * threads at once, but not `carematch_pseudonymiser_free`. Freeing a pseudonymiser while
+ * another thread is using it (a call taking it still in flight) is undefined behaviour:
+ * carematch does not wait for such calls; the caller must ensure none is in flight and none
+ * starts.
  *
  * # Safety
  *

@@ -451,6 +451,11 @@ pub unsafe extern "C" fn carematch_batch_len(
 
 /// Frees a batch; NULL is a no-op. The batch must not be used afterwards.
 ///
+/// Thread-safety: a built batch may be read by several threads at once, but not while it is
+/// freed. Freeing a batch while another thread is using it (a call taking it still in flight)
+/// is undefined behaviour: carematch does not wait for such calls; the caller must ensure none
+/// is in flight and none starts.
+///
 /// # Safety
 ///
 /// `batch` must be NULL or a live batch not in use by another thread.

@@ -287,7 +287,14 @@ pub unsafe extern "C" fn carematch_index_remove(
     })
 }
 
-/// Frees an index; NULL is a no-op. No other thread may be using it.
+/// Frees an index; NULL is a no-op. The index must not be used afterwards.
+///
+/// Thread-safety: every other function taking an index may be called from several threads at
+/// once (see `carematch_index`), but not `carematch_index_free`. Freeing an index while
+/// another thread is using it (a query, insert, update, remove, save or len still in flight)
+/// is undefined behaviour: carematch does not wait for such calls; the caller must ensure none
+/// is in flight and none starts (for example with a reader-writer lock, or by joining the
+/// threads that use it first).
 ///
 /// # Safety
 ///
@@ -427,7 +434,12 @@ pub unsafe extern "C" fn carematch_answer_json(
     })
 }
 
-/// Frees an answer; NULL is a no-op.
+/// Frees an answer; NULL is a no-op. The answer must not be used afterwards.
+///
+/// Thread-safety: every other function taking an answer may be called from several threads
+/// at once, but not `carematch_answer_free`. Freeing an answer while another thread is using
+/// it (a call taking it still in flight) is undefined behaviour: carematch does not wait for
+/// such calls; the caller must ensure none is in flight and none starts.
 ///
 /// # Safety
 ///

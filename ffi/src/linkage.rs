@@ -554,7 +554,12 @@ pub unsafe extern "C" fn carematch_result_quality(
     })
 }
 
-/// Frees a result; NULL is a no-op.
+/// Frees a result; NULL is a no-op. The result must not be used afterwards.
+///
+/// Thread-safety: every other function taking a result may be called from several threads at
+/// once, but not `carematch_result_free`. Freeing a result while another thread is using it
+/// (a call taking it still in flight) is undefined behaviour: carematch does not wait for such
+/// calls; the caller must ensure none is in flight and none starts.
 ///
 /// # Safety
 ///

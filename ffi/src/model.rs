@@ -226,7 +226,12 @@ pub unsafe extern "C" fn carematch_model_save(
     })
 }
 
-/// Frees a model; NULL is a no-op.
+/// Frees a model; NULL is a no-op. The model must not be used afterwards.
+///
+/// Thread-safety: every other function taking a model may be called from several threads at
+/// once, but not `carematch_model_free`. Freeing a model while another thread is using it (a
+/// call taking it still in flight) is undefined behaviour: carematch does not wait for such
+/// calls; the caller must ensure none is in flight and none starts.
 ///
 /// # Safety
 ///

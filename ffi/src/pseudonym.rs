@@ -169,7 +169,14 @@ pub unsafe extern "C" fn carematch_pseudonymiser_encode(
     })
 }
 
-/// Frees a pseudonymiser (zeroising its keys); NULL is a no-op.
+/// Frees a pseudonymiser (zeroising its keys); NULL is a no-op. The pseudonymiser must not
+/// be used afterwards.
+///
+/// Thread-safety: every other function taking a pseudonymiser may be called from several
+/// threads at once, but not `carematch_pseudonymiser_free`. Freeing a pseudonymiser while
+/// another thread is using it (a call taking it still in flight) is undefined behaviour:
+/// carematch does not wait for such calls; the caller must ensure none is in flight and none
+/// starts.
 ///
 /// # Safety
 ///
