@@ -12,11 +12,17 @@ and a ``__del__`` fallback. Inputs are pandas DataFrames, pyarrow Tables or dict
 """
 
 import ctypes
+import datetime
 import io
 import json
 import math
+import numbers
+import operator
+import os
+import threading
 import warnings
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -27,9 +33,8 @@ from ._ffi import lib
 __all__ = [
     "__version__", "CarematchError", "NullArgumentError", "InvalidUtf8Error",
     "InvalidArgumentError", "BufferTooSmallError", "InputError", "IoError", "PanicError",
-    "ConfigError", "Batch", "Model", "Result", "Pseudonymiser", "Index", "Answer", "link",
-    "dedupe",
-    "normalise", "DataQualityWarning", "link_result", "dedupe_result",
+    "ConfigError", "ClosedError", "Batch", "Model", "Result", "Pseudonymiser", "Index",
+    "Answer", "link", "dedupe", "normalise", "DataQualityWarning", "link_result", "dedupe_result",
 ]
 
 #: The version of the linked C library.
@@ -48,6 +53,9 @@ class CarematchError(Exception):
 
     @property
     def status_name(self):
+        """The C name of ``status``; None for errors raised before reaching the library."""
+        if self.status is None:
+            return None
         return lib.carematch_status_name(self.status).decode()
 
 
@@ -110,34 +118,214 @@ def _check(status):
         raise cls(_ffi.last_error(), status)
 
 
-def _text(fn, *args):
-    """Calls a C function that writes text into (buf, len, out_written): size, then text."""
-    n = ctypes.c_size_t(0)
-    status = fn(*args, None, 0, ctypes.byref(n))
-    if status not in (_ffi.OK, _ffi.BUFFER_TOO_SMALL):
-        _check(status)
-    buf = ctypes.create_string_buffer(max(n.value, 1))
-    _check(fn(*args, buf, n.value, ctypes.byref(n)))
-    return buf.raw[: n.value].decode("utf-8")
+class ClosedError(CarematchError, ValueError):
+    """A handle (Batch, Model, Result, Pseudonymiser, Index, Answer) was used after it was
+    closed: by ``close()``, the end of its ``with`` block, or on another thread. No C status:
+    the call never reached the library."""
+
+
+# -- Argument validators -------------------------------------------------------------------
+#
+# Every value handed to ctypes goes through one of these first, so that nothing is converted
+# silently (ctypes wraps 2**70 to 0 and -1 to 4294967295; str() turns None into "None").
+# Messages name the argument and what to pass, never the value: values may be patient data
+# or keys.
+
+_C_INT_RANGES = {
+    "uint32_t": (0, 2**32 - 1),
+    "int32_t": (-(2**31), 2**31 - 1),
+    "size_t": (0, 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1),
+}
+
+
+def _int_arg(value, name, ctype, low=None):
+    """``value`` as a Python int for a C parameter of type ``ctype`` (``"uint32_t"``,
+    ``"int32_t"``, ``"size_t"``), at least ``low`` when given. bool is refused (it is an int
+    to Python, never what was meant); numpy integers are accepted. Outside the C type:
+    OverflowError; inside it but below ``low``: ValueError; both name the allowed range."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+    c_low, c_high = _C_INT_RANGES[ctype]
+    lo = c_low if low is None else low
+    if not lo <= v <= c_high:
+        cls = ValueError if c_low <= v <= c_high else OverflowError
+        raise cls(f"{name} must be in {lo}..={c_high}")
+    return v
+
+
+def _flag_arg(value, name):
+    """A yes/no argument as the C ``uint32_t`` 0 or 1: True/False (or the ints 0 and 1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(bool(value))
+    if isinstance(value, int) and value in (0, 1):
+        return value
+    raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
+
+
+def _encode(text, name):
+    """A str as UTF-8 bytes; a str that cannot be UTF-8 (lone surrogates) is an
+    InvalidUtf8Error naming ``name`` (as ``_value``'s), not the text."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass  # raised below, outside the handler: the UnicodeError holds the text
+    raise InvalidUtf8Error(f"{_name(name)} is not valid text (it holds a lone surrogate)", 2)
+
+
+def _text_arg(value, name, bytes_ok=False):
+    """(pointer, length) for a str argument (or, with ``bytes_ok``, bytes-like: passed as they
+    are, and the library checks they are UTF-8)."""
+    if isinstance(value, str):
+        return _ffi.text_arg(_encode(value, name))
+    if bytes_ok and isinstance(value, (bytes, bytearray, memoryview)):
+        return _ffi.text_arg(bytes(value))
+    what = "str or bytes" if bytes_ok else "str"
+    raise TypeError(f"{name} must be a {what}, not {type(value).__name__}")
+
+
+def _path_arg(value, name="path"):
+    """(pointer, length) for a file path: a str or an os.PathLike."""
+    try:
+        path = os.fspath(value)
+    except TypeError:
+        raise TypeError(f"{name}: a path is needed: str or os.PathLike, "
+                        f"not {type(value).__name__}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return _text_arg(path, name)
+
+
+def _handle_arg(value, cls, name, optional=False):
+    """A handle argument of class ``cls`` (None allowed when ``optional``)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, cls):
+        what = f"a carematch.{cls.__name__}" + (" or None" if optional else "")
+        raise TypeError(f"{name} must be {what}, not {type(value).__name__}")
+    return value
+
+
+def _key_arg(key):
+    """The master key as bytes: 32 bytes (bytes, bytearray, memoryview) or 64 hex digits."""
+    if isinstance(key, str):
+        if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
+            raise ValueError("key: a key given as a str must be 64 hex digits (32 bytes)")
+        return bytes.fromhex(key)
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        return bytes(key)
+    raise TypeError("key: pass the 32 key bytes (bytes) or 64 hex digits (str), "
+                    f"not {type(key).__name__}")
+
+
+def _value(value, name="a value"):
+    """The text the library gets for one raw value, or None when the value is missing.
+
+    The one conversion of a single value, for every path: a record for the index, a value to
+    normalise or pseudonymise, a column of ``Batch.from_columns``, and the object columns of a
+    data frame (``Batch.of``; typed columns are converted by Arrow, which follows the same
+    rules). None, NaN, pd.NA and NaT are missing; integral floats are integers
+    (9639266442.0 -> "9639266442"); numpy scalars as Python's; dates and datetimes as ISO
+    dates; bytes as UTF-8; bool as Arrow writes it. Anything else is a TypeError naming
+    ``name`` and what to pass: a str, or a tuple (format, *args) formatted only then (values
+    are converted by the million; their messages are rare)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if math.isnan(f):
+            return None
+        return str(int(f)) if f.is_integer() else repr(f)
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+        if value is pd.NaT:
+            return None
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # raised below, outside the handler: the UnicodeError holds the value
+        raise InvalidUtf8Error(f"{_name(name)} is bytes that are not valid UTF-8", 2)
+    raise TypeError(f"{_name(name)} is a {type(value).__name__}: pass a str, int, float, "
+                    "date or datetime, UTF-8 bytes, or None (or NaN) for a missing value")
+
+
+def _name(name):
+    """The name of an argument for a message: a str, or a tuple (format, *args)."""
+    return name[0].format(*name[1:]) if isinstance(name, tuple) else name
+
+
+def _value_bytes(value, name):
+    """``_value`` as the UTF-8 bytes the library gets; a missing value is empty."""
+    text = _value(value, name)
+    return b"" if text is None else _encode(text, name)
+
+
+# -- Handles ---------------------------------------------------------------------------------
 
 
 class _Handle:
-    """An owned C handle: freed by close(), by the context manager, or at garbage collection."""
+    """An owned C handle: freed by close(), by the context manager, or at garbage collection.
+
+    Every C call through a handle holds it "in use" for the call (``_Using``); ``close()``
+    marks the handle closed (later calls raise ClosedError), waits until no call is in flight
+    on any thread, then frees it. So closing a handle other threads are using is safe, which
+    the C library cannot promise by itself (freeing a handle in use is undefined behaviour in
+    C). A handle is never copied or pickled: two owners of one pointer would free it twice.
+    """
 
     _free = None  # the name of the C function that frees this kind of handle
+    #: What to do instead of copying or pickling (see __reduce_ex__).
+    _instead = "make a new one"
 
     def __init__(self, ptr):
         self._ptr = ptr
+        self._in_flight = 0  # C calls through this handle now running, on any thread
+        self._lock = threading.Lock()
+        self._idle = None  # the Condition close() waits on, made only when it has to wait
 
-    @property
-    def _handle(self):
-        if not self._ptr:
-            raise ValueError(f"this {type(self).__name__} is closed")
-        return self._ptr
+    def _acquire(self):
+        """Marks one call in flight and returns the pointer; ClosedError once closed."""
+        with self._lock:
+            if not self._ptr:
+                raise ClosedError(f"this carematch.{type(self).__name__} is closed: it "
+                                  "cannot be used after close() or its with block")
+            self._in_flight += 1
+            return self._ptr
+
+    def _release(self):
+        with self._lock:
+            self._in_flight -= 1
+            if not self._in_flight and self._idle is not None:
+                self._idle.notify_all()
 
     def close(self):
-        """Frees the C object; the object cannot be used afterwards. Safe to call twice."""
-        ptr, self._ptr = getattr(self, "_ptr", None), None
+        """Frees the C object; the object cannot be used afterwards (ClosedError). Calls in
+        flight on other threads finish first; calls that start later raise ClosedError.
+        Safe to call twice."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:  # the constructor failed before the handle existed
+            return
+        with lock:
+            ptr, self._ptr = self._ptr, None
+            if self._in_flight:
+                if self._idle is None:
+                    self._idle = threading.Condition(lock)
+                while self._in_flight:
+                    self._idle.wait()
         if ptr:
             getattr(lib, type(self)._free)(ptr)
 
@@ -148,10 +336,91 @@ class _Handle:
         self.close()
 
     def __del__(self):
+        # Never blocks and never raises: nothing can be using an unreachable handle, but if
+        # the lock is somehow held (or a call counted in flight), leaking beats hanging.
         try:
-            self.close()
+            lock = self.__dict__.get("_lock")
+            if lock is None or not lock.acquire(blocking=False):
+                return
+            try:
+                if self._in_flight:
+                    return
+                ptr, self._ptr = self._ptr, None
+            finally:
+                lock.release()
+            if ptr:
+                getattr(lib, type(self)._free)(ptr)
         except Exception:  # noqa: BLE001 - never raise from a finaliser
             pass
+
+    def _no_copy(self):
+        return TypeError(f"a carematch.{type(self).__name__} cannot be copied or pickled: it "
+                         f"owns a C object that only it may free; {self._instead}")
+
+    def __reduce_ex__(self, protocol):
+        raise self._no_copy()
+
+    def __copy__(self):
+        raise self._no_copy()
+
+    def __deepcopy__(self, memo):
+        raise self._no_copy()
+
+
+class _Using:
+    """Holds the handles among ``args`` in use for the length of a C call and gives the
+    arguments with each handle replaced by its pointer (None stays NULL)."""
+
+    __slots__ = ("_args", "_held")
+
+    def __init__(self, args):
+        self._args = args
+        self._held = []
+
+    def __enter__(self):
+        out = []
+        try:
+            for a in self._args:
+                if isinstance(a, _Handle):
+                    out.append(a._acquire())
+                    self._held.append(a)
+                else:
+                    out.append(a)
+        except BaseException:
+            self.__exit__()
+            raise
+        return out
+
+    def __exit__(self, *exc):
+        held, self._held = self._held, []
+        for h in held:
+            h._release()
+
+
+def _call(fn, *args):
+    """Calls C function ``fn`` (handles in ``args`` held in use) and checks its status."""
+    with _Using(args) as c_args:
+        _check(fn(*c_args))
+
+
+def _new(cls, fn, *args):
+    """Calls a C function whose last argument is a handle out-parameter: a new ``cls``."""
+    out = ctypes.c_void_p()
+    _call(fn, *args, ctypes.byref(out))
+    return cls(out.value)
+
+
+def _text(fn, *args):
+    """Calls a C function that writes text into (buf, len, out_written): size, then text, with
+    the handles in ``args`` held in use across both calls."""
+    with _Using(args) as c_args:
+        n = ctypes.c_size_t(0)
+        status = fn(*c_args, None, 0, ctypes.byref(n))
+        if status not in (_ffi.OK, _ffi.BUFFER_TOO_SMALL):
+            _check(status)
+        buf = ctypes.create_string_buffer(max(n.value, 1))
+        _check(fn(*c_args, buf, n.value, ctypes.byref(n)))
+    return buf.raw[: n.value].decode("utf-8")
 
 
 def _integral_floats(df):
@@ -169,10 +438,26 @@ def _integral_floats(df):
     return out
 
 
+def _frame_values(df):
+    """A frame Arrow writes as the library reads it: whole-number float columns as integers
+    and object columns that are not all text through ``_value`` (typed columns Arrow already
+    writes by the same rules: nulls empty, 13.0 as 13, dates ISO)."""
+    out = _integral_floats(df)
+    for col in df.columns:
+        s = out[col]
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in (
+                "string", "empty"):
+            if out is df:
+                out = df.copy()
+            out[col] = [_value(v, ("column {!r}, row {}", col, i)) for i, v in enumerate(s)]
+    return out
+
+
 class Batch(_Handle):
     """One source's records, as the C library holds them."""
 
     _free = "carematch_batch_free"
+    _instead = "build another from the same data (Batch.of, Batch.read_csv)"
 
     @classmethod
     def of(cls, data, name="batch"):
@@ -181,59 +466,69 @@ class Batch(_Handle):
         (``nhs_number``, ``forename``, ``dob``, ...); a record id column is required."""
         if isinstance(data, Batch):
             return data
+        name_arg = _text_arg(name, "name")
         if isinstance(data, dict):
             data = pd.DataFrame(data)
         if isinstance(data, pd.DataFrame):
-            data = pa.Table.from_pandas(_integral_floats(data), preserve_index=False)
+            data = pa.Table.from_pandas(_frame_values(data), preserve_index=False)
         if not isinstance(data, pa.Table):
             raise TypeError("expected a pandas DataFrame, a pyarrow Table, a dict of lists"
                             f" or a Batch, not {type(data).__name__}")
         # Arrow writes CSV in C++ (nulls as empty fields): the fast way to hand a frame over.
         buf = io.BytesIO()
         pa_csv.write_csv(data, buf)
-        return cls.from_csv_text(buf.getvalue(), name)
+        return _new(cls, lib.carematch_batch_from_csv, *name_arg,
+                    *_ffi.text_arg(buf.getvalue()))
 
     @classmethod
     def from_csv_text(cls, text, name="batch"):
         """A batch from CSV text (str or UTF-8 bytes), header first."""
-        out = ctypes.c_void_p()
-        _check(lib.carematch_batch_from_csv(*_ffi.text_arg(name), *_ffi.text_arg(text),
-                                            ctypes.byref(out)))
-        return cls(out.value)
+        return _new(cls, lib.carematch_batch_from_csv, *_text_arg(name, "name"),
+                    *_text_arg(text, "text", bytes_ok=True))
 
     @classmethod
     def read_csv(cls, path):
         """A batch read from a CSV file."""
-        out = ctypes.c_void_p()
-        _check(lib.carematch_batch_read_csv(*_ffi.text_arg(str(path)), ctypes.byref(out)))
-        return cls(out.value)
+        return _new(cls, lib.carematch_batch_read_csv, *_path_arg(path))
 
     @classmethod
     def from_columns(cls, columns, name="batch", roles=None):
         """A batch built column by column: ``columns`` maps a name to its values; ``roles``
-        optionally maps a name to a role number (``Batch.ROLE_*``); others go by name."""
-        out = ctypes.c_void_p()
-        _check(lib.carematch_batch_new(*_ffi.text_arg(name), ctypes.byref(out)))
-        batch = cls(out.value)
+        optionally maps a name to a role number (``Batch.ROLE_*``); others go by name. Values
+        are converted as a record's are (None and NaN are missing, 9434765919.0 is
+        "9434765919", dates are ISO)."""
+        if not hasattr(columns, "items"):
+            raise TypeError("columns must be a dict of column name -> values, "
+                            f"not {type(columns).__name__}")
+        if roles is not None and not hasattr(roles, "get"):
+            raise TypeError(f"roles must be a dict or None, not {type(roles).__name__}")
+        batch = _new(cls, lib.carematch_batch_new, *_text_arg(name, "name"))
         for col, values in columns.items():
-            role = (roles or {}).get(col, cls.ROLE_BY_NAME)
-            arr, keep = _ffi.strs("" if v is None or (isinstance(v, float) and math.isnan(v))
-                                  else v for v in values)
-            _check(lib.carematch_batch_add_column(batch._handle, *_ffi.text_arg(col), role, arr,
-                                                  len(keep)))
+            col_arg = _text_arg(col, "a column name")
+            role = _int_arg((roles or {}).get(col, cls.ROLE_BY_NAME), f"the role of {col!r}",
+                            "uint32_t")
+            arr, keep = _ffi.strs(_value_bytes(v, ("column {!r}, row {}", col, i))
+                                  for i, v in enumerate(values))
+            _call(lib.carematch_batch_add_column, batch, *col_arg, role, arr, len(keep))
         return batch
 
     def __len__(self):
         n = ctypes.c_size_t(0)
-        _check(lib.carematch_batch_len(self._handle, ctypes.byref(n)))
+        _call(lib.carematch_batch_len, self, ctypes.byref(n))
         return n.value
 
     ROLE_BY_NAME, ROLE_ID, ROLE_GIVEN_NAME, ROLE_SURNAME = 0, 1, 2, 3
     ROLE_DATE_OF_BIRTH, ROLE_SEX, ROLE_POSTCODE, ROLE_NHS_NUMBER, ROLE_ADDRESS = 4, 5, 6, 7, 8
 
 
+def _model_from_json(text):
+    """Model.from_json, as a module function for pickle."""
+    return Model.from_json(text)
+
+
 class Model(_Handle):
-    """A trained Fellegi-Sunter model."""
+    """A trained Fellegi-Sunter model. Copies and pickles are independent models made from its
+    JSON (``to_json``)."""
 
     _free = "carematch_model_free"
 
@@ -242,40 +537,46 @@ class Model(_Handle):
         """Trains on ``left`` and ``right`` (for linking them) or ``left`` alone (dedupe)."""
         lb = Batch.of(left, "left")
         rb = Batch.of(right, "right") if right is not None else None
-        out = ctypes.c_void_p()
-        _check(lib.carematch_model_train(lb._handle, rb._handle if rb else None,
-                                         ctypes.byref(out)))
-        return cls(out.value)
+        return _new(cls, lib.carematch_model_train, lb, rb)
 
     @classmethod
     def from_json(cls, text):
         """A model from the JSON text ``carematch train`` writes."""
-        out = ctypes.c_void_p()
-        _check(lib.carematch_model_from_json(*_ffi.text_arg(text), ctypes.byref(out)))
-        return cls(out.value)
+        return _new(cls, lib.carematch_model_from_json, *_text_arg(text, "text", bytes_ok=True))
 
     @classmethod
     def load(cls, path):
         """A model from a file."""
-        out = ctypes.c_void_p()
-        _check(lib.carematch_model_load(*_ffi.text_arg(str(path)), ctypes.byref(out)))
-        return cls(out.value)
+        return _new(cls, lib.carematch_model_load, *_path_arg(path))
 
     def save(self, path):
         """Writes the model to a file."""
-        _check(lib.carematch_model_save(self._handle, *_ffi.text_arg(str(path))))
+        _call(lib.carematch_model_save, self, *_path_arg(path))
 
     def to_json(self):
         """The model as JSON text."""
-        return _text(lib.carematch_model_to_json, self._handle)
+        return _text(lib.carematch_model_to_json, self)
+
+    # A model is immutable and round-trips through its JSON: a copy or a pickle is a new,
+    # independent model with its own C handle (never a second owner of this one's).
+    def __reduce_ex__(self, protocol):
+        return (_model_from_json, (self.to_json(),))
+
+    def __copy__(self):
+        return Model.from_json(self.to_json())
+
+    def __deepcopy__(self, memo):
+        return Model.from_json(self.to_json())
 
     def explain_pair(self, left, right, left_row=0, right_row=0):
         """Why row ``left_row`` of ``left`` and row ``right_row`` of ``right`` score what they
         score under this model: ``{"prior", "comparisons": [{"field", "level", "weight",
         "tf"}], "match_weight"}`` (inputs as for ``link``)."""
+        left_row = _int_arg(left_row, "left_row", "uint32_t")
+        right_row = _int_arg(right_row, "right_row", "uint32_t")
         lb, rb = Batch.of(left, "left"), Batch.of(right, "right")
-        return json.loads(_text(lib.carematch_model_explain_pair, self._handle, lb._handle,
-                                left_row, rb._handle, right_row))
+        return json.loads(_text(lib.carematch_model_explain_pair, self, lb, left_row, rb,
+                                right_row))
 
 
 DECISIONS = {1: "match", 2: "review", 3: "ambiguous", 4: "no_match"}
@@ -287,10 +588,15 @@ ROLES = {"id": 1, "given_name": 2, "surname": 3, "dob": 4, "date_of_birth": 4, "
 def normalise(role, value):
     """The normalised text of one raw value of ``role`` (``"given_name"``, ``"surname"``,
     ``"dob"``, ``"sex"``, ``"postcode"``, ``"nhs_number"``, ``"address"``), as files are
-    normalised; None when missing. An invalid value raises InputError naming the problem."""
+    normalised; None when missing (None, NaN, pd.NA, NaT, or a placeholder). Values are
+    converted as a record's are (``Index.query``). An invalid value raises InputError naming
+    the problem, never the value."""
+    if not isinstance(role, str):
+        raise TypeError(f"role must be a str, not {type(role).__name__}")
     if role not in ROLES:
         raise InvalidArgumentError(f"unknown role {role!r}", 3)
-    text = _text(lib.carematch_normalise, ROLES[role], *_ffi.text_arg(value))
+    text = _text(lib.carematch_normalise, ROLES[role],
+                 *_ffi.text_arg(_value_bytes(value, "value")))
     return text or None
 
 
@@ -298,46 +604,49 @@ class Result(_Handle):
     """The pairs of a link or dedupe, with what explains them."""
 
     _free = "carematch_result_free"
+    _instead = "keep what you need from it (to_frame()), or run the link again"
 
     def __len__(self):
         n = ctypes.c_size_t(0)
-        _check(lib.carematch_result_len(self._handle, ctypes.byref(n)))
+        _call(lib.carematch_result_len, self, ctypes.byref(n))
         return n.value
 
     def pair(self, i):
         """Pair ``i`` as a dict: left/right rows of their batches, weight, probability,
         decision, rule name (or None)."""
+        i = _int_arg(i, "i", "size_t")
         p = _ffi.Pair()
-        _check(lib.carematch_result_get(self._handle, i, ctypes.byref(p)))
+        _call(lib.carematch_result_get, self, i, ctypes.byref(p))
         return {"left": p.left, "right": p.right, "match_weight": p.match_weight,
                 "match_probability": p.match_probability, "decision": DECISIONS[p.decision],
                 "rule": self.rule_name(p.rule) if p.rule >= 0 else None}
 
     def pairs(self):
         """Every pair as a list of carematch_pair structs (bulk copy)."""
-        n = ctypes.c_size_t(0)
-        status = lib.carematch_result_copy(self._handle, None, 0, ctypes.byref(n))
-        if status not in (_ffi.OK, _ffi.BUFFER_TOO_SMALL):
-            _check(status)
-        arr = (_ffi.Pair * max(n.value, 1))()
-        _check(lib.carematch_result_copy(self._handle, arr, n.value, ctypes.byref(n)))
+        with _Using((self,)) as (ptr,):
+            n = ctypes.c_size_t(0)
+            status = lib.carematch_result_copy(ptr, None, 0, ctypes.byref(n))
+            if status not in (_ffi.OK, _ffi.BUFFER_TOO_SMALL):
+                _check(status)
+            arr = (_ffi.Pair * max(n.value, 1))()
+            _check(lib.carematch_result_copy(ptr, arr, n.value, ctypes.byref(n)))
         return list(arr[: n.value])
 
     def rule_name(self, rule):
         """The name of deterministic rule number ``rule``."""
-        return _text(lib.carematch_result_rule_name, self._handle, rule)
+        return _text(lib.carematch_result_rule_name, self, _int_arg(rule, "rule", "int32_t"))
 
     def quality(self):
         """The data-quality report of the inputs (as ``carematch link`` prints it) and the
         number of invalid values, which were treated as missing: ``(text, invalid)``."""
         n = ctypes.c_uint64(0)
-        text = _text(lambda *a: lib.carematch_result_quality(self._handle, ctypes.byref(n), *a))
+        text = _text(lib.carematch_result_quality, self, ctypes.byref(n))
         return text, n.value
 
     def to_frame(self):
         """The pairs as a DataFrame: left_id, right_id, match_weight, match_probability,
         decision, rule (as the pairs file of ``carematch link``)."""
-        text = _text(lib.carematch_result_csv, self._handle).encode("utf-8")
+        text = _text(lib.carematch_result_csv, self).encode("utf-8")
         types = {"left_id": pa.string(), "right_id": pa.string(), "match_weight": pa.float64(),
                  "match_probability": pa.float64(), "decision": pa.string(),
                  "rule": pa.string()}
@@ -353,29 +662,40 @@ class Result(_Handle):
 
     def explain(self, i):
         """The explanation of pair ``i``: prior, per-comparison level, weight and tf."""
-        return json.loads(_text(lib.carematch_result_explain, self._handle, i))
+        return json.loads(_text(lib.carematch_result_explain, self, _int_arg(i, "i", "size_t")))
 
     def record_id(self, side, row):
         """The record id of ``row`` of the left (``side`` 0) or right (1) batch."""
-        return _text(lib.carematch_result_record_id, self._handle, side, row)
+        return _text(lib.carematch_result_record_id, self, _int_arg(side, "side", "uint32_t"),
+                     _int_arg(row, "row", "uint32_t"))
 
     def person_id(self, side, row):
         """The person id of ``row`` of the left (0) or right (1) batch."""
-        return _text(lib.carematch_result_person_id, self._handle, side, row)
+        return _text(lib.carematch_result_person_id, self, _int_arg(side, "side", "uint32_t"),
+                     _int_arg(row, "row", "uint32_t"))
 
     def evaluate(self, truth):
         """Precision, recall and F1 of the matches against true pairs: a DataFrame whose
         first two columns are ids, or a sequence of (id, id)."""
         if isinstance(truth, pd.DataFrame):
-            pairs = list(zip(truth.iloc[:, 0].astype(str), truth.iloc[:, 1].astype(str)))
+            pairs = list(zip(truth.iloc[:, 0].tolist(), truth.iloc[:, 1].tolist()))
         else:
-            pairs = [(str(a), str(b)) for a, b in truth]
-        left, keep_l = _ffi.strs(a for a, _ in pairs)
-        right, keep_r = _ffi.strs(b for _, b in pairs)
+            pairs = [tuple(p) for p in truth]
+        left, right = [], []
+        for i, pair in enumerate(pairs):
+            if len(pair) != 2:
+                raise ValueError(f"truth pair {i} is not two ids")
+            for side, v, out in (("left", pair[0], left), ("right", pair[1], right)):
+                b = _value_bytes(v, ("truth pair {}, {} id", i, side))
+                if not b:
+                    raise ValueError(f"truth pair {i}: the {side} id is missing")
+                out.append(b)
+        left_arr, keep_l = _ffi.strs(left)
+        right_arr, keep_r = _ffi.strs(right)
         e = _ffi.Evaluation()
-        _check(lib.carematch_result_evaluate(self._handle, left, right, len(keep_l),
-                                             ctypes.byref(e)))
-        del keep_r
+        _call(lib.carematch_result_evaluate, self, left_arr, right_arr, len(keep_l),
+              ctypes.byref(e))
+        del keep_l, keep_r
         return {"precision": e.precision, "recall": e.recall, "f1": e.f1,
                 "true_positives": e.true_positives, "false_positives": e.false_positives,
                 "false_negatives": e.false_negatives}
@@ -386,9 +706,7 @@ class DataQualityWarning(UserWarning):
 
 
 def _run(fn, *handles):
-    out = ctypes.c_void_p()
-    _check(fn(*handles, ctypes.byref(out)))
-    result = Result(out.value)
+    result = _new(Result, fn, *handles)
     text, invalid = result.quality()
     if invalid:
         warnings.warn(f"{invalid} invalid values were treated as missing:\n{text}",
@@ -398,14 +716,16 @@ def _run(fn, *handles):
 
 def link_result(left, right, model=None):
     """Links ``left`` with ``right`` and returns the Result handle (see ``link``)."""
+    model = _handle_arg(model, Model, "model", optional=True)
     lb, rb = Batch.of(left, "left"), Batch.of(right, "right")
-    return _run(lib.carematch_link, lb._handle, rb._handle, model._handle if model else None)
+    return _run(lib.carematch_link, lb, rb, model)
 
 
 def dedupe_result(data, model=None):
     """Deduplicates ``data`` and returns the Result handle (see ``dedupe``)."""
+    model = _handle_arg(model, Model, "model", optional=True)
     b = Batch.of(data, "input")
-    return _run(lib.carematch_dedupe, b._handle, model._handle if model else None)
+    return _run(lib.carematch_dedupe, b, model)
 
 
 def link(left, right, model=None):
@@ -423,105 +743,129 @@ def dedupe(data, model=None):
 
 
 class Pseudonymiser(_Handle):
-    """Keyed pseudonyms: ``key`` is the 32-byte master key; files to be linked must use the
-    same key, ``project`` and ``key_version``."""
+    """Keyed pseudonyms: ``key`` is the master key, 32 bytes or 64 hex digits; files to be
+    linked must use the same key, ``project`` and ``key_version`` (0..=4294967295)."""
 
     _free = "carematch_pseudonymiser_free"
+    _instead = ("make a new Pseudonymiser with the same key, project and key_version "
+                "(the key is never written out)")
 
     def __init__(self, key, project="carematch", key_version=1):
-        super().__init__(None)
-        key = bytes(key)
+        key = _key_arg(key)
+        project_arg = _text_arg(project, "project")
+        key_version = _int_arg(key_version, "key_version", "uint32_t")
         out = ctypes.c_void_p()
-        _check(lib.carematch_pseudonymiser_new(key, len(key), *_ffi.text_arg(project),
-                                               key_version, ctypes.byref(out)))
-        self._ptr = out.value
+        _call(lib.carematch_pseudonymiser_new, key, len(key), *project_arg, key_version,
+              ctypes.byref(out))
+        super().__init__(out.value)
 
     def token(self, field, value):
         """The pseudonym of a normalised value for an encoded column (``"nhs_number.tok"``,
-        ``"surname.bf"``, ...), as hex."""
-        return _text(lib.carematch_pseudonymiser_token, self._handle, *_ffi.text_arg(field),
+        ``"surname.bf"``, ...), as hex. A missing value has none: ValueError."""
+        value = _value_bytes(value, "value")
+        if not value:
+            raise ValueError("value is missing: a missing value has no pseudonym")
+        return _text(lib.carematch_pseudonymiser_token, self, *_text_arg(field, "field"),
                      *_ffi.text_arg(value))
 
     def encode(self, data, tokenise_id=False):
         """An encoded Batch of ``data`` (tokens and hardened filters, no clear text), for
         ``link`` and ``dedupe`` with another batch encoded under the same key."""
+        flag = _flag_arg(tokenise_id, "tokenise_id")
         b = Batch.of(data, "input")
-        out = ctypes.c_void_p()
-        _check(lib.carematch_pseudonymiser_encode(self._handle, b._handle, int(tokenise_id),
-                                                  ctypes.byref(out)))
-        return Batch(out.value)
+        return _new(Batch, lib.carematch_pseudonymiser_encode, self, b, flag)
+
+
+def _record_id(record_id):
+    """The UTF-8 bytes of a record id argument: a str (or an int); None is a TypeError, a
+    missing value (NaN, pd.NA) a ValueError."""
+    if record_id is None:
+        raise TypeError("record_id must be a str (the record's id), not None")
+    b = _value_bytes(record_id, "record_id")
+    if not b:
+        raise ValueError("record_id is missing or empty")
+    return b
 
 
 class Index(_Handle):
     """A population held in memory for one-record-at-a-time matching. Safe to query from
-    several threads."""
+    several threads; ``close()`` waits for calls in flight, and calls after it raise
+    ClosedError."""
 
     _free = "carematch_index_free"
+    _instead = "save it with save() and load it with Index.load()"
 
     @classmethod
     def build(cls, data, model, person_ids=False):
         """An index of ``data`` scored by ``model``; with ``person_ids`` every record keeps a
         person id (the population is deduplicated first)."""
+        model = _handle_arg(model, Model, "model")
+        flag = _flag_arg(person_ids, "person_ids")
         b = Batch.of(data, "population")
-        out = ctypes.c_void_p()
-        _check(lib.carematch_index_build(b._handle, model._handle, int(person_ids),
-                                         ctypes.byref(out)))
-        return cls(out.value)
+        return _new(cls, lib.carematch_index_build, b, model, flag)
 
     @classmethod
     def load(cls, path):
         """An index from a file written by ``save`` or ``carematch index build``."""
-        out = ctypes.c_void_p()
-        _check(lib.carematch_index_load(*_ffi.text_arg(str(path)), ctypes.byref(out)))
-        return cls(out.value)
+        return _new(cls, lib.carematch_index_load, *_path_arg(path))
 
     def save(self, path):
         """Writes the index to a file, atomically."""
-        _check(lib.carematch_index_save(self._handle, *_ffi.text_arg(str(path))))
+        _call(lib.carematch_index_save, self, *_path_arg(path))
 
     def __len__(self):
         n = ctypes.c_size_t(0)
-        _check(lib.carematch_index_len(self._handle, ctypes.byref(n)))
+        _call(lib.carematch_index_len, self, ctypes.byref(n))
         return n.value
 
     @staticmethod
     def _fields(record):
-        items = [(k, "" if v is None else v) for k, v in record.items()]
-        names, keep_n = _ffi.strs(k for k, _ in items)
-        values, keep_v = _ffi.strs(v for _, v in items)
-        return names, values, len(items), (keep_n, keep_v)
+        """The (names, values, n, buffers) of one record: every value converted by ``_value``
+        (a missing value is passed empty, as an empty field of a file)."""
+        if not hasattr(record, "items"):
+            raise TypeError("a record is a dict of column name -> value, "
+                            f"not {type(record).__name__}")
+        names, values = [], []
+        for k, v in record.items():
+            if not isinstance(k, str):
+                raise TypeError(f"column names must be str, not {type(k).__name__}")
+            names.append(_encode(k, "a column name"))
+            values.append(_value_bytes(v, ("the value of {!r}", k)))
+        name_arr, keep_n = _ffi.strs(names)
+        value_arr, keep_v = _ffi.strs(values)
+        return name_arr, value_arr, len(names), (keep_n, keep_v)
 
     def answer(self, record, limit=10):
         """The Answer handle for one record (see ``query``)."""
+        limit = _int_arg(limit, "limit", "size_t", low=1)
         names, values, n, keep = self._fields(record)
-        out = ctypes.c_void_p()
-        _check(lib.carematch_index_query(self._handle, names, values, n, limit,
-                                         ctypes.byref(out)))
+        a = _new(Answer, lib.carematch_index_query, self, names, values, n, limit)
         del keep
-        return Answer(out.value)
+        return a
 
     def query(self, record, limit=10):
-        """Candidates for one record (a dict of column name -> raw value, id included):
+        """Candidates for one record (a dict of column name -> raw value, id included; None,
+        NaN, pd.NA and NaT are missing, a record without an id is a ValueError):
         ``{"id", "decision", "candidates": [{"id", "match_weight", "match_probability",
-        "decision", "rule", "by_rule", ...}]}``, best first."""
+        "decision", "rule", "by_rule", ...}]}``, best first, at most ``limit`` (>= 1)."""
         with self.answer(record, limit) as a:
             return a.to_dict()
 
     def insert(self, record):
         """Adds one record (a dict, as ``query``)."""
         names, values, n, keep = self._fields(record)
-        _check(lib.carematch_index_insert(self._handle, names, values, n))
+        _call(lib.carematch_index_insert, self, names, values, n)
         del keep
 
     def update(self, record):
         """Replaces the record with the same id."""
         names, values, n, keep = self._fields(record)
-        _check(lib.carematch_index_update(self._handle, names, values, n))
+        _call(lib.carematch_index_update, self, names, values, n)
         del keep
 
     def remove(self, record_id):
         """Removes the record with id ``record_id``."""
-        _check(lib.carematch_index_remove(self._handle, *_ffi.text_arg(record_id)))
+        _call(lib.carematch_index_remove, self, *_ffi.text_arg(_record_id(record_id)))
 
 
 class Answer(_Handle):
@@ -529,30 +873,32 @@ class Answer(_Handle):
     the candidates by index, and the whole answer as JSON (``to_dict``)."""
 
     _free = "carematch_answer_free"
+    _instead = "keep its to_dict()"
 
     def decision(self):
         """``"match"``, ``"ambiguous"``, ``"review"`` or ``"no_match"``."""
         d = ctypes.c_uint32(0)
-        _check(lib.carematch_answer_decision(self._handle, ctypes.byref(d)))
+        _call(lib.carematch_answer_decision, self, ctypes.byref(d))
         return DECISIONS[d.value]
 
     def __len__(self):
         n = ctypes.c_size_t(0)
-        _check(lib.carematch_answer_len(self._handle, ctypes.byref(n)))
+        _call(lib.carematch_answer_len, self, ctypes.byref(n))
         return n.value
 
     def candidate(self, i):
         """Candidate ``i`` (0 is the best): id, weight, probability, decision, by_rule."""
+        i = _int_arg(i, "i", "size_t")
         c = _ffi.CandidateStruct()
-        _check(lib.carematch_answer_candidate(self._handle, i, ctypes.byref(c)))
-        return {"id": _text(lib.carematch_answer_candidate_id, self._handle, i),
+        _call(lib.carematch_answer_candidate, self, i, ctypes.byref(c))
+        return {"id": _text(lib.carematch_answer_candidate_id, self, i),
                 "match_weight": c.match_weight, "match_probability": c.match_probability,
                 "decision": DECISIONS[c.decision], "by_rule": bool(c.by_rule)}
 
     def to_dict(self):
         """The answer as ``carematch index query`` writes it, each candidate with
         ``by_rule`` (whether a deterministic rule matched it)."""
-        d = json.loads(_text(lib.carematch_answer_json, self._handle))
+        d = json.loads(_text(lib.carematch_answer_json, self))
         for c in d["candidates"]:
             c["by_rule"] = c["rule"] is not None
         return d

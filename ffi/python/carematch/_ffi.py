@@ -1,6 +1,8 @@
 """The C ABI as ctypes declarations: one place for every signature of ffi/include/carematch.h.
 
-Everything else in the package goes through `call`, which turns a status into an exception.
+Everything else in the package calls these through the helpers of carematch/__init__.py
+(`_call`, `_text`, `_new`), which check the arguments, hold the handles in use for the call and
+turn a status into an exception.
 """
 
 import ctypes
@@ -150,17 +152,21 @@ def last_error():
     return buf.value.decode("utf-8", "replace")
 
 
-def text_arg(s):
-    """(pointer, length) for a Python str (UTF-8) or bytes."""
-    b = s if isinstance(s, bytes) else str(s).encode("utf-8")
+def text_arg(b):
+    """(pointer, length) for UTF-8 bytes. Text is encoded, and every argument checked, by the
+    package's validators before it gets here: this refuses anything else rather than guess."""
+    if not isinstance(b, bytes):
+        raise TypeError(f"internal: text for the C ABI must be bytes, not {type(b).__name__}")
     return b, len(b)
 
 
 def strs(values):
-    """A carematch_str array for a sequence of str/bytes, and the buffers it points into."""
-    keep = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in values]
+    """A carematch_str array for a sequence of UTF-8 bytes, and the buffers it points into."""
+    keep = list(values)
     arr = (Str * max(len(keep), 1))()
     for i, b in enumerate(keep):
+        if not isinstance(b, bytes):
+            raise TypeError(f"internal: text for the C ABI must be bytes, not {type(b).__name__}")
         arr[i].ptr = b
         arr[i].len = len(b)
     return arr, keep
