@@ -193,15 +193,10 @@ impl PreviousIds {
     /// row or a record listed twice.
     pub fn read(path: &Path) -> Result<PreviousIds, Error> {
         let name = path.display().to_string();
-        let mut rdr = csv::ReaderBuilder::new()
-            .from_path(path)
-            .map_err(|e| crate::input::csv_error(&name, &e))?;
-        let headers = rdr
-            .headers()
-            .map_err(|e| crate::input::csv_error(&name, &e))?
-            .clone();
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
+        let mut rdr = crate::csvread::CsvReader::new(&name, std::io::BufReader::new(f), true)?;
         let want = ["cluster_id", "source", "record_id"];
-        if headers.iter().map(str::trim).collect::<Vec<_>>() != want {
+        if rdr.headers() != want {
             return Err(Error::input_at(
                 &name,
                 1,
@@ -210,10 +205,14 @@ impl PreviousIds {
             ));
         }
         let mut ids = FxHashMap::default();
-        for rec in rdr.records() {
-            let rec = rec.map_err(|e| crate::input::csv_error(&name, &e))?;
-            let line = rec.position().map_or(0, |p| p.line());
-            if rec.len() != 3 || rec.iter().any(|f| f.trim().is_empty()) {
+        let mut rec = csv::ByteRecord::new();
+        while let Some(line) = rdr.read(&mut rec)? {
+            let fields: Vec<&str> = rec
+                .iter()
+                .map(|f| std::str::from_utf8(f).map(str::trim))
+                .collect::<Result<_, _>>()
+                .map_err(|_| Error::input_at(&name, line, None, "not valid UTF-8"))?;
+            if fields.len() != 3 || fields.iter().any(|f| f.is_empty()) {
                 return Err(Error::input_at(
                     &name,
                     line,
@@ -221,8 +220,9 @@ impl PreviousIds {
                     "needs three non-empty fields",
                 ));
             }
-            let key = (rec[1].trim().to_string(), rec[2].trim().to_string());
-            if ids.insert(key, rec[0].trim().to_string()).is_some() {
+            let rec = fields;
+            let key = (rec[1].to_string(), rec[2].to_string());
+            if ids.insert(key, rec[0].to_string()).is_some() {
                 return Err(Error::input_at(
                     &name,
                     line,

@@ -48,12 +48,48 @@ pub struct Config {
     /// Training blocking rules (one EM session each); `None` for the defaults of
     /// [`TrainOptions`].
     pub training_rules: Option<Vec<BlockingRule>>,
-    /// Decision thresholds; `None` for [`Thresholds::default`].
-    pub thresholds: Option<Thresholds>,
+    /// Decision thresholds, each optional; a threshold the config leaves out comes from the
+    /// model (a trained model has [`Thresholds::default`]). See [`Config::apply_thresholds`].
+    pub thresholds: Option<ThresholdSettings>,
     /// Random pairs for u; `None` for 1,000,000.
     pub u_pairs: Option<u64>,
     /// Seed for the random pairs; `None` for 1.
     pub seed: Option<u64>,
+}
+
+/// The decision thresholds a config may set; every key is optional.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThresholdSettings {
+    /// See [`Thresholds::match_probability`].
+    pub match_probability: Option<f64>,
+    /// See [`Thresholds::review_probability`].
+    pub review_probability: Option<f64>,
+    /// See [`Thresholds::ambiguity_margin`].
+    pub ambiguity_margin: Option<f64>,
+}
+
+/// The thresholds a run uses, and where each came from: `"--threshold"`, `"config"`, or the
+/// label of the model's own (`"model file"`, `"default"`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AppliedThresholds {
+    /// The thresholds in force.
+    pub thresholds: Thresholds,
+    /// Where the match, review and ambiguity thresholds came from, in that order.
+    pub sources: [&'static str; 3],
+}
+
+impl std::fmt::Display for AppliedThresholds {
+    /// `thresholds: match >= 0.99 (default), review >= 0.5 (config), ambiguity margin 5 bits (default)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = &self.thresholds;
+        let [m, r, a] = self.sources;
+        write!(
+            f,
+            "thresholds: match >= {} ({m}), review >= {} ({r}), ambiguity margin {} bits ({a})",
+            t.match_probability, t.review_probability, t.ambiguity_margin
+        )
+    }
 }
 
 /// One comparison in a config: the field, and optionally its thresholds.
@@ -251,6 +287,65 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Sets `model`'s decision thresholds for a run. Precedence, highest first: `threshold`
+    /// (the command line's match probability), the config's thresholds, the model's own
+    /// (called `model_label` in the result). A review threshold that nobody set is lowered
+    /// to a match threshold set below it.
+    ///
+    /// # Errors
+    ///
+    /// A config error when the thresholds that result are not probabilities with review at
+    /// most match and a margin of at least 0.
+    pub fn apply_thresholds(
+        &self,
+        model: &mut crate::Model,
+        threshold: Option<f64>,
+        model_label: &'static str,
+    ) -> Result<AppliedThresholds, Error> {
+        let mut t = model.thresholds();
+        let mut sources = [model_label; 3];
+        if let Some(c) = &self.thresholds {
+            if let Some(x) = c.match_probability {
+                t.match_probability = x;
+                sources[0] = "config";
+            }
+            if let Some(x) = c.review_probability {
+                t.review_probability = x;
+                sources[1] = "config";
+            }
+            if let Some(x) = c.ambiguity_margin {
+                t.ambiguity_margin = x;
+                sources[2] = "config";
+            }
+        }
+        if let Some(p) = threshold {
+            t.match_probability = p;
+            sources[0] = "--threshold";
+        }
+        if sources[1] == model_label && t.review_probability > t.match_probability {
+            t.review_probability = t.match_probability;
+        }
+        model.set_thresholds(t).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!(
+                    "thresholds (match {} from {}, review {} from {}, margin {} from {}): {}",
+                    t.match_probability,
+                    sources[0],
+                    t.review_probability,
+                    sources[1],
+                    t.ambiguity_margin,
+                    sources[2],
+                    e.message()
+                ),
+            )
+        })?;
+        Ok(AppliedThresholds {
+            thresholds: t,
+            sources,
+        })
+    }
+
     /// Reads the config file at `path`, or the defaults when there is none.
     ///
     /// # Errors
@@ -293,6 +388,42 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `{"thresholds": {"match_probability": 0.995}}` was refused ("missing field
+    /// `review_probability`") though every key is optional; and with a model loaded from a
+    /// file, the config's thresholds were silently ignored.
+    #[test]
+    fn a_config_may_set_one_threshold_and_it_wins_over_the_model() {
+        let c = Config::from_json(r#"{"thresholds": {"match_probability": 0.995}}"#).unwrap();
+        let comparisons = crate::compare::Comparison::defaults();
+        let flat = |c: &crate::compare::Comparison| vec![0.5; c.level_names().len() - 1];
+        let mut model = crate::Model::new(
+            comparisons.clone(),
+            comparisons.iter().map(flat).collect(),
+            comparisons.iter().map(flat).collect(),
+            0.01,
+        )
+        .unwrap();
+        let applied = c.apply_thresholds(&mut model, None, "model file").unwrap();
+        assert_eq!(model.thresholds().match_probability, 0.995);
+        assert_eq!(model.thresholds().review_probability, 0.5);
+        assert_eq!(applied.sources, ["config", "model file", "model file"]);
+        // The command line wins over the config; a review threshold nobody set follows a
+        // match threshold set below it.
+        let applied = c
+            .apply_thresholds(&mut model, Some(0.3), "model file")
+            .unwrap();
+        assert_eq!(model.thresholds().match_probability, 0.3);
+        assert_eq!(model.thresholds().review_probability, 0.3);
+        assert_eq!(applied.sources[0], "--threshold");
+        // A review threshold set above the match threshold is an error, not a silent fix.
+        let c = Config::from_json(r#"{"thresholds": {"review_probability": 0.999}}"#).unwrap();
+        let e = c
+            .apply_thresholds(&mut model, None, "model file")
+            .unwrap_err();
+        assert!(e.is_config(), "{e}");
+        assert!(e.message().contains("review 0.999 from config"), "{e}");
+    }
 
     #[test]
     fn empty_config_takes_defaults() {

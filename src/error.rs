@@ -54,6 +54,9 @@ impl Error {
 
     /// An I/O error on `path`, doing `what` ("open", "write", ...).
     pub(crate) fn io(path: &Path, what: &str, err: &std::io::Error) -> Error {
+        // `what` is a verb phrase ("read the index"); one that already says "cannot" would
+        // read "cannot cannot".
+        let what = what.strip_prefix("cannot ").unwrap_or(what);
         // io::Error's Display carries the OS message only, never file contents.
         Error::new(
             ErrorKind::Io,
@@ -131,6 +134,17 @@ mod tests {
         assert_eq!(e.to_string(), "gp.csv: line 7, column 'dob': ragged row");
         assert!(e.is_input());
         assert!(!e.is_io());
+    }
+
+    /// Regression: index load and save said "cannot cannot read the index".
+    #[test]
+    fn io_errors_never_say_cannot_cannot() {
+        let e = Error::io(
+            Path::new("pop.idx"),
+            "cannot read the index",
+            &std::io::Error::other("denied"),
+        );
+        assert_eq!(e.message(), "pop.idx: cannot read the index: denied");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::Path;
 use rustc_hash::FxHashSet;
 
 use crate::Error;
+use crate::csvread::CsvReader;
 
 /// Counts of a comparison of predicted with true pairs.
 ///
@@ -36,6 +37,41 @@ impl Evaluation {
             false_positives: predicted.len() as u64 - tp,
             false_negatives: truth.len() as u64 - tp,
         }
+    }
+
+    /// The matches of `result` (on `records`) against true pairs of record ids.
+    ///
+    /// # Errors
+    ///
+    /// A usage error when there are true pairs but none of them names two records of
+    /// `records`: the truth is for other data, or its columns are not the two ids (in a
+    /// data frame, the first two columns are taken). Without the check such a truth gives
+    /// an F1 of 0 that looks like a result.
+    pub fn of_result<'a>(
+        records: &'a crate::Records,
+        result: &'a crate::LinkResult,
+        truth: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Evaluation, Error> {
+        let truth: Vec<(&str, &str)> = truth.into_iter().collect();
+        let ids: FxHashSet<&str> = (0..records.len() as u32).map(|r| records.id(r)).collect();
+        if !truth.is_empty()
+            && !truth
+                .iter()
+                .any(|(a, b)| ids.contains(a) && ids.contains(b))
+        {
+            return Err(Error::new(
+                crate::ErrorKind::Usage,
+                format!(
+                    "none of the {} true pairs names two records of the input: the truth must \
+                     hold the two record ids of each true pair (left id, then right id)",
+                    truth.len()
+                ),
+            ));
+        }
+        let predicted = result
+            .matches()
+            .map(|l| (records.id(l.pair.left), records.id(l.pair.right)));
+        Ok(Evaluation::new(predicted, truth))
     }
 
     /// TP / (TP + FP); 0 when nothing was predicted.
@@ -83,9 +119,16 @@ impl fmt::Display for Evaluation {
     }
 }
 
+/// True for a column name that names an id: `left_id`, `rec_id_1`, `ID`, `gp_id`, `idB`.
+fn is_id_header(h: &str) -> bool {
+    h.to_ascii_lowercase().contains("id")
+}
+
 /// Id pairs read from a CSV file.
 pub struct PairFile {
     pairs: Vec<(String, String)>,
+    /// The line of each pair in the file.
+    lines: Vec<u64>,
 }
 
 impl PairFile {
@@ -100,15 +143,23 @@ impl PairFile {
     pub fn read(path: &Path, predicted: bool, threshold: Option<f64>) -> Result<PairFile, Error> {
         let name = path.display().to_string();
         let f = File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(f);
-        let headers = rdr
-            .headers()
-            .map_err(|e| crate::input::csv_error(&name, &e))?
-            .clone();
+        let mut rdr = CsvReader::new(&name, std::io::BufReader::new(f), false)?;
+        let headers = rdr.headers().to_vec();
         if headers.len() < 2 {
             return Err(Error::input_at(&name, 1, None, "needs two id columns"));
         }
-        let col = |n: &str| headers.iter().position(|h| h.trim() == n);
+        if !headers[..2].iter().all(|h| is_id_header(h)) {
+            // The header's names are not shown: without a header they are a pair of ids.
+            return Err(Error::input_at(
+                &name,
+                1,
+                None,
+                "the first two columns must be the pair's ids, under a header that names them \
+                 (for example left_id,right_id); is the header missing, or are the columns in \
+                 another order?",
+            ));
+        }
+        let col = |n: &str| headers.iter().position(|h| h == n);
         let decision = if predicted { col("decision") } else { None };
         let prob = if predicted && threshold.is_some() {
             Some(col("match_probability").ok_or_else(|| {
@@ -123,13 +174,15 @@ impl PairFile {
             None
         };
         let mut pairs = Vec::new();
-        for rec in rdr.records() {
-            let rec = rec.map_err(|e| crate::input::csv_error(&name, &e))?;
-            let line = rec.position().map_or(0, |p| p.line());
-            if rec.len() != headers.len() {
-                return Err(crate::input::ragged(&name, line, rec.len(), headers.len()));
-            }
-            let (a, b) = (rec[0].trim(), rec[1].trim());
+        let mut lines = Vec::new();
+        let mut raw = csv::ByteRecord::new();
+        while let Some(line) = rdr.read(&mut raw)? {
+            let rec: Vec<&str> = raw
+                .iter()
+                .map(|f| std::str::from_utf8(f).map(str::trim))
+                .collect::<Result<_, _>>()
+                .map_err(|_| Error::input_at(&name, line, None, "not valid UTF-8"))?;
+            let (a, b) = (rec[0], rec[1]);
             if a.is_empty() || b.is_empty() {
                 let c = if a.is_empty() {
                     &headers[0]
@@ -138,13 +191,13 @@ impl PairFile {
                 };
                 return Err(Error::input_at(&name, line, Some(c), "empty id"));
             }
-            if let Some(d) = decision {
-                if rec[d].trim() != "match" {
-                    continue;
-                }
+            if let Some(d) = decision
+                && rec[d] != "match"
+            {
+                continue;
             }
             if let (Some(p), Some(t)) = (prob, threshold) {
-                let v: f64 = rec[p].trim().parse().map_err(|_| {
+                let v: f64 = rec[p].parse().map_err(|_| {
                     Error::input_at(&name, line, Some("match_probability"), "not a number")
                 })?;
                 if v < t {
@@ -152,8 +205,14 @@ impl PairFile {
                 }
             }
             pairs.push((a.to_string(), b.to_string()));
+            lines.push(line);
         }
-        Ok(PairFile { pairs })
+        Ok(PairFile { pairs, lines })
+    }
+
+    /// The line in the file of each pair, in the order of [`PairFile::pairs`].
+    pub fn lines(&self) -> &[u64] {
+        &self.lines
     }
 
     /// The pairs.

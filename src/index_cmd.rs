@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 
-use carematch::index::PersonChange;
+use carematch::files::FileLock;
+use carematch::index::{MAX_QUERY_BYTES, PersonChange};
 use carematch::{Config, Error, Index, Model, QueryOptions};
 
 /// The index subcommands.
@@ -39,6 +40,13 @@ pub struct BuildArgs {
     /// Keep no person ids (skips the dedupe of the population that gives them).
     #[arg(long)]
     no_person_ids: bool,
+    /// Match probability threshold (overrides the model's and the config's).
+    #[arg(long, value_parser = crate::probability)]
+    threshold: Option<f64>,
+    /// When another process is changing the index at --out, wait for it to finish instead
+    /// of exiting with an error that names it.
+    #[arg(long)]
+    wait: bool,
 }
 
 #[derive(Args)]
@@ -75,6 +83,10 @@ pub struct AddArgs {
     /// Save the grown index here instead of over --index.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// When another process is changing the index, wait for it to finish instead of exiting
+    /// with an error that names it.
+    #[arg(long)]
+    wait: bool,
 }
 
 /// Runs an index subcommand.
@@ -89,15 +101,21 @@ pub fn run(cmd: &IndexCommand) -> Result<(), Error> {
 fn build(a: &BuildArgs) -> Result<(), Error> {
     let progress = crate::Progress::new();
     let config = Config::load(a.config.as_deref())?;
+    // The lock first: a build must not replace an index that another process is changing.
+    let lock = FileLock::acquire(&a.out, a.wait)?;
     let start = Instant::now();
     let records = crate::read_sources(&config, &[&a.input], &progress)?;
-    let model = match &a.model {
-        Some(p) => Model::load(p)?,
+    let (mut model, label) = match &a.model {
+        Some(p) => (Model::load(p)?, "model file"),
         None => {
             let mode = carematch::dedupe_mode(&records, 0)?;
-            crate::trained(&config, &records, &mode, None, &progress)?
+            (
+                crate::trained(&config, &records, &mode, None, &progress)?,
+                "default",
+            )
         }
     };
+    crate::set_thresholds(&config, &mut model, a.threshold, label)?;
     progress.say("indexing");
     let rules = config.rules_for(&records);
     let mut b = Index::builder(model);
@@ -109,9 +127,9 @@ fn build(a: &BuildArgs) -> Result<(), Error> {
     let built = start.elapsed().as_secs_f64();
     progress.say("saving");
     let t = Instant::now();
-    index.save(&a.out)?;
+    index.stage_save(&lock)?.commit()?;
     let bytes = std::fs::metadata(&a.out).map_or(0, |m| m.len());
-    println!(
+    crate::sayln!(
         "indexed {} records in {built:.2}s; wrote {} ({:.1} MB) in {:.2}s",
         index.len(),
         a.out.display(),
@@ -128,13 +146,26 @@ fn query(a: &QueryArgs) -> Result<(), Error> {
         min_probability: None,
         explain: a.explain,
     };
-    let stdin = std::io::stdin().lock();
+    let mut stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (n, line) in stdin.split(b'\n').enumerate() {
-        let Ok(line) = line else {
-            return Err(carematch::usage_error("stdin: cannot read"));
+    let mut line = Vec::new();
+    let mut n = 0u64;
+    loop {
+        let too_long = match read_line_capped(&mut stdin, &mut line, MAX_QUERY_BYTES) {
+            Ok(None) => break,
+            Ok(Some(too_long)) => too_long,
+            Err(_) => return Err(carematch::usage_error("stdin: cannot read")),
         };
-        let answer = answer(&index, &line, &opts, n as u64 + 1);
+        n += 1;
+        let answer = if too_long {
+            serde_json::json!({
+                "line": n,
+                "error": format!("the line is longer than {MAX_QUERY_BYTES} bytes; it was not read"),
+            })
+            .to_string()
+        } else {
+            answer(&index, &line, &opts, n)
+        };
         // Another program may be waiting for this answer before it sends the next line, so
         // each answer is flushed. A reader that went away (a closed pipe) ends the run.
         let sent = out
@@ -146,6 +177,40 @@ fn query(a: &QueryArgs) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Reads one line (without its `\n`) into `line`, keeping at most `cap` bytes: memory stays
+/// bounded whatever the input. `None` at the end of input; `Some(true)` when the line was
+/// longer than `cap` (the rest of it is skipped).
+fn read_line_capped(
+    r: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<Option<bool>> {
+    line.clear();
+    let (mut any, mut too_long) = (false, false);
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(any.then_some(too_long));
+        }
+        any = true;
+        let (part, end) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if line.len() + part.len() > cap {
+            too_long = true;
+            line.clear();
+        } else if !too_long {
+            line.extend_from_slice(part);
+        }
+        let used = end.unwrap_or(buf.len());
+        r.consume(used);
+        if end.is_some() {
+            return Ok(Some(too_long));
+        }
+    }
 }
 
 /// The answer line to one input line: the query's JSON, or an error object.
@@ -169,6 +234,23 @@ fn answer(index: &Index, line: &[u8], opts: &QueryOptions, n: u64) -> String {
 }
 
 fn add(a: &AddArgs) -> Result<(), Error> {
+    // The index is loaded, grown and saved under its lock (and the --save target's, when it
+    // is another file), so that two adds at once cannot both start from the same file and
+    // lose one batch.
+    let target = a.save.as_ref().unwrap_or(&a.index);
+    let source_lock = FileLock::acquire(&a.index, a.wait)?;
+    let same = |x: &std::path::Path, y: &std::path::Path| {
+        x == y
+            || matches!(
+                (std::fs::canonicalize(x), std::fs::canonicalize(y)),
+                (Ok(p), Ok(q)) if p == q
+            )
+    };
+    let target_lock = if !same(target, &a.index) {
+        Some(FileLock::acquire(target, a.wait)?)
+    } else {
+        None
+    };
     let start = Instant::now();
     let index = Index::load(&a.index)?;
     let loaded = start.elapsed().as_secs_f64();
@@ -219,8 +301,13 @@ fn add(a: &AddArgs) -> Result<(), Error> {
         }
     }
     let secs = t.elapsed().as_secs_f64();
+    let mut outputs = crate::Outputs::default();
     if let Some(p) = &a.out {
-        carematch::write_csv(p, &carematch::PAIRS_HEADER, &pair_rows)?;
+        outputs.add(carematch::stage_csv(
+            p,
+            &carematch::PAIRS_HEADER,
+            &pair_rows,
+        )?);
     }
     let source = a
         .input
@@ -228,16 +315,20 @@ fn add(a: &AddArgs) -> Result<(), Error> {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     if let Some(p) = &a.clusters {
         let rows = people.iter().map(|(person, id)| [person, &source, id]);
-        carematch::write_csv(p, &["cluster_id", "source", "record_id"], rows)?;
+        outputs.add(carematch::stage_csv(
+            p,
+            &["cluster_id", "source", "record_id"],
+            rows,
+        )?);
     }
     if let Some(p) = &a.changes {
-        carematch::write_changes_csv(p, &changes)?;
+        outputs.add(carematch::stage_changes_csv(p, &changes)?);
     }
-    let target = a.save.as_ref().unwrap_or(&a.index);
     let t2 = Instant::now();
-    index.save(target)?;
+    outputs.add(index.stage_save(target_lock.as_ref().unwrap_or(&source_lock))?);
+    outputs.commit()?;
     let (merges, splits) = (changes.merges.len(), changes.splits.len());
-    println!(
+    crate::sayln!(
         "loaded the index ({} records before) in {loaded:.2}s; linked {} batch records in {secs:.2}s: \
          {linked} joined a person, {new_people} new people, {updated} updated; {merges} merges, \
          {splits} splits; {} pairs; saved {} ({} records) in {:.2}s",

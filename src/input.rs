@@ -15,6 +15,7 @@ use hashbrown::HashTable;
 use rayon::prelude::*;
 
 use crate::Error;
+use crate::csvread::CsvReader;
 use crate::error::ErrorKind;
 use crate::normalise::address::normalise_address;
 use crate::normalise::date::parse_date;
@@ -215,11 +216,8 @@ impl RecordsBuilder {
     ///
     /// As [`RecordsBuilder::add_csv`].
     pub fn add_reader(&mut self, name: &str, reader: impl Read) -> Result<&mut Self, Error> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(reader);
-        let names = header_names(&mut rdr, name)?;
+        let mut rdr = CsvReader::new(name, reader, false)?;
+        let names = rdr.headers().to_vec();
         let schema = Schema::resolve(&names, &self.columns, name)?;
         let id_col = schema.columns_with(Role::Id)[0];
         let role_cols: Vec<Vec<usize>> = VALUE_ROLES
@@ -243,18 +241,10 @@ impl RecordsBuilder {
             let mut n = 0;
             while n < BATCH {
                 let rec = &mut batch[n];
-                match rdr.read_byte_record(rec) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        eof = true;
-                        break;
-                    }
-                    Err(e) => return Err(csv_error(name, &e)),
-                }
-                let line = rec.position().map_or(0, |p| p.line());
-                if rec.len() != names.len() {
-                    return Err(ragged(name, line, rec.len(), names.len()));
-                }
+                let Some(line) = rdr.read(rec)? else {
+                    eof = true;
+                    break;
+                };
                 let id = rec.get(id_col).unwrap_or(b"").trim_ascii();
                 if id.is_empty() {
                     return Err(Error::input_at(name, line, Some(id_name), "empty id"));
@@ -465,11 +455,14 @@ impl RecordsBuilder {
             });
         }
         debug_assert!(rec.given.len() == n && rec.nhs.len() == n);
-        if self.strict {
-            if let Some(e) = quality.first_problem() {
-                return Err(e);
-            }
+        if self.strict
+            && let Some(e) = quality.first_problem()
+        {
+            return Err(e);
         }
+        // Every store is checked here, whoever reads it (CLI, C, Python, index): clear and
+        // pseudonymised sources, or sources of two encoding schemes, can never be linked.
+        crate::pseudonym::check_scheme(&rec)?;
         Ok((rec, quality))
     }
 
@@ -515,65 +508,6 @@ fn too_many(name: &str) -> Error {
         None,
         "too many rows: at most 4,294,967,294 rows in one run",
     )
-}
-
-/// The header of a CSV file called `name`: each column's name, trimmed, a UTF-8 byte-order
-/// mark dropped from the first.
-///
-/// # Errors
-///
-/// An input error naming `name` for an empty file, malformed CSV or a header that is not
-/// UTF-8.
-pub(crate) fn header_names<R: Read>(
-    rdr: &mut csv::Reader<R>,
-    name: &str,
-) -> Result<Vec<String>, Error> {
-    let headers = rdr.byte_headers().map_err(|e| csv_error(name, &e))?.clone();
-    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
-        return Err(Error::input_at(name, 0, None, "empty file: no header row"));
-    }
-    let mut names = Vec::with_capacity(headers.len());
-    for (i, h) in headers.iter().enumerate() {
-        let h = if i == 0 {
-            h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
-        } else {
-            h
-        };
-        let s = std::str::from_utf8(h).map_err(|_| {
-            Error::input_at(
-                name,
-                1,
-                None,
-                &format!("header {} is not valid UTF-8", i + 1),
-            )
-        })?;
-        names.push(s.trim().to_string());
-    }
-    Ok(names)
-}
-
-/// The error for a row with `got` fields where the header of file `name` has `want`.
-pub(crate) fn ragged(name: &str, line: u64, got: usize, want: usize) -> Error {
-    Error::input_at(
-        name,
-        line,
-        None,
-        &format!("ragged row: {got} fields where the header has {want}"),
-    )
-}
-
-/// A csv crate error as an input error with its position; the csv error's own text may quote
-/// data, so it is not used.
-pub(crate) fn csv_error(name: &str, e: &csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line());
-    match e.kind() {
-        csv::ErrorKind::Io(io) => Error::new(ErrorKind::Io, format!("{name}: cannot read: {io}")),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => ragged(name, line, *len as usize, *expected_len as usize),
-        csv::ErrorKind::Utf8 { .. } => Error::input_at(name, line, None, "not valid UTF-8"),
-        _ => Error::input_at(name, line, None, "malformed CSV"),
-    }
 }
 
 /// Normalises the distinct raw values of one role, in parallel, in order.

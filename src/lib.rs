@@ -81,8 +81,10 @@ mod block;
 mod cluster;
 pub mod compare;
 mod config;
+mod csvread;
 mod error;
 mod evaluate;
+pub mod files;
 pub mod index;
 mod input;
 mod link;
@@ -110,7 +112,8 @@ pub use model::{
     Contribution, Explanation, MatchWeight, Model, Probability, Scorer, Thresholds, TrainOptions,
 };
 pub use output::{
-    PAIRS_HEADER, pairs_csv, write_changes_csv, write_clusters_csv, write_csv, write_pairs_csv,
+    PAIRS_HEADER, pairs_csv, stage_changes_csv, stage_clusters_csv, stage_csv, stage_pairs_csv,
+    write_changes_csv, write_clusters_csv, write_csv, write_pairs_csv,
 };
 pub use record::{Records, Source};
 pub use rules::{Condition, MatchRule};

@@ -300,7 +300,10 @@ impl Linker {
             Some(Blocker::new(records, &self.blocking_rules(), mode)?)
         };
         let model = match &self.model {
-            Some(m) => Some(Blocker::new(records, m.blocking(), mode)?),
+            Some(m) => {
+                m.check_fits(records)?;
+                Some(Blocker::new(records, m.blocking(), mode)?)
+            }
             None => None,
         };
         Ok(Plan { rules, model })

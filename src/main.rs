@@ -1,4 +1,12 @@
 //! The `carematch` command. See `carematch --help` and the README.
+//!
+//! Two rules hold for every subcommand:
+//! - The summary goes to stdout through [`say!`], never `print!`: a reader that goes away
+//!   (`carematch link … | head -1`) stops the summary, not the run, and never panics.
+//! - Output files are staged ([`Outputs`]) and committed together once the whole run has
+//!   succeeded, so a run that exits 2 leaves every earlier file as it was.
+
+#![deny(clippy::print_stdout)]
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,11 +17,70 @@ use clap::{Args, Parser, Subcommand};
 
 mod index_cmd;
 
+/// Writes to stdout like `print!`, but a closed stdout (a pipe whose reader has gone) stops
+/// the summary quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::stdout_write(format_args!($($arg)*), false)
+    };
+}
+
+/// [`say!`] with a newline, like `println!`.
+macro_rules! sayln {
+    ($($arg:tt)*) => {
+        $crate::stdout_write(format_args!($($arg)*), true)
+    };
+}
+pub(crate) use sayln;
+
+/// Set once stdout has failed: nothing more is written to it.
+static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The body of [`say!`]: a write that fails (a closed pipe, a full disk) ends the summary;
+/// only a failure other than a closed pipe is reported, once, on stderr.
+pub(crate) fn stdout_write(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::sync::atomic::Ordering;
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let r = out
+        .write_fmt(args)
+        .and_then(|()| {
+            if newline {
+                out.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| out.flush());
+    if let Err(e) = r {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("carematch: warning: cannot write the summary to stdout: {e}");
+        }
+    }
+}
+
+/// The files a run writes, staged and committed together when the whole run has succeeded.
+#[derive(Default)]
+pub(crate) struct Outputs(Vec<carematch::files::NewFile>);
+
+impl Outputs {
+    pub(crate) fn add(&mut self, f: carematch::files::NewFile) {
+        self.0.push(f);
+    }
+
+    pub(crate) fn commit(self) -> Result<(), Error> {
+        carematch::files::commit_all(self.0)
+    }
+}
+
 use carematch::pseudonym::{Key, Pseudonymiser};
 use carematch::synth::{GenerateOptions, generate};
 use carematch::{
     Config, Error, Evaluation, LinkResult, Linker, Mode, Model, Records, RecordsBuilder,
-    evaluate_files, write_clusters_csv, write_pairs_csv,
+    evaluate_files, stage_clusters_csv, stage_pairs_csv,
 };
 
 /// Patient record linkage for health and social care.
@@ -200,7 +267,7 @@ struct GenerateArgs {
     hospital_coverage: f64,
 }
 
-fn probability(s: &str) -> Result<f64, String> {
+pub(crate) fn probability(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err("must be a number from 0 to 1".into()),
@@ -265,9 +332,9 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     }
     progress.say("normalising");
     let (records, quality) = b.build()?;
-    print!("{quality}");
+    say!("{quality}");
     if let Some(scheme) = carematch::pseudonym::check_scheme(&records)? {
-        println!("pseudonymised input: {scheme}");
+        sayln!("pseudonymised input: {scheme}");
     }
     Ok(records)
 }
@@ -287,11 +354,21 @@ fn trained(
     }
     let mut model = Model::train(records, mode, &comparisons, &options)?;
     model.set_blocking(config.blocking_for(records));
-    if let Some(t) = config.thresholds {
-        model.set_thresholds(t)?;
-    }
     print_training(&model);
     Ok(model)
+}
+
+/// Sets the run's thresholds on `model` (the command line's over the config's over the
+/// model's own, see [`Config::apply_thresholds`]) and says which it uses and why.
+pub(crate) fn set_thresholds(
+    config: &Config,
+    model: &mut Model,
+    threshold: Option<f64>,
+    model_label: &'static str,
+) -> Result<(), Error> {
+    let applied = config.apply_thresholds(model, threshold, model_label)?;
+    sayln!("{applied}");
+    Ok(())
 }
 
 /// The rows of the id pairs in `path`: left ids in the left source, right ids in the right
@@ -316,18 +393,15 @@ fn labelled_pairs(
     let file = carematch::PairFile::read(path, false, None)?;
     let name = path.display().to_string();
     file.pairs()
-        .enumerate()
-        .map(|(i, (a, b))| {
-            let line = i as u64 + 2;
-            match (left.get(a), right.get(b)) {
-                (Some(&l), Some(&r)) => Ok(carematch::Pair { left: l, right: r }),
-                (None, _) => Err(carematch::usage_error(&format!(
-                    "{name}: line {line}: the left id is not in the left input"
-                ))),
-                _ => Err(carematch::usage_error(&format!(
-                    "{name}: line {line}: the right id is not in the right input"
-                ))),
-            }
+        .zip(file.lines())
+        .map(|((a, b), &line)| match (left.get(a), right.get(b)) {
+            (Some(&l), Some(&r)) => Ok(carematch::Pair { left: l, right: r }),
+            (None, _) => Err(carematch::usage_error(&format!(
+                "{name}: line {line}: the left id is not in the left input"
+            ))),
+            _ => Err(carematch::usage_error(&format!(
+                "{name}: line {line}: the right id is not in the right input"
+            ))),
         })
         .collect()
 }
@@ -336,7 +410,7 @@ fn print_training(model: &Model) {
     let Some(t) = model.training() else {
         return;
     };
-    println!(
+    sayln!(
         "model: u from {} random pairs{}; prior λ = {:.3e} ({:+.2} bits)",
         t.u_pairs,
         if t.u_exhaustive { " (all pairs)" } else { "" },
@@ -344,10 +418,10 @@ fn print_training(model: &Model) {
         model.prior_weight()
     );
     if t.labelled_pairs > 0 {
-        println!("  m from {} labelled true pairs", t.labelled_pairs);
+        sayln!("  m from {} labelled true pairs", t.labelled_pairs);
     }
     for s in &t.sessions {
-        println!(
+        sayln!(
             "  EM on {:<44} {:>10} pairs {:>6} vectors {:>4} iterations{} λ = {:.3e}",
             s.rule,
             s.pairs,
@@ -366,22 +440,23 @@ fn linker(
     mode: &Mode,
     one_to_one: bool,
     progress: &Progress,
+    outputs: &mut Outputs,
 ) -> Result<Linker, Error> {
-    let mut model = if common.no_model {
-        None
+    let (mut model, label) = if common.no_model {
+        (None, "default")
     } else if let Some(p) = &common.model {
-        Some(Model::load(p)?)
+        (Some(Model::load(p)?), "model file")
     } else {
-        Some(trained(config, records, mode, None, progress)?)
+        (
+            Some(trained(config, records, mode, None, progress)?),
+            "default",
+        )
     };
-    if let (Some(m), Some(p)) = (&mut model, common.threshold) {
-        let mut t = m.thresholds();
-        t.match_probability = p;
-        t.review_probability = t.review_probability.min(p);
-        m.set_thresholds(t)?;
+    if let Some(m) = &mut model {
+        set_thresholds(config, m, common.threshold, label)?;
     }
     if let (Some(m), Some(path)) = (&model, &common.save_model) {
-        m.save(path)?;
+        outputs.add(m.stage(path)?);
     }
     let mut b = Linker::new();
     b.rules(config.rules_for(records))
@@ -395,8 +470,17 @@ fn link(a: &LinkArgs) -> Result<(), Error> {
     let config = load_config(&a.common)?;
     let records = read_sources(&config, &[&a.left, &a.right], &progress)?;
     let mode = carematch::link_mode(&records, 0, 1)?;
-    let linker = linker(&config, &a.common, &records, &mode, a.one_to_one, &progress)?;
-    run(&records, &linker, &mode, &a.common, &progress)
+    let mut outputs = Outputs::default();
+    let linker = linker(
+        &config,
+        &a.common,
+        &records,
+        &mode,
+        a.one_to_one,
+        &progress,
+        &mut outputs,
+    )?;
+    run(&records, &linker, &mode, &a.common, &progress, outputs)
 }
 
 fn dedupe(a: &DedupeArgs) -> Result<(), Error> {
@@ -404,8 +488,17 @@ fn dedupe(a: &DedupeArgs) -> Result<(), Error> {
     let config = load_config(&a.common)?;
     let records = read_sources(&config, &[&a.input], &progress)?;
     let mode = carematch::dedupe_mode(&records, 0)?;
-    let linker = linker(&config, &a.common, &records, &mode, false, &progress)?;
-    run(&records, &linker, &mode, &a.common, &progress)
+    let mut outputs = Outputs::default();
+    let linker = linker(
+        &config,
+        &a.common,
+        &records,
+        &mode,
+        false,
+        &progress,
+        &mut outputs,
+    )?;
+    run(&records, &linker, &mode, &a.common, &progress, outputs)
 }
 
 fn train(a: &TrainArgs) -> Result<(), Error> {
@@ -428,9 +521,10 @@ fn train(a: &TrainArgs) -> Result<(), Error> {
             ));
         }
     };
-    let model = trained(&config, &records, &mode, a.labels.as_deref(), &progress)?;
+    let mut model = trained(&config, &records, &mode, a.labels.as_deref(), &progress)?;
+    set_thresholds(&config, &mut model, None, "default")?;
     model.save(&a.out)?;
-    println!("model written to {}", a.out.display());
+    sayln!("model written to {}", a.out.display());
     Ok(())
 }
 
@@ -440,6 +534,7 @@ fn run(
     mode: &Mode,
     common: &Common,
     progress: &Progress,
+    mut outputs: Outputs,
 ) -> Result<(), Error> {
     progress.say("blocking");
     let plan = linker.plan(records, mode)?;
@@ -448,17 +543,17 @@ fn run(
     for (what, rule, n) in plan.comparisons() {
         out.push_str(&format!("  {what:<6} {:<56} {n:>14}\n", rule.to_string()));
     }
-    print!("{out}");
+    say!("{out}");
     progress.say("linking");
     let start = Instant::now();
     let result = linker.run(records, &plan, mode)?;
     let secs = start.elapsed().as_secs_f64();
     progress.say("writing");
     let explain = if common.explain { linker.model() } else { None };
-    write_pairs_csv(&common.out, records, &result, explain)?;
+    outputs.add(stage_pairs_csv(&common.out, records, &result, explain)?);
     print_summary(&result);
     let (matched, review, ambiguous) = result.decision_counts();
-    println!(
+    sayln!(
         "{} candidate pairs compared in {secs:.2}s; {matched} linked, {review} for review, {ambiguous} ambiguous (not linked); pairs written to {}",
         result.candidates,
         common.out.display()
@@ -468,7 +563,7 @@ fn run(
         if let Some(prev) = &common.previous_clusters {
             let previous = carematch::PreviousIds::read(prev)?;
             let changes = clusters.carry_over(records, &previous);
-            println!(
+            sayln!(
                 "person ids from {}: {} kept, {} new, {} merges, {} splits",
                 prev.display(),
                 changes.kept,
@@ -477,11 +572,11 @@ fn run(
                 changes.splits.len()
             );
             if let Some(c) = &common.changes {
-                carematch::write_changes_csv(c, &changes)?;
+                outputs.add(carematch::stage_changes_csv(c, &changes)?);
             }
         }
-        write_clusters_csv(path, records, &clusters)?;
-        println!(
+        outputs.add(stage_clusters_csv(path, records, &clusters)?);
+        sayln!(
             "{} records in {} people; {} links not merged (different NHS numbers); person ids written to {}",
             records.len(),
             clusters.len(),
@@ -492,29 +587,30 @@ fn run(
     if let Some(t) = &common.truth {
         // From the result in memory: the same pairs the file holds with decision=match.
         let truth = carematch::PairFile::read(t, false, None)?;
-        let predicted = result
-            .matches()
-            .map(|l| (records.id(l.pair.left), records.id(l.pair.right)));
-        println!("{}", Evaluation::new(predicted, truth.pairs()));
+        let e = Evaluation::of_result(records, &result, truth.pairs())
+            .map_err(|e| carematch::usage_error(&format!("{}: {}", t.display(), e.message())))?;
+        sayln!("{e}");
     }
+    outputs.commit()?;
     progress.say("done");
     Ok(())
 }
 
 fn print_summary(result: &LinkResult) {
-    println!("links by rule:");
+    sayln!("links by rule:");
     let counts = result.counts_per_rule();
     for (rule, (m, amb)) in result.rules.iter().zip(&counts) {
-        println!(
+        sayln!(
             "  {:<18} {:<64} {m:>10} linked {amb:>8} ambiguous",
             rule.name(),
             rule.expression()
         );
     }
     if let Some((m, amb)) = counts.last() {
-        println!(
+        sayln!(
             "  {:<18} {:<64} {m:>10} linked {amb:>8} ambiguous",
-            "model", "match probability at or above the threshold"
+            "model",
+            "match probability at or above the threshold"
         );
     }
 }
@@ -536,7 +632,7 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
         name_tokens: !a.no_name_tokens,
     };
     let rows = carematch::pseudonym::write_encoded_csv(&records, 0, &p, options, &a.out)?;
-    println!(
+    sayln!(
         "{rows} records encoded in {:.2}s under {} to {}",
         start.elapsed().as_secs_f64(),
         p.scheme(),
@@ -547,7 +643,7 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
 
 fn evaluate(a: &EvaluateArgs) -> Result<(), Error> {
     let e = evaluate_files(&a.pairs, &a.truth, a.threshold)?;
-    println!("{e}");
+    sayln!("{e}");
     Ok(())
 }
 

@@ -1,19 +1,30 @@
 //! Writing results: the pairs and clusters CSV files of the command-line contract.
 
+//!
+//! Each writer comes in two forms: `write_*` writes the file and commits it at once;
+//! `stage_*` writes it to a [`NewFile`] that the caller commits with the run's other outputs
+//! ([`crate::files::commit_all`]), so that a run that fails leaves no file changed.
+
 use std::path::Path;
 
 use crate::cluster::Clusters;
 use crate::error::{Error, ErrorKind};
+use crate::files::NewFile;
 use crate::link::LinkResult;
 use crate::model::{Model, Scorer};
 use crate::record::Records;
 
-pub(crate) fn create(path: &Path) -> Result<csv::Writer<std::io::BufWriter<std::fs::File>>, Error> {
-    let f = std::fs::File::create(path).map_err(|e| Error::io(path, "create", &e))?;
-    Ok(csv::Writer::from_writer(std::io::BufWriter::with_capacity(
-        1 << 20,
-        f,
-    )))
+/// A CSV writer over a new file (see [`NewFile`]: temporary, 0600, renamed on commit).
+pub(crate) fn create(path: &Path) -> Result<csv::Writer<NewFile>, Error> {
+    Ok(csv::WriterBuilder::new()
+        .buffer_capacity(1 << 16)
+        .from_writer(NewFile::create(path)?))
+}
+
+/// The written file of a CSV writer from [`create`], flushed, ready to commit.
+pub(crate) fn finish(path: &Path, w: csv::Writer<NewFile>) -> Result<NewFile, Error> {
+    w.into_inner()
+        .map_err(|e| Error::io(path, "write", e.error()))
 }
 
 pub(crate) fn write_err(path: &Path, e: &csv::Error) -> Error {
@@ -44,13 +55,27 @@ where
     F: IntoIterator,
     F::Item: AsRef<[u8]>,
 {
+    stage_csv(path, header, rows)?.commit()
+}
+
+/// [`write_csv`] without the commit.
+///
+/// # Errors
+///
+/// An I/O error naming `path`.
+pub fn stage_csv<R, F>(path: &Path, header: &[&str], rows: R) -> Result<NewFile, Error>
+where
+    R: IntoIterator<Item = F>,
+    F: IntoIterator,
+    F::Item: AsRef<[u8]>,
+{
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
     w.write_record(header).map_err(werr)?;
     for r in rows {
         w.write_record(r).map_err(werr)?;
     }
-    w.flush().map_err(|e| Error::io(path, "write", &e))
+    finish(path, w)
 }
 
 /// Writes the pairs file: `left_id,right_id,match_weight,match_probability,decision,rule`,
@@ -70,12 +95,26 @@ pub fn write_pairs_csv(
     result: &LinkResult,
     explain: Option<&Model>,
 ) -> Result<(), Error> {
+    stage_pairs_csv(path, records, result, explain)?.commit()
+}
+
+/// [`write_pairs_csv`] without the commit.
+///
+/// # Errors
+///
+/// As [`write_pairs_csv`].
+pub fn stage_pairs_csv(
+    path: &Path,
+    records: &Records,
+    result: &LinkResult,
+    explain: Option<&Model>,
+) -> Result<NewFile, Error> {
     let mut w = create(path)?;
     write_pairs(&mut w, records, result, explain).map_err(|e| match e {
         PairsError::Csv(e) => write_err(path, &e),
         PairsError::Core(e) => e,
     })?;
-    w.flush().map_err(|e| Error::io(path, "write", &e))
+    finish(path, w)
 }
 
 /// The pairs file of [`write_pairs_csv`] as text in memory (for callers that hand it on, as
@@ -179,6 +218,19 @@ pub fn write_clusters_csv(
     records: &Records,
     clusters: &Clusters,
 ) -> Result<(), Error> {
+    stage_clusters_csv(path, records, clusters)?.commit()
+}
+
+/// [`write_clusters_csv`] without the commit.
+///
+/// # Errors
+///
+/// An I/O error naming `path`.
+pub fn stage_clusters_csv(
+    path: &Path,
+    records: &Records,
+    clusters: &Clusters,
+) -> Result<NewFile, Error> {
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
     w.write_record(["cluster_id", "source", "record_id"])
@@ -193,7 +245,7 @@ pub fn write_clusters_csv(
         w.write_record([clusters.person_id(r), src, records.id(r)])
             .map_err(werr)?;
     }
-    w.flush().map_err(|e| Error::io(path, "write", &e))
+    finish(path, w)
 }
 
 /// Writes the person-id changes found by [`Clusters::carry_over`]:
@@ -204,6 +256,18 @@ pub fn write_clusters_csv(
 ///
 /// An I/O error naming `path`.
 pub fn write_changes_csv(path: &Path, changes: &crate::cluster::IdChanges) -> Result<(), Error> {
+    stage_changes_csv(path, changes)?.commit()
+}
+
+/// [`write_changes_csv`] without the commit.
+///
+/// # Errors
+///
+/// An I/O error naming `path`.
+pub fn stage_changes_csv(
+    path: &Path,
+    changes: &crate::cluster::IdChanges,
+) -> Result<NewFile, Error> {
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
     w.write_record(["change", "person_id", "other_person_ids"])
@@ -214,5 +278,5 @@ pub fn write_changes_csv(path: &Path, changes: &crate::cluster::IdChanges) -> Re
                 .map_err(werr)?;
         }
     }
-    w.flush().map_err(|e| Error::io(path, "write", &e))
+    finish(path, w)
 }

@@ -524,15 +524,15 @@ impl Records {
     /// number, 0 when there is none: the NHS number itself, or in pseudonymised input its
     /// token's id (plus one). Used by the guards that keep two NHS numbers apart.
     pub(crate) fn nhs_keys(&self) -> std::borrow::Cow<'_, [u64]> {
-        if let Some(c) = self.others.iter().find(|c| c.name == "nhs_number.tok") {
-            if self.nhs.iter().all(|&n| n == 0) {
-                return std::borrow::Cow::Owned(
-                    c.values
-                        .iter()
-                        .map(|&v| if v == NONE { 0 } else { u64::from(v) + 1 })
-                        .collect(),
-                );
-            }
+        if let Some(c) = self.others.iter().find(|c| c.name == "nhs_number.tok")
+            && self.nhs.iter().all(|&n| n == 0)
+        {
+            return std::borrow::Cow::Owned(
+                c.values
+                    .iter()
+                    .map(|&v| if v == NONE { 0 } else { u64::from(v) + 1 })
+                    .collect(),
+            );
         }
         std::borrow::Cow::Borrowed(&self.nhs)
     }

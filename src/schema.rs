@@ -168,12 +168,24 @@ impl Schema {
     /// does not have is ignored here (one config serves both files of a link);
     /// [`crate::RecordsBuilder::build`] checks that some file has it.
     pub fn resolve(headers: &[String], config: &ColumnConfig, file: &str) -> Result<Schema, Error> {
+        Schema::resolve_at(headers, config, file, 1)
+    }
+
+    /// [`Schema::resolve`] for names that are not a file's header (a query record's fields):
+    /// errors name `what` and, when `line` is not 0, that line.
+    pub(crate) fn resolve_at(
+        headers: &[String],
+        config: &ColumnConfig,
+        file: &str,
+        line: u64,
+    ) -> Result<Schema, Error> {
         let mut uses = Vec::with_capacity(headers.len());
-        for (i, h) in headers.iter().enumerate() {
-            if headers[..i].iter().any(|p| p == h) {
+        let mut seen = rustc_hash::FxHashSet::default();
+        for h in headers {
+            if !seen.insert(h.as_str()) {
                 return Err(Error::input_at(
                     file,
-                    1,
+                    line,
                     Some(h),
                     "two columns have this header",
                 ));
@@ -199,7 +211,7 @@ impl Schema {
             if cols.len() > 1 {
                 return Err(Error::input_at(
                     file,
-                    1,
+                    line,
                     Some(cols[1]),
                     &format!(
                         "columns '{}' and '{}' are both recognised as {role}; map one of them in the config",
@@ -211,7 +223,7 @@ impl Schema {
         if !uses.contains(&ColumnUse::Role(Role::Id)) {
             return Err(Error::input_at(
                 file,
-                1,
+                line,
                 None,
                 "no id column: name one 'id' or 'rec_id', or map one to \"id\" in the config",
             ));

@@ -551,7 +551,7 @@ fn readme_config_example_parses() {
     let config = carematch::Config::from_json(&readme[start..end]).unwrap();
     assert_eq!(config.rules.as_ref().map(Vec::len), Some(3));
     assert_eq!(config.comparisons.as_ref().map(Vec::len), Some(7));
-    assert_eq!(config.thresholds.unwrap().match_probability, 0.995);
+    assert_eq!(config.thresholds.unwrap().match_probability, Some(0.995));
 }
 
 #[test]

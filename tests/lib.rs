@@ -4,3 +4,4 @@ mod cli;
 mod index;
 mod properties;
 mod pseudonym;
+mod reliability;

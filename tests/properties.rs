@@ -254,11 +254,10 @@ proptest! {
         };
         input.extend(body);
         let mut b = RecordsBuilder::new();
-        if b.add_reader("fuzz.csv", input.as_slice()).is_ok() {
-            if let Ok((r, q)) = b.build() {
+        if b.add_reader("fuzz.csv", input.as_slice()).is_ok()
+            && let Ok((r, q)) = b.build() {
                 prop_assert_eq!(q.sources[0].rows as usize, r.len());
             }
-        }
     }
 
     /// Arbitrary field values (any Unicode, huge, empty) go through the whole pipeline,

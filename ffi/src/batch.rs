@@ -61,8 +61,14 @@ impl carematch_batch {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .from_reader(text.as_slice());
+        // Lines counted from the bytes (as the core's reader does): the csv crate's own
+        // count is one too low on CRLF text.
+        let line_at = |byte: u64| {
+            let end = usize::try_from(byte).map_or(text.len(), |b| (b + 1).min(text.len()));
+            text[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        };
         let bad = |e: csv::Error| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| line_at(p.byte()));
             let what = match e.kind() {
                 csv::ErrorKind::Utf8 { .. } => "not valid UTF-8",
                 csv::ErrorKind::UnequalLengths { .. } => "ragged row",

@@ -497,12 +497,7 @@ pub unsafe extern "C" fn carematch_result_evaluate(
         let left = unsafe { raw::strs_from_raw(truth_left, n) }.map_err(bad("left"))?;
         // SAFETY: the caller's contract.
         let right = unsafe { raw::strs_from_raw(truth_right, n) }.map_err(bad("right"))?;
-        let rec = &r.records;
-        let predicted = r
-            .result
-            .matches()
-            .map(|l| (rec.id(l.pair.left), rec.id(l.pair.right)));
-        let e = Evaluation::new(predicted, left.into_iter().zip(right));
+        let e = Evaluation::of_result(&r.records, &r.result, left.into_iter().zip(right))?;
         out.write(carematch_evaluation {
             precision: e.precision(),
             recall: e.recall(),

@@ -14,15 +14,17 @@
 //! ```
 //!
 //! Rows are stored normalised, so loading interns them and rebuilds the derived tables
-//! without normalising or training again. A save writes a temporary file beside the target,
-//! syncs it and renames it over the target, so a crash mid-save leaves the old file whole. A
+//! without normalising or training again. A save holds the index's lock, writes a temporary
+//! file (mode 0600, or the mode of the file it replaces) beside the target, syncs it and
+//! renames it over the target, so a crash mid-save leaves the old file whole (see
+//! [`crate::files`]). A
 //! file with another magic, another version, a wrong length or a wrong checksum is refused
 //! before any of it is used; the decoder is bounds-checked, so even a file with a forged
 //! checksum cannot make it panic.
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,7 @@ use super::people::People;
 use super::{Index, IndexBuilder, Inner, Settings};
 use crate::Error;
 use crate::error::ErrorKind;
+use crate::files::{FileLock, NewFile};
 use crate::model::Model;
 use crate::normalise::postcode::{Postcode, parse_postcode};
 use crate::record::{Interner, NewRow, OtherColumn, Records};
@@ -125,6 +128,17 @@ impl<'a> In<'a> {
     }
 }
 
+/// The fixed header of a file holding `payload`.
+fn header(payload: &[u8]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER);
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    h.extend_from_slice(blake3::hash(payload).as_bytes());
+    h
+}
+
 fn put_row(o: &mut Out, r: &NewRow) {
     o.str(&r.id);
     o.opt(r.given.as_deref());
@@ -192,40 +206,36 @@ fn get_row(i: &mut In<'_>) -> Option<NewRow> {
 }
 
 impl Index {
-    /// Writes the index to `path`, atomically: a temporary file beside it is written, synced
-    /// and renamed over `path`, so `path` holds either the old index or the new one whole.
-    /// Readers may go on querying while it saves; writers wait while the rows are copied.
+    /// Writes the index to `path`, atomically: a temporary file beside it (mode 0600, or
+    /// the mode of the index it replaces) is written, synced and renamed over `path`, so
+    /// `path` holds either the old index or the new one whole. The save holds the index's
+    /// lock (see [`FileLock`]) and is refused while another process holds it. Readers may go
+    /// on querying while it saves; writers wait while the rows are copied.
     ///
     /// # Errors
     ///
-    /// An I/O error naming the file when it cannot be written.
+    /// An I/O error naming the file when it cannot be written; a usage error naming the
+    /// holder of the lock when another process is changing the file.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let lock = FileLock::acquire(path, false)?;
+        self.stage_save(&lock)?.commit()
+    }
+
+    /// Writes the index to the file that `lock` guards without committing it: the caller
+    /// commits it with the run's other outputs ([`crate::files::commit_all`]) while it
+    /// still holds the lock, as `carematch index add` does for its load, add and save.
+    ///
+    /// # Errors
+    ///
+    /// As [`Index::save`].
+    pub fn stage_save(&self, lock: &FileLock) -> Result<NewFile, Error> {
+        let path = lock.path();
         let payload = self.payload()?;
-        let mut header = Vec::with_capacity(HEADER);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        header.extend_from_slice(&0u32.to_le_bytes());
-        header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        header.extend_from_slice(blake3::hash(&payload).as_bytes());
-        let tmp = temp_path(path);
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&header)?;
-            f.write_all(&payload)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            // Make the rename itself durable (best effort: not every platform can).
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                if let Ok(d) = File::open(dir) {
-                    let _ = d.sync_all();
-                }
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, "cannot write the index", &e)
-        })
+        let mut f = NewFile::create(path)?;
+        f.write_all(&header(&payload))
+            .and_then(|()| f.write_all(&payload))
+            .map_err(|e| Error::io(path, "write the index", &e))?;
+        Ok(f)
     }
 
     /// The payload: settings, then the live rows in row order.
@@ -284,10 +294,11 @@ impl Index {
     /// An I/O error when the file cannot be read; an input error naming the file when it is
     /// not an index file, is of another format version, is truncated, or fails its checksum.
     pub fn load(path: &Path) -> Result<Index, Error> {
+        FileLock::tidy(path);
         let mut bytes = Vec::new();
         File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| Error::io(path, "cannot read the index", &e))?;
+            .map_err(|e| Error::io(path, "read the index", &e))?;
         Index::from_bytes(&bytes, path)
     }
 
@@ -315,6 +326,11 @@ impl Index {
                 "index format version {version}; this carematch reads version {FORMAT_VERSION}"
             )));
         }
+        if u32_at(12) != 0 {
+            return Err(refuse(
+                "the index file is corrupt (its reserved header bytes are not zero)",
+            ));
+        }
         let mut len = [0u8; 8];
         len.copy_from_slice(&bytes[16..24]);
         let len = u64::from_le_bytes(len);
@@ -338,7 +354,8 @@ impl Index {
         let json = i.str().ok_or_else(|| corrupt(path, "settings"))?;
         let saved: Saved =
             serde_json::from_str(json).map_err(|e| corrupt(path, &format!("settings: {e}")))?;
-        let model = Model::from_json(&saved.model)?;
+        let model = Model::from_json(&saved.model)
+            .map_err(|e| corrupt(path, &format!("its model: {}", e.message())))?;
         let n = i.u64().ok_or_else(|| corrupt(path, "row count"))?;
         let mut records = Records::default();
         for name in &saved.others {
@@ -389,15 +406,4 @@ impl Index {
             inner: std::sync::RwLock::new(inner),
         })
     }
-}
-
-/// A temporary file beside `path`, unique to this process and save.
-fn temp_path(path: &Path) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map_or_else(|| "index".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }

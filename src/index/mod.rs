@@ -40,9 +40,10 @@ use crate::error::ErrorKind;
 use crate::input::normalise_record;
 use crate::link::{Decision, model_decision, odds_bits};
 use crate::model::{Explanation, MatchWeight, Model, Probability, Weights};
+use crate::pseudonym::SCHEME_COLUMN;
 use crate::record::{NONE, NewRow, Records};
 use crate::rules::MatchRule;
-use crate::schema::{ColumnConfig, ColumnMapping, Role, Special, recognise};
+use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 use crate::{Error, Linker};
 
 pub use people::{PersonChange, PersonChanges};
@@ -406,6 +407,62 @@ struct Inner {
     people: Option<people::People>,
 }
 
+/// The most bytes of one JSON query record ([`Index::record_from_json`]): a record of every
+/// field at [`crate::MAX_VALUE_BYTES`] is far below it; a longer line is refused unread.
+pub const MAX_QUERY_BYTES: usize = 1 << 20;
+
+/// The fields of one JSON object, in the line's order: strings as they are, numbers as
+/// their literal text (an id `12345678901234567890123` keeps every digit), `null` left out.
+/// A key given twice, or a value that is a boolean, array or object, is an error naming the
+/// key.
+fn json_fields(line: &str) -> Result<Vec<(String, String)>, String> {
+    use serde::de::{Deserializer, MapAccess, Visitor};
+    use serde_json::value::RawValue;
+    struct Fields;
+    impl<'de> Visitor<'de> for Fields {
+        type Value = Result<Vec<(String, String)>, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out: Vec<(String, String)> = Vec::new();
+            let mut seen = rustc_hash::FxHashSet::default();
+            while let Some((k, v)) = map.next_entry::<String, &RawValue>()? {
+                if !seen.insert(k.clone()) {
+                    return Ok(Err(format!("key '{k}' appears twice")));
+                }
+                let raw = v.get();
+                match raw.as_bytes().first() {
+                    Some(b'"') => {
+                        let s: String =
+                            serde_json::from_str(raw).map_err(serde::de::Error::custom)?;
+                        out.push((k, s));
+                    }
+                    Some(b'n') => {}
+                    Some(b'-' | b'0'..=b'9') => out.push((k, raw.to_string())),
+                    _ => {
+                        return Ok(Err(format!(
+                            "key '{k}': a value must be a string, a number or null"
+                        )));
+                    }
+                }
+            }
+            Ok(Ok(out))
+        }
+    }
+    let malformed = |e: &serde_json::Error| {
+        format!("malformed JSON (line {}, column {})", e.line(), e.column())
+    };
+    let mut de = serde_json::Deserializer::from_str(line);
+    let fields = match (&mut de).deserialize_map(Fields) {
+        Ok(f) => f,
+        Err(e) if e.is_data() => return Err("a record must be a JSON object".to_string()),
+        Err(e) => return Err(malformed(&e)),
+    };
+    de.end().map_err(|e| malformed(&e))?;
+    fields
+}
+
 /// A population held in memory for one-record-at-a-time matching. See the [module
 /// docs](crate::index).
 ///
@@ -540,6 +597,7 @@ impl IndexBuilder {
 impl Settings {
     fn new(b: &IndexBuilder, records: &Records) -> Result<Settings, Error> {
         let model = &b.model;
+        model.check_fits(records)?;
         let others: Vec<String> = records.other_columns().map(str::to_string).collect();
         let cmps = model
             .comparisons()
@@ -558,12 +616,12 @@ impl Settings {
         }
         for r in &blocking {
             for k in r.keys() {
-                if let crate::Field::Other(name) = &k.field {
-                    if !others.contains(name) {
-                        return Err(config_err(format!(
-                            "blocking rule '{r}': no column '{name}' in the population"
-                        )));
-                    }
+                if let crate::Field::Other(name) = &k.field
+                    && !others.contains(name)
+                {
+                    return Err(config_err(format!(
+                        "blocking rule '{r}': no column '{name}' in the population"
+                    )));
                 }
             }
         }
@@ -1043,36 +1101,33 @@ impl Index {
     ///
     /// As [`Index::record`]; an id that is not UTF-8 is an error too.
     pub fn record_bytes(&self, fields: &[(&str, &[u8])]) -> Result<Record, Error> {
+        if fields.iter().any(|(n, _)| n.trim() == SCHEME_COLUMN) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "a pseudonymised record (it has a {SCHEME_COLUMN} field): an index holds clear \
+                     data; link pseudonymised files in batch"
+                ),
+            ));
+        }
+        // The same rules as a file's header: one column per role, no name twice.
+        let names: Vec<String> = fields.iter().map(|(n, _)| n.trim().to_string()).collect();
+        let schema = Schema::resolve_at(&names, &self.settings.columns, "the record", 0)?;
         let mut rec = Record::default();
         let mut id: Option<&[u8]> = None;
-        for &(name, value) in fields {
-            let role = match self.settings.columns.get(name) {
-                Some(ColumnMapping::Role(r)) => Some(*r),
-                Some(ColumnMapping::Special(Special::Exclude)) => continue,
-                Some(ColumnMapping::Special(Special::Other)) => None,
-                None => recognise(name),
-            };
-            match role {
-                Some(Role::Id) => {
-                    if id.is_some() {
-                        return Err(Error::new(
-                            ErrorKind::Usage,
-                            format!("column '{name}': a second id column"),
-                        ));
-                    }
-                    id = Some(value);
+        for (&(name, value), u) in fields.iter().zip(schema.uses()) {
+            match u {
+                ColumnUse::Role(Role::Id) => id = Some(value),
+                ColumnUse::Role(r) => {
+                    rec.set_bytes(*r, value);
                 }
-                Some(r) => {
-                    rec.set_bytes(r, value);
-                }
-                None => {
+                ColumnUse::Other => {
+                    let name = name.trim();
                     if self.settings.others.iter().any(|o| o == name) {
-                        match rec.others.iter_mut().find(|(n, _)| n == name) {
-                            Some((_, v)) => *v = value.to_vec(),
-                            None => rec.others.push((name.to_string(), value.to_vec())),
-                        }
+                        rec.others.push((name.to_string(), value.to_vec()));
                     }
                 }
+                ColumnUse::Excluded => {}
             }
         }
         let id = match id.map(std::str::from_utf8) {
@@ -1103,30 +1158,17 @@ impl Index {
     /// array, object or boolean (naming the key, not the value), or no id.
     pub fn record_from_json(&self, line: &str) -> Result<Record, Error> {
         let bad = |m: String| Error::new(ErrorKind::Usage, m);
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            bad(format!(
-                "malformed JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        let serde_json::Value::Object(map) = v else {
-            return Err(bad("a record must be a JSON object".to_string()));
-        };
-        let mut values: Vec<(&str, String)> = Vec::with_capacity(map.len());
-        for (k, v) in &map {
-            match v {
-                serde_json::Value::String(s) => values.push((k, s.clone())),
-                serde_json::Value::Number(n) => values.push((k, n.to_string())),
-                serde_json::Value::Null => {}
-                _ => {
-                    return Err(bad(format!(
-                        "key '{k}': a value must be a string, a number or null"
-                    )));
-                }
-            }
+        if line.len() > MAX_QUERY_BYTES {
+            return Err(bad(format!(
+                "the record is {} bytes; at most {MAX_QUERY_BYTES} are read",
+                line.len()
+            )));
         }
-        let fields: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let fields = json_fields(line).map_err(bad)?;
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         self.record(&fields)
     }
 
@@ -1139,25 +1181,13 @@ impl Index {
     /// for malformed CSV, a ragged row, a missing, non-UTF-8 or repeated id.
     pub fn read_csv(&self, path: &std::path::Path) -> Result<Vec<Record>, Error> {
         let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", &e))?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(std::io::BufReader::new(file));
-        let headers = crate::input::header_names(&mut rdr, &name)?;
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
+        let mut rdr = crate::csvread::CsvReader::new(&name, std::io::BufReader::new(file), false)?;
+        let headers = rdr.headers().to_vec();
         let mut out = Vec::new();
         let mut seen: FxHashMap<String, u64> = FxHashMap::default();
         let mut rec = csv::ByteRecord::new();
-        loop {
-            match rdr.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(crate::input::csv_error(&name, &e)),
-            }
-            let line = rec.position().map_or(0, |p| p.line());
-            if rec.len() != headers.len() {
-                return Err(crate::input::ragged(&name, line, rec.len(), headers.len()));
-            }
+        while let Some(line) = rdr.read(&mut rec)? {
             let fields: Vec<(&str, &[u8])> = headers
                 .iter()
                 .map(String::as_str)

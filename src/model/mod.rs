@@ -351,6 +351,41 @@ impl Model {
         self.blocking = rules;
     }
 
+    /// True when the model's comparisons read pseudonymised columns (it was trained on
+    /// encoded files).
+    pub fn is_encoded(&self) -> bool {
+        self.comparisons
+            .iter()
+            .any(|c| !crate::compare::encoded_columns(c.kind).is_empty())
+    }
+
+    /// Checks that the model can score `records`: a model trained on clear data cannot score
+    /// pseudonymised records (every comparison would find its fields missing), nor the
+    /// other way round. Every path that puts a model to records (linking, deduplicating,
+    /// scoring, explaining, indexing) calls it.
+    ///
+    /// # Errors
+    ///
+    /// A usage error saying which kind the model and the records are.
+    pub fn check_fits(&self, records: &crate::record::Records) -> Result<(), Error> {
+        let encoded = crate::config::is_encoded(records);
+        if encoded == self.is_encoded() {
+            return Ok(());
+        }
+        let (data, model) = if encoded {
+            ("pseudonymised", "clear")
+        } else {
+            ("clear", "pseudonymised")
+        };
+        Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "the input is {data} data but the model was trained on {model} data: \
+                 use a model trained on {data} files (or none, to train one on this input)"
+            ),
+        ))
+    }
+
     /// The decision thresholds.
     pub fn thresholds(&self) -> Thresholds {
         self.thresholds
@@ -468,7 +503,20 @@ impl Model {
     ///
     /// An I/O error naming `path`.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        std::fs::write(path, self.to_json()).map_err(|e| Error::io(path, "write", &e))
+        self.stage(path)?.commit()
+    }
+
+    /// [`Model::save`] without the commit: the file to commit with a run's other outputs.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming `path`.
+    pub fn stage(&self, path: &Path) -> Result<crate::files::NewFile, Error> {
+        use std::io::Write;
+        let mut f = crate::files::NewFile::create(path)?;
+        f.write_all(self.to_json().as_bytes())
+            .map_err(|e| Error::io(path, "write", &e))?;
+        Ok(f)
     }
 
     /// Reads a model from `path`.

@@ -210,6 +210,7 @@ impl<'a> Scorer<'a> {
     ///
     /// A config error when a comparison names a column `records` does not have.
     pub fn new(model: &Model, records: &'a Records) -> Result<Scorer<'a>, Error> {
+        model.check_fits(records)?;
         Ok(Scorer {
             comparer: Comparer::new(records, &model.comparisons)?,
             weights: Weights::new(model),

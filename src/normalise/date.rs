@@ -54,7 +54,7 @@ impl fmt::Display for Date {
 
 /// Whether `year` is a Gregorian leap year (1900 is not, 2000 is).
 fn is_leap(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// Days in `month` (1..=12) of `year`; 0 for a month out of range.

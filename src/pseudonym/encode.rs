@@ -195,7 +195,7 @@ pub fn write_encoded_csv(
             w.write_record(&line).map_err(werr)?;
         }
     }
-    w.flush().map_err(|e| Error::io(path, "write", &e))?;
+    crate::output::finish(path, w)?.commit()?;
     Ok(all.len() as u64)
 }
 

@@ -96,12 +96,12 @@ mod render;
 pub(crate) mod rng;
 mod tables;
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
 
+use crate::files::NewFile;
 use crate::{Error, ErrorKind};
 
 use population::Population;
@@ -329,9 +329,8 @@ fn csv_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
     )
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>, Error> {
-    let file = File::create(path).map_err(|e| Error::io(path, "create", &e))?;
-    Ok(BufWriter::with_capacity(1 << 20, file))
+fn create(path: &Path) -> Result<NewFile, Error> {
+    NewFile::create(path)
 }
 
 fn to_bytes(path: &Path, w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, Error> {
@@ -383,7 +382,7 @@ fn write_source(plan: &Plan, source: Source, path: &Path) -> Result<u64, Error> 
                 .map_err(|e| Error::io(path, "write", &e))?;
         }
     }
-    out.flush().map_err(|e| Error::io(path, "write", &e))?;
+    out.commit()?;
     Ok(entries.len() as u64)
 }
 
@@ -395,7 +394,9 @@ fn write_pairs(path: &Path, pairs: &[(u32, u32)], sources: [Source; 2]) -> Resul
         w.write_record([sources[0].id(a as usize), sources[1].id(b as usize)])
             .map_err(|e| csv_error(path, &e))?;
     }
-    w.flush().map_err(|e| Error::io(path, "write", &e))?;
+    w.into_inner()
+        .map_err(|e| Error::io(path, "write", e.error()))?
+        .commit()?;
     Ok(pairs.len() as u64)
 }
 
