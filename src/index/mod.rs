@@ -1112,7 +1112,9 @@ impl Index {
         }
         // The same rules as a file's header: one column per role, no name twice.
         let names: Vec<String> = fields.iter().map(|(n, _)| n.trim().to_string()).collect();
-        let schema = Schema::resolve_at(&names, &self.settings.columns, "the record", 0)?;
+        // A record's fields are the caller's arguments, not a file: a usage error.
+        let schema = Schema::resolve_at(&names, &self.settings.columns, "the record", 0)
+            .map_err(|e| Error::new(ErrorKind::Usage, e.message()))?;
         let mut rec = Record::default();
         let mut id: Option<&[u8]> = None;
         for (&(name, value), u) in fields.iter().zip(schema.uses()) {

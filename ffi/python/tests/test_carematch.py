@@ -82,6 +82,11 @@ def test_link_matches_the_command_line_and_the_truth(gp, hospital, truth, model)
         assert e["precision"] > 0.99 and e["recall"] > 0.95
         assert e["true_positives"] == hits
         assert r.evaluate([]) ["false_negatives"] == 0
+        # Regression (issue 10, defect 18): a truth whose first two columns are not the
+        # ids of true pairs gave F1 0.0 silently; it is refused, naming the fix.
+        wrong = pd.DataFrame({"n": range(len(truth)), "left_id": truth.iloc[:, 0]})
+        with pytest.raises(carematch.InvalidArgumentError, match="none of the .* true pairs"):
+            r.evaluate(wrong)
         # Trained in place gives the same pairs as the model trained on the same inputs.
     again = carematch.link(gp, hospital)
     pd.testing.assert_frame_equal(pairs, again)
@@ -230,6 +235,10 @@ def test_pseudonymiser_vectors_and_encoded_linkage(gp, hospital):
         assert len(eg) == len(gp)
         pairs = carematch.link(eg, eh)
         assert len(pairs) > 4000
+        # Regression (issue 10, defect 8): an encoded and a clear source were linked with
+        # status OK and no pairs; the core refuses the mix for every entry point.
+        with pytest.raises(carematch.CarematchError, match="scheme"):
+            carematch.link(eg, hospital)
         tokenised = p.encode(gp.head(5), tokenise_id=True)
         assert len(tokenised) == 5
     with pytest.raises(carematch.InvalidArgumentError, match="32 bytes"):
