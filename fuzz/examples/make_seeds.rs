@@ -46,10 +46,26 @@ X4,José,Łukasz,19800201,2,SW1A2AA,1 High St,London,999 000 0018\r\n";
 
 fn main() {
     // csv_records: flags byte (strict, accept test numbers, twice), then a file.
-    write("csv_records", "gp10", &with_flag(0x02, head(GP_CSV, 10).as_bytes()));
-    write("csv_records", "hospital10-strict", &with_flag(0x01, head(HOSPITAL_CSV, 10).as_bytes()));
-    write("csv_records", "dedupe10-twice", &with_flag(0x06, head(DEDUPE_CSV, 10).as_bytes()));
-    write("csv_records", "readme", &with_flag(0x00, README_GP.as_bytes()));
+    write(
+        "csv_records",
+        "gp10",
+        &with_flag(0x02, head(GP_CSV, 10).as_bytes()),
+    );
+    write(
+        "csv_records",
+        "hospital10-strict",
+        &with_flag(0x01, head(HOSPITAL_CSV, 10).as_bytes()),
+    );
+    write(
+        "csv_records",
+        "dedupe10-twice",
+        &with_flag(0x06, head(DEDUPE_CSV, 10).as_bytes()),
+    );
+    write(
+        "csv_records",
+        "readme",
+        &with_flag(0x00, README_GP.as_bytes()),
+    );
     write("csv_records", "odd", &with_flag(0x02, ODD_CSV.as_bytes()));
 
     // normalise: selector byte, then a value.
@@ -65,7 +81,11 @@ fn main() {
         (3, "nhs-check", "943-476-5918"),
         (4, "sex", " Female "),
         (5, "fold", "  José  Łukasz Zoë Straße İ ﬁ ² Ⅻ محمد 王伟"),
-        (6, "address", "Flat 2, 12 St. Mary's Rd, Church Street St Albans"),
+        (
+            6,
+            "address",
+            "Flat 2, 12 St. Mary's Rd, Church Street St Albans",
+        ),
         (7, "phonetic", "Macintosh-Knight Schmit"),
         (8, "all", "01/02/1980"),
         (9, "values", "SW1A 2AA"),
@@ -80,11 +100,31 @@ fn main() {
 
     // query_json: options byte, then a query line.
     let queries: &[(u8, &str, &str)] = &[
-        (0x0a, "hospital-row", r#"{"id":"H00000003","nhs_no":"921 037 5637","first_name":"Dfaydd","last_name":"Martin","dob":"04/02/1984","gender":"Male","postcode":null,"address_line_1":"13 Abbey Crescent"}"#),
-        (0x1a, "gp-row-explain", r#"{"rec_id":"Q2","nhs_number":9600695377,"given_name":"SUSAN","surname":"HARTLEY","date_of_birth":"1961-09-11","sex":"F","postcode":"B20 7LX","address":"28 BROW AVENUE, BIRMINGHAM"}"#),
-        (0x25, "minimal", r#"{"rec_id":"Q3","surname":"Wood","date_of_birth":"19/09/1958"}"#),
-        (0x03, "no-id", r#"{"given_name":"Owen","surname":"Williams"}"#),
-        (0x43, "bad-values", r#"{"rec_id":"Q5","dob":"31/02/1980","nhs_number":"1234567890","sex":"Q","postcode":"ZZ99 3VZ","given_name":"TWIN 1"}"#),
+        (
+            0x0a,
+            "hospital-row",
+            r#"{"id":"H00000003","nhs_no":"921 037 5637","first_name":"Dfaydd","last_name":"Martin","dob":"04/02/1984","gender":"Male","postcode":null,"address_line_1":"13 Abbey Crescent"}"#,
+        ),
+        (
+            0x1a,
+            "gp-row-explain",
+            r#"{"rec_id":"Q2","nhs_number":9600695377,"given_name":"SUSAN","surname":"HARTLEY","date_of_birth":"1961-09-11","sex":"F","postcode":"B20 7LX","address":"28 BROW AVENUE, BIRMINGHAM"}"#,
+        ),
+        (
+            0x25,
+            "minimal",
+            r#"{"rec_id":"Q3","surname":"Wood","date_of_birth":"19/09/1958"}"#,
+        ),
+        (
+            0x03,
+            "no-id",
+            r#"{"given_name":"Owen","surname":"Williams"}"#,
+        ),
+        (
+            0x43,
+            "bad-values",
+            r#"{"rec_id":"Q5","dob":"31/02/1980","nhs_number":"1234567890","sex":"Q","postcode":"ZZ99 3VZ","given_name":"TWIN 1"}"#,
+        ),
     ];
     for &(opts, name, q) in queries {
         write("query_json", name, &with_flag(opts, q.as_bytes()));
@@ -93,7 +133,9 @@ fn main() {
     // config: JSON configs.
     let configs: &[(&str, &str)] = &[
         ("empty", "{}"),
-        ("readme", r#"{
+        (
+            "readme",
+            r#"{
   "columns": {"Hospital Number": "id", "Forename 1": "given_name", "Notes": "exclude", "address_line_1": "other"},
   "rules": [
     {"name": "nhs-dob", "when": "nhs_number & dob"},
@@ -101,17 +143,27 @@ fn main() {
   ],
   "strict": false,
   "accept_test_nhs_numbers": true
-}"#),
-        ("everything", r#"{
+}"#,
+        ),
+        (
+            "everything",
+            r#"{
   "comparisons": [{"field": "given_name"}, {"field": "surname", "thresholds": [0.95, 0.8]}, {"field": "dob"}, {"field": "location"}, {"field": "nhs_number"}, {"field": "sex"}],
   "blocking": ["nhs_number", "dob & surname:soundex", "given_name:nysiis & postcode:district", "dob:year & surname:first3"],
   "training_rules": ["nhs_number", "dob & surname:soundex", "given_name & surname & postcode:area"],
   "thresholds": {"match_probability": 0.95, "review_probability": 0.6, "ambiguity_margin": 3},
   "u_pairs": 1000,
   "seed": 7
-}"#),
-        ("strict", r#"{"strict": true, "accept_test_nhs_numbers": false, "thresholds": {"match_probability": 0.4}}"#),
-        ("other-column", r#"{"columns": {"address": "other"}, "comparisons": [{"field": "address"}, {"field": "postcode"}], "blocking": ["address:token", "postcode:sector"]}"#),
+}"#,
+        ),
+        (
+            "strict",
+            r#"{"strict": true, "accept_test_nhs_numbers": false, "thresholds": {"match_probability": 0.4}}"#,
+        ),
+        (
+            "other-column",
+            r#"{"columns": {"address": "other"}, "comparisons": [{"field": "address"}, {"field": "postcode"}], "blocking": ["address:token", "postcode:sector"]}"#,
+        ),
     ];
     for &(name, c) in configs {
         write("config", name, c.as_bytes());
@@ -138,15 +190,26 @@ fn main() {
     write("index_file", "gp20-payload", &with_flag(0x00, &file[56..]));
     write("index_file", "gp20-file", &with_flag(0x01, &file));
     let mut b = RecordsBuilder::new();
-    b.add_reader("gp3.csv", head(GP_CSV, 3).as_bytes()).expect("reads");
+    b.add_reader("gp3.csv", head(GP_CSV, 3).as_bytes())
+        .expect("reads");
     let mut ib = Index::builder(model.clone());
     ib.person_ids(false);
-    let small = ib.build(b.build().expect("builds").0).expect("index builds");
+    let small = ib
+        .build(b.build().expect("builds").0)
+        .expect("index builds");
     small.save(&tmp).expect("index saved");
     let file = fs::read(&tmp).expect("index read");
     let _ = fs::remove_file(&tmp);
-    write("index_file", "gp3-no-person-ids-payload", &with_flag(0x00, &file[56..]));
-    write("index_file", "truncated-file", &with_flag(0x01, &file[..40]));
+    write(
+        "index_file",
+        "gp3-no-person-ids-payload",
+        &with_flag(0x00, &file[56..]),
+    );
+    write(
+        "index_file",
+        "truncated-file",
+        &with_flag(0x01, &file[..40]),
+    );
 
     // key: 32 raw bytes, 64 hex digits (with white space), and near misses.
     write("key", "raw32", &(0u8..32).collect::<Vec<u8>>());
@@ -163,34 +226,66 @@ fn main() {
         v.extend_from_slice(r.as_bytes());
         v
     };
-    write("ffi_batch", "readme-link-model", &with_flag(0x01, &pair(README_GP, README_HOSPITAL)));
-    write("ffi_batch", "readme-link-train", &with_flag(0x02, &pair(README_GP, README_HOSPITAL)));
+    write(
+        "ffi_batch",
+        "readme-link-model",
+        &with_flag(0x01, &pair(README_GP, README_HOSPITAL)),
+    );
+    write(
+        "ffi_batch",
+        "readme-link-train",
+        &with_flag(0x02, &pair(README_GP, README_HOSPITAL)),
+    );
     write(
         "ffi_batch",
         "samples-link",
         &with_flag(0x01, &pair(&head(GP_CSV, 8), &head(HOSPITAL_CSV, 8))),
     );
-    write("ffi_batch", "dedupe-columns", &with_flag(0x04 | 0x08, head(DEDUPE_CSV, 10).as_bytes()));
-    write("ffi_batch", "dedupe-pseudonymised", &with_flag(0x81 | 0x40, head(DEDUPE_CSV, 10).as_bytes()));
-    write("ffi_batch", "odd-normalise", &with_flag(0x08 | 0x01, ODD_CSV.as_bytes()));
+    write(
+        "ffi_batch",
+        "dedupe-columns",
+        &with_flag(0x04 | 0x08, head(DEDUPE_CSV, 10).as_bytes()),
+    );
+    write(
+        "ffi_batch",
+        "dedupe-pseudonymised",
+        &with_flag(0x81 | 0x40, head(DEDUPE_CSV, 10).as_bytes()),
+    );
+    write(
+        "ffi_batch",
+        "odd-normalise",
+        &with_flag(0x08 | 0x01, ODD_CSV.as_bytes()),
+    );
 
     // ffi_index: flags, then a script of operations.
     let scripts: &[(u8, &str, &str)] = &[
-        (0x15, "query-insert-update-remove", "qid=H1|first_name=Susan|last_name=Hartley|dob=11/09/1961|gender=Female|postcode=B207LX\n\
+        (
+            0x15,
+            "query-insert-update-remove",
+            "qid=H1|first_name=Susan|last_name=Hartley|dob=11/09/1961|gender=Female|postcode=B207LX\n\
 inew_id=N1|rec_id=N1|given_name=Susan|surname=Hartley|date_of_birth=1961-09-11|postcode=B20 7LX\n\
 urec_id=N1|given_name=Sue|surname=Hartley|date_of_birth=1961-09-11|sex=F\n\
 qrec_id=Q|nhs_number=9600695377\n\
 rN1\n\
 rGP00000002\n\
-l\n"),
-        (0x14, "no-person-ids", "qrec_id=Q1|surname=Wood|date_of_birth=1958-09-19|postcode=OL8 6WP\n\
+l\n",
+        ),
+        (
+            0x14,
+            "no-person-ids",
+            "qrec_id=Q1|surname=Wood|date_of_birth=1958-09-19|postcode=OL8 6WP\n\
 irec_id=GP00000003|surname=Wood\n\
 urec_id=NOPE|surname=X\n\
-rNOPE\n"),
-        (0x03, "bad-fields", "q\n\
+rNOPE\n",
+        ),
+        (
+            0x03,
+            "bad-fields",
+            "q\n\
 qrec_id=|rec_id=A\n\
 qid=A|rec_id=B\n\
-qrec_id=Z|date_of_birth=31/02/1980|nhs_number=943 476 5918|sex=Q|given_name=Twin 2\n"),
+qrec_id=Z|date_of_birth=31/02/1980|nhs_number=943 476 5918|sex=Q|given_name=Twin 2\n",
+        ),
     ];
     for &(flags, name, s) in scripts {
         write("ffi_index", name, &with_flag(flags, s.as_bytes()));

@@ -53,7 +53,10 @@ fuzz_target!(|data: &[u8]| {
     match config.apply_thresholds(&mut model, None, "default") {
         Ok(applied) => {
             let t = applied.thresholds;
-            assert!(t.review_probability <= t.match_probability, "review above match");
+            assert!(
+                t.review_probability <= t.match_probability,
+                "review above match"
+            );
             assert_eq!(model.thresholds(), t);
             let _ = applied.to_string();
         }

@@ -39,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if opts & 1 != 0 {
-        assert_eq!(quality.invalid_total(), 0, "strict mode kept an invalid value");
+        assert_eq!(
+            quality.invalid_total(),
+            0,
+            "strict mode kept an invalid value"
+        );
     }
     // Every accessor on every row: the values the store holds must be readable.
     let others: Vec<String> = records.other_columns().map(str::to_owned).collect();

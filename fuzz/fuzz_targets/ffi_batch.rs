@@ -31,7 +31,10 @@ unsafe fn read_result(r: *const carematch_result, left_rows: usize, right_rows: 
             assert!((0.0..=1.0).contains(&p.match_probability) || p.match_probability.is_nan());
             let left = read_text(|b, l, o| carematch_result_record_id(r, 0, p.left, b, l, o));
             let right = read_text(|b, l, o| carematch_result_record_id(r, 1, p.right, b, l, o));
-            assert!(left.is_some() && right.is_some(), "a pair's ids do not read");
+            assert!(
+                left.is_some() && right.is_some(),
+                "a pair's ids do not read"
+            );
             if first_ids.is_none() {
                 first_ids = left.zip(right);
             }
@@ -48,9 +51,29 @@ unsafe fn read_result(r: *const carematch_result, left_rows: usize, right_rows: 
         assert_ne!(check(carematch_result_get(r, n, &mut p)), CAREMATCH_OK);
         let mut tmp = [0u8; 4];
         let mut w = 0usize;
-        let _ = check(carematch_result_record_id(r, 2, 0, tmp.as_mut_ptr().cast(), 4, &mut w));
-        let _ = check(carematch_result_person_id(r, 0, u32::MAX, tmp.as_mut_ptr().cast(), 4, &mut w));
-        let _ = check(carematch_result_rule_name(r, i32::MAX, tmp.as_mut_ptr().cast(), 4, &mut w));
+        let _ = check(carematch_result_record_id(
+            r,
+            2,
+            0,
+            tmp.as_mut_ptr().cast(),
+            4,
+            &mut w,
+        ));
+        let _ = check(carematch_result_person_id(
+            r,
+            0,
+            u32::MAX,
+            tmp.as_mut_ptr().cast(),
+            4,
+            &mut w,
+        ));
+        let _ = check(carematch_result_rule_name(
+            r,
+            i32::MAX,
+            tmp.as_mut_ptr().cast(),
+            4,
+            &mut w,
+        ));
 
         let mut needed = 0usize;
         let s = check(carematch_result_copy(r, ptr::null_mut(), 0, &mut needed));
@@ -59,7 +82,12 @@ unsafe fn read_result(r: *const carematch_result, left_rows: usize, right_rows: 
         let mut pairs = vec![std::mem::zeroed::<carematch_pair>(); n];
         let mut written = 0usize;
         assert_eq!(
-            check(carematch_result_copy(r, pairs.as_mut_ptr(), n, &mut written)),
+            check(carematch_result_copy(
+                r,
+                pairs.as_mut_ptr(),
+                n,
+                &mut written
+            )),
             CAREMATCH_OK
         );
         assert_eq!(written, n);
@@ -78,8 +106,16 @@ unsafe fn read_result(r: *const carematch_result, left_rows: usize, right_rows: 
         };
         let s = check(carematch_result_evaluate(
             r,
-            if tl.is_empty() { ptr::null() } else { tl.as_ptr() },
-            if tr.is_empty() { ptr::null() } else { tr.as_ptr() },
+            if tl.is_empty() {
+                ptr::null()
+            } else {
+                tl.as_ptr()
+            },
+            if tr.is_empty() {
+                ptr::null()
+            } else {
+                tr.as_ptr()
+            },
             tl.len(),
             &mut e,
         ));
@@ -93,7 +129,10 @@ unsafe fn read_result(r: *const carematch_result, left_rows: usize, right_rows: 
 
 unsafe fn rows(b: *const carematch_batch) -> usize {
     let mut n = 0usize;
-    assert_eq!(check(unsafe { carematch_batch_len(b, &mut n) }), CAREMATCH_OK);
+    assert_eq!(
+        check(unsafe { carematch_batch_len(b, &mut n) }),
+        CAREMATCH_OK
+    );
     n
 }
 
@@ -102,7 +141,11 @@ unsafe fn rows(b: *const carematch_batch) -> usize {
 /// the flags (by name, or one role for the column at `role_col`).
 unsafe fn batch_by_columns(text: &[u8], role: u32, role_col: usize) -> *mut carematch_batch {
     let mut lines = text.split(|&b| b == b'\n');
-    let header: Vec<&[u8]> = lines.next().unwrap_or_default().split(|&b| b == b',').collect();
+    let header: Vec<&[u8]> = lines
+        .next()
+        .unwrap_or_default()
+        .split(|&b| b == b',')
+        .collect();
     let body: Vec<Vec<&[u8]>> = lines
         .take(64)
         .map(|l| l.split(|&b| b == b',').collect())
@@ -119,14 +162,26 @@ unsafe fn batch_by_columns(text: &[u8], role: u32, role_col: usize) -> *mut care
             .iter()
             .map(|row| cstr(row.get(i).copied().unwrap_or_default()))
             .collect();
-        let r = if i == role_col { role } else { CAREMATCH_ROLE_BY_NAME };
+        let r = if i == role_col {
+            role
+        } else {
+            CAREMATCH_ROLE_BY_NAME
+        };
         let _ = check(unsafe {
             carematch_batch_add_column(
                 b,
-                if h.is_empty() { ptr::null() } else { h.as_ptr().cast() },
+                if h.is_empty() {
+                    ptr::null()
+                } else {
+                    h.as_ptr().cast()
+                },
                 h.len(),
                 r,
-                if values.is_empty() { ptr::null() } else { values.as_ptr() },
+                if values.is_empty() {
+                    ptr::null()
+                } else {
+                    values.as_ptr()
+                },
                 values.len(),
             )
         });
@@ -146,7 +201,11 @@ fuzz_target!(|data: &[u8]| {
     };
     unsafe {
         let left = if flags & 4 != 0 {
-            batch_by_columns(left_text, u32::from(flags >> 5), usize::from(flags >> 3 & 3))
+            batch_by_columns(
+                left_text,
+                u32::from(flags >> 5),
+                usize::from(flags >> 3 & 3),
+            )
         } else {
             batch_from_csv("left", left_text)
         };
@@ -183,7 +242,11 @@ fuzz_target!(|data: &[u8]| {
                     .expect("a trained model writes JSON");
                 let mut again = ptr::null_mut();
                 assert_eq!(
-                    check(carematch_model_from_json(json.as_ptr().cast(), json.len(), &mut again)),
+                    check(carematch_model_from_json(
+                        json.as_ptr().cast(),
+                        json.len(),
+                        &mut again
+                    )),
                     CAREMATCH_OK,
                     "a trained model's JSON does not read back"
                 );
@@ -207,7 +270,11 @@ fuzz_target!(|data: &[u8]| {
                 let got = read_text(|b, l, o| {
                     carematch_normalise(
                         role,
-                        if value.is_empty() { ptr::null() } else { value.as_ptr().cast() },
+                        if value.is_empty() {
+                            ptr::null()
+                        } else {
+                            value.as_ptr().cast()
+                        },
                         value.len(),
                         b,
                         l,
@@ -237,8 +304,12 @@ fuzz_target!(|data: &[u8]| {
                 CAREMATCH_OK
             );
             let mut enc = ptr::null_mut();
-            if check(carematch_pseudonymiser_encode(p, left, u32::from(flags >> 6 & 1), &mut enc))
-                == CAREMATCH_OK
+            if check(carematch_pseudonymiser_encode(
+                p,
+                left,
+                u32::from(flags >> 6 & 1),
+                &mut enc,
+            )) == CAREMATCH_OK
             {
                 let ne = rows(enc);
                 assert_eq!(ne, nl, "encoding changed the row count");

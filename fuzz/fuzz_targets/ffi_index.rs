@@ -21,14 +21,20 @@ const ROWS: usize = 40;
 
 unsafe fn len(index: *const carematch_index) -> usize {
     let mut n = 0usize;
-    assert_eq!(check(unsafe { carematch_index_len(index, &mut n) }), CAREMATCH_OK);
+    assert_eq!(
+        check(unsafe { carematch_index_len(index, &mut n) }),
+        CAREMATCH_OK
+    );
     n
 }
 
 unsafe fn read_answer(a: *const carematch_answer, limit: usize) {
     unsafe {
         let mut decision = 0u32;
-        assert_eq!(check(carematch_answer_decision(a, &mut decision)), CAREMATCH_OK);
+        assert_eq!(
+            check(carematch_answer_decision(a, &mut decision)),
+            CAREMATCH_OK
+        );
         assert!((1..=4).contains(&decision), "unknown decision number");
         let mut n = 0usize;
         assert_eq!(check(carematch_answer_len(a, &mut n)), CAREMATCH_OK);
@@ -79,7 +85,11 @@ fuzz_target!(|data: &[u8]| {
                 let before = len(index);
                 let s = check(carematch_index_remove(
                     index,
-                    if rest.is_empty() { ptr::null() } else { rest.as_ptr().cast() },
+                    if rest.is_empty() {
+                        ptr::null()
+                    } else {
+                        rest.as_ptr().cast()
+                    },
                     rest.len(),
                 ));
                 assert_eq!(len(index), before - usize::from(s == CAREMATCH_OK));
@@ -113,8 +123,14 @@ fuzz_target!(|data: &[u8]| {
                 }
                 _ => {
                     let mut a = ptr::null_mut();
-                    if check(carematch_index_query(index, np, vp, names.len(), limit, &mut a))
-                        == CAREMATCH_OK
+                    if check(carematch_index_query(
+                        index,
+                        np,
+                        vp,
+                        names.len(),
+                        limit,
+                        &mut a,
+                    )) == CAREMATCH_OK
                     {
                         read_answer(a, limit);
                     }

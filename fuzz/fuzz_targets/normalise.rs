@@ -42,9 +42,15 @@ const ROLES: [Role; 8] = [
 fn check_fold(s: &str) {
     let f = fold(s);
     assert_eq!(fold(&f), f, "fold is not idempotent");
-    assert!(!f.starts_with(' ') && !f.ends_with(' '), "fold left an outer space");
+    assert!(
+        !f.starts_with(' ') && !f.ends_with(' '),
+        "fold left an outer space"
+    );
     assert!(!f.contains("  "), "fold left a double space");
-    assert!(!f.chars().any(char::is_uppercase), "fold left an upper-case letter");
+    assert!(
+        !f.chars().any(char::is_uppercase),
+        "fold left an upper-case letter"
+    );
     assert!(
         f.chars().all(|c| c == ' ' || c.is_alphanumeric()),
         "fold left punctuation"
@@ -54,7 +60,11 @@ fn check_fold(s: &str) {
 fn check_name(s: &str) {
     if let Some(once) = normalise_name(s) {
         assert!(!once.is_empty() && !once.contains("  "));
-        assert_eq!(normalise_name(&once).as_deref(), Some(once.as_str()), "name not idempotent");
+        assert_eq!(
+            normalise_name(&once).as_deref(),
+            Some(once.as_str()),
+            "name not idempotent"
+        );
     }
 }
 
@@ -72,7 +82,11 @@ fn check_date(s: &str) {
     if let Ok(Some(d)) = parse_date(s) {
         assert!((MIN_YEAR..=MAX_YEAR).contains(&d.year()));
         assert_eq!(Date::new(d.year(), d.month(), d.day()), Some(d));
-        assert_eq!(parse_date(&d.to_string()), Ok(Some(d)), "ISO text does not read back");
+        assert_eq!(
+            parse_date(&d.to_string()),
+            Ok(Some(d)),
+            "ISO text does not read back"
+        );
         assert_eq!(Date::from_u32(d.to_u32()), Some(d));
         assert_eq!(Date::from_days_since_epoch(d.days_since_epoch()), Some(d));
         if let Some(w) = d.swapped_day_month() {
@@ -83,7 +97,11 @@ fn check_date(s: &str) {
 
 fn check_postcode(s: &str) {
     if let Some(p) = parse_postcode(s) {
-        assert_eq!(parse_postcode(&p.to_string()), Some(p.clone()), "postcode not idempotent");
+        assert_eq!(
+            parse_postcode(&p.to_string()),
+            Some(p.clone()),
+            "postcode not idempotent"
+        );
         if let Some(u) = p.uk() {
             assert!(u.unit().starts_with(u.sector()));
             assert!(u.sector().starts_with(u.district()));
@@ -166,7 +184,9 @@ fn check_phonetic(s: &str) {
     assert_eq!(nysiis(s), nysiis(&f), "NYSIIS changed by folding");
     assert_eq!(soundex(s), soundex(&s.to_ascii_uppercase()));
     assert_eq!(nysiis(s), nysiis(&s.to_ascii_uppercase()));
-    if s.bytes().all(|b| b.is_ascii_alphabetic() || b" '-".contains(&b)) {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphabetic() || b" '-".contains(&b))
+    {
         let letters = s.bytes().any(|b| b.is_ascii_alphabetic());
         match soundex(s) {
             Some(c) => {
@@ -189,7 +209,11 @@ fn check_nicknames(data: &[u8]) {
     let (Ok(a), Ok(b)) = (std::str::from_utf8(a), std::str::from_utf8(b)) else {
         return;
     };
-    assert_eq!(are_nickname_variants(a, b), are_nickname_variants(b, a), "not symmetric");
+    assert_eq!(
+        are_nickname_variants(a, b),
+        are_nickname_variants(b, a),
+        "not symmetric"
+    );
     for t in [a, b] {
         if let Some(c) = canonical_given_name(t) {
             assert!(are_nickname_variants(t, c));

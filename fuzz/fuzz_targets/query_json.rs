@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     for c in &answer.candidates {
-        assert!(index.contains(&c.id), "a candidate that is not in the index");
+        assert!(
+            index.contains(&c.id),
+            "a candidate that is not in the index"
+        );
         assert!(c.probability.get() >= 0.0 && c.probability.get() <= 1.0);
         assert_eq!(c.explanation.is_some(), options.explain);
     }

@@ -133,9 +133,13 @@ pub mod ffi {
     /// turned into a status, so it would otherwise go unnoticed), and reads the thread's
     /// last-error message after every failure, as a C caller would.
     pub fn check(status: carematch_status) -> carematch_status {
-        assert_ne!(status, CAREMATCH_PANIC, "carematch panicked behind the C ABI");
+        assert_ne!(
+            status, CAREMATCH_PANIC,
+            "carematch panicked behind the C ABI"
+        );
         if status != CAREMATCH_OK {
-            let _ = read_text(|buf, len, out| unsafe { carematch_last_error_message(buf, len, out) });
+            let _ =
+                read_text(|buf, len, out| unsafe { carematch_last_error_message(buf, len, out) });
         }
         status
     }
@@ -160,7 +164,10 @@ pub mod ffi {
             let s = f(short.as_mut_ptr().cast(), short.len(), &mut n);
             assert_eq!(s, CAREMATCH_BUFFER_TOO_SMALL);
             assert_eq!(n, needed);
-            assert!(short.iter().all(|&b| b == 0x55), "a too-small buffer was written");
+            assert!(
+                short.iter().all(|&b| b == 0x55),
+                "a too-small buffer was written"
+            );
         }
         let mut buf = vec![0u8; needed];
         let mut written = 0usize;
@@ -212,7 +219,11 @@ pub mod ffi {
             carematch_batch_from_csv(
                 name.as_ptr().cast(),
                 name.len(),
-                if text.is_empty() { ptr::null() } else { text.as_ptr().cast() },
+                if text.is_empty() {
+                    ptr::null()
+                } else {
+                    text.as_ptr().cast()
+                },
                 text.len(),
                 &mut b,
             )
