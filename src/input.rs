@@ -234,12 +234,17 @@ impl RecordsBuilder {
         let start = u32::try_from(self.id_end.len()).map_err(|_| too_many(name))?;
         // Rows are read in batches; the columns of a batch are interned in parallel, each
         // column by one thread in row order, so ids do not depend on the thread count.
-        let mut batch: Vec<csv::ByteRecord> = (0..BATCH).map(|_| csv::ByteRecord::new()).collect();
+        // Grown as rows come, so that a small batch (one C or Python call) pays for its rows
+        // only, not for BATCH empty records.
+        let mut batch: Vec<csv::ByteRecord> = Vec::new();
         let id_name = &names[id_col];
         let mut eof = false;
         while !eof {
             let mut n = 0;
             while n < BATCH {
+                if n == batch.len() {
+                    batch.push(csv::ByteRecord::new());
+                }
                 let rec = &mut batch[n];
                 let Some(line) = rdr.read(rec)? else {
                     eof = true;

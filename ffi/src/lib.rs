@@ -50,7 +50,7 @@ pub use batch::{
     CAREMATCH_ROLE_GIVEN_NAME, CAREMATCH_ROLE_ID, CAREMATCH_ROLE_NHS_NUMBER,
     CAREMATCH_ROLE_POSTCODE, CAREMATCH_ROLE_SEX, CAREMATCH_ROLE_SURNAME, carematch_batch,
     carematch_batch_add_column, carematch_batch_free, carematch_batch_from_csv,
-    carematch_batch_len, carematch_batch_new, carematch_batch_read_csv,
+    carematch_batch_len, carematch_batch_new, carematch_batch_read_csv, carematch_normalise,
 };
 pub use index::{
     carematch_answer, carematch_answer_candidate, carematch_answer_candidate_id,
@@ -65,11 +65,11 @@ pub use linkage::{
     carematch_pair, carematch_result, carematch_result_copy, carematch_result_csv,
     carematch_result_evaluate, carematch_result_explain, carematch_result_free,
     carematch_result_get, carematch_result_len, carematch_result_person_id,
-    carematch_result_record_id, carematch_result_rule_name,
+    carematch_result_quality, carematch_result_record_id, carematch_result_rule_name,
 };
 pub use model::{
-    carematch_model, carematch_model_free, carematch_model_from_json, carematch_model_load,
-    carematch_model_save, carematch_model_to_json, carematch_model_train,
+    carematch_model, carematch_model_explain_pair, carematch_model_free, carematch_model_from_json,
+    carematch_model_load, carematch_model_save, carematch_model_to_json, carematch_model_train,
 };
 pub use pseudonym::{
     carematch_pseudonymiser, carematch_pseudonymiser_encode, carematch_pseudonymiser_free,

@@ -12,12 +12,11 @@
 
 use std::path::Path;
 
+use carematch::index::FORMAT_VERSION;
 use carematch::{Index, QueryOptions};
 use libfuzzer_sys::fuzz_target;
 
 const MAGIC: &[u8; 8] = b"CMINDEX\0";
-/// `FORMAT_VERSION` of src/index/file.rs, which is not public (`index::file` is private).
-const FORMAT_VERSION: u32 = 1;
 
 /// A whole index file around `payload`.
 fn wrap(payload: &[u8]) -> Vec<u8> {

@@ -93,41 +93,9 @@ pub mod ffi {
 
     use carematch_ffi::*;
 
-    // Exported by the library (in the header, `#[no_mangle]`) but not re-exported from the
-    // `carematch_ffi` crate root, so Rust reaches them as C does: by symbol. The handle types
-    // are opaque to C, which is what the lint objects to.
-    #[allow(improper_ctypes)]
-    unsafe extern "C" {
-        /// See `carematch.h`.
-        pub fn carematch_normalise(
-            role: u32,
-            value: *const c_char,
-            value_len: usize,
-            buf: *mut c_char,
-            len: usize,
-            out_written: *mut usize,
-        ) -> carematch_status;
-        /// See `carematch.h`.
-        pub fn carematch_result_quality(
-            result: *const carematch_result,
-            out_invalid: *mut u64,
-            buf: *mut c_char,
-            len: usize,
-            out_written: *mut usize,
-        ) -> carematch_status;
-        /// See `carematch.h`.
-        #[allow(clippy::too_many_arguments)]
-        pub fn carematch_model_explain_pair(
-            model: *const carematch_model,
-            left: *const carematch_batch,
-            left_row: u32,
-            right: *const carematch_batch,
-            right_row: u32,
-            buf: *mut c_char,
-            len: usize,
-            out_written: *mut usize,
-        ) -> carematch_status;
-    }
+    pub use carematch_ffi::{
+        carematch_model_explain_pair, carematch_normalise, carematch_result_quality,
+    };
 
     /// Fails the input when the library reports a panic (it is caught at the C boundary and
     /// turned into a status, so it would otherwise go unnoticed), and reads the thread's

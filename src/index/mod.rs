@@ -46,6 +46,7 @@ use crate::rules::MatchRule;
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 use crate::{Error, Linker};
 
+pub use file::FORMAT_VERSION;
 pub use people::{PersonChange, PersonChanges};
 
 use keys::View;
