@@ -207,11 +207,7 @@ impl PreviousIds {
         let mut ids = FxHashMap::default();
         let mut rec = csv::ByteRecord::new();
         while let Some(line) = rdr.read(&mut rec)? {
-            let fields: Vec<&str> = rec
-                .iter()
-                .map(|f| std::str::from_utf8(f).map(str::trim))
-                .collect::<Result<_, _>>()
-                .map_err(|_| Error::input_at(&name, line, None, "not valid UTF-8"))?;
+            let fields = crate::csvread::text_fields(&rec, &name, line)?;
             if fields.len() != 3 || fields.iter().any(|f| f.is_empty()) {
                 return Err(Error::input_at(
                     &name,

@@ -200,6 +200,22 @@ impl<R: Read> CsvReader<R> {
     }
 }
 
+/// The fields of `rec` (read from `name` at `line`) as trimmed text.
+///
+/// # Errors
+///
+/// An input error naming the file and line when a field is not UTF-8.
+pub(crate) fn text_fields<'r>(
+    rec: &'r csv::ByteRecord,
+    name: &str,
+    line: u64,
+) -> Result<Vec<&'r str>, Error> {
+    rec.iter()
+        .map(|f| std::str::from_utf8(f).map(str::trim))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::input_at(name, line, None, "not valid UTF-8"))
+}
+
 /// The error for a row with `got` fields where the header of file `name` has `want`.
 pub(crate) fn ragged(name: &str, line: u64, got: usize, want: usize) -> Error {
     Error::input_at(

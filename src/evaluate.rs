@@ -177,11 +177,7 @@ impl PairFile {
         let mut lines = Vec::new();
         let mut raw = csv::ByteRecord::new();
         while let Some(line) = rdr.read(&mut raw)? {
-            let rec: Vec<&str> = raw
-                .iter()
-                .map(|f| std::str::from_utf8(f).map(str::trim))
-                .collect::<Result<_, _>>()
-                .map_err(|_| Error::input_at(&name, line, None, "not valid UTF-8"))?;
+            let rec = crate::csvread::text_fields(&raw, &name, line)?;
             let (a, b) = (rec[0], rec[1]);
             if a.is_empty() || b.is_empty() {
                 let c = if a.is_empty() {
