@@ -410,6 +410,9 @@ fn print_training(model: &Model) {
     let Some(t) = model.training() else {
         return;
     };
+    for w in model.training_warnings() {
+        eprintln!("carematch: warning: {w}");
+    }
     sayln!(
         "model: u from {} random pairs{}; prior λ = {:.3e} ({:+.2} bits)",
         t.u_pairs,

@@ -1125,3 +1125,40 @@ fn index_add_keeps_person_ids_and_repeats_exactly() {
     let o = carematch(&["index", "query", "--index", &idx]);
     assert_bad_input(&o, &["a.idx", "checksum"]);
 }
+
+/// Issue 11: training that collapses says so. On three records no training session finds a
+/// pair, so every m is a default: the run warns in one clear line. On the sample data every
+/// session finds pairs and nothing is said.
+#[test]
+fn training_that_cannot_estimate_the_model_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "three.csv",
+        b"id,given_name,surname,dob\n1,Ann,Lee,1980-01-01\n2,Bob,Ray,1990-01-01\n3,Cy,Fox,1970-05-06\n",
+    );
+    let out = dir.path().join("p.csv");
+    let o = carematch(&[
+        "dedupe",
+        "--input",
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("warning: the model is degenerate"), "{err}");
+    assert!(err.contains("'nhs_number' found no pairs"), "{err}");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let o = carematch(&[
+        "link",
+        "--left",
+        data.join("gp.csv").to_str().unwrap(),
+        "--right",
+        data.join("hospital.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
+}

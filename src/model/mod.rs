@@ -351,6 +351,63 @@ impl Model {
         self.blocking = rules;
     }
 
+    /// What went wrong in training, one sentence each (empty for a model that was not
+    /// trained, or trained well): EM sessions that found no pairs or did not converge,
+    /// comparisons whose m no session and no labelled pair estimated (they keep default
+    /// values), and a model that is degenerate (no comparison estimated at all). A run
+    /// prints them, so that a model that cannot be trusted never passes silently.
+    pub fn training_warnings(&self) -> Vec<String> {
+        let Some(t) = &self.training else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for s in &t.sessions {
+            if s.pairs == 0 {
+                out.push(format!(
+                    "training session '{}' found no pairs: the input has no values it can \
+                     block on",
+                    s.rule
+                ));
+            } else if !s.converged {
+                out.push(format!(
+                    "training session '{}' did not converge in {} iterations: its m and \
+                     prior estimates may be off",
+                    s.rule, s.iterations
+                ));
+            }
+        }
+        if t.labelled_pairs > 0 {
+            return out;
+        }
+        let estimated = |field: &str| {
+            t.sessions.iter().any(|s| {
+                s.pairs > 0 && s.lambda_in_session > 0.0 && !s.left_out.iter().any(|f| f == field)
+            })
+        };
+        let defaulted: Vec<&str> = self
+            .comparisons
+            .iter()
+            .map(|c| c.field.as_str())
+            .filter(|f| !estimated(f))
+            .collect();
+        if defaulted.len() == self.comparisons.len() {
+            out.push(
+                "the model is degenerate: no training session estimated any comparison's m, \
+                 so every weight comes from default values; give labelled pairs (train \
+                 --labels), training rules the data can meet (config training_rules), or a \
+                 model trained on other files (--model)"
+                    .to_string(),
+            );
+        } else if !defaulted.is_empty() {
+            out.push(format!(
+                "no training session estimated m for {}: they keep default values (add a \
+                 training rule that does not use them, or labelled pairs)",
+                defaulted.join(", ")
+            ));
+        }
+        out
+    }
+
     /// True when the model's comparisons read pseudonymised columns (it was trained on
     /// encoded files).
     pub fn is_encoded(&self) -> bool {
