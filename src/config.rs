@@ -128,13 +128,19 @@ impl Config {
             return Ok(Comparison::encoded_defaults());
         }
         let mut out = Comparison::defaults();
+        let identifiers = identifier_columns(records);
         for name in records.other_columns() {
             let everywhere = records
                 .sources()
                 .iter()
                 .all(|s| s.rows.clone().any(|r| records.other(name, r).is_some()));
             if everywhere && out.len() < crate::compare::MAX_COMPARISONS {
-                out.push(Comparison::for_field(name)?);
+                let mut c = Comparison::for_field(name)?;
+                if identifiers.iter().any(|i| i == name) {
+                    c.kind = crate::compare::Kind::Identifier;
+                    c.thresholds.clear();
+                }
+                out.push(c);
             }
         }
         Ok(out)
@@ -144,6 +150,11 @@ impl Config {
     /// token columns).
     pub fn train_options_for(&self, records: &Records) -> TrainOptions {
         let mut o = self.train_options();
+        if self.training_rules.is_none() && !is_encoded(records) {
+            // An identifier shared by the files teaches m for every other field, as the NHS
+            // number's session does.
+            o.sessions.extend(identifier_rules(records));
+        }
         if self.training_rules.is_none() && is_encoded(records) {
             o.sessions = available(
                 records,
@@ -186,7 +197,9 @@ impl Config {
                 ]),
             )
         } else {
-            BlockingRule::defaults()
+            let mut rules = BlockingRule::defaults();
+            rules.extend(identifier_rules(records));
+            rules
         }
     }
 
@@ -213,7 +226,15 @@ impl Config {
             .filter(|r| r.blocking_rule().is_some_and(|b| has_columns(records, &b)))
             .collect()
         } else {
-            MatchRule::defaults()
+            // An identifier the files share with the date of birth is as sure as the NHS
+            // number with it (twins' identifiers differ).
+            let mut rules = MatchRule::defaults();
+            for name in identifier_columns(records) {
+                if let Ok(r) = MatchRule::new(&format!("{name}-dob"), &format!("{name} & dob")) {
+                    rules.push(r);
+                }
+            }
+            rules
         }
     }
 
@@ -242,6 +263,112 @@ pub fn is_encoded(records: &Records) -> bool {
     records
         .other_columns()
         .any(|c| c == crate::pseudonym::SCHEME_COLUMN)
+}
+
+/// The carried columns that hold an identifier shared by the sources (a social-security
+/// number, an MRN two systems share, FEBRL's `soc_sec_id`), in column order. A column
+/// qualifies when every source has values in it, its values are codes (at least 90% of the
+/// distinct values 4 to 40 characters without spaces), and they are nearly unique within
+/// each source: at least 30% distinct when its name says it is an identifier (`ssn`, `nino`,
+/// `mrn`, `*_id`, `*_number`, …, but not an address part such as `street_number`), at
+/// least 90% otherwise. Repeats within a source are the duplicates being looked for.
+pub(crate) fn identifier_columns(records: &Records) -> Vec<String> {
+    records
+        .others
+        .iter()
+        .filter(|c| c.name != crate::pseudonym::SCHEME_COLUMN && is_identifier(records, c))
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// The header of an identifier column, by its words: `nhs_no`, `SSN`, `patient id`,
+/// `soc_sec_id`, `PatientID`; not an address part (`street_number`, `house_no`).
+fn id_like_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    const PLACE: &[&str] = &[
+        "street",
+        "house",
+        "flat",
+        "apartment",
+        "unit",
+        "building",
+        "road",
+        "address",
+        "postcode",
+        "zip",
+        "phone",
+        "tel",
+        "telephone",
+        "mobile",
+        "fax",
+    ];
+    const ID: &[&str] = &[
+        "id",
+        "ssn",
+        "nino",
+        "mrn",
+        "chi",
+        "nhs",
+        "medicare",
+        "passport",
+        "number",
+        "no",
+        "num",
+        "identifier",
+        "ident",
+        "uid",
+    ];
+    !words.iter().any(|w| PLACE.contains(w))
+        && words
+            .iter()
+            .any(|w| ID.contains(w) || (w.len() >= 4 && w.ends_with("id")))
+}
+
+fn is_identifier(records: &Records, c: &crate::record::OtherColumn) -> bool {
+    let n = c.dict.len();
+    if n == 0 {
+        return false;
+    }
+    let code = (0..n as u32)
+        .filter(|&v| {
+            let s = c.dict.get(v);
+            (4..=40).contains(&s.chars().count()) && !s.contains(char::is_whitespace)
+        })
+        .count();
+    if (code as f64) < 0.9 * n as f64 {
+        return false;
+    }
+    let need = if id_like_name(&c.name) { 0.3 } else { 0.9 };
+    records.sources().iter().all(|s| {
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut filled = 0usize;
+        for r in s.rows.clone() {
+            let v = c.values[r as usize];
+            if v != crate::record::NONE {
+                filled += 1;
+                seen.insert(v);
+            }
+        }
+        filled > 0 && seen.len() as f64 >= need * filled as f64
+    })
+}
+
+/// One exact blocking rule per identifier column.
+fn identifier_rules(records: &Records) -> Vec<BlockingRule> {
+    identifier_columns(records)
+        .into_iter()
+        .filter_map(|name| {
+            BlockingRule::new(vec![crate::block::Key {
+                field: crate::block::Field::Other(name),
+                transform: crate::block::Transform::Exact,
+            }])
+            .ok()
+        })
+        .collect()
 }
 
 /// True when every key of `rule` reads a column (or role) the input has.
@@ -346,6 +473,13 @@ impl Config {
         })
     }
 
+    /// The carried columns of `records` compared, blocked on and ruled on as identifiers:
+    /// columns the sources share whose values are near-unique codes (see the README's
+    /// "Identifiers"). Each is listed in the run's summary.
+    pub fn identifiers(&self, records: &Records) -> Vec<String> {
+        identifier_columns(records)
+    }
+
     /// Reads the config file at `path`, or the defaults when there is none.
     ///
     /// # Errors
@@ -423,6 +557,60 @@ mod tests {
             .unwrap_err();
         assert!(e.is_config(), "{e}");
         assert!(e.message().contains("review 0.999 from config"), "{e}");
+    }
+
+    fn store(csv: &str) -> Records {
+        let mut b = crate::RecordsBuilder::new();
+        b.add_reader("a.csv", csv.as_bytes()).unwrap();
+        b.build().unwrap().0
+    }
+
+    /// Issue 11: an identifier the sources share (FEBRL's `soc_sec_id`, an MRN) is found by
+    /// its name and its near-unique values; address parts and categories are not.
+    #[test]
+    fn identifier_columns_are_found_by_name_and_uniqueness_not_address_parts() {
+        for (name, yes) in [
+            ("soc_sec_id", true),
+            ("SSN", true),
+            ("nhs_no", true),
+            ("PatientID", true),
+            ("local MRN", true),
+            ("street_number", false),
+            ("house_no", false),
+            ("suburb", false),
+            ("phone_number", false),
+        ] {
+            assert_eq!(id_like_name(name), yes, "{name}");
+        }
+        let mut csv = "id,given_name,soc_sec_id,street_number,state,ref_code\n".to_string();
+        for i in 0..40 {
+            // Duplicates share their identifier: 30 distinct of 40 rows.
+            let ssn = 4_000_000 + (i % 30) * 7919;
+            csv.push_str(&format!("r{i},Ann,{ssn},{},vic,AB{:05}\n", i % 7, i * 31));
+        }
+        let r = store(&csv);
+        assert_eq!(identifier_columns(&r), ["soc_sec_id", "ref_code"]);
+        let c = Config::default();
+        let kinds: Vec<(String, crate::compare::Kind)> = c
+            .comparisons(&r)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.field, c.kind))
+            .collect();
+        assert!(kinds.contains(&("soc_sec_id".into(), crate::compare::Kind::Identifier)));
+        assert!(kinds.contains(&("state".into(), crate::compare::Kind::Text)));
+        assert!(
+            c.blocking_for(&r)
+                .iter()
+                .any(|b| b.to_string() == "soc_sec_id")
+        );
+        assert!(c.rules_for(&r).iter().any(|m| m.name() == "soc_sec_id-dob"));
+        assert!(
+            c.train_options_for(&r)
+                .sessions
+                .iter()
+                .any(|b| b.to_string() == "soc_sec_id")
+        );
     }
 
     #[test]

@@ -336,6 +336,13 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     if let Some(scheme) = carematch::pseudonym::check_scheme(&records)? {
         sayln!("pseudonymised input: {scheme}");
     }
+    let ids = config.identifiers(&records);
+    if !ids.is_empty() {
+        sayln!(
+            "identifier columns: {} (blocked on, compared as exact / one edit / else, ruled on with the date of birth; they lift the vetoes)",
+            ids.join(", ")
+        );
+    }
     Ok(records)
 }
 

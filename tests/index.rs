@@ -643,3 +643,81 @@ fn the_larger_person_keeps_its_id_in_a_merge() {
         assert_eq!(index.person_id(&format!("{small}1")).unwrap(), big_id);
     }
 }
+
+/// Issue 11: an identifier column the files share is found without a config, and the batch
+/// link and the index use it the same way: blocking on it, its rule with the date of birth
+/// (a given name replaced by a typist is still the same person), and no rule for a twin whose
+/// identifier differs.
+#[test]
+fn a_shared_identifier_column_links_in_batch_and_index_alike() {
+    let mut left = String::from("rec_id,given_name,surname,dob,postcode,soc_sec_id\n");
+    left.push_str("A1,Mary,Smith,1980-02-01,2000,4567890\n");
+    left.push_str("A2,Ann,Smith,1980-02-01,2000,4567999\n");
+    for i in 0..30 {
+        left.push_str(&format!(
+            "F{i},Tom{i},Fill{i},19{:02}-03-04,3{i:03},{}\n",
+            40 + i,
+            5_000_000 + i * 7919
+        ));
+    }
+    let right = "rec_id,given_name,surname,dob,postcode,soc_sec_id\nB1,Jane,Smith,1980-02-01,2000,4567890\n";
+    let records = store(&[("left.csv", &left), ("right.csv", right)]);
+    let config = Config::default();
+    assert_eq!(config.identifiers(&records), ["soc_sec_id"]);
+    let comparisons = config.comparisons(&records).unwrap();
+    let flat = |c: &Comparison| {
+        let k = c.level_names().len() - 1;
+        vec![1.0 / k as f64; k]
+    };
+    let model = Model::new(
+        comparisons.clone(),
+        comparisons.iter().map(flat).collect(),
+        comparisons.iter().map(flat).collect(),
+        0.01,
+    )
+    .unwrap();
+    let linker = Linker::new()
+        .rules(config.rules_for(&records))
+        .model(Some(model.clone()))
+        .build()
+        .unwrap();
+    let result = linker.link(&records, 0, 1).unwrap();
+    let found: Vec<(String, String, Option<String>)> = result
+        .links
+        .iter()
+        .map(|l| {
+            (
+                records.id(l.pair.left).to_string(),
+                records.id(l.pair.right).to_string(),
+                l.rule
+                    .and_then(|r| result.rules.get(usize::from(r)))
+                    .map(|r| r.name().to_string()),
+            )
+        })
+        .filter(|(_, _, rule)| rule.is_some())
+        .collect();
+    assert_eq!(
+        found,
+        [("A1".into(), "B1".into(), Some("soc_sec_id-dob".into()))]
+    );
+
+    let population = store(&[("left.csv", &left)]);
+    let index = Index::builder(model)
+        .rules(config.rules_for(&records))
+        .build(population)
+        .unwrap();
+    let q = index
+        .record(&[
+            ("rec_id", "B1"),
+            ("given_name", "Jane"),
+            ("surname", "Smith"),
+            ("dob", "1980-02-01"),
+            ("postcode", "2000"),
+            ("soc_sec_id", "4567890"),
+        ])
+        .unwrap();
+    let a = index.query(&q, &QueryOptions::default()).unwrap();
+    assert_eq!(a.decision, QueryDecision::Match);
+    assert_eq!(a.candidates[0].id, "A1");
+    assert_eq!(a.candidates[0].rule.as_deref(), Some("soc_sec_id-dob"));
+}

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use encoded::columns_of as encoded_columns;
 pub use similarity::jaro_winkler;
-use similarity::{jaccard_sorted, one_digit_apart};
+use similarity::{jaccard_sorted, one_digit_apart, one_edit_apart};
 
 use crate::Error;
 use crate::block::{Pair, config_err};
@@ -69,6 +69,10 @@ pub enum Kind {
     Sex,
     /// A carried-through column: exact, Jaro-Winkler thresholds, else.
     Text,
+    /// A carried-through identifier (a social-security number, an MRN two systems share):
+    /// exact, one edit apart (one character substituted, inserted or deleted, or two
+    /// adjacent ones transposed), else. Agreement lifts the vetoes as an NHS number's does.
+    Identifier,
     /// Pseudonymised given name: exact token, nickname token, Bloom Dice thresholds,
     /// phonetic token, else.
     EncodedGivenName,
@@ -269,6 +273,7 @@ impl Comparison {
                 jw(&mut v, &self.thresholds);
                 v.push("else".into());
             }
+            Kind::Identifier => v.extend(["exact", "one_edit", "else"].map(String::from)),
             Kind::EncodedGivenName | Kind::EncodedSurname => {
                 v.push("exact".into());
                 if self.kind == Kind::EncodedGivenName {
@@ -301,6 +306,7 @@ impl Comparison {
             Kind::GivenName
             | Kind::Surname
             | Kind::Text
+            | Kind::Identifier
             | Kind::Postcode
             | Kind::EncodedGivenName
             | Kind::EncodedSurname => Some(1),
@@ -514,12 +520,23 @@ pub(crate) fn clear_level(
     }
 }
 
-/// The level of two text values (ids in `dict`, or a foreign left value given as text).
-pub(crate) fn text_level(a: &str, b: &str, same: bool, thresholds: &[f64]) -> u8 {
+/// The level of two values of a carried column compared as `kind` (`Text` or
+/// `Identifier`): ids in the column's dictionary, or a foreign left value given as text.
+/// The batch and the index both call it.
+pub(crate) fn column_level(kind: Kind, a: &str, b: &str, same: bool, thresholds: &[f64]) -> u8 {
     if same {
         return 1;
     }
-    threshold_level(jaro_winkler(a, b), thresholds, 2)
+    match kind {
+        Kind::Identifier => {
+            if one_edit_apart(a.as_bytes(), b.as_bytes()) {
+                2
+            } else {
+                3
+            }
+        }
+        _ => threshold_level(jaro_winkler(a, b), thresholds, 2),
+    }
 }
 
 impl<'a> Prepared<'a> {
@@ -553,7 +570,7 @@ impl<'a> Prepared<'a> {
             Kind::Postcode => {
                 p.tf = frequencies(&records.postcode, records.postcode_dict.values.len());
             }
-            Kind::Text => {
+            Kind::Text | Kind::Identifier => {
                 let col = records
                     .others
                     .iter()
@@ -597,7 +614,7 @@ impl<'a> Prepared<'a> {
             Kind::GivenName => r.given[pair.left as usize],
             Kind::Surname => r.surname[pair.left as usize],
             Kind::Postcode | Kind::Location => r.postcode[pair.left as usize],
-            Kind::Text => self.text?.0[pair.left as usize],
+            Kind::Text | Kind::Identifier => self.text?.0[pair.left as usize],
             Kind::EncodedGivenName | Kind::EncodedSurname | Kind::EncodedLocation => {
                 self.encoded.as_ref()?.exact_rows()?[pair.left as usize]
             }
@@ -619,7 +636,7 @@ impl<'a> Prepared<'a> {
                 .encoded
                 .as_ref()
                 .map_or(0, |e| e.level(pair.left, pair.right, &self.thresholds)),
-            Kind::Text => {
+            Kind::Text | Kind::Identifier => {
                 let Some((values, dict)) = self.text else {
                     return 0;
                 };
@@ -627,7 +644,13 @@ impl<'a> Prepared<'a> {
                 if a == NONE || b == NONE {
                     return 0;
                 }
-                text_level(dict.get(a), dict.get(b), a == b, &self.thresholds)
+                column_level(
+                    self.kind,
+                    dict.get(a),
+                    dict.get(b),
+                    a == b,
+                    &self.thresholds,
+                )
             }
             kind => {
                 let cx = Ctx {

@@ -105,6 +105,23 @@ pub(crate) fn one_digit_apart(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// True when two different byte strings are one edit apart: one byte substituted, inserted
+/// or deleted, or two adjacent bytes transposed (restricted Damerau-Levenshtein distance 1).
+pub(crate) fn one_edit_apart(a: &[u8], b: &[u8]) -> bool {
+    if a == b {
+        return false;
+    }
+    if a.len() == b.len() {
+        return one_digit_apart(a, b);
+    }
+    let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() != 1 {
+        return false;
+    }
+    let i = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    short[i..] == long[i + 1..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +134,18 @@ mod tests {
         assert_eq!(jaro_winkler("", ""), 1.0);
         assert_eq!(jaro_winkler("a", ""), 0.0);
         assert_eq!(jaro_winkler("abc", "xyz"), 0.0);
+    }
+
+    #[test]
+    fn one_edit_apart_is_restricted_damerau_levenshtein_one() {
+        assert!(one_edit_apart(b"1234567", b"1234568"));
+        assert!(one_edit_apart(b"1234567", b"1243567"));
+        assert!(one_edit_apart(b"1234567", b"123567"));
+        assert!(one_edit_apart(b"123456", b"1234567"));
+        assert!(!one_edit_apart(b"1234567", b"1234567"));
+        assert!(!one_edit_apart(b"1234567", b"2143567"));
+        assert!(!one_edit_apart(b"1234567", b"12345"));
+        assert!(one_edit_apart(b"", b"1"));
     }
 
     #[test]

@@ -34,7 +34,7 @@ use rustc_hash::FxHashMap;
 
 use crate::block::{BlockingRule, config_err};
 use crate::compare::{
-    Comparison, Ctx, Kind, Outside, RowFeatures, Words, address_words, clear_level, text_level,
+    Comparison, Ctx, Kind, Outside, RowFeatures, Words, address_words, clear_level, column_level,
 };
 use crate::error::ErrorKind;
 use crate::input::normalise_record;
@@ -654,7 +654,7 @@ impl Cmp {
             Kind::GivenName => (None, Some(TfField::Given)),
             Kind::Surname => (None, Some(TfField::Surname)),
             Kind::Location | Kind::Postcode => (None, Some(TfField::Postcode)),
-            Kind::Text => {
+            Kind::Text | Kind::Identifier => {
                 let i = col()?;
                 (Some(i), Some(TfField::Other(i)))
             }
@@ -825,7 +825,7 @@ impl Inner {
                     match x_text(col) {
                         Some(a) if b != NONE => {
                             let bs = column.dict.get(b);
-                            text_level(a, bs, a == bs, &c.thresholds)
+                            column_level(c.kind, a, bs, a == bs, &c.thresholds)
                         }
                         _ => 0,
                     }

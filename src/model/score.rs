@@ -28,9 +28,9 @@ pub(crate) struct Weights {
     prior: f64,
     /// (comparison, level) pairs that veto an automatic match.
     vetoes: Vec<(usize, u8)>,
-    /// The NHS-number comparison and the worst level that still lifts the vetoes (equal, or
-    /// one digit apart).
-    nhs: Option<(usize, u8)>,
+    /// The NHS-number and identifier comparisons, each with the worst level that still lifts
+    /// the vetoes (equal, or one digit or edit apart).
+    lifts: Vec<(usize, u8)>,
     /// Per comparison: its field and level names, for explanations (made once, not per pair).
     names: Vec<(String, Vec<String>)>,
     /// The given-name and sex comparisons.
@@ -108,15 +108,15 @@ impl Weights {
             tf,
             prior: model.prior_weight(),
             vetoes,
-            nhs: model
+            lifts: model
                 .comparisons
                 .iter()
                 .enumerate()
-                .find_map(|(i, c)| match c.kind {
-                    Kind::NhsNumber => Some((i, 2)),
-                    Kind::EncodedNhsNumber => Some((i, 2)),
+                .filter_map(|(i, c)| match c.kind {
+                    Kind::NhsNumber | Kind::EncodedNhsNumber | Kind::Identifier => Some((i, 2)),
                     _ => None,
-                }),
+                })
+                .collect(),
             given: model
                 .comparisons
                 .iter()
@@ -184,11 +184,11 @@ impl Weights {
     /// The vetoes of [`Scorer::vetoed`], for vector `v`; `placeholder` when either record's
     /// given name is a newborn placeholder.
     pub(crate) fn vetoed(&self, v: u64, placeholder: bool) -> bool {
-        if let Some((c, lift)) = self.nhs {
+        if self.lifts.iter().any(|&(c, lift)| {
             let l = level_of(v, c);
-            if l >= 1 && l <= lift {
-                return false;
-            }
+            l >= 1 && l <= lift
+        }) {
+            return false;
         }
         if placeholder {
             return true;
@@ -237,7 +237,8 @@ impl<'a> Scorer<'a> {
     /// "Triplet 2" placeholder for a newborn's name on either side. Twins differ in given
     /// names (and often sex), and as newborns have no given name to tell them apart; a parent
     /// and a same-named child differ in date of birth. The vetoes are lifted when the NHS
-    /// numbers agree, or are one digit apart (one side mistyped): twins' numbers are not.
+    /// numbers, or an identifier column's values, agree or are one digit (edit) apart (one
+    /// side mistyped): twins' numbers are not.
     pub(crate) fn vetoed(&self, v: u64, pair: Pair) -> bool {
         let r = self.comparer.records();
         let placeholder = r.newborn_placeholder(pair.left) || r.newborn_placeholder(pair.right);

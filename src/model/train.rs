@@ -320,7 +320,7 @@ fn key_reads(field: &Field, c: &Comparison) -> bool {
         | (Field::Role(Role::Address), Kind::Location | Kind::Address)
         | (Field::Role(Role::NhsNumber), Kind::NhsNumber)
         | (Field::Role(Role::Sex), Kind::Sex) => true,
-        (Field::Other(name), Kind::Text) => *name == c.field,
+        (Field::Other(name), Kind::Text | Kind::Identifier) => *name == c.field,
         (Field::Other(name), kind) if !crate::compare::encoded_columns(kind).is_empty() => {
             crate::compare::encoded_columns(kind).contains(&name.as_str())
                 || (kind == Kind::EncodedLocation && name == "address.bf")
