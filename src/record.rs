@@ -178,7 +178,7 @@ pub(crate) struct PostcodeDict {
     pub(crate) values: Interner,
     /// Sector, district and area strings.
     pub(crate) parts: Interner,
-    /// Per value: sector / district / area ids in `parts`, NONE for non-UK text.
+    /// Per value: sector / district / area ids in `parts` (for non-UK text, the text).
     pub(crate) sector: Vec<u32>,
     pub(crate) district: Vec<u32>,
     pub(crate) area: Vec<u32>,
@@ -187,29 +187,17 @@ pub(crate) struct PostcodeDict {
 impl PostcodeDict {
     /// The id of `postcode`, computing its parts when new.
     pub(crate) fn intern(&mut self, postcode: &Postcode) -> u32 {
-        let (text, parts) = match postcode {
-            Postcode::Uk(p) => (p.unit(), Some((p.sector(), p.district(), p.area()))),
-            Postcode::Other(s) => (s.as_str(), None),
-        };
+        let [text, s, d, a] = postcode.levels();
         let before = self.values.len();
         let id = self.values.intern(text);
         if self.values.len() > before {
-            match parts {
-                Some((s, d, a)) => {
-                    // Parts are stored with a prefix so that a sector never equals a district.
-                    let s = self.parts.intern(&format!("s:{s}"));
-                    let d = self.parts.intern(&format!("d:{d}"));
-                    let a = self.parts.intern(&format!("a:{a}"));
-                    self.sector.push(s);
-                    self.district.push(d);
-                    self.area.push(a);
-                }
-                None => {
-                    self.sector.push(NONE);
-                    self.district.push(NONE);
-                    self.area.push(NONE);
-                }
-            }
+            // Parts are stored with a prefix so that a sector never equals a district.
+            let s = self.parts.intern(&format!("s:{s}"));
+            let d = self.parts.intern(&format!("d:{d}"));
+            let a = self.parts.intern(&format!("a:{a}"));
+            self.sector.push(s);
+            self.district.push(d);
+            self.area.push(a);
         }
         id
     }

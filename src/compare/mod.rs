@@ -41,7 +41,6 @@ use similarity::{jaccard_sorted, one_digit_apart, one_edit_apart};
 use crate::Error;
 use crate::block::{Pair, config_err};
 use crate::normalise::name::are_nickname_variants;
-use crate::normalise::postcode::Postcode;
 use crate::record::{Interner, NONE, NameDict, NameFeatures, NewRow, Records};
 
 /// The most comparisons a model may have (four bits each in a `u64`).
@@ -777,19 +776,15 @@ impl RowFeatures {
         let postcode = match &row.postcode {
             None => [NONE; 4],
             Some(p) => {
-                let (text, parts) = match p {
-                    Postcode::Uk(u) => (u.unit(), Some((u.sector(), u.district(), u.area()))),
-                    Postcode::Other(s) => (s.as_str(), None),
-                };
-                match (pd.values.lookup(text), parts) {
-                    (Some(id), _) => [
+                let [text, s, d, a] = p.levels();
+                match pd.values.lookup(text) {
+                    Some(id) => [
                         id,
                         at(&pd.sector, id),
                         at(&pd.district, id),
                         at(&pd.area, id),
                     ],
-                    (None, None) => [FOREIGN, NONE, NONE, NONE],
-                    (None, Some((s, d, a))) => [
+                    None => [
                         FOREIGN,
                         known(&pd.parts, &format!("s:{s}")),
                         known(&pd.parts, &format!("d:{d}")),

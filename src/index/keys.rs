@@ -17,7 +17,6 @@ use crate::block::{BlockingRule, Field, Key, Transform};
 use crate::normalise::date::Date;
 use crate::normalise::name::canonical_given_name;
 use crate::normalise::phonetic::{nysiis, soundex};
-use crate::normalise::postcode::Postcode;
 use crate::record::{NONE, NewRow, Records};
 use crate::rules::{Condition, MatchRule};
 use crate::schema::Role;
@@ -41,13 +40,7 @@ impl<'a> View<'a> {
     pub(crate) fn of_new(r: &'a NewRow) -> View<'a> {
         let postcode = match &r.postcode {
             None => [None; 4],
-            Some(Postcode::Uk(u)) => [
-                Some(u.unit()),
-                Some(u.sector()),
-                Some(u.district()),
-                Some(u.area()),
-            ],
-            Some(Postcode::Other(s)) => [Some(s.as_str()), None, None, None],
+            Some(p) => p.levels().map(Some),
         };
         View {
             given: r.given.as_deref(),

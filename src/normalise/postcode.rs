@@ -51,6 +51,26 @@ impl Postcode {
     pub fn is_uk(&self) -> bool {
         matches!(self, Postcode::Uk(_))
     }
+    /// The postcode at each level comparisons and blocking keys read: the unit (the whole
+    /// value), then sector, district and area. Text that is not a UK postcode (an
+    /// Australian `2000`, a ZIP code) has no hierarchy that carematch knows, so every level
+    /// is the text itself: it is compared and blocked on as a plain value.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use carematch::normalise::postcode::parse_postcode;
+    ///
+    /// assert_eq!(parse_postcode("ls1 4ap").unwrap().levels(), ["LS1 4AP", "LS1 4", "LS1", "LS"]);
+    /// assert_eq!(parse_postcode("2000").unwrap().levels(), ["2000"; 4]);
+    /// ```
+    pub fn levels(&self) -> [&str; 4] {
+        match self {
+            Postcode::Uk(u) => [u.unit(), u.sector(), u.district(), u.area()],
+            Postcode::Other(s) => [s.as_str(); 4],
+        }
+    }
+
     /// The UK postcode, if this is one.
     pub fn uk(&self) -> Option<&UkPostcode> {
         match self {
