@@ -550,10 +550,20 @@ fn run(
     let plan = linker.plan(records, mode)?;
     let mut out = String::new();
     out.push_str("blocking rules (comparisons each generates on its own):\n");
+    let mut total = 0u64;
     for (what, rule, n) in plan.comparisons() {
         out.push_str(&format!("  {what:<6} {:<56} {n:>14}\n", rule.to_string()));
+        total += n;
     }
     say!("{out}");
+    if total == 0 && !records.is_empty() {
+        eprintln!(
+            "carematch: warning: no blocking rule made a single candidate pair, so nothing can \
+             be linked: the default rules block on the date of birth, the postcode, the NHS \
+             number and identifier columns; if the files share other fields, give rules on them \
+             in the config (\"blocking\" and \"training_rules\")"
+        );
+    }
     progress.say("linking");
     let start = Instant::now();
     let result = linker.run(records, &plan, mode)?;
