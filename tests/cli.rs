@@ -1149,7 +1149,10 @@ fn training_that_cannot_estimate_the_model_says_so() {
     let err = text(&o.stderr);
     assert!(err.contains("warning: the model is degenerate"), "{err}");
     assert!(err.contains("'nhs_number' found no pairs"), "{err}");
-    assert!(err.contains("no blocking rule made a single candidate pair"), "{err}");
+    assert!(
+        err.contains("no blocking rule made a single candidate pair"),
+        "{err}"
+    );
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
     let o = carematch(&[
         "link",
