@@ -189,17 +189,39 @@ pub struct BlockingRule {
     keys: Vec<Key>,
 }
 
+/// True when a column's name can be written in a rule and read back as the same column: not
+/// empty, no surrounding space, none of the rule syntax's `& : | ( )`, no control character.
+pub(crate) fn is_rule_column(name: &str) -> bool {
+    !name.is_empty()
+        && name.trim() == name
+        && !name.contains(['&', ':', '|', '(', ')'])
+        && !name.chars().any(char::is_control)
+}
+
 impl BlockingRule {
     /// A rule from its keys.
     ///
     /// # Errors
     ///
-    /// A config error when `keys` is empty or has more than [`MAX_KEYS`].
+    /// A config error when `keys` is empty or has more than [`MAX_KEYS`], or a key reads a
+    /// column whose name cannot be written in a rule (see [`is_rule_column`]): a rule is
+    /// saved as text (in the model file) and must read back as the same rule.
     pub fn new(keys: Vec<Key>) -> Result<BlockingRule, Error> {
         if keys.is_empty() || keys.len() > MAX_KEYS {
             return Err(config_err(format!(
                 "a blocking rule needs 1 to {MAX_KEYS} keys"
             )));
+        }
+        for k in &keys {
+            if let Field::Other(name) = &k.field
+                && !is_rule_column(name)
+            {
+                return Err(config_err(format!(
+                    "column '{}' cannot be used in a rule: its name is empty or holds one of \
+                     & : | ( ) or a control character; rename the column",
+                    name.escape_debug()
+                )));
+            }
         }
         Ok(BlockingRule { keys })
     }

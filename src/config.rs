@@ -276,7 +276,11 @@ pub(crate) fn identifier_columns(records: &Records) -> Vec<String> {
     records
         .others
         .iter()
-        .filter(|c| c.name != crate::pseudonym::SCHEME_COLUMN && is_identifier(records, c))
+        .filter(|c| {
+            c.name != crate::pseudonym::SCHEME_COLUMN
+                && crate::block::is_rule_column(&c.name)
+                && is_identifier(records, c)
+        })
         .map(|c| c.name.clone())
         .collect()
 }
@@ -611,6 +615,29 @@ mod tests {
                 .iter()
                 .any(|b| b.to_string() == "soc_sec_id")
         );
+    }
+
+    /// Regression (found by the `ffi_batch` fuzz target): an identifier column whose name held
+    /// rule syntax (`:`) gave a blocking rule that the model file could not read back, so a
+    /// trained model's JSON was refused. Such a column is not used in rules, and no rule on
+    /// it can be made.
+    #[test]
+    fn a_column_whose_name_holds_rule_syntax_is_never_put_in_a_rule() {
+        let mut csv = "id,given_name,dob,ref:no\n".to_string();
+        for i in 0..20 {
+            csv.push_str(&format!("r{i},Ann,1980-01-01,AB{:05}\n", i * 31));
+        }
+        let r = store(&csv);
+        assert!(identifier_columns(&r).is_empty());
+        let key = crate::block::Key {
+            field: crate::block::Field::Other("ref:no".into()),
+            transform: crate::block::Transform::Exact,
+        };
+        assert!(BlockingRule::new(vec![key]).is_err());
+        for rule in Config::default().blocking_for(&r) {
+            let back: BlockingRule = rule.to_string().parse().unwrap();
+            assert_eq!(back, rule);
+        }
     }
 
     #[test]

@@ -241,15 +241,13 @@ fuzz_target!(|data: &[u8]| {
                 let json = read_text(|b, l, o| carematch_model_to_json(m, b, l, o))
                     .expect("a trained model writes JSON");
                 let mut again = ptr::null_mut();
-                assert_eq!(
-                    check(carematch_model_from_json(
-                        json.as_ptr().cast(),
-                        json.len(),
-                        &mut again
-                    )),
-                    CAREMATCH_OK,
-                    "a trained model's JSON does not read back"
-                );
+                let status =
+                    carematch_model_from_json(json.as_ptr().cast(), json.len(), &mut again);
+                if status != CAREMATCH_OK {
+                    let why = read_text(|b, l, o| carematch_last_error_message(b, l, o))
+                        .map(|m| String::from_utf8_lossy(&m).into_owned());
+                    panic!("a trained model's JSON does not read back: {status:?} {why:?}");
+                }
                 carematch_model_free(again);
                 let other = if right.is_null() { left } else { right };
                 let _ = read_text(|b, l, o| {
