@@ -356,3 +356,35 @@ def test_normalised_values_and_comparison_vectors_match_the_shared_file():
             assert e["match_weight"] == pytest.approx(p["match_weight"], abs=1e-12)
             with pytest.raises(carematch.InvalidArgumentError, match="past the end"):
                 fixed.explain_pair(left, right, left_row=1)
+
+
+def test_core_checks_reach_python_duplicate_fields_file_mode_and_lock(gp, model, tmp_path):
+    """Issue 10: the checks live once in the core; Python gets them through the C ABI.
+    A field given twice (first_name and given_name) is refused as in a CSV header; a saved
+    index is readable by its owner only; a save while another writer holds the index's lock
+    is refused naming the holder."""
+    import os
+    import stat
+    import subprocess
+    import sys
+    with carematch.Index.build(gp.head(200), model) as ix:
+        with pytest.raises(carematch.InvalidArgumentError, match="first_name"):
+            ix.query({"id": "q", "given_name": "Ann", "first_name": "Anne"})
+        path = tmp_path / "pop.idx"
+        ix.save(str(path))
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        # Another process holds the lock (as `carematch index add` does while it works).
+        holder = subprocess.Popen(
+            [sys.executable, "-c",
+             "import fcntl, sys, time\n"
+             "f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+             "print('held', flush=True); time.sleep(30)", str(path) + ".lock"],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            with pytest.raises(carematch.CarematchError, match="in use by"):
+                ix.save(str(path))
+        finally:
+            holder.kill()
+            holder.wait()
+        ix.save(str(path))
