@@ -476,39 +476,34 @@ fn linker(
 }
 
 fn link(a: &LinkArgs) -> Result<(), Error> {
-    let progress = Progress::new();
-    let config = load_config(&a.common)?;
-    let records = read_sources(&config, &[&a.left, &a.right], &progress)?;
-    let mode = carematch::link_mode(&records, 0, 1)?;
-    let mut outputs = Outputs::default();
-    let linker = linker(
-        &config,
-        &a.common,
-        &records,
-        &mode,
-        a.one_to_one,
-        &progress,
-        &mut outputs,
-    )?;
-    run(&records, &linker, &mode, &a.common, &progress, outputs)
+    link_or_dedupe(&a.common, &[&a.left, &a.right], a.one_to_one)
 }
 
 fn dedupe(a: &DedupeArgs) -> Result<(), Error> {
+    link_or_dedupe(&a.common, &[&a.input], false)
+}
+
+/// `link` (two files) or `dedupe` (one): read, train or load the model, run, write.
+fn link_or_dedupe(common: &Common, files: &[&Path], one_to_one: bool) -> Result<(), Error> {
     let progress = Progress::new();
-    let config = load_config(&a.common)?;
-    let records = read_sources(&config, &[&a.input], &progress)?;
-    let mode = carematch::dedupe_mode(&records, 0)?;
+    let config = load_config(common)?;
+    let records = read_sources(&config, files, &progress)?;
+    let mode = if files.len() == 2 {
+        carematch::link_mode(&records, 0, 1)?
+    } else {
+        carematch::dedupe_mode(&records, 0)?
+    };
     let mut outputs = Outputs::default();
     let linker = linker(
         &config,
-        &a.common,
+        common,
         &records,
         &mode,
-        false,
+        one_to_one,
         &progress,
         &mut outputs,
     )?;
-    run(&records, &linker, &mode, &a.common, &progress, outputs)
+    run(&records, &linker, &mode, common, &progress, outputs)
 }
 
 fn train(a: &TrainArgs) -> Result<(), Error> {
