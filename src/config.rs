@@ -273,6 +273,14 @@ pub fn is_encoded(records: &Records) -> bool {
 /// `mrn`, `*_id`, `*_number`, …, but not an address part such as `street_number`), at
 /// least 90% otherwise. Repeats within a source are the duplicates being looked for.
 pub(crate) fn identifier_columns(records: &Records) -> Vec<String> {
+    // Profiled once per store: the comparisons, blocking, training and rules all ask.
+    records
+        .identifiers
+        .get_or_init(|| profile_identifiers(records))
+        .clone()
+}
+
+fn profile_identifiers(records: &Records) -> Vec<String> {
     records
         .others
         .iter()

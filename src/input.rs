@@ -467,7 +467,7 @@ impl RecordsBuilder {
         }
         // Every store is checked here, whoever reads it (CLI, C, Python, index): clear and
         // pseudonymised sources, or sources of two encoding schemes, can never be linked.
-        crate::pseudonym::check_scheme(&rec)?;
+        rec.scheme = crate::pseudonym::check_scheme(&rec)?;
         Ok((rec, quality))
     }
 

@@ -333,7 +333,7 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     progress.say("normalising");
     let (records, quality) = b.build()?;
     say!("{quality}");
-    if let Some(scheme) = carematch::pseudonym::check_scheme(&records)? {
+    if let Some(scheme) = records.scheme() {
         sayln!("pseudonymised input: {scheme}");
     }
     let ids = config.identifiers(&records);

@@ -320,6 +320,11 @@ pub struct Records {
     pub(crate) rule_keys: RuleKeyCache,
     /// Row features and address words for comparisons, computed once.
     pub(crate) derived: crate::compare::Derived,
+    /// The encoding scheme of pseudonymised input, checked once when the store is built.
+    pub(crate) scheme: Option<String>,
+    /// The identifier columns (see `config::identifier_columns`), profiled once; cleared
+    /// when a row is pushed.
+    pub(crate) identifiers: std::sync::OnceLock<Vec<String>>,
 }
 
 impl std::fmt::Debug for Records {
@@ -368,6 +373,7 @@ impl Records {
     ///
     /// An input error when the store already holds the most rows it can.
     pub(crate) fn push(&mut self, row: &NewRow, source: &str) -> Result<u32, crate::Error> {
+        self.identifiers = std::sync::OnceLock::new();
         let r = u32::try_from(self.len())
             .ok()
             .filter(|&r| r < NONE - 1)
@@ -540,6 +546,12 @@ impl Records {
     /// The names of the carried-through columns.
     pub fn other_columns(&self) -> impl Iterator<Item = &str> {
         self.others.iter().map(|c| c.name.as_str())
+    }
+
+    /// The encoding scheme (scheme, key version, key fingerprint) of pseudonymised input,
+    /// the same on every row (checked when the store was built); `None` for clear input.
+    pub fn scheme(&self) -> Option<&str> {
+        self.scheme.as_deref()
     }
 
     /// The folded value of carried-through column `name` on `row`, if any.
