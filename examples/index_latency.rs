@@ -168,10 +168,7 @@ fn main() {
     let t = Instant::now();
     let both = read(&[&gp, &hospital]);
     let mode = carematch::link_mode(&both, 0, 1).expect("mode");
-    let comparisons = config.comparisons(&both).expect("comparisons");
-    let mut model =
-        Model::train(&both, &mode, &comparisons, &config.train_options_for(&both)).expect("train");
-    model.set_blocking(config.blocking_for(&both));
+    let (model, _) = config.train(&both, &mode, Vec::new()).expect("train");
     let rules = config.rules_for(&both);
     let sizes = (both.sources()[0].rows.len(), both.sources()[1].rows.len());
     drop(both);

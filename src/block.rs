@@ -33,6 +33,10 @@ pub enum Field {
     Role(Role),
     /// A carried-through column, by header name.
     Other(String),
+    /// Both names, unordered (written `names`): with `soundex`, the pair of the given name's
+    /// and the surname's Soundex codes, smaller first, so that a record whose given name and
+    /// surname were entered the wrong way round meets the other (issue 11).
+    Names,
 }
 
 /// How a key transforms a field's value before comparing.
@@ -62,6 +66,12 @@ pub enum Transform {
     District,
     /// Postcode area ("LS").
     Area,
+    /// The characters of a code sorted (`7364009` → `0034679`): the key survives two
+    /// transposed digits, the commonest error in a typed identifier.
+    Sorted,
+    /// The street of an address: a house number with the word after it (`11 dorset` of
+    /// `flat 2 11 dorset close`), or the first word when there is no number.
+    Street,
 }
 
 impl Transform {
@@ -79,16 +89,19 @@ impl Transform {
             Transform::Sector => "sector".into(),
             Transform::District => "district".into(),
             Transform::Area => "area".into(),
+            Transform::Sorted => "sorted".into(),
+            Transform::Street => "street".into(),
         }
     }
 }
 
 /// A field with a transform, written `field` or `field:transform`.
 ///
-/// Fields: `given_name`, `surname`, `dob`, `sex`, `postcode`, `nhs_number`, `address`, or the
-/// header of a carried-through column. Transforms: for names `token`, `initial`, `firstN`
-/// (`first3`), `soundex`, `nysiis`, `nickname`; for `dob` `year`, `year_month`; for
-/// `postcode` `sector`, `district`, `area`; for text `initial`, `firstN`.
+/// Fields: `given_name`, `surname`, `dob`, `sex`, `postcode`, `nhs_number`, `address`,
+/// `names` (both names, unordered; only `names:soundex`), or the header of a carried-through
+/// column. Transforms: for names `token`, `initial`, `firstN` (`first3`), `soundex`,
+/// `nysiis`, `nickname`; for `dob` `year`, `year_month`; for `postcode` `sector`,
+/// `district`, `area`; for `address` `street`; for text `initial`, `firstN`, `sorted`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     /// The field read.
@@ -110,6 +123,7 @@ impl FromStr for Key {
             return Err(config_err(format!("key '{s}' has no field")));
         }
         let field = match Role::parse(f) {
+            _ if f == "names" => Field::Names,
             Some(Role::Id) => {
                 return Err(config_err(format!(
                     "key '{s}': the id column cannot be a key"
@@ -130,12 +144,15 @@ impl FromStr for Key {
             "sector" => Transform::Sector,
             "district" => Transform::District,
             "area" => Transform::Area,
+            "sorted" => Transform::Sorted,
+            "street" => Transform::Street,
             _ => match t.strip_prefix("first").map(str::parse::<u8>) {
                 Some(Ok(n)) if n > 0 => Transform::First(n),
                 _ => return Err(config_err(format!("key '{s}': unknown transform '{t}'"))),
             },
         };
         let ok = match (&field, transform) {
+            (Field::Names, t) => t == Transform::Soundex,
             (_, Transform::Exact) => true,
             (Field::Role(Role::GivenName | Role::Surname), t) => matches!(
                 t,
@@ -152,8 +169,17 @@ impl FromStr for Key {
             (Field::Role(Role::Postcode), t) => {
                 matches!(t, Transform::Sector | Transform::District | Transform::Area)
             }
-            (Field::Role(Role::Address) | Field::Other(_), t) => {
-                matches!(t, Transform::Initial | Transform::First(_))
+            (Field::Role(Role::Address), t) => {
+                matches!(
+                    t,
+                    Transform::Initial | Transform::First(_) | Transform::Street
+                )
+            }
+            (Field::Other(_), t) => {
+                matches!(
+                    t,
+                    Transform::Initial | Transform::First(_) | Transform::Sorted
+                )
             }
             _ => false,
         };
@@ -171,6 +197,7 @@ impl fmt::Display for Key {
         match &self.field {
             Field::Role(r) => f.write_str(r.as_str())?,
             Field::Other(n) => f.write_str(n)?,
+            Field::Names => f.write_str("names")?,
         }
         if self.transform != Transform::Exact {
             write!(f, ":{}", self.transform.as_str())?;
@@ -388,6 +415,28 @@ impl<'a> KeyValues<'a> {
                     .map(|&v| if v == 0 { MISSING } else { u64::from(v) })
                     .collect(),
             ),
+            Field::Names => {
+                let sx = |rows: &[u32], d: &crate::record::NameDict, r: usize| {
+                    let id = rows[r];
+                    if id == NONE {
+                        NONE
+                    } else {
+                        d.soundex[id as usize]
+                    }
+                };
+                KeyKind::Direct(
+                    (0..records.len())
+                        .into_par_iter()
+                        .map(|r| {
+                            names_pair(
+                                sx(&records.given, &records.given_dict, r),
+                                sx(&records.surname, &records.surname_dict, r),
+                            )
+                            .unwrap_or(MISSING)
+                        })
+                        .collect(),
+                )
+            }
             Field::Role(Role::Id) => {
                 return Err(config_err("the id column cannot be a key".into()));
             }
@@ -416,21 +465,73 @@ fn opt(v: u32) -> u64 {
     if v == NONE { MISSING } else { u64::from(v) }
 }
 
-/// Interns the first character(s) of each value into dense ids.
-fn prefix_table<'a>(values: impl Iterator<Item = &'a str>, t: Transform) -> Vec<u64> {
-    let n = match t {
-        Transform::Initial => 1,
-        Transform::First(n) => usize::from(n),
-        _ => usize::MAX,
+/// The `names:soundex` key of a row from its given name's and surname's packed Soundex
+/// codes: the two, smaller first; `None` when either is missing.
+pub(crate) fn names_pair(given: u32, surname: u32) -> Option<u64> {
+    if given == NONE || surname == NONE {
+        return None;
+    }
+    let (a, b) = (given.min(surname), given.max(surname));
+    Some((u64::from(a) << 32) | u64::from(b))
+}
+
+/// The key text of a normalised address or carried value under a text transform (whole
+/// value, `initial`, `firstN`, `sorted`, `street`); `None` when empty. The index computes
+/// one record's keys with this too.
+pub(crate) fn text_key(t: Transform, v: &str) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let prefix = |n: usize| {
+        let end = v.char_indices().nth(n).map_or(v.len(), |(i, _)| i);
+        &v[..end]
     };
-    let mut ids: FxHashMap<&str, u64> = FxHashMap::default();
+    let k: Cow<'_, str> = match t {
+        Transform::Initial => Cow::Borrowed(prefix(1)),
+        Transform::First(n) => Cow::Borrowed(prefix(usize::from(n))),
+        Transform::Sorted => {
+            let mut c: Vec<char> = v.chars().filter(|c| !c.is_whitespace()).collect();
+            c.sort_unstable();
+            Cow::Owned(c.into_iter().collect())
+        }
+        Transform::Street => Cow::Borrowed(street(v)),
+        _ => Cow::Borrowed(v),
+    };
+    (!k.is_empty()).then_some(k)
+}
+
+/// The street of a normalised address: the last token holding a digit with the word after
+/// it (`flat 2 11 dorset close` → `11 dorset`), else the first token.
+fn street(v: &str) -> &str {
+    let tokens: Vec<(usize, &str)> = v
+        .split(' ')
+        .scan(0usize, |at, t| {
+            let start = *at;
+            *at += t.len() + 1;
+            Some((start, t))
+        })
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    let digit = |t: &str| t.bytes().any(|b| b.is_ascii_digit());
+    let numbered = (0..tokens.len().saturating_sub(1))
+        .rev()
+        .find(|&i| digit(tokens[i].1) && !digit(tokens[i + 1].1));
+    match numbered {
+        Some(i) => {
+            let (start, _) = tokens[i];
+            let (next, t) = tokens[i + 1];
+            &v[start..next + t.len()]
+        }
+        None => tokens.first().map_or("", |t| t.1),
+    }
+}
+
+/// Interns each value's key under text transform `t` (see [`text_key`]) into dense ids.
+fn prefix_table<'a>(values: impl Iterator<Item = &'a str>, t: Transform) -> Vec<u64> {
+    let mut ids: FxHashMap<std::borrow::Cow<'a, str>, u64> = FxHashMap::default();
     values
         .map(|v| {
-            let end = v.char_indices().nth(n).map_or(v.len(), |(i, _)| i);
-            let p = &v[..end];
-            if p.is_empty() {
+            let Some(p) = text_key(t, v) else {
                 return MISSING;
-            }
+            };
             let next = ids.len() as u64;
             *ids.entry(p).or_insert(next)
         })
@@ -598,6 +699,64 @@ impl Blocker {
             produced: vec![0; self.rules.len()],
         }
     }
+}
+
+/// Rows counted per source by [`estimate_comparisons`]; larger sources are sampled.
+const ESTIMATE_ROWS: u32 = 200_000;
+
+/// The number of comparisons `rule` would generate on its own on `records` in `mode`,
+/// without numbering its keys (the rules a data-driven choice tries and leaves out cost a
+/// hash count, not a sort). Exact for sources of up to 200,000 rows; a larger source is
+/// sampled (every k-th row) and the count scaled up, which estimates the pairs of large
+/// buckets well and is deterministic.
+///
+/// # Errors
+///
+/// A config error when the rule names a column the input does not have.
+pub fn estimate_comparisons(
+    records: &Records,
+    rule: &BlockingRule,
+    mode: &Mode,
+) -> Result<u64, Error> {
+    let parts: Vec<KeyValues> = rule
+        .keys
+        .iter()
+        .map(|k| KeyValues::new(records, k))
+        .collect::<Result<_, Error>>()?;
+    let key = |r: u32| -> Option<[u64; MAX_KEYS]> {
+        let mut t = [MISSING; MAX_KEYS];
+        for (slot, p) in t.iter_mut().zip(&parts) {
+            *slot = p.get(r)?;
+        }
+        Some(t)
+    };
+    let stride = |rows: &Range<u32>| (rows.end - rows.start).div_ceil(ESTIMATE_ROWS).max(1);
+    let count = |rows: &Range<u32>, side: usize, h: &mut FxHashMap<[u64; MAX_KEYS], [u64; 2]>| {
+        for r in rows.clone().step_by(stride(rows) as usize) {
+            if let Some(k) = key(r) {
+                h.entry(k).or_default()[side] += 1;
+            }
+        }
+    };
+    let mut h: FxHashMap<[u64; MAX_KEYS], [u64; 2]> = FxHashMap::default();
+    let pairs = match mode {
+        Mode::Link { left, right } => {
+            count(left, 0, &mut h);
+            count(right, 1, &mut h);
+            let scale = f64::from(stride(left)) * f64::from(stride(right));
+            h.values().map(|c| c[0] * c[1]).sum::<u64>() as f64 * scale
+        }
+        Mode::Dedupe { rows } => {
+            count(rows, 0, &mut h);
+            let s = f64::from(stride(rows));
+            h.values()
+                .map(|c| c[0] * c[0].saturating_sub(1) / 2)
+                .sum::<u64>() as f64
+                * s
+                * s
+        }
+    };
+    Ok(pairs.round() as u64)
 }
 
 /// The most keys a blocking rule may have.

@@ -43,8 +43,12 @@ pub struct Config {
     /// The model's comparisons; `None` for [`Comparison::defaults`] plus a text comparison of
     /// every carried column that every input has.
     pub comparisons: Option<Vec<ComparisonConfig>>,
-    /// Prediction blocking rules; `None` for [`BlockingRule::defaults`].
+    /// Prediction blocking rules; `None` to choose them from the data: the defaults, then
+    /// rules from a pool within `blocking_budget` (see [`crate::BlockingChoice`]).
     pub blocking: Option<Vec<BlockingRule>>,
+    /// Comparisons per record the chosen blocking rules may generate in all; `None` for
+    /// [`crate::DEFAULT_BUDGET_PER_RECORD`]. Ignored when `blocking` is set.
+    pub blocking_budget: Option<f64>,
     /// Training blocking rules (one EM session each); `None` for the defaults of
     /// [`TrainOptions`].
     pub training_rules: Option<Vec<BlockingRule>>,
@@ -147,13 +151,30 @@ impl Config {
     }
 
     /// Training options from the config (for pseudonymised input, training rules on its
-    /// token columns).
-    pub fn train_options_for(&self, records: &Records) -> TrainOptions {
+    /// token columns). For clear text without the config's training rules, the default
+    /// sessions that make pairs in `mode`, one per identifier column, and sessions from
+    /// [`crate::choice`]'s pool for any comparison no session could estimate (see
+    /// [`crate::choice::complete_sessions`]).
+    ///
+    /// # Errors
+    ///
+    /// A config error when a comparison or rule names a column the input lacks.
+    pub fn train_options_for(
+        &self,
+        records: &Records,
+        mode: &crate::Mode,
+    ) -> Result<TrainOptions, Error> {
         let mut o = self.train_options();
         if self.training_rules.is_none() && !is_encoded(records) {
             // An identifier shared by the files teaches m for every other field, as the NHS
             // number's session does.
             o.sessions.extend(identifier_rules(records));
+            o.sessions = crate::choice::complete_sessions(
+                records,
+                mode,
+                &self.comparisons(records)?,
+                std::mem::take(&mut o.sessions),
+            )?;
         }
         if self.training_rules.is_none() && is_encoded(records) {
             o.sessions = available(
@@ -170,19 +191,40 @@ impl Config {
                 o.sessions.pop();
             }
         }
-        o
+        Ok(o)
     }
 
-    /// The model's prediction blocking rules: the config's, or the defaults for clear text
-    /// or for pseudonymised input.
-    pub fn blocking_for(&self, records: &Records) -> Vec<BlockingRule> {
+    /// The model's prediction blocking rules: the config's, or for pseudonymised input its
+    /// defaults, or for clear text the defaults and the rules chosen from the data within the
+    /// budget (see [`crate::BlockingChoice`]).
+    ///
+    /// # Errors
+    ///
+    /// A config error when a rule names a column the input does not have, or the budget is
+    /// negative or not a number.
+    pub fn blocking_for(
+        &self,
+        records: &Records,
+        mode: &crate::Mode,
+    ) -> Result<crate::BlockingChoice, Error> {
         if let Some(b) = &self.blocking {
-            return b.clone();
+            return Ok(crate::BlockingChoice::given(b.clone()));
+        }
+        let per_record = self
+            .blocking_budget
+            .unwrap_or(crate::DEFAULT_BUDGET_PER_RECORD);
+        if !(per_record.is_finite() && per_record >= 0.0) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "blocking_budget must be a number of comparisons per record, 0 or more (got {per_record})"
+                ),
+            ));
         }
         if is_encoded(records) {
             // Rules on name tokens drop out for files written without them; two name-free
             // rules keep movers and people without NHS numbers in reach.
-            available(
+            let rules = available(
                 records,
                 parse_all(&[
                     "nhs_number.tok",
@@ -195,12 +237,45 @@ impl Config {
                     "postcode.tok & dob.year.tok",
                     "dob.tok & postcode.area.tok & sex.tok",
                 ]),
-            )
-        } else {
-            let mut rules = BlockingRule::defaults();
-            rules.extend(identifier_rules(records));
-            rules
+            );
+            return crate::choice::choose(records, mode, rules, &[], 0.0, 0);
         }
+        let mut rules = BlockingRule::defaults();
+        rules.extend(identifier_rules(records));
+        crate::choice::choose(
+            records,
+            mode,
+            rules,
+            &identifier_columns(records),
+            per_record,
+            if per_record > 0.0 {
+                crate::choice::MIN_BUDGET
+            } else {
+                0
+            },
+        )
+    }
+
+    /// Trains a model of `records` for `mode` as this config says (its comparisons, training
+    /// rules and blocking), with `labelled` true pairs if any: the one way the CLI, the C ABI
+    /// and the index train. Returns the model and the blocking choice, for the summary.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::comparisons`], [`crate::Model::train`] and [`Config::blocking_for`].
+    pub fn train(
+        &self,
+        records: &Records,
+        mode: &crate::Mode,
+        labelled: Vec<crate::Pair>,
+    ) -> Result<(crate::Model, crate::BlockingChoice), Error> {
+        let comparisons = self.comparisons(records)?;
+        let mut options = self.train_options_for(records, mode)?;
+        options.labelled = labelled;
+        let mut model = crate::Model::train(records, mode, &comparisons, &options)?;
+        let choice = self.blocking_for(records, mode)?;
+        model.set_blocking(choice.rules());
+        Ok((model, choice))
     }
 
     /// The deterministic rules: the config's, or the defaults for clear text or for
@@ -387,7 +462,7 @@ fn identifier_rules(records: &Records) -> Vec<BlockingRule> {
 fn has_columns(records: &Records, rule: &BlockingRule) -> bool {
     rule.keys().iter().all(|k| match &k.field {
         crate::block::Field::Other(name) => records.other_columns().any(|c| c == name),
-        crate::block::Field::Role(_) => true,
+        crate::block::Field::Role(_) | crate::block::Field::Names => true,
     })
 }
 
@@ -417,6 +492,7 @@ impl Default for Config {
             accept_test_nhs_numbers: true,
             comparisons: None,
             blocking: None,
+            blocking_budget: None,
             training_rules: None,
             thresholds: None,
             u_pairs: None,
@@ -612,13 +688,16 @@ mod tests {
         assert!(kinds.contains(&("soc_sec_id".into(), crate::compare::Kind::Identifier)));
         assert!(kinds.contains(&("state".into(), crate::compare::Kind::Text)));
         assert!(
-            c.blocking_for(&r)
+            c.blocking_for(&r, &crate::dedupe_mode(&r, 0).unwrap())
+                .unwrap()
+                .rules()
                 .iter()
                 .any(|b| b.to_string() == "soc_sec_id")
         );
         assert!(c.rules_for(&r).iter().any(|m| m.name() == "soc_sec_id-dob"));
         assert!(
-            c.train_options_for(&r)
+            c.train_options_for(&r, &crate::dedupe_mode(&r, 0).unwrap())
+                .unwrap()
                 .sessions
                 .iter()
                 .any(|b| b.to_string() == "soc_sec_id")
@@ -642,7 +721,8 @@ mod tests {
             transform: crate::block::Transform::Exact,
         };
         assert!(BlockingRule::new(vec![key]).is_err());
-        for rule in Config::default().blocking_for(&r) {
+        let mode = crate::dedupe_mode(&r, 0).unwrap();
+        for rule in Config::default().blocking_for(&r, &mode).unwrap().rules() {
             let back: BlockingRule = rule.to_string().parse().unwrap();
             assert_eq!(back, rule);
         }

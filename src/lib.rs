@@ -78,6 +78,7 @@
 #![deny(missing_docs)]
 
 mod block;
+mod choice;
 mod cluster;
 pub mod compare;
 mod config;
@@ -97,7 +98,11 @@ mod rules;
 pub mod schema;
 pub mod synth;
 
-pub use block::{Blocker, BlockingRule, Field, Key, MAX_KEYS, Mode, Pair, PairChunks, Transform};
+pub use block::{
+    Blocker, BlockingRule, Field, Key, MAX_KEYS, Mode, Pair, PairChunks, Transform,
+    estimate_comparisons,
+};
+pub use choice::{BlockingChoice, Considered, DEFAULT_BUDGET_PER_RECORD, Verdict};
 pub use cluster::{Clusters, IdChanges, PreviousIds};
 pub use config::Config;
 pub use error::{Error, ErrorKind, usage_error};

@@ -354,14 +354,13 @@ fn trained(
     progress: &Progress,
 ) -> Result<Model, Error> {
     progress.say("training the model");
-    let comparisons = config.comparisons(records)?;
-    let mut options = config.train_options_for(records);
-    if let Some(path) = labels {
-        options.labelled = labelled_pairs(records, mode, path)?;
-    }
-    let mut model = Model::train(records, mode, &comparisons, &options)?;
-    model.set_blocking(config.blocking_for(records));
+    let labelled = match labels {
+        Some(path) => labelled_pairs(records, mode, path)?,
+        None => Vec::new(),
+    };
+    let (model, choice) = config.train(records, mode, labelled)?;
     print_training(&model);
+    say!("{choice}");
     Ok(model)
 }
 
@@ -554,9 +553,11 @@ fn run(
     if total == 0 && !records.is_empty() {
         eprintln!(
             "carematch: warning: no blocking rule made a single candidate pair, so nothing can \
-             be linked: the default rules block on the date of birth, the postcode, the NHS \
-             number and identifier columns; if the files share other fields, give rules on them \
-             in the config (\"blocking\" and \"training_rules\")"
+             be linked: the rules (the defaults and those chosen from the fields the files \
+             share: names, date of birth, postcode, address, NHS number, identifier columns) \
+             found no two records that agree; if the files share other fields, map them to \
+             roles or give rules on them in the config (\"columns\", \"blocking\" and \
+             \"training_rules\")"
         );
     }
     progress.say("linking");

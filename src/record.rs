@@ -163,7 +163,7 @@ impl<'a> NameFeatures<'a> {
 }
 
 /// Packs up to four ASCII bytes into a `u32` exactly.
-fn pack4(s: &str) -> u32 {
+pub(crate) fn pack4(s: &str) -> u32 {
     let mut v = 0u32;
     for b in s.bytes().take(4) {
         v = (v << 8) | u32::from(b);

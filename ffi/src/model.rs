@@ -66,14 +66,7 @@ pub(crate) fn train_on(records: &carematch::Records) -> Result<Model, Failure> {
     } else {
         carematch::dedupe_mode(records, 0)?
     };
-    let comparisons = config.comparisons(records)?;
-    let mut model = Model::train(
-        records,
-        &mode,
-        &comparisons,
-        &config.train_options_for(records),
-    )?;
-    model.set_blocking(config.blocking_for(records));
+    let (model, _choice) = config.train(records, &mode, Vec::new())?;
     Ok(model)
 }
 

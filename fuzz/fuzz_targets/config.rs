@@ -36,13 +36,17 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let rules = config.rules_for(&records);
-    let blocking = config.blocking_for(&records);
-    let mut options = config.train_options_for(&records);
-    options.max_iterations = options.max_iterations.min(50);
-    let Ok(comparisons) = config.comparisons(&records) else {
+    let Ok(mode) = carematch::link_mode(&records, 0, 1) else {
         return;
     };
-    let Ok(mode) = carematch::link_mode(&records, 0, 1) else {
+    let Ok(blocking) = config.blocking_for(&records, &mode).map(|c| c.rules()) else {
+        return;
+    };
+    let Ok(mut options) = config.train_options_for(&records, &mode) else {
+        return;
+    };
+    options.max_iterations = options.max_iterations.min(50);
+    let Ok(comparisons) = config.comparisons(&records) else {
         return;
     };
     let Ok(mut model) = Model::train(&records, &mode, &comparisons, &options) else {

@@ -43,11 +43,10 @@ pub fn model() -> &'static Model {
         let records = population();
         let config = carematch::Config::default();
         let mode = carematch::dedupe_mode(&records, 0).expect("one source");
-        let comparisons = config.comparisons(&records).expect("default comparisons");
-        let options = config.train_options_for(&records);
-        let mut m = Model::train(&records, &mode, &comparisons, &options).expect("training");
-        m.set_blocking(config.blocking_for(&records));
-        m
+        config
+            .train(&records, &mode, Vec::new())
+            .expect("training")
+            .0
     })
 }
 

@@ -141,12 +141,16 @@ fn postcode_key(t: Transform, p: [Option<&str>; 4]) -> Option<KeyValue<'_>> {
 
 /// The key of an address or a carried column's text under transform `t`.
 fn text_key(t: Transform, s: &str) -> Option<KeyValue<'_>> {
-    let s = match t {
-        Transform::Initial => prefix(s, 1)?,
-        Transform::First(n) => prefix(s, usize::from(n))?,
-        _ => s,
+    crate::block::text_key(t, s).map(KeyValue::Text)
+}
+
+/// The `names:soundex` key of a given name and a surname.
+fn names_key<'a>(given: &str, surname: &str) -> Option<KeyValue<'a>> {
+    let sx = |n: &str| {
+        let first = n.split(' ').next().unwrap_or("");
+        soundex(first).map_or(NONE, |s| crate::record::pack4(&s))
     };
-    Some(KeyValue::Text(Cow::Borrowed(s)))
+    crate::block::names_pair(sx(given), sx(surname)).map(KeyValue::Number)
 }
 
 /// The value of `key` on `v`, as the batch blocker computes it; `None` when missing.
@@ -171,6 +175,7 @@ pub(crate) fn key_value<'a>(key: &Key, v: &View<'a>, others: &[String]) -> Optio
         },
         Field::Role(Role::NhsNumber) => (v.nhs != 0).then_some(KeyValue::Number(v.nhs)),
         Field::Role(Role::Sex) => (v.sex != 0).then_some(KeyValue::Number(u64::from(v.sex))),
+        Field::Names => names_key(v.given?, v.surname?),
         Field::Role(Role::Id) => None,
     }
 }
@@ -260,6 +265,10 @@ impl<'r> KeyColumn<'r> {
                 }
                 None => KeyColumn::Direct(vec![None; r.len()]),
             },
+            Field::Names => KeyColumn::Direct(row(&|i| {
+                let row = i as u32;
+                Some(hash_value(&names_key(r.given_name(row)?, r.surname(row)?)?))
+            })),
             Field::Role(Role::DateOfBirth | Role::NhsNumber | Role::Sex | Role::Id) => {
                 let v = |row: usize| {
                     let view = View {

@@ -36,7 +36,7 @@
 
 mod em;
 mod score;
-mod train;
+pub(crate) mod train;
 
 pub(crate) use score::Weights;
 pub use score::{Contribution, Explanation, Scorer};

@@ -319,7 +319,8 @@ fn key_reads(field: &Field, c: &Comparison) -> bool {
         | (Field::Role(Role::Postcode), Kind::Location | Kind::Postcode)
         | (Field::Role(Role::Address), Kind::Location | Kind::Address)
         | (Field::Role(Role::NhsNumber), Kind::NhsNumber)
-        | (Field::Role(Role::Sex), Kind::Sex) => true,
+        | (Field::Role(Role::Sex), Kind::Sex)
+        | (Field::Names, Kind::GivenName | Kind::Surname) => true,
         (Field::Other(name), Kind::Text | Kind::Identifier) => *name == c.field,
         (Field::Other(name), kind) if !crate::compare::encoded_columns(kind).is_empty() => {
             crate::compare::encoded_columns(kind).contains(&name.as_str())
@@ -327,6 +328,12 @@ fn key_reads(field: &Field, c: &Comparison) -> bool {
         }
         _ => false,
     }
+}
+
+/// True when `rule` blocks on the field comparison `c` compares (so a session on it cannot
+/// estimate `c`'s m).
+pub(crate) fn reads(rule: &BlockingRule, c: &Comparison) -> bool {
+    rule.keys().iter().any(|k| key_reads(&k.field, c))
 }
 
 /// Bits of the comparisons whose field a training rule blocks on.
