@@ -509,6 +509,20 @@ fn naive_levels(r: &Records, raw_nhs: &[&str], a: u32, b: u32) -> Vec<String> {
                 }
             }
             (Some(_), Some(_)) => "else".into(),
+            // Two addresses, no postcode on either side: the words alone decide.
+            _ if pa.is_none()
+                && pb.is_none()
+                && r.address(a).is_some()
+                && r.address(b).is_some() =>
+            {
+                let (wx, wy) = (words(r.address(a).unwrap()), words(r.address(b).unwrap()));
+                let common = wx.intersection(&wy).count();
+                if common >= 2 && common * 4 >= wx.len().min(wy.len()) * 3 {
+                    "same_address".into()
+                } else {
+                    "else".into()
+                }
+            }
             _ => "null".into(),
         }
     });

@@ -12,7 +12,7 @@
 //! | given name | exact; nickname (same name per the nickname table); Jaro-Winkler ≥ 0.92; ≥ 0.88; phonetic (Soundex or NYSIIS); else |
 //! | surname | exact; swapped with the given name; Jaro-Winkler ≥ 0.92; ≥ 0.88; phonetic; else |
 //! | date of birth | exact; day and month swapped; one digit different or two adjacent digits transposed; same year and month; within a year; else |
-//! | location | same address (address tokens' Jaccard ≥ 0.8, postcode not contradicting); postcode unit; sector; district; area; else |
+//! | location | same address (address tokens' Jaccard ≥ 0.8, postcode not contradicting); postcode unit; sector; district; area; else. With no postcode on either side: same address also when at least two words and three quarters of the shorter address's words are in the other; else otherwise |
 //! | NHS number | equal; one digit or one adjacent transposition apart (one side failed its check digit); different |
 //! | sex | agree; disagree |
 //!
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use encoded::columns_of as encoded_columns;
 pub use similarity::jaro_winkler;
-use similarity::{jaccard_sorted, one_digit_apart, one_edit_apart};
+use similarity::{common_sorted, jaccard_sorted, one_digit_apart, one_edit_apart};
 
 use crate::Error;
 use crate::block::{Pair, config_err};
@@ -473,6 +473,21 @@ pub(crate) fn clear_level(
                 && (aa == ab || jaccard_sorted(cx.words_of(aa), cx.words_of(ab)) >= 0.8)
             {
                 return 1;
+            }
+            // Two addresses and no postcode on either side (an extract without postcodes):
+            // the address alone decides. One system often drops the town or the flat, so
+            // the shorter address's words (at least two) mostly within the longer one's are
+            // the same address; different addresses are a disagreement, not an absence of
+            // evidence.
+            if aa != NONE && ab != NONE && pa == NONE && pb == NONE {
+                let (wa, wb) = (cx.words_of(aa), cx.words_of(ab));
+                let common = common_sorted(wa, wb);
+                let shorter = wa.len().min(wb.len());
+                return if common >= 2 && common * 4 >= shorter * 3 {
+                    1
+                } else {
+                    6
+                };
             }
             match postcode_level(x, y) {
                 0 => 0,
@@ -1076,6 +1091,38 @@ mod tests {
         assert_eq!(dob_level(19800201, 19810101), 5);
         assert_eq!(dob_level(19800201, 19900101), 6);
         assert_eq!(dob_level(0, 19900101), 0);
+    }
+
+    /// Issue 11: with no postcode on either side the address alone decides the location: the
+    /// same street and number with the town left off by one system is the same address, and
+    /// a different address is "else" (it was "null", no evidence, so an extract of names and
+    /// addresses could not tell a move from a match). With a postcode, unchanged.
+    #[test]
+    fn without_postcodes_the_address_alone_decides_the_location() {
+        let mut b = crate::RecordsBuilder::new();
+        b.add_reader(
+            "t.csv",
+            "id,given_name,address,postcode\n\
+             1,Ann,\"18 Hall Lane, Sutton Coldfield\",\n\
+             2,Ann,18 Hall Ln,\n\
+             3,Ann,4 Mill Road,\n\
+             4,Ann,18 Hall Lane,LS1 4AP\n\
+             5,Ann,4 Mill Road,M1 1AE\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let r = b.build().unwrap().0;
+        let location = [Comparison::for_field("location").unwrap()];
+        let c = Comparer::new(&r, &location).unwrap();
+        let level = |a: u32, b: u32| level_of(c.vector(Pair { left: a, right: b }), 0);
+        assert_eq!(level(0, 1), 1, "the town left off");
+        assert_eq!(level(0, 2), 6, "another address");
+        assert_eq!(level(1, 2), 6);
+        // One postcode missing: as before, no evidence unless the addresses agree.
+        assert_eq!(level(2, 3), 0);
+        assert_eq!(level(1, 3), 1);
+        // Both postcodes: they decide.
+        assert_eq!(level(3, 4), 6);
     }
 
     #[test]

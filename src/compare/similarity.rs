@@ -76,6 +76,12 @@ pub(crate) fn jaccard_sorted<T: Ord>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
+    let common = common_sorted(a, b);
+    common as f64 / (a.len() + b.len() - common) as f64
+}
+
+/// The number of elements two sorted, distinct slices share.
+pub(crate) fn common_sorted<T: Ord>(a: &[T], b: &[T]) -> usize {
     let (mut i, mut j, mut common) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -88,7 +94,7 @@ pub(crate) fn jaccard_sorted<T: Ord>(a: &[T], b: &[T]) -> f64 {
             }
         }
     }
-    common as f64 / (a.len() + b.len() - common) as f64
+    common
 }
 
 /// True when two equal-length digit arrays differ by one substitution or one adjacent

@@ -219,7 +219,13 @@ impl Model {
                 lambda_in_session: r.lambda,
                 lambda: 0.0,
             });
-            session_results.push((rule.clone(), r.lambda, n_pairs, r.expected_matches));
+            session_results.push((
+                rule.clone(),
+                r.lambda,
+                n_pairs,
+                r.expected_matches,
+                r.converged && r.lambda < 0.5,
+            ));
         }
         let m: Vec<Vec<f64>> = (0..n_comp)
             .map(|c| {
@@ -238,17 +244,23 @@ impl Model {
             .collect();
         let m: Vec<Vec<f64>> = m.iter().zip(&u).map(|(m, u)| monotone(m, u)).collect();
         // λ for all pairs from each session: λ_s × pairs_s / (total × P(rule keeps | match)).
+        // A session whose EM did not converge, or ended with half its pairs or more as
+        // matches (EM took a household or a name for the person), says little about λ: it
+        // is left out of the average while a reliable session is there.
+        let reliable = session_results.iter().any(|s| s.4);
         let mut lambda_num = 0.0;
         let mut lambda_den = 0.0;
-        for ((rule, lambda_s, n_pairs, expected), summary) in
+        for ((rule, lambda_s, n_pairs, expected, ok), summary) in
             session_results.iter().zip(sessions.iter_mut())
         {
             let recall = rule_recall(comparisons, &m, &present, rule);
             if recall > 0.0 && total_pairs > 0.0 {
                 let l = (lambda_s * *n_pairs as f64 / (total_pairs * recall)).clamp(1e-15, 0.5);
                 summary.lambda = l;
-                lambda_num += l.ln() * expected;
-                lambda_den += expected;
+                if *ok || !reliable {
+                    lambda_num += l.ln() * expected;
+                    lambda_den += expected;
+                }
             }
         }
         let mut lambda = if lambda_den > 0.0 {
@@ -256,6 +268,13 @@ impl Model {
         } else {
             1e-6
         };
+        // In a link each record of the smaller source matches at most about one record of
+        // the larger (sources are rarely full of duplicates), so λ is at most 1 / the larger
+        // source's size. A session that took families for people cannot push it higher.
+        if let Mode::Link { left, right } = mode {
+            let larger = (left.end - left.start).max(right.end - right.start).max(1);
+            lambda = lambda.min(1.0 / f64::from(larger));
+        }
         let mut m = m;
         if !options.labelled.is_empty() {
             // Supervised: each level's share among the labelled pairs (add-half smoothing),
