@@ -145,12 +145,30 @@ impl Model {
         }
         drop(pairs);
 
-        // m and λ by EM, one session per training rule.
-        let mut m_sum: Vec<Vec<f64>> = comparisons
+        // m of the identifiers (NHS number, identifier columns) from sure pairs, held fixed
+        // in every session: see [`anchored_m`].
+        let anchors = if options.labelled.is_empty() {
+            anchored_m(records, mode, comparisons, &comparer, &u)?
+        } else {
+            vec![None; n_comp]
+        };
+        let anchored_bits = anchors
             .iter()
-            .map(|c| vec![0.0; c.level_names().len()])
+            .enumerate()
+            .filter(|(_, a)| a.is_some())
+            .fold(0u32, |b, (c, _)| b | (1 << c));
+
+        // m and λ by EM, one session per training rule. m is averaged per trust level (see
+        // below), and each comparison takes it from the most trusted sessions that estimate it.
+        let mut m_sum: Vec<Vec<Vec<f64>>> = (0..3)
+            .map(|_| {
+                comparisons
+                    .iter()
+                    .map(|c| vec![0.0; c.level_names().len()])
+                    .collect()
+            })
             .collect();
-        let mut m_weight = vec![0.0; n_comp];
+        let mut m_weight = vec![vec![0.0; n_comp]; 3];
         let mut sessions = Vec::new();
         let mut session_results = Vec::new();
         let rules: &[BlockingRule] = if options.labelled.is_empty() {
@@ -187,22 +205,45 @@ impl Model {
             }
             let mut vectors: Vec<(u64, u64)> = counter.into_iter().collect();
             vectors.sort_unstable();
-            let start: Vec<Vec<f64>> = comparisons.iter().map(default_m).collect();
+            let start: Vec<Vec<f64>> = comparisons
+                .iter()
+                .zip(&anchors)
+                .map(|(c, a)| a.clone().unwrap_or_else(|| default_m(c)))
+                .collect();
             let r = em::em(
                 &vectors,
                 &u,
                 start,
                 0.5,
                 masked,
+                anchored_bits & !masked,
                 options.max_iterations,
                 options.tolerance,
             );
+            // Trust: 2 for a converged session on an identifier alone whose m is anchored (its
+            // pairs are nearly all true, and the share of true pairs it keeps is known), 1
+            // for another session that converged to a λ below 0.5, 0 otherwise. On the
+            // generator's 14M-person dedupe the `given_name & surname & postcode:area`
+            // session's pairs are mostly namesakes, and averaged in it gave m(dob else) = 0.55.
+            let on_anchored_id = rule.keys().len() == 1
+                && rule.keys()[0].transform == Transform::Exact
+                && comparisons.iter().enumerate().any(|(c, x)| {
+                    anchored_bits & (1 << c) != 0 && key_reads(&rule.keys()[0].field, x)
+                });
+            // (Most pairs of an identifier's session are true: its λ is near 1.)
+            let trust = if on_anchored_id && r.converged {
+                2
+            } else if r.converged && r.lambda < 0.5 {
+                1
+            } else {
+                0
+            };
             for c in 0..n_comp {
                 if masked & (1 << c) == 0 && r.expected_matches > 0.0 {
-                    for l in 1..m_sum[c].len() {
-                        m_sum[c][l] += r.m[c][l] * r.expected_matches;
+                    for l in 1..m_sum[trust][c].len() {
+                        m_sum[trust][c][l] += r.m[c][l] * r.expected_matches;
                     }
-                    m_weight[c] += r.expected_matches;
+                    m_weight[trust][c] += r.expected_matches;
                 }
             }
             sessions.push(SessionSummary {
@@ -219,18 +260,12 @@ impl Model {
                 lambda_in_session: r.lambda,
                 lambda: 0.0,
             });
-            session_results.push((
-                rule.clone(),
-                r.lambda,
-                n_pairs,
-                r.expected_matches,
-                r.converged && r.lambda < 0.5,
-            ));
+            session_results.push((rule.clone(), r.lambda, n_pairs, r.expected_matches, trust));
         }
         let m: Vec<Vec<f64>> = (0..n_comp)
             .map(|c| {
-                if m_weight[c] > 0.0 {
-                    let mut v: Vec<f64> = m_sum[c].iter().map(|x| x / m_weight[c]).collect();
+                if let Some(t) = (0..3).rev().find(|&t| m_weight[t][c] > 0.0) {
+                    let mut v: Vec<f64> = m_sum[t][c].iter().map(|x| x / m_weight[t][c]).collect();
                     v[0] = 0.0;
                     // A level EM found empty still gets a tiny m, so its weight is finite.
                     for x in v.iter_mut().skip(1) {
@@ -242,22 +277,30 @@ impl Model {
                 }
             })
             .collect();
+        let m: Vec<Vec<f64>> = m
+            .into_iter()
+            .zip(&anchors)
+            .map(|(m, a)| a.clone().unwrap_or(m))
+            .collect();
         let m: Vec<Vec<f64>> = m.iter().zip(&u).map(|(m, u)| monotone(m, u)).collect();
         // λ for all pairs from each session: λ_s × pairs_s / (total × P(rule keeps | match)).
-        // A session whose EM did not converge, or ended with half its pairs or more as
-        // matches (EM took a household or a name for the person), says little about λ: it
-        // is left out of the average while a reliable session is there.
-        let reliable = session_results.iter().any(|s| s.4);
+        // Only the most trusted sessions count: a session on an anchored identifier alone
+        // (on the generator's 14M-person dedupe it gives λ within 5% of the truth, where the
+        // name and date-of-birth sessions, whose pairs are mostly namesakes at that size, are
+        // 2.4-3x too high), else those that converged to a sane λ, else all. A session whose
+        // EM did not converge, or ended with half its pairs or more as matches (EM took a
+        // household or a name for the person), says little about λ.
+        let best = session_results.iter().map(|s| s.4).max().unwrap_or(0);
         let mut lambda_num = 0.0;
         let mut lambda_den = 0.0;
-        for ((rule, lambda_s, n_pairs, expected, ok), summary) in
+        for ((rule, lambda_s, n_pairs, expected, trust), summary) in
             session_results.iter().zip(sessions.iter_mut())
         {
             let recall = rule_recall(comparisons, &m, &present, rule);
             if recall > 0.0 && total_pairs > 0.0 {
                 let l = (lambda_s * *n_pairs as f64 / (total_pairs * recall)).clamp(1e-15, 0.5);
                 summary.lambda = l;
-                if *ok || !reliable {
+                if *trust == best {
                     lambda_num += l.ln() * expected;
                     lambda_den += expected;
                 }
@@ -347,6 +390,72 @@ fn key_reads(field: &Field, c: &Comparison) -> bool {
         }
         _ => false,
     }
+}
+
+/// The least sure pairs with both values present from which an identifier's m is taken.
+const MIN_SURE_PAIRS: u64 = 30;
+
+/// The sure pairs: those that agree exactly on given name, surname, date of birth and
+/// postcode (the deterministic ladder's `demographics` rule). Twins differ in given name and
+/// a parent and a same-named child in date of birth, so these are the same person but for
+/// rare coincidences, on any data set that has the four fields.
+const SURE_RULE: &str = "surname & given_name & dob & postcode";
+
+/// m of each identifier comparison (NHS number, an identifier column), from the sure pairs:
+/// each level's share among those with both values present (add-half smoothing), when there
+/// are at least [`MIN_SURE_PAIRS`]; `None` for the other comparisons, or when the data has
+/// too few sure pairs. EM holds these fixed. Without them, EM on a session where the people
+/// who merely share a surname and a date of birth far outnumber the true pairs (a 14M-person
+/// dedupe) took them for matches: their NHS numbers differ, so it learnt m(NHS equal) ≈
+/// 0.007 and a prior 340 times too high. An identifier's agreement among true pairs is what
+/// keeps EM on people rather than families or namesakes.
+fn anchored_m(
+    records: &Records,
+    mode: &Mode,
+    comparisons: &[Comparison],
+    comparer: &Comparer<'_>,
+    u: &[Vec<f64>],
+) -> Result<Vec<Option<Vec<f64>>>, Error> {
+    let ids: Vec<usize> = comparisons
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c.kind, Kind::NhsNumber | Kind::Identifier))
+        .map(|(i, _)| i)
+        .collect();
+    let mut out = vec![None; comparisons.len()];
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rule: BlockingRule = SURE_RULE.parse()?;
+    let blocker = Blocker::new(records, std::slice::from_ref(&rule), mode)?;
+    let mut counts: Vec<Vec<u64>> = comparisons
+        .iter()
+        .map(|c| vec![0u64; c.level_names().len()])
+        .collect();
+    for chunk in blocker.pairs(1 << 20) {
+        for p in chunk {
+            let v = comparer.vector(p);
+            for &c in &ids {
+                counts[c][usize::from(level_of(v, c))] += 1;
+            }
+        }
+    }
+    for &c in &ids {
+        let row = &counts[c];
+        let non_null: u64 = row[1..].iter().sum();
+        if non_null < MIN_SURE_PAIRS {
+            continue;
+        }
+        let k = (row.len() - 1) as f64;
+        let mut m = vec![0.0];
+        m.extend(
+            row[1..]
+                .iter()
+                .map(|&x| (x as f64 + 0.5) / (non_null as f64 + 0.5 * k)),
+        );
+        out[c] = Some(monotone(&m, &u[c]));
+    }
+    Ok(out)
 }
 
 /// True when `rule` blocks on the field comparison `c` compares (so a session on it cannot
