@@ -399,7 +399,19 @@ fn naive_levels(r: &Records, raw_nhs: &[&str], a: u32, b: u32) -> Vec<String> {
     use carematch::normalise::phonetic::nysiis;
     let first = |s: &str| s.split(' ').next().unwrap_or("").to_string();
     let swapped = match (r.given_name(a), r.surname(a), r.given_name(b), r.surname(b)) {
-        (Some(ga), Some(sa), Some(gb), Some(sb)) => ga == sb && gb == sa && ga != sa,
+        (Some(ga), Some(sa), Some(gb), Some(sb)) => {
+            let exact = ga == sb && gb == sa && ga != sa;
+            // Swapped with a typo: the crossed names similar, starting alike (issue 11).
+            let c0 = |s: &str| s.chars().next();
+            let fuzzy = ga != gb
+                && sa != sb
+                && ga != sa
+                && c0(ga) == c0(sb)
+                && c0(sa) == c0(gb)
+                && jaro_winkler(ga, sb) >= 0.9
+                && jaro_winkler(sa, gb) >= 0.9;
+            exact || fuzzy
+        }
         _ => false,
     };
     let phonetic = |x: &str, y: &str| {

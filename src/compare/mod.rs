@@ -10,7 +10,7 @@
 //! | field | levels |
 //! |---|---|
 //! | given name | exact; nickname (same name per the nickname table); Jaro-Winkler ≥ 0.92; ≥ 0.88; phonetic (Soundex or NYSIIS); else |
-//! | surname | exact; swapped with the given name; Jaro-Winkler ≥ 0.92; ≥ 0.88; phonetic; else |
+//! | surname | exact; swapped with the given name (exactly, or both crossed pairs at Jaro-Winkler ≥ 0.9 with the same initials); Jaro-Winkler ≥ 0.92; ≥ 0.88; phonetic; else |
 //! | date of birth | exact; day and month swapped; one digit different or two adjacent digits transposed; same year and month; within a year; else |
 //! | location | same address (address tokens' Jaccard ≥ 0.8, postcode not contradicting); postcode unit; sector; district; area; else. With no postcode on either side: same address also when at least two words and three quarters of the shorter address's words are in the other; else otherwise |
 //! | NHS number | equal; one digit or one adjacent transposition apart (one side failed its check digit); different |
@@ -423,7 +423,7 @@ pub(crate) fn clear_level(
     match kind {
         Kind::GivenName => {
             let (a, b) = (x.given, y.given);
-            if a == NONE || b == NONE || swapped(x, y, cx.outside) {
+            if a == NONE || b == NONE || swapped(x, y, cx) {
                 return 0;
             }
             if a == b {
@@ -449,7 +449,7 @@ pub(crate) fn clear_level(
             if a == b {
                 return 1;
             }
-            if swapped(x, y, cx.outside) {
+            if swapped(x, y, cx) {
                 return 2;
             }
             name_level(
@@ -683,7 +683,11 @@ impl<'a> Prepared<'a> {
 /// stored surname, so it is matched against `y`'s given name through the given-name id
 /// `outside` carries.
 #[inline]
-fn swapped(x: &RowFeatures, y: &RowFeatures, outside: Option<&Outside>) -> bool {
+fn swapped(x: &RowFeatures, y: &RowFeatures, cx: &Ctx<'_>) -> bool {
+    exactly_swapped(x, y, cx.outside) || fuzzily_swapped(x, y, cx)
+}
+
+fn exactly_swapped(x: &RowFeatures, y: &RowFeatures, outside: Option<&Outside>) -> bool {
     // Every id must be present: NONE == NONE is not agreement (regression: a missing surname
     // on one side made "John" / ("Elizabeth", "John") look swapped; found by the oracle test
     // `fast_comparisons_equal_naive_ones`).
@@ -696,6 +700,32 @@ fn swapped(x: &RowFeatures, y: &RowFeatures, outside: Option<&Outside>) -> bool 
         && y.surname != NONE
         && x.given_as_surname == y.surname
         && x.given_as_surname != x.surname
+}
+
+/// Jaro-Winkler similarity both crossed pairs of names must reach for names entered the
+/// wrong way round with a typo (`campblel joshua` / `joshua campbell`) to count as swapped.
+const SWAP_SIMILARITY: f64 = 0.9;
+
+/// True when each record's given name is, but for a typo, the other's surname (and neither
+/// record's own names agree): issue 11, FEBRL swaps names and then misspells one. Names that
+/// start with different letters are not compared (cheap, and typos rarely hit the first).
+fn fuzzily_swapped(x: &RowFeatures, y: &RowFeatures, cx: &Ctx<'_>) -> bool {
+    if x.given == NONE || x.surname == NONE || y.given == NONE || y.surname == NONE {
+        return false;
+    }
+    if x.given == y.given || x.surname == y.surname {
+        return false;
+    }
+    let r = cx.records;
+    let xg = cx.name(&r.given_dict, x.given, true).0;
+    let xs = cx.name(&r.surname_dict, x.surname, false).0;
+    let yg = cx.name(&r.given_dict, y.given, true).0;
+    let ys = cx.name(&r.surname_dict, y.surname, false).0;
+    let first = |s: &str| s.chars().next();
+    if xg == xs || first(xg) != first(ys) || first(xs) != first(yg) {
+        return false;
+    }
+    jaro_winkler(xg, ys) >= SWAP_SIMILARITY && jaro_winkler(xs, yg) >= SWAP_SIMILARITY
 }
 
 /// Everything the default comparisons read of one row, side by side: one or two cache lines
@@ -1123,6 +1153,39 @@ mod tests {
         assert_eq!(level(1, 3), 1);
         // Both postcodes: they decide.
         assert_eq!(level(3, 4), 6);
+    }
+
+    /// Issue 11: names entered the wrong way round and then misspelt (FEBRL does this) are
+    /// swapped: the surname comparison says so and the given name says nothing, once. Two
+    /// people whose crossed names merely look alike are not.
+    #[test]
+    fn names_swapped_with_a_typo_count_as_swapped() {
+        let mut b = crate::RecordsBuilder::new();
+        b.add_reader(
+            "t.csv",
+            "id,given_name,surname\n\
+             1,campblel,joshua\n\
+             2,joshua,campbell\n\
+             3,jessica,campbell\n\
+             4,mary,jones\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let r = b.build().unwrap().0;
+        let cs = [
+            Comparison::for_field("given_name").unwrap(),
+            Comparison::for_field("surname").unwrap(),
+        ];
+        let c = Comparer::new(&r, &cs).unwrap();
+        let levels = |a: u32, b: u32| {
+            let v = c.vector(Pair { left: a, right: b });
+            (level_of(v, 0), level_of(v, 1))
+        };
+        assert_eq!(levels(0, 1), (0, 2), "swapped, one name misspelt");
+        assert_eq!(levels(1, 0), (0, 2));
+        // campblel/jessica and joshua/campbell: one crossed pair is not alike.
+        assert_eq!(levels(0, 2).0, 6);
+        assert_ne!(levels(0, 3).1, 2);
     }
 
     #[test]
