@@ -71,7 +71,7 @@ pub struct AddArgs {
     #[arg(long)]
     input: PathBuf,
     /// Write the batch's pairs here: left_id,right_id,match_weight,match_probability,
-    /// decision,rule (left: the batch record; right: the indexed one).
+    /// decision,rule,reason (left: the batch record; right: the indexed one).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write the batch records' person ids here: cluster_id,source,record_id.
@@ -288,6 +288,7 @@ fn add(a: &AddArgs) -> Result<(), Error> {
                 format!("{:.8}", c.probability.get()),
                 d.as_str().to_string(),
                 c.rule.clone().unwrap_or_default(),
+                c.reason.clone().unwrap_or_default(),
             ]);
         }
         if let Some(p) = person {

@@ -112,7 +112,9 @@ pub use input::{
     ColumnQuality, MAX_VALUE_BYTES, ProblemCount, QualityReport, RecordsBuilder, SourceQuality,
     normalise_value,
 };
-pub use link::{Decision, Link, LinkResult, Linker, LinkerBuilder, Plan, dedupe_mode, link_mode};
+pub use link::{
+    Decision, Link, LinkResult, Linker, LinkerBuilder, Plan, Reason, dedupe_mode, link_mode,
+};
 pub use model::{
     Contribution, Explanation, MatchWeight, Model, Probability, Scorer, Thresholds, TrainOptions,
 };

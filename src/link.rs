@@ -50,6 +50,23 @@ pub struct Link {
     pub weight: Option<MatchWeight>,
     /// The decision.
     pub decision: Decision,
+    /// Why the pair is not an automatic match (`None` for a match): see [`Reason`].
+    pub reason: Option<Reason>,
+}
+
+/// Why a written pair is not an automatic match: the pairs file's `reason` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// At or above the match threshold, but a veto holds (`veto:<field>`, or
+    /// `veto:newborn_placeholder`).
+    Veto(crate::model::Veto),
+    /// Between the review and the match thresholds (`below_threshold`).
+    BelowThreshold,
+    /// One record's two best matches are within the ambiguity margin, or a rule met two
+    /// records that are not one patient (`ambiguous`).
+    Ambiguous,
+    /// With `--one-to-one`, a record of the pair kept a better match (`one_to_one`).
+    OneToOne,
 }
 
 impl Link {
@@ -76,6 +93,9 @@ pub struct LinkResult {
     pub candidates: u64,
     /// Candidate pairs the deterministic rules compared (each once).
     pub rule_candidates: u64,
+    /// The fields of the model's comparisons, by index (empty without a model): what a
+    /// [`Reason::Veto`] names.
+    pub comparisons: Vec<String>,
 }
 
 impl fmt::Debug for LinkResult {
@@ -88,6 +108,12 @@ impl fmt::Debug for LinkResult {
 }
 
 impl LinkResult {
+    /// The `reason` column's text for `link`: empty for a match, else `veto:<field>`,
+    /// `veto:newborn_placeholder`, `below_threshold`, `ambiguous` or `one_to_one`.
+    pub fn reason_text(&self, link: &Link) -> std::borrow::Cow<'static, str> {
+        reason_text(link.reason, |c| self.comparisons.get(c).map(String::as_str))
+    }
+
     /// The matched pairs only.
     pub fn matches(&self) -> impl Iterator<Item = &Link> {
         self.links.iter().filter(|l| l.decision == Decision::Match)
@@ -383,7 +409,8 @@ impl Linker {
                         rule: d.map(|_| rule),
                         rule_decision: *d,
                         weight: Some(w),
-                        vetoed: scorer.vetoed(v, pair),
+                        veto: scorer.veto(v, pair),
+                        demoted: false,
                     });
                     seen.insert((pair.left, pair.right), i);
                 }
@@ -405,7 +432,8 @@ impl Linker {
                             rule: None,
                             rule_decision: None,
                             weight: Some(w),
-                            vetoed: scorer.vetoed(v, pair),
+                            veto: scorer.veto(v, pair),
+                            demoted: false,
                         });
                     }
                 }
@@ -426,15 +454,21 @@ impl Linker {
                         rule: d.map(|_| rule),
                         rule_decision: *d,
                         weight: None,
-                        vetoed: false,
+                        veto: None,
+                        demoted: false,
                     });
                 }
             }
         }
+        let match_w = self.model.as_ref().map_or(f64::INFINITY, |m| {
+            odds_bits(m.thresholds().match_probability)
+        });
         let mut links: Vec<Link> = cands
             .into_iter()
             .filter_map(|c| {
                 let decision = c.rule_decision?;
+                let weight = c.weight.map(MatchWeight::bits);
+                let reason = reason_for(decision, c.veto, weight, match_w, c.demoted);
                 Some(Link {
                     pair: if dedupe {
                         oriented(records, c.pair)
@@ -444,6 +478,7 @@ impl Linker {
                     rule: c.rule,
                     weight: c.weight,
                     decision,
+                    reason,
                 })
             })
             .collect();
@@ -456,7 +491,50 @@ impl Linker {
             rules: self.rules.clone(),
             candidates,
             rule_candidates,
+            comparisons: self.model.as_ref().map_or_else(Vec::new, |m| {
+                m.comparisons().iter().map(|c| c.field.clone()).collect()
+            }),
         })
+    }
+}
+
+/// The reason of a decision: none for a match; for review, a veto when the weight reached
+/// `match_w` (the veto is what held it), else below the threshold; `demoted` when
+/// `--one-to-one` demoted it. Shared by the batch link and the index.
+pub(crate) fn reason_for(
+    decision: Decision,
+    veto: Option<crate::model::Veto>,
+    weight: Option<f64>,
+    match_w: f64,
+    demoted: bool,
+) -> Option<Reason> {
+    match decision {
+        Decision::Match => None,
+        Decision::Ambiguous => Some(Reason::Ambiguous),
+        Decision::Review if demoted => Some(Reason::OneToOne),
+        Decision::Review => match veto {
+            Some(v) if weight.is_some_and(|w| w >= match_w) => Some(Reason::Veto(v)),
+            _ => Some(Reason::BelowThreshold),
+        },
+    }
+}
+
+/// The text of `reason` (see [`LinkResult::reason_text`]); `field` names comparison `c`.
+pub(crate) fn reason_text<'a>(
+    reason: Option<Reason>,
+    field: impl Fn(usize) -> Option<&'a str>,
+) -> std::borrow::Cow<'static, str> {
+    use crate::model::Veto;
+    use std::borrow::Cow;
+    match reason {
+        None => Cow::Borrowed(""),
+        Some(Reason::Veto(Veto::Comparison(c))) => {
+            Cow::Owned(format!("veto:{}", field(usize::from(c)).unwrap_or("?")))
+        }
+        Some(Reason::Veto(Veto::Placeholder)) => Cow::Borrowed("veto:newborn_placeholder"),
+        Some(Reason::BelowThreshold) => Cow::Borrowed("below_threshold"),
+        Some(Reason::Ambiguous) => Cow::Borrowed("ambiguous"),
+        Some(Reason::OneToOne) => Cow::Borrowed("one_to_one"),
     }
 }
 
@@ -468,7 +546,10 @@ struct Candidate {
     /// The decision so far; `None` is a non-match (not written).
     rule_decision: Option<Decision>,
     weight: Option<MatchWeight>,
-    vetoed: bool,
+    /// What vetoes its automatic match, if anything.
+    veto: Option<crate::model::Veto>,
+    /// Demoted to review by `--one-to-one`.
+    demoted: bool,
 }
 
 /// log2(p / (1 − p)): the weight at which the probability is `p`.
@@ -513,7 +594,7 @@ fn decide_by_model(
             continue;
         }
         let w = c.weight.map_or(f64::NEG_INFINITY, MatchWeight::bits);
-        c.rule_decision = model_decision(w, c.vetoed, match_w, review_w);
+        c.rule_decision = model_decision(w, c.veto.is_some(), match_w, review_w);
     }
     if dedupe {
         return;
@@ -583,6 +664,7 @@ fn decide_by_model(
             let p = cands[i].pair;
             if used[p.left as usize] || used[p.right as usize] {
                 cands[i].rule_decision = Some(Decision::Review);
+                cands[i].demoted = true;
             } else {
                 used[p.left as usize] = true;
                 used[p.right as usize] = true;

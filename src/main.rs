@@ -112,7 +112,7 @@ enum Command {
 
 #[derive(Args)]
 struct Common {
-    /// Output pairs CSV: left_id,right_id,match_weight,match_probability,decision,rule.
+    /// Output pairs CSV: left_id,right_id,match_weight,match_probability,decision,rule,reason.
     #[arg(long)]
     out: PathBuf,
     /// Also write every record's person id: cluster_id,source,record_id.

@@ -35,13 +35,14 @@ pub(crate) fn write_err(path: &Path, e: &csv::Error) -> Error {
 }
 
 /// The columns of the pairs file, before any explanation columns.
-pub const PAIRS_HEADER: [&str; 6] = [
+pub const PAIRS_HEADER: [&str; 7] = [
     "left_id",
     "right_id",
     "match_weight",
     "match_probability",
     "decision",
     "rule",
+    "reason",
 ];
 
 /// Writes a CSV file of `header` and `rows`, quoting as needed.
@@ -78,9 +79,11 @@ where
     finish(path, w)
 }
 
-/// Writes the pairs file: `left_id,right_id,match_weight,match_probability,decision,rule`,
-/// one row per pair in the result's order. Without a model, `match_weight` is empty and a
-/// rule match has probability 1; an ambiguous rule pair has no probability.
+/// Writes the pairs file:
+/// `left_id,right_id,match_weight,match_probability,decision,rule,reason`, one row per pair
+/// in the result's order. Without a model, `match_weight` is empty and a rule match has
+/// probability 1; an ambiguous rule pair has no probability. `reason` is empty for a match,
+/// else why it is not one (see [`crate::LinkResult::reason_text`]).
 ///
 /// With `explain`, the columns of a waterfall chart follow: `prior`, then for each of the
 /// model's comparisons `<field>_level`, `<field>_weight` and `<field>_tf` (the
@@ -188,6 +191,7 @@ fn write_pairs<W: std::io::Write>(
         field(w, l.decision.as_str())?;
         let rule = l.rule.and_then(|r| result.rules.get(usize::from(r)));
         field(w, rule.map_or("", |r| r.name()))?;
+        field(w, &result.reason_text(l))?;
         if let Some(scorer) = &scorer {
             let e = scorer.explain(l.pair);
             num.clear();

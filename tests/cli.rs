@@ -74,7 +74,7 @@ fn links_by_nhs_number_across_formats() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(
         pairs,
-        "left_id,right_id,match_weight,match_probability,decision,rule\nG1,H1,,1.00000000,match,nhs-dob\n"
+        "left_id,right_id,match_weight,match_probability,decision,rule,reason\nG1,H1,,1.00000000,match,nhs-dob,\n"
     );
 }
 
@@ -294,7 +294,7 @@ fn link_on_generated_data_is_precise_and_the_same_on_one_and_two_threads() {
         .to_string();
     assert_eq!(
         header,
-        "left_id,right_id,match_weight,match_probability,decision,rule"
+        "left_id,right_id,match_weight,match_probability,decision,rule,reason"
     );
     // evaluate on its own agrees with --truth.
     let o = carematch(&[
@@ -1184,4 +1184,54 @@ fn training_that_cannot_estimate_the_model_says_so() {
     ]);
     assert!(o.status.success());
     assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
+}
+
+/// Issue 11: every pair that is not an automatic match says why in the `reason` column: a
+/// veto names the field that held a pair at or above the match threshold, a pair below it is
+/// `below_threshold`, an ambiguous one `ambiguous`; a match has none.
+#[test]
+fn every_review_pair_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let out = dir.path().join("p.csv");
+    let o = carematch(&[
+        "link",
+        "--left",
+        data.join("gp.csv").to_str().unwrap(),
+        "--right",
+        data.join("hospital.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    assert_eq!(r.headers().unwrap().get(6), Some("reason"));
+    let mut seen = std::collections::BTreeSet::new();
+    for row in r.records() {
+        let row = row.unwrap();
+        let (p, decision, reason) = (&row[3], &row[4], &row[6]);
+        match decision {
+            "match" => assert_eq!(reason, "", "{row:?}"),
+            "ambiguous" => assert_eq!(reason, "ambiguous", "{row:?}"),
+            "review" => {
+                let p: f64 = p.parse().unwrap();
+                if reason == "below_threshold" {
+                    assert!(p < 0.99, "{row:?}");
+                } else {
+                    assert!(reason.starts_with("veto:"), "{row:?}");
+                    assert!(p >= 0.99, "{row:?}");
+                }
+            }
+            _ => panic!("{row:?}"),
+        }
+        seen.insert(reason.to_string());
+    }
+    for want in [
+        "below_threshold",
+        "veto:given_name",
+        "veto:dob",
+        "ambiguous",
+    ] {
+        assert!(seen.contains(want), "no '{want}' in {seen:?}");
+    }
 }

@@ -210,6 +210,10 @@ pub struct Candidate {
     pub decision: Option<Decision>,
     /// The name of the deterministic rule that matched the pair, if one did.
     pub rule: Option<String>,
+    /// Why the pair is not an automatic match (`veto:given_name`, `below_threshold`,
+    /// `ambiguous`), as the batch pairs file's `reason` column; `None` for a match or below
+    /// the review threshold.
+    pub reason: Option<String>,
     /// Per-comparison explanation, when asked for.
     pub explanation: Option<Explanation>,
 }
@@ -229,7 +233,8 @@ pub struct QueryResult {
 
 impl QueryResult {
     /// The answer as one line of JSON: `{"id": …, "decision": …, "candidates": [{"id": …,
-    /// "match_weight": …, "match_probability": …, "decision": …, "rule": …}, …]}`, with
+    /// "match_weight": …, "match_probability": …, "decision": …, "rule": …, "reason": …},
+    /// …]}`, with
     /// `person_id` per candidate when the index keeps them, `explanation` when asked for,
     /// and `invalid` (field and problem, never the value) when the query had invalid values.
     pub fn to_json(&self, id: &str) -> String {
@@ -254,11 +259,12 @@ impl QueryResult {
             }
             let _ = write!(
                 o,
-                ",\"match_weight\":{},\"match_probability\":{},\"decision\":{},\"rule\":{}",
+                ",\"match_weight\":{},\"match_probability\":{},\"decision\":{},\"rule\":{},\"reason\":{}",
                 num(round(c.weight.bits())),
                 num(c.probability.get()),
                 q(c.decision.map_or("no_match", Decision::as_str)),
-                c.rule.as_deref().map_or_else(|| "null".to_string(), q)
+                c.rule.as_deref().map_or_else(|| "null".to_string(), q),
+                c.reason.as_deref().map_or_else(|| "null".to_string(), q)
             );
             if let Some(e) = &c.explanation {
                 let _ = write!(
@@ -924,7 +930,7 @@ impl Inner {
                     row: y,
                     vector: v,
                     weight,
-                    vetoed: s.weights.vetoed(v, placeholder),
+                    veto: s.weights.veto(v, placeholder),
                     rule,
                     decision: None,
                 }
@@ -978,7 +984,7 @@ impl Inner {
             }
         }
         for c in scored.iter_mut().filter(|c| c.decision.is_none()) {
-            c.decision = model_decision(c.weight.bits(), c.vetoed, match_w, review_w);
+            c.decision = model_decision(c.weight.bits(), c.veto.is_some(), match_w, review_w);
         }
         // Ambiguity between the two best model matches.
         let model_match = |c: &Scored| c.rule.is_none() && c.decision == Some(Decision::Match);
@@ -1029,7 +1035,7 @@ struct Scored {
     row: u32,
     vector: u64,
     weight: MatchWeight,
-    vetoed: bool,
+    veto: Option<crate::model::Veto>,
     rule: Option<u16>,
     decision: Option<Decision>,
 }
@@ -1476,6 +1482,15 @@ impl Inner {
     /// The answer's form of a scored candidate.
     fn candidate(&self, s: &Settings, c: Scored, explain: bool) -> Candidate {
         let explanation = explain.then(|| s.weights.explain(c.vector, |k| self.freq(s, k, c.row)));
+        let match_w = crate::link::odds_bits(s.model.thresholds().match_probability);
+        let reason = c.decision.and_then(|d| {
+            let r = crate::link::reason_for(d, c.veto, Some(c.weight.bits()), match_w, false);
+            let fields = s.model.comparisons();
+            r.map(|r| {
+                crate::link::reason_text(Some(r), |i| fields.get(i).map(|f| f.field.as_str()))
+                    .into_owned()
+            })
+        });
         Candidate {
             id: self.records.id(c.row).to_string(),
             person_id: self.people.as_ref().map(|p| p.id_of(c.row).to_string()),
@@ -1483,6 +1498,7 @@ impl Inner {
             probability: c.weight.probability(),
             decision: c.decision,
             rule: c.rule.map(|r| s.rules[usize::from(r)].name().to_string()),
+            reason,
             explanation,
         }
     }

@@ -39,7 +39,7 @@ mod score;
 pub(crate) mod train;
 
 pub(crate) use score::Weights;
-pub use score::{Contribution, Explanation, Scorer};
+pub use score::{Contribution, Explanation, Scorer, Veto};
 pub use train::TrainOptions;
 
 use std::fmt;

@@ -38,6 +38,16 @@ pub(crate) struct Weights {
     sex: Option<usize>,
 }
 
+/// What vetoed an automatic match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Veto {
+    /// The comparison at this index of the model (a given name or date of birth at "else",
+    /// sexes or NHS numbers that differ).
+    Comparison(u8),
+    /// A newborn placeholder name ("Twin 1") on either record.
+    Placeholder,
+}
+
 /// One comparison's part in a pair's weight.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Contribution {
@@ -184,14 +194,20 @@ impl Weights {
     /// The vetoes of [`Scorer::vetoed`], for vector `v`; `placeholder` when either record's
     /// given name is a newborn placeholder.
     pub(crate) fn vetoed(&self, v: u64, placeholder: bool) -> bool {
+        self.veto(v, placeholder).is_some()
+    }
+
+    /// What vetoes an automatic match of vector `v`, if anything: the first vetoing
+    /// comparison, or a newborn placeholder (see [`Scorer::vetoed`]).
+    pub(crate) fn veto(&self, v: u64, placeholder: bool) -> Option<Veto> {
         if self.lifts.iter().any(|&(c, lift)| {
             let l = level_of(v, c);
             l >= 1 && l <= lift
         }) {
-            return false;
+            return None;
         }
         if placeholder {
-            return true;
+            return Some(Veto::Placeholder);
         }
         // A sex miscoded on one record of a patient is common; twins of different sex almost
         // always have different given names. So sexes that disagree veto only when the given
@@ -199,7 +215,8 @@ impl Weights {
         let given_exact = self.given.is_some_and(|g| level_of(v, g) == 1);
         self.vetoes
             .iter()
-            .any(|&(c, l)| level_of(v, c) == l && !(Some(c) == self.sex && given_exact))
+            .find(|&&(c, l)| level_of(v, c) == l && !(Some(c) == self.sex && given_exact))
+            .map(|&(c, _)| Veto::Comparison(c as u8))
     }
 }
 
@@ -240,9 +257,14 @@ impl<'a> Scorer<'a> {
     /// numbers, or an identifier column's values, agree or are one digit (edit) apart (one
     /// side mistyped): twins' numbers are not.
     pub(crate) fn vetoed(&self, v: u64, pair: Pair) -> bool {
+        self.veto(v, pair).is_some()
+    }
+
+    /// What vetoes an automatic match of `pair` (vector `v`), if anything.
+    pub(crate) fn veto(&self, v: u64, pair: Pair) -> Option<Veto> {
         let r = self.comparer.records();
         let placeholder = r.newborn_placeholder(pair.left) || r.newborn_placeholder(pair.right);
-        self.weights.vetoed(v, placeholder)
+        self.weights.veto(v, placeholder)
     }
 
     /// The match weight of `pair` (two rows of the store).
