@@ -313,6 +313,51 @@ impl Config {
         }
     }
 
+    /// The carried columns of `records` that nothing uses: no comparison of `model`, none of
+    /// its blocking rules, no deterministic rule. Each with why: `"not in every file"` (a
+    /// comparison needs values on both sides) or `"not compared"`. The run lists them, so
+    /// that a column the mapping missed (`Forename`, `DOB`) is seen.
+    pub fn unused_columns(
+        &self,
+        records: &Records,
+        model: Option<&crate::Model>,
+    ) -> Vec<(String, &'static str)> {
+        let mut used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        if let Some(m) = model {
+            used.extend(m.comparisons().iter().map(|c| c.field.clone()));
+            for b in m.blocking() {
+                for k in b.keys() {
+                    if let crate::block::Field::Other(n) = &k.field {
+                        used.insert(n.clone());
+                    }
+                }
+            }
+        }
+        for r in self.rules_for(records) {
+            let e = r.expression();
+            used.extend(
+                e.split(['&', '|', '(', ')'])
+                    .map(|k| k.split(':').next().unwrap_or("").trim().to_string()),
+            );
+        }
+        records
+            .other_columns()
+            .filter(|c| *c != crate::pseudonym::SCHEME_COLUMN && !used.contains(*c))
+            .map(|c| {
+                let everywhere = records
+                    .sources()
+                    .iter()
+                    .all(|s| s.rows.clone().any(|r| records.other(c, r).is_some()));
+                let why = if everywhere {
+                    "not compared"
+                } else {
+                    "not in every file"
+                };
+                (c.to_string(), why)
+            })
+            .collect()
+    }
+
     /// Training options from the config alone (see [`Config::train_options_for`]).
     fn train_options(&self) -> TrainOptions {
         let mut o = TrainOptions::default();

@@ -467,6 +467,18 @@ fn linker(
     if let (Some(m), Some(path)) = (&model, &common.save_model) {
         outputs.add(m.stage(path)?);
     }
+    let unused = config.unused_columns(records, model.as_ref());
+    if !unused.is_empty() {
+        let list: Vec<String> = unused
+            .iter()
+            .map(|(c, why)| format!("{c} ({why})"))
+            .collect();
+        sayln!(
+            "columns not used: {}; to use one, map it to a role in the config's \"columns\" \
+             (e.g. {{\"Forename\": \"given_name\"}}) or compare it under \"comparisons\"",
+            list.join(", ")
+        );
+    }
     let mut b = Linker::new();
     b.rules(config.rules_for(records))
         .model(model)

@@ -1235,3 +1235,38 @@ fn every_review_pair_says_why() {
         assert!(seen.contains(want), "no '{want}' in {seen:?}");
     }
 }
+
+/// Issue 11: a column nothing uses is named in the run's summary with why and how to map it.
+#[test]
+fn unused_columns_are_listed_with_how_to_map_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(
+        dir.path(),
+        "a.csv",
+        b"id,given_name,surname,dob,ward,notes\n1,Ann,Lee,1980-01-01,W1,x\n2,Bo,Ray,1981-02-03,W2,\n",
+    );
+    let b = write(
+        dir.path(),
+        "b.csv",
+        b"id,given_name,surname,dob,ward\n1,Ann,Lee,1980-01-01,W1\n",
+    );
+    let out = dir.path().join("p.csv");
+    let o = carematch(&[
+        "link",
+        "--left",
+        a.to_str().unwrap(),
+        "--right",
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("columns not used:"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(line.contains("notes (not in every file)"), "{line}");
+    assert!(!line.contains("ward"), "{line}");
+    assert!(line.contains("\"columns\""), "{line}");
+}
