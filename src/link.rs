@@ -532,6 +532,10 @@ pub(crate) fn reason_text<'a>(
             Cow::Owned(format!("veto:{}", field(usize::from(c)).unwrap_or("?")))
         }
         Some(Reason::Veto(Veto::Placeholder)) => Cow::Borrowed("veto:newborn_placeholder"),
+        Some(Reason::Veto(Veto::Missing(c))) => Cow::Owned(format!(
+            "veto:missing_{}",
+            field(usize::from(c)).unwrap_or("?")
+        )),
         Some(Reason::BelowThreshold) => Cow::Borrowed("below_threshold"),
         Some(Reason::Ambiguous) => Cow::Borrowed("ambiguous"),
         Some(Reason::OneToOne) => Cow::Borrowed("one_to_one"),

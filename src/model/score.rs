@@ -36,6 +36,9 @@ pub(crate) struct Weights {
     /// The given-name and sex comparisons.
     given: Option<usize>,
     sex: Option<usize>,
+    /// The clear surname comparison (its level 2 is "swapped") and the date-of-birth one.
+    surname: Option<usize>,
+    dob: Option<usize>,
 }
 
 /// What vetoed an automatic match.
@@ -46,6 +49,9 @@ pub enum Veto {
     Comparison(u8),
     /// A newborn placeholder name ("Twin 1") on either record.
     Placeholder,
+    /// The comparison at this index (the given name) is missing on a record and the dates of
+    /// birth cannot be compared, so nothing tells members of one household apart.
+    Missing(u8),
 }
 
 /// One comparison's part in a pair's weight.
@@ -135,6 +141,14 @@ impl Weights {
                 .comparisons
                 .iter()
                 .position(|c| matches!(c.kind, Kind::Sex | Kind::EncodedSex)),
+            surname: model
+                .comparisons
+                .iter()
+                .position(|c| c.kind == Kind::Surname),
+            dob: model
+                .comparisons
+                .iter()
+                .position(|c| matches!(c.kind, Kind::DateOfBirth | Kind::EncodedDateOfBirth)),
         }
     }
 
@@ -209,6 +223,17 @@ impl Weights {
         if placeholder {
             return Some(Veto::Placeholder);
         }
+        // One record has no given name and the dates of birth cannot be compared: surname and
+        // address alone say "one household", not "one person" (a names-and-address extract
+        // auto-matched household members this way). Swapped names leave the given name null
+        // too; they are not missing.
+        if let Some(g) = self.given {
+            let swapped = self.surname.is_some_and(|s| level_of(v, s) == 2);
+            let no_dob = self.dob.is_none_or(|d| level_of(v, d) == 0);
+            if level_of(v, g) == 0 && !swapped && no_dob {
+                return Some(Veto::Missing(g as u8));
+            }
+        }
         // A sex miscoded on one record of a patient is common; twins of different sex almost
         // always have different given names. So sexes that disagree veto only when the given
         // names are not identical.
@@ -250,8 +275,9 @@ impl<'a> Scorer<'a> {
 
     /// True when the vector holds an outright disagreement that no weight may override for an
     /// automatic match: given names or dates of birth at "else", sexes that disagree (unless
-    /// the given names are identical), two different valid NHS numbers, or a "Twin 1" /
-    /// "Triplet 2" placeholder for a newborn's name on either side. Twins differ in given
+    /// the given names are identical), two different valid NHS numbers, a "Twin 1" /
+    /// "Triplet 2" placeholder for a newborn's name on either side, or a given name missing
+    /// on one side with no dates of birth to compare. Twins differ in given
     /// names (and often sex), and as newborns have no given name to tell them apart; a parent
     /// and a same-named child differ in date of birth. The vetoes are lifted when the NHS
     /// numbers, or an identifier column's values, agree or are one digit (edit) apart (one
@@ -288,5 +314,45 @@ impl<'a> Scorer<'a> {
     pub fn explain(&self, pair: Pair) -> Explanation {
         let v = self.comparer.vector(pair);
         self.weights.explain(v, |c| self.freq(c, pair))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default comparisons with flat m and u: only the vetoes matter here.
+    fn weights() -> Weights {
+        let cs = crate::compare::Comparison::defaults();
+        let flat = |c: &crate::compare::Comparison| {
+            let k = c.level_names().len() - 1;
+            vec![1.0 / k as f64; k]
+        };
+        let m: Vec<Vec<f64>> = cs.iter().map(flat).collect();
+        Weights::new(&Model::new(cs, m.clone(), m, 1e-6).unwrap())
+    }
+
+    /// A vector from (comparison, level) pairs; the rest null.
+    fn v(levels: &[(usize, u64)]) -> u64 {
+        levels.iter().fold(0, |v, &(c, l)| v | (l << (4 * c)))
+    }
+
+    /// Issue 11: a given name missing on one side, with no date of birth to compare, is
+    /// vetoed (surname and address say one household, not one person) and says so; with the
+    /// dates of birth agreeing, or an NHS number agreeing, or names swapped, it is not.
+    #[test]
+    fn a_missing_given_name_without_dates_of_birth_vetoes() {
+        let w = weights();
+        // given 0, surname 1, dob 2, location 3, nhs 4, sex 5 (Comparison::defaults order).
+        let household = v(&[(1, 1), (3, 1)]);
+        assert_eq!(w.veto(household, false), Some(Veto::Missing(0)));
+        assert_eq!(w.veto(v(&[(1, 1), (2, 1), (3, 1)]), false), None);
+        assert_eq!(w.veto(v(&[(1, 1), (3, 1), (4, 1)]), false), None);
+        assert_eq!(w.veto(v(&[(1, 2), (3, 1)]), false), None, "swapped names");
+        // Given names that differ outright still veto, naming the field.
+        assert_eq!(
+            w.veto(v(&[(0, 6), (1, 1), (2, 1), (3, 1)]), false),
+            Some(Veto::Comparison(0))
+        );
     }
 }
