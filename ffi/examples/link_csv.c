@@ -3,10 +3,10 @@
  *
  *     link_csv left.csv right.csv > pairs.csv
  *
- * left_id,right_id,match_weight,match_probability,decision,rule — as `carematch link`
- * writes them. A model is trained on the two files first. On any failure it prints the
- * status and carematch's message (which names the file, line or column, never a value) and
- * exits 2.
+ * left_id,right_id,match_weight,match_probability,decision,rule — the first six columns of
+ * `carematch link --out` (the pair struct has no reason). A model is trained on the two files
+ * first. On any failure it prints the status and carematch's message (which names the file,
+ * line or column, never a value) and exits 2.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -297,7 +297,8 @@ pub unsafe extern "C" fn carematch_result_copy(
 }
 
 /// Every pair as the text of a pairs file (`left_id,right_id,match_weight,
-/// match_probability,decision,rule`, header first, as `carematch link --out` writes it), into
+/// match_probability,decision,rule,reason`, header first, as `carematch link --out` writes
+/// it), into
 /// `(buf, len)` with a NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not
 /// fit; `(NULL, 0)` asks for it).
 ///

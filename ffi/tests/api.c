@@ -269,7 +269,7 @@ static void test_link(carematch_model *m) {
     char *csv = malloc(csv_len);
     CHECK_STATUS(carematch_result_csv(r, csv, csv_len, &written), CAREMATCH_OK);
     CHECK(written == csv_len - 1);
-    CHECK(strncmp(csv, "left_id,right_id,match_weight,match_probability,decision,rule\n", 62) == 0);
+    CHECK(strncmp(csv, "left_id,right_id,match_weight,match_probability,decision,rule,reason\n", 69) == 0);
     size_t lines = 0;
     for (size_t i = 0; i < written; i++) lines += csv[i] == '\n';
     CHECK(lines == n + 1);
