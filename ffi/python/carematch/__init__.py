@@ -645,18 +645,18 @@ class Result(_Handle):
 
     def to_frame(self):
         """The pairs as a DataFrame: left_id, right_id, match_weight, match_probability,
-        decision, rule (as the pairs file of ``carematch link``)."""
+        decision, rule, reason (as the pairs file of ``carematch link``)."""
         text = _text(lib.carematch_result_csv, self).encode("utf-8")
         types = {"left_id": pa.string(), "right_id": pa.string(), "match_weight": pa.float64(),
                  "match_probability": pa.float64(), "decision": pa.string(),
-                 "rule": pa.string()}
+                 "rule": pa.string(), "reason": pa.string()}
         table = pa_csv.read_csv(
             io.BytesIO(text),
             convert_options=pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False,
                                                   null_values=[""]))
         frame = table.to_pandas()
         # Plain object columns of str, as pandas.read_csv(dtype=str) gives.
-        for c in ("left_id", "right_id", "decision", "rule"):
+        for c in ("left_id", "right_id", "decision", "rule", "reason"):
             frame[c] = frame[c].astype(object)
         return frame
 
@@ -730,7 +730,7 @@ def dedupe_result(data, model=None):
 
 def link(left, right, model=None):
     """The pairs linking ``left`` with ``right`` as a DataFrame (left_id, right_id,
-    match_weight, match_probability, decision, rule): deterministic rules, then ``model``
+    match_weight, match_probability, decision, rule, reason): deterministic rules, then ``model``
     (trained on the two inputs first when None, as ``carematch link`` does)."""
     with link_result(left, right, model) as r:
         return r.to_frame()

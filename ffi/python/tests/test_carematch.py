@@ -69,7 +69,10 @@ def test_each_status_is_an_exception_class():
 def test_link_matches_the_command_line_and_the_truth(gp, hospital, truth, model):
     pairs = carematch.link(gp, hospital, model)
     assert list(pairs.columns) == ["left_id", "right_id", "match_weight", "match_probability",
-                                   "decision", "rule"]
+                                   "decision", "rule", "reason"]
+    # Issue 11: every pair that is not a match says why; a match says nothing.
+    assert set(pairs[pairs.decision == "match"].reason) == {""}
+    assert (pairs[pairs.decision != "match"].reason != "").all()
     assert len(pairs) > 4000
     assert set(pairs.decision) <= {"match", "review", "ambiguous"}
     matched = pairs[pairs.decision == "match"]
