@@ -127,16 +127,9 @@ impl Model {
         let mut present = Vec::with_capacity(n_comp);
         for c in &counts {
             let non_null: u64 = c[1..].iter().sum();
-            let k = (c.len() - 1) as f64;
-            // Add-half smoothing: a level never seen among random pairs (two random people
-            // sharing an NHS number) gets u of about half a pair, not zero.
-            let mut l = vec![0.0];
-            l.extend(
-                c[1..]
-                    .iter()
-                    .map(|&x| (x as f64 + 0.5) / (non_null as f64 + 0.5 * k)),
-            );
-            u.push(l);
+            // A level never seen among random pairs (two random people sharing an NHS
+            // number) gets u of about half a pair, not zero.
+            u.push(add_half(c));
             present.push(if pairs.is_empty() {
                 1.0
             } else {
@@ -392,6 +385,20 @@ fn key_reads(field: &Field, c: &Comparison) -> bool {
     }
 }
 
+/// Each level's share of `counts` (level 0, null, left out and set to 0) with add-half
+/// smoothing, so that a level never seen still gets about half an observation.
+fn add_half(counts: &[u64]) -> Vec<f64> {
+    let non_null: u64 = counts[1..].iter().sum();
+    let k = (counts.len() - 1) as f64;
+    let mut v = vec![0.0];
+    v.extend(
+        counts[1..]
+            .iter()
+            .map(|&x| (x as f64 + 0.5) / (non_null as f64 + 0.5 * k)),
+    );
+    v
+}
+
 /// The least sure pairs with both values present from which an identifier's m is taken.
 const MIN_SURE_PAIRS: u64 = 30;
 
@@ -446,14 +453,7 @@ fn anchored_m(
         if non_null < MIN_SURE_PAIRS {
             continue;
         }
-        let k = (row.len() - 1) as f64;
-        let mut m = vec![0.0];
-        m.extend(
-            row[1..]
-                .iter()
-                .map(|&x| (x as f64 + 0.5) / (non_null as f64 + 0.5 * k)),
-        );
-        out[c] = Some(monotone(&m, &u[c]));
+        out[c] = Some(monotone(&add_half(row), &u[c]));
     }
     Ok(out)
 }
