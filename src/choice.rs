@@ -186,11 +186,7 @@ pub fn choose(
     per_record: f64,
     min_budget: u64,
 ) -> Result<BlockingChoice, Error> {
-    let n = match mode {
-        Mode::Link { left, right } => (left.end - left.start) + (right.end - right.start),
-        Mode::Dedupe { rows } => rows.end - rows.start,
-    };
-    let budget = ((per_record.max(0.0) * f64::from(n)).round() as u64).max(min_budget);
+    let budget = budget(mode, per_record, min_budget);
     let mut considered = Vec::new();
     let mut total = 0u64;
     for rule in defaults {
@@ -240,10 +236,17 @@ pub fn choose(
     })
 }
 
+/// The comparisons in all that `per_record` comparisons per record allow in `mode`, never
+/// fewer than `min_budget`: what the chosen blocking rules, and each training session from
+/// the pool, may cost.
+pub(crate) fn budget(mode: &Mode, per_record: f64, min_budget: u64) -> u64 {
+    ((per_record.max(0.0) * f64::from(mode.records())).round() as u64).max(min_budget)
+}
+
 /// The training sessions for `records` in `mode`: those of `sessions` that make pairs, then,
 /// for each comparison that none of them leaves out of its blocking (so none can estimate
-/// its m), the first rule of the training pool that leaves it out and makes pairs (at most
-/// [`MIN_BUDGET`] or [`DEFAULT_BUDGET_PER_RECORD`] per record). FEBRL has no NHS number and a
+/// its m), the first rule of the training pool that leaves it out and makes pairs within
+/// `cap` comparisons (the blocking budget, see [`budget`]). FEBRL has no NHS number and a
 /// names-and-address extract no date of birth: without this the default sessions find
 /// nothing and m keeps its starting values.
 ///
@@ -255,12 +258,8 @@ pub(crate) fn complete_sessions(
     mode: &Mode,
     comparisons: &[crate::compare::Comparison],
     sessions: Vec<BlockingRule>,
+    cap: u64,
 ) -> Result<Vec<BlockingRule>, Error> {
-    let n = match mode {
-        Mode::Link { left, right } => (left.end - left.start) + (right.end - right.start),
-        Mode::Dedupe { rows } => rows.end - rows.start,
-    };
-    let cap = ((DEFAULT_BUDGET_PER_RECORD * f64::from(n)) as u64).max(MIN_BUDGET);
     let mut out = Vec::new();
     for rule in sessions {
         if estimate_comparisons(records, &rule, mode)? > 0 {
@@ -304,13 +303,7 @@ fn pool(records: &Records, identifiers: &[String]) -> Vec<BlockingRule> {
             out.push(r);
         }
     }
-    out.retain(|r| {
-        r.keys().iter().all(|k| match &k.field {
-            crate::block::Field::Other(name) => records.other_columns().any(|c| c == name),
-            _ => true,
-        })
-    });
-    out
+    crate::config::available(records, out)
 }
 
 #[cfg(test)]

@@ -134,11 +134,7 @@ impl Config {
         let mut out = Comparison::defaults();
         let identifiers = identifier_columns(records);
         for name in records.other_columns() {
-            let everywhere = records
-                .sources()
-                .iter()
-                .all(|s| s.rows.clone().any(|r| records.other(name, r).is_some()));
-            if everywhere && out.len() < crate::compare::MAX_COMPARISONS {
+            if in_every_source(records, name) && out.len() < crate::compare::MAX_COMPARISONS {
                 let mut c = Comparison::for_field(name)?;
                 if identifiers.iter().any(|i| i == name) {
                     c.kind = crate::compare::Kind::Identifier;
@@ -174,6 +170,7 @@ impl Config {
                 mode,
                 &self.comparisons(records)?,
                 std::mem::take(&mut o.sessions),
+                crate::choice::budget(mode, self.budget_per_record()?, crate::choice::MIN_BUDGET),
             )?;
         }
         if self.training_rules.is_none() && is_encoded(records) {
@@ -210,17 +207,7 @@ impl Config {
         if let Some(b) = &self.blocking {
             return Ok(crate::BlockingChoice::given(b.clone()));
         }
-        let per_record = self
-            .blocking_budget
-            .unwrap_or(crate::DEFAULT_BUDGET_PER_RECORD);
-        if !(per_record.is_finite() && per_record >= 0.0) {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "blocking_budget must be a number of comparisons per record, 0 or more (got {per_record})"
-                ),
-            ));
-        }
+        let per_record = self.budget_per_record()?;
         if is_encoded(records) {
             // Rules on name tokens drop out for files written without them; two name-free
             // rules keep movers and people without NHS numbers in reach.
@@ -254,6 +241,28 @@ impl Config {
                 0
             },
         )
+    }
+
+    /// The blocking budget per record: the config's, or the default.
+    ///
+    /// # Errors
+    ///
+    /// A config error when it is negative or not a number.
+    fn budget_per_record(&self) -> Result<f64, Error> {
+        let per_record = self
+            .blocking_budget
+            .unwrap_or(crate::DEFAULT_BUDGET_PER_RECORD);
+        if per_record.is_finite() && per_record >= 0.0 {
+            Ok(per_record)
+        } else {
+            Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "blocking_budget must be a number of comparisons per record, 0 or more \
+                     (got {per_record})"
+                ),
+            ))
+        }
     }
 
     /// Trains a model of `records` for `mode` as this config says (its comparisons, training
@@ -334,21 +343,17 @@ impl Config {
             }
         }
         for r in self.rules_for(records) {
-            let e = r.expression();
-            used.extend(
-                e.split(['&', '|', '(', ')'])
-                    .map(|k| k.split(':').next().unwrap_or("").trim().to_string()),
-            );
+            for k in r.keys() {
+                if let crate::block::Field::Other(n) = &k.field {
+                    used.insert(n.clone());
+                }
+            }
         }
         records
             .other_columns()
             .filter(|c| *c != crate::pseudonym::SCHEME_COLUMN && !used.contains(*c))
             .map(|c| {
-                let everywhere = records
-                    .sources()
-                    .iter()
-                    .all(|s| s.rows.clone().any(|r| records.other(c, r).is_some()));
-                let why = if everywhere {
+                let why = if in_every_source(records, c) {
                     "not compared"
                 } else {
                     "not in every file"
@@ -503,6 +508,15 @@ fn identifier_rules(records: &Records) -> Vec<BlockingRule> {
         .collect()
 }
 
+/// True when carried column `name` has a value in every source (so a comparison of it can
+/// ever say something).
+fn in_every_source(records: &Records, name: &str) -> bool {
+    records
+        .sources()
+        .iter()
+        .all(|s| s.rows.clone().any(|r| records.other(name, r).is_some()))
+}
+
 /// True when every key of `rule` reads a column (or role) the input has.
 fn has_columns(records: &Records, rule: &BlockingRule) -> bool {
     rule.keys().iter().all(|k| match &k.field {
@@ -512,7 +526,7 @@ fn has_columns(records: &Records, rule: &BlockingRule) -> bool {
 }
 
 /// The rules whose columns the input has.
-fn available(records: &Records, rules: Vec<BlockingRule>) -> Vec<BlockingRule> {
+pub(crate) fn available(records: &Records, rules: Vec<BlockingRule>) -> Vec<BlockingRule> {
     rules
         .into_iter()
         .filter(|r| has_columns(records, r))

@@ -155,15 +155,21 @@ impl<'a> NameFeatures<'a> {
         let first = name.split(' ').next().unwrap_or("");
         NameFeatures {
             first,
-            soundex: soundex(first).map_or(NONE, |s| pack4(&s)),
+            soundex: soundex_code(first),
             nysiis: nysiis(first),
             canonical: canonical_given_name(first).unwrap_or(first),
         }
     }
 }
 
+/// The Soundex of a name's first token packed into a `u32` (as the name dictionaries keep
+/// it), NONE when it has none.
+pub(crate) fn soundex_code(first: &str) -> u32 {
+    soundex(first).map_or(NONE, |s| pack4(&s))
+}
+
 /// Packs up to four ASCII bytes into a `u32` exactly.
-pub(crate) fn pack4(s: &str) -> u32 {
+fn pack4(s: &str) -> u32 {
     let mut v = 0u32;
     for b in s.bytes().take(4) {
         v = (v << 8) | u32::from(b);

@@ -118,6 +118,20 @@ impl MatchRule {
             .join(" & ")
     }
 
+    /// Every key the rule reads, in its alternatives too.
+    pub(crate) fn keys(&self) -> Vec<&Key> {
+        fn walk<'a>(c: &'a Condition, out: &mut Vec<&'a Key>) {
+            match c {
+                Condition::Agree(k) => out.push(k),
+                Condition::DobSwap => {}
+                Condition::Any(cs) => cs.iter().for_each(|c| walk(c, out)),
+            }
+        }
+        let mut out = Vec::new();
+        self.conditions.iter().for_each(|c| walk(c, &mut out));
+        out
+    }
+
     /// The blocking rule that produces every pair this rule can match: the conjunction of its
     /// plain keys.
     pub fn blocking_rule(&self) -> Option<BlockingRule> {
@@ -158,13 +172,19 @@ impl MatchRule {
                 "nhs-yob",
                 "nhs_number & dob:year & (given_name:initial | surname:soundex)",
             ),
-            ("demographics", "surname & given_name & dob & postcode"),
+            ("demographics", DEMOGRAPHICS),
         ]
         .iter()
         .map(|(n, e)| MatchRule::new(n, e).expect("default rules parse"))
         .collect()
     }
 }
+
+/// The default ladder's `demographics` rule: given name, surname, date of birth and postcode
+/// all equal. Twins differ in given name and a parent and a same-named child in date of
+/// birth, so its pairs are the same person but for rare coincidences; training takes them as
+/// sure pairs too.
+pub(crate) const DEMOGRAPHICS: &str = "surname & given_name & dob & postcode";
 
 impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1111,6 +1111,13 @@ pub(crate) fn level_of(v: u64, i: usize) -> u8 {
 mod tests {
     use super::*;
 
+    /// The store of one CSV text.
+    fn store(csv: &str) -> Records {
+        let mut b = crate::RecordsBuilder::new();
+        b.add_reader("t.csv", csv.as_bytes()).unwrap();
+        b.build().unwrap().0
+    }
+
     #[test]
     fn dob_levels_follow_the_mps_partial_date_ladder() {
         assert_eq!(dob_level(19800201, 19800201), 1);
@@ -1129,19 +1136,14 @@ mod tests {
     /// addresses could not tell a move from a match). With a postcode, unchanged.
     #[test]
     fn without_postcodes_the_address_alone_decides_the_location() {
-        let mut b = crate::RecordsBuilder::new();
-        b.add_reader(
-            "t.csv",
+        let r = store(
             "id,given_name,address,postcode\n\
              1,Ann,\"18 Hall Lane, Sutton Coldfield\",\n\
              2,Ann,18 Hall Ln,\n\
              3,Ann,4 Mill Road,\n\
              4,Ann,18 Hall Lane,LS1 4AP\n\
-             5,Ann,4 Mill Road,M1 1AE\n"
-                .as_bytes(),
-        )
-        .unwrap();
-        let r = b.build().unwrap().0;
+             5,Ann,4 Mill Road,M1 1AE\n",
+        );
         let location = [Comparison::for_field("location").unwrap()];
         let c = Comparer::new(&r, &location).unwrap();
         let level = |a: u32, b: u32| level_of(c.vector(Pair { left: a, right: b }), 0);
@@ -1160,18 +1162,13 @@ mod tests {
     /// people whose crossed names merely look alike are not.
     #[test]
     fn names_swapped_with_a_typo_count_as_swapped() {
-        let mut b = crate::RecordsBuilder::new();
-        b.add_reader(
-            "t.csv",
+        let r = store(
             "id,given_name,surname\n\
              1,campblel,joshua\n\
              2,joshua,campbell\n\
              3,jessica,campbell\n\
-             4,mary,jones\n"
-                .as_bytes(),
-        )
-        .unwrap();
-        let r = b.build().unwrap().0;
+             4,mary,jones\n",
+        );
         let cs = [
             Comparison::for_field("given_name").unwrap(),
             Comparison::for_field("surname").unwrap(),

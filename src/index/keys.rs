@@ -105,12 +105,6 @@ pub(crate) enum KeyValue<'a> {
     Number(u64),
 }
 
-/// The first `n` characters of `s`, `None` when empty.
-fn prefix(s: &str, n: usize) -> Option<&str> {
-    let end = s.char_indices().nth(n).map_or(s.len(), |(i, _)| i);
-    Some(&s[..end]).filter(|p| !p.is_empty())
-}
-
 /// The key of a name under transform `t`.
 fn name_key(t: Transform, name: &str) -> Option<KeyValue<'_>> {
     let text = |s| Some(KeyValue::Text(Cow::Borrowed(s)));
@@ -122,8 +116,7 @@ fn name_key(t: Transform, name: &str) -> Option<KeyValue<'_>> {
         Transform::Soundex => owned(soundex(first)?),
         Transform::Nysiis => owned(nysiis(first)?),
         Transform::Nickname => text(canonical_given_name(first).unwrap_or(first)),
-        Transform::Initial => text(prefix(name, 1)?),
-        Transform::First(n) => text(prefix(name, usize::from(n))?),
+        Transform::Initial | Transform::First(_) => text_key(t, name),
         _ => None,
     }
 }
@@ -146,10 +139,7 @@ fn text_key(t: Transform, s: &str) -> Option<KeyValue<'_>> {
 
 /// The `names:soundex` key of a given name and a surname.
 fn names_key<'a>(given: &str, surname: &str) -> Option<KeyValue<'a>> {
-    let sx = |n: &str| {
-        let first = n.split(' ').next().unwrap_or("");
-        soundex(first).map_or(NONE, |s| crate::record::pack4(&s))
-    };
+    let sx = |n: &str| crate::record::soundex_code(n.split(' ').next().unwrap_or(""));
     crate::block::names_pair(sx(given), sx(surname)).map(KeyValue::Number)
 }
 
@@ -265,9 +255,10 @@ impl<'r> KeyColumn<'r> {
                 }
                 None => KeyColumn::Direct(vec![None; r.len()]),
             },
+            // From the Soundex codes the store's dictionaries keep, as the batch does.
             Field::Names => KeyColumn::Direct(row(&|i| {
-                let row = i as u32;
-                Some(hash_value(&names_key(r.given_name(row)?, r.surname(row)?)?))
+                let pair = crate::block::names_of_row(r, i as u32)?;
+                Some(hash_value(&KeyValue::Number(pair)))
             })),
             Field::Role(Role::DateOfBirth | Role::NhsNumber | Role::Sex | Role::Id) => {
                 let v = |row: usize| {

@@ -133,28 +133,39 @@ mod tests {
     use super::*;
     use crate::synth::rng::Rng;
 
+    /// A level drawn from the distribution `p` (levels 1..; the last takes the remainder).
+    fn draw(p: &[f64], rng: &mut Rng) -> u64 {
+        let x = rng.unit();
+        let mut acc = 0.0;
+        for (l, &q) in p.iter().enumerate().skip(1) {
+            acc += q;
+            if x < acc {
+                return l as u64;
+            }
+        }
+        (p.len() - 1) as u64
+    }
+
+    /// A vector with one level per comparison drawn from the distributions of `class`.
+    fn vector(class: &[&Vec<f64>], rng: &mut Rng) -> u64 {
+        class
+            .iter()
+            .enumerate()
+            .fold(0, |v, (c, p)| v | (draw(p, rng) << (4 * c)))
+    }
+
     /// Simulates `n` pairs from a known two-class model; returns sorted vector counts.
     fn simulate(n: u64, lambda: f64, m: &[Vec<f64>], u: &[Vec<f64>], seed: u64) -> Vec<(u64, u64)> {
         let mut rng = Rng::new(seed, 99, 0);
         let mut counts = std::collections::BTreeMap::new();
         for _ in 0..n {
             let is_match = rng.unit() < lambda;
-            let mut v = 0u64;
-            for c in 0..m.len() {
-                let p = if is_match { &m[c] } else { &u[c] };
-                let x = rng.unit();
-                let mut acc = 0.0;
-                let mut level = p.len() - 1;
-                for (l, &q) in p.iter().enumerate().skip(1) {
-                    acc += q;
-                    if x < acc {
-                        level = l;
-                        break;
-                    }
-                }
-                v |= (level as u64) << (4 * c);
-            }
-            *counts.entry(v).or_insert(0u64) += 1;
+            let class: Vec<&Vec<f64>> = if is_match {
+                m.iter().collect()
+            } else {
+                u.iter().collect()
+            };
+            *counts.entry(vector(&class, &mut rng)).or_insert(0u64) += 1;
         }
         counts.into_iter().collect()
     }
@@ -249,17 +260,6 @@ mod tests {
         ];
         let mut rng = Rng::new(11, 99, 0);
         let mut counts = std::collections::BTreeMap::new();
-        let draw = |p: &[f64], rng: &mut Rng| {
-            let x = rng.unit();
-            let mut acc = 0.0;
-            for (l, &q) in p.iter().enumerate().skip(1) {
-                acc += q;
-                if x < acc {
-                    return l as u64;
-                }
-            }
-            (p.len() - 1) as u64
-        };
         for _ in 0..200_000 {
             let x = rng.unit();
             // 1% true pairs, 20% family members, the rest strangers.
@@ -270,11 +270,7 @@ mod tests {
             } else {
                 [&u[0], &u[1], &u[2]]
             };
-            let mut v = 0u64;
-            for (c, p) in class.iter().enumerate() {
-                v |= draw(p, &mut rng) << (4 * c);
-            }
-            *counts.entry(v).or_insert(0u64) += 1;
+            *counts.entry(vector(&class, &mut rng)).or_insert(0u64) += 1;
         }
         let counts: Vec<(u64, u64)> = counts.into_iter().collect();
         let start = vec![

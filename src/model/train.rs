@@ -92,37 +92,7 @@ impl Model {
         // u from random pairs.
         let (pairs, exhaustive, total_pairs) =
             random_pairs(records, mode, options.u_pairs, options.seed);
-        let counts: Vec<Vec<u64>> = pairs
-            .par_chunks(1 << 14)
-            .map(|chunk| {
-                let mut c: Vec<Vec<u64>> = comparisons
-                    .iter()
-                    .map(|x| vec![0u64; x.level_names().len()])
-                    .collect();
-                for &p in chunk {
-                    let v = comparer.vector(p);
-                    for (i, ci) in c.iter_mut().enumerate() {
-                        ci[usize::from(level_of(v, i))] += 1;
-                    }
-                }
-                c
-            })
-            .reduce(
-                || {
-                    comparisons
-                        .iter()
-                        .map(|x| vec![0u64; x.level_names().len()])
-                        .collect()
-                },
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(b) {
-                        for (p, q) in x.iter_mut().zip(y) {
-                            *p += q;
-                        }
-                    }
-                    a
-                },
-            );
+        let counts = level_counts(&comparer, comparisons, &pairs);
         let mut u = Vec::with_capacity(n_comp);
         let mut present = Vec::with_capacity(n_comp);
         for c in &counts {
@@ -315,26 +285,10 @@ impl Model {
         if !options.labelled.is_empty() {
             // Supervised: each level's share among the labelled pairs (add-half smoothing),
             // and λ from their number among all pairs.
-            let mut counts: Vec<Vec<f64>> = comparisons
-                .iter()
-                .map(|c| vec![0.0; c.level_names().len()])
-                .collect();
-            for &p in &options.labelled {
-                let v = comparer.vector(p);
-                for (c, row) in counts.iter_mut().enumerate() {
-                    row[usize::from(level_of(v, c))] += 1.0;
-                }
-            }
-            m = counts
+            m = level_counts(&comparer, comparisons, &options.labelled)
                 .iter()
                 .zip(&u)
-                .map(|(row, u)| {
-                    let k = (row.len() - 1) as f64;
-                    let non_null: f64 = row[1..].iter().sum();
-                    let mut v = vec![0.0];
-                    v.extend(row[1..].iter().map(|x| (x + 0.5) / (non_null + 0.5 * k)));
-                    monotone(&v, u)
-                })
+                .map(|(row, u)| monotone(&add_half(row), u))
                 .collect();
             lambda = (options.labelled.len() as f64 / total_pairs.max(1.0)).clamp(1e-15, 0.5);
         }
@@ -385,6 +339,40 @@ fn key_reads(field: &Field, c: &Comparison) -> bool {
     }
 }
 
+/// Per comparison, how many of `pairs` fall at each of its levels (level 0, null, included).
+fn level_counts(
+    comparer: &Comparer<'_>,
+    comparisons: &[Comparison],
+    pairs: &[Pair],
+) -> Vec<Vec<u64>> {
+    let zero = || -> Vec<Vec<u64>> {
+        comparisons
+            .iter()
+            .map(|x| vec![0u64; x.level_names().len()])
+            .collect()
+    };
+    pairs
+        .par_chunks(1 << 14)
+        .map(|chunk| {
+            let mut c = zero();
+            for &p in chunk {
+                let v = comparer.vector(p);
+                for (i, ci) in c.iter_mut().enumerate() {
+                    ci[usize::from(level_of(v, i))] += 1;
+                }
+            }
+            c
+        })
+        .reduce(zero, |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                for (p, q) in x.iter_mut().zip(y) {
+                    *p += q;
+                }
+            }
+            a
+        })
+}
+
 /// Each level's share of `counts` (level 0, null, left out and set to 0) with add-half
 /// smoothing, so that a level never seen still gets about half an observation.
 fn add_half(counts: &[u64]) -> Vec<f64> {
@@ -402,13 +390,8 @@ fn add_half(counts: &[u64]) -> Vec<f64> {
 /// The least sure pairs with both values present from which an identifier's m is taken.
 const MIN_SURE_PAIRS: u64 = 30;
 
-/// The sure pairs: those that agree exactly on given name, surname, date of birth and
-/// postcode (the deterministic ladder's `demographics` rule). Twins differ in given name and
-/// a parent and a same-named child in date of birth, so these are the same person but for
-/// rare coincidences, on any data set that has the four fields.
-const SURE_RULE: &str = "surname & given_name & dob & postcode";
-
-/// m of each identifier comparison (NHS number, an identifier column), from the sure pairs:
+/// m of each identifier comparison (NHS number, an identifier column), from the sure pairs
+/// (those of the ladder's [`crate::rules::DEMOGRAPHICS`] rule):
 /// each level's share among those with both values present (add-half smoothing), when there
 /// are at least [`MIN_SURE_PAIRS`]; `None` for the other comparisons, or when the data has
 /// too few sure pairs. EM holds these fixed. Without them, EM on a session where the people
@@ -433,20 +416,10 @@ fn anchored_m(
     if ids.is_empty() {
         return Ok(out);
     }
-    let rule: BlockingRule = SURE_RULE.parse()?;
+    let rule: BlockingRule = crate::rules::DEMOGRAPHICS.parse()?;
     let blocker = Blocker::new(records, std::slice::from_ref(&rule), mode)?;
-    let mut counts: Vec<Vec<u64>> = comparisons
-        .iter()
-        .map(|c| vec![0u64; c.level_names().len()])
-        .collect();
-    for chunk in blocker.pairs(1 << 20) {
-        for p in chunk {
-            let v = comparer.vector(p);
-            for &c in &ids {
-                counts[c][usize::from(level_of(v, c))] += 1;
-            }
-        }
-    }
+    let sure: Vec<Pair> = blocker.pairs(1 << 20).flatten().collect();
+    let counts = level_counts(comparer, comparisons, &sure);
     for &c in &ids {
         let row = &counts[c];
         let non_null: u64 = row[1..].iter().sum();
