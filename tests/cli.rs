@@ -52,6 +52,20 @@ fn link_texts(left: &[u8], right: &[u8], extra: &[&str]) -> (Output, String) {
     (o, pairs)
 }
 
+/// Runs `carematch link` on the sample data in examples/data, writing the pairs to `out`.
+fn link_sample(out: &Path) -> Output {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    carematch(&[
+        "link",
+        "--left",
+        data.join("gp.csv").to_str().unwrap(),
+        "--right",
+        data.join("hospital.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 const GOOD_RIGHT: &[u8] = b"id,nhs_no,forename,surname,dob\nH1,943 476 5919,ANN,SMITH,01/02/1980\n";
 
 fn assert_bad_input(o: &Output, must_contain: &[&str]) {
@@ -1172,16 +1186,7 @@ fn training_that_cannot_estimate_the_model_says_so() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(err.contains("'nhs_number' found no pairs"), "{err}");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
-    let o = carematch(&[
-        "link",
-        "--left",
-        data.join("gp.csv").to_str().unwrap(),
-        "--right",
-        data.join("hospital.csv").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = link_sample(&out);
     assert!(o.status.success());
     assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
 }
@@ -1192,17 +1197,8 @@ fn training_that_cannot_estimate_the_model_says_so() {
 #[test]
 fn every_review_pair_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
     let out = dir.path().join("p.csv");
-    let o = carematch(&[
-        "link",
-        "--left",
-        data.join("gp.csv").to_str().unwrap(),
-        "--right",
-        data.join("hospital.csv").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = link_sample(&out);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let mut r = csv::Reader::from_path(&out).unwrap();
     assert_eq!(r.headers().unwrap().get(6), Some("reason"));
@@ -1239,27 +1235,11 @@ fn every_review_pair_says_why() {
 /// Issue 11: a column nothing uses is named in the run's summary with why and how to map it.
 #[test]
 fn unused_columns_are_listed_with_how_to_map_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = write(
-        dir.path(),
-        "a.csv",
+    let (o, _) = link_texts(
         b"id,given_name,surname,dob,ward,notes\n1,Ann,Lee,1980-01-01,W1,x\n2,Bo,Ray,1981-02-03,W2,\n",
-    );
-    let b = write(
-        dir.path(),
-        "b.csv",
         b"id,given_name,surname,dob,ward\n1,Ann,Lee,1980-01-01,W1\n",
+        &[],
     );
-    let out = dir.path().join("p.csv");
-    let o = carematch(&[
-        "link",
-        "--left",
-        a.to_str().unwrap(),
-        "--right",
-        b.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let s = text(&o.stdout);
     let line = s
