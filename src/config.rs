@@ -787,6 +787,30 @@ mod tests {
         }
     }
 
+    /// A blocking budget that is not a count of comparisons is refused, for the blocking
+    /// choice and for the training pool alike (both read it through one check).
+    #[test]
+    fn a_negative_or_nan_blocking_budget_is_a_config_error() {
+        let r = store("id,given_name,dob\n1,Ann,1980-01-01\n2,Ann,1980-01-01\n");
+        let mode = crate::dedupe_mode(&r, 0).unwrap();
+        for bad in ["-1", "-0.5"] {
+            let c = Config::from_json(&format!("{{\"blocking_budget\": {bad}}}")).unwrap();
+            let e = c.blocking_for(&r, &mode).unwrap_err();
+            assert!(
+                e.is_config() && e.message().contains("blocking_budget"),
+                "{e}"
+            );
+            assert!(c.train_options_for(&r, &mode).unwrap_err().is_config());
+        }
+        let c = Config {
+            blocking_budget: Some(f64::NAN),
+            ..Config::default()
+        };
+        assert!(c.blocking_for(&r, &mode).is_err());
+        let ok = Config::from_json("{\"blocking_budget\": 0}").unwrap();
+        assert!(ok.blocking_for(&r, &mode).is_ok());
+    }
+
     #[test]
     fn empty_config_takes_defaults() {
         let c = Config::from_json("{}").unwrap();
