@@ -566,6 +566,13 @@ impl Records {
         let v = *c.values.get(row as usize)?;
         (v != NONE).then(|| c.dict.get(v))
     }
+
+    /// The folded value of the carried column at position `col` on `row`, if any.
+    pub(crate) fn other_at(&self, col: usize, row: u32) -> Option<&str> {
+        let c = &self.others[col];
+        let v = c.values[row as usize];
+        (v != NONE).then(|| c.dict.get(v))
+    }
 }
 
 #[cfg(test)]

@@ -266,6 +266,22 @@ enum Ready<'a> {
     Any(Vec<Ready<'a>>),
 }
 
+/// True when two valid NHS numbers (0 = none) differ: no rule may link such a pair. The
+/// batch ladder and the index both ask this.
+pub(crate) fn nhs_conflict(a: u64, b: u64) -> bool {
+    a != 0 && b != 0 && a != b
+}
+
+/// The `dob_swap` condition on two packed dates of birth (0 = none): equal, or day and month
+/// swapped. The batch ladder and the index both ask this.
+pub(crate) fn dob_or_swap(a: u32, b: u32) -> bool {
+    a != 0
+        && (a == b
+            || Date::from_u32(a)
+                .and_then(Date::swapped_day_month)
+                .is_some_and(|s| s.to_u32() == b))
+}
+
 /// A ladder of rules made ready to evaluate pairs of one store.
 pub(crate) struct Ladder<'a> {
     records: &'a Records,
@@ -306,8 +322,7 @@ impl<'a> Ladder<'a> {
     /// The index of the first rule `pair` satisfies.
     pub(crate) fn first_match(&self, pair: Pair) -> Option<u16> {
         let nhs = &self.records.nhs;
-        let (a, b) = (nhs[pair.left as usize], nhs[pair.right as usize]);
-        if a != 0 && b != 0 && a != b {
+        if nhs_conflict(nhs[pair.left as usize], nhs[pair.right as usize]) {
             return None;
         }
         if let Some(t) = self.nhs_tokens {
@@ -330,12 +345,7 @@ impl<'a> Ladder<'a> {
             },
             Ready::DobSwap => {
                 let dob = &self.records.dob;
-                let (a, b) = (dob[pair.left as usize], dob[pair.right as usize]);
-                a != 0
-                    && (a == b
-                        || Date::from_u32(a)
-                            .and_then(Date::swapped_day_month)
-                            .is_some_and(|s| s.to_u32() == b))
+                dob_or_swap(dob[pair.left as usize], dob[pair.right as usize])
             }
             Ready::Any(cs) => cs.iter().any(|c| self.holds(c, pair)),
         }

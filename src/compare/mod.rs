@@ -321,16 +321,132 @@ impl fmt::Display for Comparison {
     }
 }
 
+/// The field whose value frequencies adjust a comparison's exact level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TfField {
+    Given,
+    Surname,
+    Postcode,
+    /// A carried column, by its position among the store's columns.
+    Column(usize),
+    /// A pseudonymised comparison's exact-match token column.
+    Encoded,
+}
+
+impl TfField {
+    /// The value id row `row` of `r` holds in this field (NONE when it has none). Encoded
+    /// columns are read through [`encoded::Encoded`], not here.
+    pub(crate) fn value(self, r: &Records, row: u32) -> u32 {
+        let i = row as usize;
+        match self {
+            TfField::Given => r.given[i],
+            TfField::Surname => r.surname[i],
+            TfField::Postcode => r.postcode[i],
+            TfField::Column(c) => r.others[c].values[i],
+            TfField::Encoded => NONE,
+        }
+    }
+
+    /// Every row's value id in this field and the number of distinct values, for the
+    /// clear fields.
+    fn rows(self, r: &Records) -> Option<(&[u32], usize)> {
+        match self {
+            TfField::Given => Some((&r.given, r.given_dict.values.len())),
+            TfField::Surname => Some((&r.surname, r.surname_dict.values.len())),
+            TfField::Postcode => Some((&r.postcode, r.postcode_dict.values.len())),
+            TfField::Column(c) => Some((&r.others[c].values, r.others[c].dict.len())),
+            TfField::Encoded => None,
+        }
+    }
+}
+
+/// One comparison as the batch comparer and the index both run it: its kind and
+/// thresholds, the carried column it reads, and the field whose frequencies adjust its exact
+/// level. [`Spec::new`] is the one place these are decided, and [`Spec::level`] the one
+/// place a clear pair's level is computed, so a batch run and an index cannot disagree.
+#[derive(Clone, Debug)]
+pub(crate) struct Spec {
+    pub(crate) kind: Kind,
+    pub(crate) thresholds: Vec<f64>,
+    /// For text and identifier kinds: the carried column's position in the store.
+    pub(crate) column: Option<usize>,
+    pub(crate) tf: Option<TfField>,
+}
+
+impl Spec {
+    /// Makes `c` ready for stores whose carried columns are those of `records`.
+    pub(crate) fn new(c: &Comparison, records: &Records) -> Result<Spec, Error> {
+        c.validate()?;
+        let mut column = None;
+        let tf = match c.kind {
+            Kind::GivenName => Some(TfField::Given),
+            Kind::Surname => Some(TfField::Surname),
+            Kind::Location | Kind::Postcode => Some(TfField::Postcode),
+            Kind::Text | Kind::Identifier => {
+                let i = records
+                    .others
+                    .iter()
+                    .position(|o| o.name == c.field)
+                    .ok_or_else(|| {
+                        config_err(format!(
+                            "comparison '{}': no such column in the input",
+                            c.field
+                        ))
+                    })?;
+                column = Some(i);
+                Some(TfField::Column(i))
+            }
+            Kind::EncodedGivenName | Kind::EncodedSurname | Kind::EncodedLocation => {
+                Some(TfField::Encoded)
+            }
+            Kind::DateOfBirth
+            | Kind::Address
+            | Kind::NhsNumber
+            | Kind::Sex
+            | Kind::EncodedDateOfBirth
+            | Kind::EncodedNhsNumber
+            | Kind::EncodedSex => None,
+        };
+        Ok(Spec {
+            kind: c.kind,
+            thresholds: c.thresholds.clone(),
+            column,
+            tf,
+        })
+    }
+
+    /// True for the pseudonymised kinds, which read token and filter columns by row.
+    pub(crate) fn is_encoded(&self) -> bool {
+        !encoded::columns_of(self.kind).is_empty()
+    }
+
+    /// The level of a clear comparison for the sides whose features are `x` and `y`;
+    /// `text(column)` gives the two sides' values of a carried column.
+    #[inline]
+    pub(crate) fn level<'t>(
+        &self,
+        cx: &Ctx<'_>,
+        x: &RowFeatures,
+        y: &RowFeatures,
+        text: impl FnOnce(usize) -> [Option<&'t str>; 2],
+    ) -> u8 {
+        match self.column {
+            Some(col) => match text(col) {
+                [Some(a), Some(b)] => column_level(self.kind, a, b, a == b, &self.thresholds),
+                _ => 0,
+            },
+            None => clear_level(self.kind, &self.thresholds, cx, x, y),
+        }
+    }
+}
+
 /// A comparison made ready on a store: per-value features computed once.
 pub(crate) struct Prepared<'a> {
     records: &'a Records,
-    kind: Kind,
-    thresholds: Vec<f64>,
+    spec: Spec,
     /// For address and location: sorted word hashes of each address value (CSR), shared
     /// through the store's cache.
     words: Option<Arc<Words>>,
-    /// For text: the column's values and dictionary.
-    text: Option<(&'a [u32], &'a Interner)>,
     /// For pseudonymised kinds: the token and filter columns.
     encoded: Option<encoded::Encoded<'a>>,
     /// Term frequency of each value of the exact level's field (share of rows), if any.
@@ -556,83 +672,40 @@ pub(crate) fn column_level(kind: Kind, a: &str, b: &str, same: bool, thresholds:
 impl<'a> Prepared<'a> {
     /// Prepares `c` on `records`.
     pub(crate) fn new(records: &'a Records, c: &Comparison) -> Result<Prepared<'a>, Error> {
-        c.validate()?;
-        let mut p = Prepared {
-            records,
-            kind: c.kind,
-            thresholds: c.thresholds.clone(),
-            words: None,
-            text: None,
-            encoded: None,
-            tf: Vec::new(),
-        };
-        match c.kind {
-            Kind::GivenName | Kind::Surname => {
-                let (rows, n) = if c.kind == Kind::GivenName {
-                    (&records.given, records.given_dict.values.len())
-                } else {
-                    (&records.surname, records.surname_dict.values.len())
-                };
-                p.tf = frequencies(rows, n);
-            }
-            Kind::Location | Kind::Address => {
-                p.words = Some(records.derived.words(records));
-                if c.kind == Kind::Location {
-                    p.tf = frequencies(&records.postcode, records.postcode_dict.values.len());
-                }
-            }
-            Kind::Postcode => {
-                p.tf = frequencies(&records.postcode, records.postcode_dict.values.len());
-            }
-            Kind::Text | Kind::Identifier => {
-                let col = records
-                    .others
+        let spec = Spec::new(c, records)?;
+        let words = matches!(c.kind, Kind::Location | Kind::Address)
+            .then(|| records.derived.words(records));
+        let mut tf = Vec::new();
+        let mut encoded = None;
+        if spec.is_encoded() {
+            let e = encoded::Encoded::new(records, c.kind)?;
+            if let Some(rows) = e.exact_rows() {
+                let n = rows
                     .iter()
-                    .find(|o| o.name == c.field)
-                    .ok_or_else(|| {
-                        config_err(format!(
-                            "comparison '{}': no such column in the input",
-                            c.field
-                        ))
-                    })?;
-                p.tf = frequencies(&col.values, col.dict.len());
-                p.text = Some((&col.values, &col.dict));
+                    .filter(|&&v| v != NONE)
+                    .map(|&v| v as usize + 1)
+                    .max()
+                    .unwrap_or(0);
+                tf = frequencies(rows, n);
             }
-            Kind::DateOfBirth | Kind::NhsNumber | Kind::Sex => {}
-            Kind::EncodedGivenName
-            | Kind::EncodedSurname
-            | Kind::EncodedDateOfBirth
-            | Kind::EncodedLocation
-            | Kind::EncodedNhsNumber
-            | Kind::EncodedSex => {
-                let e = encoded::Encoded::new(records, c.kind)?;
-                if let Some(rows) = e.exact_rows() {
-                    let n = rows
-                        .iter()
-                        .filter(|&&v| v != NONE)
-                        .map(|&v| v as usize + 1)
-                        .max()
-                        .unwrap_or(0);
-                    p.tf = frequencies(rows, n);
-                }
-                p.encoded = Some(e);
-            }
+            encoded = Some(e);
+        } else if let Some((rows, n)) = spec.tf.and_then(|f| f.rows(records)) {
+            tf = frequencies(rows, n);
         }
-        Ok(p)
+        Ok(Prepared {
+            records,
+            spec,
+            words,
+            encoded,
+            tf,
+        })
     }
 
     /// The value id whose term frequency adjusts the exact level for `pair`, if any.
     pub(crate) fn tf_value(&self, pair: Pair) -> Option<u32> {
-        let r = self.records;
-        let v = match self.kind {
-            Kind::GivenName => r.given[pair.left as usize],
-            Kind::Surname => r.surname[pair.left as usize],
-            Kind::Postcode | Kind::Location => r.postcode[pair.left as usize],
-            Kind::Text | Kind::Identifier => self.text?.0[pair.left as usize],
-            Kind::EncodedGivenName | Kind::EncodedSurname | Kind::EncodedLocation => {
-                self.encoded.as_ref()?.exact_rows()?[pair.left as usize]
-            }
-            _ => return None,
+        let v = match self.spec.tf? {
+            TfField::Encoded => self.encoded.as_ref()?.exact_rows()?[pair.left as usize],
+            f => f.value(self.records, pair.left),
         };
         (v != NONE).then_some(v)
     }
@@ -640,41 +713,18 @@ impl<'a> Prepared<'a> {
     /// The level of the pair whose rows have features `x` and `y` (rows `pair`).
     #[inline]
     pub(crate) fn level(&self, x: &RowFeatures, y: &RowFeatures, pair: Pair) -> u8 {
-        match self.kind {
-            Kind::EncodedGivenName
-            | Kind::EncodedSurname
-            | Kind::EncodedDateOfBirth
-            | Kind::EncodedLocation
-            | Kind::EncodedNhsNumber
-            | Kind::EncodedSex => self
-                .encoded
-                .as_ref()
-                .map_or(0, |e| e.level(pair.left, pair.right, &self.thresholds)),
-            Kind::Text | Kind::Identifier => {
-                let Some((values, dict)) = self.text else {
-                    return 0;
-                };
-                let (a, b) = (values[pair.left as usize], values[pair.right as usize]);
-                if a == NONE || b == NONE {
-                    return 0;
-                }
-                column_level(
-                    self.kind,
-                    dict.get(a),
-                    dict.get(b),
-                    a == b,
-                    &self.thresholds,
-                )
-            }
-            kind => {
-                let cx = Ctx {
-                    records: self.records,
-                    words: self.words.as_deref().unwrap_or(&EMPTY_WORDS),
-                    outside: None,
-                };
-                clear_level(kind, &self.thresholds, &cx, x, y)
-            }
+        if let Some(e) = &self.encoded {
+            return e.level(pair.left, pair.right, &self.spec.thresholds);
         }
+        let cx = Ctx {
+            records: self.records,
+            words: self.words.as_deref().unwrap_or(&EMPTY_WORDS),
+            outside: None,
+        };
+        let r = self.records;
+        self.spec.level(&cx, x, y, |col| {
+            [pair.left, pair.right].map(|row| r.other_at(col, row))
+        })
     }
 }
 

@@ -14,11 +14,10 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use rustc_hash::FxBuildHasher;
 
 use crate::block::{BlockingRule, Field, Key, Transform};
-use crate::normalise::date::Date;
 use crate::normalise::name::canonical_given_name;
 use crate::normalise::phonetic::{nysiis, soundex};
 use crate::record::{NONE, NewRow, Records};
-use crate::rules::{Condition, MatchRule};
+use crate::rules::{Condition, MatchRule, dob_or_swap, nhs_conflict};
 use crate::schema::Role;
 
 /// One record's normalised values, borrowed from a [`NewRow`] or a row of a store.
@@ -319,7 +318,7 @@ pub(crate) fn first_match(
     b: &View<'_>,
     others: &[String],
 ) -> Option<u16> {
-    if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
+    if nhs_conflict(a.nhs, b.nhs) {
         return None;
     }
     rules
@@ -334,13 +333,7 @@ fn holds(c: &Condition, a: &View<'_>, b: &View<'_>, others: &[String]) -> bool {
             (Some(x), Some(y)) => x == y,
             _ => false,
         },
-        Condition::DobSwap => {
-            a.dob != 0
-                && (a.dob == b.dob
-                    || Date::from_u32(a.dob)
-                        .and_then(Date::swapped_day_month)
-                        .is_some_and(|s| s.to_u32() == b.dob))
-        }
+        Condition::DobSwap => dob_or_swap(a.dob, b.dob),
         Condition::Any(cs) => cs.iter().any(|c| holds(c, a, b, others)),
     }
 }

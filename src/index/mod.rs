@@ -33,9 +33,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::block::{BlockingRule, config_err};
-use crate::compare::{
-    Comparison, Ctx, Kind, Outside, RowFeatures, Words, address_words, clear_level, column_level,
-};
+use crate::compare::{Ctx, Outside, RowFeatures, Spec, Words, address_words};
 use crate::error::ErrorKind;
 use crate::input::normalise_record;
 use crate::link::{Decision, model_decision, odds_bits};
@@ -320,25 +318,6 @@ pub struct IndexBuilder {
     person_ids: bool,
 }
 
-/// A comparison made ready on the index.
-#[derive(Clone)]
-struct Cmp {
-    kind: Kind,
-    thresholds: Vec<f64>,
-    /// For text: the carried column.
-    text: Option<usize>,
-    /// The value whose frequency adjusts the exact level, if term-frequency adjusted.
-    tf: Option<TfField>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum TfField {
-    Given,
-    Surname,
-    Postcode,
-    Other(usize),
-}
-
 /// Rows per bucket of one blocking rule: a CSR table from the build, plus inserts since.
 #[derive(Default)]
 struct Block {
@@ -391,7 +370,7 @@ struct Settings {
     model: Model,
     rules: Vec<MatchRule>,
     weights: Weights,
-    cmps: Vec<Cmp>,
+    cmps: Vec<Spec>,
     blocking: Vec<BlockingRule>,
     columns: ColumnConfig,
     accept_test: bool,
@@ -606,11 +585,18 @@ impl Settings {
         let model = &b.model;
         model.check_fits(records)?;
         let others: Vec<String> = records.other_columns().map(str::to_string).collect();
-        let cmps = model
-            .comparisons()
-            .iter()
-            .map(|c| Cmp::new(c, &others))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut cmps = Vec::new();
+        for c in model.comparisons() {
+            let spec = Spec::new(c, records)?;
+            if spec.is_encoded() {
+                return Err(config_err(format!(
+                    "comparison '{}': pseudonymised files cannot be indexed yet; \
+                     link them in a batch",
+                    c.field
+                )));
+            }
+            cmps.push(spec);
+        }
         let mut blocking: Vec<BlockingRule> = model.blocking().to_vec();
         let ladder = Linker::new()
             .rules(b.rules.clone())
@@ -641,43 +627,6 @@ impl Settings {
             accept_test: b.accept_test,
             others,
             model: model.clone(),
-        })
-    }
-}
-
-impl Cmp {
-    fn new(c: &Comparison, others: &[String]) -> Result<Cmp, Error> {
-        c.validate()?;
-        let col = || {
-            others.iter().position(|o| *o == c.field).ok_or_else(|| {
-                config_err(format!(
-                    "comparison '{}': no such column in the population",
-                    c.field
-                ))
-            })
-        };
-        let (text, tf) = match c.kind {
-            Kind::GivenName => (None, Some(TfField::Given)),
-            Kind::Surname => (None, Some(TfField::Surname)),
-            Kind::Location | Kind::Postcode => (None, Some(TfField::Postcode)),
-            Kind::Text | Kind::Identifier => {
-                let i = col()?;
-                (Some(i), Some(TfField::Other(i)))
-            }
-            Kind::DateOfBirth | Kind::Address | Kind::NhsNumber | Kind::Sex => (None, None),
-            _ => {
-                return Err(config_err(format!(
-                    "comparison '{}': pseudonymised files cannot be indexed yet; \
-                     link them in a batch",
-                    c.field
-                )));
-            }
-        };
-        Ok(Cmp {
-            kind: c.kind,
-            thresholds: c.thresholds.clone(),
-            text,
-            tf,
         })
     }
 }
@@ -731,23 +680,11 @@ impl Inner {
         Ok(inner)
     }
 
-    /// The value id of row `row` in term-frequency field `f`.
-    fn tf_value(&self, f: TfField, row: u32) -> u32 {
-        let r = &self.records;
-        let i = row as usize;
-        match f {
-            TfField::Given => r.given[i],
-            TfField::Surname => r.surname[i],
-            TfField::Postcode => r.postcode[i],
-            TfField::Other(c) => r.others[c].values[i],
-        }
-    }
-
     /// Adds (or takes away) row `row` from the term-frequency counts.
     fn count(&mut self, s: &Settings, row: u32, add: bool) {
         for (c, cmp) in s.cmps.iter().enumerate() {
             let Some(f) = cmp.tf else { continue };
-            let v = self.tf_value(f, row);
+            let v = f.value(&self.records, row);
             let Some(counts) = self.counts[c].as_mut() else {
                 continue;
             };
@@ -773,7 +710,7 @@ impl Inner {
     fn freq(&self, s: &Settings, c: usize, row: u32) -> Option<f64> {
         let f = s.cmps[c].tf?;
         let counts = self.counts[c].as_ref()?;
-        let v = self.tf_value(f, row);
+        let v = f.value(&self.records, row);
         if v == NONE {
             return None;
         }
@@ -824,20 +761,9 @@ impl Inner {
         };
         let mut v = 0u64;
         for (i, c) in s.cmps.iter().enumerate() {
-            let l = match c.text {
-                Some(col) => {
-                    let column = &self.records.others[col];
-                    let b = column.values[y as usize];
-                    match x_text(col) {
-                        Some(a) if b != NONE => {
-                            let bs = column.dict.get(b);
-                            column_level(c.kind, a, bs, a == bs, &c.thresholds)
-                        }
-                        _ => 0,
-                    }
-                }
-                None => clear_level(c.kind, &c.thresholds, &cx, xf, &yf),
-            };
+            let l = c.level(&cx, xf, &yf, |col| {
+                [x_text(col), self.records.other_at(col, y)]
+            });
             v |= u64::from(l) << (4 * i);
         }
         v
