@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
-use crate::error::ErrorKind;
+use crate::error::config_err;
 use crate::record::{NONE, Records};
 use crate::schema::Role;
 
@@ -206,8 +206,12 @@ impl fmt::Display for Key {
     }
 }
 
-pub(crate) fn config_err(msg: String) -> Error {
-    Error::new(ErrorKind::Config, msg)
+/// The rules of `rules` whose columns the input has.
+pub(crate) fn available(records: &Records, rules: Vec<BlockingRule>) -> Vec<BlockingRule> {
+    rules
+        .into_iter()
+        .filter(|r| r.reads_columns_of(records))
+        .collect()
 }
 
 /// A conjunction of keys, written `"key & key & ..."`.
@@ -226,6 +230,14 @@ pub(crate) fn is_rule_column(name: &str) -> bool {
 }
 
 impl BlockingRule {
+    /// True when every key of the rule reads a column (or role) that `records` has.
+    pub(crate) fn reads_columns_of(&self, records: &Records) -> bool {
+        self.keys.iter().all(|k| match &k.field {
+            Field::Other(name) => records.other_columns().any(|c| c == name),
+            Field::Role(_) | Field::Names => true,
+        })
+    }
+
     /// A rule from its keys.
     ///
     /// # Errors

@@ -303,7 +303,7 @@ fn pool(records: &Records, identifiers: &[String]) -> Vec<BlockingRule> {
             out.push(r);
         }
     }
-    crate::config::available(records, out)
+    crate::block::available(records, out)
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ impl Config {
                 })
                 .collect();
         }
-        if is_encoded(records) {
+        if records.is_encoded() {
             return Ok(Comparison::encoded_defaults());
         }
         let mut out = Comparison::defaults();
@@ -161,7 +161,7 @@ impl Config {
         mode: &crate::Mode,
     ) -> Result<TrainOptions, Error> {
         let mut o = self.train_options();
-        if self.training_rules.is_none() && !is_encoded(records) {
+        if self.training_rules.is_none() && !records.is_encoded() {
             // An identifier shared by the files teaches m for every other field, as the NHS
             // number's session does.
             o.sessions.extend(identifier_rules(records));
@@ -173,8 +173,8 @@ impl Config {
                 crate::choice::budget(mode, self.budget_per_record()?, crate::choice::MIN_BUDGET),
             )?;
         }
-        if self.training_rules.is_none() && is_encoded(records) {
-            o.sessions = available(
+        if self.training_rules.is_none() && records.is_encoded() {
+            o.sessions = crate::block::available(
                 records,
                 parse_all(&[
                     "nhs_number.tok",
@@ -208,10 +208,10 @@ impl Config {
             return Ok(crate::BlockingChoice::given(b.clone()));
         }
         let per_record = self.budget_per_record()?;
-        if is_encoded(records) {
+        if records.is_encoded() {
             // Rules on name tokens drop out for files written without them; two name-free
             // rules keep movers and people without NHS numbers in reach.
-            let rules = available(
+            let rules = crate::block::available(
                 records,
                 parse_all(&[
                     "nhs_number.tok",
@@ -293,7 +293,7 @@ impl Config {
         if let Some(r) = &self.rules {
             return r.clone();
         }
-        if is_encoded(records) {
+        if records.is_encoded() {
             [
                 ("nhs-dob", "nhs_number.tok & dob.tok"),
                 (
@@ -307,7 +307,10 @@ impl Config {
             ]
             .iter()
             .map(|(n, e)| MatchRule::new(n, e).expect("encoded rules parse"))
-            .filter(|r| r.blocking_rule().is_some_and(|b| has_columns(records, &b)))
+            .filter(|r| {
+                r.blocking_rule()
+                    .is_some_and(|b| b.reads_columns_of(records))
+            })
             .collect()
         } else {
             // An identifier the files share with the date of birth is as sure as the NHS
@@ -381,13 +384,6 @@ impl Config {
 
 fn yes() -> bool {
     true
-}
-
-/// True when the input is pseudonymised (it has the scheme column).
-pub fn is_encoded(records: &Records) -> bool {
-    records
-        .other_columns()
-        .any(|c| c == crate::pseudonym::SCHEME_COLUMN)
 }
 
 /// The carried columns that hold an identifier shared by the sources (a social-security
@@ -515,22 +511,6 @@ fn in_every_source(records: &Records, name: &str) -> bool {
         .sources()
         .iter()
         .all(|s| s.rows.clone().any(|r| records.other(name, r).is_some()))
-}
-
-/// True when every key of `rule` reads a column (or role) the input has.
-fn has_columns(records: &Records, rule: &BlockingRule) -> bool {
-    rule.keys().iter().all(|k| match &k.field {
-        crate::block::Field::Other(name) => records.other_columns().any(|c| c == name),
-        crate::block::Field::Role(_) | crate::block::Field::Names => true,
-    })
-}
-
-/// The rules whose columns the input has.
-pub(crate) fn available(records: &Records, rules: Vec<BlockingRule>) -> Vec<BlockingRule> {
-    rules
-        .into_iter()
-        .filter(|r| has_columns(records, r))
-        .collect()
 }
 
 fn parse_all<T: std::str::FromStr>(v: &[&str]) -> Vec<T>

@@ -90,6 +90,12 @@ impl Error {
     }
 }
 
+/// A configuration error (a config, blocking rule, deterministic rule or model that cannot
+/// be used) with `msg`, which must not contain patient values.
+pub(crate) fn config_err(msg: String) -> Error {
+    Error::new(ErrorKind::Config, msg)
+}
+
 /// A usage error: the caller asked for something that cannot be done as asked.
 pub fn usage_error(message: &str) -> Error {
     Error::new(ErrorKind::Usage, message)

@@ -240,12 +240,12 @@ impl LinkerBuilder {
     /// A config error when there are more than 65,535 rules, or neither rules nor a model.
     pub fn build(&self) -> Result<Linker, Error> {
         if self.rules.len() >= usize::from(u16::MAX) {
-            return Err(crate::block::config_err(
+            return Err(crate::error::config_err(
                 "the rule ladder takes at most 65534 rules".into(),
             ));
         }
         if self.rules.is_empty() && self.model.is_none() {
-            return Err(crate::block::config_err(
+            return Err(crate::error::config_err(
                 "a linker needs deterministic rules, a model, or both".into(),
             ));
         }

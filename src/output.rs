@@ -8,31 +8,13 @@
 use std::path::Path;
 
 use crate::cluster::Clusters;
+use crate::csvwrite::{create, finish, write_err};
+pub use crate::csvwrite::{stage_csv, write_csv};
 use crate::error::{Error, ErrorKind};
 use crate::files::NewFile;
 use crate::link::LinkResult;
 use crate::model::{Model, Scorer};
 use crate::record::Records;
-
-/// A CSV writer over a new file (see [`NewFile`]: temporary, 0600, renamed on commit).
-pub(crate) fn create(path: &Path) -> Result<csv::Writer<NewFile>, Error> {
-    Ok(csv::WriterBuilder::new()
-        .buffer_capacity(1 << 16)
-        .from_writer(NewFile::create(path)?))
-}
-
-/// The written file of a CSV writer from [`create`], flushed, ready to commit.
-pub(crate) fn finish(path: &Path, w: csv::Writer<NewFile>) -> Result<NewFile, Error> {
-    w.into_inner()
-        .map_err(|e| Error::io(path, "write", e.error()))
-}
-
-pub(crate) fn write_err(path: &Path, e: &csv::Error) -> Error {
-    Error::new(
-        ErrorKind::Io,
-        format!("{}: cannot write: {e}", path.display()),
-    )
-}
 
 /// The columns of the pairs file, before any explanation columns.
 pub const PAIRS_HEADER: [&str; 7] = [
@@ -44,40 +26,6 @@ pub const PAIRS_HEADER: [&str; 7] = [
     "rule",
     "reason",
 ];
-
-/// Writes a CSV file of `header` and `rows`, quoting as needed.
-///
-/// # Errors
-///
-/// An I/O error naming `path`.
-pub fn write_csv<R, F>(path: &Path, header: &[&str], rows: R) -> Result<(), Error>
-where
-    R: IntoIterator<Item = F>,
-    F: IntoIterator,
-    F::Item: AsRef<[u8]>,
-{
-    stage_csv(path, header, rows)?.commit()
-}
-
-/// [`write_csv`] without the commit.
-///
-/// # Errors
-///
-/// An I/O error naming `path`.
-pub fn stage_csv<R, F>(path: &Path, header: &[&str], rows: R) -> Result<NewFile, Error>
-where
-    R: IntoIterator<Item = F>,
-    F: IntoIterator,
-    F::Item: AsRef<[u8]>,
-{
-    let mut w = create(path)?;
-    let werr = |e: csv::Error| write_err(path, &e);
-    w.write_record(header).map_err(werr)?;
-    for r in rows {
-        w.write_record(r).map_err(werr)?;
-    }
-    finish(path, w)
-}
 
 /// Writes the pairs file:
 /// `left_id,right_id,match_weight,match_probability,decision,rule,reason`, one row per pair

@@ -19,7 +19,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::block::{BlockingRule, Key, KeyValues, Pair, config_err};
+use crate::block::{BlockingRule, Key, KeyValues, Pair};
+use crate::error::config_err;
 use crate::normalise::date::Date;
 use crate::record::Records;
 
@@ -310,7 +311,7 @@ impl<'a> Ladder<'a> {
         let nhs_tokens = records
             .others
             .iter()
-            .find(|c| c.name == "nhs_number.tok")
+            .find(|c| c.name == crate::schema::NHS_TOKEN_COLUMN)
             .map(|c| c.values.as_slice());
         Ok(Ladder {
             records,

@@ -13,6 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+/// The column a pseudonymised file carries on every row: its scheme, key version and key
+/// fingerprint. A store with it holds encoded values only.
+pub const SCHEME_COLUMN: &str = "carematch_scheme";
+
+/// The column of a pseudonymised file that holds the NHS number's token (the name
+/// `pseudonym::Field::NhsNumber.token_column()` gives).
+pub(crate) const NHS_TOKEN_COLUMN: &str = "nhs_number.tok";
+
 /// The role a column plays in matching.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

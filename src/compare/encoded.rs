@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::Kind;
 use crate::Error;
-use crate::block::config_err;
+use crate::error::config_err;
 use crate::pseudonym::{Bloom, DOB_MASKED_COLUMNS, NHS_MASKED_COLUMNS};
 use crate::record::{NONE, Records};
 
@@ -110,30 +110,27 @@ fn filters<'a>(records: &'a Records, name: &str) -> Result<Filters<'a>, Error> {
 /// The token columns each encoded kind reads, in the order its levels use them (empty for
 /// clear-text kinds).
 pub fn columns_of(kind: Kind) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = match kind {
-        Kind::EncodedGivenName => vec![
-            "given_name.tok",
-            "given_name.nickname.tok",
-            "given_name.soundex.tok",
-            "given_name.nysiis.tok",
+    use crate::pseudonym::Field as F;
+    let fields: &[F] = match kind {
+        Kind::EncodedGivenName => &[
+            F::GivenName,
+            F::GivenNameNickname,
+            F::GivenNameSoundex,
+            F::GivenNameNysiis,
         ],
-        Kind::EncodedSurname => vec!["surname.tok", "surname.soundex.tok", "surname.nysiis.tok"],
-        Kind::EncodedDateOfBirth => vec![
-            "dob.tok",
-            "dob.swapped.tok",
-            "dob.year_month.tok",
-            "dob.year.tok",
+        Kind::EncodedSurname => &[F::Surname, F::SurnameSoundex, F::SurnameNysiis],
+        Kind::EncodedDateOfBirth => &[F::Dob, F::DobSwapped, F::DobYearMonth, F::DobYear],
+        Kind::EncodedLocation => &[
+            F::Postcode,
+            F::PostcodeSector,
+            F::PostcodeDistrict,
+            F::PostcodeArea,
         ],
-        Kind::EncodedLocation => vec![
-            "postcode.tok",
-            "postcode.sector.tok",
-            "postcode.district.tok",
-            "postcode.area.tok",
-        ],
-        Kind::EncodedNhsNumber => vec!["nhs_number.tok"],
-        Kind::EncodedSex => vec!["sex.tok"],
-        _ => Vec::new(),
+        Kind::EncodedNhsNumber => &[F::NhsNumber],
+        Kind::EncodedSex => &[F::Sex],
+        _ => &[],
     };
+    let mut v: Vec<&'static str> = fields.iter().map(|f| f.token_column()).collect();
     match kind {
         Kind::EncodedDateOfBirth => v.extend(DOB_MASKED_COLUMNS),
         Kind::EncodedNhsNumber => v.extend(NHS_MASKED_COLUMNS),

@@ -27,11 +27,8 @@ mod similarity;
 
 use std::fmt;
 
-use std::hash::BuildHasher;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use rayon::prelude::*;
-use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 pub use encoded::columns_of as encoded_columns;
@@ -39,9 +36,10 @@ pub use similarity::jaro_winkler;
 use similarity::{common_sorted, jaccard_sorted, one_digit_apart, one_edit_apart};
 
 use crate::Error;
-use crate::block::{Pair, config_err};
+use crate::block::Pair;
+use crate::error::config_err;
 use crate::normalise::name::are_nickname_variants;
-use crate::record::{Interner, NONE, NameDict, NameFeatures, NewRow, Records};
+use crate::record::{EMPTY_WORDS, FOREIGN, NONE, NameDict, Outside, Records, RowFeatures, Words};
 
 /// The most comparisons a model may have (four bits each in a `u64`).
 pub const MAX_COMPARISONS: usize = 16;
@@ -453,23 +451,6 @@ pub(crate) struct Prepared<'a> {
     pub(crate) tf: Vec<f64>,
 }
 
-/// A value id that is no value of the store: a query's value the store does not hold. It
-/// equals no stored id, so every equality test between a query and a row stays exact.
-pub(crate) const FOREIGN: u32 = NONE - 1;
-
-/// The strings of a query record that is not a row of the store, for the features whose ids
-/// are [`FOREIGN`]. In a comparison the query is always the left side.
-pub(crate) struct Outside {
-    /// The normalised given name and its first token.
-    pub(crate) given: (String, String),
-    /// The normalised surname and its first token.
-    pub(crate) surname: (String, String),
-    /// The address's word hashes, sorted and distinct.
-    pub(crate) address_words: Vec<u64>,
-    /// The surname's id in the store's given-name dictionary (for swapped names), or NONE.
-    pub(crate) surname_as_given: u32,
-}
-
 /// What the clear comparisons read besides the two rows' features: the store's dictionaries,
 /// its address words, and the strings of a left side that is not in the store.
 #[derive(Clone, Copy)]
@@ -673,8 +654,8 @@ impl<'a> Prepared<'a> {
     /// Prepares `c` on `records`.
     pub(crate) fn new(records: &'a Records, c: &Comparison) -> Result<Prepared<'a>, Error> {
         let spec = Spec::new(c, records)?;
-        let words = matches!(c.kind, Kind::Location | Kind::Address)
-            .then(|| records.derived.words(records));
+        let words =
+            matches!(c.kind, Kind::Location | Kind::Address).then(|| records.address_words());
         let mut tf = Vec::new();
         let mut encoded = None;
         if spec.is_encoded() {
@@ -778,151 +759,6 @@ fn fuzzily_swapped(x: &RowFeatures, y: &RowFeatures, cx: &Ctx<'_>) -> bool {
     jaro_winkler(xg, ys) >= SWAP_SIMILARITY && jaro_winkler(xs, yg) >= SWAP_SIMILARITY
 }
 
-/// Everything the default comparisons read of one row, side by side: one or two cache lines
-/// per row instead of a dozen scattered arrays. Scoring a pair then costs two row loads plus
-/// dictionary lookups only where names differ.
-#[derive(Clone, Copy)]
-pub(crate) struct RowFeatures {
-    nhs: u64,
-    nhs_invalid: u64,
-    given: u32,
-    given_canonical: u32,
-    /// Soundex and NYSIIS of the first token.
-    given_phonetic: [u32; 2],
-    /// The given name's id in the surname dictionary (for swaps), or NONE.
-    given_as_surname: u32,
-    surname: u32,
-    surname_phonetic: [u32; 2],
-    dob: u32,
-    /// Unit, sector, district and area ids.
-    postcode: [u32; 4],
-    address: u32,
-    sex: u8,
-}
-
-impl RowFeatures {
-    /// The features of row `row` of `r`, with `cross` mapping given-name ids to surname ids.
-    pub(crate) fn of(r: &Records, cross: &[u32], row: usize) -> RowFeatures {
-        let (g, s, p) = (r.given[row], r.surname[row], r.postcode[row]);
-        let gd = &r.given_dict;
-        let sd = &r.surname_dict;
-        let pd = &r.postcode_dict;
-        let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
-        RowFeatures {
-            nhs: r.nhs[row],
-            nhs_invalid: r.nhs_invalid[row],
-            given: g,
-            given_canonical: at(&gd.canonical, g),
-            given_phonetic: [at(&gd.soundex, g), at(&gd.nysiis, g)],
-            given_as_surname: at(cross, g),
-            surname: s,
-            surname_phonetic: [at(&sd.soundex, s), at(&sd.nysiis, s)],
-            dob: r.dob[row],
-            postcode: [p, at(&pd.sector, p), at(&pd.district, p), at(&pd.area, p)],
-            address: r.address[row],
-            sex: r.sex[row],
-        }
-    }
-}
-
-impl RowFeatures {
-    /// The features of a record that is not in `r`, in `r`'s id space: a value `r` holds
-    /// gets its id, any other value [`FOREIGN`], whose strings go in the returned
-    /// [`Outside`]. Comparing the result with a row of `r` gives the levels the record would
-    /// get were it a row of `r`.
-    pub(crate) fn outside(r: &Records, row: &NewRow) -> (RowFeatures, Outside) {
-        let mut out = Outside {
-            given: Default::default(),
-            surname: Default::default(),
-            address_words: Vec::new(),
-            surname_as_given: row
-                .surname
-                .as_deref()
-                .and_then(|s| r.given_dict.values.lookup(s))
-                .unwrap_or(NONE),
-        };
-        let gd = &r.given_dict;
-        let sd = &r.surname_dict;
-        let pd = &r.postcode_dict;
-        let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
-        let known = |i: &Interner, s: &str| i.lookup(s).unwrap_or(FOREIGN);
-        // A name's id, Soundex and NYSIIS (and, for given names, canonical token).
-        let name = |dict: &NameDict, v: &Option<String>, keep: &mut (String, String)| {
-            let Some(v) = v.as_deref() else {
-                return (NONE, [NONE; 2], NONE);
-            };
-            if let Some(id) = dict.values.lookup(v) {
-                let ph = [dict.soundex[id as usize], dict.nysiis[id as usize]];
-                return (id, ph, dict.canonical[id as usize]);
-            }
-            let f = NameFeatures::of(v);
-            let ny = f.nysiis.as_deref().map_or(NONE, |c| known(&dict.codes, c));
-            let canon = known(&dict.tokens, f.canonical);
-            *keep = (v.to_string(), f.first.to_string());
-            (FOREIGN, [f.soundex, ny], canon)
-        };
-        let (given, given_phonetic, given_canonical) = name(gd, &row.given, &mut out.given);
-        let (surname, surname_phonetic, _) = name(sd, &row.surname, &mut out.surname);
-        let given_as_surname = row
-            .given
-            .as_deref()
-            .and_then(|g| sd.values.lookup(g))
-            .unwrap_or(NONE);
-        let postcode = match &row.postcode {
-            None => [NONE; 4],
-            Some(p) => {
-                let [text, s, d, a] = p.levels();
-                match pd.values.lookup(text) {
-                    Some(id) => [
-                        id,
-                        at(&pd.sector, id),
-                        at(&pd.district, id),
-                        at(&pd.area, id),
-                    ],
-                    None => [
-                        FOREIGN,
-                        known(&pd.parts, &format!("s:{s}")),
-                        known(&pd.parts, &format!("d:{d}")),
-                        known(&pd.parts, &format!("a:{a}")),
-                    ],
-                }
-            }
-        };
-        let address = match row.address.as_deref() {
-            None => NONE,
-            Some(a) => {
-                out.address_words = address_words(a);
-                known(&r.address_dict, a)
-            }
-        };
-        let f = RowFeatures {
-            nhs: row.nhs,
-            nhs_invalid: row.nhs_invalid,
-            given,
-            given_canonical,
-            given_phonetic,
-            given_as_surname,
-            surname,
-            surname_phonetic,
-            dob: row.dob,
-            postcode,
-            address,
-            sex: row.sex,
-        };
-        (f, out)
-    }
-
-    /// The given name's id in the surname dictionary, per `cross` (which may have learnt it
-    /// after the row's features were made).
-    #[inline]
-    pub(crate) fn with_cross(mut self, cross: &[u32]) -> RowFeatures {
-        if self.given != NONE && self.given != FOREIGN {
-            self.given_as_surname = cross.get(self.given as usize).copied().unwrap_or(NONE);
-        }
-        self
-    }
-}
-
 /// The first level (counting from `first`) whose threshold `sim` reaches, else the last.
 fn threshold_level(sim: f64, thresholds: &[f64], first: u8) -> u8 {
     let mut level = first;
@@ -933,10 +769,6 @@ fn threshold_level(sim: f64, thresholds: &[f64], first: u8) -> u8 {
         level += 1;
     }
     level
-}
-
-fn to_id(to: &Interner, s: &str) -> u32 {
-    to.lookup(s).unwrap_or(NONE)
 }
 
 /// Share of rows holding each value id.
@@ -1009,101 +841,6 @@ fn postcode_level(x: &RowFeatures, y: &RowFeatures) -> u8 {
     5
 }
 
-/// Sorted, distinct word hashes of every address value, in CSR form.
-pub(crate) struct Words {
-    start: Vec<u32>,
-    toks: Vec<u64>,
-}
-
-/// The words of no address, for comparisons that read none.
-pub(crate) static EMPTY_WORDS: Words = Words {
-    start: Vec::new(),
-    toks: Vec::new(),
-};
-
-impl Words {
-    /// The words of address value `id` (none for an id it does not hold).
-    #[inline]
-    pub(crate) fn get(&self, id: u32) -> &[u64] {
-        let i = id as usize;
-        match (self.start.get(i), self.start.get(i + 1)) {
-            (Some(&a), Some(&b)) => &self.toks[a as usize..b as usize],
-            _ => &[],
-        }
-    }
-
-    /// The words of every value of `dict`, computed in parallel.
-    pub(crate) fn of(dict: &Interner) -> Words {
-        let per: Vec<Vec<u64>> = (0..dict.len() as u32)
-            .into_par_iter()
-            .map(|i| address_words(dict.get(i)))
-            .collect();
-        let mut w = Words {
-            start: Vec::with_capacity(per.len() + 1),
-            toks: Vec::new(),
-        };
-        w.start.push(0);
-        for t in per {
-            w.push(&t);
-        }
-        w
-    }
-
-    /// Appends the words of the next address value.
-    pub(crate) fn push(&mut self, words: &[u64]) {
-        if self.start.is_empty() {
-            self.start.push(0);
-        }
-        self.toks.extend_from_slice(words);
-        self.start.push(self.toks.len() as u32);
-    }
-}
-
-/// An address's words as sorted, distinct 64-bit hashes: Jaccard needs only equality, and a
-/// collision among one address's few words is vanishingly rare.
-pub(crate) fn address_words(address: &str) -> Vec<u64> {
-    let mut t: Vec<u64> = address
-        .split(' ')
-        .map(|w| FxBuildHasher.hash_one(w))
-        .collect();
-    t.sort_unstable();
-    t.dedup();
-    t
-}
-
-/// Per-store data every comparer needs, computed once on first use and shared (a store is
-/// immutable once built): training and scoring used to build both twice per run.
-#[derive(Clone, Default)]
-pub(crate) struct Derived {
-    features: OnceLock<Arc<Vec<RowFeatures>>>,
-    words: OnceLock<Arc<Words>>,
-}
-
-impl Derived {
-    /// Every row's [`RowFeatures`].
-    fn features(&self, records: &Records) -> Arc<Vec<RowFeatures>> {
-        Arc::clone(self.features.get_or_init(|| {
-            let g = &records.given_dict.values;
-            let s = &records.surname_dict.values;
-            let cross: Vec<u32> = (0..g.len() as u32).map(|i| to_id(s, g.get(i))).collect();
-            Arc::new(
-                (0..records.len())
-                    .into_par_iter()
-                    .map(|row| RowFeatures::of(records, &cross, row))
-                    .collect(),
-            )
-        }))
-    }
-
-    /// Each address's words ([`address_words`]), computed in parallel.
-    fn words(&self, records: &Records) -> Arc<Words> {
-        Arc::clone(
-            self.words
-                .get_or_init(|| Arc::new(Words::of(&records.address_dict))),
-        )
-    }
-}
-
 /// All comparisons of a model, prepared on one store.
 pub(crate) struct Comparer<'a> {
     records: &'a Records,
@@ -1125,7 +862,7 @@ impl<'a> Comparer<'a> {
             .iter()
             .map(|c| Prepared::new(records, c))
             .collect::<Result<_, _>>()?;
-        let features = records.derived.features(records);
+        let features = records.features();
         Ok(Comparer {
             records,
             prepared,

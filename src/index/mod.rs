@@ -32,14 +32,16 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::block::{BlockingRule, config_err};
-use crate::compare::{Ctx, Outside, RowFeatures, Spec, Words, address_words};
+use crate::block::BlockingRule;
+use crate::compare::{Ctx, Spec};
 use crate::error::ErrorKind;
+use crate::error::config_err;
 use crate::input::normalise_record;
 use crate::link::{Decision, model_decision, odds_bits};
 use crate::model::{Explanation, MatchWeight, Model, Probability, Weights};
 use crate::pseudonym::SCHEME_COLUMN;
 use crate::record::{NONE, NewRow, Records};
+use crate::record::{Outside, RowFeatures, Words, address_words};
 use crate::rules::MatchRule;
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 use crate::{Error, Linker};

@@ -131,7 +131,7 @@ pub(crate) fn em(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::rng::Rng;
+    use crate::rng::Rng;
 
     /// A level drawn from the distribution `p` (levels 1..; the last takes the remainder).
     fn draw(p: &[f64], rng: &mut Rng) -> u64 {

@@ -48,9 +48,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::block::{BlockingRule, config_err};
+use crate::block::BlockingRule;
 use crate::compare::Comparison;
 use crate::error::ErrorKind;
+use crate::error::config_err;
 
 /// A match weight: the log2 Bayes factor of a pair plus the prior, never NaN.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
@@ -425,7 +426,7 @@ impl Model {
     ///
     /// A usage error saying which kind the model and the records are.
     pub fn check_fits(&self, records: &crate::record::Records) -> Result<(), Error> {
-        let encoded = crate::config::is_encoded(records);
+        let encoded = records.is_encoded();
         if encoded == self.is_encoded() {
             return Ok(());
         }

@@ -9,8 +9,8 @@ use crate::Error;
 use crate::block::{Blocker, BlockingRule, Field, Key, Mode, Pair, Transform};
 use crate::compare::{Comparer, Comparison, Kind, level_of};
 use crate::record::Records;
+use crate::rng::Rng;
 use crate::schema::Role;
-use crate::synth::rng::Rng;
 
 /// Options for [`Model::train`].
 #[derive(Clone, Debug)]

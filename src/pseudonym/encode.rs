@@ -9,8 +9,7 @@ use crate::Error;
 use crate::error::ErrorKind;
 use crate::record::{NONE, Records};
 
-/// The column holding the scheme, key version and key fingerprint on every row.
-pub const SCHEME_COLUMN: &str = "carematch_scheme";
+pub use crate::schema::SCHEME_COLUMN;
 
 /// The Bloom-filter columns of an encoded file, with the field each encodes.
 pub const BLOOM_COLUMNS: [(&str, Field); 3] = [
@@ -181,8 +180,8 @@ pub fn write_encoded_csv(
         .ok_or_else(|| Error::new(ErrorKind::Usage, format!("no source {source}")))?
         .rows
         .clone();
-    let mut w = crate::output::create(path)?;
-    let werr = |e: csv::Error| crate::output::write_err(path, &e);
+    let mut w = crate::csvwrite::create(path)?;
+    let werr = |e: csv::Error| crate::csvwrite::write_err(path, &e);
     w.write_record(encoded_header(options)).map_err(werr)?;
     let scheme = p.scheme();
     let all: Vec<u32> = rows.collect();
@@ -195,7 +194,7 @@ pub fn write_encoded_csv(
             w.write_record(&line).map_err(werr)?;
         }
     }
-    crate::output::finish(path, w)?.commit()?;
+    crate::csvwrite::finish(path, w)?.commit()?;
     Ok(all.len() as u64)
 }
 

@@ -177,7 +177,7 @@ impl Field {
     pub fn token_column(self) -> &'static str {
         match self {
             Field::Id => "id.tok",
-            Field::NhsNumber => "nhs_number.tok",
+            Field::NhsNumber => crate::schema::NHS_TOKEN_COLUMN,
             Field::Dob => "dob.tok",
             Field::DobSwapped => "dob.swapped.tok",
             Field::DobYearMonth => "dob.year_month.tok",

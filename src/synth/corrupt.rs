@@ -1,7 +1,7 @@
 //! String-level corruptions: the mistakes people and systems make when they record a value.
 
 use super::calendar::{Date, is_valid};
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// Neighbours of each lower-case letter on a UK QWERTY keyboard.
 fn keyboard_neighbours(c: char) -> &'static str {

@@ -93,7 +93,7 @@ mod corrupt;
 mod nhs;
 mod population;
 mod render;
-pub(crate) mod rng;
+pub(crate) mod stream;
 mod tables;
 
 use std::io::Write;
@@ -259,7 +259,7 @@ impl Plan {
                 for copy in 0..p.copies[s] {
                     let index = ((i as u64) << 8) | u64::from(copy);
                     entries.push(Entry {
-                        key: rng::hash3(options.seed, rng::stream::SHUFFLE + s as u64, index),
+                        key: crate::rng::hash3(options.seed, stream::SHUFFLE + s as u64, index),
                         person: i as u32,
                         copy,
                     });

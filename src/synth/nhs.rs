@@ -49,7 +49,7 @@ const MASK: u64 = (1 << HALF) - 1;
 fn feistel(key: u64, x: u64) -> u64 {
     let (mut l, mut r) = (x >> HALF, x & MASK);
     for round in 0..4u64 {
-        let f = super::rng::hash3(key, round, r) & MASK;
+        let f = crate::rng::hash3(key, round, r) & MASK;
         (l, r) = (r, l ^ f);
     }
     (l << HALF) | r
@@ -58,7 +58,7 @@ fn feistel(key: u64, x: u64) -> u64 {
 /// The NHS number (ten ASCII digits) of person `index` under `seed`; `index` must be below
 /// [`CAPACITY`] (checked by option validation).
 pub(crate) fn nhs_number(seed: u64, index: u64) -> [u8; 10] {
-    let key = super::rng::hash3(seed, super::rng::stream::NHS, 0);
+    let key = crate::rng::hash3(seed, super::stream::NHS, 0);
     // Cycle walking: a permutation of 0..2^28 restricted to 0..CAPACITY is a permutation of
     // 0..CAPACITY when we keep applying it until the value falls inside.
     let mut j = index % CAPACITY;

@@ -8,8 +8,9 @@ use rayon::prelude::*;
 
 use super::GenerateOptions;
 use super::calendar::{Date, civil_from_days, days_from_civil};
-use super::rng::{Rng, stream};
+use super::stream;
 use super::tables::{Sex, Tables, era_of, tables};
+use crate::rng::Rng;
 
 /// "No surname" in the optional surname slots.
 pub(crate) const NONE: u16 = u16::MAX;

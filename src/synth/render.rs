@@ -7,8 +7,9 @@ use super::calendar::{Date, civil_from_days};
 use super::corrupt;
 use super::nhs::nhs_number;
 use super::population::{Address, NONE, Person, Population, REFERENCE, moved_address};
-use super::rng::{Rng, stream};
+use super::stream;
 use super::tables::{Sex, Tables};
+use crate::rng::Rng;
 
 /// Corruption rates per record copy at `noise` 1.0 (each is multiplied by the noise and
 /// capped at 1). Rates in one group (given name, date of birth, postcode, NHS number, sex)

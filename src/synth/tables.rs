@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 const GIVEN_NAMES: &str = include_str!("data/given_names.csv");
 const SURNAMES: &str = include_str!("data/surnames.csv");

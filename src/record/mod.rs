@@ -7,6 +7,11 @@
 //! small integers: value ids, a packed date, an NHS number. Comparing two rows' names is
 //! comparing two `u32`s; a feature is computed once per distinct value, not once per row.
 
+mod features;
+
+pub(crate) use features::Derived;
+pub(crate) use features::{EMPTY_WORDS, FOREIGN, Outside, RowFeatures, Words, address_words};
+
 use std::ops::Range;
 
 use std::hash::BuildHasher;
@@ -324,8 +329,9 @@ pub struct Records {
     pub(crate) address_dict: Interner,
     pub(crate) others: Vec<OtherColumn>,
     pub(crate) rule_keys: RuleKeyCache,
-    /// Row features and address words for comparisons, computed once.
-    pub(crate) derived: crate::compare::Derived,
+    /// Row features and address words for comparisons, computed once; cleared when a row
+    /// is pushed.
+    pub(crate) derived: Derived,
     /// The encoding scheme of pseudonymised input, checked once when the store is built.
     pub(crate) scheme: Option<String>,
     /// The identifier columns (see `config::identifier_columns`), profiled once; cleared
@@ -379,7 +385,10 @@ impl Records {
     ///
     /// An input error when the store already holds the most rows it can.
     pub(crate) fn push(&mut self, row: &NewRow, source: &str) -> Result<u32, crate::Error> {
+        // Everything derived from the rows is recomputed on next use.
         self.identifiers = std::sync::OnceLock::new();
+        self.derived = Derived::default();
+        self.rule_keys = RuleKeyCache::default();
         let r = u32::try_from(self.len())
             .ok()
             .filter(|&r| r < NONE - 1)
@@ -524,7 +533,10 @@ impl Records {
     /// number, 0 when there is none: the NHS number itself, or in pseudonymised input its
     /// token's id (plus one). Used by the guards that keep two NHS numbers apart.
     pub(crate) fn nhs_keys(&self) -> std::borrow::Cow<'_, [u64]> {
-        if let Some(c) = self.others.iter().find(|c| c.name == "nhs_number.tok")
+        if let Some(c) = self
+            .others
+            .iter()
+            .find(|c| c.name == crate::schema::NHS_TOKEN_COLUMN)
             && self.nhs.iter().all(|&n| n == 0)
         {
             return std::borrow::Cow::Owned(
@@ -552,6 +564,22 @@ impl Records {
     /// The names of the carried-through columns.
     pub fn other_columns(&self) -> impl Iterator<Item = &str> {
         self.others.iter().map(|c| c.name.as_str())
+    }
+
+    /// Every row's [`RowFeatures`], computed on first use and shared.
+    pub(crate) fn features(&self) -> Arc<Vec<RowFeatures>> {
+        self.derived.features(self)
+    }
+
+    /// Each address value's words, computed on first use and shared.
+    pub(crate) fn address_words(&self) -> Arc<Words> {
+        self.derived.words(self)
+    }
+
+    /// True when the input is pseudonymised (it has the scheme column).
+    pub(crate) fn is_encoded(&self) -> bool {
+        self.other_columns()
+            .any(|c| c == crate::schema::SCHEME_COLUMN)
     }
 
     /// The encoding scheme (scheme, key version, key fingerprint) of pseudonymised input,
@@ -587,6 +615,35 @@ mod tests {
         assert_eq!(i.intern("b"), 0);
         assert_eq!(i.get(1), "a");
         assert_eq!(i.len(), 2);
+    }
+
+    /// Issue 12: a push used to leave the cached row features, address words and rule keys
+    /// of the rows before it, so a comparer built afterwards read too few rows.
+    #[test]
+    fn a_push_clears_what_was_derived_from_the_rows() {
+        let mut b = crate::RecordsBuilder::new();
+        b.add_reader(
+            "t.csv",
+            "id,given_name,surname,address\n1,Ann,Lee,4 High Street\n".as_bytes(),
+        )
+        .unwrap();
+        let mut r = b.build().unwrap().0;
+        assert_eq!(r.features().len(), 1);
+        assert_eq!(r.address_words().get(0).len(), 3);
+        let rule: crate::BlockingRule = "surname".parse().unwrap();
+        let mode = crate::dedupe_mode(&r, 0).unwrap();
+        crate::Blocker::new(&r, std::slice::from_ref(&rule), &mode).unwrap();
+        assert!(r.rule_keys.get(&rule.to_string()).is_some());
+        let row = NewRow {
+            id: "2".into(),
+            surname: Some("lee".into()),
+            address: Some("9 low road west".into()),
+            ..NewRow::default()
+        };
+        r.push(&row, "t.csv").unwrap();
+        assert!(r.rule_keys.get(&rule.to_string()).is_none());
+        assert_eq!(r.features().len(), 2);
+        assert_eq!(r.address_words().get(1).len(), 4);
     }
 
     #[test]

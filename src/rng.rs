@@ -1,24 +1,10 @@
-//! A small, fixed pseudo-random number generator.
+//! A small, fixed pseudo-random number generator, shared by training (its random pairs) and
+//! the synthetic-data generator.
 //!
-//! The generator is written out here rather than taken from a crate so that the synthetic
-//! files never change when a dependency is upgraded: the same seed gives the same bytes in
-//! every version of carematch that keeps this file unchanged. SplitMix64 expands a 64-bit
-//! seed into the state of xoshiro256** (Blackman and Vigna, 2018).
-
-/// Stream tags: each kind of random decision draws from its own stream, so adding draws to
-/// one kind does not shift the others.
-pub(crate) mod stream {
-    /// Households and people of one chunk of the population.
-    pub const POPULATION: u64 = 1;
-    /// One record copy (the source is added to this tag).
-    pub const RECORD: u64 = 16;
-    /// Shuffle keys of the records of a file (the source is added to this tag).
-    pub const SHUFFLE: u64 = 32;
-    /// The address a household moved to (or from).
-    pub const MOVE: u64 = 48;
-    /// The key of the NHS-number permutation.
-    pub const NHS: u64 = 64;
-}
+//! The generator is written out here rather than taken from a crate so that trained models
+//! and synthetic files never change when a dependency is upgraded: the same seed gives the
+//! same bytes in every version of carematch that keeps this file unchanged. SplitMix64
+//! expands a 64-bit seed into the state of xoshiro256** (Blackman and Vigna, 2018).
 
 /// SplitMix64's output function: a strong 64-bit mixer (a bijection).
 pub(crate) fn mix(mut z: u64) -> u64 {

@@ -1,0 +1,272 @@
+//! What the comparisons read of each row, derived from the store once: a row's features
+//! side by side ([`RowFeatures`]), each address's words ([`Words`]), and the same for a
+//! record that is not in the store (a query: [`RowFeatures::outside`]).
+
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
+
+use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
+
+use super::{Interner, NONE, NameDict, NameFeatures, NewRow, Records};
+
+/// A value id that is no value of the store: a query's value the store does not hold. It
+/// equals no stored id, so every equality test between a query and a row stays exact.
+pub(crate) const FOREIGN: u32 = NONE - 1;
+
+/// The strings of a query record that is not a row of the store, for the features whose ids
+/// are [`FOREIGN`]. In a comparison the query is always the left side.
+pub(crate) struct Outside {
+    /// The normalised given name and its first token.
+    pub(crate) given: (String, String),
+    /// The normalised surname and its first token.
+    pub(crate) surname: (String, String),
+    /// The address's word hashes, sorted and distinct.
+    pub(crate) address_words: Vec<u64>,
+    /// The surname's id in the store's given-name dictionary (for swapped names), or NONE.
+    pub(crate) surname_as_given: u32,
+}
+
+/// Everything the default comparisons read of one row, side by side: one or two cache lines
+/// per row instead of a dozen scattered arrays. Scoring a pair then costs two row loads plus
+/// dictionary lookups only where names differ.
+#[derive(Clone, Copy)]
+pub(crate) struct RowFeatures {
+    pub(crate) nhs: u64,
+    pub(crate) nhs_invalid: u64,
+    pub(crate) given: u32,
+    pub(crate) given_canonical: u32,
+    /// Soundex and NYSIIS of the first token.
+    pub(crate) given_phonetic: [u32; 2],
+    /// The given name's id in the surname dictionary (for swaps), or NONE.
+    pub(crate) given_as_surname: u32,
+    pub(crate) surname: u32,
+    pub(crate) surname_phonetic: [u32; 2],
+    pub(crate) dob: u32,
+    /// Unit, sector, district and area ids.
+    pub(crate) postcode: [u32; 4],
+    pub(crate) address: u32,
+    pub(crate) sex: u8,
+}
+
+impl RowFeatures {
+    /// The features of row `row` of `r`, with `cross` mapping given-name ids to surname ids.
+    pub(crate) fn of(r: &Records, cross: &[u32], row: usize) -> RowFeatures {
+        let (g, s, p) = (r.given[row], r.surname[row], r.postcode[row]);
+        let gd = &r.given_dict;
+        let sd = &r.surname_dict;
+        let pd = &r.postcode_dict;
+        let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
+        RowFeatures {
+            nhs: r.nhs[row],
+            nhs_invalid: r.nhs_invalid[row],
+            given: g,
+            given_canonical: at(&gd.canonical, g),
+            given_phonetic: [at(&gd.soundex, g), at(&gd.nysiis, g)],
+            given_as_surname: at(cross, g),
+            surname: s,
+            surname_phonetic: [at(&sd.soundex, s), at(&sd.nysiis, s)],
+            dob: r.dob[row],
+            postcode: [p, at(&pd.sector, p), at(&pd.district, p), at(&pd.area, p)],
+            address: r.address[row],
+            sex: r.sex[row],
+        }
+    }
+}
+
+impl RowFeatures {
+    /// The features of a record that is not in `r`, in `r`'s id space: a value `r` holds
+    /// gets its id, any other value [`FOREIGN`], whose strings go in the returned
+    /// [`Outside`]. Comparing the result with a row of `r` gives the levels the record would
+    /// get were it a row of `r`.
+    pub(crate) fn outside(r: &Records, row: &NewRow) -> (RowFeatures, Outside) {
+        let mut out = Outside {
+            given: Default::default(),
+            surname: Default::default(),
+            address_words: Vec::new(),
+            surname_as_given: row
+                .surname
+                .as_deref()
+                .and_then(|s| r.given_dict.values.lookup(s))
+                .unwrap_or(NONE),
+        };
+        let gd = &r.given_dict;
+        let sd = &r.surname_dict;
+        let pd = &r.postcode_dict;
+        let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
+        let known = |i: &Interner, s: &str| i.lookup(s).unwrap_or(FOREIGN);
+        // A name's id, Soundex and NYSIIS (and, for given names, canonical token).
+        let name = |dict: &NameDict, v: &Option<String>, keep: &mut (String, String)| {
+            let Some(v) = v.as_deref() else {
+                return (NONE, [NONE; 2], NONE);
+            };
+            if let Some(id) = dict.values.lookup(v) {
+                let ph = [dict.soundex[id as usize], dict.nysiis[id as usize]];
+                return (id, ph, dict.canonical[id as usize]);
+            }
+            let f = NameFeatures::of(v);
+            let ny = f.nysiis.as_deref().map_or(NONE, |c| known(&dict.codes, c));
+            let canon = known(&dict.tokens, f.canonical);
+            *keep = (v.to_string(), f.first.to_string());
+            (FOREIGN, [f.soundex, ny], canon)
+        };
+        let (given, given_phonetic, given_canonical) = name(gd, &row.given, &mut out.given);
+        let (surname, surname_phonetic, _) = name(sd, &row.surname, &mut out.surname);
+        let given_as_surname = row
+            .given
+            .as_deref()
+            .and_then(|g| sd.values.lookup(g))
+            .unwrap_or(NONE);
+        let postcode = match &row.postcode {
+            None => [NONE; 4],
+            Some(p) => {
+                let [text, s, d, a] = p.levels();
+                match pd.values.lookup(text) {
+                    Some(id) => [
+                        id,
+                        at(&pd.sector, id),
+                        at(&pd.district, id),
+                        at(&pd.area, id),
+                    ],
+                    None => [
+                        FOREIGN,
+                        known(&pd.parts, &format!("s:{s}")),
+                        known(&pd.parts, &format!("d:{d}")),
+                        known(&pd.parts, &format!("a:{a}")),
+                    ],
+                }
+            }
+        };
+        let address = match row.address.as_deref() {
+            None => NONE,
+            Some(a) => {
+                out.address_words = address_words(a);
+                known(&r.address_dict, a)
+            }
+        };
+        let f = RowFeatures {
+            nhs: row.nhs,
+            nhs_invalid: row.nhs_invalid,
+            given,
+            given_canonical,
+            given_phonetic,
+            given_as_surname,
+            surname,
+            surname_phonetic,
+            dob: row.dob,
+            postcode,
+            address,
+            sex: row.sex,
+        };
+        (f, out)
+    }
+
+    /// The given name's id in the surname dictionary, per `cross` (which may have learnt it
+    /// after the row's features were made).
+    #[inline]
+    pub(crate) fn with_cross(mut self, cross: &[u32]) -> RowFeatures {
+        if self.given != NONE && self.given != FOREIGN {
+            self.given_as_surname = cross.get(self.given as usize).copied().unwrap_or(NONE);
+        }
+        self
+    }
+}
+
+fn to_id(to: &Interner, s: &str) -> u32 {
+    to.lookup(s).unwrap_or(NONE)
+}
+
+/// Sorted, distinct word hashes of every address value, in CSR form.
+pub(crate) struct Words {
+    start: Vec<u32>,
+    toks: Vec<u64>,
+}
+
+/// The words of no address, for comparisons that read none.
+pub(crate) static EMPTY_WORDS: Words = Words {
+    start: Vec::new(),
+    toks: Vec::new(),
+};
+
+impl Words {
+    /// The words of address value `id` (none for an id it does not hold).
+    #[inline]
+    pub(crate) fn get(&self, id: u32) -> &[u64] {
+        let i = id as usize;
+        match (self.start.get(i), self.start.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.toks[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// The words of every value of `dict`, computed in parallel.
+    pub(crate) fn of(dict: &Interner) -> Words {
+        let per: Vec<Vec<u64>> = (0..dict.len() as u32)
+            .into_par_iter()
+            .map(|i| address_words(dict.get(i)))
+            .collect();
+        let mut w = Words {
+            start: Vec::with_capacity(per.len() + 1),
+            toks: Vec::new(),
+        };
+        w.start.push(0);
+        for t in per {
+            w.push(&t);
+        }
+        w
+    }
+
+    /// Appends the words of the next address value.
+    pub(crate) fn push(&mut self, words: &[u64]) {
+        if self.start.is_empty() {
+            self.start.push(0);
+        }
+        self.toks.extend_from_slice(words);
+        self.start.push(self.toks.len() as u32);
+    }
+}
+
+/// An address's words as sorted, distinct 64-bit hashes: Jaccard needs only equality, and a
+/// collision among one address's few words is vanishingly rare.
+pub(crate) fn address_words(address: &str) -> Vec<u64> {
+    let mut t: Vec<u64> = address
+        .split(' ')
+        .map(|w| FxBuildHasher.hash_one(w))
+        .collect();
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
+/// Per-store data every comparer needs, computed once on first use and shared by training
+/// and scoring.
+#[derive(Clone, Default)]
+pub(crate) struct Derived {
+    features: OnceLock<Arc<Vec<RowFeatures>>>,
+    words: OnceLock<Arc<Words>>,
+}
+
+impl Derived {
+    /// Every row's [`RowFeatures`].
+    pub(crate) fn features(&self, records: &Records) -> Arc<Vec<RowFeatures>> {
+        Arc::clone(self.features.get_or_init(|| {
+            let g = &records.given_dict.values;
+            let s = &records.surname_dict.values;
+            let cross: Vec<u32> = (0..g.len() as u32).map(|i| to_id(s, g.get(i))).collect();
+            Arc::new(
+                (0..records.len())
+                    .into_par_iter()
+                    .map(|row| RowFeatures::of(records, &cross, row))
+                    .collect(),
+            )
+        }))
+    }
+
+    /// Each address's words ([`address_words`]), computed in parallel.
+    pub(crate) fn words(&self, records: &Records) -> Arc<Words> {
+        Arc::clone(
+            self.words
+                .get_or_init(|| Arc::new(Words::of(&records.address_dict))),
+        )
+    }
+}
