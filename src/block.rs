@@ -243,7 +243,8 @@ impl BlockingRule {
     /// # Errors
     ///
     /// A config error when `keys` is empty or has more than [`MAX_KEYS`], or a key reads a
-    /// column whose name cannot be written in a rule (see [`is_rule_column`]): a rule is
+    /// column whose name cannot be written in a rule (empty, with spaces around it, a control
+    /// character or one of `& : | ( )`): a rule is
     /// saved as text (in the model file) and must read back as the same rule.
     pub fn new(keys: Vec<Key>) -> Result<BlockingRule, Error> {
         if keys.is_empty() || keys.len() > MAX_KEYS {

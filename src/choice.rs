@@ -22,7 +22,7 @@ use crate::block::{BlockingRule, Mode, estimate_comparisons};
 use crate::record::Records;
 
 /// Comparisons per record the chosen rules may generate in all (never fewer than
-/// [`MIN_BUDGET`]), when a config sets no `blocking_budget`. Measured: the default rules
+/// 1,000,000 in all), when a config sets no `blocking_budget`. Measured: the default rules
 /// generate about 2.4 per record on the generator's 1M-person link (so nothing is added
 /// there and its speed is kept: at 5 per record five rules were added, the run took 1.45x
 /// as long and F1 rose by 0.0002) and about 8 on its 14M-person dedupe; on a 100k-person

@@ -149,8 +149,8 @@ impl Config {
     /// Training options from the config (for pseudonymised input, training rules on its
     /// token columns). For clear text without the config's training rules, the default
     /// sessions that make pairs in `mode`, one per identifier column, and sessions from
-    /// [`crate::choice`]'s pool for any comparison no session could estimate (see
-    /// [`crate::choice::complete_sessions`]).
+    /// a pool (`given_name & surname`, `dob`, `postcode`, `address:street`,
+    /// `surname & dob:year`) for any comparison no session could estimate.
     ///
     /// # Errors
     ///
