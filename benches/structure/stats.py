@@ -9,6 +9,7 @@ Functions are found by a brace-matching scan (comments and strings skipped), whi
 for rustfmt-formatted code; a function's lines run from its `fn` line to its closing brace.
 """
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -175,6 +176,7 @@ def cycles(graph):
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     top = next((int(a) for a in sys.argv[1:] if a.isdigit()), 10)
     files = [(sum(1 for _ in f.open()), f.relative_to(ROOT)) for f in rust_files("src", "ffi/src")]
     print(f"largest files (lines), top {top}:")

@@ -1,0 +1,269 @@
+//! Comparisons made ready on a store ([`Spec`], [`Prepared`]) and all of a model's at once
+//! ([`Comparer`]), with the term frequencies that adjust their exact levels.
+
+use std::sync::Arc;
+
+use super::encoded;
+use super::{Comparison, Ctx, Kind, MAX_COMPARISONS, clear_level, column_level};
+use crate::Error;
+use crate::block::Pair;
+use crate::error::config_err;
+use crate::record::{EMPTY_WORDS, NONE, Records, RowFeatures, Words};
+
+/// The field whose value frequencies adjust a comparison's exact level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TfField {
+    Given,
+    Surname,
+    Postcode,
+    /// A carried column, by its position among the store's columns.
+    Column(usize),
+    /// A pseudonymised comparison's exact-match token column.
+    Encoded,
+}
+
+impl TfField {
+    /// The value id row `row` of `r` holds in this field (NONE when it has none). Encoded
+    /// columns are read through [`encoded::Encoded`], not here.
+    pub(crate) fn value(self, r: &Records, row: u32) -> u32 {
+        let i = row as usize;
+        match self {
+            TfField::Given => r.given[i],
+            TfField::Surname => r.surname[i],
+            TfField::Postcode => r.postcode[i],
+            TfField::Column(c) => r.others[c].values[i],
+            TfField::Encoded => NONE,
+        }
+    }
+
+    /// Every row's value id in this field and the number of distinct values, for the
+    /// clear fields.
+    fn rows(self, r: &Records) -> Option<(&[u32], usize)> {
+        match self {
+            TfField::Given => Some((&r.given, r.given_dict.values.len())),
+            TfField::Surname => Some((&r.surname, r.surname_dict.values.len())),
+            TfField::Postcode => Some((&r.postcode, r.postcode_dict.values.len())),
+            TfField::Column(c) => Some((&r.others[c].values, r.others[c].dict.len())),
+            TfField::Encoded => None,
+        }
+    }
+}
+
+/// One comparison as the batch comparer and the index both run it: its kind and
+/// thresholds, the carried column it reads, and the field whose frequencies adjust its exact
+/// level. [`Spec::new`] is the one place these are decided, and [`Spec::level`] the one
+/// place a clear pair's level is computed, so a batch run and an index cannot disagree.
+#[derive(Clone, Debug)]
+pub(crate) struct Spec {
+    pub(crate) kind: Kind,
+    pub(crate) thresholds: Vec<f64>,
+    /// For text and identifier kinds: the carried column's position in the store.
+    pub(crate) column: Option<usize>,
+    pub(crate) tf: Option<TfField>,
+}
+
+impl Spec {
+    /// Makes `c` ready for stores whose carried columns are those of `records`.
+    pub(crate) fn new(c: &Comparison, records: &Records) -> Result<Spec, Error> {
+        c.validate()?;
+        let mut column = None;
+        let tf = match c.kind {
+            Kind::GivenName => Some(TfField::Given),
+            Kind::Surname => Some(TfField::Surname),
+            Kind::Location | Kind::Postcode => Some(TfField::Postcode),
+            Kind::Text | Kind::Identifier => {
+                let i = records
+                    .others
+                    .iter()
+                    .position(|o| o.name == c.field)
+                    .ok_or_else(|| {
+                        config_err(format!(
+                            "comparison '{}': no such column in the input",
+                            c.field
+                        ))
+                    })?;
+                column = Some(i);
+                Some(TfField::Column(i))
+            }
+            Kind::EncodedGivenName | Kind::EncodedSurname | Kind::EncodedLocation => {
+                Some(TfField::Encoded)
+            }
+            Kind::DateOfBirth
+            | Kind::Address
+            | Kind::NhsNumber
+            | Kind::Sex
+            | Kind::EncodedDateOfBirth
+            | Kind::EncodedNhsNumber
+            | Kind::EncodedSex => None,
+        };
+        Ok(Spec {
+            kind: c.kind,
+            thresholds: c.thresholds.clone(),
+            column,
+            tf,
+        })
+    }
+
+    /// True for the pseudonymised kinds, which read token and filter columns by row.
+    pub(crate) fn is_encoded(&self) -> bool {
+        !encoded::columns_of(self.kind).is_empty()
+    }
+
+    /// The level of a clear comparison for the sides whose features are `x` and `y`;
+    /// `text(column)` gives the two sides' values of a carried column.
+    #[inline]
+    pub(crate) fn level<'t>(
+        &self,
+        cx: &Ctx<'_>,
+        x: &RowFeatures,
+        y: &RowFeatures,
+        text: impl FnOnce(usize) -> [Option<&'t str>; 2],
+    ) -> u8 {
+        match self.column {
+            Some(col) => match text(col) {
+                [Some(a), Some(b)] => column_level(self.kind, a, b, a == b, &self.thresholds),
+                _ => 0,
+            },
+            None => clear_level(self.kind, &self.thresholds, cx, x, y),
+        }
+    }
+}
+
+/// A comparison made ready on a store: per-value features computed once.
+pub(crate) struct Prepared<'a> {
+    records: &'a Records,
+    spec: Spec,
+    /// For address and location: sorted word hashes of each address value (CSR), shared
+    /// through the store's cache.
+    words: Option<Arc<Words>>,
+    /// For pseudonymised kinds: the token and filter columns.
+    encoded: Option<encoded::Encoded<'a>>,
+    /// Term frequency of each value of the exact level's field (share of rows), if any.
+    pub(crate) tf: Vec<f64>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Prepares `c` on `records`.
+    pub(crate) fn new(records: &'a Records, c: &Comparison) -> Result<Prepared<'a>, Error> {
+        let spec = Spec::new(c, records)?;
+        let words =
+            matches!(c.kind, Kind::Location | Kind::Address).then(|| records.address_words());
+        let mut tf = Vec::new();
+        let mut encoded = None;
+        if spec.is_encoded() {
+            let e = encoded::Encoded::new(records, c.kind)?;
+            if let Some(rows) = e.exact_rows() {
+                let n = rows
+                    .iter()
+                    .filter(|&&v| v != NONE)
+                    .map(|&v| v as usize + 1)
+                    .max()
+                    .unwrap_or(0);
+                tf = frequencies(rows, n);
+            }
+            encoded = Some(e);
+        } else if let Some((rows, n)) = spec.tf.and_then(|f| f.rows(records)) {
+            tf = frequencies(rows, n);
+        }
+        Ok(Prepared {
+            records,
+            spec,
+            words,
+            encoded,
+            tf,
+        })
+    }
+
+    /// The value id whose term frequency adjusts the exact level for `pair`, if any.
+    pub(crate) fn tf_value(&self, pair: Pair) -> Option<u32> {
+        let v = match self.spec.tf? {
+            TfField::Encoded => self.encoded.as_ref()?.exact_rows()?[pair.left as usize],
+            f => f.value(self.records, pair.left),
+        };
+        (v != NONE).then_some(v)
+    }
+
+    /// The level of the pair whose rows have features `x` and `y` (rows `pair`).
+    #[inline]
+    pub(crate) fn level(&self, x: &RowFeatures, y: &RowFeatures, pair: Pair) -> u8 {
+        if let Some(e) = &self.encoded {
+            return e.level(pair.left, pair.right, &self.spec.thresholds);
+        }
+        let cx = Ctx {
+            records: self.records,
+            words: self.words.as_deref().unwrap_or(&EMPTY_WORDS),
+            outside: None,
+        };
+        let r = self.records;
+        self.spec.level(&cx, x, y, |col| {
+            [pair.left, pair.right].map(|row| r.other_at(col, row))
+        })
+    }
+}
+
+/// Share of rows holding each value id.
+pub(super) fn frequencies(rows: &[u32], n: usize) -> Vec<f64> {
+    let mut counts = vec![0u64; n];
+    let mut total = 0u64;
+    for &v in rows {
+        if v != NONE {
+            counts[v as usize] += 1;
+            total += 1;
+        }
+    }
+    let total = total.max(1) as f64;
+    counts.iter().map(|&c| c as f64 / total).collect()
+}
+
+/// All comparisons of a model, prepared on one store.
+pub(crate) struct Comparer<'a> {
+    records: &'a Records,
+    pub(crate) prepared: Vec<Prepared<'a>>,
+    features: Arc<Vec<RowFeatures>>,
+}
+
+impl<'a> Comparer<'a> {
+    pub(crate) fn new(
+        records: &'a Records,
+        comparisons: &[Comparison],
+    ) -> Result<Comparer<'a>, Error> {
+        if comparisons.is_empty() || comparisons.len() > MAX_COMPARISONS {
+            return Err(config_err(format!(
+                "a model needs between 1 and {MAX_COMPARISONS} comparisons"
+            )));
+        }
+        let prepared = comparisons
+            .iter()
+            .map(|c| Prepared::new(records, c))
+            .collect::<Result<_, _>>()?;
+        let features = records.features();
+        Ok(Comparer {
+            records,
+            prepared,
+            features,
+        })
+    }
+
+    /// The store the comparisons read.
+    pub(crate) fn records(&self) -> &'a Records {
+        self.records
+    }
+
+    /// The comparison vector of `pair`: level of comparison i in bits 4i..4i+4.
+    #[inline]
+    pub(crate) fn vector(&self, pair: Pair) -> u64 {
+        let x = &self.features[pair.left as usize];
+        let y = &self.features[pair.right as usize];
+        let mut v = 0u64;
+        for (i, p) in self.prepared.iter().enumerate() {
+            v |= u64::from(p.level(x, y, pair)) << (4 * i);
+        }
+        v
+    }
+}
+
+/// The level of comparison `i` in vector `v`.
+#[inline]
+pub(crate) fn level_of(v: u64, i: usize) -> u8 {
+    ((v >> (4 * i)) & 0xF) as u8
+}
