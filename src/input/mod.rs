@@ -1,0 +1,522 @@
+//! Reading CSV sources into a [`Records`] store, with a data-quality report.
+//!
+//! Reading is two-staged so that each distinct value is normalised once: rows are read and
+//! every raw field is interned (a repeated surname costs one hash lookup); then the distinct
+//! raw values of each column are normalised in parallel and interned again, with their
+//! features, into the store's dictionaries. Ids are assigned in first-seen order, so the
+//! store is the same on any thread count.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use hashbrown::HashTable;
+use rayon::prelude::*;
+
+mod normalise;
+mod quality;
+
+pub(crate) use normalise::normalise_record;
+pub use normalise::normalise_value;
+use normalise::{
+    Norm, Normalised, intern_all, is_newborn_placeholder, norm_other, normalise_column, value_or,
+};
+pub use quality::{ColumnQuality, ProblemCount, QualityReport, SourceQuality};
+use quality::{Status, column_quality, map_rows, problems_of};
+
+use crate::Error;
+use crate::csvread::CsvReader;
+use crate::error::ErrorKind;
+use crate::record::{Interner, NONE, OtherColumn, Records, Source, find_or_insert, span};
+use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
+
+/// A field longer than this many bytes is invalid ("too long"): no name, date, postcode or
+/// address is this long, and refusing it bounds the work any one value can cause.
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+/// How many line numbers the data-quality report keeps per problem.
+const FIRST_LINES: usize = 5;
+
+/// The value roles, in the order their columns are stored.
+const VALUE_ROLES: &[Role] = Role::VALUES;
+
+/// Distinct raw byte strings of one column, stored once in an arena.
+#[derive(Default)]
+struct RawColumn {
+    table: HashTable<u32>,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    /// Per row (across all sources): raw id, or NONE when empty or absent.
+    rows: Vec<u32>,
+}
+
+impl RawColumn {
+    fn push(&mut self, field: Option<&[u8]>) {
+        let id = match field {
+            Some(f) if !f.iter().all(u8::is_ascii_whitespace) => {
+                let next = u32::try_from(self.ends.len()).unwrap_or(NONE - 1);
+                let (bytes, ends) = (&self.bytes, &self.ends);
+                let get = |id: u32| &bytes[span(ends, id)];
+                match find_or_insert(&mut self.table, get, f, next) {
+                    Some(id) => id,
+                    None => {
+                        self.bytes.extend_from_slice(f);
+                        self.ends.push(self.bytes.len());
+                        next
+                    }
+                }
+            }
+            _ => NONE,
+        };
+        self.rows.push(id);
+    }
+
+    /// The distinct values, in id order.
+    fn values(&self) -> Vec<&[u8]> {
+        (0..self.ends.len() as u32)
+            .map(|id| &self.bytes[span(&self.ends, id)])
+            .collect()
+    }
+}
+
+/// Rows read before their columns are interned (in parallel, one column per thread).
+const BATCH: usize = 16_384;
+
+/// The value of a role's columns on `rec`: one column trimmed, or several joined by ", ".
+fn field<'a>(
+    rec: &'a csv::ByteRecord,
+    cols: &[usize],
+    joined: &'a mut Vec<u8>,
+) -> Option<&'a [u8]> {
+    match cols {
+        [] => None,
+        [c] => rec.get(*c).map(<[u8]>::trim_ascii),
+        many => {
+            joined.clear();
+            for &c in many {
+                let f = rec.get(c).unwrap_or(b"").trim_ascii();
+                if !f.is_empty() {
+                    if !joined.is_empty() {
+                        joined.extend_from_slice(b", ");
+                    }
+                    joined.extend_from_slice(f);
+                }
+            }
+            Some(joined.as_slice())
+        }
+    }
+}
+
+/// Reads CSV sources into a [`Records`] store.
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), carematch::Error> {
+/// let csv = "id,given_name,surname,dob,nhs_number\n1,Ann,Smith,01/02/1980,943 476 5919\n";
+/// let mut b = carematch::RecordsBuilder::new();
+/// b.add_reader("gp.csv", csv.as_bytes())?;
+/// let (records, quality) = b.build()?;
+/// assert_eq!(records.len(), 1);
+/// assert_eq!(records.surname(0), Some("smith"));
+/// assert_eq!(records.nhs_number(0), Some(9434765919));
+/// assert_eq!(quality.invalid_total(), 0);
+/// # Ok(()) }
+/// ```
+pub struct RecordsBuilder {
+    columns: ColumnConfig,
+    strict: bool,
+    accept_test_nhs_numbers: bool,
+    sources: Vec<Source>,
+    schemas: Vec<Schema>,
+    ids: Vec<u8>,
+    id_end: Vec<u32>,
+    lines: Vec<u64>,
+    raw: Vec<RawColumn>,
+    others: Vec<(String, RawColumn)>,
+}
+
+impl Default for RecordsBuilder {
+    fn default() -> Self {
+        RecordsBuilder::new()
+    }
+}
+
+impl RecordsBuilder {
+    /// A builder with no sources, an empty column config, strict mode off and test-range NHS
+    /// numbers accepted.
+    pub fn new() -> RecordsBuilder {
+        RecordsBuilder {
+            columns: ColumnConfig::new(),
+            strict: false,
+            accept_test_nhs_numbers: true,
+            sources: Vec::new(),
+            schemas: Vec::new(),
+            ids: Vec::new(),
+            id_end: Vec::new(),
+            lines: Vec::new(),
+            raw: VALUE_ROLES.iter().map(|_| RawColumn::default()).collect(),
+            others: Vec::new(),
+        }
+    }
+
+    /// Maps columns to roles for every source added after this call. Default: empty, so only
+    /// recognised column names get roles.
+    pub fn columns(&mut self, config: ColumnConfig) -> &mut Self {
+        self.columns = config;
+        self
+    }
+
+    /// When true, an invalid value (date, NHS number, sex code, non-UTF-8 text) is an error
+    /// rather than a missing value counted in the quality report. Default: false.
+    pub fn strict(&mut self, yes: bool) -> &mut Self {
+        self.strict = yes;
+        self
+    }
+
+    /// When false, NHS numbers in the never-issued 999 test range are invalid. Default: true
+    /// (synthetic and test data use them; the quality report counts them either way).
+    pub fn accept_test_nhs_numbers(&mut self, yes: bool) -> &mut Self {
+        self.accept_test_nhs_numbers = yes;
+        self
+    }
+
+    /// Reads the CSV file at `path` as a new source named by its path.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, and input errors naming the file, line and column: malformed CSV, a ragged
+    /// row, no header, no id column, an empty or non-UTF-8 id.
+    pub fn add_csv(&mut self, path: &Path) -> Result<&mut Self, Error> {
+        let f = File::open(path).map_err(|e| Error::io(path, "open", &e))?;
+        self.add_reader(
+            &path.display().to_string(),
+            std::io::BufReader::with_capacity(1 << 20, f),
+        )
+    }
+
+    /// Reads CSV from `reader` as a new source called `name` (used in messages).
+    ///
+    /// # Errors
+    ///
+    /// As [`RecordsBuilder::add_csv`].
+    pub fn add_reader(&mut self, name: &str, reader: impl Read) -> Result<&mut Self, Error> {
+        let mut rdr = CsvReader::new(name, reader, false)?;
+        let names = rdr.headers().to_vec();
+        let schema = Schema::resolve(&names, &self.columns, name)?;
+        let id_col = schema.columns_with(Role::Id)[0];
+        let role_cols: Vec<Vec<usize>> = VALUE_ROLES
+            .iter()
+            .map(|&r| schema.columns_with(r))
+            .collect();
+        let other_cols: Vec<(usize, usize)> = schema
+            .uses()
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| **u == ColumnUse::Other)
+            .map(|(i, _)| (i, self.other_slot(&names[i])))
+            .collect();
+        let start = u32::try_from(self.id_end.len()).map_err(|_| too_many(name))?;
+        // Rows are read in batches; the columns of a batch are interned in parallel, each
+        // column by one thread in row order, so ids do not depend on the thread count.
+        // Grown as rows come, so that a small batch (one C or Python call) pays for its rows
+        // only, not for BATCH empty records.
+        let mut batch: Vec<csv::ByteRecord> = Vec::new();
+        let id_name = &names[id_col];
+        let mut eof = false;
+        while !eof {
+            let mut n = 0;
+            while n < BATCH {
+                if n == batch.len() {
+                    batch.push(csv::ByteRecord::new());
+                }
+                let rec = &mut batch[n];
+                let Some(line) = rdr.read(rec)? else {
+                    eof = true;
+                    break;
+                };
+                let id = rec.get(id_col).unwrap_or(b"").trim_ascii();
+                if id.is_empty() {
+                    return Err(Error::input_at(name, line, Some(id_name), "empty id"));
+                }
+                if std::str::from_utf8(id).is_err() {
+                    return Err(Error::input_at(
+                        name,
+                        line,
+                        Some(id_name),
+                        "id is not valid UTF-8",
+                    ));
+                }
+                if id.len() > MAX_VALUE_BYTES {
+                    return Err(Error::input_at(name, line, Some(id_name), "id is too long"));
+                }
+                self.ids.extend_from_slice(id);
+                let end = u32::try_from(self.ids.len()).map_err(|_| too_many(name))?;
+                self.id_end.push(end);
+                if self.id_end.len() >= NONE as usize {
+                    return Err(too_many(name));
+                }
+                self.lines.push(line);
+                n += 1;
+            }
+            let rows = &batch[..n];
+            self.raw
+                .par_iter_mut()
+                .zip(role_cols.par_iter())
+                .for_each(|(col, cols)| {
+                    let mut joined = Vec::new();
+                    for rec in rows {
+                        col.push(field(rec, cols, &mut joined));
+                    }
+                });
+            self.others
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(i, (_, col))| {
+                    let c = other_cols.iter().find(|(_, s)| *s == i).map(|(c, _)| *c);
+                    for rec in rows {
+                        col.push(c.and_then(|c| rec.get(c)).map(<[u8]>::trim_ascii));
+                    }
+                });
+        }
+        let end = u32::try_from(self.id_end.len()).map_err(|_| too_many(name))?;
+        self.sources.push(Source {
+            name: name.to_string(),
+            rows: start..end,
+        });
+        self.schemas.push(schema);
+        Ok(self)
+    }
+
+    /// The slot of carried column `name`, adding it (absent on earlier rows) if new.
+    fn other_slot(&mut self, name: &str) -> usize {
+        if let Some(i) = self.others.iter().position(|(n, _)| n == name) {
+            return i;
+        }
+        let col = RawColumn {
+            rows: vec![NONE; self.id_end.len()],
+            ..RawColumn::default()
+        };
+        self.others.push((name.to_string(), col));
+        self.others.len() - 1
+    }
+
+    /// Normalises every value and builds the store.
+    ///
+    /// # Errors
+    ///
+    /// A config error when the column config names a column no source has; an input error
+    /// when a source has two rows with one id; in strict mode, a value error
+    /// naming the first invalid value's file, line and column.
+    pub fn build(self) -> Result<(Records, QualityReport), Error> {
+        self.check_mapped_columns()?;
+        let rank = self.ranks()?;
+        let accept_test = self.accept_test_nhs_numbers;
+        let normalised: Vec<Normalised> = VALUE_ROLES
+            .iter()
+            .zip(&self.raw)
+            .map(|(&role, col)| normalise_column(role, &col.values(), accept_test))
+            .collect();
+        let mut quality = QualityReport {
+            sources: self
+                .sources
+                .iter()
+                .map(|s| SourceQuality {
+                    file: s.name.clone(),
+                    rows: u64::from(s.rows.end - s.rows.start),
+                    columns: Vec::new(),
+                })
+                .collect(),
+        };
+        let n = self.id_end.len();
+        let mut rec = Records {
+            sources: self.sources.clone(),
+            id_text: String::from_utf8(self.ids).unwrap_or_default(),
+            id_end: self.id_end,
+            rank,
+            ..Records::default()
+        };
+        for ((&role, col), norm) in VALUE_ROLES.iter().zip(&self.raw).zip(normalised) {
+            let problems = store_role(&mut rec, role, col, norm);
+            for (si, s) in rec.sources.iter().enumerate() {
+                let label = self.schemas[si].column_label(role);
+                if label.is_empty() {
+                    continue;
+                }
+                quality.sources[si].columns.push(column_quality(
+                    label,
+                    Some(role),
+                    s.rows.clone(),
+                    &col.rows,
+                    &problems,
+                    &self.lines,
+                ));
+            }
+        }
+        for (name, col) in &self.others {
+            let (column, problems) = other_column(name, col);
+            for (si, s) in rec.sources.iter().enumerate() {
+                if !self.schemas[si].headers().iter().any(|h| h == name) {
+                    continue;
+                }
+                quality.sources[si].columns.push(column_quality(
+                    name.clone(),
+                    None,
+                    s.rows.clone(),
+                    &col.rows,
+                    &problems,
+                    &self.lines,
+                ));
+            }
+            rec.others.push(column);
+        }
+        debug_assert!(rec.given.len() == n && rec.nhs.len() == n);
+        if self.strict
+            && let Some(e) = quality.first_problem()
+        {
+            return Err(e);
+        }
+        // Every store is checked here, whoever reads it (CLI, C, Python, index): clear and
+        // pseudonymised sources, or sources of two encoding schemes, can never be linked.
+        rec.scheme = crate::pseudonym::check_scheme(&rec)?;
+        Ok((rec, quality))
+    }
+
+    /// A config error when the column config maps a column no source has.
+    fn check_mapped_columns(&self) -> Result<(), Error> {
+        for name in self.columns.keys() {
+            if !self
+                .schemas
+                .iter()
+                .any(|s| s.headers().iter().any(|h| h == name))
+            {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("the config maps column '{name}', which no input file has"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each row's position in the order of (source, id); fails when a source holds two rows
+    /// with one id, naming both lines.
+    fn ranks(&self) -> Result<Vec<u32>, Error> {
+        let id = |r: u32| &self.ids[span_u32(&self.id_end, r)];
+        let mut rank = vec![0u32; self.id_end.len()];
+        for (si, s) in self.sources.iter().enumerate() {
+            let mut rows: Vec<u32> = s.rows.clone().collect();
+            rows.par_sort_unstable_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
+            if let Some(w) = rows.windows(2).find(|w| id(w[0]) == id(w[1])) {
+                let col = self.schemas[si].column_label(Role::Id);
+                return Err(Error::input_at(
+                    &s.name,
+                    self.lines[w[1] as usize],
+                    Some(&col),
+                    &format!(
+                        "duplicate id: the same id is also on line {}",
+                        self.lines[w[0] as usize]
+                    ),
+                ));
+            }
+            for (i, &r) in rows.iter().enumerate() {
+                rank[r as usize] = s.rows.start + i as u32;
+            }
+        }
+        Ok(rank)
+    }
+}
+
+/// Interns one role's normalised distinct values (`norm`) into `rec` and sets its per-row
+/// column from `col`; returns each distinct value's status for the quality report.
+fn store_role(rec: &mut Records, role: Role, col: &RawColumn, norm: Normalised) -> Vec<Status> {
+    match norm {
+        Normalised::Name(v) => {
+            let dict = if role == Role::GivenName {
+                &mut rec.given_dict
+            } else {
+                &mut rec.surname_dict
+            };
+            let ids = intern_all(&v, |s| dict.intern(s));
+            let out = map_rows(&col.rows, &ids, NONE);
+            if role == Role::GivenName {
+                rec.placeholder = placeholder_bits(col);
+                rec.given = out;
+            } else {
+                rec.surname = out;
+            }
+            problems_of(&v)
+        }
+        Normalised::Date(v) => {
+            let ids: Vec<u32> = v.iter().map(|x| value_or(x, 0)).collect();
+            rec.dob = map_rows(&col.rows, &ids, 0);
+            problems_of(&v)
+        }
+        Normalised::Sex(v) => {
+            let ids: Vec<u8> = v.iter().map(|x| value_or(x, 0)).collect();
+            rec.sex = map_rows(&col.rows, &ids, 0);
+            problems_of(&v)
+        }
+        Normalised::Postcode(v) => {
+            let ids = intern_all(&v, |p| rec.postcode_dict.intern(p));
+            rec.postcode = map_rows(&col.rows, &ids, NONE);
+            problems_of(&v)
+        }
+        Normalised::Nhs(v, invalid) => {
+            let ids: Vec<u64> = v.iter().map(|x| value_or(x, 0)).collect();
+            rec.nhs = map_rows(&col.rows, &ids, 0);
+            rec.nhs_invalid = map_rows(&col.rows, &invalid, 0);
+            problems_of(&v)
+        }
+        Normalised::Text(v) => {
+            let ids = intern_all(&v, |s| rec.address_dict.intern(s));
+            rec.address = map_rows(&col.rows, &ids, NONE);
+            problems_of(&v)
+        }
+    }
+}
+
+/// One bit per row: the given name is a newborn placeholder ("Baby of ...", "Twin 1").
+fn placeholder_bits(col: &RawColumn) -> Vec<u64> {
+    let values = col.values();
+    let flags: Vec<bool> = values
+        .par_iter()
+        .map(|r| is_newborn_placeholder(r))
+        .collect();
+    let mut bits = vec![0u64; col.rows.len().div_ceil(64)];
+    for (i, &r) in col.rows.iter().enumerate() {
+        if r != NONE && flags[r as usize] {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+    bits
+}
+
+/// A carried column, normalised (folded) and interned, with each distinct value's status.
+fn other_column(name: &str, col: &RawColumn) -> (OtherColumn, Vec<Status>) {
+    let v: Vec<Norm<String>> = col.values().par_iter().map(|r| norm_other(r)).collect();
+    let mut dict = Interner::default();
+    let ids = intern_all(&v, |s| dict.intern(s));
+    let column = OtherColumn {
+        name: name.to_string(),
+        values: map_rows(&col.rows, &ids, NONE),
+        dict,
+    };
+    (column, problems_of(&v))
+}
+
+/// Byte range of row `r`'s id given the ids' end offsets.
+fn span_u32(ends: &[u32], r: u32) -> std::ops::Range<usize> {
+    let i = r as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    start..ends[i] as usize
+}
+
+fn too_many(name: &str) -> Error {
+    Error::input_at(
+        name,
+        0,
+        None,
+        "too many rows: at most 4,294,967,294 rows in one run",
+    )
+}

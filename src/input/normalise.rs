@@ -1,0 +1,287 @@
+//! Per-role normalisation of raw values: each distinct value of a column once, in parallel,
+//! and one record at a time for the index.
+
+use rayon::prelude::*;
+
+use super::{MAX_VALUE_BYTES, VALUE_ROLES};
+use crate::normalise::address::normalise_address;
+use crate::normalise::date::parse_date;
+use crate::normalise::name::normalise_name;
+use crate::normalise::nhs_number::parse_nhs_number;
+use crate::normalise::postcode::{Postcode, parse_postcode};
+use crate::normalise::sex::{Sex, parse_sex};
+use crate::normalise::text::fold;
+use crate::record::{NONE, NewRow};
+use crate::schema::Role;
+
+/// A normalised value, or why there is none.
+pub(super) enum Norm<T> {
+    Missing,
+    Invalid(&'static str),
+    Value(T),
+}
+
+/// What one role's raw values normalise to.
+pub(super) enum Normalised {
+    Name(Vec<Norm<String>>),
+    Date(Vec<Norm<u32>>),
+    Sex(Vec<Norm<u8>>),
+    Postcode(Vec<Norm<Postcode>>),
+    /// Valid numbers, and the digits of ten-digit numbers that failed the check digit.
+    Nhs(Vec<Norm<u64>>, Vec<u64>),
+    Text(Vec<Norm<String>>),
+}
+
+/// Normalises the distinct raw values of one role, in parallel, in order.
+pub(super) fn normalise_column(role: Role, raw: &[&[u8]], accept_test: bool) -> Normalised {
+    match role {
+        Role::GivenName | Role::Surname => {
+            Normalised::Name(raw.par_iter().map(|r| norm_name(r)).collect())
+        }
+        Role::Address => Normalised::Text(raw.par_iter().map(|r| norm_address(r)).collect()),
+        Role::DateOfBirth => Normalised::Date(raw.par_iter().map(|r| norm_date(r)).collect()),
+        Role::Sex => Normalised::Sex(raw.par_iter().map(|r| norm_sex(r)).collect()),
+        Role::Postcode => Normalised::Postcode(raw.par_iter().map(|r| norm_postcode(r)).collect()),
+        Role::NhsNumber => Normalised::Nhs(
+            raw.par_iter().map(|r| norm_nhs(r, accept_test)).collect(),
+            raw.par_iter().map(|r| mistyped_nhs(r)).collect(),
+        ),
+        Role::Id => Normalised::Text(Vec::new()),
+    }
+}
+
+pub(super) fn norm_name(raw: &[u8]) -> Norm<String> {
+    text_norm(raw, normalise_name)
+}
+
+pub(super) fn norm_address(raw: &[u8]) -> Norm<String> {
+    text_norm(raw, normalise_address)
+}
+
+pub(super) fn norm_other(raw: &[u8]) -> Norm<String> {
+    text_norm(raw, |s| Some(fold(s)).filter(|f| !f.is_empty()))
+}
+
+pub(super) fn norm_date(raw: &[u8]) -> Norm<u32> {
+    checked(raw, |s| match parse_date(s) {
+        Ok(Some(d)) => Norm::Value(d.to_u32()),
+        Ok(None) => Norm::Missing,
+        Err(p) => Norm::Invalid(p.as_str()),
+    })
+}
+
+pub(super) fn norm_sex(raw: &[u8]) -> Norm<u8> {
+    checked(raw, |s| match parse_sex(s) {
+        Ok(Some(Sex::Male)) => Norm::Value(1),
+        Ok(Some(Sex::Female)) => Norm::Value(2),
+        Ok(None) => Norm::Missing,
+        Err(p) => Norm::Invalid(p.as_str()),
+    })
+}
+
+pub(super) fn norm_postcode(raw: &[u8]) -> Norm<Postcode> {
+    checked(raw, |s| match parse_postcode(s) {
+        Some(p) => Norm::Value(p),
+        None => Norm::Missing,
+    })
+}
+
+pub(super) fn norm_nhs(raw: &[u8], accept_test: bool) -> Norm<u64> {
+    checked(raw, |s| match parse_nhs_number(s) {
+        Ok(Some(n)) if n.is_test_range() && !accept_test => Norm::Invalid("999 test range"),
+        Ok(Some(n)) => Norm::Value(n.to_u64()),
+        Ok(None) => Norm::Missing,
+        Err(p) => Norm::Invalid(p.as_str()),
+    })
+}
+
+/// One record's fields normalised as a file's rows are (the same functions, so a record
+/// queried or inserted one at a time gets exactly the values it would get in a batch):
+/// `raw(role)` gives a role's raw value (several address columns already joined), `other(i)`
+/// the raw value of carried column `others[i]`. Invalid values become missing; each is
+/// returned as (role, problem), without the value.
+pub(crate) fn normalise_record<'a>(
+    id: &str,
+    raw: impl Fn(Role) -> Option<&'a [u8]>,
+    other: impl Fn(usize) -> Option<&'a [u8]>,
+    n_others: usize,
+    accept_test: bool,
+) -> (NewRow, Vec<(Role, &'static str)>) {
+    let mut problems = Vec::new();
+    let mut take = |role: Role, n: Norm<()>| {
+        if let Norm::Invalid(p) = n {
+            problems.push((role, p));
+        }
+    };
+    pub(super) fn split<T>(n: Norm<T>) -> (Norm<()>, Option<T>) {
+        match n {
+            Norm::Value(v) => (Norm::Value(()), Some(v)),
+            Norm::Missing => (Norm::Missing, None),
+            Norm::Invalid(p) => (Norm::Invalid(p), None),
+        }
+    }
+    let get = |role: Role| raw(role).map(<[u8]>::trim_ascii).filter(|r| !r.is_empty());
+    let mut row = NewRow {
+        id: id.to_string(),
+        ..NewRow::default()
+    };
+    for &role in VALUE_ROLES {
+        let Some(r) = get(role) else { continue };
+        match role {
+            Role::GivenName => {
+                let (n, v) = split(norm_name(r));
+                take(role, n);
+                row.given = v;
+                row.placeholder = is_newborn_placeholder(r);
+            }
+            Role::Surname => {
+                let (n, v) = split(norm_name(r));
+                take(role, n);
+                row.surname = v;
+            }
+            Role::DateOfBirth => {
+                let (n, v) = split(norm_date(r));
+                take(role, n);
+                row.dob = v.unwrap_or(0);
+            }
+            Role::Sex => {
+                let (n, v) = split(norm_sex(r));
+                take(role, n);
+                row.sex = v.unwrap_or(0);
+            }
+            Role::Postcode => {
+                let (n, v) = split(norm_postcode(r));
+                take(role, n);
+                row.postcode = v;
+            }
+            Role::NhsNumber => {
+                let (n, v) = split(norm_nhs(r, accept_test));
+                take(role, n);
+                row.nhs = v.unwrap_or(0);
+                row.nhs_invalid = mistyped_nhs(r);
+            }
+            Role::Address => {
+                let (n, v) = split(norm_address(r));
+                take(role, n);
+                row.address = v;
+            }
+            Role::Id => {}
+        }
+    }
+    row.others = (0..n_others)
+        .map(|i| match other(i).map(<[u8]>::trim_ascii) {
+            Some(r) if !r.is_empty() => match norm_other(r) {
+                Norm::Value(v) => Some(v),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    (row, problems)
+}
+
+/// The normalised text of one raw value of `role`, as a file's value is normalised:
+/// `Ok(None)` when missing (or a placeholder), `Err(problem)` when invalid (the problem's
+/// name, never the value). Names and addresses as compared (`"obrien"`), dates as
+/// `YYYY-MM-DD`, sex as `M` or `F`, postcodes in canonical form, NHS numbers as ten digits.
+///
+/// # Example
+///
+/// ```
+/// use carematch::{Role, normalise_value};
+/// assert_eq!(normalise_value(Role::DateOfBirth, b"01/02/1980", true), Ok(Some("1980-02-01".into())));
+/// assert_eq!(normalise_value(Role::Postcode, b"ls14ap", true), Ok(Some("LS1 4AP".into())));
+/// assert_eq!(normalise_value(Role::DateOfBirth, b"31/02/1980", true), Err("impossible date"));
+/// ```
+pub fn normalise_value(
+    role: Role,
+    raw: &[u8],
+    accept_test_nhs_numbers: bool,
+) -> Result<Option<String>, &'static str> {
+    let (row, problems) = normalise_record(
+        "",
+        |r| (r == role).then_some(raw),
+        |_| None,
+        0,
+        accept_test_nhs_numbers,
+    );
+    if let Some((_, p)) = problems.first() {
+        return Err(p);
+    }
+    Ok(match role {
+        Role::GivenName => row.given,
+        Role::Surname => row.surname,
+        Role::DateOfBirth => crate::normalise::date::Date::from_u32(row.dob).map(|d| d.to_string()),
+        Role::Sex => match row.sex {
+            1 => Some(Sex::Male.to_string()),
+            2 => Some(Sex::Female.to_string()),
+            _ => None,
+        },
+        Role::Postcode => row.postcode.map(|p| p.to_string()),
+        Role::NhsNumber => (row.nhs != 0).then(|| format!("{:010}", row.nhs)),
+        Role::Address => row.address,
+        Role::Id => std::str::from_utf8(raw).ok().map(|s| s.trim().to_string()),
+    })
+}
+
+/// True for a given name that stands for a newborn of a multiple birth not yet named:
+/// "Twin 1", "Twin B", "Triplet 2" and the like. ("Baby of …" alone says nothing of a twin:
+/// the ambiguity check catches two babies who match one record equally well.)
+pub(super) fn is_newborn_placeholder(raw: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(raw) else {
+        return false;
+    };
+    let f = fold(s);
+    let multiple = f
+        .split(' ')
+        .any(|t| t.starts_with("twin") || t.starts_with("triplet") || t.starts_with("quad"));
+    multiple && normalise_name(s).is_none()
+}
+
+/// The ten digits of a raw NHS number that fails only its check digit, else 0.
+pub(super) fn mistyped_nhs(raw: &[u8]) -> u64 {
+    let digits: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b' ' | b'-'))
+        .collect();
+    if digits.len() != 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return 0;
+    }
+    let s = std::str::from_utf8(&digits).unwrap_or("");
+    match parse_nhs_number(s) {
+        Err(crate::normalise::nhs_number::NhsProblem::CheckDigit) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Applies `f` to a raw value that is valid UTF-8 and not too long.
+pub(super) fn checked<T>(raw: &[u8], f: impl Fn(&str) -> Norm<T>) -> Norm<T> {
+    if raw.len() > MAX_VALUE_BYTES {
+        return Norm::Invalid("too long");
+    }
+    match std::str::from_utf8(raw) {
+        Ok(s) => f(s),
+        Err(_) => Norm::Invalid("not valid UTF-8"),
+    }
+}
+
+pub(super) fn text_norm(raw: &[u8], f: impl Fn(&str) -> Option<String>) -> Norm<String> {
+    checked(raw, |s| f(s).map_or(Norm::Missing, Norm::Value))
+}
+
+pub(super) fn intern_all<T>(v: &[Norm<T>], mut f: impl FnMut(&T) -> u32) -> Vec<u32> {
+    v.iter()
+        .map(|x| match x {
+            Norm::Value(t) => f(t),
+            _ => NONE,
+        })
+        .collect()
+}
+
+pub(super) fn value_or<T: Copy>(x: &Norm<T>, none: T) -> T {
+    match x {
+        Norm::Value(t) => *t,
+        _ => none,
+    }
+}
