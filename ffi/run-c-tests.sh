@@ -35,12 +35,14 @@ native_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl)
 # read: the key; T(oken) field value expected; N(ormalised) role raw expected-or-!problem;
 # P(air) index levels match_weight, with each pair's two records as CSV files and the fixed
 # model as JSON beside them.
-python3 - "$repo_root/tests/data/vectors.json" "$out_dir" <<'PY'
-import json, os, sys
+python3 - "$repo_root/tests/data/vectors.json" "$out_dir" "$ffi_dir/include/carematch.h" <<'PY'
+import json, os, re, sys
 v = json.load(open(sys.argv[1]))
 out_dir = sys.argv[2]
-roles = {"id": 1, "given_name": 2, "surname": 3, "dob": 4, "sex": 5, "postcode": 6,
-         "nhs_number": 7, "address": 8}
+# The role numbers as the header defines them ("dob" is the vectors' name for DATE_OF_BIRTH).
+roles = {name.lower(): int(code) for name, code in
+         re.findall(r"^#define CAREMATCH_ROLE_(\w+) (\d+)$", open(sys.argv[3]).read(), re.M)}
+roles["dob"] = roles["date_of_birth"]
 with open(os.path.join(out_dir, "vectors.tsv"), "w") as out:
     out.write("%s %s %d\n" % (v["key_hex"], v["project"], v["key_version"]))
     for t in v["tokens"]:

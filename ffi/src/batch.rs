@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use carematch::{Records, RecordsBuilder, Role};
 
-use crate::guard::{self, Failure};
+use crate::guard::{Failure, ffi_body};
 use crate::raw::{self, carematch_str};
 use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
 
@@ -247,20 +247,18 @@ pub unsafe extern "C" fn carematch_normalise(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_normalise", || {
+    ffi_body!(|caller| {
         let r = role_of(role).ok_or_else(|| {
             Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("unknown role {role}"))
         })?;
-        // SAFETY: the caller's contract.
-        let value = unsafe { raw::str_from_raw(value, value_len) }?;
+        let value = caller.str(value, value_len)?;
         let text = carematch::normalise_value(r, value.as_bytes(), true).map_err(|p| {
             Failure::new(
                 crate::status::CAREMATCH_INPUT_ERROR,
                 format!("{}: {p}", r.as_str()),
             )
         })?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(text.as_deref().unwrap_or(""), buf, len, out_written) }
+        caller.text_out(text.as_deref().unwrap_or(""), buf, len, out_written)
     })
 }
 
@@ -279,11 +277,9 @@ pub unsafe extern "C" fn carematch_batch_new(
     name_len: usize,
     out: *mut *mut carematch_batch,
 ) -> carematch_status {
-    guard::guard("carematch_batch_new", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let name = unsafe { raw::str_from_raw(name, name_len) }?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let name = caller.str(name, name_len)?;
         out.write(raw::new_handle(carematch_batch {
             name: if name.is_empty() {
                 "batch".into()
@@ -315,11 +311,9 @@ pub unsafe extern "C" fn carematch_batch_read_csv(
     len: usize,
     out: *mut *mut carematch_batch,
 ) -> carematch_status {
-    guard::guard("carematch_batch_read_csv", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let path = unsafe { raw::str_from_raw(path, len) }?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let path = caller.str(path, len)?;
         let text = std::fs::read(path).map_err(|e| {
             Failure::new(
                 crate::status::CAREMATCH_IO_ERROR,
@@ -352,13 +346,10 @@ pub unsafe extern "C" fn carematch_batch_from_csv(
     text_len: usize,
     out: *mut *mut carematch_batch,
 ) -> carematch_status {
-    guard::guard("carematch_batch_from_csv", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let name = unsafe { raw::str_from_raw(name, name_len) }?;
-        // SAFETY: the caller's contract.
-        let text = unsafe { raw::bytes_from_raw(text.cast(), text_len) }?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let name = caller.str(name, name_len)?;
+        let text = caller.bytes(text.cast(), text_len)?;
         let name = if name.is_empty() { "batch" } else { name };
         out.write(raw::new_handle(carematch_batch::from_csv(
             name.to_string(),
@@ -392,11 +383,9 @@ pub unsafe extern "C" fn carematch_batch_add_column(
     values: *const carematch_str,
     n: usize,
 ) -> carematch_status {
-    guard::guard("carematch_batch_add_column", || {
-        // SAFETY: the caller's contract.
-        let batch = unsafe { raw::handle_mut(batch) }?;
-        // SAFETY: the caller's contract.
-        let name = unsafe { raw::str_from_raw(name, name_len) }?;
+    ffi_body!(|caller| {
+        let batch = caller.handle_mut(batch)?;
+        let name = caller.str(name, name_len)?;
         batch.expand_columns()?;
         let addresses = batch
             .columns
@@ -412,8 +401,7 @@ pub unsafe extern "C" fn carematch_batch_add_column(
                 "a column taking its role from its name needs a name",
             ));
         }
-        // SAFETY: the caller's contract.
-        let vals = unsafe { raw::strs_from_raw(values, n) }.map_err(|(status, i)| {
+        let vals = caller.strs(values, n).map_err(|(status, i)| {
             Failure::new(
                 status,
                 format!("column '{header}', row {i}: {}", status.description()),
@@ -445,11 +433,9 @@ pub unsafe extern "C" fn carematch_batch_len(
     batch: *const carematch_batch,
     out_rows: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_batch_len", || {
-        // SAFETY: the caller's contract.
-        let batch = unsafe { raw::handle(batch) }?;
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out_rows) }?;
+    ffi_body!(|caller| {
+        let batch = caller.handle(batch)?;
+        let out = caller.out_param(out_rows)?;
         out.write(batch.rows.unwrap_or(0));
         Ok(())
     })
@@ -467,8 +453,5 @@ pub unsafe extern "C" fn carematch_batch_len(
 /// `batch` must be NULL or a live batch not in use by another thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn carematch_batch_free(batch: *mut carematch_batch) {
-    guard::catch("carematch_batch_free", (), || {
-        // SAFETY: the caller's contract.
-        unsafe { raw::free_handle(batch) }
-    })
+    ffi_body!(or(), |caller| { caller.free_handle(batch) })
 }

@@ -6,13 +6,13 @@ use std::path::Path;
 use carematch::{Index, QueryDecision, QueryOptions, QueryResult, Record};
 
 use crate::batch::carematch_batch;
-use crate::guard::{self, Failure};
+use crate::guard::{Failure, ffi_body};
 use crate::linkage::{
     CAREMATCH_DECISION_AMBIGUOUS, CAREMATCH_DECISION_MATCH, CAREMATCH_DECISION_NO_MATCH,
     CAREMATCH_DECISION_REVIEW, decision_code,
 };
 use crate::model::carematch_model;
-use crate::raw::{self, carematch_str};
+use crate::raw::{self, Caller, carematch_str};
 use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
 
 /// A population held in memory for one-record-at-a-time matching.
@@ -64,11 +64,9 @@ pub unsafe extern "C" fn carematch_index_build(
     person_ids: u32,
     out: *mut *mut carematch_index,
 ) -> carematch_status {
-    guard::guard("carematch_index_build", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let (batch, model) = unsafe { (raw::handle(batch)?, raw::handle(model)?) };
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let (batch, model) = (caller.handle(batch)?, caller.handle(model)?);
         let person_ids = raw::flag(person_ids, "person_ids")?;
         let records = crate::batch::records_of(&[batch])?;
         let index = Index::builder(model.0.clone())
@@ -93,11 +91,9 @@ pub unsafe extern "C" fn carematch_index_load(
     len: usize,
     out: *mut *mut carematch_index,
 ) -> carematch_status {
-    guard::guard("carematch_index_load", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let path = unsafe { raw::str_from_raw(path, len) }?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let path = caller.str(path, len)?;
         out.write(raw::new_handle(carematch_index(Index::load(Path::new(
             path,
         ))?)));
@@ -117,11 +113,9 @@ pub unsafe extern "C" fn carematch_index_save(
     path: *const c_char,
     len: usize,
 ) -> carematch_status {
-    guard::guard("carematch_index_save", || {
-        // SAFETY: the caller's contract.
-        let index = unsafe { raw::handle(index) }?;
-        // SAFETY: the caller's contract.
-        let path = unsafe { raw::str_from_raw(path, len) }?;
+    ffi_body!(|caller| {
+        let index = caller.handle(index)?;
+        let path = caller.str(path, len)?;
         index.0.save(Path::new(path))?;
         Ok(())
     })
@@ -137,21 +131,17 @@ pub unsafe extern "C" fn carematch_index_len(
     index: *const carematch_index,
     out_len: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_index_len", || {
-        // SAFETY: the caller's contract.
-        let index = unsafe { raw::handle(index) }?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::out_param(out_len) }?.write(index.0.len());
+    ffi_body!(|caller| {
+        let index = caller.handle(index)?;
+        caller.out_param(out_len)?.write(index.0.len());
         Ok(())
     })
 }
 
-/// A record from `n` (column name, raw value) pairs, named as in the population's file.
-///
-/// # Safety
-///
-/// As `carematch_index_query`.
-unsafe fn record(
+/// A record from `n` (column name, raw value) pairs, named as in the population's file: the
+/// `names` and `values` arguments of `carematch_index_query` and its kin.
+fn record(
+    caller: Caller<'_>,
     index: &carematch_index,
     names: *const carematch_str,
     values: *const carematch_str,
@@ -162,10 +152,8 @@ unsafe fn record(
             Failure::new(status, format!("{what} {i}: {}", status.description()))
         }
     };
-    // SAFETY: the caller's contract.
-    let names = unsafe { raw::strs_from_raw(names, n) }.map_err(bad("name"))?;
-    // SAFETY: the caller's contract.
-    let values = unsafe { raw::strs_from_raw(values, n) }.map_err(bad("value of field"))?;
+    let names = caller.strs(names, n).map_err(bad("name"))?;
+    let values = caller.strs(values, n).map_err(bad("value of field"))?;
     let fields: Vec<(&str, &str)> = names.into_iter().zip(values).collect();
     Ok(index.0.record(&fields)?)
 }
@@ -193,13 +181,10 @@ pub unsafe extern "C" fn carematch_index_query(
     limit: usize,
     out: *mut *mut carematch_answer,
 ) -> carematch_status {
-    guard::guard("carematch_index_query", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let index = unsafe { raw::handle(index) }?;
-        // SAFETY: the caller's contract.
-        let rec = unsafe { record(index, names, values, n) }?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let index = caller.handle(index)?;
+        let rec = record(caller, index, names, values, n)?;
         let opts = QueryOptions {
             limit,
             ..QueryOptions::default()
@@ -229,11 +214,9 @@ pub unsafe extern "C" fn carematch_index_insert(
     values: *const carematch_str,
     n: usize,
 ) -> carematch_status {
-    guard::guard("carematch_index_insert", || {
-        // SAFETY: the caller's contract.
-        let index = unsafe { raw::handle(index) }?;
-        // SAFETY: the caller's contract.
-        let rec = unsafe { record(index, names, values, n) }?;
+    ffi_body!(|caller| {
+        let index = caller.handle(index)?;
+        let rec = record(caller, index, names, values, n)?;
         index.0.insert(&rec)?;
         Ok(())
     })
@@ -254,11 +237,9 @@ pub unsafe extern "C" fn carematch_index_update(
     values: *const carematch_str,
     n: usize,
 ) -> carematch_status {
-    guard::guard("carematch_index_update", || {
-        // SAFETY: the caller's contract.
-        let index = unsafe { raw::handle(index) }?;
-        // SAFETY: the caller's contract.
-        let rec = unsafe { record(index, names, values, n) }?;
+    ffi_body!(|caller| {
+        let index = caller.handle(index)?;
+        let rec = record(caller, index, names, values, n)?;
         index.0.update(&rec)?;
         Ok(())
     })
@@ -277,11 +258,9 @@ pub unsafe extern "C" fn carematch_index_remove(
     id: *const c_char,
     len: usize,
 ) -> carematch_status {
-    guard::guard("carematch_index_remove", || {
-        // SAFETY: the caller's contract.
-        let index = unsafe { raw::handle(index) }?;
-        // SAFETY: the caller's contract.
-        let id = unsafe { raw::str_from_raw(id, len) }?;
+    ffi_body!(|caller| {
+        let index = caller.handle(index)?;
+        let id = caller.str(id, len)?;
         index.0.remove(id)?;
         Ok(())
     })
@@ -301,10 +280,7 @@ pub unsafe extern "C" fn carematch_index_remove(
 /// `index` NULL or a live index no other thread is using.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn carematch_index_free(index: *mut carematch_index) {
-    guard::catch("carematch_index_free", (), || {
-        // SAFETY: the caller's contract.
-        unsafe { raw::free_handle(index) }
-    })
+    ffi_body!(or(), |caller| { caller.free_handle(index) })
 }
 
 /// The decision on the queried record: a `CAREMATCH_DECISION_*` number.
@@ -317,17 +293,15 @@ pub unsafe extern "C" fn carematch_answer_decision(
     answer: *const carematch_answer,
     out: *mut u32,
 ) -> carematch_status {
-    guard::guard("carematch_answer_decision", || {
-        // SAFETY: the caller's contract.
-        let a = unsafe { raw::handle(answer) }?;
+    ffi_body!(|caller| {
+        let a = caller.handle(answer)?;
         let d = match a.result.decision {
             QueryDecision::Match => CAREMATCH_DECISION_MATCH,
             QueryDecision::Review => CAREMATCH_DECISION_REVIEW,
             QueryDecision::Ambiguous => CAREMATCH_DECISION_AMBIGUOUS,
             QueryDecision::NoMatch => CAREMATCH_DECISION_NO_MATCH,
         };
-        // SAFETY: the caller's contract.
-        unsafe { raw::out_param(out) }?.write(d);
+        caller.out_param(out)?.write(d);
         Ok(())
     })
 }
@@ -342,11 +316,9 @@ pub unsafe extern "C" fn carematch_answer_len(
     answer: *const carematch_answer,
     out_len: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_answer_len", || {
-        // SAFETY: the caller's contract.
-        let a = unsafe { raw::handle(answer) }?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::out_param(out_len) }?.write(a.result.candidates.len());
+    ffi_body!(|caller| {
+        let a = caller.handle(answer)?;
+        caller.out_param(out_len)?.write(a.result.candidates.len());
         Ok(())
     })
 }
@@ -373,11 +345,9 @@ pub unsafe extern "C" fn carematch_answer_candidate(
     index: usize,
     out: *mut carematch_candidate,
 ) -> carematch_status {
-    guard::guard("carematch_answer_candidate", || {
-        // SAFETY: the caller's contract.
-        let a = unsafe { raw::handle(answer) }?;
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
+    ffi_body!(|caller| {
+        let a = caller.handle(answer)?;
+        let out = caller.out_param(out)?;
         let c = candidate(a, index)?;
         out.write(carematch_candidate {
             match_weight: c.weight.bits(),
@@ -403,12 +373,10 @@ pub unsafe extern "C" fn carematch_answer_candidate_id(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_answer_candidate_id", || {
-        // SAFETY: the caller's contract.
-        let a = unsafe { raw::handle(answer) }?;
+    ffi_body!(|caller| {
+        let a = caller.handle(answer)?;
         let c = candidate(a, index)?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(&c.id, buf, len, out_written) }
+        caller.text_out(&c.id, buf, len, out_written)
     })
 }
 
@@ -426,11 +394,9 @@ pub unsafe extern "C" fn carematch_answer_json(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_answer_json", || {
-        // SAFETY: the caller's contract.
-        let a = unsafe { raw::handle(answer) }?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(&a.result.to_json(&a.id), buf, len, out_written) }
+    ffi_body!(|caller| {
+        let a = caller.handle(answer)?;
+        caller.text_out(&a.result.to_json(&a.id), buf, len, out_written)
     })
 }
 
@@ -446,8 +412,5 @@ pub unsafe extern "C" fn carematch_answer_json(
 /// `answer` NULL or a live answer no other thread is using.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn carematch_answer_free(answer: *mut carematch_answer) {
-    guard::catch("carematch_answer_free", (), || {
-        // SAFETY: the caller's contract.
-        unsafe { raw::free_handle(answer) }
-    })
+    ffi_body!(or(), |caller| { caller.free_handle(answer) })
 }

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::ffi::c_char;
 
-use crate::guard;
+use crate::guard::ffi_body;
 use crate::raw;
 use crate::status::{CAREMATCH_BUFFER_TOO_SMALL, CAREMATCH_OK, CAREMATCH_PANIC, carematch_status};
 
@@ -71,14 +71,12 @@ pub unsafe extern "C" fn carematch_last_error_message(
 ) -> carematch_status {
     // `catch`, not `guard`: this function's own failures are reported by status only, so that
     // the message the caller is trying to read survives a failed attempt.
-    guard::catch("carematch_last_error_message", CAREMATCH_PANIC, || {
-        // SAFETY: the caller guarantees `out_written` is NULL or valid for writing a size_t.
-        let out_written = match unsafe { raw::out_param(out_written) } {
+    ffi_body!(or CAREMATCH_PANIC, |caller| {
+        let out_written = match caller.out_param(out_written) {
             Ok(out) => out,
             Err(status) => return status,
         };
-        // SAFETY: the caller guarantees `buf` is NULL or valid for writing `len` bytes.
-        let buf = match unsafe { raw::buf_from_raw(buf, len) } {
+        let buf = match caller.buf(buf, len) {
             Ok(buf) => buf,
             Err(status) => return status,
         };

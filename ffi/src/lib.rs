@@ -19,16 +19,23 @@
 //! | module | owns |
 //! |---|---|
 //! | `status` | the status codes and their names |
-//! | `guard` | the panic guard every exported function runs in, and `Failure` |
+//! | `guard` | the panic guard every exported function runs in, `Failure`, and `ffi_body!`, which puts each entry point's body in the guard |
 //! | `last_error` | the thread-local last-error message and its C getter |
-//! | `raw` | every `unsafe` conversion from C pointers, each in one small function |
+//! | `raw` | every `unsafe` conversion from C pointers, each in one small function, and `Caller`, through which entry points use them |
 //! | `version` | the library version for C |
 //!
 //! # Safety
 //!
-//! All `unsafe` code of carematch lives in this crate, and in this crate it lives in `raw`
-//! (pointer conversions) and in the `unsafe extern "C"` entry points whose contracts the header
-//! documents. `unsafe_op_in_unsafe_fn` is denied so each unsafe operation is spelled out where it
+//! All `unsafe` code of carematch lives in this crate, and in this crate it lives in `raw`.
+//!
+//! Every entry point is an `unsafe extern "C" fn` whose `# Safety` (repeated in the header)
+//! states the contract of each of its pointer arguments: that contract, kept by the C caller, is
+//! the one promise the entry points rely on. Each body is `ffi_body!(|caller| ...)`, which hands
+//! it that promise as a `raw::Caller`; the body borrows its arguments through the caller's
+//! methods (`caller.handle(batch)?`, `caller.str(name, name_len)?`), each of which states the
+//! `SAFETY` argument once, so a body has no `unsafe` block of its own. Only a function's specific
+//! extra reasoning (an array borrowed shorter than its capacity) is commented where it happens.
+//! `unsafe_op_in_unsafe_fn` is denied so each unsafe operation in `raw` is spelled out where it
 //! happens, next to a `SAFETY:` comment.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]

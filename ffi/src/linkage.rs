@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use carematch::{Clusters, Config, Decision, Evaluation, LinkResult, Linker, Model, Records};
 
 use crate::batch::{carematch_batch, read_batches};
-use crate::guard::{self, Failure};
+use crate::guard::{Failure, ffi_body};
 use crate::model::{carematch_model, train_on};
 use crate::raw::{self, carematch_str};
 use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
@@ -179,15 +179,10 @@ pub unsafe extern "C" fn carematch_link(
     model: *const carematch_model,
     out: *mut *mut carematch_result,
 ) -> carematch_status {
-    guard::guard("carematch_link", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let (l, r) = unsafe { (raw::handle(left)?, raw::handle(right)?) };
-        // SAFETY: the caller's contract.
-        let m = (!model.is_null())
-            .then(|| unsafe { raw::handle(model) })
-            .transpose()?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let (l, r) = (caller.handle(left)?, caller.handle(right)?);
+        let m = caller.optional_handle(model);
         out.write(raw::new_handle(run(l, Some(r), m)?));
         Ok(())
     })
@@ -205,15 +200,10 @@ pub unsafe extern "C" fn carematch_dedupe(
     model: *const carematch_model,
     out: *mut *mut carematch_result,
 ) -> carematch_status {
-    guard::guard("carematch_dedupe", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let b = unsafe { raw::handle(batch) }?;
-        // SAFETY: the caller's contract.
-        let m = (!model.is_null())
-            .then(|| unsafe { raw::handle(model) })
-            .transpose()?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let b = caller.handle(batch)?;
+        let m = caller.optional_handle(model);
         out.write(raw::new_handle(run(b, None, m)?));
         Ok(())
     })
@@ -229,11 +219,9 @@ pub unsafe extern "C" fn carematch_result_len(
     result: *const carematch_result,
     out_len: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_result_len", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::out_param(out_len) }?.write(r.result.links.len());
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
+        caller.out_param(out_len)?.write(r.result.links.len());
         Ok(())
     })
 }
@@ -251,11 +239,9 @@ pub unsafe extern "C" fn carematch_result_get(
     index: usize,
     out_pair: *mut carematch_pair,
 ) -> carematch_status {
-    guard::guard("carematch_result_get", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out_pair) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
+        let out = caller.out_param(out_pair)?;
         out.write(r.pair(index)?);
         Ok(())
     })
@@ -275,18 +261,16 @@ pub unsafe extern "C" fn carematch_result_copy(
     cap: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_result_copy", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out_written) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
+        let out = caller.out_param(out_written)?;
         let n = r.result.links.len();
         if cap < n {
             out.write(n);
             return Err(crate::status::CAREMATCH_BUFFER_TOO_SMALL.into());
         }
-        // SAFETY: the caller's contract: `pairs` is valid for `cap >= n` pairs.
-        let slots = unsafe { raw::slice_out(pairs, n) }?;
+        // `pairs` has room for `cap` pairs and `cap >= n`: only the first `n` are borrowed.
+        let slots = caller.slice_out(pairs, n)?;
         // Nothing fails from here on: the caller's array is never left half written.
         for (slot, link) in slots.iter_mut().zip(&r.result.links) {
             slot.write(r.pair_of(link));
@@ -312,17 +296,15 @@ pub unsafe extern "C" fn carematch_result_csv(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_result_csv", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
         let text = r.csv.get_or_init(|| {
             carematch::pairs_csv(&r.records, &r.result, None).map_err(|e| e.message().to_string())
         });
         let text = text
             .as_ref()
             .map_err(|m| Failure::new(crate::status::CAREMATCH_IO_ERROR, m.clone()))?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(text, buf, len, out_written) }
+        caller.text_out(text, buf, len, out_written)
     })
 }
 
@@ -342,15 +324,13 @@ pub unsafe extern "C" fn carematch_result_rule_name(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_result_rule_name", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
         let name = usize::try_from(rule)
             .ok()
             .and_then(|i| r.result.rules.get(i))
             .ok_or_else(|| Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("no rule {rule}")))?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(name.name(), buf, len, out_written) }
+        caller.text_out(name.name(), buf, len, out_written)
     })
 }
 
@@ -369,9 +349,8 @@ pub unsafe extern "C" fn carematch_result_explain(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_result_explain", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
         let link = r.result.links.get(index).ok_or_else(|| {
             Failure::new(
                 CAREMATCH_INVALID_ARGUMENT,
@@ -386,8 +365,7 @@ pub unsafe extern "C" fn carematch_result_explain(
         })?;
         let e = carematch::Scorer::new(model, &r.records)?.explain(link.pair);
         let json = explanation_json(&e);
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(&json, buf, len, out_written) }
+        caller.text_out(&json, buf, len, out_written)
     })
 }
 
@@ -430,12 +408,10 @@ pub unsafe extern "C" fn carematch_result_record_id(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_result_record_id", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
         let at = row_of(r, side, row)?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(r.records.id(at), buf, len, out_written) }
+        caller.text_out(r.records.id(at), buf, len, out_written)
     })
 }
 
@@ -456,13 +432,11 @@ pub unsafe extern "C" fn carematch_result_person_id(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_result_person_id", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
         let at = row_of(r, side, row)?;
         let clusters = r.clusters.get_or_init(|| r.result.clusters(&r.records));
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(clusters.person_id(at), buf, len, out_written) }
+        caller.text_out(clusters.person_id(at), buf, len, out_written)
     })
 }
 
@@ -481,11 +455,9 @@ pub unsafe extern "C" fn carematch_result_evaluate(
     n: usize,
     out: *mut carematch_evaluation,
 ) -> carematch_status {
-    guard::guard("carematch_result_evaluate", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
+        let out = caller.out_param(out)?;
         let bad = |side: &'static str| {
             move |(status, i): (carematch_status, usize)| {
                 Failure::new(
@@ -494,10 +466,8 @@ pub unsafe extern "C" fn carematch_result_evaluate(
                 )
             }
         };
-        // SAFETY: the caller's contract.
-        let left = unsafe { raw::strs_from_raw(truth_left, n) }.map_err(bad("left"))?;
-        // SAFETY: the caller's contract.
-        let right = unsafe { raw::strs_from_raw(truth_right, n) }.map_err(bad("right"))?;
+        let left = caller.strs(truth_left, n).map_err(bad("left"))?;
+        let right = caller.strs(truth_right, n).map_err(bad("right"))?;
         let e = Evaluation::of_result(&r.records, &r.result, left.into_iter().zip(right))?;
         out.write(carematch_evaluation {
             precision: e.precision(),
@@ -531,17 +501,14 @@ pub unsafe extern "C" fn carematch_result_quality(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_result_quality", || {
-        // SAFETY: the caller's contract.
-        let r = unsafe { raw::handle(result) }?;
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
         let invalid = if out_invalid.is_null() {
             None
         } else {
-            // SAFETY: the caller's contract: a non-NULL `out_invalid` is valid.
-            Some(unsafe { raw::out_param(out_invalid) }?)
+            Some(caller.out_param(out_invalid)?)
         };
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(&r.quality.to_string(), buf, len, out_written) }?;
+        caller.text_out(&r.quality.to_string(), buf, len, out_written)?;
         // Written last, once nothing can fail (out-parameters are written only on success).
         if let Some(out) = invalid {
             out.write(r.quality.invalid_total());
@@ -562,8 +529,5 @@ pub unsafe extern "C" fn carematch_result_quality(
 /// `result` NULL or a live result no other thread is using.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn carematch_result_free(result: *mut carematch_result) {
-    guard::catch("carematch_result_free", (), || {
-        // SAFETY: the caller's contract.
-        unsafe { raw::free_handle(result) }
-    })
+    ffi_body!(or(), |caller| { caller.free_handle(result) })
 }

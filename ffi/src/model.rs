@@ -6,7 +6,7 @@ use std::path::Path;
 use carematch::{Config, Model};
 
 use crate::batch::{carematch_batch, records_of};
-use crate::guard::{self, Failure};
+use crate::guard::{Failure, ffi_body};
 use crate::raw;
 use crate::status::carematch_status;
 
@@ -32,17 +32,10 @@ pub unsafe extern "C" fn carematch_model_train(
     right: *const carematch_batch,
     out: *mut *mut carematch_model,
 ) -> carematch_status {
-    guard::guard("carematch_model_train", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let left = unsafe { raw::handle(left) }?;
-        let right = if right.is_null() {
-            None
-        } else {
-            // SAFETY: the caller's contract.
-            Some(unsafe { raw::handle(right) }?)
-        };
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let left = caller.handle(left)?;
+        let right = caller.optional_handle(right);
         let model = train(left, right)?;
         out.write(raw::new_handle(carematch_model(model)));
         Ok(())
@@ -86,11 +79,9 @@ pub unsafe extern "C" fn carematch_model_from_json(
     len: usize,
     out: *mut *mut carematch_model,
 ) -> carematch_status {
-    guard::guard("carematch_model_from_json", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let text = unsafe { raw::str_from_raw(json, len) }?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let text = caller.str(json, len)?;
         out.write(raw::new_handle(carematch_model(Model::from_json(text)?)));
         Ok(())
     })
@@ -110,11 +101,9 @@ pub unsafe extern "C" fn carematch_model_to_json(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_model_to_json", || {
-        // SAFETY: the caller's contract.
-        let model = unsafe { raw::handle(model) }?;
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(&model.0.to_json(), buf, len, out_written) }
+    ffi_body!(|caller| {
+        let model = caller.handle(model)?;
+        caller.text_out(&model.0.to_json(), buf, len, out_written)
     })
 }
 
@@ -142,9 +131,12 @@ pub unsafe extern "C" fn carematch_model_explain_pair(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_model_explain_pair", || {
-        // SAFETY: the caller's contract.
-        let (m, l, r) = unsafe { (raw::handle(model)?, raw::handle(left)?, raw::handle(right)?) };
+    ffi_body!(|caller| {
+        let (m, l, r) = (
+            caller.handle(model)?,
+            caller.handle(left)?,
+            caller.handle(right)?,
+        );
         let records = records_of(&[l, r])?;
         let s = records.sources();
         let row = |k: usize, row: u32| {
@@ -165,8 +157,7 @@ pub unsafe extern "C" fn carematch_model_explain_pair(
         };
         let e = carematch::Scorer::new(&m.0, &records)?.explain(pair);
         let json = crate::linkage::explanation_json(&e);
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(&json, buf, len, out_written) }
+        caller.text_out(&json, buf, len, out_written)
     })
 }
 
@@ -184,11 +175,9 @@ pub unsafe extern "C" fn carematch_model_load(
     len: usize,
     out: *mut *mut carematch_model,
 ) -> carematch_status {
-    guard::guard("carematch_model_load", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let path = unsafe { raw::str_from_raw(path, len) }?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let path = caller.str(path, len)?;
         out.write(raw::new_handle(carematch_model(Model::load(Path::new(
             path,
         ))?)));
@@ -209,11 +198,9 @@ pub unsafe extern "C" fn carematch_model_save(
     path: *const c_char,
     len: usize,
 ) -> carematch_status {
-    guard::guard("carematch_model_save", || {
-        // SAFETY: the caller's contract.
-        let model = unsafe { raw::handle(model) }?;
-        // SAFETY: the caller's contract.
-        let path = unsafe { raw::str_from_raw(path, len) }?;
+    ffi_body!(|caller| {
+        let model = caller.handle(model)?;
+        let path = caller.str(path, len)?;
         model.0.save(Path::new(path))?;
         Ok(())
     })
@@ -231,8 +218,5 @@ pub unsafe extern "C" fn carematch_model_save(
 /// `model` NULL or a live model no other thread is using.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn carematch_model_free(model: *mut carematch_model) {
-    guard::catch("carematch_model_free", (), || {
-        // SAFETY: the caller's contract.
-        unsafe { raw::free_handle(model) }
-    })
+    ffi_body!(or(), |caller| { caller.free_handle(model) })
 }

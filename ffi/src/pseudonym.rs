@@ -7,7 +7,7 @@ use carematch::pseudonym::{
 };
 
 use crate::batch::{carematch_batch, records_of};
-use crate::guard::{self, Failure};
+use crate::guard::{Failure, ffi_body};
 use crate::raw;
 use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
 
@@ -35,22 +35,19 @@ pub unsafe extern "C" fn carematch_pseudonymiser_new(
     key_version: u32,
     out: *mut *mut carematch_pseudonymiser,
 ) -> carematch_status {
-    guard::guard("carematch_pseudonymiser_new", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
         if key_len != 32 {
             return Err(Failure::new(
                 CAREMATCH_INVALID_ARGUMENT,
                 format!("the key must be 32 bytes, not {key_len}"),
             ));
         }
-        // SAFETY: the caller's contract: `key` holds `key_len` (= 32) bytes.
-        let bytes = unsafe { raw::bytes_from_raw(key, key_len) }?;
+        let bytes = caller.bytes(key, key_len)?;
         let mut k = [0u8; 32];
         k.copy_from_slice(bytes);
         let master = Key::from_bytes(k);
-        // SAFETY: the caller's contract.
-        let project = unsafe { raw::str_from_raw(project, project_len) }?;
+        let project = caller.str(project, project_len)?;
         out.write(raw::new_handle(carematch_pseudonymiser(
             Pseudonymiser::new(&master, project, key_version),
         )));
@@ -96,13 +93,10 @@ pub unsafe extern "C" fn carematch_pseudonymiser_token(
     len: usize,
     out_written: *mut usize,
 ) -> carematch_status {
-    guard::guard("carematch_pseudonymiser_token", || {
-        // SAFETY: the caller's contract.
-        let p = unsafe { raw::handle(p) }?;
-        // SAFETY: the caller's contract.
-        let name = unsafe { raw::str_from_raw(field, field_len) }?;
-        // SAFETY: the caller's contract.
-        let value = unsafe { raw::str_from_raw(value, value_len) }?;
+    ffi_body!(|caller| {
+        let p = caller.handle(p)?;
+        let name = caller.str(field, field_len)?;
+        let value = caller.str(value, value_len)?;
         let (f, bloom) = field_of(name).ok_or_else(|| {
             Failure::new(
                 CAREMATCH_INVALID_ARGUMENT,
@@ -114,8 +108,7 @@ pub unsafe extern "C" fn carematch_pseudonymiser_token(
         } else {
             p.0.token(f, value).to_string()
         };
-        // SAFETY: the caller's contract.
-        unsafe { raw::text_out(&text, buf, len, out_written) }
+        caller.text_out(&text, buf, len, out_written)
     })
 }
 
@@ -137,11 +130,9 @@ pub unsafe extern "C" fn carematch_pseudonymiser_encode(
     tokenise_id: u32,
     out: *mut *mut carematch_batch,
 ) -> carematch_status {
-    guard::guard("carematch_pseudonymiser_encode", || {
-        // SAFETY: the caller's contract.
-        let out = unsafe { raw::out_param(out) }?;
-        // SAFETY: the caller's contract.
-        let (p, batch) = unsafe { (raw::handle(p)?, raw::handle(batch)?) };
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let (p, batch) = (caller.handle(p)?, caller.handle(batch)?);
         let options = EncodeOptions {
             tokenise_id: raw::flag(tokenise_id, "tokenise_id")?,
             ..EncodeOptions::default()
@@ -183,8 +174,5 @@ pub unsafe extern "C" fn carematch_pseudonymiser_encode(
 /// `p` NULL or a live pseudonymiser no other thread is using.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn carematch_pseudonymiser_free(p: *mut carematch_pseudonymiser) {
-    guard::catch("carematch_pseudonymiser_free", (), || {
-        // SAFETY: the caller's contract.
-        unsafe { raw::free_handle(p) }
-    })
+    ffi_body!(or(), |caller| { caller.free_handle(p) })
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use crate::guard;
+use crate::guard::ffi_body;
 
 /// The result of a carematch call: `CAREMATCH_OK` (0) on success, another `CAREMATCH_*` code
 /// otherwise.
@@ -112,7 +112,7 @@ impl From<carematch::ErrorKind> for carematch_status {
 /// Thread-safety: safe to call from any thread at any time.
 #[unsafe(no_mangle)]
 pub extern "C" fn carematch_status_name(status: u32) -> *const c_char {
-    guard::catch("carematch_status_name", UNKNOWN_NAME.as_ptr(), || {
+    ffi_body!(or UNKNOWN_NAME.as_ptr(), || {
         carematch_status::name_of(status)
             .unwrap_or(UNKNOWN_NAME)
             .as_ptr()

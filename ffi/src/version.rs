@@ -2,7 +2,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use crate::guard;
+use crate::guard::ffi_body;
 
 /// The version with a NUL terminator, checked at compile time.
 ///
@@ -24,7 +24,7 @@ const VERSION: &CStr =
 /// Thread-safety: safe to call from any thread at any time.
 #[unsafe(no_mangle)]
 pub extern "C" fn carematch_version() -> *const c_char {
-    guard::catch("carematch_version", VERSION.as_ptr(), || VERSION.as_ptr())
+    ffi_body!(or VERSION.as_ptr(), || VERSION.as_ptr())
 }
 
 #[cfg(test)]

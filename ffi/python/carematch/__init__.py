@@ -62,49 +62,49 @@ class CarematchError(Exception):
 class NullArgumentError(CarematchError):
     """A required argument was missing (CAREMATCH_NULL_ARGUMENT)."""
 
-    status = 1
+    status = _ffi.STATUS["CAREMATCH_NULL_ARGUMENT"]
 
 
 class InvalidUtf8Error(CarematchError, ValueError):
     """Text was not valid UTF-8 (CAREMATCH_INVALID_UTF8)."""
 
-    status = 2
+    status = _ffi.STATUS["CAREMATCH_INVALID_UTF8"]
 
 
 class InvalidArgumentError(CarematchError, ValueError):
     """An argument was out of range or otherwise invalid (CAREMATCH_INVALID_ARGUMENT)."""
 
-    status = 3
+    status = _ffi.STATUS["CAREMATCH_INVALID_ARGUMENT"]
 
 
 class BufferTooSmallError(CarematchError):
     """A buffer was too small (CAREMATCH_BUFFER_TOO_SMALL); the package retries for you."""
 
-    status = 4
+    status = _ffi.STATUS["CAREMATCH_BUFFER_TOO_SMALL"]
 
 
 class InputError(CarematchError, ValueError):
     """The input data was malformed (CAREMATCH_INPUT_ERROR)."""
 
-    status = 5
+    status = _ffi.STATUS["CAREMATCH_INPUT_ERROR"]
 
 
 class IoError(CarematchError, OSError):
     """A file could not be read or written (CAREMATCH_IO_ERROR)."""
 
-    status = 6
+    status = _ffi.STATUS["CAREMATCH_IO_ERROR"]
 
 
 class PanicError(CarematchError):
     """carematch hit an internal bug; the call was abandoned (CAREMATCH_PANIC)."""
 
-    status = 7
+    status = _ffi.STATUS["CAREMATCH_PANIC"]
 
 
 class ConfigError(CarematchError, ValueError):
     """A model, config or rule was invalid (CAREMATCH_CONFIG_ERROR)."""
 
-    status = 8
+    status = _ffi.STATUS["CAREMATCH_CONFIG_ERROR"]
 
 
 _ERRORS = {c.status: c for c in (NullArgumentError, InvalidUtf8Error, InvalidArgumentError,
@@ -173,7 +173,7 @@ def _encode(text, name):
         return text.encode("utf-8")
     except UnicodeEncodeError:
         pass  # raised below, outside the handler: the UnicodeError holds the text
-    raise InvalidUtf8Error(f"{_name(name)} is not valid text (it holds a lone surrogate)", 2)
+    raise InvalidUtf8Error(f"{_name(name)} is not valid text (it holds a lone surrogate)")
 
 
 def _text_arg(value, name, bytes_ok=False):
@@ -258,7 +258,7 @@ def _value(value, name="a value"):
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             pass  # raised below, outside the handler: the UnicodeError holds the value
-        raise InvalidUtf8Error(f"{_name(name)} is bytes that are not valid UTF-8", 2)
+        raise InvalidUtf8Error(f"{_name(name)} is bytes that are not valid UTF-8")
     raise TypeError(f"{_name(name)} is a {type(value).__name__}: pass a str, int, float, "
                     "date or datetime, UTF-8 bytes, or None (or NaN) for a missing value")
 
@@ -517,8 +517,11 @@ class Batch(_Handle):
         _call(lib.carematch_batch_len, self, ctypes.byref(n))
         return n.value
 
-    ROLE_BY_NAME, ROLE_ID, ROLE_GIVEN_NAME, ROLE_SURNAME = 0, 1, 2, 3
-    ROLE_DATE_OF_BIRTH, ROLE_SEX, ROLE_POSTCODE, ROLE_NHS_NUMBER, ROLE_ADDRESS = 4, 5, 6, 7, 8
+
+# Batch.ROLE_BY_NAME, Batch.ROLE_ID, ... Batch.ROLE_ADDRESS: the CAREMATCH_ROLE_* numbers.
+for _role, _code in _ffi.ROLE.items():
+    setattr(Batch, f"ROLE_{_role}", _code)
+del _role, _code
 
 
 def _model_from_json(text):
@@ -579,10 +582,13 @@ class Model(_Handle):
                                 right_row))
 
 
-DECISIONS = {1: "match", 2: "review", 3: "ambiguous", 4: "no_match"}
+#: Decision number -> name: ``{1: "match", 2: "review", 3: "ambiguous", 4: "no_match"}``.
+DECISIONS = {code: name.lower() for name, code in _ffi.DECISION.items()}
 
-ROLES = {"id": 1, "given_name": 2, "surname": 3, "dob": 4, "date_of_birth": 4, "sex": 5,
-         "postcode": 6, "nhs_number": 7, "address": 8}
+#: The roles ``normalise`` takes, by name (``"given_name"``, ...; ``"dob"`` is short for
+#: ``"date_of_birth"``) -> role number.
+ROLES = {name.lower(): code for name, code in _ffi.ROLE.items() if name != "BY_NAME"}
+ROLES["dob"] = ROLES["date_of_birth"]
 
 
 def normalise(role, value):
@@ -594,7 +600,7 @@ def normalise(role, value):
     if not isinstance(role, str):
         raise TypeError(f"role must be a str, not {type(role).__name__}")
     if role not in ROLES:
-        raise InvalidArgumentError(f"unknown role {role!r}", 3)
+        raise InvalidArgumentError(f"unknown role {role!r}")
     text = _text(lib.carematch_normalise, ROLES[role],
                  *_ffi.text_arg(_value_bytes(value, "value")))
     return text or None
@@ -612,17 +618,18 @@ class Result(_Handle):
         return n.value
 
     def pair(self, i):
-        """Pair ``i`` as a dict: left/right rows of their batches, weight, probability,
-        decision, rule name (or None)."""
+        """Pair ``i`` as a dict: ``left`` and ``right`` (the rows of the two records in their
+        batches; ``record_id`` gives their ids), ``match_weight``, ``match_probability``,
+        ``decision`` (``"match"``, ``"review"`` or ``"ambiguous"``) and ``rule`` (the name of
+        the deterministic rule that matched, or None). ``pairs()`` gives every pair so."""
         i = _int_arg(i, "i", "size_t")
         p = _ffi.Pair()
         _call(lib.carematch_result_get, self, i, ctypes.byref(p))
-        return {"left": p.left, "right": p.right, "match_weight": p.match_weight,
-                "match_probability": p.match_probability, "decision": DECISIONS[p.decision],
-                "rule": self.rule_name(p.rule) if p.rule >= 0 else None}
+        return self._pair_dict(p, {})
 
     def pairs(self):
-        """Every pair as a list of carematch_pair structs (bulk copy)."""
+        """Every pair, in order, as a list of dicts as ``pair(i)`` gives them (copied out of
+        the library in one call)."""
         with _Using((self,)) as (ptr,):
             n = ctypes.c_size_t(0)
             status = lib.carematch_result_copy(ptr, None, 0, ctypes.byref(n))
@@ -630,7 +637,19 @@ class Result(_Handle):
                 _check(status)
             arr = (_ffi.Pair * max(n.value, 1))()
             _check(lib.carematch_result_copy(ptr, arr, n.value, ctypes.byref(n)))
-        return list(arr[: n.value])
+        rule_names = {}
+        return [self._pair_dict(p, rule_names) for p in arr[: n.value]]
+
+    def _pair_dict(self, p, rule_names):
+        """A carematch_pair as ``pair`` gives it; ``rule_names`` caches rule number -> name."""
+        rule = None
+        if p.rule >= 0:
+            if p.rule not in rule_names:
+                rule_names[p.rule] = self.rule_name(p.rule)
+            rule = rule_names[p.rule]
+        return {"left": p.left, "right": p.right, "match_weight": p.match_weight,
+                "match_probability": p.match_probability, "decision": DECISIONS[p.decision],
+                "rule": rule}
 
     def rule_name(self, rule):
         """The name of deterministic rule number ``rule``."""

@@ -138,8 +138,30 @@ for _name, (_args, _ret) in _SIGNATURES.items():
 #: Every function of the C ABI that this package declares (and so wraps).
 FUNCTIONS = tuple(_SIGNATURES)
 
-OK = 0
-BUFFER_TOO_SMALL = 4
+
+def _statuses():
+    """Every status code the library knows, by name (``"CAREMATCH_OK": 0``), read with
+    carematch_status_name: the numbers come from the library, never from a copy here. Codes are
+    small numbers (0..=8 today; new ones may be added), so 0..=255 covers them."""
+    unknown = lib.carematch_status_name(2**32 - 1)
+    names = ((code, lib.carematch_status_name(code)) for code in range(256))
+    return {name.decode(): code for code, name in names if name != unknown}
+
+
+#: Status name -> code, from the library.
+STATUS = _statuses()
+OK = STATUS["CAREMATCH_OK"]
+BUFFER_TOO_SMALL = STATUS["CAREMATCH_BUFFER_TOO_SMALL"]
+
+# The CAREMATCH_ROLE_* and CAREMATCH_DECISION_* numbers of carematch.h, by the name after the
+# prefix. They are #defines, not symbols of the library, so this is where Python writes them,
+# once; the tests check them against the header.
+
+#: Column roles for carematch_batch_add_column and carematch_normalise.
+ROLE = {"BY_NAME": 0, "ID": 1, "GIVEN_NAME": 2, "SURNAME": 3, "DATE_OF_BIRTH": 4, "SEX": 5,
+        "POSTCODE": 6, "NHS_NUMBER": 7, "ADDRESS": 8}
+#: The decision of a pair (carematch_pair.decision), a query or a candidate.
+DECISION = {"MATCH": 1, "REVIEW": 2, "AMBIGUOUS": 3, "NO_MATCH": 4}
 
 
 def last_error():

@@ -53,6 +53,24 @@ def test_version_and_declared_functions_match_the_header():
     assert exported == set(_ffi.FUNCTIONS), exported ^ set(_ffi.FUNCTIONS)
 
 
+def test_numbers_match_the_header():
+    """Status codes come from the library; role and decision numbers are written once, in
+    _ffi (they are #defines, not library symbols): all three agree with the header."""
+    header = (ROOT / "ffi" / "include" / "carematch.h").read_text()
+
+    def defines(prefix):
+        return {name: int(code) for name, code in
+                re.findall(rf"^#define {prefix}(\w+) (\d+)$", header, re.M)}
+
+    assert {f"CAREMATCH_{k}": v for k, v in defines("CAREMATCH_").items()
+            if not k.startswith(("ROLE_", "DECISION_", "VERSION_"))} == _ffi.STATUS
+    assert defines("CAREMATCH_ROLE_") == _ffi.ROLE
+    assert defines("CAREMATCH_DECISION_") == _ffi.DECISION
+    assert carematch.Batch.ROLE_BY_NAME == 0 and carematch.Batch.ROLE_ADDRESS == 8
+    assert carematch.ROLES["dob"] == carematch.ROLES["date_of_birth"] == 4
+    assert carematch.DECISIONS == {1: "match", 2: "review", 3: "ambiguous", 4: "no_match"}
+
+
 def test_each_status_is_an_exception_class():
     codes = {cls.status: cls for cls in (
         carematch.NullArgumentError, carematch.InvalidUtf8Error,
@@ -127,7 +145,11 @@ def test_result_accessors(gp, hospital, model):
         all_pairs = r.pairs()
         assert len(all_pairs) == n
         first = r.pair(0)
-        assert first["left"] == all_pairs[0].left
+        # pair(i) and pairs() give the same thing: dicts, decisions and rules by name.
+        assert first == all_pairs[0]
+        assert r.pair(n - 1) == all_pairs[-1]
+        assert [p["decision"] for p in all_pairs] == list(frame.decision)
+        assert [p["rule"] or "" for p in all_pairs] == list(frame.rule)
         assert r.record_id(0, first["left"]) == frame.left_id[0]
         assert r.record_id(1, first["right"]) == frame.right_id[0]
         k = next(i for i in range(n) if frame.decision[i] == "match")
@@ -137,8 +159,7 @@ def test_result_accessors(gp, hospital, model):
         assert abs(e["match_weight"] - frame.match_weight[k]) < 1e-3
         assert sum(c["weight"] + c["tf"] for c in e["comparisons"]) + e["prior"] == \
             pytest.approx(e["match_weight"], abs=1e-9)
-        rule = next(x.rule for x in all_pairs if x.rule >= 0)
-        assert r.rule_name(rule) in set(frame.rule)
+        assert r.rule_name(0) in {p["rule"] for p in all_pairs}
         with pytest.raises(carematch.InvalidArgumentError, match="pair"):
             r.pair(n)
         with pytest.raises(carematch.InvalidArgumentError):
