@@ -364,21 +364,8 @@ impl Linker {
     ///
     /// A config error when a rule or comparison names a column the input does not have.
     pub fn run(&self, records: &Records, plan: &Plan, mode: &Mode) -> Result<LinkResult, Error> {
-        let mut rule_candidates = 0u64;
-        let mut candidates = 0u64;
         // Pass 1: the deterministic ladder.
-        let mut found: Vec<(Pair, u16)> = Vec::new();
-        if let Some(blocker) = &plan.rules {
-            let ladder = Ladder::new(records, &self.rules)?;
-            for chunk in blocker.pairs(self.chunk) {
-                rule_candidates += chunk.len() as u64;
-                let hits: Vec<(Pair, u16)> = chunk
-                    .par_iter()
-                    .filter_map(|&p| ladder.first_match(p).map(|r| (p, r)))
-                    .collect();
-                found.extend(hits);
-            }
-        }
+        let (found, rule_candidates) = self.ladder_pairs(records, plan)?;
         let dedupe = matches!(mode, Mode::Dedupe { .. });
         // One key per row that is equal exactly when two rows carry one valid NHS number
         // (or, encoded, one NHS token); the rule and model decisions both use it.
@@ -389,77 +376,137 @@ impl Linker {
             decide_one_to_one(&nhs, &found)
         };
         // Pass 2: the model, over its own blocking; rule pairs are scored too.
-        let mut cands: Vec<Candidate> = Vec::new();
-        match (&self.model, &plan.model) {
+        let (cands, candidates) = match (&self.model, &plan.model) {
             (Some(model), Some(blocker)) => {
                 let scorer = Scorer::new(model, records)?;
-                let t = model.thresholds();
-                let review_w = odds_bits(t.review_probability);
-                let mut seen: FxHashMap<(u32, u32), usize> = FxHashMap::default();
-                let scored: Vec<(u64, MatchWeight)> = found
-                    .par_iter()
-                    .map(|&(pair, _)| scorer.score(pair))
-                    .collect();
-                seen.reserve(found.len());
-                for (i, ((&(pair, rule), d), (v, w))) in
-                    found.iter().zip(&rule_decisions).zip(scored).enumerate()
-                {
-                    cands.push(Candidate {
-                        pair,
-                        rule: d.map(|_| rule),
-                        rule_decision: *d,
-                        weight: Some(w),
-                        veto: scorer.veto(v, pair),
-                        demoted: false,
-                    });
-                    seen.insert((pair.left, pair.right), i);
-                }
-                for chunk in blocker.pairs(self.chunk) {
-                    candidates += chunk.len() as u64;
-                    let hits: Vec<(Pair, u64, MatchWeight)> = chunk
-                        .par_iter()
-                        .filter_map(|&p| {
-                            let (v, w) = scorer.score(p);
-                            (w.bits() >= review_w).then_some((p, v, w))
-                        })
-                        .collect();
-                    for (pair, v, w) in hits {
-                        if seen.contains_key(&(pair.left, pair.right)) {
-                            continue;
-                        }
-                        cands.push(Candidate {
-                            pair,
-                            rule: None,
-                            rule_decision: None,
-                            weight: Some(w),
-                            veto: scorer.veto(v, pair),
-                            demoted: false,
-                        });
-                    }
-                }
+                let review_w = odds_bits(model.thresholds().review_probability);
+                let (mut cands, candidates) =
+                    self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions);
                 decide_by_model(
                     records,
                     &nhs,
                     &scorer,
                     &mut cands,
-                    t,
+                    model.thresholds(),
                     dedupe,
                     self.one_to_one,
                 );
+                (cands, candidates)
             }
             _ => {
-                for (&(pair, rule), d) in found.iter().zip(&rule_decisions) {
-                    cands.push(Candidate {
+                let cands = found
+                    .iter()
+                    .zip(&rule_decisions)
+                    .map(|(&(pair, rule), d)| Candidate {
                         pair,
                         rule: d.map(|_| rule),
                         rule_decision: *d,
                         weight: None,
                         veto: None,
                         demoted: false,
-                    });
-                }
+                    })
+                    .collect();
+                (cands, 0)
+            }
+        };
+        let links = self.links(records, cands, dedupe);
+        Ok(LinkResult {
+            links,
+            rules: self.rules.clone(),
+            candidates: if plan.model.is_none() {
+                rule_candidates
+            } else {
+                candidates
+            },
+            rule_candidates,
+            comparisons: self.model.as_ref().map_or_else(Vec::new, |m| {
+                m.comparisons().iter().map(|c| c.field.clone()).collect()
+            }),
+        })
+    }
+
+    /// The pairs of the plan's rule blocking that a deterministic rule links, with the first
+    /// rule each satisfies, and how many pairs were tried.
+    fn ladder_pairs(
+        &self,
+        records: &Records,
+        plan: &Plan,
+    ) -> Result<(Vec<(Pair, u16)>, u64), Error> {
+        let mut found: Vec<(Pair, u16)> = Vec::new();
+        let mut tried = 0u64;
+        if let Some(blocker) = &plan.rules {
+            let ladder = Ladder::new(records, &self.rules)?;
+            for chunk in blocker.pairs(self.chunk) {
+                tried += chunk.len() as u64;
+                let hits: Vec<(Pair, u16)> = chunk
+                    .par_iter()
+                    .filter_map(|&p| ladder.first_match(p).map(|r| (p, r)))
+                    .collect();
+                found.extend(hits);
             }
         }
+        Ok((found, tried))
+    }
+
+    /// Every rule pair, scored, then every pair of the model's blocking that reaches the
+    /// review weight `review_w` and is not a rule pair; and how many model pairs were compared.
+    fn model_candidates(
+        &self,
+        scorer: &Scorer<'_>,
+        blocker: &Blocker,
+        review_w: f64,
+        found: &[(Pair, u16)],
+        rule_decisions: &[Option<Decision>],
+    ) -> (Vec<Candidate>, u64) {
+        let mut cands: Vec<Candidate> = Vec::new();
+        let mut candidates = 0u64;
+        let mut seen: FxHashMap<(u32, u32), usize> = FxHashMap::default();
+        let scored: Vec<(u64, MatchWeight)> = found
+            .par_iter()
+            .map(|&(pair, _)| scorer.score(pair))
+            .collect();
+        seen.reserve(found.len());
+        for (i, ((&(pair, rule), d), (v, w))) in
+            found.iter().zip(rule_decisions).zip(scored).enumerate()
+        {
+            cands.push(Candidate {
+                pair,
+                rule: d.map(|_| rule),
+                rule_decision: *d,
+                weight: Some(w),
+                veto: scorer.veto(v, pair),
+                demoted: false,
+            });
+            seen.insert((pair.left, pair.right), i);
+        }
+        for chunk in blocker.pairs(self.chunk) {
+            candidates += chunk.len() as u64;
+            let hits: Vec<(Pair, u64, MatchWeight)> = chunk
+                .par_iter()
+                .filter_map(|&p| {
+                    let (v, w) = scorer.score(p);
+                    (w.bits() >= review_w).then_some((p, v, w))
+                })
+                .collect();
+            for (pair, v, w) in hits {
+                if seen.contains_key(&(pair.left, pair.right)) {
+                    continue;
+                }
+                cands.push(Candidate {
+                    pair,
+                    rule: None,
+                    rule_decision: None,
+                    weight: Some(w),
+                    veto: scorer.veto(v, pair),
+                    demoted: false,
+                });
+            }
+        }
+        (cands, candidates)
+    }
+
+    /// The decided candidates as links (dedupe pairs oriented), sorted by the rows' order.
+    fn links(&self, records: &Records, cands: Vec<Candidate>, dedupe: bool) -> Vec<Link> {
         let match_w = self.model.as_ref().map_or(f64::INFINITY, |m| {
             odds_bits(m.thresholds().match_probability)
         });
@@ -483,18 +530,7 @@ impl Linker {
             })
             .collect();
         links.par_sort_unstable_by_key(|l| (records.rank(l.pair.left), records.rank(l.pair.right)));
-        if plan.model.is_none() {
-            candidates = rule_candidates;
-        }
-        Ok(LinkResult {
-            links,
-            rules: self.rules.clone(),
-            candidates,
-            rule_candidates,
-            comparisons: self.model.as_ref().map_or_else(Vec::new, |m| {
-                m.comparisons().iter().map(|c| c.field.clone()).collect()
-            }),
-        })
+        links
     }
 }
 
