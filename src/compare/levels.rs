@@ -73,118 +73,139 @@ pub(crate) fn clear_level(
     x: &RowFeatures,
     y: &RowFeatures,
 ) -> u8 {
-    let r = cx.records;
     match kind {
-        Kind::GivenName => {
-            let (a, b) = (x.given, y.given);
-            if a == NONE || b == NONE || swapped(x, y, cx) {
-                return 0;
-            }
-            if a == b {
-                return 1;
-            }
-            if x.given_canonical == y.given_canonical {
-                return 2;
-            }
-            name_level(
-                cx.name(&r.given_dict, a, true),
-                cx.name(&r.given_dict, b, true),
-                thresholds,
-                true,
-                x.given_phonetic,
-                y.given_phonetic,
-            )
-        }
-        Kind::Surname => {
-            let (a, b) = (x.surname, y.surname);
-            if a == NONE || b == NONE {
-                return 0;
-            }
-            if a == b {
-                return 1;
-            }
-            if swapped(x, y, cx) {
-                return 2;
-            }
-            name_level(
-                cx.name(&r.surname_dict, a, false),
-                cx.name(&r.surname_dict, b, false),
-                thresholds,
-                false,
-                x.surname_phonetic,
-                y.surname_phonetic,
-            )
-        }
+        Kind::GivenName => given_name_level(thresholds, cx, x, y),
+        Kind::Surname => surname_level(thresholds, cx, x, y),
         Kind::DateOfBirth => dob_level(x.dob, y.dob),
         Kind::Postcode => postcode_level(x, y),
-        Kind::Location => {
-            let (pa, pb) = (x.postcode[0], y.postcode[0]);
-            let (aa, ab) = (x.address, y.address);
-            let postcode_differs = pa != NONE && pb != NONE && pa != pb;
-            if aa != NONE
-                && ab != NONE
-                && !postcode_differs
-                && (aa == ab || jaccard_sorted(cx.words_of(aa), cx.words_of(ab)) >= 0.8)
-            {
-                return 1;
-            }
-            // Two addresses and no postcode on either side (an extract without postcodes):
-            // the address alone decides. One system often drops the town or the flat, so
-            // the shorter address's words (at least two) mostly within the longer one's are
-            // the same address; different addresses are a disagreement, not an absence of
-            // evidence.
-            if aa != NONE && ab != NONE && pa == NONE && pb == NONE {
-                let (wa, wb) = (cx.words_of(aa), cx.words_of(ab));
-                let common = common_sorted(wa, wb);
-                let shorter = wa.len().min(wb.len());
-                return if common >= 2 && common * 4 >= shorter * 3 {
-                    1
-                } else {
-                    6
-                };
-            }
-            match postcode_level(x, y) {
-                0 => 0,
-                l => l + 1,
-            }
-        }
-        Kind::Address => {
-            let (a, b) = (x.address, y.address);
-            if a == NONE || b == NONE {
-                return 0;
-            }
-            let j = if a == b {
-                1.0
-            } else {
-                jaccard_sorted(cx.words_of(a), cx.words_of(b))
-            };
-            threshold_level(j, thresholds, 1)
-        }
-        Kind::NhsNumber => {
-            let (a, b) = (x.nhs, y.nhs);
-            if a != 0 && b != 0 {
-                return if a == b { 1 } else { 3 };
-            }
-            // One side failed its check digit: near misses are evidence, the rest is not.
-            let (p, q) = match (a, b, x.nhs_invalid, y.nhs_invalid) {
-                (0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0) => (p, q),
-                _ => return 0,
-            };
-            if p == 0 || q == 0 {
-                return 0;
-            }
-            if one_digit_apart(&digits::<10>(p), &digits::<10>(q)) {
-                2
-            } else {
-                0
-            }
-        }
+        Kind::Location => location_level(cx, x, y),
+        Kind::Address => address_level(thresholds, cx, x, y),
+        Kind::NhsNumber => nhs_level(x, y),
         Kind::Sex => match (x.sex, y.sex) {
             (0, _) | (_, 0) => 0,
             (a, b) if a == b => 1,
             _ => 2,
         },
         _ => 0,
+    }
+}
+
+/// Given name: exact; nickname; Jaro-Winkler thresholds; phonetic; else (null when swapped).
+#[inline]
+fn given_name_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
+    let r = cx.records;
+    let (a, b) = (x.given, y.given);
+    if a == NONE || b == NONE || swapped(x, y, cx) {
+        return 0;
+    }
+    if a == b {
+        return 1;
+    }
+    if x.given_canonical == y.given_canonical {
+        return 2;
+    }
+    name_level(
+        cx.name(&r.given_dict, a, true),
+        cx.name(&r.given_dict, b, true),
+        thresholds,
+        true,
+        x.given_phonetic,
+        y.given_phonetic,
+    )
+}
+
+/// Surname: exact; swapped with the given name; Jaro-Winkler thresholds; phonetic; else.
+#[inline]
+fn surname_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
+    let r = cx.records;
+    let (a, b) = (x.surname, y.surname);
+    if a == NONE || b == NONE {
+        return 0;
+    }
+    if a == b {
+        return 1;
+    }
+    if swapped(x, y, cx) {
+        return 2;
+    }
+    name_level(
+        cx.name(&r.surname_dict, a, false),
+        cx.name(&r.surname_dict, b, false),
+        thresholds,
+        false,
+        x.surname_phonetic,
+        y.surname_phonetic,
+    )
+}
+
+/// Location: same address; postcode unit, sector, district, area; else.
+#[inline]
+fn location_level(cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
+    let (pa, pb) = (x.postcode[0], y.postcode[0]);
+    let (aa, ab) = (x.address, y.address);
+    let postcode_differs = pa != NONE && pb != NONE && pa != pb;
+    if aa != NONE
+        && ab != NONE
+        && !postcode_differs
+        && (aa == ab || jaccard_sorted(cx.words_of(aa), cx.words_of(ab)) >= 0.8)
+    {
+        return 1;
+    }
+    // Two addresses and no postcode on either side (an extract without postcodes):
+    // the address alone decides. One system often drops the town or the flat, so
+    // the shorter address's words (at least two) mostly within the longer one's are
+    // the same address; different addresses are a disagreement, not an absence of
+    // evidence.
+    if aa != NONE && ab != NONE && pa == NONE && pb == NONE {
+        let (wa, wb) = (cx.words_of(aa), cx.words_of(ab));
+        let common = common_sorted(wa, wb);
+        let shorter = wa.len().min(wb.len());
+        return if common >= 2 && common * 4 >= shorter * 3 {
+            1
+        } else {
+            6
+        };
+    }
+    match postcode_level(x, y) {
+        0 => 0,
+        l => l + 1,
+    }
+}
+
+/// Address alone: one level per word-Jaccard threshold, else.
+#[inline]
+fn address_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
+    let (a, b) = (x.address, y.address);
+    if a == NONE || b == NONE {
+        return 0;
+    }
+    let j = if a == b {
+        1.0
+    } else {
+        jaccard_sorted(cx.words_of(a), cx.words_of(b))
+    };
+    threshold_level(j, thresholds, 1)
+}
+
+/// NHS number: equal; one digit apart (one side failed its check digit); different.
+#[inline]
+fn nhs_level(x: &RowFeatures, y: &RowFeatures) -> u8 {
+    let (a, b) = (x.nhs, y.nhs);
+    if a != 0 && b != 0 {
+        return if a == b { 1 } else { 3 };
+    }
+    // One side failed its check digit: near misses are evidence, the rest is not.
+    let (p, q) = match (a, b, x.nhs_invalid, y.nhs_invalid) {
+        (0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0) => (p, q),
+        _ => return 0,
+    };
+    if p == 0 || q == 0 {
+        return 0;
+    }
+    if one_digit_apart(&digits::<10>(p), &digits::<10>(q)) {
+        2
+    } else {
+        0
     }
 }
 
