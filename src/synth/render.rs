@@ -226,9 +226,10 @@ fn format_date(source: Source, d: Date) -> String {
     }
 }
 
-/// Renders copy `copy` of person `person` in `source`.
+/// Renders copy `copy` of person `person` in `source`. The phases draw from one generator
+/// in a fixed order (names, date of birth, sex, location, NHS number, case and spacing), so
+/// that the same seed gives the same file.
 pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -> Row {
-    let t = ctx.tables;
     let p = &ctx.population.people[person as usize];
     let mut rng = Rng::new(
         ctx.seed,
@@ -237,7 +238,32 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
     );
     let noise = ctx.noise;
     let r = |x: f64| (x * noise).min(1.0);
+    let (mut given, mut surname) = render_names(ctx, source, p, &mut rng, r);
+    let dob = render_dob(source, p, &mut rng, r);
+    let sex = render_sex(source, p, &mut rng, r);
+    let (mut address, postcode) = render_location(ctx, source, p, &mut rng, r);
+    let nhs = render_nhs(ctx, source, person, &mut rng, r);
+    text_noise(&mut rng, r, [&mut given, &mut surname, &mut address]);
+    Row {
+        nhs,
+        given,
+        surname,
+        dob,
+        sex,
+        postcode,
+        address,
+    }
+}
 
+/// The given name and surname as `source` records them.
+fn render_names(
+    ctx: &Context<'_>,
+    source: Source,
+    p: &Person,
+    rng: &mut Rng,
+    r: impl Fn(f64) -> f64,
+) -> (String, String) {
+    let t = ctx.tables;
     // Surname: maiden name, then a double-barrelled name shortened.
     let mut surname = if p.maiden != NONE && rng.chance(r(rates::MAIDEN_NAME)) {
         t.surnames[usize::from(p.maiden)].to_string()
@@ -265,7 +291,7 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
         }
     } else {
         match pick(
-            &mut rng,
+            rng,
             &[
                 r(rates::GIVEN_TYPO),
                 r(rates::GIVEN_NICKNAME),
@@ -273,7 +299,7 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
                 r(rates::GIVEN_MISSING),
             ],
         ) {
-            Some(0) => corrupt::typo(&mut rng, true_given),
+            Some(0) => corrupt::typo(rng, true_given),
             Some(1) => match t.nicknames_of(true_given) {
                 Some(list) if !list.is_empty() => corrupt::capitalise(&list[rng.index(list.len())]),
                 _ => true_given.to_owned(),
@@ -284,7 +310,7 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
         }
     };
     if rng.chance(r(rates::SURNAME_TYPO)) {
-        surname = corrupt::typo(&mut rng, &surname);
+        surname = corrupt::typo(rng, &surname);
     }
     if rng.chance(r(rates::NAME_SWAP)) {
         std::mem::swap(&mut given, &mut surname);
@@ -294,10 +320,14 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
         surname = corrupt::strip_diacritics(&surname);
     }
 
-    // Date of birth.
+    (given, surname)
+}
+
+/// The date of birth as `source` writes it (empty when missing).
+fn render_dob(source: Source, p: &Person, rng: &mut Rng, r: impl Fn(f64) -> f64) -> String {
     let d = civil_from_days(p.dob);
     let dob = match pick(
-        &mut rng,
+        rng,
         &[
             r(rates::DOB_SWAP),
             r(rates::DOB_DIGIT),
@@ -311,8 +341,8 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
             month: d.day,
             day: d.month,
         }),
-        Some(1) => Some(corrupt::date_digit_error(&mut rng, d, REFERENCE).unwrap_or(d)),
-        Some(2) => Some(corrupt::date_transposition(&mut rng, d, REFERENCE).unwrap_or(d)),
+        Some(1) => Some(corrupt::date_digit_error(rng, d, REFERENCE).unwrap_or(d)),
+        Some(2) => Some(corrupt::date_transposition(rng, d, REFERENCE).unwrap_or(d)),
         Some(3) => None,
         Some(4) => Some(Date {
             year: 1900,
@@ -321,15 +351,17 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
         }),
         _ => Some(d),
     };
-    let dob = dob.map(|d| format_date(source, d)).unwrap_or_default();
+    dob.map(|d| format_date(source, d)).unwrap_or_default()
+}
 
-    // Sex.
-    let sex = match pick(&mut rng, &[r(rates::SEX_MISSING), r(rates::SEX_WRONG)]) {
+/// Sex as `source` codes it.
+fn render_sex(source: Source, p: &Person, rng: &mut Rng, r: impl Fn(f64) -> f64) -> String {
+    let sex = match pick(rng, &[r(rates::SEX_MISSING), r(rates::SEX_WRONG)]) {
         Some(0) => None,
         Some(1) => Some(p.sex.other()),
         _ => Some(p.sex),
     };
-    let sex = match source {
+    match source {
         Source::Gp | Source::Dedupe => match sex {
             Some(Sex::Male) => "M",
             Some(Sex::Female) => "F",
@@ -347,13 +379,22 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
             }
         }
     }
-    .to_owned();
+    .to_owned()
+}
 
-    // Postcode and address.
+/// The address line(s) and postcode as `source` records them.
+fn render_location(
+    ctx: &Context<'_>,
+    source: Source,
+    p: &Person,
+    rng: &mut Rng,
+    r: impl Fn(f64) -> f64,
+) -> (String, String) {
+    let t = ctx.tables;
     let household = &ctx.population.households[p.household as usize];
     let home = household.address;
     let (address, mut postcode) = match pick(
-        &mut rng,
+        rng,
         &[
             r(rates::POSTCODE_MOVED),
             r(rates::POSTCODE_MISSING),
@@ -366,17 +407,14 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
             (Some(moved), moved.postcode(t))
         }
         Some(1) => (Some(home), String::new()),
-        Some(2) => (
-            Some(home),
-            corrupt::postcode_typo(&mut rng, &home.postcode(t)),
-        ),
+        Some(2) => (Some(home), corrupt::postcode_typo(rng, &home.postcode(t))),
         Some(3) => (None, "ZZ99 3VZ".to_owned()),
         _ => (Some(home), home.postcode(t)),
     };
     if !postcode.is_empty() && rng.chance(r(rates::POSTCODE_FORMAT)) {
-        postcode = corrupt::postcode_format_noise(&mut rng, &postcode);
+        postcode = corrupt::postcode_format_noise(rng, &postcode);
     }
-    let mut address = match address {
+    let address = match address {
         Some(a) => {
             let line = address_line(t, &a, rng.chance(r(rates::ADDRESS_ABBREVIATION)));
             match source {
@@ -389,10 +427,20 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
         None => "No Fixed Abode".to_owned(),
     };
 
-    // NHS number.
+    (address, postcode)
+}
+
+/// The NHS number as `source` writes it (empty when missing).
+fn render_nhs(
+    ctx: &Context<'_>,
+    source: Source,
+    person: u32,
+    rng: &mut Rng,
+    r: impl Fn(f64) -> f64,
+) -> String {
     let mut digits = nhs_number(ctx.seed, u64::from(person));
     let nhs = match pick(
-        &mut rng,
+        rng,
         &[
             r(source.nhs_missing()),
             r(rates::NHS_MISTYPE),
@@ -401,16 +449,16 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
     ) {
         Some(0) => None,
         Some(1) => {
-            corrupt::digit_error(&mut rng, &mut digits);
+            corrupt::digit_error(rng, &mut digits);
             Some(digits)
         }
         Some(2) => {
-            corrupt::digit_transposition(&mut rng, &mut digits);
+            corrupt::digit_transposition(rng, &mut digits);
             Some(digits)
         }
         _ => Some(digits),
     };
-    let nhs = match nhs {
+    match nhs {
         None => String::new(),
         Some(d) => {
             let s = String::from_utf8_lossy(&d).into_owned();
@@ -420,12 +468,15 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
                 s
             }
         }
-    };
+    }
+}
 
-    // Case and spacing noise on the free-text fields.
+/// Case and spacing noise on the free-text fields (given name, surname, address).
+fn text_noise(rng: &mut Rng, r: impl Fn(f64) -> f64, fields: [&mut String; 3]) {
+    let [given, surname, address] = fields;
     if rng.chance(r(rates::CASE)) {
         let upper = rng.chance(0.6);
-        for f in [&mut given, &mut surname, &mut address] {
+        for f in [&mut *given, &mut *surname, &mut *address] {
             *f = if upper {
                 f.to_uppercase()
             } else {
@@ -435,23 +486,13 @@ pub(crate) fn render(ctx: &Context<'_>, source: Source, person: u32, copy: u8) -
     }
     if rng.chance(r(rates::EXTRA_SPACE)) {
         let f = match rng.below(3) {
-            0 => &mut given,
-            1 => &mut surname,
-            _ => &mut address,
+            0 => given,
+            1 => surname,
+            _ => address,
         };
         if !f.is_empty() {
-            *f = corrupt::extra_space(&mut rng, f);
+            *f = corrupt::extra_space(rng, f);
         }
-    }
-
-    Row {
-        nhs,
-        given,
-        surname,
-        dob,
-        sex,
-        postcode,
-        address,
     }
 }
 
