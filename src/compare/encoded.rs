@@ -177,113 +177,135 @@ impl<'a> Encoded<'a> {
 
     /// The level of rows `a` and `b`.
     pub(crate) fn level(&self, a: u32, b: u32, thresholds: &[f64]) -> u8 {
-        let c = &self.cols;
-        let present = |i: usize| c[i].get(a) != NONE && c[i].get(b) != NONE;
         match self.kind {
-            Kind::EncodedGivenName | Kind::EncodedSurname => {
-                let dice = self.bloom.as_ref().and_then(|f| f.dice(a, b));
-                if !present(0) && dice.is_none() {
-                    return 0;
-                }
-                if c[0].same(a, b) {
-                    return 1;
-                }
-                // Given names have a nickname level before the Dice levels.
-                let (first_dice, phonetic) = if self.kind == Kind::EncodedGivenName {
-                    if c[1].same(a, b) {
-                        return 2;
-                    }
-                    (3u8, [2usize, 3])
-                } else {
-                    (2u8, [1usize, 2])
-                };
-                let dice = self
-                    .bloom
-                    .as_ref()
-                    .and_then(|f| f.dice(a, b))
-                    .unwrap_or(0.0);
-                let mut level = first_dice;
-                for t in thresholds {
-                    if dice >= *t {
-                        return level;
-                    }
-                    level += 1;
-                }
-                if c[phonetic[0]].same(a, b) || c[phonetic[1]].same(a, b) {
-                    level
-                } else {
-                    level + 1
-                }
-            }
-            Kind::EncodedDateOfBirth => {
-                if !present(0) {
-                    return 0;
-                }
-                if c[0].same(a, b) {
-                    1
-                } else if (c[1].get(a) != NONE && c[1].get(a) == c[0].get(b))
-                    || (c[1].get(b) != NONE && c[1].get(b) == c[0].get(a))
-                {
-                    2
-                } else if (4..12).any(|i| c[i].same(a, b)) {
-                    3
-                } else if c[2].same(a, b) {
-                    4
-                } else if c[3].same(a, b) {
-                    5
-                } else {
-                    6
-                }
-            }
-            Kind::EncodedLocation => {
-                let postcode_differs = present(0) && !c[0].same(a, b);
-                if !postcode_differs
-                    && self
-                        .bloom
-                        .as_ref()
-                        .and_then(|f| f.dice(a, b))
-                        .is_some_and(|d| d >= 0.9)
-                {
-                    return 1;
-                }
-                if !present(0) {
-                    return 0;
-                }
-                if c[0].same(a, b) {
-                    2
-                } else if c[1].same(a, b) {
-                    3
-                } else if c[2].same(a, b) {
-                    4
-                } else if c[3].same(a, b) {
-                    5
-                } else {
-                    6
-                }
-            }
-            Kind::EncodedNhsNumber => {
-                if c[0].same(a, b) {
-                    1
-                } else if (1..11).any(|i| c[i].same(a, b)) {
-                    // One digit apart: one side failed its check digit (two valid numbers
-                    // are never one substitution apart).
-                    2
-                } else if present(0) {
-                    3
-                } else {
-                    0
-                }
-            }
+            Kind::EncodedGivenName | Kind::EncodedSurname => self.name_level(a, b, thresholds),
+            Kind::EncodedDateOfBirth => self.dob_level(a, b),
+            Kind::EncodedLocation => self.location_level(a, b),
+            Kind::EncodedNhsNumber => self.nhs_level(a, b),
             Kind::EncodedSex => {
-                if !present(0) {
+                let c = &self.cols[0];
+                if c.get(a) == NONE || c.get(b) == NONE {
                     0
-                } else if c[0].same(a, b) {
+                } else if c.same(a, b) {
                     1
                 } else {
                     2
                 }
             }
             _ => 0,
+        }
+    }
+
+    /// True when column `i` has a token on both rows.
+    fn present(&self, i: usize, a: u32, b: u32) -> bool {
+        self.cols[i].get(a) != NONE && self.cols[i].get(b) != NONE
+    }
+
+    /// Names: exact token; (given names) nickname token; Bloom Dice thresholds; phonetic
+    /// token; else.
+    fn name_level(&self, a: u32, b: u32, thresholds: &[f64]) -> u8 {
+        let c = &self.cols;
+        let dice = self.bloom.as_ref().and_then(|f| f.dice(a, b));
+        if !self.present(0, a, b) && dice.is_none() {
+            return 0;
+        }
+        if c[0].same(a, b) {
+            return 1;
+        }
+        // Given names have a nickname level before the Dice levels.
+        let (first_dice, phonetic) = if self.kind == Kind::EncodedGivenName {
+            if c[1].same(a, b) {
+                return 2;
+            }
+            (3u8, [2usize, 3])
+        } else {
+            (2u8, [1usize, 2])
+        };
+        let dice = self
+            .bloom
+            .as_ref()
+            .and_then(|f| f.dice(a, b))
+            .unwrap_or(0.0);
+        let mut level = first_dice;
+        for t in thresholds {
+            if dice >= *t {
+                return level;
+            }
+            level += 1;
+        }
+        if c[phonetic[0]].same(a, b) || c[phonetic[1]].same(a, b) {
+            level
+        } else {
+            level + 1
+        }
+    }
+
+    /// Date of birth: exact; day and month swapped; one digit; year and month; year; else.
+    fn dob_level(&self, a: u32, b: u32) -> u8 {
+        let c = &self.cols;
+        if !self.present(0, a, b) {
+            return 0;
+        }
+        if c[0].same(a, b) {
+            1
+        } else if (c[1].get(a) != NONE && c[1].get(a) == c[0].get(b))
+            || (c[1].get(b) != NONE && c[1].get(b) == c[0].get(a))
+        {
+            2
+        } else if (4..12).any(|i| c[i].same(a, b)) {
+            3
+        } else if c[2].same(a, b) {
+            4
+        } else if c[3].same(a, b) {
+            5
+        } else {
+            6
+        }
+    }
+
+    /// Location: same address (Dice ≥ 0.9, postcode not contradicting); unit; sector;
+    /// district; area; else.
+    fn location_level(&self, a: u32, b: u32) -> u8 {
+        let c = &self.cols;
+        let postcode_differs = self.present(0, a, b) && !c[0].same(a, b);
+        if !postcode_differs
+            && self
+                .bloom
+                .as_ref()
+                .and_then(|f| f.dice(a, b))
+                .is_some_and(|d| d >= 0.9)
+        {
+            return 1;
+        }
+        if !self.present(0, a, b) {
+            return 0;
+        }
+        if c[0].same(a, b) {
+            2
+        } else if c[1].same(a, b) {
+            3
+        } else if c[2].same(a, b) {
+            4
+        } else if c[3].same(a, b) {
+            5
+        } else {
+            6
+        }
+    }
+
+    /// NHS number: equal; one digit apart; different.
+    fn nhs_level(&self, a: u32, b: u32) -> u8 {
+        let c = &self.cols;
+        if c[0].same(a, b) {
+            1
+        } else if (1..11).any(|i| c[i].same(a, b)) {
+            // One digit apart: one side failed its check digit (two valid numbers
+            // are never one substitution apart).
+            2
+        } else if self.present(0, a, b) {
+            3
+        } else {
+            0
         }
     }
 }
