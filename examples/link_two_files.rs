@@ -46,12 +46,15 @@ fn main() -> Result<(), carematch::Error> {
     builder.model(Some(model));
     let linker = builder.build()?;
     let plan = linker.plan(&records, &mode)?;
-    for (pass, rule, n) in plan.comparisons() {
-        println!("{pass} blocking on {rule}: {n} comparisons");
+    for p in plan.pair_counts() {
+        println!("{} blocking on {}: {} comparisons", p.pass, p.rule, p.pairs);
     }
     let result = linker.run(&records, &plan, &mode)?;
-    let (matched, review, ambiguous) = result.decision_counts();
-    println!("{matched} linked, {review} for review, {ambiguous} ambiguous");
+    let counts = result.decision_counts();
+    println!(
+        "{} linked, {} for review, {} ambiguous",
+        counts.matched, counts.review, counts.ambiguous
+    );
 
     // 5. People: union-find over the links, refusing merges across two NHS numbers.
     let people = result.clusters(&records);

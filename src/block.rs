@@ -23,7 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
 use crate::error::config_err;
-use crate::record::{NONE, Records};
+use crate::record::{NONE, Records, RuleKeys};
 use crate::schema::Role;
 
 /// The field a key reads.
@@ -628,7 +628,7 @@ impl Mode {
 pub struct Blocker {
     rules: Vec<BlockingRule>,
     /// Per rule: per row, interned key id or NONE.
-    keys: Vec<Arc<(Vec<u32>, usize)>>,
+    keys: Vec<Arc<RuleKeys>>,
     /// Per rule: (left buckets, right buckets); in dedupe the right is empty.
     buckets: Vec<(Buckets, Option<Buckets>)>,
     n_keys: Vec<usize>,
@@ -649,7 +649,7 @@ impl Blocker {
     ///
     /// A config error when a rule names a column the input does not have.
     pub fn new(records: &Records, rules: &[BlockingRule], mode: &Mode) -> Result<Blocker, Error> {
-        let per_rule: Vec<Arc<(Vec<u32>, usize)>> = rules
+        let per_rule: Vec<Arc<RuleKeys>> = rules
             .iter()
             .map(|rule| rule_keys(records, rule))
             .collect::<Result<_, Error>>()?;
@@ -657,7 +657,7 @@ impl Blocker {
         let mut buckets = Vec::with_capacity(rules.len());
         let mut n_keys = Vec::with_capacity(rules.len());
         for kn in per_rule {
-            let (k, n) = (&kn.0, kn.1);
+            let (k, n) = (&kn.ids, kn.distinct);
             let b = match mode {
                 Mode::Link { left, right } => (
                     Buckets::new(k, n, left.clone()),
@@ -705,7 +705,7 @@ impl Blocker {
     /// True when `pair` is produced by rule `rule`.
     #[inline]
     fn produced_by(&self, rule: usize, pair: Pair) -> bool {
-        let k = &self.keys[rule].0;
+        let k = &self.keys[rule].ids;
         let a = k[pair.left as usize];
         a != NONE && a == k[pair.right as usize]
     }
@@ -792,7 +792,7 @@ pub const MAX_KEYS: usize = 6;
 /// missing): the tuples are sorted in parallel and numbered in sorted order, so ids depend on
 /// the values only, not on row order or thread count. The store caches the result by rule,
 /// so a rule shared by the deterministic ladder, the model and training is computed once.
-fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<Arc<(Vec<u32>, usize)>, Error> {
+fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<Arc<RuleKeys>, Error> {
     let name = rule.to_string();
     if let Some(hit) = records.rule_keys.get(&name) {
         return Ok(hit);
@@ -814,7 +814,7 @@ fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<Arc<(Vec<u32>, us
 }
 
 /// Numbers the `N`-part key tuples of `n` rows in sorted order (see [`rule_keys`]).
-fn number<const N: usize>(n: usize, parts: &[KeyValues]) -> (Vec<u32>, usize) {
+fn number<const N: usize>(n: usize, parts: &[KeyValues]) -> RuleKeys {
     let mut tuples: Vec<([u64; N], u32)> = (0..n as u32)
         .into_par_iter()
         .filter_map(|r| {
@@ -839,7 +839,10 @@ fn number<const N: usize>(n: usize, parts: &[KeyValues]) -> (Vec<u32>, usize) {
     } else {
         next as usize + 1
     };
-    (out, n_keys)
+    RuleKeys {
+        ids: out,
+        distinct: n_keys,
+    }
 }
 
 /// An iterator over chunks of candidate pairs; see [`Blocker::pairs`].

@@ -33,7 +33,7 @@
 //! let links: Vec<(&str, &str, &str)> = result
 //!     .matches()
 //!     .map(|l| {
-//!         let rule = l.rule.map_or("model", |r| result.rules[usize::from(r)].name());
+//!         let rule = result.rule_name(l).unwrap_or("model");
 //!         (records.id(l.pair.left), records.id(l.pair.right), rule)
 //!     })
 //!     .collect();
@@ -115,7 +115,8 @@ pub use input::{
     normalise_value,
 };
 pub use link::{
-    Decision, Link, LinkResult, Linker, LinkerBuilder, Plan, Reason, dedupe_mode, link_mode,
+    Decision, DecisionCounts, Link, LinkResult, Linker, LinkerBuilder, Plan, Reason, RulePairs,
+    dedupe_mode, link_mode,
 };
 pub use model::{
     Contribution, Explanation, MatchWeight, Model, Probability, Scorer, Thresholds, TrainOptions,

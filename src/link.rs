@@ -144,18 +144,36 @@ impl LinkResult {
         out
     }
 
-    /// How many pairs got each decision: (match, review, ambiguous).
-    pub fn decision_counts(&self) -> (u64, u64, u64) {
-        let mut c = (0, 0, 0);
+    /// The name of the deterministic rule that linked `link`, `None` when the model did.
+    pub fn rule_name(&self, link: &Link) -> Option<&str> {
+        link.rule
+            .and_then(|r| self.rules.get(usize::from(r)))
+            .map(MatchRule::name)
+    }
+
+    /// How many pairs got each decision.
+    pub fn decision_counts(&self) -> DecisionCounts {
+        let mut c = DecisionCounts::default();
         for l in &self.links {
             match l.decision {
-                Decision::Match => c.0 += 1,
-                Decision::Review => c.1 += 1,
-                Decision::Ambiguous => c.2 += 1,
+                Decision::Match => c.matched += 1,
+                Decision::Review => c.review += 1,
+                Decision::Ambiguous => c.ambiguous += 1,
             }
         }
         c
     }
+}
+
+/// How many pairs of a result got each decision ([`LinkResult::decision_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecisionCounts {
+    /// Linked automatically.
+    pub matched: u64,
+    /// For clerical review.
+    pub review: u64,
+    /// Ambiguous: more than one candidate as good, not linked.
+    pub ambiguous: u64,
 }
 
 /// Record linkage: a ladder of deterministic rules, then (when it has one) a Fellegi-Sunter
@@ -265,19 +283,34 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Per blocking rule: which pass it serves (`rules` or `model`), the rule, and the
-    /// comparisons it generates on its own.
-    pub fn comparisons(&self) -> Vec<(&'static str, BlockingRule, u64)> {
+    /// Per blocking rule of each pass, the pairs it generates on its own.
+    pub fn pair_counts(&self) -> Vec<RulePairs> {
         let mut out = Vec::new();
-        for (what, b) in [("rules", &self.rules), ("model", &self.model)] {
+        for (pass, b) in [("rules", &self.rules), ("model", &self.model)] {
             if let Some(b) = b {
                 for (r, n) in b.rules().iter().zip(b.comparisons_per_rule()) {
-                    out.push((what, r.clone(), n));
+                    out.push(RulePairs {
+                        pass,
+                        rule: r.clone(),
+                        pairs: n,
+                    });
                 }
             }
         }
         out
     }
+}
+
+/// The pairs one blocking rule of a [`Plan`] generates on its own, counted before the run
+/// (a pair an earlier rule also makes is counted again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulePairs {
+    /// The pass the rule serves: `"rules"` (the deterministic ladder) or `"model"`.
+    pub pass: &'static str,
+    /// The blocking rule.
+    pub rule: BlockingRule,
+    /// The pairs it generates.
+    pub pairs: u64,
 }
 
 impl Linker {
@@ -400,7 +433,7 @@ impl Linker {
                     .map(|(&(pair, rule), d)| Candidate {
                         pair,
                         rule: d.map(|_| rule),
-                        rule_decision: *d,
+                        decision: *d,
                         weight: None,
                         veto: None,
                         demoted: false,
@@ -472,7 +505,7 @@ impl Linker {
             cands.push(Candidate {
                 pair,
                 rule: d.map(|_| rule),
-                rule_decision: *d,
+                decision: *d,
                 weight: Some(w),
                 veto: scorer.veto(v, pair),
                 demoted: false,
@@ -495,7 +528,7 @@ impl Linker {
                 cands.push(Candidate {
                     pair,
                     rule: None,
-                    rule_decision: None,
+                    decision: None,
                     weight: Some(w),
                     veto: scorer.veto(v, pair),
                     demoted: false,
@@ -513,7 +546,7 @@ impl Linker {
         let mut links: Vec<Link> = cands
             .into_iter()
             .filter_map(|c| {
-                let decision = c.rule_decision?;
+                let decision = c.decision?;
                 let weight = c.weight.map(MatchWeight::bits);
                 let reason = reason_for(decision, c.veto, weight, match_w, c.demoted);
                 Some(Link {
@@ -584,7 +617,7 @@ struct Candidate {
     /// The rule that matched it, when its rule decision stands.
     rule: Option<u16>,
     /// The decision so far; `None` is a non-match (not written).
-    rule_decision: Option<Decision>,
+    decision: Option<Decision>,
     weight: Option<MatchWeight>,
     /// What vetoes its automatic match, if anything.
     veto: Option<crate::model::Veto>,
@@ -630,11 +663,11 @@ fn decide_by_model(
     let match_w = odds_bits(t.match_probability);
     let review_w = odds_bits(t.review_probability);
     for c in cands.iter_mut() {
-        if c.rule_decision.is_some() {
+        if c.decision.is_some() {
             continue;
         }
         let w = c.weight.map_or(f64::NEG_INFINITY, MatchWeight::bits);
-        c.rule_decision = model_decision(w, c.veto.is_some(), match_w, review_w);
+        c.decision = model_decision(w, c.veto.is_some(), match_w, review_w);
     }
     if dedupe {
         return;
@@ -643,7 +676,7 @@ fn decide_by_model(
     let n = records.len();
     let none = (f64::NEG_INFINITY, u32::MAX);
     let mut best: Vec<[(f64, u32); 2]> = vec![[none, none]; n];
-    let model_match = |c: &Candidate| c.rule.is_none() && c.rule_decision == Some(Decision::Match);
+    let model_match = |c: &Candidate| c.rule.is_none() && c.decision == Some(Decision::Match);
     for c in cands.iter().filter(|c| model_match(c)) {
         let w = c.weight.map_or(f64::NEG_INFINITY, MatchWeight::bits);
         for (row, other) in [(c.pair.left, c.pair.right), (c.pair.right, c.pair.left)] {
@@ -676,12 +709,12 @@ fn decide_by_model(
         .collect();
     for c in cands.iter_mut().filter(|c| model_match(c)) {
         if ambiguous[c.pair.left as usize] || ambiguous[c.pair.right as usize] {
-            c.rule_decision = Some(Decision::Ambiguous);
+            c.decision = Some(Decision::Ambiguous);
         }
     }
     if one_to_one {
         let mut order: Vec<usize> = (0..cands.len())
-            .filter(|&i| cands[i].rule_decision == Some(Decision::Match))
+            .filter(|&i| cands[i].decision == Some(Decision::Match))
             .collect();
         order.sort_by(|&a, &b| {
             let (ca, cb) = (&cands[a], &cands[b]);
@@ -703,7 +736,7 @@ fn decide_by_model(
         for i in order {
             let p = cands[i].pair;
             if used[p.left as usize] || used[p.right as usize] {
-                cands[i].rule_decision = Some(Decision::Review);
+                cands[i].decision = Some(Decision::Review);
                 cands[i].demoted = true;
             } else {
                 used[p.left as usize] = true;

@@ -557,9 +557,14 @@ fn run(
     let mut out = String::new();
     out.push_str("blocking rules (comparisons each generates on its own):\n");
     let mut total = 0u64;
-    for (what, rule, n) in plan.comparisons() {
-        out.push_str(&format!("  {what:<6} {:<56} {n:>14}\n", rule.to_string()));
-        total += n;
+    for p in plan.pair_counts() {
+        out.push_str(&format!(
+            "  {:<6} {:<56} {:>14}\n",
+            p.pass,
+            p.rule.to_string(),
+            p.pairs
+        ));
+        total += p.pairs;
     }
     say!("{out}");
     if total == 0 && !records.is_empty() {
@@ -580,10 +585,13 @@ fn run(
     let explain = if common.explain { linker.model() } else { None };
     outputs.add(stage_pairs_csv(&common.out, records, &result, explain)?);
     print_summary(&result);
-    let (matched, review, ambiguous) = result.decision_counts();
+    let counts = result.decision_counts();
     sayln!(
-        "{} candidate pairs compared in {secs:.2}s; {matched} linked, {review} for review, {ambiguous} ambiguous (not linked); pairs written to {}",
+        "{} candidate pairs compared in {secs:.2}s; {} linked, {} for review, {} ambiguous (not linked); pairs written to {}",
         result.candidates,
+        counts.matched,
+        counts.review,
+        counts.ambiguous,
         common.out.display()
     );
     if let Some(path) = &common.clusters {

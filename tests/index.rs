@@ -574,7 +574,7 @@ fn insert_update_remove_change_the_answers_and_bad_calls_are_errors() {
     bad.set(Role::DateOfBirth, "31/02/1980")
         .set(Role::NhsNumber, "9434765918");
     let answer = index.query(&bad, &Default::default()).unwrap();
-    let fields: Vec<&str> = answer.invalid.iter().map(|(f, _)| f.as_str()).collect();
+    let fields: Vec<&str> = answer.invalid.iter().map(|v| v.field.as_str()).collect();
     assert_eq!(fields, ["dob", "nhs_number"]);
     assert!(!format!("{answer:?}").contains("9434765918"));
     // No id, or two id columns, is an error naming the problem.

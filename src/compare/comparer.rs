@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::encoded;
-use super::{Comparison, Ctx, Kind, MAX_COMPARISONS, clear_level, column_level};
+use super::{Comparison, Kind, Lookup, MAX_COMPARISONS, clear_level, column_level};
 use crate::Error;
 use crate::block::Pair;
 use crate::error::config_err;
@@ -114,7 +114,7 @@ impl Spec {
     #[inline]
     pub(crate) fn level<'t>(
         &self,
-        cx: &Ctx<'_>,
+        lookup: &Lookup<'_>,
         x: &RowFeatures,
         y: &RowFeatures,
         text: impl FnOnce(usize) -> [Option<&'t str>; 2],
@@ -124,7 +124,7 @@ impl Spec {
                 [Some(a), Some(b)] => column_level(self.kind, a, b, a == b, &self.thresholds),
                 _ => 0,
             },
-            None => clear_level(self.kind, &self.thresholds, cx, x, y),
+            None => clear_level(self.kind, &self.thresholds, lookup, x, y),
         }
     }
 }
@@ -189,13 +189,13 @@ impl<'a> Prepared<'a> {
         if let Some(e) = &self.encoded {
             return e.level(pair.left, pair.right, &self.spec.thresholds);
         }
-        let cx = Ctx {
+        let lookup = Lookup {
             records: self.records,
             words: self.words.as_deref().unwrap_or(&EMPTY_WORDS),
             outside: None,
         };
         let r = self.records;
-        self.spec.level(&cx, x, y, |col| {
+        self.spec.level(&lookup, x, y, |col| {
             [pair.left, pair.right].map(|row| r.other_at(col, row))
         })
     }

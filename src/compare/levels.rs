@@ -11,13 +11,13 @@ use crate::record::{FOREIGN, NONE, NameDict, Outside, Records, RowFeatures, Word
 /// What the clear comparisons read besides the two rows' features: the store's dictionaries,
 /// its address words, and the strings of a left side that is not in the store.
 #[derive(Clone, Copy)]
-pub(crate) struct Ctx<'c> {
+pub(crate) struct Lookup<'c> {
     pub(crate) records: &'c Records,
     pub(crate) words: &'c Words,
     pub(crate) outside: Option<&'c Outside>,
 }
 
-impl<'c> Ctx<'c> {
+impl<'c> Lookup<'c> {
     /// A name's value and first token: from the dictionary, or from outside when foreign.
     #[inline]
     fn name(&self, dict: &'c NameDict, id: u32, given: bool) -> (&'c str, &'c str) {
@@ -69,17 +69,17 @@ pub(super) fn name_level(
 pub(crate) fn clear_level(
     kind: Kind,
     thresholds: &[f64],
-    cx: &Ctx<'_>,
+    lookup: &Lookup<'_>,
     x: &RowFeatures,
     y: &RowFeatures,
 ) -> u8 {
     match kind {
-        Kind::GivenName => given_name_level(thresholds, cx, x, y),
-        Kind::Surname => surname_level(thresholds, cx, x, y),
+        Kind::GivenName => given_name_level(thresholds, lookup, x, y),
+        Kind::Surname => surname_level(thresholds, lookup, x, y),
         Kind::DateOfBirth => dob_level(x.dob, y.dob),
         Kind::Postcode => postcode_level(x, y),
-        Kind::Location => location_level(cx, x, y),
-        Kind::Address => address_level(thresholds, cx, x, y),
+        Kind::Location => location_level(lookup, x, y),
+        Kind::Address => address_level(thresholds, lookup, x, y),
         Kind::NhsNumber => nhs_level(x, y),
         Kind::Sex => match (x.sex, y.sex) {
             (0, _) | (_, 0) => 0,
@@ -92,10 +92,15 @@ pub(crate) fn clear_level(
 
 /// Given name: exact; nickname; Jaro-Winkler thresholds; phonetic; else (null when swapped).
 #[inline]
-fn given_name_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
-    let r = cx.records;
+fn given_name_level(
+    thresholds: &[f64],
+    lookup: &Lookup<'_>,
+    x: &RowFeatures,
+    y: &RowFeatures,
+) -> u8 {
+    let r = lookup.records;
     let (a, b) = (x.given, y.given);
-    if a == NONE || b == NONE || swapped(x, y, cx) {
+    if a == NONE || b == NONE || swapped(x, y, lookup) {
         return 0;
     }
     if a == b {
@@ -105,8 +110,8 @@ fn given_name_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFe
         return 2;
     }
     name_level(
-        cx.name(&r.given_dict, a, true),
-        cx.name(&r.given_dict, b, true),
+        lookup.name(&r.given_dict, a, true),
+        lookup.name(&r.given_dict, b, true),
         thresholds,
         true,
         x.given_phonetic,
@@ -116,8 +121,8 @@ fn given_name_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFe
 
 /// Surname: exact; swapped with the given name; Jaro-Winkler thresholds; phonetic; else.
 #[inline]
-fn surname_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
-    let r = cx.records;
+fn surname_level(thresholds: &[f64], lookup: &Lookup<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
+    let r = lookup.records;
     let (a, b) = (x.surname, y.surname);
     if a == NONE || b == NONE {
         return 0;
@@ -125,12 +130,12 @@ fn surname_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatu
     if a == b {
         return 1;
     }
-    if swapped(x, y, cx) {
+    if swapped(x, y, lookup) {
         return 2;
     }
     name_level(
-        cx.name(&r.surname_dict, a, false),
-        cx.name(&r.surname_dict, b, false),
+        lookup.name(&r.surname_dict, a, false),
+        lookup.name(&r.surname_dict, b, false),
         thresholds,
         false,
         x.surname_phonetic,
@@ -140,14 +145,14 @@ fn surname_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatu
 
 /// Location: same address; postcode unit, sector, district, area; else.
 #[inline]
-fn location_level(cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
+fn location_level(lookup: &Lookup<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
     let (pa, pb) = (x.postcode[0], y.postcode[0]);
     let (aa, ab) = (x.address, y.address);
     let postcode_differs = pa != NONE && pb != NONE && pa != pb;
     if aa != NONE
         && ab != NONE
         && !postcode_differs
-        && (aa == ab || jaccard_sorted(cx.words_of(aa), cx.words_of(ab)) >= 0.8)
+        && (aa == ab || jaccard_sorted(lookup.words_of(aa), lookup.words_of(ab)) >= 0.8)
     {
         return 1;
     }
@@ -157,7 +162,7 @@ fn location_level(cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
     // the same address; different addresses are a disagreement, not an absence of
     // evidence.
     if aa != NONE && ab != NONE && pa == NONE && pb == NONE {
-        let (wa, wb) = (cx.words_of(aa), cx.words_of(ab));
+        let (wa, wb) = (lookup.words_of(aa), lookup.words_of(ab));
         let common = common_sorted(wa, wb);
         let shorter = wa.len().min(wb.len());
         return if common >= 2 && common * 4 >= shorter * 3 {
@@ -174,7 +179,7 @@ fn location_level(cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
 
 /// Address alone: one level per word-Jaccard threshold, else.
 #[inline]
-fn address_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
+fn address_level(thresholds: &[f64], lookup: &Lookup<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
     let (a, b) = (x.address, y.address);
     if a == NONE || b == NONE {
         return 0;
@@ -182,7 +187,7 @@ fn address_level(thresholds: &[f64], cx: &Ctx<'_>, x: &RowFeatures, y: &RowFeatu
     let j = if a == b {
         1.0
     } else {
-        jaccard_sorted(cx.words_of(a), cx.words_of(b))
+        jaccard_sorted(lookup.words_of(a), lookup.words_of(b))
     };
     threshold_level(j, thresholds, 1)
 }
@@ -233,8 +238,8 @@ pub(crate) fn column_level(kind: Kind, a: &str, b: &str, same: bool, thresholds:
 /// stored surname, so it is matched against `y`'s given name through the given-name id
 /// `outside` carries.
 #[inline]
-pub(super) fn swapped(x: &RowFeatures, y: &RowFeatures, cx: &Ctx<'_>) -> bool {
-    exactly_swapped(x, y, cx.outside) || fuzzily_swapped(x, y, cx)
+pub(super) fn swapped(x: &RowFeatures, y: &RowFeatures, lookup: &Lookup<'_>) -> bool {
+    exactly_swapped(x, y, lookup.outside) || fuzzily_swapped(x, y, lookup)
 }
 
 pub(super) fn exactly_swapped(x: &RowFeatures, y: &RowFeatures, outside: Option<&Outside>) -> bool {
@@ -259,18 +264,18 @@ pub(super) const SWAP_SIMILARITY: f64 = 0.9;
 /// True when each record's given name is, but for a typo, the other's surname (and neither
 /// record's own names agree): issue 11, FEBRL swaps names and then misspells one. Names that
 /// start with different letters are not compared (cheap, and typos rarely hit the first).
-pub(super) fn fuzzily_swapped(x: &RowFeatures, y: &RowFeatures, cx: &Ctx<'_>) -> bool {
+pub(super) fn fuzzily_swapped(x: &RowFeatures, y: &RowFeatures, lookup: &Lookup<'_>) -> bool {
     if x.given == NONE || x.surname == NONE || y.given == NONE || y.surname == NONE {
         return false;
     }
     if x.given == y.given || x.surname == y.surname {
         return false;
     }
-    let r = cx.records;
-    let xg = cx.name(&r.given_dict, x.given, true).0;
-    let xs = cx.name(&r.surname_dict, x.surname, false).0;
-    let yg = cx.name(&r.given_dict, y.given, true).0;
-    let ys = cx.name(&r.surname_dict, y.surname, false).0;
+    let r = lookup.records;
+    let xg = lookup.name(&r.given_dict, x.given, true).0;
+    let xs = lookup.name(&r.surname_dict, x.surname, false).0;
+    let yg = lookup.name(&r.given_dict, y.given, true).0;
+    let ys = lookup.name(&r.surname_dict, y.surname, false).0;
     let first = |s: &str| s.chars().next();
     if xg == xs || first(xg) != first(ys) || first(xs) != first(yg) {
         return false;

@@ -84,8 +84,8 @@ pub struct QueryResult {
     pub candidates: Vec<Candidate>,
     /// Candidate pairs compared.
     pub compared: usize,
-    /// The query's invalid values, as (field, problem): they were treated as missing.
-    pub invalid: Vec<(String, &'static str)>,
+    /// The query's invalid values: they were treated as missing.
+    pub invalid: Vec<InvalidValue>,
 }
 
 impl QueryResult {
@@ -149,17 +149,32 @@ impl QueryResult {
         o.push(']');
         if !self.invalid.is_empty() {
             o.push_str(",\"invalid\":[");
-            for (i, (f, p)) in self.invalid.iter().enumerate() {
+            for (i, v) in self.invalid.iter().enumerate() {
                 if i > 0 {
                     o.push(',');
                 }
-                let _ = write!(o, "{{\"field\":{},\"problem\":{}}}", q(f), q(p));
+                let _ = write!(
+                    o,
+                    "{{\"field\":{},\"problem\":{}}}",
+                    q(&v.field),
+                    q(v.problem)
+                );
             }
             o.push(']');
         }
         o.push('}');
         o
     }
+}
+
+/// A value of a query that was invalid and so treated as missing: which field and what was
+/// wrong with it, never the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidValue {
+    /// The field (role name, such as `date_of_birth`).
+    pub field: String,
+    /// What was wrong with it.
+    pub problem: &'static str,
 }
 
 /// A weight to four decimals, as the pairs file writes it.

@@ -58,9 +58,9 @@ struct Saved {
 }
 
 /// Appends length-prefixed fields.
-struct Out(Vec<u8>);
+struct Writer(Vec<u8>);
 
-impl Out {
+impl Writer {
     fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
@@ -85,8 +85,8 @@ impl Out {
     }
 }
 
-/// Reads what [`Out`] wrote, every read bounds-checked.
-struct In<'a> {
+/// Reads what [`Writer`] wrote, every read bounds-checked.
+struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
@@ -99,7 +99,7 @@ fn corrupt(path: &Path, what: &str) -> Error {
     )
 }
 
-impl<'a> In<'a> {
+impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.at.checked_add(n)?;
         let s = self.bytes.get(self.at..end)?;
@@ -139,7 +139,7 @@ fn header(payload: &[u8]) -> Vec<u8> {
     h
 }
 
-fn put_row(o: &mut Out, r: &NewRow) {
+fn put_row(o: &mut Writer, r: &NewRow) {
     o.str(&r.id);
     o.opt(r.given.as_deref());
     o.u8(u8::from(r.placeholder));
@@ -166,7 +166,7 @@ fn put_row(o: &mut Out, r: &NewRow) {
     }
 }
 
-fn get_row(i: &mut In<'_>) -> Option<NewRow> {
+fn get_row(i: &mut Reader<'_>) -> Option<NewRow> {
     let id = i.str()?.to_string();
     let given = i.opt()?.map(str::to_string);
     let placeholder = i.u8()? == 1;
@@ -253,7 +253,7 @@ impl Index {
         };
         let json = serde_json::to_string(&saved)
             .map_err(|e| Error::new(ErrorKind::Config, format!("cannot write settings: {e}")))?;
-        let mut o = Out(Vec::with_capacity(64 + g.records.len() * 96));
+        let mut o = Writer(Vec::with_capacity(64 + g.records.len() * 96));
         o.str(&json);
         o.u64(g.live_count);
         // Live rows are saved in row order; links name rows by their position in the file.
@@ -347,7 +347,7 @@ impl Index {
                 "the index file is corrupt (its checksum does not match)",
             ));
         }
-        let mut i = In {
+        let mut i = Reader {
             bytes: payload,
             at: 0,
         };

@@ -45,7 +45,7 @@ use crate::record::NewRow;
 use crate::rules::MatchRule;
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 
-pub use answer::{Candidate, QueryDecision, QueryOptions, QueryResult};
+pub use answer::{Candidate, InvalidValue, QueryDecision, QueryOptions, QueryResult};
 pub use file::FORMAT_VERSION;
 pub use people::{PersonChange, PersonChanges};
 pub use record::{MAX_QUERY_BYTES, Record};
@@ -55,8 +55,8 @@ use population::{Inner, match_rows};
 use record::json_fields;
 use settings::Settings;
 
-/// A record's invalid values: (field, problem), never the value.
-type Invalid = Vec<(String, &'static str)>;
+/// A record's invalid values (field and problem, never the value).
+type Invalid = Vec<InvalidValue>;
 
 /// A population held in memory for one-record-at-a-time matching. See the [module
 /// docs](crate::index).
@@ -303,7 +303,10 @@ impl Index {
         );
         let problems = problems
             .into_iter()
-            .map(|(r, p)| (r.as_str().to_string(), p))
+            .map(|(r, problem)| InvalidValue {
+                field: r.as_str().to_string(),
+                problem,
+            })
             .collect();
         Ok((row, problems))
     }

@@ -10,7 +10,7 @@ use super::keys::{self, View};
 use super::people::{self, PersonChange, PersonChanges};
 use super::settings::Settings;
 use crate::Error;
-use crate::compare::Ctx;
+use crate::compare::Lookup;
 use crate::link::{Decision, model_decision, odds_bits};
 use crate::model::MatchWeight;
 use crate::record::{NONE, NewRow, Outside, Records, RowFeatures, Words, address_words};
@@ -160,14 +160,14 @@ impl Inner {
         y: u32,
     ) -> u64 {
         let yf = self.features[y as usize].with_cross(&self.cross);
-        let cx = Ctx {
+        let lookup = Lookup {
             records: &self.records,
             words: &self.words,
             outside: xo,
         };
         let mut v = 0u64;
         for (i, c) in s.cmps.iter().enumerate() {
-            let l = c.level(&cx, xf, &yf, |col| {
+            let l = c.level(&lookup, xf, &yf, |col| {
                 [x_text(col), self.records.other_at(col, y)]
             });
             v |= u64::from(l) << (4 * i);

@@ -19,7 +19,8 @@ mod quality;
 pub(crate) use normalise::normalise_record;
 pub use normalise::normalise_value;
 use normalise::{
-    Norm, Normalised, intern_all, is_newborn_placeholder, norm_other, normalise_column, value_or,
+    ColumnValues, Normalised, intern_all, is_newborn_placeholder, norm_other, normalise_column,
+    value_or,
 };
 pub use quality::{ColumnQuality, ProblemCount, QualityReport, SourceQuality};
 use quality::{Status, column_quality, map_rows, problems_of};
@@ -312,7 +313,7 @@ impl RecordsBuilder {
         self.check_mapped_columns()?;
         let rank = self.ranks()?;
         let accept_test = self.accept_test_nhs_numbers;
-        let normalised: Vec<Normalised> = VALUE_ROLES
+        let normalised: Vec<ColumnValues> = VALUE_ROLES
             .iter()
             .zip(&self.raw)
             .map(|(&role, col)| normalise_column(role, &col.values(), accept_test))
@@ -429,9 +430,9 @@ impl RecordsBuilder {
 
 /// Interns one role's normalised distinct values (`norm`) into `rec` and sets its per-row
 /// column from `col`; returns each distinct value's status for the quality report.
-fn store_role(rec: &mut Records, role: Role, col: &RawColumn, norm: Normalised) -> Vec<Status> {
+fn store_role(rec: &mut Records, role: Role, col: &RawColumn, norm: ColumnValues) -> Vec<Status> {
     match norm {
-        Normalised::Name(v) => {
+        ColumnValues::Name(v) => {
             let dict = if role == Role::GivenName {
                 &mut rec.given_dict
             } else {
@@ -447,28 +448,28 @@ fn store_role(rec: &mut Records, role: Role, col: &RawColumn, norm: Normalised) 
             }
             problems_of(&v)
         }
-        Normalised::Date(v) => {
+        ColumnValues::Date(v) => {
             let ids: Vec<u32> = v.iter().map(|x| value_or(x, 0)).collect();
             rec.dob = map_rows(&col.rows, &ids, 0);
             problems_of(&v)
         }
-        Normalised::Sex(v) => {
+        ColumnValues::Sex(v) => {
             let ids: Vec<u8> = v.iter().map(|x| value_or(x, 0)).collect();
             rec.sex = map_rows(&col.rows, &ids, 0);
             problems_of(&v)
         }
-        Normalised::Postcode(v) => {
+        ColumnValues::Postcode(v) => {
             let ids = intern_all(&v, |p| rec.postcode_dict.intern(p));
             rec.postcode = map_rows(&col.rows, &ids, NONE);
             problems_of(&v)
         }
-        Normalised::Nhs(v, invalid) => {
+        ColumnValues::Nhs(v, invalid) => {
             let ids: Vec<u64> = v.iter().map(|x| value_or(x, 0)).collect();
             rec.nhs = map_rows(&col.rows, &ids, 0);
             rec.nhs_invalid = map_rows(&col.rows, &invalid, 0);
             problems_of(&v)
         }
-        Normalised::Text(v) => {
+        ColumnValues::Text(v) => {
             let ids = intern_all(&v, |s| rec.address_dict.intern(s));
             rec.address = map_rows(&col.rows, &ids, NONE);
             problems_of(&v)
@@ -494,7 +495,7 @@ fn placeholder_bits(col: &RawColumn) -> Vec<u64> {
 
 /// A carried column, normalised (folded) and interned, with each distinct value's status.
 fn other_column(name: &str, col: &RawColumn) -> (OtherColumn, Vec<Status>) {
-    let v: Vec<Norm<String>> = col.values().par_iter().map(|r| norm_other(r)).collect();
+    let v: Vec<Normalised<String>> = col.values().par_iter().map(|r| norm_other(r)).collect();
     let mut dict = Interner::default();
     let ids = intern_all(&v, |s| dict.intern(s));
     let column = OtherColumn {

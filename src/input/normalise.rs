@@ -15,83 +15,85 @@ use crate::record::{NONE, NewRow};
 use crate::schema::Role;
 
 /// A normalised value, or why there is none.
-pub(super) enum Norm<T> {
+pub(super) enum Normalised<T> {
     Missing,
     Invalid(&'static str),
     Value(T),
 }
 
 /// What one role's raw values normalise to.
-pub(super) enum Normalised {
-    Name(Vec<Norm<String>>),
-    Date(Vec<Norm<u32>>),
-    Sex(Vec<Norm<u8>>),
-    Postcode(Vec<Norm<Postcode>>),
+pub(super) enum ColumnValues {
+    Name(Vec<Normalised<String>>),
+    Date(Vec<Normalised<u32>>),
+    Sex(Vec<Normalised<u8>>),
+    Postcode(Vec<Normalised<Postcode>>),
     /// Valid numbers, and the digits of ten-digit numbers that failed the check digit.
-    Nhs(Vec<Norm<u64>>, Vec<u64>),
-    Text(Vec<Norm<String>>),
+    Nhs(Vec<Normalised<u64>>, Vec<u64>),
+    Text(Vec<Normalised<String>>),
 }
 
 /// Normalises the distinct raw values of one role, in parallel, in order.
-pub(super) fn normalise_column(role: Role, raw: &[&[u8]], accept_test: bool) -> Normalised {
+pub(super) fn normalise_column(role: Role, raw: &[&[u8]], accept_test: bool) -> ColumnValues {
     match role {
         Role::GivenName | Role::Surname => {
-            Normalised::Name(raw.par_iter().map(|r| norm_name(r)).collect())
+            ColumnValues::Name(raw.par_iter().map(|r| norm_name(r)).collect())
         }
-        Role::Address => Normalised::Text(raw.par_iter().map(|r| norm_address(r)).collect()),
-        Role::DateOfBirth => Normalised::Date(raw.par_iter().map(|r| norm_date(r)).collect()),
-        Role::Sex => Normalised::Sex(raw.par_iter().map(|r| norm_sex(r)).collect()),
-        Role::Postcode => Normalised::Postcode(raw.par_iter().map(|r| norm_postcode(r)).collect()),
-        Role::NhsNumber => Normalised::Nhs(
+        Role::Address => ColumnValues::Text(raw.par_iter().map(|r| norm_address(r)).collect()),
+        Role::DateOfBirth => ColumnValues::Date(raw.par_iter().map(|r| norm_date(r)).collect()),
+        Role::Sex => ColumnValues::Sex(raw.par_iter().map(|r| norm_sex(r)).collect()),
+        Role::Postcode => {
+            ColumnValues::Postcode(raw.par_iter().map(|r| norm_postcode(r)).collect())
+        }
+        Role::NhsNumber => ColumnValues::Nhs(
             raw.par_iter().map(|r| norm_nhs(r, accept_test)).collect(),
             raw.par_iter().map(|r| mistyped_nhs(r)).collect(),
         ),
-        Role::Id => Normalised::Text(Vec::new()),
+        Role::Id => ColumnValues::Text(Vec::new()),
     }
 }
 
-pub(super) fn norm_name(raw: &[u8]) -> Norm<String> {
+pub(super) fn norm_name(raw: &[u8]) -> Normalised<String> {
     text_norm(raw, normalise_name)
 }
 
-pub(super) fn norm_address(raw: &[u8]) -> Norm<String> {
+pub(super) fn norm_address(raw: &[u8]) -> Normalised<String> {
     text_norm(raw, normalise_address)
 }
 
-pub(super) fn norm_other(raw: &[u8]) -> Norm<String> {
+pub(super) fn norm_other(raw: &[u8]) -> Normalised<String> {
     text_norm(raw, |s| Some(fold(s)).filter(|f| !f.is_empty()))
 }
 
-pub(super) fn norm_date(raw: &[u8]) -> Norm<u32> {
+pub(super) fn norm_date(raw: &[u8]) -> Normalised<u32> {
     checked(raw, |s| match parse_date(s) {
-        Ok(Some(d)) => Norm::Value(d.to_u32()),
-        Ok(None) => Norm::Missing,
-        Err(p) => Norm::Invalid(p.as_str()),
+        Ok(Some(d)) => Normalised::Value(d.to_u32()),
+        Ok(None) => Normalised::Missing,
+        Err(p) => Normalised::Invalid(p.as_str()),
     })
 }
 
-pub(super) fn norm_sex(raw: &[u8]) -> Norm<u8> {
+pub(super) fn norm_sex(raw: &[u8]) -> Normalised<u8> {
     checked(raw, |s| match parse_sex(s) {
-        Ok(Some(Sex::Male)) => Norm::Value(1),
-        Ok(Some(Sex::Female)) => Norm::Value(2),
-        Ok(None) => Norm::Missing,
-        Err(p) => Norm::Invalid(p.as_str()),
+        Ok(Some(Sex::Male)) => Normalised::Value(1),
+        Ok(Some(Sex::Female)) => Normalised::Value(2),
+        Ok(None) => Normalised::Missing,
+        Err(p) => Normalised::Invalid(p.as_str()),
     })
 }
 
-pub(super) fn norm_postcode(raw: &[u8]) -> Norm<Postcode> {
+pub(super) fn norm_postcode(raw: &[u8]) -> Normalised<Postcode> {
     checked(raw, |s| match parse_postcode(s) {
-        Some(p) => Norm::Value(p),
-        None => Norm::Missing,
+        Some(p) => Normalised::Value(p),
+        None => Normalised::Missing,
     })
 }
 
-pub(super) fn norm_nhs(raw: &[u8], accept_test: bool) -> Norm<u64> {
+pub(super) fn norm_nhs(raw: &[u8], accept_test: bool) -> Normalised<u64> {
     checked(raw, |s| match parse_nhs_number(s) {
-        Ok(Some(n)) if n.is_test_range() && !accept_test => Norm::Invalid("999 test range"),
-        Ok(Some(n)) => Norm::Value(n.to_u64()),
-        Ok(None) => Norm::Missing,
-        Err(p) => Norm::Invalid(p.as_str()),
+        Ok(Some(n)) if n.is_test_range() && !accept_test => Normalised::Invalid("999 test range"),
+        Ok(Some(n)) => Normalised::Value(n.to_u64()),
+        Ok(None) => Normalised::Missing,
+        Err(p) => Normalised::Invalid(p.as_str()),
     })
 }
 
@@ -108,16 +110,16 @@ pub(crate) fn normalise_record<'a>(
     accept_test: bool,
 ) -> (NewRow, Vec<(Role, &'static str)>) {
     let mut problems = Vec::new();
-    let mut take = |role: Role, n: Norm<()>| {
-        if let Norm::Invalid(p) = n {
+    let mut take = |role: Role, n: Normalised<()>| {
+        if let Normalised::Invalid(p) = n {
             problems.push((role, p));
         }
     };
-    pub(super) fn split<T>(n: Norm<T>) -> (Norm<()>, Option<T>) {
+    pub(super) fn split<T>(n: Normalised<T>) -> (Normalised<()>, Option<T>) {
         match n {
-            Norm::Value(v) => (Norm::Value(()), Some(v)),
-            Norm::Missing => (Norm::Missing, None),
-            Norm::Invalid(p) => (Norm::Invalid(p), None),
+            Normalised::Value(v) => (Normalised::Value(()), Some(v)),
+            Normalised::Missing => (Normalised::Missing, None),
+            Normalised::Invalid(p) => (Normalised::Invalid(p), None),
         }
     }
     let get = |role: Role| raw(role).map(<[u8]>::trim_ascii).filter(|r| !r.is_empty());
@@ -171,7 +173,7 @@ pub(crate) fn normalise_record<'a>(
     row.others = (0..n_others)
         .map(|i| match other(i).map(<[u8]>::trim_ascii) {
             Some(r) if !r.is_empty() => match norm_other(r) {
-                Norm::Value(v) => Some(v),
+                Normalised::Value(v) => Some(v),
                 _ => None,
             },
             _ => None,
@@ -256,32 +258,32 @@ pub(super) fn mistyped_nhs(raw: &[u8]) -> u64 {
 }
 
 /// Applies `f` to a raw value that is valid UTF-8 and not too long.
-pub(super) fn checked<T>(raw: &[u8], f: impl Fn(&str) -> Norm<T>) -> Norm<T> {
+pub(super) fn checked<T>(raw: &[u8], f: impl Fn(&str) -> Normalised<T>) -> Normalised<T> {
     if raw.len() > MAX_VALUE_BYTES {
-        return Norm::Invalid("too long");
+        return Normalised::Invalid("too long");
     }
     match std::str::from_utf8(raw) {
         Ok(s) => f(s),
-        Err(_) => Norm::Invalid("not valid UTF-8"),
+        Err(_) => Normalised::Invalid("not valid UTF-8"),
     }
 }
 
-pub(super) fn text_norm(raw: &[u8], f: impl Fn(&str) -> Option<String>) -> Norm<String> {
-    checked(raw, |s| f(s).map_or(Norm::Missing, Norm::Value))
+pub(super) fn text_norm(raw: &[u8], f: impl Fn(&str) -> Option<String>) -> Normalised<String> {
+    checked(raw, |s| f(s).map_or(Normalised::Missing, Normalised::Value))
 }
 
-pub(super) fn intern_all<T>(v: &[Norm<T>], mut f: impl FnMut(&T) -> u32) -> Vec<u32> {
+pub(super) fn intern_all<T>(v: &[Normalised<T>], mut f: impl FnMut(&T) -> u32) -> Vec<u32> {
     v.iter()
         .map(|x| match x {
-            Norm::Value(t) => f(t),
+            Normalised::Value(t) => f(t),
             _ => NONE,
         })
         .collect()
 }
 
-pub(super) fn value_or<T: Copy>(x: &Norm<T>, none: T) -> T {
+pub(super) fn value_or<T: Copy>(x: &Normalised<T>, none: T) -> T {
     match x {
-        Norm::Value(t) => *t,
+        Normalised::Value(t) => *t,
         _ => none,
     }
 }

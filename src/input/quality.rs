@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::FIRST_LINES;
-use super::normalise::Norm;
+use super::normalise::Normalised;
 use crate::Error;
 use crate::error::ErrorKind;
 use crate::record::NONE;
@@ -18,12 +18,12 @@ pub(super) enum Status {
     Invalid(&'static str),
 }
 
-pub(super) fn problems_of<T>(v: &[Norm<T>]) -> Vec<Status> {
+pub(super) fn problems_of<T>(v: &[Normalised<T>]) -> Vec<Status> {
     v.iter()
         .map(|x| match x {
-            Norm::Value(_) => Status::Present,
-            Norm::Missing => Status::Missing,
-            Norm::Invalid(p) => Status::Invalid(p),
+            Normalised::Value(_) => Status::Present,
+            Normalised::Missing => Status::Missing,
+            Normalised::Invalid(p) => Status::Invalid(p),
         })
         .collect()
 }

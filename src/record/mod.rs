@@ -214,19 +214,25 @@ impl PostcodeDict {
     }
 }
 
-/// A blocking rule's key per row (dense ids, NONE when missing) and how many keys there are.
-pub(crate) type RuleKeys = Arc<(Vec<u32>, usize)>;
+/// A blocking rule's key per row: dense ids in the order of the key values, NONE when a
+/// part is missing.
+pub(crate) struct RuleKeys {
+    /// Per row: the id of its key tuple, or NONE.
+    pub(crate) ids: Vec<u32>,
+    /// How many distinct key tuples there are (ids run from 0 to `distinct - 1`).
+    pub(crate) distinct: usize,
+}
 
 /// Interned blocking keys per rule, computed once per store (see `block::rule_keys`).
 #[derive(Default)]
-pub(crate) struct RuleKeyCache(Mutex<FxHashMap<String, RuleKeys>>);
+pub(crate) struct RuleKeyCache(Mutex<FxHashMap<String, Arc<RuleKeys>>>);
 
 impl RuleKeyCache {
-    pub(crate) fn get(&self, rule: &str) -> Option<RuleKeys> {
+    pub(crate) fn get(&self, rule: &str) -> Option<Arc<RuleKeys>> {
         self.0.lock().ok()?.get(rule).cloned()
     }
 
-    pub(crate) fn put(&self, rule: String, keys: (Vec<u32>, usize)) -> RuleKeys {
+    pub(crate) fn put(&self, rule: String, keys: RuleKeys) -> Arc<RuleKeys> {
         let keys = Arc::new(keys);
         if let Ok(mut m) = self.0.lock() {
             m.insert(rule, Arc::clone(&keys));
