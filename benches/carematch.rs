@@ -57,13 +57,13 @@ fn bench_normalise(c: &mut Criterion) {
                 .filter_map(|s| name::normalise_name(black_box(s)))
                 .count();
             assert_eq!(n, 8);
-        })
+        });
     });
     g.bench_function("fold", |b| {
         b.iter(|| {
             let n: usize = NAMES.iter().map(|s| text::fold(black_box(s)).len()).sum();
             assert!(n > 50);
-        })
+        });
     });
     g.throughput(Throughput::Elements(DATES.len() as u64));
     g.bench_function("date", |b| {
@@ -73,7 +73,7 @@ fn bench_normalise(c: &mut Criterion) {
                 .filter(|s| matches!(date::parse_date(black_box(s)), Ok(Some(_))))
                 .count();
             assert_eq!(ok, 5);
-        })
+        });
     });
     g.throughput(Throughput::Elements(POSTCODES.len() as u64));
     g.bench_function("postcode", |b| {
@@ -83,7 +83,7 @@ fn bench_normalise(c: &mut Criterion) {
                 .filter(|s| postcode::parse_postcode(black_box(s)).is_some_and(|p| p.is_uk()))
                 .count();
             assert_eq!(uk, 6);
-        })
+        });
     });
     g.throughput(Throughput::Elements(NHS.len() as u64));
     g.bench_function("nhs_number", |b| {
@@ -93,7 +93,7 @@ fn bench_normalise(c: &mut Criterion) {
                 .filter(|s| matches!(nhs_number::parse_nhs_number(black_box(s)), Ok(Some(_))))
                 .count();
             assert_eq!(ok, 3);
-        })
+        });
     });
     g.finish();
 }
@@ -138,7 +138,7 @@ fn bench_pipeline(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(rows));
     g.bench_function("read/20k_people", |b| {
-        b.iter(|| assert_eq!(load(dir.path()).len() as u64, rows))
+        b.iter(|| assert_eq!(load(dir.path()).len() as u64, rows));
     });
     g.throughput(Throughput::Elements(blocked));
     g.bench_function("block/defaults/20k_people", |b| {
@@ -146,7 +146,7 @@ fn bench_pipeline(c: &mut Criterion) {
             let blocker = Blocker::new(&records, &BlockingRule::defaults(), &mode).unwrap();
             let n: u64 = blocker.pairs(1 << 16).map(|c| c.len() as u64).sum();
             assert_eq!(n, blocked);
-        })
+        });
     });
     let pairs: Vec<carematch::Pair> = Blocker::new(&records, &BlockingRule::defaults(), &mode)
         .unwrap()
@@ -165,26 +165,26 @@ fn bench_pipeline(c: &mut Criterion) {
                 .filter(|&&p| scorer.weight(p).bits() > 0.0)
                 .count();
             assert_eq!(n, strong);
-        })
+        });
     });
     g.bench_function("link/model/20k_people", |b| {
         b.iter(|| {
             let r = model_only.link(&records, 0, 1).unwrap();
             assert_eq!(r.links.len(), scored.links.len());
-        })
+        });
     });
     g.throughput(Throughput::Elements(rows));
     g.bench_function("link/deterministic/20k_people", |b| {
         b.iter(|| {
             let r = rules_only.link(&records, 0, 1).unwrap();
             assert_eq!(r.matches().count(), expected_matches);
-        })
+        });
     });
     g.bench_function("train/20k_people", |b| {
         b.iter(|| {
             let m = Model::train(&records, &mode, &comparisons, &TrainOptions::default()).unwrap();
             assert_eq!(m.lambda().to_bits(), model.lambda().to_bits());
-        })
+        });
     });
     g.finish();
 }
@@ -219,7 +219,7 @@ fn bench_compare(c: &mut Criterion) {
                 .filter(|(x, y)| jaro_winkler(black_box(x), black_box(y)) >= 0.88)
                 .count();
             assert_eq!(close, expected);
-        })
+        });
     });
     g.bench_function("jaro_winkler/strsim", |b| {
         b.iter(|| {
@@ -228,7 +228,7 @@ fn bench_compare(c: &mut Criterion) {
                 .filter(|(x, y)| strsim::jaro_winkler(black_box(x), black_box(y)) >= 0.88)
                 .count();
             assert_eq!(close, expected);
-        })
+        });
     });
     g.finish();
 }
@@ -271,14 +271,14 @@ fn bench_pseudonym(c: &mut Criterion) {
                 n += p.bloom_record(f, black_box(v), "GP00000001").count_ones() as usize;
             }
             assert!(n > 17 * 32);
-        })
+        });
     });
     let a = p.bloom_record(Field::Surname, "johnson", "a");
     let bb = p.bloom_record(Field::Surname, "jonhson", "b");
     let expected = a.dice(&bb);
     assert!(expected > 0.6 && expected < 1.0);
     g.bench_function("dice", |b| {
-        b.iter(|| assert_eq!(black_box(&a).dice(black_box(&bb)), expected))
+        b.iter(|| assert_eq!(black_box(&a).dice(black_box(&bb)), expected));
     });
     g.finish();
 }
@@ -331,7 +331,7 @@ fn bench_index(c: &mut Criterion) {
             i += 1;
             let r = index.query(black_box(&queries[k]), &opts).unwrap();
             assert_eq!(r.decision, expected[k]);
-        })
+        });
     });
     let mut extra = queries[0].clone();
     extra.set(carematch::Role::Id, "BENCH-INSERT");
@@ -339,7 +339,7 @@ fn bench_index(c: &mut Criterion) {
         b.iter(|| {
             assert!(index.insert(black_box(&extra)).unwrap().is_none());
             assert!(index.remove("BENCH-INSERT").unwrap().is_empty());
-        })
+        });
     });
     g.finish();
 }

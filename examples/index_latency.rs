@@ -112,7 +112,11 @@ fn batch_link(
         .links
         .iter()
         .map(|l| {
-            let d = format!("{} {:?}", l.decision.as_str(), l.weight.map(|w| w.bits()));
+            let d = format!(
+                "{} {:?}",
+                l.decision.as_str(),
+                l.weight.map(carematch::MatchWeight::bits)
+            );
             (key(l), d)
         })
         .collect();
@@ -131,15 +135,18 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "an example read top to bottom, one step after another"
+)]
 fn main() {
     let a = args();
     let tmp;
-    let dir = match &a.dir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = std::env::temp_dir().join(format!("carematch-index-{}", std::process::id()));
-            tmp
-        }
+    let dir = if let Some(d) = &a.dir {
+        d.clone()
+    } else {
+        tmp = std::env::temp_dir().join(format!("carematch-index-{}", std::process::id()));
+        tmp
     };
     let (gp, hospital, truth) = (
         dir.join("gp.csv"),

@@ -275,6 +275,10 @@ impl BlockingRule {
     /// Soundex; date of birth with given name's first token; date of birth with postcode
     /// district; given and surname Soundex with year of birth; given and surname Soundex
     /// with postcode district; postcode unit with given-name initial.
+    ///
+    /// # Panics
+    ///
+    /// Never: the built-in rules parse (a unit test holds them to it).
     pub fn defaults() -> Vec<BlockingRule> {
         [
             "nhs_number",

@@ -315,28 +315,25 @@ impl Clusters {
                 .filter(|(id, _)| winner.get(id.as_str()).is_some_and(|w| w.2 == c))
                 .collect();
             mine.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let id = match mine.split_first() {
-                Some((survivor, absorbed)) => {
-                    if !absorbed.is_empty() {
-                        changes.merges.push((
-                            survivor.0.clone(),
-                            absorbed.iter().map(|a| a.0.clone()).collect(),
-                        ));
-                    }
-                    changes.kept += 1;
-                    survivor.0.clone()
+            let id = if let Some((survivor, absorbed)) = mine.split_first() {
+                if !absorbed.is_empty() {
+                    changes.merges.push((
+                        survivor.0.clone(),
+                        absorbed.iter().map(|a| a.0.clone()).collect(),
+                    ));
                 }
-                None => {
-                    changes.new += 1;
-                    let mut id = self.ids[c].clone();
-                    let mut k = 1u32;
-                    while used.contains(&id) {
-                        id = format!("{}-{k}", self.ids[c]);
-                        k += 1;
-                    }
-                    used.insert(id.clone());
-                    id
+                changes.kept += 1;
+                survivor.0.clone()
+            } else {
+                changes.new += 1;
+                let mut id = self.ids[c].clone();
+                let mut k = 1u32;
+                while used.contains(&id) {
+                    id = format!("{}-{k}", self.ids[c]);
+                    k += 1;
                 }
+                used.insert(id.clone());
+                id
             };
             // Earlier ids this cluster holds but lost to another cluster: a split of them.
             for (old, _) in &per_cluster[c] {

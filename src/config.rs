@@ -121,7 +121,7 @@ impl Config {
                 .map(|c| {
                     let mut x = Comparison::for_field(&c.field)?;
                     if let Some(t) = &c.thresholds {
-                        x.thresholds = t.clone();
+                        x.thresholds.clone_from(t);
                     }
                     x.validate()?;
                     Ok(x)
@@ -289,6 +289,10 @@ impl Config {
 
     /// The deterministic rules: the config's, or the defaults for clear text or for
     /// pseudonymised input.
+    ///
+    /// # Panics
+    ///
+    /// Never: the built-in rules parse (a unit test holds them to it).
     pub fn rules_for(&self, records: &Records) -> Vec<MatchRule> {
         if let Some(r) = &self.rules {
             return r.clone();
@@ -370,7 +374,7 @@ impl Config {
     fn train_options(&self) -> TrainOptions {
         let mut o = TrainOptions::default();
         if let Some(r) = &self.training_rules {
-            o.sessions = r.clone();
+            o.sessions.clone_from(r);
         }
         if let Some(u) = self.u_pairs {
             o.u_pairs = u;
@@ -417,11 +421,6 @@ fn profile_identifiers(records: &Records) -> Vec<String> {
 /// The header of an identifier column, by its words: `nhs_no`, `SSN`, `patient id`,
 /// `soc_sec_id`, `PatientID`; not an address part (`street_number`, `house_no`).
 fn id_like_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
     const PLACE: &[&str] = &[
         "street",
         "house",
@@ -455,6 +454,11 @@ fn id_like_name(name: &str) -> bool {
         "ident",
         "uid",
     ];
+    let lower = name.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
     !words.iter().any(|w| PLACE.contains(w))
         && words
             .iter()

@@ -70,14 +70,14 @@ pub struct AddArgs {
     /// The batch CSV.
     #[arg(long)]
     input: PathBuf,
-    /// Write the batch's pairs here: left_id,right_id,match_weight,match_probability,
+    /// Write the batch's pairs here: `left_id,right_id,match_weight,match_probability`,
     /// decision,rule,reason (left: the batch record; right: the indexed one).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Write the batch records' person ids here: cluster_id,source,record_id.
+    /// Write the batch records' person ids here: `cluster_id,source,record_id`.
     #[arg(long)]
     clusters: Option<PathBuf>,
-    /// Write the merges and splits here: change,person_id,other_person_ids.
+    /// Write the merges and splits here: `change,person_id,other_person_ids`.
     #[arg(long)]
     changes: Option<PathBuf>,
     /// Save the grown index here instead of over --index.
@@ -105,15 +105,14 @@ fn build(a: &BuildArgs) -> Result<(), Error> {
     let lock = FileLock::acquire(&a.out, a.wait)?;
     let start = Instant::now();
     let records = crate::read_sources(&config, &[&a.input], &progress)?;
-    let (mut model, label) = match &a.model {
-        Some(p) => (Model::load(p)?, "model file"),
-        None => {
-            let mode = carematch::dedupe_mode(&records, 0)?;
-            (
-                crate::trained(&config, &records, &mode, None, &progress)?,
-                "default",
-            )
-        }
+    let (mut model, label) = if let Some(p) = &a.model {
+        (Model::load(p)?, "model file")
+    } else {
+        let mode = carematch::dedupe_mode(&records, 0)?;
+        (
+            crate::trained(&config, &records, &mode, None, &progress)?,
+            "default",
+        )
     };
     crate::set_thresholds(&config, &mut model, a.threshold, label)?;
     progress.say("indexing");
@@ -234,10 +233,67 @@ fn answer(index: &Index, line: &[u8], opts: &QueryOptions, n: u64) -> String {
 }
 
 fn add(a: &AddArgs) -> Result<(), Error> {
-    // The index is loaded, grown and saved under its lock (and the --save target's, when it
-    // is another file), so that two adds at once cannot both start from the same file and
-    // lose one batch.
     let target = a.save.as_ref().unwrap_or(&a.index);
+    let (source_lock, target_lock) = lock_for_add(a, target)?;
+    let start = Instant::now();
+    let index = Index::load(&a.index)?;
+    let loaded = start.elapsed().as_secs_f64();
+    let before = index.len();
+    let batch = index.read_csv(&a.input)?;
+    let t = Instant::now();
+    let done = link_batch(&index, &batch)?;
+    let secs = t.elapsed().as_secs_f64();
+    let mut outputs = crate::Outputs::default();
+    if let Some(p) = &a.out {
+        outputs.add(carematch::stage_csv(
+            p,
+            &carematch::PAIRS_HEADER,
+            &done.pair_rows,
+        )?);
+    }
+    let source = a
+        .input
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    if let Some(p) = &a.clusters {
+        let rows = done.people.iter().map(|(person, id)| [person, &source, id]);
+        outputs.add(carematch::stage_csv(
+            p,
+            &["cluster_id", "source", "record_id"],
+            rows,
+        )?);
+    }
+    if let Some(p) = &a.changes {
+        outputs.add(carematch::stage_changes_csv(p, &done.changes)?);
+    }
+    let t2 = Instant::now();
+    outputs.add(index.stage_save(target_lock.as_ref().unwrap_or(&source_lock))?);
+    outputs.commit()?;
+    let (merges, splits) = (done.changes.merges.len(), done.changes.splits.len());
+    crate::sayln!(
+        "loaded the index ({} records before) in {loaded:.2}s; linked {} batch records in {secs:.2}s: \
+         {} joined a person, {} new people, {} updated; {merges} merges, \
+         {splits} splits; {} pairs; saved {} ({} records) in {:.2}s",
+        before,
+        batch.len(),
+        done.linked,
+        done.new_people,
+        done.updated,
+        done.pair_rows.len(),
+        target.display(),
+        index.len(),
+        t2.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The index is loaded, grown and saved under its lock (and the --save target's, when it is
+/// another file), so that two adds at once cannot both start from the same file and lose one
+/// batch.
+fn lock_for_add(
+    a: &AddArgs,
+    target: &std::path::Path,
+) -> Result<(FileLock, Option<FileLock>), Error> {
     let source_lock = FileLock::acquire(&a.index, a.wait)?;
     let same = |x: &std::path::Path, y: &std::path::Path| {
         x == y
@@ -246,33 +302,48 @@ fn add(a: &AddArgs) -> Result<(), Error> {
                 (Ok(p), Ok(q)) if p == q
             )
     };
-    let target_lock = if !same(target, &a.index) {
-        Some(FileLock::acquire(target, a.wait)?)
-    } else {
+    let target_lock = if same(target, &a.index) {
         None
+    } else {
+        Some(FileLock::acquire(target, a.wait)?)
     };
-    let start = Instant::now();
-    let index = Index::load(&a.index)?;
-    let loaded = start.elapsed().as_secs_f64();
-    let before = index.len();
-    let batch = index.read_csv(&a.input)?;
+    Ok((source_lock, target_lock))
+}
+
+/// What linking a batch into an index did.
+struct Added {
+    /// The pairs file's rows.
+    pair_rows: Vec<[String; 7]>,
+    /// (person id, record id) of every record of the batch.
+    people: Vec<(String, String)>,
+    changes: carematch::IdChanges,
+    linked: u64,
+    new_people: u64,
+    updated: u64,
+}
+
+/// Links every record of `batch` into `index`: a record sent again replaces the old one.
+fn link_batch(index: &Index, batch: &[carematch::Record]) -> Result<Added, Error> {
     let opts = QueryOptions::default();
-    let mut pair_rows = Vec::new();
-    let mut people = Vec::new();
-    let mut changes = carematch::IdChanges {
-        kept: 0,
-        new: 0,
-        merges: Vec::new(),
-        splits: Vec::new(),
+    let mut done = Added {
+        pair_rows: Vec::new(),
+        people: Vec::new(),
+        changes: carematch::IdChanges {
+            kept: 0,
+            new: 0,
+            merges: Vec::new(),
+            splits: Vec::new(),
+        },
+        linked: 0,
+        new_people: 0,
+        updated: 0,
     };
-    let (mut linked, mut new_people, mut updated) = (0u64, 0u64, 0u64);
-    let t = Instant::now();
-    for rec in &batch {
+    for rec in batch {
         if index.contains(rec.id()) {
             // A record sent again: replace it, keep its person, report a split if any.
-            record_changes(&mut changes, index.update(rec)?);
-            updated += 1;
-            people.push((
+            record_changes(&mut done.changes, index.update(rec)?);
+            done.updated += 1;
+            done.people.push((
                 index.person_id(rec.id()).unwrap_or_default(),
                 rec.id().to_string(),
             ));
@@ -281,7 +352,7 @@ fn add(a: &AddArgs) -> Result<(), Error> {
         let (result, person) = index.link(rec, &opts)?;
         for c in &result.candidates {
             let Some(d) = c.decision else { continue };
-            pair_rows.push([
+            done.pair_rows.push([
                 rec.id().to_string(),
                 c.id.clone(),
                 format!("{:.4}", c.weight.bits()),
@@ -293,54 +364,15 @@ fn add(a: &AddArgs) -> Result<(), Error> {
         }
         if let Some(p) = person {
             if p.new_person {
-                new_people += 1;
+                done.new_people += 1;
             } else {
-                linked += 1;
+                done.linked += 1;
             }
-            record_changes(&mut changes, p.changes);
-            people.push((p.person_id, rec.id().to_string()));
+            record_changes(&mut done.changes, p.changes);
+            done.people.push((p.person_id, rec.id().to_string()));
         }
     }
-    let secs = t.elapsed().as_secs_f64();
-    let mut outputs = crate::Outputs::default();
-    if let Some(p) = &a.out {
-        outputs.add(carematch::stage_csv(
-            p,
-            &carematch::PAIRS_HEADER,
-            &pair_rows,
-        )?);
-    }
-    let source = a
-        .input
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    if let Some(p) = &a.clusters {
-        let rows = people.iter().map(|(person, id)| [person, &source, id]);
-        outputs.add(carematch::stage_csv(
-            p,
-            &["cluster_id", "source", "record_id"],
-            rows,
-        )?);
-    }
-    if let Some(p) = &a.changes {
-        outputs.add(carematch::stage_changes_csv(p, &changes)?);
-    }
-    let t2 = Instant::now();
-    outputs.add(index.stage_save(target_lock.as_ref().unwrap_or(&source_lock))?);
-    outputs.commit()?;
-    let (merges, splits) = (changes.merges.len(), changes.splits.len());
-    crate::sayln!(
-        "loaded the index ({} records before) in {loaded:.2}s; linked {} batch records in {secs:.2}s: \
-         {linked} joined a person, {new_people} new people, {updated} updated; {merges} merges, \
-         {splits} splits; {} pairs; saved {} ({} records) in {:.2}s",
-        before,
-        batch.len(),
-        pair_rows.len(),
-        target.display(),
-        index.len(),
-        t2.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok(done)
 }
 
 /// Adds an index's person changes to the batch form that `write_changes_csv` writes.

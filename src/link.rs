@@ -409,38 +409,35 @@ impl Linker {
             decide_one_to_one(&nhs, &found)
         };
         // Pass 2: the model, over its own blocking; rule pairs are scored too.
-        let (cands, candidates) = match (&self.model, &plan.model) {
-            (Some(model), Some(blocker)) => {
-                let scorer = Scorer::new(model, records)?;
-                let review_w = odds_bits(model.thresholds().review_probability);
-                let (mut cands, candidates) =
-                    self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions);
-                decide_by_model(
-                    records,
-                    &nhs,
-                    &scorer,
-                    &mut cands,
-                    model.thresholds(),
-                    dedupe,
-                    self.one_to_one,
-                );
-                (cands, candidates)
-            }
-            _ => {
-                let cands = found
-                    .iter()
-                    .zip(&rule_decisions)
-                    .map(|(&(pair, rule), d)| Candidate {
-                        pair,
-                        rule: d.map(|_| rule),
-                        decision: *d,
-                        weight: None,
-                        veto: None,
-                        demoted: false,
-                    })
-                    .collect();
-                (cands, 0)
-            }
+        let (cands, candidates) = if let (Some(model), Some(blocker)) = (&self.model, &plan.model) {
+            let scorer = Scorer::new(model, records)?;
+            let review_w = odds_bits(model.thresholds().review_probability);
+            let (mut cands, candidates) =
+                self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions);
+            decide_by_model(
+                records,
+                &nhs,
+                &scorer,
+                &mut cands,
+                model.thresholds(),
+                dedupe,
+                self.one_to_one,
+            );
+            (cands, candidates)
+        } else {
+            let cands = found
+                .iter()
+                .zip(&rule_decisions)
+                .map(|(&(pair, rule), d)| Candidate {
+                    pair,
+                    rule: d.map(|_| rule),
+                    decision: *d,
+                    weight: None,
+                    veto: None,
+                    demoted: false,
+                })
+                .collect();
+            (cands, 0)
         };
         let links = self.links(records, cands, dedupe);
         Ok(LinkResult {

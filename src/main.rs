@@ -112,10 +112,10 @@ enum Command {
 
 #[derive(Args)]
 struct Common {
-    /// Output pairs CSV: left_id,right_id,match_weight,match_probability,decision,rule,reason.
+    /// Output pairs CSV: `left_id,right_id,match_weight,match_probability,decision,rule,reason`.
     #[arg(long)]
     out: PathBuf,
-    /// Also write every record's person id: cluster_id,source,record_id.
+    /// Also write every record's person id: `cluster_id,source,record_id`.
     #[arg(long)]
     clusters: Option<PathBuf>,
     /// JSON config: column mapping, rule ladder, strictness.
@@ -148,7 +148,7 @@ struct Common {
     #[arg(long, requires = "clusters")]
     previous_clusters: Option<PathBuf>,
     /// Write the merges and splits found with --previous-clusters to this CSV
-    /// (change,person_id,other_person_ids).
+    /// (`change,person_id,other_person_ids`).
     #[arg(long, requires = "previous_clusters")]
     changes: Option<PathBuf>,
 }
@@ -206,7 +206,7 @@ struct PseudonymiseArgs {
     #[arg(long)]
     input: PathBuf,
     /// The master key: a file of 32 raw bytes or 64 hex digits. Without it, the key is read
-    /// from the environment variable CAREMATCH_KEY (64 hex digits).
+    /// from the environment variable `CAREMATCH_KEY` (64 hex digits).
     #[arg(long)]
     key_file: Option<PathBuf>,
     /// Where to write the encoded CSV.
@@ -240,7 +240,7 @@ struct EvaluateArgs {
     /// The truth CSV: two id columns, one true pair per row, header first.
     #[arg(long)]
     truth: PathBuf,
-    /// Count only pairs whose match_probability is at least this (0 to 1).
+    /// Count only pairs whose `match_probability` is at least this (0 to 1).
     #[arg(long, value_parser = probability)]
     threshold: Option<f64>,
 }
@@ -696,7 +696,7 @@ fn generate_cmd(a: &GenerateArgs) -> Result<(), Error> {
     let summary = generate(&options, &a.out_dir)?;
     let mut out = std::io::stdout().lock();
     for (file, rows) in &summary.files {
-        let _ = writeln!(out, "{:<20} {rows:>10} rows", file);
+        let _ = writeln!(out, "{file:<20} {rows:>10} rows");
     }
     let _ = writeln!(
         out,

@@ -3,10 +3,10 @@
 //!
 //! The generator is written out here rather than taken from a crate so that trained models
 //! and synthetic files never change when a dependency is upgraded: the same seed gives the
-//! same bytes in every version of carematch that keeps this file unchanged. SplitMix64
+//! same bytes in every version of carematch that keeps this file unchanged. `SplitMix64`
 //! expands a 64-bit seed into the state of xoshiro256** (Blackman and Vigna, 2018).
 
-/// SplitMix64's output function: a strong 64-bit mixer (a bijection).
+/// `SplitMix64`'s output function: a strong 64-bit mixer (a bijection).
 pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -20,7 +20,7 @@ pub(crate) fn hash3(seed: u64, stream: u64, index: u64) -> u64 {
     mix(b ^ index.wrapping_mul(0xa076_1d64_78bd_642f))
 }
 
-/// xoshiro256** seeded by SplitMix64.
+/// xoshiro256** seeded by `SplitMix64`.
 #[derive(Clone, Debug)]
 pub(crate) struct Rng {
     s: [u64; 4],

@@ -158,6 +158,10 @@ impl MatchRule {
     /// Every NHS-number rule also asks for a second identifier, so a baby recorded under its
     /// mother's number (a common error) is not linked to her by rules 1, 2 and 4 (different
     /// date or year of birth), nor by rule 3 (given names differ).
+    ///
+    /// # Panics
+    ///
+    /// Never: the built-in rules parse (a unit test holds them to it).
     pub fn defaults() -> Vec<MatchRule> {
         [
             ("nhs-dob", "nhs_number & dob"),

@@ -489,7 +489,7 @@ fn link_with_a_saved_model_equals_training_in_place() {
             "--out".into(),
             d(out),
         ];
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(std::string::ToString::to_string));
         carematch_ok(&args, &[]);
         std::fs::read(d(out)).unwrap()
     };
@@ -915,7 +915,7 @@ fn previous_clusters_keep_person_ids_across_runs() {
             "--clusters".into(),
             d(clusters),
         ];
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(std::string::ToString::to_string));
         let o = carematch_ok(&args, &[]);
         text(&o.stdout)
     };

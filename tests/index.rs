@@ -537,14 +537,14 @@ fn insert_update_remove_change_the_answers_and_bad_calls_are_errors() {
     q.set(Role::NhsNumber, "4010232137")
         .set(Role::DateOfBirth, "1975-07-30");
     assert_eq!(
-        index.query(&q, &Default::default()).unwrap().decision,
+        index.query(&q, &QueryOptions::default()).unwrap().decision,
         QueryDecision::NoMatch
     );
     let mut a2 = Record::new("A2");
     a2.set(Role::NhsNumber, "401 023 2137")
         .set(Role::DateOfBirth, "30/07/1975");
     index.insert(&a2).unwrap();
-    let answer = index.query(&q, &Default::default()).unwrap();
+    let answer = index.query(&q, &QueryOptions::default()).unwrap();
     assert_eq!(answer.decision, QueryDecision::Match);
     assert_eq!(answer.candidates[0].id, "A2");
     assert_eq!(answer.candidates[0].rule.as_deref(), Some("nhs-dob"));
@@ -559,7 +559,7 @@ fn insert_update_remove_change_the_answers_and_bad_calls_are_errors() {
     a2.set(Role::DateOfBirth, "1990-01-01");
     index.update(&a2).unwrap();
     assert_eq!(index.len(), 2);
-    let answer = index.query(&q, &Default::default()).unwrap();
+    let answer = index.query(&q, &QueryOptions::default()).unwrap();
     assert_ne!(
         answer.candidates.first().and_then(|c| c.rule.as_deref()),
         Some("nhs-dob")
@@ -573,7 +573,7 @@ fn insert_update_remove_change_the_answers_and_bad_calls_are_errors() {
     let mut bad = Record::new("BAD");
     bad.set(Role::DateOfBirth, "31/02/1980")
         .set(Role::NhsNumber, "9434765918");
-    let answer = index.query(&bad, &Default::default()).unwrap();
+    let answer = index.query(&bad, &QueryOptions::default()).unwrap();
     let fields: Vec<&str> = answer.invalid.iter().map(|v| v.field.as_str()).collect();
     assert_eq!(fields, ["dob", "nhs_number"]);
     assert!(!format!("{answer:?}").contains("9434765918"));
@@ -586,13 +586,17 @@ fn insert_update_remove_change_the_answers_and_bad_calls_are_errors() {
             .contains("no id")
     );
     assert!(index.record(&[("id", "1"), ("rec_id", "2")]).is_err());
-    assert!(index.query(&Record::new(""), &Default::default()).is_err());
+    assert!(
+        index
+            .query(&Record::new(""), &QueryOptions::default())
+            .is_err()
+    );
     // An index holds one population.
     let two = store(&[("a", &pop), ("b", &pop)]);
     assert!(Index::builder(flat_model()).build(two).is_err());
 }
 
-/// Regression: serde_json's default float parser may be one unit in the last place off, so a
+/// Regression: `serde_json`'s default float parser may be one unit in the last place off, so a
 /// model written and read back scored differently from the one in memory (found by the
 /// save/load test above: a sex weight of ...837 became ...836). The `float_roundtrip`
 /// feature makes reading exact.

@@ -393,6 +393,10 @@ const O_ADDRESS: &[&str] = &[
 const O_NHS: &[&str] = &["9434765919", "9434765918", "4010232137", ""];
 const O_SEX: &[&str] = &["M", "F", ""];
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the naive reference: every comparison written out plainly, one after another"
+)]
 fn naive_levels(r: &Records, raw_nhs: &[&str], a: u32, b: u32) -> Vec<String> {
     use carematch::compare::jaro_winkler;
     use carematch::normalise::name::{are_nickname_variants, canonical_given_name};
@@ -550,13 +554,11 @@ fn naive_levels(r: &Records, raw_nhs: &[&str], a: u32, b: u32) -> Vec<String> {
         }
         (x, y) => {
             let raw = |row: u32, valid: Option<u64>| -> Option<Vec<u8>> {
-                match valid {
-                    Some(v) => Some(format!("{v:010}").into_bytes()),
-                    None => {
-                        let s = raw_nhs[row as usize];
-                        (s.len() == 10 && parse_nhs_number(s).is_err())
-                            .then(|| s.as_bytes().to_vec())
-                    }
+                if let Some(v) = valid {
+                    Some(format!("{v:010}").into_bytes())
+                } else {
+                    let s = raw_nhs[row as usize];
+                    (s.len() == 10 && parse_nhs_number(s).is_err()).then(|| s.as_bytes().to_vec())
                 }
             };
             match (raw(a, x), raw(b, y)) {

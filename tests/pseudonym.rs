@@ -86,7 +86,7 @@ const PAIRS: &[(&str, &str, &str)] = &[
 ];
 
 /// The fixed model of the comparison vectors: per comparison with k levels, m falls and u
-/// rises with the level (m_l = (k - l + 1) / S, u_l = l / S); λ = 10^-4.
+/// rises with the level (`m_l` = (k - l + 1) / S, `u_l` = l / S); λ = 10^-4.
 fn fixed_model() -> carematch::Model {
     let comparisons = carematch::compare::Comparison::defaults();
     let dist = |k: usize, up: bool| -> Vec<f64> {

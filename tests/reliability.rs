@@ -52,7 +52,7 @@ fn p(path: &Path) -> &str {
 /// The first `n` records of a sample file, as a CSV text.
 fn head(file: &str, n: usize) -> String {
     let text = std::fs::read_to_string(Path::new(SAMPLE).join(file)).unwrap();
-    text.lines().take(n + 1).map(|l| format!("{l}\n")).collect()
+    text.lines().take(n + 1).flat_map(|l| [l, "\n"]).collect()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -561,7 +561,9 @@ fn json_query_ids_given_as_numbers_keep_every_digit() {
     let r = index
         .record_from_json(r#"{"id": "q", "nhs_number": 9434765919}"#)
         .unwrap();
-    let a = index.query(&r, &Default::default()).unwrap();
+    let a = index
+        .query(&r, &carematch::QueryOptions::default())
+        .unwrap();
     assert!(a.invalid.is_empty(), "{:?}", a.invalid);
 }
 

@@ -127,6 +127,10 @@ impl Comparison {
 
     /// The default comparisons for NHS data: given name, surname, date of birth, location,
     /// NHS number, sex.
+    ///
+    /// # Panics
+    ///
+    /// Never: every built-in field has a comparison (a unit test holds them to it).
     pub fn defaults() -> Vec<Comparison> {
         [
             "given_name",
@@ -220,7 +224,7 @@ impl Comparison {
                 ["same_address", "unit", "sector", "district", "area", "else"].map(String::from),
             ),
             Kind::Postcode => {
-                v.extend(["unit", "sector", "district", "area", "else"].map(String::from))
+                v.extend(["unit", "sector", "district", "area", "else"].map(String::from));
             }
             Kind::Address => {
                 for t in &self.thresholds {
@@ -229,7 +233,7 @@ impl Comparison {
                 v.push("else".into());
             }
             Kind::NhsNumber | Kind::EncodedNhsNumber => {
-                v.extend(["exact", "one_digit", "different"].map(String::from))
+                v.extend(["exact", "one_digit", "different"].map(String::from));
             }
             Kind::Sex | Kind::EncodedSex => v.extend(["agree", "disagree"].map(String::from)),
             Kind::Text => {

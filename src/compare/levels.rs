@@ -200,9 +200,8 @@ fn nhs_level(x: &RowFeatures, y: &RowFeatures) -> u8 {
         return if a == b { 1 } else { 3 };
     }
     // One side failed its check digit: near misses are evidence, the rest is not.
-    let (p, q) = match (a, b, x.nhs_invalid, y.nhs_invalid) {
-        (0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0) => (p, q),
-        _ => return 0,
+    let ((0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0)) = (a, b, x.nhs_invalid, y.nhs_invalid) else {
+        return 0;
     };
     if p == 0 || q == 0 {
         return 0;
@@ -326,7 +325,7 @@ pub(super) fn dob_level(a: u32, b: u32) -> u8 {
     }
     let days = |y: u32, m: u32, d: u32| {
         crate::normalise::date::Date::new(y as u16, m as u8, d as u8)
-            .map_or(0, |d| d.days_since_epoch())
+            .map_or(0, super::super::normalise::date::Date::days_since_epoch)
     };
     if (days(ya, ma, da) - days(yb, mb, db)).abs() <= 365 {
         return 5;

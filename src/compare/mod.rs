@@ -123,7 +123,7 @@ mod tests {
             let names = c.level_names();
             assert_eq!(names[0], "null");
             assert_eq!(
-                names.last().map(String::as_str).unwrap_or(""),
+                names.last().map_or("", String::as_str),
                 match c.kind {
                     Kind::NhsNumber => "different",
                     Kind::Sex => "disagree",

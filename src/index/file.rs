@@ -119,6 +119,12 @@ impl<'a> Reader<'a> {
         let n = usize::try_from(self.u64()?).ok()?;
         std::str::from_utf8(self.take(n)?).ok()
     }
+    /// An optional string: `None` when the bytes are malformed, `Some(None)` for an absent
+    /// value.
+    #[allow(
+        clippy::option_option,
+        reason = "malformed (None) differs from absent (Some(None))"
+    )]
     fn opt(&mut self) -> Option<Option<&'a str>> {
         match self.u8()? {
             0 => Some(None),
@@ -400,7 +406,7 @@ impl Index {
         let people = saved
             .person_ids
             .then(|| People::from_saved(&person_ids, links));
-        let inner = Inner::build(&settings, records, people)?;
+        let inner = Inner::build(&settings, records, people);
         Ok(Index {
             settings,
             inner: std::sync::RwLock::new(inner),

@@ -119,11 +119,15 @@ impl Index {
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
         // A panic while writing cannot leave a half-made row visible: every write appends
         // the row last. So a poisoned lock is still consistent.
-        self.inner.read().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The number of records in the index.
@@ -324,7 +328,7 @@ impl Index {
         let (decision, scored, compared) = g.query(s, &x, opts);
         let candidates = scored
             .into_iter()
-            .map(|c| g.candidate(s, c, opts.explain))
+            .map(|c| g.candidate(s, &c, opts.explain))
             .collect();
         Ok(QueryResult {
             decision,
@@ -390,7 +394,7 @@ impl Index {
         let candidates = scored
             .into_iter()
             .take(if answer { opts.limit } else { 0 })
-            .map(|c| g.candidate(s, c, opts.explain))
+            .map(|c| g.candidate(s, &c, opts.explain))
             .collect();
         let result = QueryResult {
             decision,

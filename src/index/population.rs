@@ -38,11 +38,7 @@ pub(super) struct Inner {
 }
 
 impl Inner {
-    pub(super) fn build(
-        s: &Settings,
-        records: Records,
-        people: Option<people::People>,
-    ) -> Result<Inner, Error> {
+    pub(super) fn build(s: &Settings, records: Records, people: Option<people::People>) -> Inner {
         let n = records.len();
         let g = &records.given_dict.values;
         let sd = &records.surname_dict.values;
@@ -83,7 +79,7 @@ impl Inner {
         for r in 0..n as u32 {
             inner.count(s, r, true);
         }
-        Ok(inner)
+        inner
     }
 
     /// Adds (or takes away) row `row` from the term-frequency counts.
@@ -455,7 +451,7 @@ impl Inner {
     }
 
     /// The answer's form of a scored candidate.
-    pub(super) fn candidate(&self, s: &Settings, c: Scored, explain: bool) -> Candidate {
+    pub(super) fn candidate(&self, s: &Settings, c: &Scored, explain: bool) -> Candidate {
         let explanation = explain.then(|| s.weights.explain(c.vector, |k| self.freq(s, k, c.row)));
         let match_w = crate::link::odds_bits(s.model.thresholds().match_probability);
         let reason = c.decision.and_then(|d| {

@@ -58,13 +58,12 @@ impl RawColumn {
                 let next = u32::try_from(self.ends.len()).unwrap_or(NONE - 1);
                 let (bytes, ends) = (&self.bytes, &self.ends);
                 let get = |id: u32| &bytes[span(ends, id)];
-                match find_or_insert(&mut self.table, get, f, next) {
-                    Some(id) => id,
-                    None => {
-                        self.bytes.extend_from_slice(f);
-                        self.ends.push(self.bytes.len());
-                        next
-                    }
+                if let Some(id) = find_or_insert(&mut self.table, get, f, next) {
+                    id
+                } else {
+                    self.bytes.extend_from_slice(f);
+                    self.ends.push(self.bytes.len());
+                    next
                 }
             }
             _ => NONE,

@@ -97,6 +97,15 @@ pub(super) fn norm_nhs(raw: &[u8], accept_test: bool) -> Normalised<u64> {
     })
 }
 
+/// A normalised value's status (value, missing or invalid) and the value itself.
+fn split<T>(n: Normalised<T>) -> (Normalised<()>, Option<T>) {
+    match n {
+        Normalised::Value(v) => (Normalised::Value(()), Some(v)),
+        Normalised::Missing => (Normalised::Missing, None),
+        Normalised::Invalid(p) => (Normalised::Invalid(p), None),
+    }
+}
+
 /// One record's fields normalised as a file's rows are (the same functions, so a record
 /// queried or inserted one at a time gets exactly the values it would get in a batch):
 /// `raw(role)` gives a role's raw value (several address columns already joined), `other(i)`
@@ -115,13 +124,6 @@ pub(crate) fn normalise_record<'a>(
             problems.push((role, p));
         }
     };
-    pub(super) fn split<T>(n: Normalised<T>) -> (Normalised<()>, Option<T>) {
-        match n {
-            Normalised::Value(v) => (Normalised::Value(()), Some(v)),
-            Normalised::Missing => (Normalised::Missing, None),
-            Normalised::Invalid(p) => (Normalised::Invalid(p), None),
-        }
-    }
     let get = |role: Role| raw(role).map(<[u8]>::trim_ascii).filter(|r| !r.is_empty());
     let mut row = NewRow {
         id: id.to_string(),
@@ -186,6 +188,10 @@ pub(crate) fn normalise_record<'a>(
 /// `Ok(None)` when missing (or a placeholder), `Err(problem)` when invalid (the problem's
 /// name, never the value). Names and addresses as compared (`"obrien"`), dates as
 /// `YYYY-MM-DD`, sex as `M` or `F`, postcodes in canonical form, NHS numbers as ten digits.
+///
+/// # Errors
+///
+/// The problem's name (`"impossible date"`) when the value is invalid.
 ///
 /// # Example
 ///

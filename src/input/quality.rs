@@ -61,16 +61,15 @@ pub(super) fn column_quality(
                 .unwrap_or(Status::Missing)
         };
         if let Status::Invalid(p) = status {
-            let e = match q.problems.iter_mut().position(|x| x.problem == p) {
-                Some(i) => &mut q.problems[i],
-                None => {
-                    q.problems.push(ProblemCount {
-                        problem: p,
-                        count: 0,
-                        first_lines: Vec::new(),
-                    });
-                    q.problems.last_mut().expect("just pushed")
-                }
+            let e = if let Some(i) = q.problems.iter_mut().position(|x| x.problem == p) {
+                &mut q.problems[i]
+            } else {
+                q.problems.push(ProblemCount {
+                    problem: p,
+                    count: 0,
+                    first_lines: Vec::new(),
+                });
+                q.problems.last_mut().expect("just pushed")
             };
             e.count += 1;
             if e.first_lines.len() < FIRST_LINES {

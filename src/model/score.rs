@@ -22,7 +22,7 @@ pub struct Scorer<'a> {
 #[derive(Clone)]
 pub(crate) struct Weights {
     /// Per comparison per level: log2(m/u).
-    weights: Vec<Vec<f64>>,
+    levels: Vec<Vec<f64>>,
     /// Per comparison: (exact level, u of it) when term-frequency adjusted.
     tf: Vec<Option<(u8, f64)>>,
     prior: f64,
@@ -120,7 +120,7 @@ impl Weights {
             .collect();
         Weights {
             names,
-            weights,
+            levels: weights,
             tf,
             prior: model.prior_weight(),
             vetoes,
@@ -171,7 +171,7 @@ impl Weights {
     #[inline]
     pub(crate) fn total(&self, v: u64, freq: impl Fn(usize) -> Option<f64>) -> MatchWeight {
         let mut w = self.prior;
-        for (c, ws) in self.weights.iter().enumerate() {
+        for (c, ws) in self.levels.iter().enumerate() {
             let l = level_of(v, c);
             w += ws[usize::from(l)] + self.tf_adjustment(c, l, &freq);
         }
@@ -187,7 +187,7 @@ impl Weights {
             .enumerate()
             .map(|(c, (field, levels))| {
                 let l = level_of(v, c);
-                let weight = self.weights[c][usize::from(l)];
+                let weight = self.levels[c][usize::from(l)];
                 let tf_adjustment = self.tf_adjustment(c, l, &freq);
                 total += weight + tf_adjustment;
                 Contribution {

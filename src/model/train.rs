@@ -284,10 +284,8 @@ impl Session {
                 .any(|(c, x)| anchored_bits & (1 << c) != 0 && key_reads(&rule.keys()[0].field, x));
         let trust = if on_anchored_id && r.converged {
             2
-        } else if r.converged && r.lambda < 0.5 {
-            1
         } else {
-            0
+            usize::from(r.converged && r.lambda < 0.5)
         };
         Ok(Some(Session {
             rule: rule.clone(),
@@ -396,7 +394,7 @@ fn combine_m(
         .collect()
 }
 
-/// λ for all pairs and every session's summary. Each session implies λ_s × pairs_s /
+/// λ for all pairs and every session's summary. Each session implies `λ_s` × `pairs_s` /
 /// (total × P(rule keeps | match)). Only the most trusted sessions count: a session on an
 /// anchored identifier alone (on the generator's 14M-person dedupe it gives λ within 5% of
 /// the truth, where the name and date-of-birth sessions, whose pairs are mostly namesakes at
@@ -610,6 +608,10 @@ fn mask_bits(masked: u32) -> u64 {
 }
 
 /// The levels of a comparison at which a blocking key on its field would agree.
+#[allow(
+    clippy::match_same_arms,
+    reason = "a table: one row per kind and transform, read top to bottom"
+)]
 fn agreeing_levels(c: &Comparison, key: &Key) -> Vec<usize> {
     let n = c.level_names().len();
     let t = key.transform;

@@ -108,7 +108,7 @@ impl Date {
     }
     /// YYYYMMDD as an integer.
     pub fn to_u32(self) -> u32 {
-        self.year as u32 * 10000 + self.month as u32 * 100 + self.day as u32
+        u32::from(self.year) * 10000 + u32::from(self.month) * 100 + u32::from(self.day)
     }
     /// Inverse of `to_u32`.
     pub fn from_u32(v: u32) -> Option<Date> {
@@ -443,6 +443,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[allow(
+        clippy::unnecessary_wraps,
+        reason = "the parsers under test return Option"
+    )]
     fn d(y: u16, m: u8, day: u8) -> Option<Date> {
         Some(Date::new(y, m, day).expect("test date is valid"))
     }

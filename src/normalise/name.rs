@@ -554,7 +554,10 @@ mod tests {
         ] {
             assert!(formals.contains(&f), "{f}");
         }
-        assert_eq!(nickname_map().get("william").map(|v| v.len()), Some(1));
+        assert_eq!(
+            nickname_map().get("william").map(std::vec::Vec::len),
+            Some(1)
+        );
     }
 
     proptest! {

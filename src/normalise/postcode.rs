@@ -153,7 +153,7 @@ impl UkPostcode {
     /// "LS".
     pub fn area(&self) -> &str {
         let d = self.district();
-        let n = d.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
+        let n = d.bytes().take_while(u8::is_ascii_alphabetic).count();
         d.get(..n).unwrap_or_default()
     }
     /// The outward code, "LS1" (the same as [`UkPostcode::district`]).

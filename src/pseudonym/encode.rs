@@ -75,7 +75,7 @@ pub fn encoded_header(options: EncodeOptions) -> Vec<&'static str> {
         },
         SCHEME_COLUMN,
     ];
-    h.extend(token_fields(options).map(|f| f.token_column()));
+    h.extend(token_fields(options).map(super::Field::token_column));
     h.extend(BLOOM_COLUMNS.iter().map(|(c, _)| *c));
     h
 }
@@ -118,7 +118,7 @@ pub fn field_value(records: &Records, field: Field, row: u32) -> Option<String> 
         Field::Dob => records.date_of_birth(row).map(|d| d.to_string()),
         Field::DobSwapped => records
             .date_of_birth(row)
-            .and_then(|d| d.swapped_day_month())
+            .and_then(super::super::normalise::date::Date::swapped_day_month)
             .map(|d| d.to_string()),
         Field::DobYearMonth => records
             .date_of_birth(row)

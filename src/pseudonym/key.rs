@@ -116,6 +116,7 @@ impl Key {
     }
 
     /// The project key for `project` at `version`, derived from this master key.
+    #[must_use]
     pub fn project(&self, project: &str, version: u32) -> Key {
         let mut h = blake3::Hasher::new_derive_key(PROJECT_CONTEXT);
         h.update(&self.0);

@@ -186,7 +186,7 @@ fn date_digits(d: Date) -> Option<[u8; 8]> {
     Some(out)
 }
 
-fn date_from_digits(d: &[u8; 8]) -> Date {
+fn date_from_digits(d: [u8; 8]) -> Date {
     let n = |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
     Date {
         year: n(0..4) as i32,
@@ -212,7 +212,7 @@ pub(crate) fn date_digit_error(rng: &mut Rng, d: Date, latest: Date) -> Option<D
         let pos = 2 + rng.index(6);
         let new = rng.below(9) as u8;
         x[pos] = if new >= x[pos] { new + 1 } else { new };
-        let e = date_from_digits(&x);
+        let e = date_from_digits(x);
         if plausible(e, latest) {
             return Some(e);
         }
@@ -232,7 +232,7 @@ pub(crate) fn date_transposition(rng: &mut Rng, d: Date, latest: Date) -> Option
         }
         let mut x = digits;
         x.swap(pos, pos + 1);
-        let e = date_from_digits(&x);
+        let e = date_from_digits(x);
         if plausible(e, latest) {
             return Some(e);
         }
@@ -340,7 +340,7 @@ mod tests {
         {
             assert!(strip_diacritics(name).is_ascii(), "{name}");
         }
-        for name in super::super::tables::tables().surnames.iter() {
+        for name in &super::super::tables::tables().surnames {
             assert!(strip_diacritics(name).is_ascii(), "{name}");
         }
     }

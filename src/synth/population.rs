@@ -551,11 +551,7 @@ impl HouseholdBuilder<'_> {
             self.members[child].namesake = true;
         }
         let room = max.saturating_sub(self.members.len());
-        let extra = if room > 0 && self.rng.chance(0.4) {
-            1
-        } else {
-            0
-        };
+        let extra = i32::from(room > 0 && self.rng.chance(0.4));
         for _ in 0..extra {
             let age = self.rng.range(0, oldest_child.min(17));
             self.add_child(age, group, surname, surname2);

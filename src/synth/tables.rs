@@ -168,6 +168,34 @@ fn given_index(sex: Sex, era: usize, group: usize) -> usize {
 }
 
 fn parse_all() -> Tables {
+    let (given, given_by) = parse_given();
+    let (surnames, surname_by) = parse_surnames();
+    let (districts, district_weights) = parse_districts();
+    let streets: Vec<Box<str>> = lines(STREETS).map(Into::into).collect();
+    let (suffixes, suffix_weights) = parse_suffixes();
+    let nicknames = parse_nicknames();
+    let mut groups = Weighted::default();
+    for (g, w) in GROUP_WEIGHTS.iter().enumerate() {
+        groups.push(g as u16, u64::from(*w));
+    }
+
+    Tables {
+        given,
+        given_by,
+        surnames,
+        surname_by,
+        districts,
+        district_weights,
+        streets,
+        suffixes,
+        suffix_weights,
+        groups,
+        nicknames,
+    }
+}
+
+/// Given names, and their weights by sex, era and origin group.
+fn parse_given() -> (Vec<GivenName>, Vec<Weighted>) {
     let mut given = Vec::new();
     let mut given_by: Vec<Weighted> = (0..2 * ERAS * GROUPS)
         .map(|_| Weighted::default())
@@ -198,7 +226,11 @@ fn parse_all() -> Tables {
             sex,
         });
     }
+    (given, given_by)
+}
 
+/// Surnames, and their weights by origin group.
+fn parse_surnames() -> (Vec<Box<str>>, Vec<Weighted>) {
     let mut surnames = Vec::new();
     let mut surname_by: Vec<Weighted> = (0..GROUPS).map(|_| Weighted::default()).collect();
     for line in lines(SURNAMES) {
@@ -215,7 +247,11 @@ fn parse_all() -> Tables {
         surname_by[usize::from(group)].push(idx, weight);
         surnames.push(name.into());
     }
+    (surnames, surname_by)
+}
 
+/// Postcode districts with their towns and weights.
+fn parse_districts() -> (Vec<District>, Weighted) {
     let mut districts = Vec::new();
     let mut district_weights = Weighted::default();
     for line in lines(POSTCODES) {
@@ -232,9 +268,11 @@ fn parse_all() -> Tables {
             town: town.into(),
         });
     }
+    (districts, district_weights)
+}
 
-    let streets: Vec<Box<str>> = lines(STREETS).map(Into::into).collect();
-
+/// Street suffixes with their weights and abbreviations.
+fn parse_suffixes() -> (Vec<Suffix>, Weighted) {
     let mut suffixes = Vec::new();
     let mut suffix_weights = Weighted::default();
     for line in lines(STREET_SUFFIXES) {
@@ -251,7 +289,11 @@ fn parse_all() -> Tables {
             abbreviation: (!abbreviation.is_empty()).then(|| abbreviation.into()),
         });
     }
+    (suffixes, suffix_weights)
+}
 
+/// Nicknames of each formal given name.
+fn parse_nicknames() -> FxHashMap<Box<str>, Vec<Box<str>>> {
     let mut nicknames = FxHashMap::default();
     for line in lines(NICKNAMES) {
         let Some((formal, rest)) = line.split_once(':') else {
@@ -267,25 +309,7 @@ fn parse_all() -> Tables {
             nicknames.insert(formal.trim().into(), list);
         }
     }
-
-    let mut groups = Weighted::default();
-    for (g, w) in GROUP_WEIGHTS.iter().enumerate() {
-        groups.push(g as u16, u64::from(*w));
-    }
-
-    Tables {
-        given,
-        given_by,
-        surnames,
-        surname_by,
-        districts,
-        district_weights,
-        streets,
-        suffixes,
-        suffix_weights,
-        groups,
-        nicknames,
-    }
+    nicknames
 }
 
 impl Tables {

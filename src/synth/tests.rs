@@ -478,9 +478,7 @@ fn one_million_people_timing() {
         rayon::current_num_threads()
     );
     for (f, rows) in &summary.files {
-        let size = std::fs::metadata(dir.path().join(f))
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let size = std::fs::metadata(dir.path().join(f)).map_or(0, |m| m.len());
         println!("{f}: {rows} rows, {size} bytes");
     }
 }
