@@ -1,4 +1,4 @@
-//! Blocking rules chosen from the data (issue 11).
+//! Blocking rules chosen from the data.
 //!
 //! The default rules for clear text assume a date of birth, a postcode and an NHS number. Data
 //! from elsewhere may have none of them (FEBRL has no NHS number and Australian postcodes; a

@@ -379,8 +379,7 @@ mod tests {
 
     #[test]
     fn person_id_is_fixed_for_a_member() {
-        // Regression guard: person ids must not change between releases, so the value is
-        // frozen (the earlier version compared the function with itself, which cannot fail).
+        // Person ids must not change between releases, so the expected id is written out.
         let a = person_id(0, "GP00000001");
         assert_eq!(a, "P4a924cb17b559514");
         assert_ne!(a, person_id(1, "GP00000001"));

@@ -395,8 +395,8 @@ mod tests {
         assert_eq!(back, rules);
     }
 
-    /// `dob:swap` holds for equal dates and for day and month swapped (the assertions of the
-    /// former `swap_day_month` helper, now `Date::swapped_day_month`, through the ladder).
+    /// `dob:swap` holds for equal dates and for day and month swapped (`Date::swapped_day_month`),
+    /// checked through the ladder.
     #[test]
     fn dob_swap_accepts_equal_and_swapped_dates_only() {
         let left = "id,nhs_number,dob\nA,9434765919,1980-01-02\nB,4010232137,1980-01-13\nC,9990000018,1980-01-01\n";

@@ -2,8 +2,9 @@
 """Structure figures of the carematch crates, for the codebase issue's before/after table.
 
 Prints: the largest source files and functions (lines), the number of names the library's
-root re-exports, the module dependency graph of `src/` at the level of its top modules and
-its cycles. Run from the repository root: `python3 benches/structure/stats.py`.
+root re-exports, the module dependency graph of `src/` at the level of its top modules (a
+name reached through the crate root's re-exports, `crate::Records`, counts for the module it
+comes from) and its cycles. Run from the repository root: `python3 benches/structure/stats.py`.
 
 Functions are found by a brace-matching scan (comments and strings skipped), which is exact
 for rustfmt-formatted code; a function's lines run from its `fn` line to its closing brace.
@@ -120,6 +121,20 @@ def top_module(path: Path) -> str:
 EDGES = {}
 
 
+def root_names():
+    """Names the crate root re-exports, with the module each comes from."""
+    text = strip((ROOT / "src/lib.rs").read_text())
+    names = {}
+    for m in re.finditer(r"pub use\s+([a-z_][a-z0-9_]*)::([^;]+);", text):
+        module, body = m.group(1), m.group(2)
+        inner = body[body.index("{") + 1:body.rindex("}")] if "{" in body else body
+        for item in inner.split(","):
+            item = item.strip().split(" as ")[-1].strip()
+            if item:
+                names[item.split("::")[-1]] = module
+    return names
+
+
 def module_graph():
     graph = {}
     for f in rust_files("src"):
@@ -132,6 +147,11 @@ def module_graph():
         if cut:
             text = text[:cut.start()]
         deps = set(re.findall(r"crate::([a-z_][a-z0-9_]*)", text))
+        # Names reached through the crate root's re-exports count for their module.
+        roots = root_names()
+        deps.update(roots[n] for n in re.findall(r"crate::([A-Z][A-Za-z0-9_]*|[A-Z_]+)\b", text) if n in roots)
+        for m in re.finditer(r"crate::\{([^;]*)\}", text):
+            deps.update(roots[n] for n in re.findall(r"\b([A-Z][A-Za-z0-9_]*)\b", m.group(1)) if n in roots)
         for m in re.finditer(r"crate::\{([^;]*)\}", text):
             deps.update(re.findall(r"(?:^|[,{])\s*([a-z_][a-z0-9_]*)", m.group(1)))
         for dep in deps:

@@ -20,20 +20,6 @@ pub const CAREMATCH_DECISION_AMBIGUOUS: u32 = 3;
 /// No candidate reaches the review threshold (a query's decision; a candidate below it).
 pub const CAREMATCH_DECISION_NO_MATCH: u32 = 4;
 
-/// An explanation as the JSON text the C API hands out.
-pub(crate) fn explanation_json(e: &carematch::Explanation) -> String {
-    let parts: Vec<serde_json::Value> = e
-        .contributions
-        .iter()
-        .map(|c| {
-            serde_json::json!({"field": c.field, "level": c.level, "weight": c.weight,
-                               "tf": c.tf_adjustment})
-        })
-        .collect();
-    serde_json::json!({"prior": e.prior, "comparisons": parts, "match_weight": e.weight.bits()})
-        .to_string()
-}
-
 /// The number of a pair decision.
 pub(crate) fn decision_code(d: Option<Decision>) -> u32 {
     match d {
@@ -364,7 +350,7 @@ pub unsafe extern "C" fn carematch_result_explain(
             )
         })?;
         let e = carematch::Scorer::new(model, &r.records)?.explain(link.pair);
-        let json = explanation_json(&e);
+        let json = crate::model::explanation_json(&e);
         caller.text_out(&json, buf, len, out_written)
     })
 }

@@ -51,6 +51,20 @@ pub(crate) fn train(
     train_on(&records_of(&batches)?)
 }
 
+/// An explanation as the JSON text the C API hands out.
+pub(crate) fn explanation_json(e: &carematch::Explanation) -> String {
+    let parts: Vec<serde_json::Value> = e
+        .contributions
+        .iter()
+        .map(|c| {
+            serde_json::json!({"field": c.field, "level": c.level, "weight": c.weight,
+                               "tf": c.tf_adjustment})
+        })
+        .collect();
+    serde_json::json!({"prior": e.prior, "comparisons": parts, "match_weight": e.weight.bits()})
+        .to_string()
+}
+
 /// Trains on a store of one source (dedupe) or two (link), with the default config.
 pub(crate) fn train_on(records: &carematch::Records) -> Result<Model, Failure> {
     let config = Config::default();
@@ -156,7 +170,7 @@ pub unsafe extern "C" fn carematch_model_explain_pair(
             right: row(1, right_row)?,
         };
         let e = carematch::Scorer::new(&m.0, &records)?.explain(pair);
-        let json = crate::linkage::explanation_json(&e);
+        let json = explanation_json(&e);
         caller.text_out(&json, buf, len, out_written)
     })
 }

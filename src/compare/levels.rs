@@ -242,9 +242,9 @@ pub(super) fn swapped(x: &RowFeatures, y: &RowFeatures, lookup: &Lookup<'_>) -> 
 }
 
 pub(super) fn exactly_swapped(x: &RowFeatures, y: &RowFeatures, outside: Option<&Outside>) -> bool {
-    // Every id must be present: NONE == NONE is not agreement (regression: a missing surname
-    // on one side made "John" / ("Elizabeth", "John") look swapped; found by the oracle test
-    // `fast_comparisons_equal_naive_ones`).
+    // Every id must be present: NONE == NONE is not agreement, or a record with given name
+    // "John" and no surname would look swapped with ("Elizabeth", "John"). The oracle test
+    // `fast_comparisons_equal_naive_ones` covers this.
     let other = match outside {
         None => y.given_as_surname != NONE && x.surname != NONE && y.given_as_surname == x.surname,
         Some(o) => o.surname_as_given != NONE && y.given != NONE && o.surname_as_given == y.given,
@@ -261,7 +261,7 @@ pub(super) fn exactly_swapped(x: &RowFeatures, y: &RowFeatures, outside: Option<
 pub(super) const SWAP_SIMILARITY: f64 = 0.9;
 
 /// True when each record's given name is, but for a typo, the other's surname (and neither
-/// record's own names agree): issue 11, FEBRL swaps names and then misspells one. Names that
+/// record's own names agree): FEBRL, for one, swaps names and then misspells one. Names that
 /// start with different letters are not compared (cheap, and typos rarely hit the first).
 pub(super) fn fuzzily_swapped(x: &RowFeatures, y: &RowFeatures, lookup: &Lookup<'_>) -> bool {
     if x.given == NONE || x.surname == NONE || y.given == NONE || y.surname == NONE {
