@@ -8,10 +8,12 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+use carematch::block::Blocker;
 use carematch::compare::{Comparison, jaro_winkler};
+use carematch::model::TrainOptions;
 use carematch::normalise::{date, name, nhs_number, postcode, text};
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{Blocker, BlockingRule, Linker, Model, Records, RecordsBuilder, TrainOptions};
+use carematch::{BlockingRule, Linker, Model, Records, RecordsBuilder};
 
 const NAMES: &[&str] = &[
     "Mr John SMITH",
@@ -116,7 +118,7 @@ fn bench_pipeline(c: &mut Criterion) {
     generate(&options, dir.path()).unwrap();
     let records = load(dir.path());
     let rows = records.len() as u64;
-    let mode = carematch::link_mode(&records, 0, 1).unwrap();
+    let mode = carematch::block::Mode::link(&records, 0, 1).unwrap();
     let rules_only = Linker::new().build().unwrap();
     let expected = rules_only.link(&records, 0, 1).unwrap();
     let expected_matches = expected.matches().count();
@@ -148,12 +150,13 @@ fn bench_pipeline(c: &mut Criterion) {
             assert_eq!(n, blocked);
         });
     });
-    let pairs: Vec<carematch::Pair> = Blocker::new(&records, &BlockingRule::defaults(), &mode)
-        .unwrap()
-        .pairs(usize::MAX)
-        .flatten()
-        .collect();
-    let scorer = carematch::Scorer::new(&model, &records).unwrap();
+    let pairs: Vec<carematch::block::Pair> =
+        Blocker::new(&records, &BlockingRule::defaults(), &mode)
+            .unwrap()
+            .pairs(usize::MAX)
+            .flatten()
+            .collect();
+    let scorer = carematch::model::Scorer::new(&model, &records).unwrap();
     let strong = pairs
         .iter()
         .filter(|&&p| scorer.weight(p).bits() > 0.0)
@@ -294,7 +297,7 @@ fn bench_index(c: &mut Criterion) {
     };
     generate(&options, dir.path()).unwrap();
     let both = load(dir.path());
-    let mode = carematch::link_mode(&both, 0, 1).unwrap();
+    let mode = carematch::block::Mode::link(&both, 0, 1).unwrap();
     let model = Model::train(
         &both,
         &mode,
@@ -307,15 +310,15 @@ fn bench_index(c: &mut Criterion) {
     let (population, _) = b.build().unwrap();
     let index = carematch::Index::builder(model).build(population).unwrap();
     let queries = index.read_csv(&dir.path().join("hospital.csv")).unwrap();
-    let opts = carematch::QueryOptions::default();
+    let opts = carematch::index::QueryOptions::default();
     // Each iteration answers one record; the answers are known beforehand.
-    let expected: Vec<carematch::QueryDecision> = queries
+    let expected: Vec<carematch::index::QueryDecision> = queries
         .iter()
         .map(|q| index.query(q, &opts).unwrap().decision)
         .collect();
     let matched = expected
         .iter()
-        .filter(|d| **d == carematch::QueryDecision::Match)
+        .filter(|d| **d == carematch::index::QueryDecision::Match)
         .count();
     assert!(
         matched * 2 > queries.len(),

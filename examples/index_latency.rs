@@ -15,11 +15,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use carematch::evaluate::PairFile;
+use carematch::index::{QueryDecision, QueryOptions, Record};
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{
-    Config, Evaluation, Index, Linker, Model, PairFile, QueryDecision, QueryOptions, Record,
-    Records, RecordsBuilder,
-};
+use carematch::{Config, Evaluation, Index, Linker, Model, Records, RecordsBuilder};
 
 struct Args {
     people: u64,
@@ -115,7 +114,7 @@ fn batch_link(
             let d = format!(
                 "{} {:?}",
                 l.decision.as_str(),
-                l.weight.map(carematch::MatchWeight::bits)
+                l.weight.map(carematch::model::MatchWeight::bits)
             );
             (key(l), d)
         })
@@ -174,7 +173,7 @@ fn main() {
     let config = Config::default();
     let t = Instant::now();
     let both = read(&[&gp, &hospital]);
-    let mode = carematch::link_mode(&both, 0, 1).expect("mode");
+    let mode = carematch::block::Mode::link(&both, 0, 1).expect("mode");
     let (model, _) = config.train(&both, &mode, Vec::new()).expect("train");
     let rules = config.rules_for(&both);
     let sizes = (both.sources()[0].rows.len(), both.sources()[1].rows.len());

@@ -9,7 +9,8 @@
 use std::path::Path;
 
 use carematch::compare::Comparison;
-use carematch::{Linker, Model, RecordsBuilder, TrainOptions};
+use carematch::model::TrainOptions;
+use carematch::{Linker, Model, RecordsBuilder};
 
 fn main() -> Result<(), carematch::Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,7 +32,7 @@ fn main() -> Result<(), carematch::Error> {
 
     // 3. Train a Fellegi-Sunter model on these two files: u from random pairs, m and the
     //    prior by EM on counts of distinct comparison vectors.
-    let mode = carematch::link_mode(&records, 0, 1)?;
+    let mode = carematch::block::Mode::link(&records, 0, 1)?;
     let model = Model::train(
         &records,
         &mode,

@@ -242,7 +242,7 @@ impl BlockingRule {
     ///
     /// # Errors
     ///
-    /// A config error when `keys` is empty or has more than [`MAX_KEYS`], or a key reads a
+    /// A config error when `keys` is empty or has more than six keys, or a key reads a
     /// column whose name cannot be written in a rule (empty, with spaces around it, a control
     /// character or one of `& : | ( )`): a rule is
     /// saved as text (in the model file) and must read back as the same rule.
@@ -743,7 +743,7 @@ const ESTIMATE_ROWS: u32 = 50_000;
 /// # Errors
 ///
 /// A config error when the rule names a column the input does not have.
-pub fn estimate_comparisons(
+pub(crate) fn estimate_comparisons(
     records: &Records,
     rule: &BlockingRule,
     mode: &Mode,
@@ -790,7 +790,7 @@ pub fn estimate_comparisons(
 }
 
 /// The most keys a blocking rule may have.
-pub const MAX_KEYS: usize = 6;
+pub(crate) const MAX_KEYS: usize = 6;
 
 /// Gives each row a dense id for its key tuple under `rule` (NONE when any part is
 /// missing): the tuples are sorted in parallel and numbered in sorted order, so ids depend on

@@ -328,7 +328,7 @@ mod tests {
              3,Mary,Jones,4 High Street\n\
              4,Maty,Jones,4 High St\n",
         );
-        let mode = crate::dedupe_mode(&r, 0).unwrap();
+        let mode = crate::link::dedupe_mode(&r, 0).unwrap();
         let c = choose(&r, &mode, BlockingRule::defaults(), &[], 5.0, 0).unwrap();
         let rules = c.rules();
         assert!(
@@ -340,7 +340,7 @@ mod tests {
         let has = |s: &str| rules.iter().any(|r| r.to_string() == s);
         assert!(has("names:soundex & address:street"), "{c}");
         assert!(has("surname:soundex & address:street"), "{c}");
-        let b = crate::Blocker::new(&r, &rules, &mode).unwrap();
+        let b = crate::block::Blocker::new(&r, &rules, &mode).unwrap();
         let pairs: usize = b.pairs(100).map(|p| p.len()).sum();
         assert_eq!(pairs, 2, "{c}");
     }
@@ -353,7 +353,7 @@ mod tests {
             csv.push_str(&format!("{i},Name{},Surname{},1980-01-01\n", i % 7, i % 5));
         }
         let r = store(&csv);
-        let mode = crate::dedupe_mode(&r, 0).unwrap();
+        let mode = crate::link::dedupe_mode(&r, 0).unwrap();
         // 40 records with one date of birth: `dob` alone makes 780 comparisons.
         let tight = choose(&r, &mode, Vec::new(), &[], 1.0, 0).unwrap();
         let dob = |c: &BlockingChoice| {

@@ -44,10 +44,10 @@ pub struct Config {
     /// every carried column that every input has.
     pub comparisons: Option<Vec<ComparisonConfig>>,
     /// Prediction blocking rules; `None` to choose them from the data: the defaults, then
-    /// rules from a pool within `blocking_budget` (see [`crate::BlockingChoice`]).
+    /// rules from a pool within `blocking_budget` (see [`crate::choice::BlockingChoice`]).
     pub blocking: Option<Vec<BlockingRule>>,
     /// Comparisons per record the chosen blocking rules may generate in all; `None` for
-    /// [`crate::DEFAULT_BUDGET_PER_RECORD`]. Ignored when `blocking` is set.
+    /// [`crate::choice::DEFAULT_BUDGET_PER_RECORD`]. Ignored when `blocking` is set.
     pub blocking_budget: Option<f64>,
     /// Training blocking rules (one EM session each); `None` for the defaults of
     /// [`TrainOptions`].
@@ -158,7 +158,7 @@ impl Config {
     pub fn train_options_for(
         &self,
         records: &Records,
-        mode: &crate::Mode,
+        mode: &crate::block::Mode,
     ) -> Result<TrainOptions, Error> {
         let mut o = self.train_options();
         if self.training_rules.is_none() && !records.is_encoded() {
@@ -193,7 +193,7 @@ impl Config {
 
     /// The model's prediction blocking rules: the config's, or for pseudonymised input its
     /// defaults, or for clear text the defaults and the rules chosen from the data within the
-    /// budget (see [`crate::BlockingChoice`]).
+    /// budget (see [`crate::choice::BlockingChoice`]).
     ///
     /// # Errors
     ///
@@ -202,10 +202,10 @@ impl Config {
     pub fn blocking_for(
         &self,
         records: &Records,
-        mode: &crate::Mode,
-    ) -> Result<crate::BlockingChoice, Error> {
+        mode: &crate::block::Mode,
+    ) -> Result<crate::choice::BlockingChoice, Error> {
         if let Some(b) = &self.blocking {
-            return Ok(crate::BlockingChoice::given(b.clone()));
+            return Ok(crate::choice::BlockingChoice::given(b.clone()));
         }
         let per_record = self.budget_per_record()?;
         if records.is_encoded() {
@@ -251,7 +251,7 @@ impl Config {
     fn budget_per_record(&self) -> Result<f64, Error> {
         let per_record = self
             .blocking_budget
-            .unwrap_or(crate::DEFAULT_BUDGET_PER_RECORD);
+            .unwrap_or(crate::choice::DEFAULT_BUDGET_PER_RECORD);
         if per_record.is_finite() && per_record >= 0.0 {
             Ok(per_record)
         } else {
@@ -275,9 +275,9 @@ impl Config {
     pub fn train(
         &self,
         records: &Records,
-        mode: &crate::Mode,
-        labelled: Vec<crate::Pair>,
-    ) -> Result<(crate::Model, crate::BlockingChoice), Error> {
+        mode: &crate::block::Mode,
+        labelled: Vec<crate::block::Pair>,
+    ) -> Result<(crate::Model, crate::choice::BlockingChoice), Error> {
         let comparisons = self.comparisons(records)?;
         let mut options = self.train_options_for(records, mode)?;
         options.labelled = labelled;
@@ -731,7 +731,7 @@ mod tests {
         assert!(kinds.contains(&("soc_sec_id".into(), crate::compare::Kind::Identifier)));
         assert!(kinds.contains(&("state".into(), crate::compare::Kind::Text)));
         assert!(
-            c.blocking_for(&r, &crate::dedupe_mode(&r, 0).unwrap())
+            c.blocking_for(&r, &crate::link::dedupe_mode(&r, 0).unwrap())
                 .unwrap()
                 .rules()
                 .iter()
@@ -739,7 +739,7 @@ mod tests {
         );
         assert!(c.rules_for(&r).iter().any(|m| m.name() == "soc_sec_id-dob"));
         assert!(
-            c.train_options_for(&r, &crate::dedupe_mode(&r, 0).unwrap())
+            c.train_options_for(&r, &crate::link::dedupe_mode(&r, 0).unwrap())
                 .unwrap()
                 .sessions
                 .iter()
@@ -764,7 +764,7 @@ mod tests {
             transform: crate::block::Transform::Exact,
         };
         assert!(BlockingRule::new(vec![key]).is_err());
-        let mode = crate::dedupe_mode(&r, 0).unwrap();
+        let mode = crate::link::dedupe_mode(&r, 0).unwrap();
         for rule in Config::default().blocking_for(&r, &mode).unwrap().rules() {
             let back: BlockingRule = rule.to_string().parse().unwrap();
             assert_eq!(back, rule);
@@ -776,7 +776,7 @@ mod tests {
     #[test]
     fn a_negative_or_nan_blocking_budget_is_a_config_error() {
         let r = store("id,given_name,dob\n1,Ann,1980-01-01\n2,Ann,1980-01-01\n");
-        let mode = crate::dedupe_mode(&r, 0).unwrap();
+        let mode = crate::link::dedupe_mode(&r, 0).unwrap();
         for bad in ["-1", "-0.5"] {
             let c = Config::from_json(&format!("{{\"blocking_budget\": {bad}}}")).unwrap();
             let e = c.blocking_for(&r, &mode).unwrap_err();

@@ -84,6 +84,12 @@ impl Error {
         self.kind == ErrorKind::Config
     }
 
+    /// A usage error: the caller (a program, a command line) asked for something that
+    /// cannot be done as asked. `message` must not contain patient values.
+    pub fn usage(message: &str) -> Error {
+        Error::new(ErrorKind::Usage, message)
+    }
+
     /// The message, without the kind.
     pub fn message(&self) -> &str {
         &self.message
@@ -94,11 +100,6 @@ impl Error {
 /// be used) with `msg`, which must not contain patient values.
 pub(crate) fn config_err(msg: String) -> Error {
     Error::new(ErrorKind::Config, msg)
-}
-
-/// A usage error: the caller asked for something that cannot be done as asked.
-pub fn usage_error(message: &str) -> Error {
-    Error::new(ErrorKind::Usage, message)
 }
 
 /// `file: line N, column 'c': problem`, leaving out the parts that are unknown.

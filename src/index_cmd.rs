@@ -7,8 +7,9 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 
 use carematch::files::FileLock;
+use carematch::index::QueryOptions;
 use carematch::index::{MAX_QUERY_BYTES, PersonChange};
-use carematch::{Config, Error, Index, Model, QueryOptions};
+use carematch::{Config, Error, Index, Model};
 
 /// The index subcommands.
 #[derive(Subcommand)]
@@ -108,7 +109,7 @@ fn build(a: &BuildArgs) -> Result<(), Error> {
     let (mut model, label) = if let Some(p) = &a.model {
         (Model::load(p)?, "model file")
     } else {
-        let mode = carematch::dedupe_mode(&records, 0)?;
+        let mode = carematch::block::Mode::dedupe(&records, 0)?;
         (
             crate::trained(&config, &records, &mode, None, &progress)?,
             "default",
@@ -153,7 +154,7 @@ fn query(a: &QueryArgs) -> Result<(), Error> {
         let too_long = match read_line_capped(&mut stdin, &mut line, MAX_QUERY_BYTES) {
             Ok(None) => break,
             Ok(Some(too_long)) => too_long,
-            Err(_) => return Err(carematch::usage_error("stdin: cannot read")),
+            Err(_) => return Err(carematch::Error::usage("stdin: cannot read")),
         };
         n += 1;
         let answer = if too_long {
@@ -245,9 +246,9 @@ fn add(a: &AddArgs) -> Result<(), Error> {
     let secs = t.elapsed().as_secs_f64();
     let mut outputs = crate::Outputs::default();
     if let Some(p) = &a.out {
-        outputs.add(carematch::stage_csv(
+        outputs.add(carematch::output::stage_csv(
             p,
-            &carematch::PAIRS_HEADER,
+            &carematch::output::PAIRS_HEADER,
             &done.pair_rows,
         )?);
     }
@@ -257,14 +258,14 @@ fn add(a: &AddArgs) -> Result<(), Error> {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     if let Some(p) = &a.clusters {
         let rows = done.people.iter().map(|(person, id)| [person, &source, id]);
-        outputs.add(carematch::stage_csv(
+        outputs.add(carematch::output::stage_csv(
             p,
             &["cluster_id", "source", "record_id"],
             rows,
         )?);
     }
     if let Some(p) = &a.changes {
-        outputs.add(carematch::stage_changes_csv(p, &done.changes)?);
+        outputs.add(carematch::output::stage_changes_csv(p, &done.changes)?);
     }
     let t2 = Instant::now();
     outputs.add(index.stage_save(target_lock.as_ref().unwrap_or(&source_lock))?);
@@ -316,19 +317,19 @@ struct Added {
     pair_rows: Vec<[String; 7]>,
     /// (person id, record id) of every record of the batch.
     people: Vec<(String, String)>,
-    changes: carematch::IdChanges,
+    changes: carematch::cluster::IdChanges,
     linked: u64,
     new_people: u64,
     updated: u64,
 }
 
 /// Links every record of `batch` into `index`: a record sent again replaces the old one.
-fn link_batch(index: &Index, batch: &[carematch::Record]) -> Result<Added, Error> {
+fn link_batch(index: &Index, batch: &[carematch::index::Record]) -> Result<Added, Error> {
     let opts = QueryOptions::default();
     let mut done = Added {
         pair_rows: Vec::new(),
         people: Vec::new(),
-        changes: carematch::IdChanges {
+        changes: carematch::cluster::IdChanges {
             kept: 0,
             new: 0,
             merges: Vec::new(),
@@ -376,7 +377,7 @@ fn link_batch(index: &Index, batch: &[carematch::Record]) -> Result<Added, Error
 }
 
 /// Adds an index's person changes to the batch form that `write_changes_csv` writes.
-fn record_changes(out: &mut carematch::IdChanges, changes: Vec<PersonChange>) {
+fn record_changes(out: &mut carematch::cluster::IdChanges, changes: Vec<PersonChange>) {
     for c in changes {
         match c {
             PersonChange::Merge { kept, absorbed } => out.merges.push((kept, absorbed)),

@@ -53,8 +53,14 @@
 //! * Train a model with [`Model::train`] (or load one with [`Model::load`]).
 //! * Link two sources or deduplicate one with [`Linker`]; [`Linker::plan`] gives the
 //!   comparison count of each blocking rule before anything runs.
-//! * Write the command-line contract's files with [`write_pairs_csv`] and
-//!   [`write_clusters_csv`]; measure against truth with [`Evaluation`].
+//! * Write the command-line contract's files with [`output::write_pairs_csv`] and
+//!   [`output::write_clusters_csv`]; measure against truth with [`Evaluation`].
+//!
+//! The root holds the types most programs need; the rest is in the modules: [`block`]
+//! (blocking keys, rules, modes and pairs), [`choice`] (rules chosen from the data),
+//! [`cluster`], [`evaluate`], [`index`], [`input`] (the quality report's parts), [`link`]
+//! (the linker's builder, plan and decision counts), [`model`], [`output`], [`record`],
+//! [`rules`], [`schema`], [`pseudonym`], [`normalise`], [`compare`], [`synth`] and [`files`].
 //! * Match one record at a time against a population held in memory with an [`Index`]
 //!   (queries, inserts, updates and removals from many threads; person ids that last;
 //!   saved to and loaded from a checksummed file).
@@ -77,56 +83,40 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod block;
-mod choice;
-mod cluster;
+pub mod block;
+pub mod choice;
+pub mod cluster;
 pub mod compare;
 mod config;
 mod csvread;
 mod csvwrite;
 mod error;
-mod evaluate;
+pub mod evaluate;
 pub mod files;
 pub mod index;
-mod input;
-mod link;
+pub mod input;
+pub mod link;
 pub mod model;
 pub mod normalise;
-mod output;
+pub mod output;
 pub mod pseudonym;
-mod record;
+pub mod record;
 mod rng;
-mod rules;
+pub mod rules;
 pub mod schema;
 pub mod synth;
 
-pub use block::{
-    Blocker, BlockingRule, Field, Key, MAX_KEYS, Mode, Pair, PairChunks, Transform,
-    estimate_comparisons,
-};
-pub use choice::{BlockingChoice, Considered, DEFAULT_BUDGET_PER_RECORD, Verdict};
-pub use cluster::{Clusters, IdChanges, PreviousIds};
+pub use block::BlockingRule;
+pub use cluster::Clusters;
 pub use config::Config;
-pub use error::{Error, ErrorKind, usage_error};
-pub use evaluate::{Evaluation, PairFile, evaluate_files};
-pub use index::{Candidate, Index, IndexBuilder, QueryDecision, QueryOptions, QueryResult, Record};
-pub use input::{
-    ColumnQuality, MAX_VALUE_BYTES, ProblemCount, QualityReport, RecordsBuilder, SourceQuality,
-    normalise_value,
-};
-pub use link::{
-    Decision, DecisionCounts, Link, LinkResult, Linker, LinkerBuilder, Plan, Reason, RulePairs,
-    dedupe_mode, link_mode,
-};
-pub use model::{
-    Contribution, Explanation, MatchWeight, Model, Probability, Scorer, Thresholds, TrainOptions,
-};
-pub use output::{
-    PAIRS_HEADER, pairs_csv, stage_changes_csv, stage_clusters_csv, stage_csv, stage_pairs_csv,
-    write_changes_csv, write_clusters_csv, write_csv, write_pairs_csv,
-};
-pub use record::{Records, Source};
-pub use rules::{Condition, MatchRule};
+pub use error::{Error, ErrorKind};
+pub use evaluate::Evaluation;
+pub use index::Index;
+pub use input::{MAX_VALUE_BYTES, QualityReport, RecordsBuilder};
+pub use link::{Decision, Link, LinkResult, Linker};
+pub use model::Model;
+pub use record::Records;
+pub use rules::MatchRule;
 pub use schema::Role;
 
 /// The version of this crate, from `Cargo.toml`.

@@ -758,12 +758,32 @@ impl Ord for OrdF64 {
     }
 }
 
+impl Mode {
+    /// The mode that links source `left` of `records` with source `right`.
+    ///
+    /// # Errors
+    ///
+    /// A usage error for a bad or repeated source index.
+    pub fn link(records: &Records, left: usize, right: usize) -> Result<Mode, Error> {
+        link_mode(records, left, right)
+    }
+
+    /// The mode that deduplicates source `source` of `records`.
+    ///
+    /// # Errors
+    ///
+    /// A usage error for a bad source index.
+    pub fn dedupe(records: &Records, source: usize) -> Result<Mode, Error> {
+        dedupe_mode(records, source)
+    }
+}
+
 /// The blocking mode that links source `left` with source `right`.
 ///
 /// # Errors
 ///
 /// A usage error for a bad or repeated source index.
-pub fn link_mode(records: &Records, left: usize, right: usize) -> Result<Mode, Error> {
+pub(crate) fn link_mode(records: &Records, left: usize, right: usize) -> Result<Mode, Error> {
     let s = records.sources();
     match (s.get(left), s.get(right)) {
         (Some(l), Some(r)) if left != right => Ok(Mode::Link {
@@ -785,7 +805,7 @@ pub fn link_mode(records: &Records, left: usize, right: usize) -> Result<Mode, E
 /// # Errors
 ///
 /// A usage error for a bad source index.
-pub fn dedupe_mode(records: &Records, source: usize) -> Result<Mode, Error> {
+pub(crate) fn dedupe_mode(records: &Records, source: usize) -> Result<Mode, Error> {
     match records.sources().get(source) {
         Some(s) => Ok(Mode::Dedupe {
             rows: s.rows.clone(),

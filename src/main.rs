@@ -76,12 +76,12 @@ impl Outputs {
     }
 }
 
+use carematch::block::Mode;
+use carematch::evaluate::evaluate_files;
+use carematch::output::{stage_clusters_csv, stage_pairs_csv};
 use carematch::pseudonym::{Key, Pseudonymiser};
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{
-    Config, Error, Evaluation, LinkResult, Linker, Mode, Model, Records, RecordsBuilder,
-    evaluate_files, stage_clusters_csv, stage_pairs_csv,
-};
+use carematch::{Config, Error, Evaluation, LinkResult, Linker, Model, Records, RecordsBuilder};
 
 /// Patient record linkage for health and social care.
 #[derive(Parser)]
@@ -383,7 +383,7 @@ fn labelled_pairs(
     records: &Records,
     mode: &Mode,
     path: &Path,
-) -> Result<Vec<carematch::Pair>, Error> {
+) -> Result<Vec<carematch::block::Pair>, Error> {
     let (ls, rs) = match mode {
         Mode::Link { .. } => (0, 1),
         Mode::Dedupe { .. } => (0, 0),
@@ -396,16 +396,16 @@ fn labelled_pairs(
             .collect()
     };
     let (left, right) = (index(ls), index(rs));
-    let file = carematch::PairFile::read(path, false, None)?;
+    let file = carematch::evaluate::PairFile::read(path, false, None)?;
     let name = path.display().to_string();
     file.pairs()
         .zip(file.lines())
         .map(|((a, b), &line)| match (left.get(a), right.get(b)) {
-            (Some(&l), Some(&r)) => Ok(carematch::Pair { left: l, right: r }),
-            (None, _) => Err(carematch::usage_error(&format!(
+            (Some(&l), Some(&r)) => Ok(carematch::block::Pair { left: l, right: r }),
+            (None, _) => Err(carematch::Error::usage(&format!(
                 "{name}: line {line}: the left id is not in the left input"
             ))),
-            _ => Err(carematch::usage_error(&format!(
+            _ => Err(carematch::Error::usage(&format!(
                 "{name}: line {line}: the right id is not in the right input"
             ))),
         })
@@ -500,9 +500,9 @@ fn link_or_dedupe(common: &Common, files: &[&Path], one_to_one: bool) -> Result<
     let config = load_config(common)?;
     let records = read_sources(&config, files, &progress)?;
     let mode = if files.len() == 2 {
-        carematch::link_mode(&records, 0, 1)?
+        carematch::block::Mode::link(&records, 0, 1)?
     } else {
-        carematch::dedupe_mode(&records, 0)?
+        carematch::block::Mode::dedupe(&records, 0)?
     };
     let mut outputs = Outputs::default();
     let linker = linker(
@@ -523,16 +523,16 @@ fn train(a: &TrainArgs) -> Result<(), Error> {
     let (records, mode) = match (&a.left, &a.right, &a.input) {
         (Some(l), Some(r), _) => {
             let records = read_sources(&config, &[l, r], &progress)?;
-            let mode = carematch::link_mode(&records, 0, 1)?;
+            let mode = carematch::block::Mode::link(&records, 0, 1)?;
             (records, mode)
         }
         (_, _, Some(i)) => {
             let records = read_sources(&config, &[i], &progress)?;
-            let mode = carematch::dedupe_mode(&records, 0)?;
+            let mode = carematch::block::Mode::dedupe(&records, 0)?;
             (records, mode)
         }
         _ => {
-            return Err(carematch::usage_error(
+            return Err(carematch::Error::usage(
                 "train needs --left and --right, or --input",
             ));
         }
@@ -597,7 +597,7 @@ fn run(
     if let Some(path) = &common.clusters {
         let mut clusters = result.clusters(records);
         if let Some(prev) = &common.previous_clusters {
-            let previous = carematch::PreviousIds::read(prev)?;
+            let previous = carematch::cluster::PreviousIds::read(prev)?;
             let changes = clusters.carry_over(records, &previous);
             sayln!(
                 "person ids from {}: {} kept, {} new, {} merges, {} splits",
@@ -608,7 +608,7 @@ fn run(
                 changes.splits.len()
             );
             if let Some(c) = &common.changes {
-                outputs.add(carematch::stage_changes_csv(c, &changes)?);
+                outputs.add(carematch::output::stage_changes_csv(c, &changes)?);
             }
         }
         outputs.add(stage_clusters_csv(path, records, &clusters)?);
@@ -622,9 +622,9 @@ fn run(
     }
     if let Some(t) = &common.truth {
         // From the result in memory: the same pairs the file holds with decision=match.
-        let truth = carematch::PairFile::read(t, false, None)?;
+        let truth = carematch::evaluate::PairFile::read(t, false, None)?;
         let e = Evaluation::of_result(records, &result, truth.pairs())
-            .map_err(|e| carematch::usage_error(&format!("{}: {}", t.display(), e.message())))?;
+            .map_err(|e| carematch::Error::usage(&format!("{}: {}", t.display(), e.message())))?;
         sayln!("{e}");
     }
     outputs.commit()?;

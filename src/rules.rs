@@ -1,7 +1,7 @@
 //! Deterministic linkage: an ordered ladder of match rules.
 //!
 //! A [`MatchRule`] is written as a conjunction of conditions, where a condition is a key
-//! that must agree ([`Key`](crate::Key) syntax: `surname`, `given_name:initial`,
+//! that must agree ([`Key`] syntax: `surname`, `given_name:initial`,
 //! `postcode:district`), the special `dob:swap` (dates of birth equal, or equal once day and
 //! month are swapped), or a parenthesised alternative `(a | b)`:
 //!

@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use carematch::block::{Blocker, Pair};
 use carematch::compare::Comparison;
 use carematch::index::{PersonChange, PersonChanges};
+use carematch::index::{QueryDecision, QueryOptions, Record};
+use carematch::model::Scorer;
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{
-    Blocker, Config, Index, Linker, Model, Pair, QueryDecision, QueryOptions, Record, Records,
-    RecordsBuilder, Role, Scorer,
-};
+use carematch::{Config, Index, Linker, Model, Records, RecordsBuilder, Role};
 use proptest::prelude::*;
 
 fn store(sources: &[(&str, &str)]) -> Records {
@@ -132,7 +132,7 @@ proptest! {
                 rules.push(r);
             }
         }
-        let mode = carematch::link_mode(&both, 0, 1).unwrap();
+        let mode = carematch::block::Mode::link(&both, 0, 1).unwrap();
         let blocker = Blocker::new(&both, &rules, &mode).unwrap();
         let mut batch: BTreeSet<(String, String)> = BTreeSet::new();
         for chunk in blocker.pairs(1 << 16) {
@@ -148,7 +148,7 @@ proptest! {
             for c in &answer.candidates {
                 got.insert((rec.id().to_string(), c.id.clone()));
                 let pair = Pair { left: row_of(rec.id()), right: row_of(&c.id) };
-                let levels = |e: &carematch::Explanation| -> Vec<String> {
+                let levels = |e: &carematch::model::Explanation| -> Vec<String> {
                     e.contributions.iter().map(|c| c.level.clone()).collect()
                 };
                 let want = levels(&scorer.explain(pair));
@@ -200,7 +200,7 @@ fn synthetic(dir: &Path, people: u64) -> (String, String, Model) {
     let hospital = std::fs::read_to_string(dir.join("hospital.csv")).unwrap();
     let both = store(&[("gp.csv", &gp), ("hospital.csv", &hospital)]);
     let config = Config::default();
-    let mode = carematch::link_mode(&both, 0, 1).unwrap();
+    let mode = carematch::block::Mode::link(&both, 0, 1).unwrap();
     let (model, _) = config.train(&both, &mode, Vec::new()).unwrap();
     (gp, hospital, model)
 }
@@ -362,7 +362,7 @@ fn concurrent_queries_during_inserts_see_one_state_or_the_next() {
         .collect();
     let opts = QueryOptions::default();
     // Every state the index passes through, answered sequentially.
-    let mut states: Vec<Vec<carematch::QueryResult>> = Vec::new();
+    let mut states: Vec<Vec<carematch::index::QueryResult>> = Vec::new();
     states.push(
         probes
             .iter()

@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use carematch::block::{Blocker, Mode, Pair};
 use carematch::normalise::nhs_number::parse_nhs_number;
 use carematch::normalise::phonetic::soundex;
 use carematch::normalise::postcode::{Postcode, parse_postcode};
-use carematch::{Blocker, BlockingRule, Linker, Mode, Pair, Records, RecordsBuilder};
+use carematch::{BlockingRule, Linker, Records, RecordsBuilder};
 use proptest::prelude::*;
 
 const SURNAMES: &[&str] = &["Smith", "Smyth", "Jones", "O'Brien", "Patel", "", "Baby"];
@@ -221,9 +222,9 @@ fn u_from_random_pairs_recovers_a_known_agreement_rate() {
         s
     };
     let r = store(&[("l", make("L", 1)), ("r", make("R", 2))]);
-    let mode = carematch::link_mode(&r, 0, 1).unwrap();
+    let mode = carematch::block::Mode::link(&r, 0, 1).unwrap();
     let comparisons = vec![carematch::compare::Comparison::for_field("sex").unwrap()];
-    let options = carematch::TrainOptions {
+    let options = carematch::model::TrainOptions {
         sessions: vec!["dob".parse().unwrap()],
         ..Default::default()
     };
@@ -275,12 +276,12 @@ proptest! {
             right.push_str(&format!("R{i},{}\n", line[1..].join(",")));
         }
         let r = store(&[("l", left), ("r", right)]);
-        let mode = carematch::link_mode(&r, 0, 1).unwrap();
+        let mode = carematch::block::Mode::link(&r, 0, 1).unwrap();
         let model = carematch::Model::train(
             &r,
             &mode,
             &carematch::compare::Comparison::defaults(),
-            &carematch::TrainOptions::default(),
+            &carematch::model::TrainOptions::default(),
         )
         .unwrap();
         let mut b = Linker::new();
@@ -309,7 +310,7 @@ fn person_ids_carry_over_with_merges_and_splits_reported() {
             0u16,
         )
     };
-    let previous = carematch::PreviousIds::from_triples([
+    let previous = carematch::cluster::PreviousIds::from_triples([
         ("Px", "d.csv", "A1"),
         ("Px", "d.csv", "A2"),
         ("Py", "d.csv", "A3"),
@@ -337,7 +338,7 @@ fn person_ids_carry_over_with_merges_and_splits_reported() {
     let now: Vec<(String, String)> = (0..r.len() as u32)
         .map(|x| (c.person_id(x).to_string(), r.id(x).to_string()))
         .collect();
-    let again = carematch::PreviousIds::from_triples(
+    let again = carematch::cluster::PreviousIds::from_triples(
         now.iter().map(|(p, id)| (p.as_str(), "d.csv", id.as_str())),
     );
     let mut c2 = carematch::Clusters::new(&r, &[p("A1", "A2"), p("A2", "A3")]);
@@ -616,7 +617,7 @@ proptest! {
         }
         let r = store(&[("o", text)]);
         let model = crate::index::flat_model();
-        let scorer = carematch::Scorer::new(&model, &r).unwrap();
+        let scorer = carematch::model::Scorer::new(&model, &r).unwrap();
         for a in 0..r.len() as u32 {
             for b in 0..r.len() as u32 {
                 if a == b { continue; }

@@ -118,9 +118,9 @@ fn comparison_vectors() -> serde_json::Value {
             b.add_reader("right", format!("{header}\n{right}\n").as_bytes())
                 .unwrap();
             let records = b.build().unwrap().0;
-            let e = carematch::Scorer::new(&model, &records)
+            let e = carematch::model::Scorer::new(&model, &records)
                 .unwrap()
-                .explain(carematch::Pair { left: 0, right: 1 });
+                .explain(carematch::block::Pair { left: 0, right: 1 });
             serde_json::json!({
                 "header": header,
                 "left": left,
@@ -166,7 +166,7 @@ fn vectors_now() -> serde_json::Value {
         "blooms": blooms,
         "normalised": NORMALISED
             .iter()
-            .map(|(role, raw)| match carematch::normalise_value(*role, raw.as_bytes(), true) {
+            .map(|(role, raw)| match carematch::input::normalise_value(*role, raw.as_bytes(), true) {
                 Ok(v) => serde_json::json!({"role": role.as_str(), "raw": raw, "normalised": v}),
                 Err(p) => serde_json::json!({"role": role.as_str(), "raw": raw, "problem": p}),
             })

@@ -562,7 +562,7 @@ fn json_query_ids_given_as_numbers_keep_every_digit() {
         .record_from_json(r#"{"id": "q", "nhs_number": 9434765919}"#)
         .unwrap();
     let a = index
-        .query(&r, &carematch::QueryOptions::default())
+        .query(&r, &carematch::index::QueryOptions::default())
         .unwrap();
     assert!(a.invalid.is_empty(), "{:?}", a.invalid);
 }

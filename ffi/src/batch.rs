@@ -252,7 +252,7 @@ pub unsafe extern "C" fn carematch_normalise(
             Failure::new(CAREMATCH_INVALID_ARGUMENT, format!("unknown role {role}"))
         })?;
         let value = caller.str(value, value_len)?;
-        let text = carematch::normalise_value(r, value.as_bytes(), true).map_err(|p| {
+        let text = carematch::input::normalise_value(r, value.as_bytes(), true).map_err(|p| {
             Failure::new(
                 crate::status::CAREMATCH_INPUT_ERROR,
                 format!("{}: {p}", r.as_str()),

@@ -3,7 +3,8 @@
 use std::ffi::c_char;
 use std::path::Path;
 
-use carematch::{Index, QueryDecision, QueryOptions, QueryResult, Record};
+use carematch::Index;
+use carematch::index::{QueryDecision, QueryOptions, QueryResult, Record};
 
 use crate::batch::carematch_batch;
 use crate::guard::{Failure, ffi_body};
@@ -323,7 +324,7 @@ pub unsafe extern "C" fn carematch_answer_len(
     })
 }
 
-fn candidate(a: &carematch_answer, i: usize) -> Result<&carematch::Candidate, Failure> {
+fn candidate(a: &carematch_answer, i: usize) -> Result<&carematch::index::Candidate, Failure> {
     a.result.candidates.get(i).ok_or_else(|| {
         Failure::new(
             CAREMATCH_INVALID_ARGUMENT,

@@ -285,7 +285,8 @@ pub unsafe extern "C" fn carematch_result_csv(
     ffi_body!(|caller| {
         let r = caller.handle(result)?;
         let text = r.csv.get_or_init(|| {
-            carematch::pairs_csv(&r.records, &r.result, None).map_err(|e| e.message().to_string())
+            carematch::output::pairs_csv(&r.records, &r.result, None)
+                .map_err(|e| e.message().to_string())
         });
         let text = text
             .as_ref()
@@ -349,7 +350,7 @@ pub unsafe extern "C" fn carematch_result_explain(
                 "the result has no model to explain it",
             )
         })?;
-        let e = carematch::Scorer::new(model, &r.records)?.explain(link.pair);
+        let e = carematch::model::Scorer::new(model, &r.records)?.explain(link.pair);
         let json = crate::model::explanation_json(&e);
         caller.text_out(&json, buf, len, out_written)
     })

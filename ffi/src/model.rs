@@ -52,7 +52,7 @@ pub(crate) fn train(
 }
 
 /// An explanation as the JSON text the C API hands out.
-pub(crate) fn explanation_json(e: &carematch::Explanation) -> String {
+pub(crate) fn explanation_json(e: &carematch::model::Explanation) -> String {
     let parts: Vec<serde_json::Value> = e
         .contributions
         .iter()
@@ -69,9 +69,9 @@ pub(crate) fn explanation_json(e: &carematch::Explanation) -> String {
 pub(crate) fn train_on(records: &carematch::Records) -> Result<Model, Failure> {
     let config = Config::default();
     let mode = if records.sources().len() > 1 {
-        carematch::link_mode(records, 0, 1)?
+        carematch::block::Mode::link(records, 0, 1)?
     } else {
-        carematch::dedupe_mode(records, 0)?
+        carematch::block::Mode::dedupe(records, 0)?
     };
     let (model, _choice) = config.train(records, &mode, Vec::new())?;
     Ok(model)
@@ -165,11 +165,11 @@ pub unsafe extern "C" fn carematch_model_explain_pair(
                     )
                 })
         };
-        let pair = carematch::Pair {
+        let pair = carematch::block::Pair {
             left: row(0, left_row)?,
             right: row(1, right_row)?,
         };
-        let e = carematch::Scorer::new(&m.0, &records)?.explain(pair);
+        let e = carematch::model::Scorer::new(&m.0, &records)?.explain(pair);
         let json = explanation_json(&e);
         caller.text_out(&json, buf, len, out_written)
     })

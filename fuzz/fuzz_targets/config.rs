@@ -7,7 +7,8 @@
 //! pairs gets all 144); EM iterations are capped at 50 to keep each input quick.
 #![no_main]
 
-use carematch::{Config, Index, Linker, Model, QueryOptions, RecordsBuilder};
+use carematch::index::QueryOptions;
+use carematch::{Config, Index, Linker, Model, RecordsBuilder};
 use libfuzzer_sys::fuzz_target;
 
 const ROWS: usize = 12;
@@ -36,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let rules = config.rules_for(&records);
-    let Ok(mode) = carematch::link_mode(&records, 0, 1) else {
+    let Ok(mode) = carematch::block::Mode::link(&records, 0, 1) else {
         return;
     };
     let Ok(blocking) = config.blocking_for(&records, &mode).map(|c| c.rules()) else {

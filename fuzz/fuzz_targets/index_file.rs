@@ -12,8 +12,9 @@
 
 use std::path::Path;
 
+use carematch::Index;
 use carematch::index::FORMAT_VERSION;
-use carematch::{Index, QueryOptions};
+use carematch::index::QueryOptions;
 use libfuzzer_sys::fuzz_target;
 
 const MAGIC: &[u8; 8] = b"CMINDEX\0";

@@ -6,7 +6,9 @@
 
 use std::sync::OnceLock;
 
-use carematch::{Model, Pair, Records, Scorer};
+use carematch::block::Pair;
+use carematch::model::Scorer;
+use carematch::{Model, Records};
 use libfuzzer_sys::fuzz_target;
 
 fn records() -> &'static Records {

@@ -17,6 +17,7 @@
 //!   idempotent when its output is not over the length limit.
 #![no_main]
 
+use carematch::input::normalise_value;
 use carematch::normalise::address::normalise_address;
 use carematch::normalise::date::{Date, MAX_YEAR, MIN_YEAR, parse_date};
 use carematch::normalise::name::{are_nickname_variants, canonical_given_name, normalise_name};
@@ -25,7 +26,7 @@ use carematch::normalise::phonetic::{nysiis, soundex};
 use carematch::normalise::postcode::parse_postcode;
 use carematch::normalise::sex::parse_sex;
 use carematch::normalise::text::fold;
-use carematch::{MAX_VALUE_BYTES, Role, normalise_value};
+use carematch::{MAX_VALUE_BYTES, Role};
 use libfuzzer_sys::fuzz_target;
 
 const ROLES: [Role; 8] = Role::ALL;

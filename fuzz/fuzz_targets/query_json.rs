@@ -4,7 +4,7 @@
 //! parse. Queries only read the index, so every input sees the same population.
 #![no_main]
 
-use carematch::{QueryDecision, QueryOptions};
+use carematch::index::{QueryDecision, QueryOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -42,7 +42,7 @@ pub fn model() -> &'static Model {
     MODEL.get_or_init(|| {
         let records = population();
         let config = carematch::Config::default();
-        let mode = carematch::dedupe_mode(&records, 0).expect("one source");
+        let mode = carematch::block::Mode::dedupe(&records, 0).expect("one source");
         config
             .train(&records, &mode, Vec::new())
             .expect("training")

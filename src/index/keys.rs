@@ -187,7 +187,7 @@ fn combine(hashes: impl Iterator<Item = u64>) -> u64 {
 
 /// The bucket of `v` under `rule`: a hash of every key's value, `None` when a key is missing.
 pub(crate) fn bucket(rule: &BlockingRule, v: &View<'_>, others: &[String]) -> Option<u64> {
-    let mut hashes = [0u64; crate::MAX_KEYS];
+    let mut hashes = [0u64; crate::block::MAX_KEYS];
     let n = rule.keys().len();
     for (h, k) in hashes.iter_mut().zip(rule.keys()) {
         *h = hash_value(&key_value(k, v, others)?);
@@ -301,7 +301,7 @@ pub(crate) fn buckets(r: &Records, rule: &BlockingRule, others: &[String]) -> Ve
     (0..r.len())
         .into_par_iter()
         .filter_map(|row| {
-            let mut hashes = [0u64; crate::MAX_KEYS];
+            let mut hashes = [0u64; crate::block::MAX_KEYS];
             for (i, c) in cols.iter().enumerate() {
                 hashes[i] = c.get(row)?;
             }

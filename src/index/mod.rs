@@ -65,7 +65,8 @@ type Invalid = Vec<InvalidValue>;
 ///
 /// ```
 /// # fn main() -> Result<(), carematch::Error> {
-/// use carematch::{Index, Model, Record, RecordsBuilder, Role};
+/// use carematch::{Index, Model, RecordsBuilder, Role};
+/// use carematch::index::Record;
 /// use carematch::compare::Comparison;
 ///
 /// let population = "id,nhs_number,given_name,surname,dob,postcode\n\

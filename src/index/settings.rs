@@ -151,7 +151,7 @@ impl Settings {
         }
         for r in &blocking {
             for k in r.keys() {
-                if let crate::Field::Other(name) = &k.field
+                if let crate::block::Field::Other(name) = &k.field
                     && !others.contains(name)
                 {
                     return Err(config_err(format!(

@@ -196,7 +196,8 @@ pub(crate) fn normalise_record<'a>(
 /// # Example
 ///
 /// ```
-/// use carematch::{Role, normalise_value};
+/// use carematch::Role;
+/// use carematch::input::normalise_value;
 /// assert_eq!(normalise_value(Role::DateOfBirth, b"01/02/1980", true), Ok(Some("1980-02-01".into())));
 /// assert_eq!(normalise_value(Role::Postcode, b"ls14ap", true), Ok(Some("LS1 4AP".into())));
 /// assert_eq!(normalise_value(Role::DateOfBirth, b"31/02/1980", true), Err("impossible date"));

@@ -298,7 +298,7 @@ impl<'a> Scorer<'a> {
     /// # Panics
     ///
     /// When a row of `pair` is not a row of the store (a caller's bug, like an index out of
-    /// bounds); rows from [`crate::Blocker`] or the store's sources always are.
+    /// bounds); rows from [`crate::block::Blocker`] or the store's sources always are.
     pub fn weight(&self, pair: Pair) -> MatchWeight {
         self.score(pair).1
     }

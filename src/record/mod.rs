@@ -637,8 +637,8 @@ mod tests {
         assert_eq!(r.features().len(), 1);
         assert_eq!(r.address_words().get(0).len(), 3);
         let rule: crate::BlockingRule = "surname".parse().unwrap();
-        let mode = crate::dedupe_mode(&r, 0).unwrap();
-        crate::Blocker::new(&r, std::slice::from_ref(&rule), &mode).unwrap();
+        let mode = crate::link::dedupe_mode(&r, 0).unwrap();
+        crate::block::Blocker::new(&r, std::slice::from_ref(&rule), &mode).unwrap();
         assert!(r.rule_keys.get(&rule.to_string()).is_some());
         let row = NewRow {
             id: "2".into(),
