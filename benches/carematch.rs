@@ -237,7 +237,7 @@ fn bench_compare(c: &mut Criterion) {
 }
 
 fn bench_pseudonym(c: &mut Criterion) {
-    use carematch::pseudonym::{Field, Key, Pseudonymiser};
+    use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
     let p = Pseudonymiser::new(&Key::from_bytes([3; 32]), "bench", 1);
     let mut g = c.benchmark_group("pseudonym");
     // One record's worth: 17 tokens and 3 hardened filters, as `pseudonymise` writes.
@@ -246,38 +246,38 @@ fn bench_pseudonym(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0;
             for (f, v) in [
-                (Field::NhsNumber, "9990000018"),
-                (Field::Dob, "1980-02-01"),
-                (Field::DobSwapped, "1980-01-02"),
-                (Field::DobYearMonth, "1980-02"),
-                (Field::DobYear, "1980"),
-                (Field::Sex, "F"),
-                (Field::Postcode, "LS1 4AP"),
-                (Field::PostcodeSector, "LS1 4"),
-                (Field::PostcodeDistrict, "LS1"),
-                (Field::PostcodeArea, "LS"),
-                (Field::GivenName, "elizabeth"),
-                (Field::GivenNameNickname, "elizabeth"),
-                (Field::GivenNameSoundex, "E421"),
-                (Field::GivenNameNysiis, "ELASABAT"),
-                (Field::Surname, "obrien"),
-                (Field::SurnameSoundex, "O165"),
-                (Field::SurnameNysiis, "OBRAN"),
+                (TokenField::NhsNumber, "9990000018"),
+                (TokenField::Dob, "1980-02-01"),
+                (TokenField::DobSwapped, "1980-01-02"),
+                (TokenField::DobYearMonth, "1980-02"),
+                (TokenField::DobYear, "1980"),
+                (TokenField::Sex, "F"),
+                (TokenField::Postcode, "LS1 4AP"),
+                (TokenField::PostcodeSector, "LS1 4"),
+                (TokenField::PostcodeDistrict, "LS1"),
+                (TokenField::PostcodeArea, "LS"),
+                (TokenField::GivenName, "elizabeth"),
+                (TokenField::GivenNameNickname, "elizabeth"),
+                (TokenField::GivenNameSoundex, "E421"),
+                (TokenField::GivenNameNysiis, "ELASABAT"),
+                (TokenField::Surname, "obrien"),
+                (TokenField::SurnameSoundex, "O165"),
+                (TokenField::SurnameNysiis, "OBRAN"),
             ] {
                 n += p.token(f, black_box(v)).to_string().len();
             }
             for (f, v) in [
-                (Field::GivenName, "elizabeth"),
-                (Field::Surname, "obrien"),
-                (Field::Address, "12 high street leeds"),
+                (TokenField::GivenName, "elizabeth"),
+                (TokenField::Surname, "obrien"),
+                (TokenField::Address, "12 high street leeds"),
             ] {
                 n += p.bloom_record(f, black_box(v), "GP00000001").count_ones() as usize;
             }
             assert!(n > 17 * 32);
         });
     });
-    let a = p.bloom_record(Field::Surname, "johnson", "a");
-    let bb = p.bloom_record(Field::Surname, "jonhson", "b");
+    let a = p.bloom_record(TokenField::Surname, "johnson", "a");
+    let bb = p.bloom_record(TokenField::Surname, "jonhson", "b");
     let expected = a.dice(&bb);
     assert!(expected > 0.6 && expected < 1.0);
     g.bench_function("dice", |b| {

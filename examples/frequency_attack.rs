@@ -9,7 +9,7 @@ use std::path::Path;
 
 use carematch::RecordsBuilder;
 use carematch::pseudonym::attack::frequency_alignment_rate;
-use carematch::pseudonym::{Field, Key, Pseudonymiser};
+use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
 use carematch::synth::{GenerateOptions, generate};
 
 /// (record id, surname, given name) of every GP record of `people` generated people.
@@ -64,8 +64,8 @@ fn main() -> Result<(), carematch::Error> {
         target.len()
     );
     for (label, field, pick) in [
-        ("surname", Field::Surname, 1usize),
-        ("given name", Field::GivenName, 2usize),
+        ("surname", TokenField::Surname, 1usize),
+        ("given name", TokenField::GivenName, 2usize),
     ] {
         let get = |t: &(String, String, String)| if pick == 1 { t.1.clone() } else { t.2.clone() };
         let public = ranking(sample.iter().map(|t| {

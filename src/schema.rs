@@ -18,7 +18,7 @@ use crate::Error;
 pub const SCHEME_COLUMN: &str = "carematch_scheme";
 
 /// The column of a pseudonymised file that holds the NHS number's token (the name
-/// `pseudonym::Field::NhsNumber.token_column()` gives).
+/// `pseudonym::TokenField::NhsNumber.token_column()` gives).
 pub(crate) const NHS_TOKEN_COLUMN: &str = "nhs_number.tok";
 
 /// The role a column plays in matching.

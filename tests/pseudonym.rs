@@ -5,7 +5,7 @@ use std::path::Path;
 
 use carematch::normalise::name::normalise_name;
 use carematch::normalise::nhs_number::parse_nhs_number;
-use carematch::pseudonym::{Field, Key, Pseudonymiser};
+use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
 
 /// The test key: bytes 0, 1, ..., 31. Never use it for real data.
 fn test_key() -> Key {
@@ -16,29 +16,29 @@ fn test_key() -> Key {
     Key::from_bytes(k)
 }
 
-const FIELDS: &[(Field, &str)] = &[
-    (Field::Id, "GP00000001"),
-    (Field::NhsNumber, "9990000018"),
-    (Field::NhsNumber, "9991234578"),
-    (Field::Dob, "1980-02-01"),
-    (Field::DobSwapped, "1980-01-02"),
-    (Field::DobYearMonth, "1980-02"),
-    (Field::DobYear, "1980"),
-    (Field::Sex, "F"),
-    (Field::Postcode, "LS1 4AP"),
-    (Field::PostcodeSector, "LS1 4"),
-    (Field::PostcodeDistrict, "LS1"),
-    (Field::PostcodeArea, "LS"),
-    (Field::GivenName, "zoe"),
-    (Field::GivenNameNickname, "elizabeth"),
-    (Field::GivenNameSoundex, "E421"),
-    (Field::GivenNameNysiis, "ELASABAT"),
-    (Field::Surname, "obrien"),
-    (Field::SurnameSoundex, "O165"),
-    (Field::SurnameNysiis, "OBRAN"),
-    (Field::Address, "12 high street leeds"),
-    (Field::DobMasked(7), "1980020*"),
-    (Field::NhsMasked(4), "9990*00018"),
+const FIELDS: &[(TokenField, &str)] = &[
+    (TokenField::Id, "GP00000001"),
+    (TokenField::NhsNumber, "9990000018"),
+    (TokenField::NhsNumber, "9991234578"),
+    (TokenField::Dob, "1980-02-01"),
+    (TokenField::DobSwapped, "1980-01-02"),
+    (TokenField::DobYearMonth, "1980-02"),
+    (TokenField::DobYear, "1980"),
+    (TokenField::Sex, "F"),
+    (TokenField::Postcode, "LS1 4AP"),
+    (TokenField::PostcodeSector, "LS1 4"),
+    (TokenField::PostcodeDistrict, "LS1"),
+    (TokenField::PostcodeArea, "LS"),
+    (TokenField::GivenName, "zoe"),
+    (TokenField::GivenNameNickname, "elizabeth"),
+    (TokenField::GivenNameSoundex, "E421"),
+    (TokenField::GivenNameNysiis, "ELASABAT"),
+    (TokenField::Surname, "obrien"),
+    (TokenField::SurnameSoundex, "O165"),
+    (TokenField::SurnameNysiis, "OBRAN"),
+    (TokenField::Address, "12 high street leeds"),
+    (TokenField::DobMasked(7), "1980020*"),
+    (TokenField::NhsMasked(4), "9990*00018"),
 ];
 
 /// Raw values and what they normalise to (`null` when missing), or their problem.
@@ -153,7 +153,7 @@ fn vectors_now() -> serde_json::Value {
         "field": "surname.bf",
         "value": "obrien",
         "record": "GP00000001",
-        "bloom": p.bloom_record(Field::Surname, "obrien", "GP00000001").to_hex(),
+        "bloom": p.bloom_record(TokenField::Surname, "obrien", "GP00000001").to_hex(),
     });
     serde_json::json!({
         "hardened_blooms": [hardened],
@@ -197,7 +197,7 @@ fn known_answer_vectors_are_frozen() {
 #[test]
 fn test_vectors_use_only_the_999_range() {
     for (f, v) in FIELDS {
-        if *f == Field::NhsNumber {
+        if *f == TokenField::NhsNumber {
             let n = parse_nhs_number(v).unwrap().unwrap();
             assert!(n.is_test_range(), "{v}");
         }
@@ -209,11 +209,11 @@ fn formatting_variants_give_one_token() {
     let p = Pseudonymiser::new(&test_key(), "test-project", 1);
     let nhs = |raw: &str| {
         let n = parse_nhs_number(raw).unwrap().unwrap();
-        p.token(Field::NhsNumber, &format!("{:010}", n.to_u64()))
+        p.token(TokenField::NhsNumber, &format!("{:010}", n.to_u64()))
     };
     assert_eq!(nhs("999 123 4578"), nhs("9991234578"));
     assert_eq!(nhs("999-123-4578"), nhs(" 9991234578 "));
-    let name = |raw: &str| p.token(Field::GivenName, &normalise_name(raw).unwrap());
+    let name = |raw: &str| p.token(TokenField::GivenName, &normalise_name(raw).unwrap());
     // NFC "Zoë" and NFD "Zoe\u{308}", case and spacing.
     assert_eq!(name("Zo\u{eb}"), name("Zoe\u{308}"));
     assert_eq!(name("ZOË"), name("  zoë "));
@@ -247,14 +247,14 @@ fn separation(n: u64) {
     for i in 0..n {
         let v = format!("{:010}", 9_990_000_000 + i);
         assert!(
-            seen.insert(hex(a.token(Field::NhsNumber, &v))),
+            seen.insert(hex(a.token(TokenField::NhsNumber, &v))),
             "repeat within a project"
         );
     }
     for i in 0..n {
         let v = format!("{:010}", 9_990_000_000 + i);
         assert!(
-            !seen.contains(&hex(b.token(Field::NhsNumber, &v))),
+            !seen.contains(&hex(b.token(TokenField::NhsNumber, &v))),
             "shared token at {i}"
         );
     }
@@ -293,11 +293,11 @@ fn frequency_attack_beats_the_control_but_not_the_hardened_filter() {
     let p = Pseudonymiser::new(&test_key(), "attack", 1);
     let control: Vec<String> = target
         .iter()
-        .map(|(_, s)| p.unhardened_bloom(Field::Surname, s).to_hex())
+        .map(|(_, s)| p.unhardened_bloom(TokenField::Surname, s).to_hex())
         .collect();
     let hardened: Vec<String> = target
         .iter()
-        .map(|(id, s)| p.bloom_record(Field::Surname, s, id).to_hex())
+        .map(|(id, s)| p.bloom_record(TokenField::Surname, s, id).to_hex())
         .collect();
     let c = frequency_alignment_rate(&control, &truth, &public);
     let h = frequency_alignment_rate(&hardened, &truth, &public);

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use carematch::pseudonym::{
-    BLOOM_COLUMNS, EncodeOptions, Field, Key, Pseudonymiser, encoded_header, encoded_line,
+    BLOOM_COLUMNS, EncodeOptions, Key, Pseudonymiser, TokenField, encoded_header, encoded_line,
 };
 
 use crate::batch::{carematch_batch, records_of};
@@ -56,14 +56,14 @@ pub unsafe extern "C" fn carematch_pseudonymiser_new(
 }
 
 /// The field whose token column (`nhs_number.tok`) or filter column (`surname.bf`) is `name`.
-fn field_of(name: &str) -> Option<(Field, bool)> {
+fn field_of(name: &str) -> Option<(TokenField, bool)> {
     if let Some((_, f)) = BLOOM_COLUMNS.iter().find(|(c, _)| *c == name) {
         return Some((*f, true));
     }
-    Field::ALL
+    TokenField::ALL
         .into_iter()
-        .chain((0..8).map(Field::DobMasked))
-        .chain((0..10).map(Field::NhsMasked))
+        .chain((0..8).map(TokenField::DobMasked))
+        .chain((0..10).map(TokenField::NhsMasked))
         .find(|f| f.token_column() == name)
         .map(|f| (f, false))
 }

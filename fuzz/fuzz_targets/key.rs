@@ -3,7 +3,7 @@
 //! keys and pseudonyms.
 #![no_main]
 
-use carematch::pseudonym::{Field, Key, Pseudonymiser};
+use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,12 +18,12 @@ fuzz_target!(|data: &[u8]| {
     if let Some(k) = key {
         // Same key read as hex upper and lower case gives the same pseudonyms.
         let p = Pseudonymiser::new(&k, "fuzz", 1);
-        let tok = p.token(Field::Surname, "smith");
+        let tok = p.token(TokenField::Surname, "smith");
         if hex && data.len() != 32 {
             let upper = Key::parse(&t.to_ascii_uppercase()).expect("upper-case hex parses");
             let q = Pseudonymiser::new(&upper, "fuzz", 1);
             assert!(
-                q.token(Field::Surname, "smith") == tok,
+                q.token(TokenField::Surname, "smith") == tok,
                 "hex case changed the key"
             );
         }

@@ -110,7 +110,7 @@ fn filters<'a>(records: &'a Records, name: &str) -> Result<Filters<'a>, Error> {
 /// The token columns each encoded kind reads, in the order its levels use them (empty for
 /// clear-text kinds).
 pub fn columns_of(kind: Kind) -> Vec<&'static str> {
-    use crate::pseudonym::Field as F;
+    use crate::pseudonym::TokenField as F;
     let fields: &[F] = match kind {
         Kind::EncodedGivenName => &[
             F::GivenName,

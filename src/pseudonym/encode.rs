@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{Field, Pseudonymiser};
+use super::{Pseudonymiser, TokenField};
 use crate::Error;
 use crate::error::ErrorKind;
 use crate::record::{NONE, Records};
@@ -12,10 +12,10 @@ use crate::record::{NONE, Records};
 pub use crate::schema::SCHEME_COLUMN;
 
 /// The Bloom-filter columns of an encoded file, with the field each encodes.
-pub const BLOOM_COLUMNS: [(&str, Field); 3] = [
-    ("given_name.bf", Field::GivenName),
-    ("surname.bf", Field::Surname),
-    ("address.bf", Field::Address),
+pub const BLOOM_COLUMNS: [(&str, TokenField); 3] = [
+    ("given_name.bf", TokenField::GivenName),
+    ("surname.bf", TokenField::Surname),
+    ("address.bf", TokenField::Address),
 ];
 
 /// What to write besides the always-present tokens and filters.
@@ -40,28 +40,28 @@ impl Default for EncodeOptions {
 }
 
 /// True for the token fields of names.
-fn is_name_token(f: Field) -> bool {
+fn is_name_token(f: TokenField) -> bool {
     matches!(
         f,
-        Field::GivenName
-            | Field::GivenNameNickname
-            | Field::GivenNameSoundex
-            | Field::GivenNameNysiis
-            | Field::Surname
-            | Field::SurnameSoundex
-            | Field::SurnameNysiis
+        TokenField::GivenName
+            | TokenField::GivenNameNickname
+            | TokenField::GivenNameSoundex
+            | TokenField::GivenNameNysiis
+            | TokenField::Surname
+            | TokenField::SurnameSoundex
+            | TokenField::SurnameNysiis
     )
 }
 
 /// Every token field written, in column order.
-fn token_fields(options: EncodeOptions) -> impl Iterator<Item = Field> {
+fn token_fields(options: EncodeOptions) -> impl Iterator<Item = TokenField> {
     // Every field but the id (handled apart) and the address (a filter only).
-    Field::ALL
+    TokenField::ALL
         .into_iter()
-        .filter(|f| !matches!(f, Field::Id | Field::Address))
+        .filter(|f| !matches!(f, TokenField::Id | TokenField::Address))
         .filter(move |&f| options.name_tokens || !is_name_token(f))
-        .chain((0..8).map(Field::DobMasked))
-        .chain((0..10).map(Field::NhsMasked))
+        .chain((0..8).map(TokenField::DobMasked))
+        .chain((0..10).map(TokenField::NhsMasked))
 }
 
 /// The header of an encoded file.
@@ -69,19 +69,19 @@ pub fn encoded_header(options: EncodeOptions) -> Vec<&'static str> {
     let tokenise_id = options.tokenise_id;
     let mut h = vec![
         if tokenise_id {
-            Field::Id.token_column()
+            TokenField::Id.token_column()
         } else {
             "id"
         },
         SCHEME_COLUMN,
     ];
-    h.extend(token_fields(options).map(super::Field::token_column));
+    h.extend(token_fields(options).map(super::TokenField::token_column));
     h.extend(BLOOM_COLUMNS.iter().map(|(c, _)| *c));
     h
 }
 
 /// The normalised value of `field` on `row`, as the token is computed from it.
-pub fn field_value(records: &Records, field: Field, row: u32) -> Option<String> {
+pub fn field_value(records: &Records, field: TokenField, row: u32) -> Option<String> {
     let r = row as usize;
     let name_part = |dict: &crate::record::NameDict, id: u32, part: u8| -> Option<String> {
         if id == NONE {
@@ -113,33 +113,33 @@ pub fn field_value(records: &Records, field: Field, row: u32) -> Option<String> 
         (id != NONE).then(|| d.parts.get(id).get(2..).unwrap_or("").to_string())
     };
     match field {
-        Field::Id => Some(records.id(row).to_string()),
-        Field::NhsNumber => records.nhs_number(row).map(|n| format!("{n:010}")),
-        Field::Dob => records.date_of_birth(row).map(|d| d.to_string()),
-        Field::DobSwapped => records
+        TokenField::Id => Some(records.id(row).to_string()),
+        TokenField::NhsNumber => records.nhs_number(row).map(|n| format!("{n:010}")),
+        TokenField::Dob => records.date_of_birth(row).map(|d| d.to_string()),
+        TokenField::DobSwapped => records
             .date_of_birth(row)
             .and_then(super::super::normalise::date::Date::swapped_day_month)
             .map(|d| d.to_string()),
-        Field::DobYearMonth => records
+        TokenField::DobYearMonth => records
             .date_of_birth(row)
             .map(|d| format!("{:04}-{:02}", d.year(), d.month())),
-        Field::DobYear => records
+        TokenField::DobYear => records
             .date_of_birth(row)
             .map(|d| format!("{:04}", d.year())),
-        Field::Sex => records.sex(row).map(|s| s.as_str().to_string()),
-        Field::Postcode => records.postcode(row).map(str::to_string),
-        Field::PostcodeSector => postcode_part(0),
-        Field::PostcodeDistrict => postcode_part(1),
-        Field::PostcodeArea => postcode_part(2),
-        Field::GivenName => name_part(&records.given_dict, records.given[r], 0),
-        Field::GivenNameNickname => name_part(&records.given_dict, records.given[r], 1),
-        Field::GivenNameSoundex => name_part(&records.given_dict, records.given[r], 2),
-        Field::GivenNameNysiis => name_part(&records.given_dict, records.given[r], 3),
-        Field::Surname => name_part(&records.surname_dict, records.surname[r], 0),
-        Field::SurnameSoundex => name_part(&records.surname_dict, records.surname[r], 2),
-        Field::SurnameNysiis => name_part(&records.surname_dict, records.surname[r], 3),
-        Field::Address => records.address(row).map(str::to_string),
-        Field::NhsMasked(n) => {
+        TokenField::Sex => records.sex(row).map(|s| s.as_str().to_string()),
+        TokenField::Postcode => records.postcode(row).map(str::to_string),
+        TokenField::PostcodeSector => postcode_part(0),
+        TokenField::PostcodeDistrict => postcode_part(1),
+        TokenField::PostcodeArea => postcode_part(2),
+        TokenField::GivenName => name_part(&records.given_dict, records.given[r], 0),
+        TokenField::GivenNameNickname => name_part(&records.given_dict, records.given[r], 1),
+        TokenField::GivenNameSoundex => name_part(&records.given_dict, records.given[r], 2),
+        TokenField::GivenNameNysiis => name_part(&records.given_dict, records.given[r], 3),
+        TokenField::Surname => name_part(&records.surname_dict, records.surname[r], 0),
+        TokenField::SurnameSoundex => name_part(&records.surname_dict, records.surname[r], 2),
+        TokenField::SurnameNysiis => name_part(&records.surname_dict, records.surname[r], 3),
+        TokenField::Address => records.address(row).map(str::to_string),
+        TokenField::NhsMasked(n) => {
             let v = records.nhs_number(row).unwrap_or(records.nhs_invalid[r]);
             (v != 0).then(|| {
                 let mut s: Vec<u8> = format!("{v:010}").into_bytes();
@@ -149,7 +149,7 @@ pub fn field_value(records: &Records, field: Field, row: u32) -> Option<String> 
                 String::from_utf8_lossy(&s).into_owned()
             })
         }
-        Field::DobMasked(n) => records.date_of_birth(row).map(|d| {
+        TokenField::DobMasked(n) => records.date_of_birth(row).map(|d| {
             let mut s: Vec<u8> = format!("{:08}", d.to_u32()).into_bytes();
             if let Some(c) = s.get_mut(usize::from(n)) {
                 *c = b'*';
@@ -207,9 +207,9 @@ pub fn encoded_line(
     options: EncodeOptions,
     scheme: &str,
 ) -> Vec<String> {
-    let mut line = Vec::with_capacity(2 + Field::ALL.len() + 18 + BLOOM_COLUMNS.len());
+    let mut line = Vec::with_capacity(2 + TokenField::ALL.len() + 18 + BLOOM_COLUMNS.len());
     line.push(if options.tokenise_id {
-        p.token(Field::Id, records.id(row)).to_string()
+        p.token(TokenField::Id, records.id(row)).to_string()
     } else {
         records.id(row).to_string()
     });

@@ -48,7 +48,7 @@ const WORDS: usize = 2 * BLOOM_BITS / 64;
 /// hashed message, so the same value in two fields never gives the same token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Field {
+pub enum TokenField {
     /// The record id (only when ids are tokenised).
     Id,
     /// NHS number.
@@ -122,81 +122,81 @@ pub const DOB_MASKED_COLUMNS: [&str; 8] = [
     "dob.mask7.tok",
 ];
 
-impl Field {
+impl TokenField {
     /// Every field, in the column order of an encoded file.
-    pub const ALL: [Field; 19] = [
-        Field::Id,
-        Field::NhsNumber,
-        Field::Dob,
-        Field::DobSwapped,
-        Field::DobYearMonth,
-        Field::DobYear,
-        Field::Sex,
-        Field::Postcode,
-        Field::PostcodeSector,
-        Field::PostcodeDistrict,
-        Field::PostcodeArea,
-        Field::GivenName,
-        Field::GivenNameNickname,
-        Field::GivenNameSoundex,
-        Field::GivenNameNysiis,
-        Field::Surname,
-        Field::SurnameSoundex,
-        Field::SurnameNysiis,
-        Field::Address,
+    pub const ALL: [TokenField; 19] = [
+        TokenField::Id,
+        TokenField::NhsNumber,
+        TokenField::Dob,
+        TokenField::DobSwapped,
+        TokenField::DobYearMonth,
+        TokenField::DobYear,
+        TokenField::Sex,
+        TokenField::Postcode,
+        TokenField::PostcodeSector,
+        TokenField::PostcodeDistrict,
+        TokenField::PostcodeArea,
+        TokenField::GivenName,
+        TokenField::GivenNameNickname,
+        TokenField::GivenNameSoundex,
+        TokenField::GivenNameNysiis,
+        TokenField::Surname,
+        TokenField::SurnameSoundex,
+        TokenField::SurnameNysiis,
+        TokenField::Address,
     ];
 
     /// The stable tag byte. Never renumber: tokens depend on it.
     pub fn tag(self) -> u8 {
         match self {
-            Field::Id => 1,
-            Field::NhsNumber => 2,
-            Field::Dob => 3,
-            Field::DobSwapped => 4,
-            Field::DobYearMonth => 5,
-            Field::DobYear => 6,
-            Field::Sex => 7,
-            Field::Postcode => 8,
-            Field::PostcodeSector => 9,
-            Field::PostcodeDistrict => 10,
-            Field::PostcodeArea => 11,
-            Field::GivenName => 12,
-            Field::GivenNameNickname => 13,
-            Field::GivenNameSoundex => 14,
-            Field::GivenNameNysiis => 15,
-            Field::Surname => 16,
-            Field::SurnameSoundex => 17,
-            Field::SurnameNysiis => 18,
-            Field::Address => 19,
-            Field::DobMasked(n) => 20 + n.min(7),
-            Field::NhsMasked(n) => 28 + n.min(9),
+            TokenField::Id => 1,
+            TokenField::NhsNumber => 2,
+            TokenField::Dob => 3,
+            TokenField::DobSwapped => 4,
+            TokenField::DobYearMonth => 5,
+            TokenField::DobYear => 6,
+            TokenField::Sex => 7,
+            TokenField::Postcode => 8,
+            TokenField::PostcodeSector => 9,
+            TokenField::PostcodeDistrict => 10,
+            TokenField::PostcodeArea => 11,
+            TokenField::GivenName => 12,
+            TokenField::GivenNameNickname => 13,
+            TokenField::GivenNameSoundex => 14,
+            TokenField::GivenNameNysiis => 15,
+            TokenField::Surname => 16,
+            TokenField::SurnameSoundex => 17,
+            TokenField::SurnameNysiis => 18,
+            TokenField::Address => 19,
+            TokenField::DobMasked(n) => 20 + n.min(7),
+            TokenField::NhsMasked(n) => 28 + n.min(9),
         }
     }
 
     /// The column name of the field's token in an encoded file, e.g. `dob.year.tok`.
     pub fn token_column(self) -> &'static str {
         match self {
-            Field::Id => "id.tok",
-            Field::NhsNumber => crate::schema::NHS_TOKEN_COLUMN,
-            Field::Dob => "dob.tok",
-            Field::DobSwapped => "dob.swapped.tok",
-            Field::DobYearMonth => "dob.year_month.tok",
-            Field::DobYear => "dob.year.tok",
-            Field::Sex => "sex.tok",
-            Field::Postcode => "postcode.tok",
-            Field::PostcodeSector => "postcode.sector.tok",
-            Field::PostcodeDistrict => "postcode.district.tok",
-            Field::PostcodeArea => "postcode.area.tok",
-            Field::GivenName => "given_name.tok",
-            Field::GivenNameNickname => "given_name.nickname.tok",
-            Field::GivenNameSoundex => "given_name.soundex.tok",
-            Field::GivenNameNysiis => "given_name.nysiis.tok",
-            Field::Surname => "surname.tok",
-            Field::SurnameSoundex => "surname.soundex.tok",
-            Field::SurnameNysiis => "surname.nysiis.tok",
-            Field::Address => "address.tok",
-            Field::DobMasked(n) => DOB_MASKED_COLUMNS[usize::from(n.min(7))],
-            Field::NhsMasked(n) => NHS_MASKED_COLUMNS[usize::from(n.min(9))],
+            TokenField::Id => "id.tok",
+            TokenField::NhsNumber => crate::schema::NHS_TOKEN_COLUMN,
+            TokenField::Dob => "dob.tok",
+            TokenField::DobSwapped => "dob.swapped.tok",
+            TokenField::DobYearMonth => "dob.year_month.tok",
+            TokenField::DobYear => "dob.year.tok",
+            TokenField::Sex => "sex.tok",
+            TokenField::Postcode => "postcode.tok",
+            TokenField::PostcodeSector => "postcode.sector.tok",
+            TokenField::PostcodeDistrict => "postcode.district.tok",
+            TokenField::PostcodeArea => "postcode.area.tok",
+            TokenField::GivenName => "given_name.tok",
+            TokenField::GivenNameNickname => "given_name.nickname.tok",
+            TokenField::GivenNameSoundex => "given_name.soundex.tok",
+            TokenField::GivenNameNysiis => "given_name.nysiis.tok",
+            TokenField::Surname => "surname.tok",
+            TokenField::SurnameSoundex => "surname.soundex.tok",
+            TokenField::SurnameNysiis => "surname.nysiis.tok",
+            TokenField::Address => "address.tok",
+            TokenField::DobMasked(n) => DOB_MASKED_COLUMNS[usize::from(n.min(7))],
+            TokenField::NhsMasked(n) => NHS_MASKED_COLUMNS[usize::from(n.min(9))],
         }
     }
 }
@@ -310,7 +310,7 @@ impl Pseudonymiser {
     /// A pseudonymiser for `project` at key `version`, from the master key.
     pub fn new(master: &Key, project: &str, version: u32) -> Pseudonymiser {
         let project_key = master.project(project, version);
-        let n = usize::from(Field::NhsMasked(9).tag()) + 1;
+        let n = usize::from(TokenField::NhsMasked(9).tag()) + 1;
         let mut token_keys = Vec::with_capacity(n);
         let mut bloom_keys = Vec::with_capacity(n);
         let mut permutations = Vec::with_capacity(n);
@@ -344,7 +344,7 @@ impl Pseudonymiser {
     }
 
     /// The token of a normalised `value` of `field`.
-    pub fn token(&self, field: Field, value: &str) -> Token {
+    pub fn token(&self, field: TokenField, value: &str) -> Token {
         let key = &self.token_keys[usize::from(field.tag())];
         let mut h = blake3::Hasher::new_keyed(key.bytes());
         h.update(&[field.tag()]);
@@ -358,7 +358,7 @@ impl Pseudonymiser {
     /// The balanced Bloom filter of a normalised `value` of `field`: the bigrams of
     /// `_value_`, each setting [`BLOOM_HASHES`] keyed positions of [`BLOOM_BITS`]; then the
     /// complement appended and all bits permuted by the field's keyed permutation.
-    pub fn bloom(&self, field: Field, value: &str) -> Bloom {
+    pub fn bloom(&self, field: TokenField, value: &str) -> Bloom {
         let tag = usize::from(field.tag());
         let base = self.base_filter(field, value);
         let perm = &self.permutations[tag];
@@ -383,7 +383,7 @@ impl Pseudonymiser {
     /// record's id (BLIP, randomised response). Two records with one name no longer share a
     /// filter, so counting identical filters (a frequency attack) learns nothing; their Dice
     /// similarity drops only a little (about 0.94 instead of 1).
-    pub fn bloom_record(&self, field: Field, value: &str, record: &str) -> Bloom {
+    pub fn bloom_record(&self, field: TokenField, value: &str, record: &str) -> Bloom {
         let mut b = self.bloom(field, value);
         let key = self.bloom_keys[usize::from(field.tag())].bytes();
         let mut h = blake3::Hasher::new_keyed(key);
@@ -409,7 +409,7 @@ impl Pseudonymiser {
     /// The plain filter of bigrams, neither balanced nor noised: what an unhardened
     /// cryptographic long-term key encoding would publish. Kept for the frequency-attack
     /// control in the tests and benches; never written to a file.
-    pub fn unhardened_bloom(&self, field: Field, value: &str) -> Bloom {
+    pub fn unhardened_bloom(&self, field: TokenField, value: &str) -> Bloom {
         let base = self.base_filter(field, value);
         let mut out = [0u64; WORDS];
         out[..WORDS / 2].copy_from_slice(&base);
@@ -417,7 +417,7 @@ impl Pseudonymiser {
     }
 
     /// The bigram filter of [`BLOOM_BITS`] bits.
-    fn base_filter(&self, field: Field, value: &str) -> [u64; WORDS / 2] {
+    fn base_filter(&self, field: TokenField, value: &str) -> [u64; WORDS / 2] {
         let tag = usize::from(field.tag());
         let key = self.bloom_keys[tag].bytes();
         let mut base = [0u64; WORDS / 2];
@@ -473,15 +473,20 @@ mod tests {
     fn tokens_depend_on_field_value_project_and_version() {
         let m = test_key();
         let p = Pseudonymiser::new(&m, "test-project", 1);
-        let t = p.token(Field::NhsNumber, "9991234561");
-        assert_eq!(t, p.token(Field::NhsNumber, "9991234561"));
-        assert!(t != p.token(Field::NhsNumber, "9991234562"));
-        assert!(t != p.token(Field::Id, "9991234561"), "field separation");
+        let t = p.token(TokenField::NhsNumber, "9991234561");
+        assert_eq!(t, p.token(TokenField::NhsNumber, "9991234561"));
+        assert!(t != p.token(TokenField::NhsNumber, "9991234562"));
         assert!(
-            t != Pseudonymiser::new(&m, "other-project", 1).token(Field::NhsNumber, "9991234561")
+            t != p.token(TokenField::Id, "9991234561"),
+            "field separation"
         );
         assert!(
-            t != Pseudonymiser::new(&m, "test-project", 2).token(Field::NhsNumber, "9991234561")
+            t != Pseudonymiser::new(&m, "other-project", 1)
+                .token(TokenField::NhsNumber, "9991234561")
+        );
+        assert!(
+            t != Pseudonymiser::new(&m, "test-project", 2)
+                .token(TokenField::NhsNumber, "9991234561")
         );
         assert_eq!(t.to_string().len(), 32);
         assert_eq!(format!("{t:?}"), "Token(..)");
@@ -491,14 +496,17 @@ mod tests {
     fn balanced_filters_have_half_their_bits_set() {
         let p = Pseudonymiser::new(&test_key(), "test-project", 1);
         for v in ["", "a", "smith", "oconnor", "a much longer address line 12"] {
-            assert_eq!(p.bloom(Field::Surname, v).count_ones() as usize, BLOOM_BITS);
+            assert_eq!(
+                p.bloom(TokenField::Surname, v).count_ones() as usize,
+                BLOOM_BITS
+            );
         }
     }
 
     #[test]
     fn dice_is_high_for_typos_and_lower_for_other_names() {
         let p = Pseudonymiser::new(&test_key(), "test-project", 1);
-        let b = |v: &str| p.bloom(Field::Surname, v);
+        let b = |v: &str| p.bloom(TokenField::Surname, v);
         let same = b("johnson").dice(&b("johnson"));
         let typo = b("johnson").dice(&b("jonhson"));
         let other = b("johnson").dice(&b("patel"));
@@ -509,25 +517,25 @@ mod tests {
     #[test]
     fn bloom_hex_round_trips() {
         let p = Pseudonymiser::new(&test_key(), "test-project", 1);
-        let b = p.bloom(Field::GivenName, "elizabeth");
+        let b = p.bloom(TokenField::GivenName, "elizabeth");
         assert_eq!(Bloom::from_hex(&b.to_hex()), Some(b));
         assert_eq!(Bloom::from_hex("zz"), None);
     }
 
     #[test]
     fn tags_are_distinct_and_columns_named() {
-        let all: Vec<Field> = Field::ALL
+        let all: Vec<TokenField> = TokenField::ALL
             .iter()
             .copied()
-            .chain((0..8).map(Field::DobMasked))
-            .chain((0..10).map(Field::NhsMasked))
+            .chain((0..8).map(TokenField::DobMasked))
+            .chain((0..10).map(TokenField::NhsMasked))
             .collect();
         let mut tags: Vec<u8> = all.iter().map(|f| f.tag()).collect();
         tags.sort_unstable();
         tags.dedup();
         assert_eq!(tags.len(), all.len());
         assert!(
-            Field::ALL
+            TokenField::ALL
                 .iter()
                 .all(|f| f.token_column().rsplit('.').next() == Some("tok"))
         );
