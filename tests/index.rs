@@ -188,6 +188,41 @@ fn swapped_names_are_found_when_the_query_surname_is_only_a_given_name() {
     assert_eq!(b.contributions[1].level, "swapped");
 }
 
+/// Issue 12: an explanation has one JSON shape wherever it is written. The query answer's
+/// `explanation` is exactly the explanation serialised (as the C ABI and Python hand it out),
+/// at full precision, and its parts add up to its match weight.
+#[test]
+fn a_query_explanation_is_the_one_json_shape_and_adds_up() {
+    let pop = "id,given_name,surname,dob,postcode\nA1,Kwabena,Danquah,1953-08-15,DE24 7YF\n";
+    let index = Index::builder(flat_model())
+        .build(store(&[("a", pop)]))
+        .unwrap();
+    let rec = record_of(
+        &index,
+        "id,given_name,surname,dob,postcode",
+        "Q1,Kwabena,Danquah,1953-08-16,DE24 7YF",
+    );
+    let answer = index.query(&rec, &all()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&answer.to_json("Q1")).unwrap();
+    let e = answer.candidates[0].explanation.as_ref().unwrap();
+    let written = &json["candidates"][0]["explanation"];
+    assert_eq!(*written, serde_json::to_value(e).unwrap());
+    // Keys in the documented order (a parsed map sorts them: read the text).
+    let text = answer.to_json("Q1");
+    let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+    assert!(at("explanation") < at("prior") && at("prior") < at("comparisons"));
+    assert!(at("comparisons") < text.rfind("\"match_weight\":").unwrap());
+    let parts: f64 = written["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["weight"].as_f64().unwrap() + c["tf"].as_f64().unwrap())
+        .sum();
+    let total = written["match_weight"].as_f64().unwrap();
+    assert!((written["prior"].as_f64().unwrap() + parts - total).abs() < 1e-9);
+    assert_eq!(total, e.weight.bits());
+}
+
 /// A synthetic GP and hospital extract, and a model trained on linking them.
 fn synthetic(dir: &Path, people: u64) -> (String, String, Model) {
     let opts = GenerateOptions {

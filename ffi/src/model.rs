@@ -51,18 +51,11 @@ pub(crate) fn train(
     train_on(&records_of(&batches)?)
 }
 
-/// An explanation as the JSON text the C API hands out.
+/// An explanation as the JSON text the C API hands out: [`Explanation`]'s one shape.
+///
+/// [`Explanation`]: carematch::model::Explanation
 pub(crate) fn explanation_json(e: &carematch::model::Explanation) -> String {
-    let parts: Vec<serde_json::Value> = e
-        .contributions
-        .iter()
-        .map(|c| {
-            serde_json::json!({"field": c.field, "level": c.level, "weight": c.weight,
-                               "tf": c.tf_adjustment})
-        })
-        .collect();
-    serde_json::json!({"prior": e.prior, "comparisons": parts, "match_weight": e.weight.bits()})
-        .to_string()
+    serde_json::to_string(e).unwrap_or_default()
 }
 
 /// Trains on a store of one source (dedupe) or two (link), with the default config.

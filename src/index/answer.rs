@@ -92,84 +92,61 @@ impl QueryResult {
     /// The answer as one line of JSON: `{"id": …, "decision": …, "candidates": [{"id": …,
     /// "match_weight": …, "match_probability": …, "decision": …, "rule": …, "reason": …},
     /// …]}`, with
-    /// `person_id` per candidate when the index keeps them, `explanation` when asked for,
+    /// `person_id` per candidate when the index keeps them, `explanation` when asked for (in
+    /// [`Explanation`]'s one JSON shape),
     /// and `invalid` (field and problem, never the value) when the query had invalid values.
     pub fn to_json(&self, id: &str) -> String {
-        use std::fmt::Write as _;
-        // Keys in the documented order (a JSON map would sort them).
-        let q = |s: &str| serde_json::Value::from(s).to_string();
-        let num = |x: f64| serde_json::Value::from(x).to_string();
-        let mut o = String::with_capacity(128 + 160 * self.candidates.len());
-        let _ = write!(
-            o,
-            "{{\"id\":{},\"decision\":{},\"candidates\":[",
-            q(id),
-            q(self.decision.as_str())
-        );
-        for (i, c) in self.candidates.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            let _ = write!(o, "{{\"id\":{}", q(&c.id));
-            if let Some(p) = &c.person_id {
-                let _ = write!(o, ",\"person_id\":{}", q(p));
-            }
-            let _ = write!(
-                o,
-                ",\"match_weight\":{},\"match_probability\":{},\"decision\":{},\"rule\":{},\"reason\":{}",
-                num(round(c.weight.bits())),
-                num(c.probability.get()),
-                q(c.decision.map_or("no_match", Decision::as_str)),
-                c.rule.as_deref().map_or_else(|| "null".to_string(), q),
-                c.reason.as_deref().map_or_else(|| "null".to_string(), q)
-            );
-            if let Some(e) = &c.explanation {
-                let _ = write!(
-                    o,
-                    ",\"explanation\":{{\"prior\":{},\"comparisons\":[",
-                    num(round(e.prior))
-                );
-                for (j, k) in e.contributions.iter().enumerate() {
-                    if j > 0 {
-                        o.push(',');
-                    }
-                    let _ = write!(
-                        o,
-                        "{{\"field\":{},\"level\":{},\"weight\":{},\"tf\":{}}}",
-                        q(&k.field),
-                        q(&k.level),
-                        num(round(k.weight)),
-                        num(round(k.tf_adjustment))
-                    );
-                }
-                o.push_str("]}");
-            }
-            o.push('}');
-        }
-        o.push(']');
-        if !self.invalid.is_empty() {
-            o.push_str(",\"invalid\":[");
-            for (i, v) in self.invalid.iter().enumerate() {
-                if i > 0 {
-                    o.push(',');
-                }
-                let _ = write!(
-                    o,
-                    "{{\"field\":{},\"problem\":{}}}",
-                    q(&v.field),
-                    q(v.problem)
-                );
-            }
-            o.push(']');
-        }
-        o.push('}');
-        o
+        let answer = AnswerJson {
+            id,
+            decision: self.decision.as_str(),
+            candidates: self
+                .candidates
+                .iter()
+                .map(|c| CandidateJson {
+                    id: &c.id,
+                    person_id: c.person_id.as_deref(),
+                    match_weight: round(c.weight.bits()),
+                    match_probability: c.probability.get(),
+                    decision: c.decision.map_or("no_match", Decision::as_str),
+                    rule: c.rule.as_deref(),
+                    reason: c.reason.as_deref(),
+                    explanation: c.explanation.as_ref(),
+                })
+                .collect(),
+            invalid: &self.invalid,
+        };
+        serde_json::to_string(&answer).unwrap_or_default()
     }
+}
+
+/// A query's answer as serialised, keys in the documented order.
+#[derive(serde::Serialize)]
+struct AnswerJson<'a> {
+    id: &'a str,
+    decision: &'static str,
+    candidates: Vec<CandidateJson<'a>>,
+    #[serde(skip_serializing_if = "<[InvalidValue]>::is_empty")]
+    invalid: &'a [InvalidValue],
+}
+
+/// A candidate as serialised: its weight to four decimals, as the pairs file writes it.
+#[derive(serde::Serialize)]
+struct CandidateJson<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    person_id: Option<&'a str>,
+    match_weight: f64,
+    match_probability: f64,
+    decision: &'static str,
+    rule: Option<&'a str>,
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a Explanation>,
 }
 
 /// A value of a query that was invalid and so treated as missing: which field and what was
 /// wrong with it, never the value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct InvalidValue {
     /// The field (role name, such as `date_of_birth`).
     pub field: String,

@@ -55,7 +55,7 @@ pub enum Veto {
 }
 
 /// One comparison's part in a pair's weight.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Contribution {
     /// The comparison's field.
     pub field: String,
@@ -64,18 +64,37 @@ pub struct Contribution {
     /// log2(m/u) of the level (0 for null).
     pub weight: f64,
     /// The term-frequency adjustment added (0 when none).
+    #[serde(rename = "tf")]
     pub tf_adjustment: f64,
 }
 
 /// Why a pair got its weight: the data of a waterfall chart.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serialised (the one JSON shape of an explanation, for the command line's `index query
+/// --explain`, the C ABI's `carematch_result_explain`, `carematch_model_explain_pair` and
+/// `carematch_answer_json`, and Python), with every weight in bits at full precision:
+/// `{"prior": …, "comparisons": [{"field": …, "level": …, "weight": …, "tf": …}, …],
+/// "match_weight": …}`, where the prior, the weights and the tf adjustments add up to the
+/// match weight.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Explanation {
     /// The prior weight log2(λ / (1 − λ)).
     pub prior: f64,
     /// One entry per comparison, in model order.
+    #[serde(rename = "comparisons")]
     pub contributions: Vec<Contribution>,
     /// The total.
+    #[serde(rename = "match_weight", serialize_with = "bits")]
     pub weight: MatchWeight,
+}
+
+/// A match weight as its number of bits.
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's serialize_with passes a reference"
+)]
+fn bits<S: serde::Serializer>(w: &MatchWeight, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(w.bits())
 }
 
 impl Weights {
