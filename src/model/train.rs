@@ -111,6 +111,11 @@ impl Model {
             comparer: &comparer,
             comparisons,
             anchors: &anchors,
+            anchored_bits: anchors
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.is_some())
+                .fold(0u32, |b, (c, _)| b | (1 << c)),
             u,
             options,
         };
@@ -216,6 +221,8 @@ struct Setup<'a> {
     comparisons: &'a [Comparison],
     /// The identifiers' m from sure pairs, held fixed.
     anchors: &'a [Option<Vec<f64>>],
+    /// Bit c set when comparison c has an anchored m.
+    anchored_bits: u32,
     u: &'a [Vec<f64>],
     options: &'a TrainOptions,
 }
@@ -246,6 +253,7 @@ impl Session {
             comparer,
             comparisons,
             anchors,
+            anchored_bits,
             u,
             options,
         } = *setup;
@@ -253,11 +261,6 @@ impl Session {
         if masked.count_ones() as usize == comparisons.len() {
             return Ok(None);
         }
-        let anchored_bits = anchors
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.is_some())
-            .fold(0u32, |b, (c, _)| b | (1 << c));
         let blocker = Blocker::new(records, std::slice::from_ref(rule), mode)?;
         let (vectors, pairs) = count_vectors(comparer, &blocker, !mask_bits(masked));
         let start: Vec<Vec<f64>> = comparisons
