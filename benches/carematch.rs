@@ -13,7 +13,7 @@ use carematch::compare::{Comparison, jaro_winkler};
 use carematch::model::TrainOptions;
 use carematch::normalise::{date, name, nhs_number, postcode, text};
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{BlockingRule, Linker, Model, Records, RecordsBuilder};
+use carematch::{BlockingRule, Linker, Model, Records};
 
 const NAMES: &[&str] = &[
     "Mr John SMITH",
@@ -101,7 +101,7 @@ fn bench_normalise(c: &mut Criterion) {
 }
 
 fn load(dir: &Path) -> Records {
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_csv(&dir.join("gp.csv")).unwrap();
     b.add_csv(&dir.join("hospital.csv")).unwrap();
     b.build().unwrap().0
@@ -119,13 +119,13 @@ fn bench_pipeline(c: &mut Criterion) {
     let records = load(dir.path());
     let rows = records.len() as u64;
     let mode = carematch::block::Mode::link(&records, 0, 1).unwrap();
-    let rules_only = Linker::new().build().unwrap();
+    let rules_only = Linker::builder().build().unwrap();
     let expected = rules_only.link(&records, 0, 1).unwrap();
     let expected_matches = expected.matches().count();
     assert!(expected_matches as u64 > people / 3);
     let comparisons = Comparison::defaults();
     let model = Model::train(&records, &mode, &comparisons, &TrainOptions::default()).unwrap();
-    let mut b = Linker::new();
+    let mut b = Linker::builder();
     b.rules(Vec::new()).model(Some(model.clone()));
     let model_only = b.build().unwrap();
     let scored = model_only.link(&records, 0, 1).unwrap();
@@ -305,7 +305,7 @@ fn bench_index(c: &mut Criterion) {
         &TrainOptions::default(),
     )
     .unwrap();
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_csv(&dir.path().join("gp.csv")).unwrap();
     let (population, _) = b.build().unwrap();
     let index = carematch::Index::builder(model).build(population).unwrap();

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use carematch::RecordsBuilder;
+use carematch::Records;
 use carematch::pseudonym::attack::frequency_alignment_rate;
 use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
 use carematch::synth::{GenerateOptions, generate};
@@ -24,7 +24,7 @@ fn names(dir: &Path, people: u64, seed: u64) -> Result<Names, carematch::Error> 
         },
         dir,
     )?;
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_csv(&dir.join("gp.csv"))?;
     let (r, _) = b.build()?;
     Ok((0..r.len() as u32)

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use carematch::evaluate::PairFile;
-use carematch::index::{QueryDecision, QueryOptions, Record};
+use carematch::index::{Entry, QueryDecision, QueryOptions};
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{Config, Evaluation, Index, Linker, Model, Records, RecordsBuilder};
+use carematch::{Config, Evaluation, Index, Linker, Model, Records};
 
 struct Args {
     people: u64,
@@ -71,7 +71,7 @@ fn memory() -> (f64, f64) {
 }
 
 fn read(files: &[&Path]) -> Records {
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     for f in files {
         b.add_csv(f).expect("read");
     }
@@ -94,7 +94,7 @@ fn batch_link(
 ) -> BatchLinks {
     let t = Instant::now();
     let both = read(&[gp, hospital]);
-    let linker = Linker::new()
+    let linker = Linker::builder()
         .rules(rules)
         .model(Some(model.clone()))
         .build()
@@ -218,7 +218,7 @@ fn main() {
     // (left out when only some records are queried).
     let batch = (a.queries == usize::MAX).then(|| batch_link(&gp, &hospital, rules, &model, sizes));
 
-    let mut queries: Vec<Record> = index.read_csv(&hospital).expect("queries");
+    let mut queries: Vec<Entry> = index.read_csv(&hospital).expect("queries");
     queries.truncate(a.queries);
     let opts = QueryOptions::default();
     // Warm-up pass (page in the tables), then the timed pass on one thread.

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use carematch::compare::Comparison;
 use carematch::model::TrainOptions;
-use carematch::{Linker, Model, RecordsBuilder};
+use carematch::{Linker, Model, Records};
 
 fn main() -> Result<(), carematch::Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,7 +21,7 @@ fn main() -> Result<(), carematch::Error> {
 
     // 1. Read both files into one store. Columns are recognised by name (`nhs_number`,
     //    `nhs_no`, `dob`, `forename`, ...); every distinct value is normalised once.
-    let mut builder = RecordsBuilder::new();
+    let mut builder = Records::builder();
     builder.add_csv(Path::new(left))?;
     builder.add_csv(Path::new(right))?;
     let (records, quality) = builder.build()?;
@@ -43,7 +43,7 @@ fn main() -> Result<(), carematch::Error> {
 
     // 4. The default ladder of deterministic rules runs first; the model scores the rest.
     //    Show what blocking will cost before running it.
-    let mut builder = Linker::new();
+    let mut builder = Linker::builder();
     builder.model(Some(model));
     let linker = builder.build()?;
     let plan = linker.plan(&records, &mode)?;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
 use crate::error::config_err;
-use crate::record::{NONE, Records, RuleKeys};
+use crate::record::{NO_ID, Records, RuleKeys, TextColumn};
 use crate::schema::Role;
 
 /// The field a key reads.
@@ -352,11 +352,8 @@ impl<'a> KeyValues<'a> {
     pub(crate) fn new(records: &'a Records, key: &Key) -> Result<KeyValues<'a>, Error> {
         let kind = match &key.field {
             Field::Role(Role::GivenName | Role::Surname) => {
-                let (rows, dict) = if key.field == Field::Role(Role::GivenName) {
-                    (&records.given, &records.given_dict)
-                } else {
-                    (&records.surname, &records.surname_dict)
-                };
+                let crate::record::NameColumn { rows, dict } =
+                    records.names(key.field == Field::Role(Role::GivenName));
                 let n = dict.values.len();
                 let table: Vec<u64> = match key.transform {
                     Transform::Exact => (0..n as u64).collect(),
@@ -369,46 +366,36 @@ impl<'a> KeyValues<'a> {
                 KeyKind::Table { rows, table }
             }
             Field::Role(Role::Postcode) => {
-                let d = &records.postcode_dict;
+                let crate::record::PostcodeColumn { rows, dict: d } = records.postcodes();
                 let table: Vec<u64> = match key.transform {
                     Transform::Sector => d.sector.iter().map(|&v| opt(v)).collect(),
                     Transform::District => d.district.iter().map(|&v| opt(v)).collect(),
                     Transform::Area => d.area.iter().map(|&v| opt(v)).collect(),
                     _ => (0..d.values.len() as u64).collect(),
                 };
-                KeyKind::Table {
-                    rows: &records.postcode,
-                    table,
-                }
+                KeyKind::Table { rows, table }
             }
             Field::Role(Role::Address) => {
-                let d = &records.address_dict;
+                let TextColumn { rows, dict: d } = records.addresses();
                 KeyKind::Table {
-                    rows: &records.address,
+                    rows,
                     table: prefix_table((0..d.len()).map(|i| d.get(i as u32)), key.transform),
                 }
             }
             Field::Other(name) => {
-                let c = records
-                    .others
-                    .iter()
-                    .find(|c| &c.name == name)
-                    .ok_or_else(|| {
-                        config_err(format!(
-                            "key '{key}': no column '{name}' in the input (and it is not a role)"
-                        ))
-                    })?;
+                let TextColumn { rows, dict } = records.other_named(name).ok_or_else(|| {
+                    config_err(format!(
+                        "key '{key}': no column '{name}' in the input (and it is not a role)"
+                    ))
+                })?;
                 KeyKind::Table {
-                    rows: &c.values,
-                    table: prefix_table(
-                        (0..c.dict.len()).map(|i| c.dict.get(i as u32)),
-                        key.transform,
-                    ),
+                    rows,
+                    table: prefix_table((0..dict.len()).map(|i| dict.get(i as u32)), key.transform),
                 }
             }
             Field::Role(Role::DateOfBirth) => KeyKind::Direct(
                 records
-                    .dob
+                    .dates_of_birth()
                     .iter()
                     .map(|&d| match (d, key.transform) {
                         (0, _) => MISSING,
@@ -420,14 +407,14 @@ impl<'a> KeyValues<'a> {
             ),
             Field::Role(Role::NhsNumber) => KeyKind::Direct(
                 records
-                    .nhs
+                    .nhs_numbers()
                     .iter()
                     .map(|&v| if v == 0 { MISSING } else { v })
                     .collect(),
             ),
             Field::Role(Role::Sex) => KeyKind::Direct(
                 records
-                    .sex
+                    .sex_codes()
                     .iter()
                     .map(|&v| if v == 0 { MISSING } else { u64::from(v) })
                     .collect(),
@@ -451,7 +438,7 @@ impl<'a> KeyValues<'a> {
         let v = match &self.kind {
             KeyKind::Table { rows, table } => {
                 let id = rows[row as usize];
-                if id == NONE {
+                if id == NO_ID {
                     return None;
                 }
                 table[id as usize]
@@ -463,13 +450,13 @@ impl<'a> KeyValues<'a> {
 }
 
 fn opt(v: u32) -> u64 {
-    if v == NONE { MISSING } else { u64::from(v) }
+    if v == NO_ID { MISSING } else { u64::from(v) }
 }
 
 /// The `names:soundex` key of a row from its given name's and surname's packed Soundex
 /// codes: the two, smaller first; `None` when either is missing.
 pub(crate) fn names_pair(given: u32, surname: u32) -> Option<u64> {
-    if given == NONE || surname == NONE {
+    if given == NO_ID || surname == NO_ID {
         return None;
     }
     let (a, b) = (given.min(surname), given.max(surname));
@@ -479,18 +466,15 @@ pub(crate) fn names_pair(given: u32, surname: u32) -> Option<u64> {
 /// The `names:soundex` key of row `r` of `records`, from the Soundex codes its name
 /// dictionaries keep.
 pub(crate) fn names_of_row(records: &Records, r: u32) -> Option<u64> {
-    let sx = |rows: &[u32], d: &crate::record::NameDict| {
-        let id = rows[r as usize];
-        if id == NONE {
-            NONE
+    let sx = |names: crate::record::NameColumn<'_>| {
+        let id = names.id(r);
+        if id == NO_ID {
+            NO_ID
         } else {
-            d.soundex[id as usize]
+            names.dict.soundex[id as usize]
         }
     };
-    names_pair(
-        sx(&records.given, &records.given_dict),
-        sx(&records.surname, &records.surname_dict),
-    )
+    names_pair(sx(records.given_names()), sx(records.surnames()))
 }
 
 /// The key text of a normalised address or carried value under a text transform (whole
@@ -577,7 +561,7 @@ impl Buckets {
         let mut offsets = vec![0u32; n_keys + 1];
         for r in rows.clone() {
             let k = keys[r as usize];
-            if k != NONE {
+            if k != NO_ID {
                 offsets[k as usize + 1] += 1;
             }
         }
@@ -588,7 +572,7 @@ impl Buckets {
         let mut out = vec![0u32; offsets[n_keys] as usize];
         for r in rows {
             let k = keys[r as usize];
-            if k != NONE {
+            if k != NO_ID {
                 out[fill[k as usize] as usize] = r;
                 fill[k as usize] += 1;
             }
@@ -631,7 +615,7 @@ impl Mode {
 /// Blocking rules made ready on a store: per rule, every row's interned key and buckets.
 pub struct Blocker {
     rules: Vec<BlockingRule>,
-    /// Per rule: per row, interned key id or NONE.
+    /// Per rule: per row, interned key id or `NO_ID`.
     keys: Vec<Arc<RuleKeys>>,
     /// Per rule: (left buckets, right buckets); in dedupe the right is empty.
     buckets: Vec<(Buckets, Option<Buckets>)>,
@@ -711,7 +695,7 @@ impl Blocker {
     fn produced_by(&self, rule: usize, pair: Pair) -> bool {
         let k = &self.keys[rule].ids;
         let a = k[pair.left as usize];
-        a != NONE && a == k[pair.right as usize]
+        a != NO_ID && a == k[pair.right as usize]
     }
 
     /// Streams the candidate pairs, each once, in a fixed order (by rule, key, then rows), in
@@ -792,13 +776,13 @@ pub(crate) fn estimate_comparisons(
 /// The most keys a blocking rule may have.
 pub(crate) const MAX_KEYS: usize = 6;
 
-/// Gives each row a dense id for its key tuple under `rule` (NONE when any part is
+/// Gives each row a dense id for its key tuple under `rule` (`NO_ID` when any part is
 /// missing): the tuples are sorted in parallel and numbered in sorted order, so ids depend on
 /// the values only, not on row order or thread count. The store caches the result by rule,
 /// so a rule shared by the deterministic ladder, the model and training is computed once.
 fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<Arc<RuleKeys>, Error> {
     let name = rule.to_string();
-    if let Some(hit) = records.rule_keys.get(&name) {
+    if let Some(hit) = records.rule_key_cache().get(&name) {
         return Ok(hit);
     }
     let parts: Vec<KeyValues> = rule
@@ -814,7 +798,7 @@ fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<Arc<RuleKeys>, Er
         5 => number::<5>(records.len(), &parts),
         _ => number::<MAX_KEYS>(records.len(), &parts),
     };
-    Ok(records.rule_keys.put(name, keys))
+    Ok(records.rule_key_cache().put(name, keys))
 }
 
 /// Numbers the `N`-part key tuples of `n` rows in sorted order (see [`rule_keys`]).
@@ -830,7 +814,7 @@ fn number<const N: usize>(n: usize, parts: &[KeyValues]) -> RuleKeys {
         })
         .collect();
     tuples.par_sort_unstable();
-    let mut out = vec![NONE; n];
+    let mut out = vec![NO_ID; n];
     let mut next = 0u32;
     for (i, (t, r)) in tuples.iter().enumerate() {
         if i > 0 && tuples[i - 1].0 != *t {

@@ -309,10 +309,9 @@ fn pool(records: &Records, identifiers: &[String]) -> Vec<BlockingRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RecordsBuilder;
 
     fn store(csv: &str) -> Records {
-        let mut b = RecordsBuilder::new();
+        let mut b = Records::builder();
         b.add_reader("t.csv", csv.as_bytes()).unwrap();
         b.build().unwrap().0
     }

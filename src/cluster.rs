@@ -241,18 +241,54 @@ impl PreviousIds {
     }
 }
 
-/// What carrying person ids over from an earlier run changed.
+/// A change to the person ids: of an index when a record is linked, updated or removed, or
+/// of a batch run when ids are carried over from an earlier one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PersonChange {
+    /// Two or more people were found to be one: `kept` keeps its id, `absorbed` ids are
+    /// retired.
+    Merge {
+        /// The surviving person id.
+        kept: String,
+        /// The person ids merged into it.
+        absorbed: Vec<String>,
+    },
+    /// A person's records no longer link to each other: `kept` stays on the largest part,
+    /// `new` are the ids of the other parts.
+    Split {
+        /// The person id that stays.
+        kept: String,
+        /// The new person ids.
+        new: Vec<String>,
+    },
+}
+
+/// What carrying person ids over from an earlier run did (or what linking a batch into an
+/// index did, for `carematch index add`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IdChanges {
+pub struct CarriedIds {
     /// People whose earlier id was kept.
     pub kept: u64,
     /// People with no earlier id (new ids).
     pub new: u64,
-    /// Earlier people found to be one: (surviving id, the absorbed ids).
-    pub merges: Vec<(String, Vec<String>)>,
-    /// Earlier people found to be several: (the earlier id, kept by its largest part; the new
-    /// ids of the other parts).
-    pub splits: Vec<(String, Vec<String>)>,
+    /// The merges, sorted by surviving id, then the splits, sorted by the id that stays.
+    pub changes: Vec<PersonChange>,
+}
+
+impl CarriedIds {
+    /// The merges among the changes.
+    pub fn merges(&self) -> impl Iterator<Item = &PersonChange> {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c, PersonChange::Merge { .. }))
+    }
+
+    /// The splits among the changes.
+    pub fn splits(&self) -> impl Iterator<Item = &PersonChange> {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c, PersonChange::Split { .. }))
+    }
 }
 
 impl Clusters {
@@ -264,7 +300,7 @@ impl Clusters {
     /// reported as a split. Ties go to the smaller id, then to the part with the smallest
     /// record. People with no earlier id keep their derived id. The result depends only on
     /// the clusters and `previous`, not on row order or thread count.
-    pub fn carry_over(&mut self, records: &Records, previous: &PreviousIds) -> IdChanges {
+    pub fn carry_over(&mut self, records: &Records, previous: &PreviousIds) -> CarriedIds {
         let names: Vec<String> = records
             .sources()
             .iter()
@@ -306,7 +342,8 @@ impl Clusters {
             }
         }
         let mut used: FxHashSet<String> = previous.ids.values().cloned().collect();
-        let mut changes = IdChanges::default();
+        let mut changes = CarriedIds::default();
+        let mut merges: Vec<(String, Vec<String>)> = Vec::new();
         let mut split_parts: FxHashMap<String, Vec<String>> = FxHashMap::default();
         let mut new_ids = vec![String::new(); n_clusters];
         for &c in &order {
@@ -317,7 +354,7 @@ impl Clusters {
             mine.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             let id = if let Some((survivor, absorbed)) = mine.split_first() {
                 if !absorbed.is_empty() {
-                    changes.merges.push((
+                    merges.push((
                         survivor.0.clone(),
                         absorbed.iter().map(|a| a.0.clone()).collect(),
                     ));
@@ -349,8 +386,14 @@ impl Clusters {
             parts.sort();
             parts.dedup();
         }
-        changes.splits = splits;
-        changes.merges.sort();
+        merges.sort();
+        let merges = merges
+            .into_iter()
+            .map(|(kept, absorbed)| PersonChange::Merge { kept, absorbed });
+        let splits = splits
+            .into_iter()
+            .map(|(kept, new)| PersonChange::Split { kept, new });
+        changes.changes = merges.chain(splits).collect();
         self.ids = new_ids;
         changes
     }

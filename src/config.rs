@@ -400,14 +400,13 @@ fn yes() -> bool {
 pub(crate) fn identifier_columns(records: &Records) -> Vec<String> {
     // Profiled once per store: the comparisons, blocking, training and rules all ask.
     records
-        .identifiers
-        .get_or_init(|| profile_identifiers(records))
-        .clone()
+        .identifier_columns(|| profile_identifiers(records))
+        .to_vec()
 }
 
 fn profile_identifiers(records: &Records) -> Vec<String> {
     records
-        .others
+        .others()
         .iter()
         .filter(|c| {
             c.name != crate::pseudonym::SCHEME_COLUMN
@@ -485,7 +484,7 @@ fn is_identifier(records: &Records, c: &crate::record::OtherColumn) -> bool {
         let mut filled = 0usize;
         for r in s.rows.clone() {
             let v = c.values[r as usize];
-            if v != crate::record::NONE {
+            if v != crate::record::NO_ID {
                 filled += 1;
                 seen.insert(v);
             }
@@ -660,15 +659,7 @@ mod tests {
     #[test]
     fn a_config_may_set_one_threshold_and_it_wins_over_the_model() {
         let c = Config::from_json(r#"{"thresholds": {"match_probability": 0.995}}"#).unwrap();
-        let comparisons = crate::compare::Comparison::defaults();
-        let flat = |c: &crate::compare::Comparison| vec![0.5; c.level_names().len() - 1];
-        let mut model = crate::Model::new(
-            comparisons.clone(),
-            comparisons.iter().map(flat).collect(),
-            comparisons.iter().map(flat).collect(),
-            0.01,
-        )
-        .unwrap();
+        let mut model = crate::model::flat_model(&crate::compare::Comparison::defaults(), 0.01);
         let applied = c.apply_thresholds(&mut model, None, "model file").unwrap();
         assert_eq!(model.thresholds().match_probability, 0.995);
         assert_eq!(model.thresholds().review_probability, 0.5);
@@ -691,7 +682,7 @@ mod tests {
     }
 
     fn store(csv: &str) -> Records {
-        let mut b = crate::RecordsBuilder::new();
+        let mut b = crate::Records::builder();
         b.add_reader("a.csv", csv.as_bytes()).unwrap();
         b.build().unwrap().0
     }

@@ -7,8 +7,8 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 
 use carematch::files::FileLock;
+use carematch::index::MAX_QUERY_BYTES;
 use carematch::index::QueryOptions;
-use carematch::index::{MAX_QUERY_BYTES, PersonChange};
 use carematch::{Config, Error, Index, Model};
 
 /// The index subcommands.
@@ -223,7 +223,7 @@ fn answer(index: &Index, line: &[u8], opts: &QueryOptions, n: u64) -> String {
     if text.trim().is_empty() {
         return error("an empty line: expected a JSON object");
     }
-    let rec = match index.record_from_json(text) {
+    let rec = match index.entry_from_json(text) {
         Ok(r) => r,
         Err(e) => return error(e.message()),
     };
@@ -270,7 +270,7 @@ fn add(a: &AddArgs) -> Result<(), Error> {
     let t2 = Instant::now();
     outputs.add(index.stage_save(target_lock.as_ref().unwrap_or(&source_lock))?);
     outputs.commit()?;
-    let (merges, splits) = (done.changes.merges.len(), done.changes.splits.len());
+    let (merges, splits) = (done.changes.merges().count(), done.changes.splits().count());
     crate::sayln!(
         "loaded the index ({} records before) in {loaded:.2}s; linked {} batch records in {secs:.2}s: \
          {} joined a person, {} new people, {} updated; {merges} merges, \
@@ -317,24 +317,19 @@ struct Added {
     pair_rows: Vec<[String; 7]>,
     /// (person id, record id) of every record of the batch.
     people: Vec<(String, String)>,
-    changes: carematch::cluster::IdChanges,
+    changes: carematch::cluster::CarriedIds,
     linked: u64,
     new_people: u64,
     updated: u64,
 }
 
 /// Links every record of `batch` into `index`: a record sent again replaces the old one.
-fn link_batch(index: &Index, batch: &[carematch::index::Record]) -> Result<Added, Error> {
+fn link_batch(index: &Index, batch: &[carematch::index::Entry]) -> Result<Added, Error> {
     let opts = QueryOptions::default();
     let mut done = Added {
         pair_rows: Vec::new(),
         people: Vec::new(),
-        changes: carematch::cluster::IdChanges {
-            kept: 0,
-            new: 0,
-            merges: Vec::new(),
-            splits: Vec::new(),
-        },
+        changes: carematch::cluster::CarriedIds::default(),
         linked: 0,
         new_people: 0,
         updated: 0,
@@ -342,7 +337,7 @@ fn link_batch(index: &Index, batch: &[carematch::index::Record]) -> Result<Added
     for rec in batch {
         if index.contains(rec.id()) {
             // A record sent again: replace it, keep its person, report a split if any.
-            record_changes(&mut done.changes, index.update(rec)?);
+            done.changes.changes.extend(index.update(rec)?);
             done.updated += 1;
             done.people.push((
                 index.person_id(rec.id()).unwrap_or_default(),
@@ -369,19 +364,9 @@ fn link_batch(index: &Index, batch: &[carematch::index::Record]) -> Result<Added
             } else {
                 done.linked += 1;
             }
-            record_changes(&mut done.changes, p.changes);
+            done.changes.changes.extend(p.changes);
             done.people.push((p.person_id, rec.id().to_string()));
         }
     }
     Ok(done)
-}
-
-/// Adds an index's person changes to the batch form that `write_changes_csv` writes.
-fn record_changes(out: &mut carematch::cluster::IdChanges, changes: Vec<PersonChange>) {
-    for c in changes {
-        match c {
-            PersonChange::Merge { kept, absorbed } => out.merges.push((kept, absorbed)),
-            PersonChange::Split { kept, new } => out.splits.push((kept, new)),
-        }
-    }
 }

@@ -15,7 +15,7 @@
 //!
 //! ```
 //! # fn main() -> Result<(), carematch::Error> {
-//! use carematch::{Linker, RecordsBuilder};
+//! use carematch::{Linker, Records};
 //!
 //! let gp = "rec_id,nhs_number,given_name,surname,date_of_birth,postcode\n\
 //!           G1,943 476 5919,Elizabeth,Smith,1980-02-01,LS1 4AP\n\
@@ -23,13 +23,13 @@
 //! let hospital = "id,nhs_no,first_name,last_name,dob,postcode\n\
 //!                 H7,9434765919,LIZ,SMITH,01/02/1980,ls14ap\n\
 //!                 H8,,Tom,Jones,30/07/1975,M1 1AE\n";
-//! let mut builder = RecordsBuilder::new();
+//! let mut builder = Records::builder();
 //! builder.add_reader("gp.csv", gp.as_bytes())?;
 //! builder.add_reader("hospital.csv", hospital.as_bytes())?;
 //! let (records, quality) = builder.build()?;
 //! assert_eq!(quality.invalid_total(), 0);
 //!
-//! let result = Linker::new().build()?.link(&records, 0, 1)?;
+//! let result = Linker::builder().build()?.link(&records, 0, 1)?;
 //! let links: Vec<(&str, &str, &str)> = result
 //!     .matches()
 //!     .map(|l| {

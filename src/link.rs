@@ -185,10 +185,10 @@ pub struct DecisionCounts {
 /// # fn main() -> Result<(), carematch::Error> {
 /// let gp = "rec_id,nhs_number,given_name,surname,dob\nG1,943 476 5919,Ann,Smith,1980-02-01\n";
 /// let hosp = "id,nhs_no,forename,surname,dob\nH1,9434765919,ANN,SMITH,01/02/1980\n";
-/// let mut b = carematch::RecordsBuilder::new();
+/// let mut b = carematch::Records::builder();
 /// b.add_reader("gp.csv", gp.as_bytes())?.add_reader("hospital.csv", hosp.as_bytes())?;
 /// let (records, _quality) = b.build()?;
-/// let result = carematch::Linker::new().build()?.link(&records, 0, 1)?;
+/// let result = carematch::Linker::builder().build()?.link(&records, 0, 1)?;
 /// let link = result.matches().next().unwrap();
 /// assert_eq!(records.id(link.pair.right), "H1");
 /// assert_eq!(result.rules[link.rule.unwrap() as usize].name(), "nhs-dob");
@@ -213,8 +213,7 @@ pub struct LinkerBuilder {
 
 impl Linker {
     /// A builder with the default rules ([`MatchRule::defaults`]) and no model.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new() -> LinkerBuilder {
+    pub fn builder() -> LinkerBuilder {
         LinkerBuilder {
             rules: MatchRule::defaults(),
             model: None,
@@ -931,7 +930,7 @@ mod tests {
             MatchRule::new("c", "surname & dob").unwrap(),
             MatchRule::new("d", "dob & surname & sex").unwrap(),
         ];
-        let l = Linker::new().rules(rules).build().unwrap();
+        let l = Linker::builder().rules(rules).build().unwrap();
         let b: Vec<String> = l.blocking_rules().iter().map(ToString::to_string).collect();
         assert_eq!(b, ["nhs_number", "surname & dob"]);
     }

@@ -81,7 +81,7 @@ use carematch::evaluate::evaluate_files;
 use carematch::output::{stage_clusters_csv, stage_pairs_csv};
 use carematch::pseudonym::{Key, Pseudonymiser};
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{Config, Error, Evaluation, LinkResult, Linker, Model, Records, RecordsBuilder};
+use carematch::{Config, Error, Evaluation, LinkResult, Linker, Model, Records};
 
 /// Patient record linkage for health and social care.
 #[derive(Parser)]
@@ -322,7 +322,7 @@ fn load_config(common: &Common) -> Result<Config, Error> {
 }
 
 fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result<Records, Error> {
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.columns(config.columns.clone())
         .strict(config.strict)
         .accept_test_nhs_numbers(config.accept_test_nhs_numbers);
@@ -479,7 +479,7 @@ fn linker(
             list.join(", ")
         );
     }
-    let mut b = Linker::new();
+    let mut b = Linker::builder();
     b.rules(config.rules_for(records))
         .model(model)
         .one_to_one(one_to_one);
@@ -604,8 +604,8 @@ fn run(
                 prev.display(),
                 changes.kept,
                 changes.new,
-                changes.merges.len(),
-                changes.splits.len()
+                changes.merges().count(),
+                changes.splits().count()
             );
             if let Some(c) = &common.changes {
                 outputs.add(carematch::output::stage_changes_csv(c, &changes)?);

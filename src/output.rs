@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::cluster::Clusters;
+use crate::cluster::{Clusters, PersonChange};
 use crate::csvwrite::{create, finish, write_err};
 pub use crate::csvwrite::{stage_csv, write_csv};
 use crate::error::{Error, ErrorKind};
@@ -207,7 +207,7 @@ pub fn stage_clusters_csv(
 /// # Errors
 ///
 /// An I/O error naming `path`.
-pub fn write_changes_csv(path: &Path, changes: &crate::cluster::IdChanges) -> Result<(), Error> {
+pub fn write_changes_csv(path: &Path, changes: &crate::cluster::CarriedIds) -> Result<(), Error> {
     stage_changes_csv(path, changes)?.commit()
 }
 
@@ -218,17 +218,19 @@ pub fn write_changes_csv(path: &Path, changes: &crate::cluster::IdChanges) -> Re
 /// An I/O error naming `path`.
 pub fn stage_changes_csv(
     path: &Path,
-    changes: &crate::cluster::IdChanges,
+    changes: &crate::cluster::CarriedIds,
 ) -> Result<NewFile, Error> {
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
     w.write_record(["change", "person_id", "other_person_ids"])
         .map_err(werr)?;
-    for (kind, list) in [("merge", &changes.merges), ("split", &changes.splits)] {
-        for (id, others) in list {
-            w.write_record([kind, id.as_str(), others.join(";").as_str()])
-                .map_err(werr)?;
-        }
+    for change in changes.merges().chain(changes.splits()) {
+        let (kind, id, others) = match change {
+            PersonChange::Merge { kept, absorbed } => ("merge", kept, absorbed),
+            PersonChange::Split { kept, new } => ("split", kept, new),
+        };
+        w.write_record([kind, id.as_str(), others.join(";").as_str()])
+            .map_err(werr)?;
     }
     finish(path, w)
 }

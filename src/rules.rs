@@ -313,10 +313,8 @@ impl<'a> Ladder<'a> {
             .map(|r| r.conditions.iter().map(|c| ready(records, c)).collect())
             .collect::<Result<_, Error>>()?;
         let nhs_tokens = records
-            .others
-            .iter()
-            .find(|c| c.name == crate::schema::NHS_TOKEN_COLUMN)
-            .map(|c| c.values.as_slice());
+            .other_named(crate::schema::NHS_TOKEN_COLUMN)
+            .map(|c| c.rows);
         Ok(Ladder {
             records,
             rules,
@@ -326,13 +324,13 @@ impl<'a> Ladder<'a> {
 
     /// The index of the first rule `pair` satisfies.
     pub(crate) fn first_match(&self, pair: Pair) -> Option<u16> {
-        let nhs = &self.records.nhs;
+        let nhs = self.records.nhs_numbers();
         if nhs_conflict(nhs[pair.left as usize], nhs[pair.right as usize]) {
             return None;
         }
         if let Some(t) = self.nhs_tokens {
             let (a, b) = (t[pair.left as usize], t[pair.right as usize]);
-            if a != crate::record::NONE && b != crate::record::NONE && a != b {
+            if a != crate::record::NO_ID && b != crate::record::NO_ID && a != b {
                 return None;
             }
         }
@@ -349,7 +347,7 @@ impl<'a> Ladder<'a> {
                 _ => false,
             },
             Ready::DobSwap => {
-                let dob = &self.records.dob;
+                let dob = self.records.dates_of_birth();
                 dob_or_swap(dob[pair.left as usize], dob[pair.right as usize])
             }
             Ready::Any(cs) => cs.iter().any(|c| self.holds(c, pair)),
@@ -401,7 +399,7 @@ mod tests {
     fn dob_swap_accepts_equal_and_swapped_dates_only() {
         let left = "id,nhs_number,dob\nA,9434765919,1980-01-02\nB,4010232137,1980-01-13\nC,9990000018,1980-01-01\n";
         let right = "id,nhs_number,dob\nX,9434765919,1980-02-01\nY,4010232137,1980-13-01\nZ,9990000018,1980-01-01\n";
-        let mut b = crate::RecordsBuilder::new();
+        let mut b = crate::Records::builder();
         b.add_reader("l", left.as_bytes()).unwrap();
         b.add_reader("r", right.as_bytes()).unwrap();
         let (records, _) = b.build().unwrap();

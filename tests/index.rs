@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use carematch::block::{Blocker, Pair};
 use carematch::compare::Comparison;
+use carematch::index::{Entry, QueryDecision, QueryOptions};
 use carematch::index::{PersonChange, PersonChanges};
-use carematch::index::{QueryDecision, QueryOptions, Record};
-use carematch::model::Scorer;
+use carematch::model::{LevelProbabilities, Scorer};
 use carematch::synth::{GenerateOptions, generate};
-use carematch::{Config, Index, Linker, Model, Records, RecordsBuilder, Role};
+use carematch::{Config, Index, Linker, Model, Records, Role};
 use proptest::prelude::*;
 
 fn store(sources: &[(&str, &str)]) -> Records {
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     for (name, text) in sources {
         b.add_reader(name, text.as_bytes()).unwrap();
     }
@@ -25,18 +25,29 @@ fn store(sources: &[(&str, &str)]) -> Records {
 /// A model with equal m and u on every level: every weight is the prior's, so every
 /// candidate is returned when asked for all, and the levels are what is compared.
 pub(crate) fn flat_model() -> Model {
-    let comparisons = Comparison::defaults();
+    flat_model_of(&Comparison::defaults())
+}
+
+/// [`flat_model`] over `comparisons`.
+pub(crate) fn flat_model_of(comparisons: &[Comparison]) -> Model {
     let flat = |c: &Comparison| {
         let k = c.level_names().len() - 1;
         vec![1.0 / k as f64; k]
     };
-    Model::new(
-        comparisons.clone(),
-        comparisons.iter().map(flat).collect(),
-        comparisons.iter().map(flat).collect(),
-        0.01,
-    )
-    .unwrap()
+    comparisons
+        .iter()
+        .fold(Model::builder(), |b, c| {
+            b.comparison(
+                c.clone(),
+                LevelProbabilities {
+                    m: flat(c),
+                    u: flat(c),
+                },
+            )
+        })
+        .lambda(0.01)
+        .build()
+        .unwrap()
 }
 
 fn all() -> QueryOptions {
@@ -48,11 +59,11 @@ fn all() -> QueryOptions {
 }
 
 /// A record from a CSV header and one of its lines (no quoted commas).
-fn record_of(index: &Index, header: &str, line: &str) -> Record {
+fn record_of(index: &Index, header: &str, line: &str) -> Entry {
     let names: Vec<&str> = header.split(',').collect();
     let values: Vec<&str> = line.split(',').collect();
     let fields: Vec<(&str, &str)> = names.iter().copied().zip(values.iter().copied()).collect();
-    index.record(&fields).unwrap()
+    index.entry(&fields).unwrap()
 }
 
 const GIVEN: &[&str] = &[
@@ -125,7 +136,7 @@ proptest! {
         // The batch: queries on the left, population on the right.
         let both = store(&[("q", &q_csv), ("a", &pop_csv)]);
         let scorer = Scorer::new(&model, &both).unwrap();
-        let linker = Linker::new().model(Some(model.clone())).build().unwrap();
+        let linker = Linker::builder().model(Some(model.clone())).build().unwrap();
         let mut rules = model.blocking().to_vec();
         for r in linker.blocking_rules() {
             if !rules.contains(&r) {
@@ -256,12 +267,12 @@ fn csv_records(text: &str) -> Vec<Vec<(String, String)>> {
         .collect()
 }
 
-fn to_record(index: &Index, fields: &[(String, String)]) -> Record {
+fn to_record(index: &Index, fields: &[(String, String)]) -> Entry {
     let f: Vec<(&str, &str)> = fields
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    index.record(&f).unwrap()
+    index.entry(&f).unwrap()
 }
 
 #[test]
@@ -276,7 +287,7 @@ fn save_then_load_gives_identical_answers_and_damaged_files_are_refused() {
     // Change the index after the build so that the file holds inserts and removals too.
     let first = to_record(&index, &queries[0]);
     index
-        .insert(&Record::new("EXTRA-1").set(Role::Surname, "Okonkwo").clone())
+        .insert(&Entry::new("EXTRA-1").set(Role::Surname, "Okonkwo").clone())
         .unwrap();
     index.remove("EXTRA-1").unwrap();
     let extra = {
@@ -343,7 +354,7 @@ fn a_save_leaves_no_temporary_file_and_replaces_the_old_index_whole() {
     let path = dir.path().join("pop.idx");
     index.save(&path).unwrap();
     index
-        .insert(&Record::new("A2").set(Role::Surname, "Jones").clone())
+        .insert(&Entry::new("A2").set(Role::Surname, "Jones").clone())
         .unwrap();
     index.save(&path).unwrap();
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
@@ -381,11 +392,11 @@ fn concurrent_queries_during_inserts_see_one_state_or_the_next() {
             .unwrap()
     };
     let reference = build();
-    let inserts: Vec<Record> = gp_rows[keep..]
+    let inserts: Vec<Entry> = gp_rows[keep..]
         .iter()
         .map(|r| to_record(&reference, r))
         .collect();
-    let probes: Vec<Record> = csv_records(&hospital)
+    let probes: Vec<Entry> = csv_records(&hospital)
         .iter()
         .take(30)
         .map(|r| to_record(&reference, r))
@@ -465,7 +476,7 @@ fn merges_and_splits_of_people_are_reported() {
         index.person_id("A2").unwrap(),
     );
     assert_ne!(p1, p2, "A1 and A2 start as two people");
-    let mut b = Record::new("B");
+    let mut b = Entry::new("B");
     b.set(Role::NhsNumber, "943 476 5919")
         .set(Role::GivenName, "Mark")
         .set(Role::Surname, "Smith")
@@ -568,14 +579,14 @@ fn insert_update_remove_change_the_answers_and_bad_calls_are_errors() {
     let index = Index::builder(flat_model())
         .build(store(&[("a", &pop)]))
         .unwrap();
-    let mut q = Record::new("Q");
+    let mut q = Entry::new("Q");
     q.set(Role::NhsNumber, "4010232137")
         .set(Role::DateOfBirth, "1975-07-30");
     assert_eq!(
         index.query(&q, &QueryOptions::default()).unwrap().decision,
         QueryDecision::NoMatch
     );
-    let mut a2 = Record::new("A2");
+    let mut a2 = Entry::new("A2");
     a2.set(Role::NhsNumber, "401 023 2137")
         .set(Role::DateOfBirth, "30/07/1975");
     index.insert(&a2).unwrap();
@@ -605,7 +616,7 @@ fn insert_update_remove_change_the_answers_and_bad_calls_are_errors() {
     assert!(index.remove("A2").is_err());
     assert!(index.update(&a2).is_err());
     // Invalid values are missing and listed, without their values.
-    let mut bad = Record::new("BAD");
+    let mut bad = Entry::new("BAD");
     bad.set(Role::DateOfBirth, "31/02/1980")
         .set(Role::NhsNumber, "9434765918");
     let answer = index.query(&bad, &QueryOptions::default()).unwrap();
@@ -615,15 +626,15 @@ fn insert_update_remove_change_the_answers_and_bad_calls_are_errors() {
     // No id, or two id columns, is an error naming the problem.
     assert!(
         index
-            .record(&[("surname", "Smith")])
+            .entry(&[("surname", "Smith")])
             .unwrap_err()
             .to_string()
             .contains("no id")
     );
-    assert!(index.record(&[("id", "1"), ("rec_id", "2")]).is_err());
+    assert!(index.entry(&[("id", "1"), ("rec_id", "2")]).is_err());
     assert!(
         index
-            .query(&Record::new(""), &QueryOptions::default())
+            .query(&Entry::new(""), &QueryOptions::default())
             .is_err()
     );
     // An index holds one population.
@@ -669,7 +680,7 @@ fn the_larger_person_keeps_its_id_in_a_merge() {
         assert_eq!(index.person_id(&format!("{big}3")).unwrap(), big_id);
         let small_id = index.person_id(&format!("{small}1")).unwrap();
         assert_ne!(big_id, small_id);
-        let mut b = Record::new("B");
+        let mut b = Entry::new("B");
         b.set(Role::NhsNumber, "9434765919")
             .set(Role::GivenName, "Mark")
             .set(Role::Surname, "Smith")
@@ -707,19 +718,8 @@ fn a_shared_identifier_column_links_in_batch_and_index_alike() {
     let records = store(&[("left.csv", &left), ("right.csv", right)]);
     let config = Config::default();
     assert_eq!(config.identifiers(&records), ["soc_sec_id"]);
-    let comparisons = config.comparisons(&records).unwrap();
-    let flat = |c: &Comparison| {
-        let k = c.level_names().len() - 1;
-        vec![1.0 / k as f64; k]
-    };
-    let model = Model::new(
-        comparisons.clone(),
-        comparisons.iter().map(flat).collect(),
-        comparisons.iter().map(flat).collect(),
-        0.01,
-    )
-    .unwrap();
-    let linker = Linker::new()
+    let model = flat_model_of(&config.comparisons(&records).unwrap());
+    let linker = Linker::builder()
         .rules(config.rules_for(&records))
         .model(Some(model.clone()))
         .build()
@@ -750,7 +750,7 @@ fn a_shared_identifier_column_links_in_batch_and_index_alike() {
         .build(population)
         .unwrap();
     let q = index
-        .record(&[
+        .entry(&[
             ("rec_id", "B1"),
             ("given_name", "Jane"),
             ("surname", "Smith"),

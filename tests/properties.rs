@@ -3,10 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use carematch::block::{Blocker, Mode, Pair};
+use carematch::cluster::PersonChange;
 use carematch::normalise::nhs_number::parse_nhs_number;
 use carematch::normalise::phonetic::soundex;
 use carematch::normalise::postcode::{Postcode, parse_postcode};
-use carematch::{BlockingRule, Linker, Records, RecordsBuilder};
+use carematch::{BlockingRule, Linker, Records};
 use proptest::prelude::*;
 
 const SURNAMES: &[&str] = &["Smith", "Smyth", "Jones", "O'Brien", "Patel", "", "Baby"];
@@ -48,7 +49,7 @@ fn csv(prefix: &str, rows: &[[usize; 6]]) -> String {
 }
 
 fn store(sources: &[(&str, String)]) -> Records {
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     for (name, text) in sources {
         b.add_reader(name, text.as_bytes()).unwrap();
     }
@@ -180,7 +181,7 @@ proptest! {
                 text.push('\n');
             }
             let r = store(&[("d", text)]);
-            let result = Linker::new().build().unwrap().dedupe(&r, 0).unwrap();
+            let result = Linker::builder().build().unwrap().dedupe(&r, 0).unwrap();
             let links: Vec<(String, String, Option<u16>)> = result
                 .links
                 .iter()
@@ -254,7 +255,7 @@ proptest! {
             Vec::new()
         };
         input.extend(body);
-        let mut b = RecordsBuilder::new();
+        let mut b = Records::builder();
         if b.add_reader("fuzz.csv", input.as_slice()).is_ok()
             && let Ok((r, q)) = b.build() {
                 prop_assert_eq!(q.sources[0].rows as usize, r.len());
@@ -284,7 +285,7 @@ proptest! {
             &carematch::model::TrainOptions::default(),
         )
         .unwrap();
-        let mut b = Linker::new();
+        let mut b = Linker::builder();
         b.model(Some(model));
         let result = b.build().unwrap().link(&r, 0, 1).unwrap();
         for l in &result.links {
@@ -321,10 +322,11 @@ fn person_ids_carry_over_with_merges_and_splits_reported() {
     let changes = c.carry_over(&r, &previous);
     assert_eq!(c.person_id(row("A1")), "Px");
     assert_eq!(c.person_id(row("A3")), "Px", "Py merged into Px");
-    assert_eq!(
-        changes.merges,
-        vec![("Px".to_string(), vec!["Py".to_string()])]
-    );
+    let merge = PersonChange::Merge {
+        kept: "Px".to_string(),
+        absorbed: vec!["Py".to_string()],
+    };
+    assert_eq!(changes.merges().collect::<Vec<_>>(), [&merge]);
     assert_eq!(
         c.person_id(row("A4")),
         "Pz",
@@ -332,7 +334,11 @@ fn person_ids_carry_over_with_merges_and_splits_reported() {
     );
     let a5 = c.person_id(row("A5")).to_string();
     assert!(a5.starts_with('P') && a5 != "Pz");
-    assert_eq!(changes.splits, vec![("Pz".to_string(), vec![a5])]);
+    let split = PersonChange::Split {
+        kept: "Pz".to_string(),
+        new: vec![a5],
+    };
+    assert_eq!(changes.changes, [merge, split], "merges first, then splits");
     assert_eq!((changes.kept, changes.new), (2, 1));
     // Carrying over the ids just made changes nothing.
     let now: Vec<(String, String)> = (0..r.len() as u32)
@@ -343,7 +349,7 @@ fn person_ids_carry_over_with_merges_and_splits_reported() {
     );
     let mut c2 = carematch::Clusters::new(&r, &[p("A1", "A2"), p("A2", "A3")]);
     let changes = c2.carry_over(&r, &again);
-    assert!(changes.merges.is_empty() && changes.splits.is_empty());
+    assert!(changes.changes.is_empty());
     for x in 0..r.len() as u32 {
         assert_eq!(c2.person_id(x), c.person_id(x));
     }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use carematch::model::LevelProbabilities;
 use carematch::normalise::name::normalise_name;
 use carematch::normalise::nhs_number::parse_nhs_number;
 use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
@@ -95,15 +96,19 @@ fn fixed_model() -> carematch::Model {
             .map(|l| if up { l as f64 } else { (k - l + 1) as f64 } / sum)
             .collect()
     };
-    let m = comparisons
-        .iter()
-        .map(|c| dist(c.level_names().len() - 1, false))
-        .collect();
-    let u = comparisons
-        .iter()
-        .map(|c| dist(c.level_names().len() - 1, true))
-        .collect();
-    carematch::Model::new(comparisons, m, u, 1e-4).unwrap()
+    comparisons
+        .into_iter()
+        .fold(carematch::Model::builder(), |b, c| {
+            let k = c.level_names().len() - 1;
+            let levels = LevelProbabilities {
+                m: dist(k, false),
+                u: dist(k, true),
+            };
+            b.comparison(c, levels)
+        })
+        .lambda(1e-4)
+        .build()
+        .unwrap()
 }
 
 /// Levels, weights and match weight of every pair under the fixed model.
@@ -112,7 +117,7 @@ fn comparison_vectors() -> serde_json::Value {
     let pairs: Vec<serde_json::Value> = PAIRS
         .iter()
         .map(|(header, left, right)| {
-            let mut b = carematch::RecordsBuilder::new();
+            let mut b = carematch::Records::builder();
             b.add_reader("left", format!("{header}\n{left}\n").as_bytes())
                 .unwrap();
             b.add_reader("right", format!("{header}\n{right}\n").as_bytes())
@@ -274,7 +279,7 @@ fn frequency_attack_beats_the_control_but_not_the_hardened_filter() {
             ..Default::default()
         };
         carematch::synth::generate(&options, &d).unwrap();
-        let mut b = carematch::RecordsBuilder::new();
+        let mut b = carematch::Records::builder();
         b.add_csv(&d.join("gp.csv")).unwrap();
         let (r, _) = b.build().unwrap();
         (0..r.len() as u32)

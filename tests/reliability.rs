@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use carematch::files::FileLock;
-use carematch::{Evaluation, Index, Linker, RecordsBuilder};
+use carematch::{Evaluation, Index, Linker, Records};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data");
 
@@ -376,17 +376,17 @@ fn pseudonymised_input_is_refused_with_clear_data_or_a_clear_model() {
 
     // The library: one store of an encoded and a clear source cannot be built, whoever
     // builds it (the C ABI and Python build theirs the same way).
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_csv(&enc).unwrap();
     b.add_csv(&gp).unwrap();
     let e = b.build().unwrap_err();
     assert!(e.message().contains("gp.csv"), "{e}");
     // And a clear model cannot score encoded records.
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_csv(&enc).unwrap();
     let (records, _) = b.build().unwrap();
     let m = carematch::Model::load(&model).unwrap();
-    let linker = Linker::new().model(Some(m)).build().unwrap();
+    let linker = Linker::builder().model(Some(m)).build().unwrap();
     let e = linker.dedupe(&records, 0).unwrap_err();
     assert!(e.message().contains("trained on clear data"), "{e}");
 }
@@ -507,10 +507,14 @@ fn a_truth_file_without_id_columns_or_of_other_records_is_refused() {
     assert!(!err.contains("foo"), "header names are not echoed: {err}");
 
     let csv = "id,given_name,surname,dob\n1,Ann,Lee,1980-01-01\n2,Ann,Lee,1980-01-01\n";
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_reader("a.csv", csv.as_bytes()).unwrap();
     let (records, _) = b.build().unwrap();
-    let result = Linker::new().build().unwrap().dedupe(&records, 0).unwrap();
+    let result = Linker::builder()
+        .build()
+        .unwrap()
+        .dedupe(&records, 0)
+        .unwrap();
     let e = Evaluation::of_result(&records, &result, [("x", "y")]).unwrap_err();
     assert!(e.message().contains("none of the 1 true pairs"), "{e}");
     assert!(Evaluation::of_result(&records, &result, [("1", "2")]).is_ok());
@@ -518,27 +522,16 @@ fn a_truth_file_without_id_columns_or_of_other_records_is_refused() {
 
 /// An index of three records under a flat model, in memory.
 fn tiny_index() -> Index {
-    use carematch::compare::Comparison;
     let csv = "id,given_name,surname,dob,postcode\n\
                A1,Ann,Smith,1980-02-01,LS1 4AP\n\
                A2,Bob,Jones,1970-03-04,LS2 7QT\n\
                A3,Cy,Fox,1990-05-06,M1 1AA\n";
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_reader("pop.csv", csv.as_bytes()).unwrap();
     let (records, _) = b.build().unwrap();
-    let comparisons = Comparison::defaults();
-    let flat = |c: &Comparison| {
-        let k = c.level_names().len() - 1;
-        vec![1.0 / k as f64; k]
-    };
-    let model = carematch::Model::new(
-        comparisons.clone(),
-        comparisons.iter().map(flat).collect(),
-        comparisons.iter().map(flat).collect(),
-        0.01,
-    )
-    .unwrap();
-    Index::builder(model).build(records).unwrap()
+    Index::builder(crate::index::flat_model())
+        .build(records)
+        .unwrap()
 }
 
 /// Defect 10: ids given as JSON numbers went through f64 (`12345678901234567890123` and
@@ -553,13 +546,13 @@ fn json_query_ids_given_as_numbers_keep_every_digit() {
         "1.50",
     ] {
         let r = index
-            .record_from_json(&format!(r#"{{"id": {id}, "surname": "Smith"}}"#))
+            .entry_from_json(&format!(r#"{{"id": {id}, "surname": "Smith"}}"#))
             .unwrap();
         assert_eq!(r.id(), id);
     }
     // An NHS number given as a number is its digits.
     let r = index
-        .record_from_json(r#"{"id": "q", "nhs_number": 9434765919}"#)
+        .entry_from_json(r#"{"id": "q", "nhs_number": 9434765919}"#)
         .unwrap();
     let a = index
         .query(&r, &carematch::index::QueryOptions::default())
@@ -574,24 +567,24 @@ fn json_query_ids_given_as_numbers_keep_every_digit() {
 fn a_field_given_twice_in_one_query_is_refused_as_in_a_header() {
     let index = tiny_index();
     let e = index
-        .record_from_json(r#"{"id": "1", "given_name": "Ann", "first_name": "Anne"}"#)
+        .entry_from_json(r#"{"id": "1", "given_name": "Ann", "first_name": "Anne"}"#)
         .unwrap_err();
     assert!(
         e.message().contains("given_name") && e.message().contains("first_name"),
         "{e}"
     );
     let e = index
-        .record_from_json(r#"{"id": "1", "surname": "Lee", "surname": "Ray"}"#)
+        .entry_from_json(r#"{"id": "1", "surname": "Lee", "surname": "Ray"}"#)
         .unwrap_err();
     assert!(e.message().contains("'surname' appears twice"), "{e}");
     let e = index
-        .record(&[("id", "1"), ("surname", "Lee"), ("surname", "Ray")])
+        .entry(&[("id", "1"), ("surname", "Lee"), ("surname", "Ray")])
         .unwrap_err();
     assert!(e.message().contains("two columns have this header"), "{e}");
     // Several address columns are still joined, as in a file.
     assert!(
         index
-            .record(&[
+            .entry(&[
                 ("id", "1"),
                 ("address_1", "1 High St"),
                 ("address_2", "Leeds")
@@ -608,7 +601,7 @@ fn an_overlong_query_record_is_refused_before_it_is_parsed() {
         r#"{{"id": "1", "surname": "{}"}}"#,
         "a".repeat(carematch::index::MAX_QUERY_BYTES)
     );
-    let e = index.record_from_json(&long).unwrap_err();
+    let e = index.entry_from_json(&long).unwrap_err();
     assert!(e.message().contains("at most"), "{e}");
 }
 

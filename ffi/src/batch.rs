@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use carematch::{Records, RecordsBuilder, Role};
+use carematch::{Records, Role};
 
 use crate::guard::{Failure, ffi_body};
 use crate::raw::{self, carematch_str};
@@ -184,7 +184,7 @@ pub(crate) fn records_of(batches: &[&carematch_batch]) -> Result<Records, Failur
 pub(crate) fn read_batches(
     batches: &[&carematch_batch],
 ) -> Result<(Records, carematch::QualityReport), Failure> {
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     for batch in batches {
         if batch.columns.is_empty() {
             return Err(Failure::new(

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::path::Path;
 
 use carematch::Index;
-use carematch::index::{QueryDecision, QueryOptions, QueryResult, Record};
+use carematch::index::{Entry, QueryDecision, QueryOptions, QueryResult};
 
 use crate::batch::carematch_batch;
 use crate::guard::{Failure, ffi_body};
@@ -141,13 +141,13 @@ pub unsafe extern "C" fn carematch_index_len(
 
 /// A record from `n` (column name, raw value) pairs, named as in the population's file: the
 /// `names` and `values` arguments of `carematch_index_query` and its kin.
-fn record(
+fn entry(
     caller: Caller<'_>,
     index: &carematch_index,
     names: *const carematch_str,
     values: *const carematch_str,
     n: usize,
-) -> Result<Record, Failure> {
+) -> Result<Entry, Failure> {
     let bad = |what: &'static str| {
         move |(status, i): (carematch_status, usize)| {
             Failure::new(status, format!("{what} {i}: {}", status.description()))
@@ -156,7 +156,7 @@ fn record(
     let names = caller.strs(names, n).map_err(bad("name"))?;
     let values = caller.strs(values, n).map_err(bad("value of field"))?;
     let fields: Vec<(&str, &str)> = names.into_iter().zip(values).collect();
-    Ok(index.0.record(&fields)?)
+    Ok(index.0.entry(&fields)?)
 }
 
 /// Matches one record against the index: `n` fields given as column names (`names[i]`, as
@@ -185,7 +185,7 @@ pub unsafe extern "C" fn carematch_index_query(
     ffi_body!(|caller| {
         let out = caller.out_param(out)?;
         let index = caller.handle(index)?;
-        let rec = record(caller, index, names, values, n)?;
+        let rec = entry(caller, index, names, values, n)?;
         let opts = QueryOptions {
             limit,
             ..QueryOptions::default()
@@ -217,7 +217,7 @@ pub unsafe extern "C" fn carematch_index_insert(
 ) -> carematch_status {
     ffi_body!(|caller| {
         let index = caller.handle(index)?;
-        let rec = record(caller, index, names, values, n)?;
+        let rec = entry(caller, index, names, values, n)?;
         index.0.insert(&rec)?;
         Ok(())
     })
@@ -240,7 +240,7 @@ pub unsafe extern "C" fn carematch_index_update(
 ) -> carematch_status {
     ffi_body!(|caller| {
         let index = caller.handle(index)?;
-        let rec = record(caller, index, names, values, n)?;
+        let rec = entry(caller, index, names, values, n)?;
         index.0.update(&rec)?;
         Ok(())
     })

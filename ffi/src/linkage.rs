@@ -124,7 +124,7 @@ fn run(
         None => train_on(&records)?,
     };
     let config = Config::default();
-    let linker = Linker::new()
+    let linker = Linker::builder()
         .rules(config.rules_for(&records))
         .model(Some(model.clone()))
         .build()?;

@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::Path;
 
-use carematch::{Index, RecordsBuilder};
+use carematch::{Index, Records};
 use carematch_fuzz::{GP_CSV, HOSPITAL_CSV, head};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
@@ -176,7 +176,7 @@ fn main() {
     // index_file: a real index of 20 GP rows, trained on them as `carematch index build`
     // does; as a payload (mode 0, header made by the target) and as a whole file (mode 1).
     let rows = head(GP_CSV, 20);
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_reader("gp20.csv", rows.as_bytes()).expect("reads");
     let records = b.build().expect("builds").0;
     let mut ib = Index::builder(model.clone());
@@ -189,7 +189,7 @@ fn main() {
     assert!(file.len() > 56 && &file[..8] == b"CMINDEX\0");
     write("index_file", "gp20-payload", &with_flag(0x00, &file[56..]));
     write("index_file", "gp20-file", &with_flag(0x01, &file));
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_reader("gp3.csv", head(GP_CSV, 3).as_bytes())
         .expect("reads");
     let mut ib = Index::builder(model.clone());

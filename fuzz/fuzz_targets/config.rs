@@ -8,7 +8,7 @@
 #![no_main]
 
 use carematch::index::QueryOptions;
-use carematch::{Config, Index, Linker, Model, RecordsBuilder};
+use carematch::{Config, Index, Linker, Model, Records};
 use libfuzzer_sys::fuzz_target;
 
 const ROWS: usize = 12;
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // The reading options and the column mapping, as `read_sources` applies them.
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.columns(config.columns.clone())
         .strict(config.strict)
         .accept_test_nhs_numbers(config.accept_test_nhs_numbers);
@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
     let again = Model::from_json(&json).expect("a trained model's JSON reads back");
     assert_eq!(again.to_json(), json, "model JSON does not round-trip");
 
-    let Ok(linker) = Linker::new()
+    let Ok(linker) = Linker::builder()
         .rules(rules.clone())
         .model(Some(model.clone()))
         .build()
@@ -84,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // The index of the GP part with the same settings, queried with a hospital row.
-    let mut ib = RecordsBuilder::new();
+    let mut ib = Records::builder();
     ib.columns(config.columns.clone())
         .accept_test_nhs_numbers(config.accept_test_nhs_numbers);
     if ib.add_reader("gp.csv", gp.as_bytes()).is_err() {
@@ -106,7 +106,7 @@ fuzz_target!(|data: &[u8]| {
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     if let Some(row) = lines.next() {
         let fields: Vec<(&str, &str)> = header.iter().copied().zip(row.split(',')).collect();
-        if let Ok(rec) = index.record(&fields) {
+        if let Ok(rec) = index.entry(&fields) {
             let _ = index.query(&rec, &QueryOptions::default());
         }
     }

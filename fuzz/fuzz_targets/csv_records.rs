@@ -3,14 +3,14 @@
 //! on success the quality report must account for every row of every column.
 #![no_main]
 
-use carematch::RecordsBuilder;
+use carematch::Records;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&opts, csv)) = data.split_first() else {
         return;
     };
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.strict(opts & 1 != 0)
         .accept_test_nhs_numbers(opts & 2 != 0);
     // Bit 2: the same text as a second source too (the link path: two sources, one store).

@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
         ("postcode", "LS1 4AP"),
         ("address", "1 High St, Leeds"),
     ];
-    if let Ok(rec) = index.record(&fields) {
+    if let Ok(rec) = index.entry(&fields) {
         if let Ok(answer) = index.query(&rec, &QueryOptions::default()) {
             for c in &answer.candidates {
                 assert!(index.contains(&c.id));

@@ -1,4 +1,4 @@
-//! A query line as `carematch index query` reads it: `Index::record_from_json`, then
+//! A query line as `carematch index query` reads it: `Index::entry_from_json`, then
 //! `Index::query` against an index of 300 sample GP records (built once, model trained once
 //! on them), with options from the first byte; the answer is written as JSON, which must
 //! parse. Queries only read the index, so every input sees the same population.
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(line) = std::str::from_utf8(line) else {
         return;
     };
-    let Ok(rec) = index.record_from_json(line) else {
+    let Ok(rec) = index.entry_from_json(line) else {
         return;
     };
     let options = QueryOptions {

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use carematch::{Index, Model, Records, RecordsBuilder};
+use carematch::{Index, Model, Records};
 
 /// The GP sample file shipped with the repository.
 pub const GP_CSV: &str = include_str!("../../examples/data/gp.csv");
@@ -29,7 +29,7 @@ pub const POPULATION_ROWS: usize = 300;
 /// The first [`POPULATION_ROWS`] rows of the GP sample, read as a file is.
 pub fn population() -> Records {
     let text = head(GP_CSV, POPULATION_ROWS);
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_reader("gp.csv", text.as_bytes())
         .expect("the GP sample reads");
     b.build().expect("the GP sample builds").0
@@ -65,7 +65,7 @@ pub fn index() -> &'static Index {
 /// A tiny store of `rows` GP rows (and, with `hospital`, a second source of as many hospital
 /// rows), for targets that run something per input on a store.
 pub fn small_records(rows: usize, hospital: bool) -> Records {
-    let mut b = RecordsBuilder::new();
+    let mut b = Records::builder();
     b.add_reader("gp.csv", head(GP_CSV, rows).as_bytes())
         .expect("the GP sample reads");
     if hospital {

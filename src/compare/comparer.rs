@@ -8,7 +8,7 @@ use super::{Comparison, Kind, Lookup, MAX_COMPARISONS, clear_level, column_level
 use crate::Error;
 use crate::block::Pair;
 use crate::error::config_err;
-use crate::record::{EMPTY_WORDS, NONE, Records, RowFeatures, Words};
+use crate::record::{EMPTY_WORDS, NO_ID, Records, RowFeatures, Words};
 
 /// The field whose value frequencies adjust a comparison's exact level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,16 +23,16 @@ pub(crate) enum TfField {
 }
 
 impl TfField {
-    /// The value id row `row` of `r` holds in this field (NONE when it has none). Encoded
+    /// The value id row `row` of `r` holds in this field (`NO_ID` when it has none). Encoded
     /// columns are read through [`encoded::Encoded`], not here.
     pub(crate) fn value(self, r: &Records, row: u32) -> u32 {
         let i = row as usize;
         match self {
-            TfField::Given => r.given[i],
-            TfField::Surname => r.surname[i],
-            TfField::Postcode => r.postcode[i],
-            TfField::Column(c) => r.others[c].values[i],
-            TfField::Encoded => NONE,
+            TfField::Given => r.given_names().rows[i],
+            TfField::Surname => r.surnames().rows[i],
+            TfField::Postcode => r.postcodes().rows[i],
+            TfField::Column(c) => r.other_column(c).rows[i],
+            TfField::Encoded => NO_ID,
         }
     }
 
@@ -40,10 +40,12 @@ impl TfField {
     /// clear fields.
     fn rows(self, r: &Records) -> Option<(&[u32], usize)> {
         match self {
-            TfField::Given => Some((&r.given, r.given_dict.values.len())),
-            TfField::Surname => Some((&r.surname, r.surname_dict.values.len())),
-            TfField::Postcode => Some((&r.postcode, r.postcode_dict.values.len())),
-            TfField::Column(c) => Some((&r.others[c].values, r.others[c].dict.len())),
+            TfField::Given | TfField::Surname => {
+                let names = r.names(self == TfField::Given);
+                Some((names.rows, names.dict.values.len()))
+            }
+            TfField::Postcode => Some((r.postcodes().rows, r.postcodes().dict.values.len())),
+            TfField::Column(c) => Some((r.other_column(c).rows, r.other_column(c).dict.len())),
             TfField::Encoded => None,
         }
     }
@@ -72,16 +74,12 @@ impl Spec {
             Kind::Surname => Some(TfField::Surname),
             Kind::Location | Kind::Postcode => Some(TfField::Postcode),
             Kind::Text | Kind::Identifier => {
-                let i = records
-                    .others
-                    .iter()
-                    .position(|o| o.name == c.field)
-                    .ok_or_else(|| {
-                        config_err(format!(
-                            "comparison '{}': no such column in the input",
-                            c.field
-                        ))
-                    })?;
+                let i = records.other_position(&c.field).ok_or_else(|| {
+                    config_err(format!(
+                        "comparison '{}': no such column in the input",
+                        c.field
+                    ))
+                })?;
                 column = Some(i);
                 Some(TfField::Column(i))
             }
@@ -155,7 +153,7 @@ impl<'a> Prepared<'a> {
             if let Some(rows) = e.exact_rows() {
                 let n = rows
                     .iter()
-                    .filter(|&&v| v != NONE)
+                    .filter(|&&v| v != NO_ID)
                     .map(|&v| v as usize + 1)
                     .max()
                     .unwrap_or(0);
@@ -180,7 +178,7 @@ impl<'a> Prepared<'a> {
             TfField::Encoded => self.encoded.as_ref()?.exact_rows()?[pair.left as usize],
             f => f.value(self.records, pair.left),
         };
-        (v != NONE).then_some(v)
+        (v != NO_ID).then_some(v)
     }
 
     /// The level of the pair whose rows have features `x` and `y` (rows `pair`).
@@ -206,7 +204,7 @@ pub(super) fn frequencies(rows: &[u32], n: usize) -> Vec<f64> {
     let mut counts = vec![0u64; n];
     let mut total = 0u64;
     for &v in rows {
-        if v != NONE {
+        if v != NO_ID {
             counts[v as usize] += 1;
             total += 1;
         }

@@ -19,7 +19,7 @@ use super::Kind;
 use crate::Error;
 use crate::error::config_err;
 use crate::pseudonym::{Bloom, DOB_MASKED_COLUMNS, NHS_MASKED_COLUMNS};
-use crate::record::{NONE, Records};
+use crate::record::{NO_ID, Records};
 
 /// One encoded column: per row, the id of its value in the column's dictionary. A name
 /// token column may be absent (files written with `--no-name-tokens`): it then never agrees.
@@ -35,14 +35,14 @@ fn optional(name: &str) -> bool {
 impl Column<'_> {
     #[inline]
     fn get(&self, row: u32) -> u32 {
-        self.rows.get(row as usize).copied().unwrap_or(NONE)
+        self.rows.get(row as usize).copied().unwrap_or(NO_ID)
     }
 
     /// True when both rows have a value and the values are equal.
     #[inline]
     fn same(&self, a: u32, b: u32) -> bool {
         let x = self.get(a);
-        x != NONE && x == self.get(b)
+        x != NO_ID && x == self.get(b)
     }
 }
 
@@ -55,7 +55,7 @@ struct Filters<'a> {
 impl Filters<'_> {
     fn dice(&self, a: u32, b: u32) -> Option<f64> {
         let (x, y) = (self.rows[a as usize], self.rows[b as usize]);
-        if x == NONE || y == NONE {
+        if x == NO_ID || y == NO_ID {
             return None;
         }
         if x == y {
@@ -76,10 +76,8 @@ pub(crate) struct Encoded<'a> {
 
 fn column<'a>(records: &'a Records, name: &str) -> Result<Column<'a>, Error> {
     records
-        .others
-        .iter()
-        .find(|c| c.name == name)
-        .map(|c| Column { rows: &c.values })
+        .other_named(name)
+        .map(|c| Column { rows: c.rows })
         .ok_or_else(|| {
             config_err(format!(
                 "encoded comparison: the input has no column '{name}'"
@@ -88,21 +86,17 @@ fn column<'a>(records: &'a Records, name: &str) -> Result<Column<'a>, Error> {
 }
 
 fn filters<'a>(records: &'a Records, name: &str) -> Result<Filters<'a>, Error> {
-    let c = records
-        .others
-        .iter()
-        .find(|c| c.name == name)
-        .ok_or_else(|| {
-            config_err(format!(
-                "encoded comparison: the input has no column '{name}'"
-            ))
-        })?;
+    let c = records.other_named(name).ok_or_else(|| {
+        config_err(format!(
+            "encoded comparison: the input has no column '{name}'"
+        ))
+    })?;
     let filters = (0..c.dict.len() as u32)
         .into_par_iter()
         .map(|i| Bloom::from_hex(c.dict.get(i)))
         .collect();
     Ok(Filters {
-        rows: &c.values,
+        rows: c.rows,
         filters,
     })
 }
@@ -184,7 +178,7 @@ impl<'a> Encoded<'a> {
             Kind::EncodedNhsNumber => self.nhs_level(a, b),
             Kind::EncodedSex => {
                 let c = &self.cols[0];
-                if c.get(a) == NONE || c.get(b) == NONE {
+                if c.get(a) == NO_ID || c.get(b) == NO_ID {
                     0
                 } else if c.same(a, b) {
                     1
@@ -198,7 +192,7 @@ impl<'a> Encoded<'a> {
 
     /// True when column `i` has a token on both rows.
     fn present(&self, i: usize, a: u32, b: u32) -> bool {
-        self.cols[i].get(a) != NONE && self.cols[i].get(b) != NONE
+        self.cols[i].get(a) != NO_ID && self.cols[i].get(b) != NO_ID
     }
 
     /// Names: exact token; (given names) nickname token; Bloom Dice thresholds; phonetic
@@ -248,8 +242,8 @@ impl<'a> Encoded<'a> {
         }
         if c[0].same(a, b) {
             1
-        } else if (c[1].get(a) != NONE && c[1].get(a) == c[0].get(b))
-            || (c[1].get(b) != NONE && c[1].get(b) == c[0].get(a))
+        } else if (c[1].get(a) != NO_ID && c[1].get(a) == c[0].get(b))
+            || (c[1].get(b) != NO_ID && c[1].get(b) == c[0].get(a))
         {
             2
         } else if (4..12).any(|i| c[i].same(a, b)) {

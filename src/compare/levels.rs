@@ -6,7 +6,7 @@ use super::similarity::{
     common_sorted, jaccard_sorted, jaro_winkler, one_digit_apart, one_edit_apart,
 };
 use crate::normalise::name::are_nickname_variants;
-use crate::record::{FOREIGN, NONE, NameDict, Outside, Records, RowFeatures, Words};
+use crate::record::{FOREIGN, NO_ID, Outside, Records, RowFeatures, Words};
 
 /// What the clear comparisons read besides the two rows' features: the store's dictionaries,
 /// its address words, and the strings of a left side that is not in the store.
@@ -20,13 +20,14 @@ pub(crate) struct Lookup<'c> {
 impl<'c> Lookup<'c> {
     /// A name's value and first token: from the dictionary, or from outside when foreign.
     #[inline]
-    fn name(&self, dict: &'c NameDict, id: u32, given: bool) -> (&'c str, &'c str) {
+    fn name(&self, id: u32, given: bool) -> (&'c str, &'c str) {
         if id == FOREIGN {
             return self.outside.map_or(("", ""), |o| {
                 let n = if given { &o.given } else { &o.surname };
                 (n.0.as_str(), n.1.as_str())
             });
         }
+        let dict = self.records.names(given).dict;
         let t = dict.first_token[id as usize];
         (dict.values.get(id), dict.tokens.get(t))
     }
@@ -59,7 +60,7 @@ pub(super) fn name_level(
     if usize::from(level) < thresholds.len() + 3 {
         return level;
     }
-    let same = |i: usize| pa[i] != NONE && pa[i] == pb[i];
+    let same = |i: usize| pa[i] != NO_ID && pa[i] == pb[i];
     if same(0) || same(1) { level } else { level + 1 }
 }
 
@@ -98,9 +99,8 @@ fn given_name_level(
     x: &RowFeatures,
     y: &RowFeatures,
 ) -> u8 {
-    let r = lookup.records;
     let (a, b) = (x.given, y.given);
-    if a == NONE || b == NONE || swapped(x, y, lookup) {
+    if a == NO_ID || b == NO_ID || swapped(x, y, lookup) {
         return 0;
     }
     if a == b {
@@ -110,8 +110,8 @@ fn given_name_level(
         return 2;
     }
     name_level(
-        lookup.name(&r.given_dict, a, true),
-        lookup.name(&r.given_dict, b, true),
+        lookup.name(a, true),
+        lookup.name(b, true),
         thresholds,
         true,
         x.given_phonetic,
@@ -122,9 +122,8 @@ fn given_name_level(
 /// Surname: exact; swapped with the given name; Jaro-Winkler thresholds; phonetic; else.
 #[inline]
 fn surname_level(thresholds: &[f64], lookup: &Lookup<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
-    let r = lookup.records;
     let (a, b) = (x.surname, y.surname);
-    if a == NONE || b == NONE {
+    if a == NO_ID || b == NO_ID {
         return 0;
     }
     if a == b {
@@ -134,8 +133,8 @@ fn surname_level(thresholds: &[f64], lookup: &Lookup<'_>, x: &RowFeatures, y: &R
         return 2;
     }
     name_level(
-        lookup.name(&r.surname_dict, a, false),
-        lookup.name(&r.surname_dict, b, false),
+        lookup.name(a, false),
+        lookup.name(b, false),
         thresholds,
         false,
         x.surname_phonetic,
@@ -148,9 +147,9 @@ fn surname_level(thresholds: &[f64], lookup: &Lookup<'_>, x: &RowFeatures, y: &R
 fn location_level(lookup: &Lookup<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
     let (pa, pb) = (x.postcode[0], y.postcode[0]);
     let (aa, ab) = (x.address, y.address);
-    let postcode_differs = pa != NONE && pb != NONE && pa != pb;
-    if aa != NONE
-        && ab != NONE
+    let postcode_differs = pa != NO_ID && pb != NO_ID && pa != pb;
+    if aa != NO_ID
+        && ab != NO_ID
         && !postcode_differs
         && (aa == ab || jaccard_sorted(lookup.words_of(aa), lookup.words_of(ab)) >= 0.8)
     {
@@ -161,7 +160,7 @@ fn location_level(lookup: &Lookup<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
     // the shorter address's words (at least two) mostly within the longer one's are
     // the same address; different addresses are a disagreement, not an absence of
     // evidence.
-    if aa != NONE && ab != NONE && pa == NONE && pb == NONE {
+    if aa != NO_ID && ab != NO_ID && pa == NO_ID && pb == NO_ID {
         let (wa, wb) = (lookup.words_of(aa), lookup.words_of(ab));
         let common = common_sorted(wa, wb);
         let shorter = wa.len().min(wb.len());
@@ -181,7 +180,7 @@ fn location_level(lookup: &Lookup<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
 #[inline]
 fn address_level(thresholds: &[f64], lookup: &Lookup<'_>, x: &RowFeatures, y: &RowFeatures) -> u8 {
     let (a, b) = (x.address, y.address);
-    if a == NONE || b == NONE {
+    if a == NO_ID || b == NO_ID {
         return 0;
     }
     let j = if a == b {
@@ -242,16 +241,18 @@ pub(super) fn swapped(x: &RowFeatures, y: &RowFeatures, lookup: &Lookup<'_>) -> 
 }
 
 pub(super) fn exactly_swapped(x: &RowFeatures, y: &RowFeatures, outside: Option<&Outside>) -> bool {
-    // Every id must be present: NONE == NONE is not agreement, or a record with given name
+    // Every id must be present: NO_ID == NO_ID is not agreement, or a record with given name
     // "John" and no surname would look swapped with ("Elizabeth", "John"). The oracle test
     // `fast_comparisons_equal_naive_ones` covers this.
     let other = match outside {
-        None => y.given_as_surname != NONE && x.surname != NONE && y.given_as_surname == x.surname,
-        Some(o) => o.surname_as_given != NONE && y.given != NONE && o.surname_as_given == y.given,
+        None => {
+            y.given_as_surname != NO_ID && x.surname != NO_ID && y.given_as_surname == x.surname
+        }
+        Some(o) => o.surname_as_given != NO_ID && y.given != NO_ID && o.surname_as_given == y.given,
     };
     other
-        && x.given_as_surname != NONE
-        && y.surname != NONE
+        && x.given_as_surname != NO_ID
+        && y.surname != NO_ID
         && x.given_as_surname == y.surname
         && x.given_as_surname != x.surname
 }
@@ -264,17 +265,16 @@ pub(super) const SWAP_SIMILARITY: f64 = 0.9;
 /// record's own names agree): FEBRL, for one, swaps names and then misspells one. Names that
 /// start with different letters are not compared (cheap, and typos rarely hit the first).
 pub(super) fn fuzzily_swapped(x: &RowFeatures, y: &RowFeatures, lookup: &Lookup<'_>) -> bool {
-    if x.given == NONE || x.surname == NONE || y.given == NONE || y.surname == NONE {
+    if x.given == NO_ID || x.surname == NO_ID || y.given == NO_ID || y.surname == NO_ID {
         return false;
     }
     if x.given == y.given || x.surname == y.surname {
         return false;
     }
-    let r = lookup.records;
-    let xg = lookup.name(&r.given_dict, x.given, true).0;
-    let xs = lookup.name(&r.surname_dict, x.surname, false).0;
-    let yg = lookup.name(&r.given_dict, y.given, true).0;
-    let ys = lookup.name(&r.surname_dict, y.surname, false).0;
+    let xg = lookup.name(x.given, true).0;
+    let xs = lookup.name(x.surname, false).0;
+    let yg = lookup.name(y.given, true).0;
+    let ys = lookup.name(y.surname, false).0;
     let first = |s: &str| s.chars().next();
     if xg == xs || first(xg) != first(ys) || first(xs) != first(yg) {
         return false;
@@ -336,14 +336,14 @@ pub(super) fn dob_level(a: u32, b: u32) -> u8 {
 /// Postcode levels from unit (1) to else (5); 0 when either is missing.
 pub(super) fn postcode_level(x: &RowFeatures, y: &RowFeatures) -> u8 {
     let (a, b) = (x.postcode, y.postcode);
-    if a[0] == NONE || b[0] == NONE {
+    if a[0] == NO_ID || b[0] == NO_ID {
         return 0;
     }
     if a[0] == b[0] {
         return 1;
     }
     for (level, i) in [(2, 1), (3, 2), (4, 3)] {
-        if a[i] != NONE && a[i] == b[i] {
+        if a[i] != NO_ID && a[i] == b[i] {
             return level;
         }
     }

@@ -44,7 +44,7 @@ mod tests {
 
     /// The store of one CSV text.
     fn store(csv: &str) -> Records {
-        let mut b = crate::RecordsBuilder::new();
+        let mut b = crate::Records::builder();
         b.add_reader("t.csv", csv.as_bytes()).unwrap();
         b.build().unwrap().0
     }

@@ -35,7 +35,7 @@ use crate::error::ErrorKind;
 use crate::files::{FileLock, NewFile};
 use crate::model::Model;
 use crate::normalise::postcode::{Postcode, parse_postcode};
-use crate::record::{Interner, NewRow, OtherColumn, Records};
+use crate::record::{NewRow, Records};
 use crate::rules::MatchRule;
 use crate::schema::ColumnConfig;
 
@@ -363,14 +363,7 @@ impl Index {
         let model = Model::from_json(&saved.model)
             .map_err(|e| corrupt(path, &format!("its model: {}", e.message())))?;
         let n = i.u64().ok_or_else(|| corrupt(path, "row count"))?;
-        let mut records = Records::default();
-        for name in &saved.others {
-            records.others.push(OtherColumn {
-                name: name.clone(),
-                values: Vec::new(),
-                dict: Interner::default(),
-            });
-        }
+        let mut records = Records::with_other_columns(&saved.others);
         let mut person_ids = Vec::new();
         let mut links: Vec<Vec<u32>> = Vec::new();
         for k in 0..n {

@@ -16,7 +16,7 @@ use rustc_hash::FxBuildHasher;
 use crate::block::{BlockingRule, Field, Key, Transform};
 use crate::normalise::name::canonical_given_name;
 use crate::normalise::phonetic::{nysiis, soundex};
-use crate::record::{NONE, NewRow, Records};
+use crate::record::{NO_ID, NewRow, Records, TextColumn};
 use crate::rules::{Condition, MatchRule, dob_or_swap, nhs_conflict};
 use crate::schema::Role;
 
@@ -56,21 +56,21 @@ impl<'a> View<'a> {
     /// The view of row `row` of `r`.
     pub(crate) fn of_row(r: &'a Records, row: u32) -> View<'a> {
         let i = row as usize;
-        let postcode = postcode_parts(r, r.postcode[i]);
+        let postcode = postcode_parts(r, r.postcodes().rows[i]);
         View {
             given: r.given_name(row),
             surname: r.surname(row),
-            dob: r.dob[i],
-            sex: r.sex[i],
+            dob: r.dates_of_birth()[i],
+            sex: r.sex_codes()[i],
             postcode,
-            nhs: r.nhs[i],
+            nhs: r.nhs_numbers()[i],
             address: r.address(row),
             others: r
-                .others
+                .others()
                 .iter()
                 .map(|c| {
                     let v = c.values[i];
-                    (v != NONE).then(|| c.dict.get(v))
+                    (v != NO_ID).then(|| c.dict.get(v))
                 })
                 .collect(),
         }
@@ -78,16 +78,16 @@ impl<'a> View<'a> {
 }
 
 /// The unit (or other text), sector, district and area of postcode value `p` of `r`
-/// (all `None` for NONE).
+/// (all `None` for `NO_ID`).
 fn postcode_parts(r: &Records, p: u32) -> [Option<&str>; 4] {
-    if p == NONE {
+    if p == NO_ID {
         return [None; 4];
     }
-    let pd = &r.postcode_dict;
+    let pd = r.postcodes().dict;
     // Parts are stored with a two-byte prefix ("s:", "d:", "a:").
     let part = |v: &[u32]| {
         let id = *v.get(p as usize)?;
-        (id != NONE).then(|| pd.parts.get(id).get(2..).unwrap_or(""))
+        (id != NO_ID).then(|| pd.parts.get(id).get(2..).unwrap_or(""))
     };
     [
         Some(pd.values.get(p)),
@@ -215,40 +215,39 @@ impl<'r> KeyColumn<'r> {
             (0..r.len()).into_par_iter().map(f).collect()
         };
         match &key.field {
-            Field::Role(Role::GivenName) => {
-                let d = &r.given_dict.values;
+            Field::Role(role @ (Role::GivenName | Role::Surname)) => {
+                let names = r.names(*role == Role::GivenName);
+                let d = &names.dict.values;
                 KeyColumn::Table(
-                    &r.given,
+                    names.rows,
                     table(d.len(), &|i| Some(hash_value(&name_key(t, d.get(i))?))),
                 )
             }
-            Field::Role(Role::Surname) => {
-                let d = &r.surname_dict.values;
+            Field::Role(Role::Postcode) => {
+                let postcodes = r.postcodes();
                 KeyColumn::Table(
-                    &r.surname,
-                    table(d.len(), &|i| Some(hash_value(&name_key(t, d.get(i))?))),
+                    postcodes.rows,
+                    table(postcodes.dict.values.len(), &|i| {
+                        Some(hash_value(&postcode_key(t, postcode_parts(r, i))?))
+                    }),
                 )
             }
-            Field::Role(Role::Postcode) => KeyColumn::Table(
-                &r.postcode,
-                table(r.postcode_dict.values.len(), &|i| {
-                    Some(hash_value(&postcode_key(t, postcode_parts(r, i))?))
-                }),
-            ),
             Field::Role(Role::Address) => {
-                let d = &r.address_dict;
+                let TextColumn { rows, dict } = r.addresses();
                 KeyColumn::Table(
-                    &r.address,
-                    table(d.len(), &|i| Some(hash_value(&text_key(t, d.get(i))?))),
+                    rows,
+                    table(dict.len(), &|i| {
+                        Some(hash_value(&text_key(t, dict.get(i))?))
+                    }),
                 )
             }
             Field::Other(name) => match others.iter().position(|o| o == name) {
                 Some(c) => {
-                    let col = &r.others[c];
+                    let TextColumn { rows, dict } = r.other_column(c);
                     KeyColumn::Table(
-                        &col.values,
-                        table(col.dict.len(), &|i| {
-                            Some(hash_value(&text_key(t, col.dict.get(i))?))
+                        rows,
+                        table(dict.len(), &|i| {
+                            Some(hash_value(&text_key(t, dict.get(i))?))
                         }),
                     )
                 }
@@ -264,10 +263,10 @@ impl<'r> KeyColumn<'r> {
                     let view = View {
                         given: None,
                         surname: None,
-                        dob: r.dob[row],
-                        sex: r.sex[row],
+                        dob: r.dates_of_birth()[row],
+                        sex: r.sex_codes()[row],
                         postcode: [None; 4],
-                        nhs: r.nhs[row],
+                        nhs: r.nhs_numbers()[row],
                         address: None,
                         others: Vec::new(),
                     };
@@ -283,7 +282,7 @@ impl<'r> KeyColumn<'r> {
         match self {
             KeyColumn::Table(rows, t) => {
                 let id = rows[row];
-                if id == NONE { None } else { t[id as usize] }
+                if id == NO_ID { None } else { t[id as usize] }
             }
             KeyColumn::Direct(v) => v[row],
         }

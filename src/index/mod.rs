@@ -25,11 +25,11 @@
 
 mod answer;
 mod buckets;
+mod entry;
 mod file;
 mod keys;
 mod people;
 mod population;
-mod record;
 mod settings;
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -46,13 +46,13 @@ use crate::rules::MatchRule;
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 
 pub use answer::{Candidate, InvalidValue, QueryDecision, QueryOptions, QueryResult};
+pub use entry::{Entry, MAX_QUERY_BYTES};
 pub use file::FORMAT_VERSION;
 pub use people::{PersonChange, PersonChanges};
-pub use record::{MAX_QUERY_BYTES, Record};
 pub use settings::IndexBuilder;
 
+use entry::json_fields;
 use population::{Inner, match_rows};
-use record::json_fields;
 use settings::Settings;
 
 /// A record's invalid values (field and problem, never the value).
@@ -65,26 +65,30 @@ type Invalid = Vec<InvalidValue>;
 ///
 /// ```
 /// # fn main() -> Result<(), carematch::Error> {
-/// use carematch::{Index, Model, RecordsBuilder, Role};
-/// use carematch::index::Record;
+/// use carematch::{Index, Model, Records, Role};
+/// use carematch::index::Entry;
 /// use carematch::compare::Comparison;
+/// use carematch::model::LevelProbabilities;
 ///
 /// let population = "id,nhs_number,given_name,surname,dob,postcode\n\
 ///                   A1,943 476 5919,Elizabeth,Smith,1980-02-01,LS1 4AP\n\
 ///                   A2,,Tom,Jones,1975-07-30,M1 1AE\n";
-/// let mut b = RecordsBuilder::new();
+/// let mut b = Records::builder();
 /// b.add_reader("population.csv", population.as_bytes())?;
 /// let (records, _) = b.build()?;
 /// // A model with flat parameters, for the example; use `Model::train` or `Model::load`.
-/// let comparisons = Comparison::defaults();
-/// let flat: Vec<Vec<f64>> = comparisons
-///     .iter()
-///     .map(|c| { let k = c.level_names().len() - 1; vec![1.0 / k as f64; k] })
-///     .collect();
-/// let model = Model::new(comparisons, flat.clone(), flat, 0.01)?;
+/// let flat = |c: &Comparison| { let k = c.level_names().len() - 1; vec![1.0 / k as f64; k] };
+/// let model = Comparison::defaults()
+///     .into_iter()
+///     .fold(Model::builder(), |b, c| {
+///         let levels = LevelProbabilities { m: flat(&c), u: flat(&c) };
+///         b.comparison(c, levels)
+///     })
+///     .lambda(0.01)
+///     .build()?;
 /// let index = Index::builder(model).build(records)?;
 ///
-/// let mut q = Record::new("H7");
+/// let mut q = Entry::new("H7");
 /// q.set(Role::NhsNumber, "9434765919").set(Role::DateOfBirth, "01/02/1980");
 /// let answer = index.query(&q, &Default::default())?;
 /// assert_eq!(answer.decision.as_str(), "match");
@@ -166,17 +170,17 @@ impl Index {
     /// # Errors
     ///
     /// A usage error naming the column when there is no id or two ids.
-    pub fn record(&self, fields: &[(&str, &str)]) -> Result<Record, Error> {
+    pub fn entry(&self, fields: &[(&str, &str)]) -> Result<Entry, Error> {
         let f: Vec<(&str, &[u8])> = fields.iter().map(|&(n, v)| (n, v.as_bytes())).collect();
-        self.record_bytes(&f)
+        self.entry_bytes(&f)
     }
 
-    /// [`Index::record`] from raw bytes, as read from a file.
+    /// [`Index::entry`] from raw bytes, as read from a file.
     ///
     /// # Errors
     ///
-    /// As [`Index::record`]; an id that is not UTF-8 is an error too.
-    pub fn record_bytes(&self, fields: &[(&str, &[u8])]) -> Result<Record, Error> {
+    /// As [`Index::entry`]; an id that is not UTF-8 is an error too.
+    pub fn entry_bytes(&self, fields: &[(&str, &[u8])]) -> Result<Entry, Error> {
         if fields.iter().any(|(n, _)| n.trim() == SCHEME_COLUMN) {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -191,7 +195,7 @@ impl Index {
         // A record's fields are the caller's arguments, not a file: a usage error.
         let schema = Schema::resolve_at(&names, &self.settings.columns, "the record", 0)
             .map_err(|e| Error::new(ErrorKind::Usage, e.message()))?;
-        let mut rec = Record::default();
+        let mut rec = Entry::default();
         let mut id: Option<&[u8]> = None;
         for (&(name, value), u) in fields.iter().zip(schema.uses()) {
             match u {
@@ -227,14 +231,14 @@ impl Index {
         Ok(rec)
     }
 
-    /// A record from one JSON object whose keys are column names (as [`Index::record`]):
+    /// A record from one JSON object whose keys are column names (as [`Index::entry`]):
     /// strings and numbers are values, `null` is missing.
     ///
     /// # Errors
     ///
     /// A usage error for malformed JSON, a line that is not an object, a value that is an
     /// array, object or boolean (naming the key, not the value), or no id.
-    pub fn record_from_json(&self, line: &str) -> Result<Record, Error> {
+    pub fn entry_from_json(&self, line: &str) -> Result<Entry, Error> {
         let bad = |m: String| Error::new(ErrorKind::Usage, m);
         if line.len() > MAX_QUERY_BYTES {
             return Err(bad(format!(
@@ -247,7 +251,7 @@ impl Index {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        self.record(&fields)
+        self.entry(&fields)
     }
 
     /// The records of a CSV file (header first), in file order, for [`Index::insert`] or
@@ -257,7 +261,7 @@ impl Index {
     ///
     /// An I/O error when the file cannot be read; an input error naming the file and line
     /// for malformed CSV, a ragged row, a missing, non-UTF-8 or repeated id.
-    pub fn read_csv(&self, path: &std::path::Path) -> Result<Vec<Record>, Error> {
+    pub fn read_csv(&self, path: &std::path::Path) -> Result<Vec<Entry>, Error> {
         let name = path.display().to_string();
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
         let mut rdr = crate::csvread::CsvReader::new(&name, std::io::BufReader::new(file), false)?;
@@ -272,7 +276,7 @@ impl Index {
                 .zip(rec.iter().map(<[u8]>::trim_ascii))
                 .collect();
             let r = self
-                .record_bytes(&fields)
+                .entry_bytes(&fields)
                 .map_err(|e| Error::input_at(&name, line, None, e.message()))?;
             if let Some(first) = seen.insert(r.id.clone(), line) {
                 return Err(Error::input_at(
@@ -288,7 +292,7 @@ impl Index {
     }
 
     /// Normalises `rec` as a file's row would be.
-    fn normalise(&self, rec: &Record) -> Result<(NewRow, Invalid), Error> {
+    fn normalise(&self, rec: &Entry) -> Result<(NewRow, Invalid), Error> {
         if rec.id.is_empty() {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -322,7 +326,7 @@ impl Index {
     ///
     /// A usage error when the record has no id. Invalid values are not errors: they are
     /// treated as missing and listed in [`QueryResult::invalid`].
-    pub fn query(&self, rec: &Record, opts: &QueryOptions) -> Result<QueryResult, Error> {
+    pub fn query(&self, rec: &Entry, opts: &QueryOptions) -> Result<QueryResult, Error> {
         let (x, invalid) = self.normalise(rec)?;
         let s = &self.settings;
         let g = self.read();
@@ -348,7 +352,7 @@ impl Index {
     /// As [`Index::insert`].
     pub fn link(
         &self,
-        rec: &Record,
+        rec: &Entry,
         opts: &QueryOptions,
     ) -> Result<(QueryResult, Option<PersonChanges>), Error> {
         self.add(rec, opts, true)
@@ -362,7 +366,7 @@ impl Index {
     ///
     /// A usage error when the index already holds a record with its id (use
     /// [`Index::update`]) or the record has no id.
-    pub fn insert(&self, rec: &Record) -> Result<Option<PersonChanges>, Error> {
+    pub fn insert(&self, rec: &Entry) -> Result<Option<PersonChanges>, Error> {
         Ok(self.add(rec, &QueryOptions::default(), false)?.1)
     }
 
@@ -370,7 +374,7 @@ impl Index {
     /// `answer` or person ids need its candidates; an answer not asked for is left empty.
     fn add(
         &self,
-        rec: &Record,
+        rec: &Entry,
         opts: &QueryOptions,
         answer: bool,
     ) -> Result<(QueryResult, Option<PersonChanges>), Error> {
@@ -413,7 +417,7 @@ impl Index {
     /// # Errors
     ///
     /// A usage error when the index holds no record with that id.
-    pub fn update(&self, rec: &Record) -> Result<Vec<PersonChange>, Error> {
+    pub fn update(&self, rec: &Entry) -> Result<Vec<PersonChange>, Error> {
         let (row, _) = self.normalise(rec)?;
         let s = &self.settings;
         let mut g = self.write();

@@ -14,26 +14,7 @@
 
 use rustc_hash::FxHashMap;
 
-/// A change to the people of an index.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PersonChange {
-    /// Two or more people were found to be one: `kept` keeps its id, `absorbed` ids are
-    /// retired.
-    Merge {
-        /// The surviving person id.
-        kept: String,
-        /// The person ids merged into it.
-        absorbed: Vec<String>,
-    },
-    /// A person's records no longer link to each other: `kept` stays on the largest part,
-    /// `new` are the ids of the other parts.
-    Split {
-        /// The person id that stays.
-        kept: String,
-        /// The new person ids.
-        new: Vec<String>,
-    },
-}
+pub use crate::cluster::PersonChange;
 
 /// The person ids a link of one record gave.
 #[derive(Clone, Debug, PartialEq)]

@@ -13,7 +13,7 @@ use crate::Error;
 use crate::compare::Lookup;
 use crate::link::{Decision, model_decision, odds_bits};
 use crate::model::MatchWeight;
-use crate::record::{NONE, NewRow, Outside, Records, RowFeatures, Words, address_words};
+use crate::record::{NO_ID, NewRow, Outside, Records, RowFeatures, Words, address_words};
 
 /// Counts of each value of a term-frequency field among live rows.
 #[derive(Clone, Default)]
@@ -27,7 +27,7 @@ pub(super) struct Inner {
     pub(super) records: Records,
     pub(super) features: Vec<RowFeatures>,
     pub(super) words: Words,
-    /// Given-name id → the same text's surname id (for swapped names), or NONE.
+    /// Given-name id → the same text's surname id (for swapped names), or `NO_ID`.
     pub(super) cross: Vec<u32>,
     pub(super) live: Vec<bool>,
     pub(super) live_count: u64,
@@ -40,16 +40,16 @@ pub(super) struct Inner {
 impl Inner {
     pub(super) fn build(s: &Settings, records: Records, people: Option<people::People>) -> Inner {
         let n = records.len();
-        let g = &records.given_dict.values;
-        let sd = &records.surname_dict.values;
+        let g = &records.given_names().dict.values;
+        let sd = &records.surnames().dict.values;
         let cross: Vec<u32> = (0..g.len() as u32)
-            .map(|i| sd.lookup(g.get(i)).unwrap_or(NONE))
+            .map(|i| sd.lookup(g.get(i)).unwrap_or(NO_ID))
             .collect();
         let features: Vec<RowFeatures> = (0..n as u32)
             .into_par_iter()
             .map(|r| RowFeatures::of(&records, &cross, r as usize))
             .collect();
-        let words = Words::of(&records.address_dict);
+        let words = Words::of(records.addresses().dict);
         let blocks = s
             .blocking
             .iter()
@@ -90,7 +90,7 @@ impl Inner {
             let Some(counts) = self.counts[c].as_mut() else {
                 continue;
             };
-            if v == NONE {
+            if v == NO_ID {
                 continue;
             }
             let i = v as usize;
@@ -113,7 +113,7 @@ impl Inner {
         let f = s.cmps[c].tf?;
         let counts = self.counts[c].as_ref()?;
         let v = f.value(&self.records, row);
-        if v == NONE {
+        if v == NO_ID {
             return None;
         }
         let k = counts.counts.get(v as usize).copied().unwrap_or(0);
@@ -138,9 +138,9 @@ impl Inner {
     pub(super) fn vector_rows(&self, s: &Settings, a: u32, b: u32) -> u64 {
         let xf = self.features[a as usize].with_cross(&self.cross);
         let text = |col: usize| {
-            let column = &self.records.others[col];
-            let v = column.values[a as usize];
-            (v != NONE).then(|| column.dict.get(v))
+            let column = self.records.other_column(col);
+            let v = column.rows[a as usize];
+            (v != NO_ID).then(|| column.dict.get(v))
         };
         self.vector(s, &xf, None, text, b)
     }
@@ -173,30 +173,32 @@ impl Inner {
 
     /// Appends `row` and everything derived from it.
     pub(super) fn append(&mut self, s: &Settings, row: &NewRow) -> Result<u32, Error> {
-        let r = &self.records;
-        let (g0, s0, a0) = (
-            r.given_dict.values.len(),
-            r.surname_dict.values.len(),
-            r.address_dict.len(),
-        );
+        let sizes = |r: &Records| {
+            (
+                r.given_names().dict.values.len(),
+                r.surnames().dict.values.len(),
+                r.addresses().dict.len(),
+            )
+        };
+        let (g0, s0, a0) = sizes(&self.records);
         let source = "index";
         let i = self.records.push(row, source)?;
         let r = &self.records;
+        let (given, surnames) = (&r.given_names().dict.values, &r.surnames().dict.values);
         // New given names learn their surname twin; a new surname teaches the given name.
-        for g in g0..r.given_dict.values.len() {
-            let text = r.given_dict.values.get(g as u32);
-            self.cross
-                .push(r.surname_dict.values.lookup(text).unwrap_or(NONE));
+        for g in g0..given.len() {
+            let text = given.get(g as u32);
+            self.cross.push(surnames.lookup(text).unwrap_or(NO_ID));
         }
-        for sid in s0..r.surname_dict.values.len() {
-            let text = r.surname_dict.values.get(sid as u32);
-            if let Some(g) = r.given_dict.values.lookup(text) {
+        for sid in s0..surnames.len() {
+            let text = surnames.get(sid as u32);
+            if let Some(g) = given.lookup(text) {
                 self.cross[g as usize] = sid as u32;
             }
         }
-        for a in a0..r.address_dict.len() {
-            self.words
-                .push(&address_words(r.address_dict.get(a as u32)));
+        let addresses = r.addresses().dict;
+        for a in a0..addresses.len() {
+            self.words.push(&address_words(addresses.get(a as u32)));
         }
         self.features
             .push(RowFeatures::of(&self.records, &self.cross, i as usize));
@@ -289,7 +291,7 @@ impl Inner {
             odds_bits(t.match_probability),
             odds_bits(t.review_probability),
         );
-        let nhs = |r: u32| self.records.nhs[r as usize];
+        let nhs = |r: u32| self.records.nhs_numbers()[r as usize];
         // Rules: the best rule any candidate meets decides the candidates at it.
         if let Some(best) = scored.iter().filter_map(|c| c.rule).min() {
             let at: Vec<u32> = scored

@@ -105,7 +105,7 @@ impl IndexBuilder {
                 &[],
             ));
         }
-        let linker = Linker::new()
+        let linker = Linker::builder()
             .rules(s.rules.clone())
             .model(Some(s.model.clone()))
             .build()?;
@@ -140,7 +140,7 @@ impl Settings {
             cmps.push(spec);
         }
         let mut blocking: Vec<BlockingRule> = model.blocking().to_vec();
-        let ladder = Linker::new()
+        let ladder = Linker::builder()
             .rules(b.rules.clone())
             .model(Some(model.clone()))
             .build()?;

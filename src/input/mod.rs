@@ -28,7 +28,7 @@ use quality::{Status, column_quality, map_rows, problems_of};
 use crate::Error;
 use crate::csvread::CsvReader;
 use crate::error::ErrorKind;
-use crate::record::{Interner, NONE, OtherColumn, Records, Source, find_or_insert, span};
+use crate::record::{Columns, Interner, NO_ID, OtherColumn, Records, Source, find_or_insert, span};
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 
 /// A field longer than this many bytes is invalid ("too long"): no name, date, postcode or
@@ -47,7 +47,7 @@ struct RawColumn {
     table: HashTable<u32>,
     bytes: Vec<u8>,
     ends: Vec<usize>,
-    /// Per row (across all sources): raw id, or NONE when empty or absent.
+    /// Per row (across all sources): raw id, or `NO_ID` when empty or absent.
     rows: Vec<u32>,
 }
 
@@ -55,7 +55,7 @@ impl RawColumn {
     fn push(&mut self, field: Option<&[u8]>) {
         let id = match field {
             Some(f) if !f.iter().all(u8::is_ascii_whitespace) => {
-                let next = u32::try_from(self.ends.len()).unwrap_or(NONE - 1);
+                let next = u32::try_from(self.ends.len()).unwrap_or(NO_ID - 1);
                 let (bytes, ends) = (&self.bytes, &self.ends);
                 let get = |id: u32| &bytes[span(ends, id)];
                 if let Some(id) = find_or_insert(&mut self.table, get, f, next) {
@@ -66,7 +66,7 @@ impl RawColumn {
                     next
                 }
             }
-            _ => NONE,
+            _ => NO_ID,
         };
         self.rows.push(id);
     }
@@ -114,7 +114,7 @@ fn field<'a>(
 /// ```
 /// # fn main() -> Result<(), carematch::Error> {
 /// let csv = "id,given_name,surname,dob,nhs_number\n1,Ann,Smith,01/02/1980,943 476 5919\n";
-/// let mut b = carematch::RecordsBuilder::new();
+/// let mut b = carematch::Records::builder();
 /// b.add_reader("gp.csv", csv.as_bytes())?;
 /// let (records, quality) = b.build()?;
 /// assert_eq!(records.len(), 1);
@@ -137,15 +137,9 @@ pub struct RecordsBuilder {
 }
 
 impl Default for RecordsBuilder {
-    fn default() -> Self {
-        RecordsBuilder::new()
-    }
-}
-
-impl RecordsBuilder {
     /// A builder with no sources, an empty column config, strict mode off and test-range NHS
-    /// numbers accepted.
-    pub fn new() -> RecordsBuilder {
+    /// numbers accepted; the same as [`Records::builder`].
+    fn default() -> Self {
         RecordsBuilder {
             columns: ColumnConfig::new(),
             strict: false,
@@ -159,7 +153,9 @@ impl RecordsBuilder {
             others: Vec::new(),
         }
     }
+}
 
+impl RecordsBuilder {
     /// Maps columns to roles for every source added after this call. Default: empty, so only
     /// recognised column names get roles.
     pub fn columns(&mut self, config: ColumnConfig) -> &mut Self {
@@ -253,7 +249,7 @@ impl RecordsBuilder {
                 self.ids.extend_from_slice(id);
                 let end = u32::try_from(self.ids.len()).map_err(|_| too_many(name))?;
                 self.id_end.push(end);
-                if self.id_end.len() >= NONE as usize {
+                if self.id_end.len() >= NO_ID as usize {
                     return Err(too_many(name));
                 }
                 self.lines.push(line);
@@ -294,7 +290,7 @@ impl RecordsBuilder {
             return i;
         }
         let col = RawColumn {
-            rows: vec![NONE; self.id_end.len()],
+            rows: vec![NO_ID; self.id_end.len()],
             ..RawColumn::default()
         };
         self.others.push((name.to_string(), col));
@@ -328,17 +324,10 @@ impl RecordsBuilder {
                 })
                 .collect(),
         };
-        let n = self.id_end.len();
-        let mut rec = Records {
-            sources: self.sources.clone(),
-            id_text: String::from_utf8(self.ids).unwrap_or_default(),
-            id_end: self.id_end,
-            rank,
-            ..Records::default()
-        };
+        let mut columns = Columns::default();
         for ((&role, col), norm) in VALUE_ROLES.iter().zip(&self.raw).zip(normalised) {
-            let problems = store_role(&mut rec, role, col, norm);
-            for (si, s) in rec.sources.iter().enumerate() {
+            let problems = store_role(&mut columns, role, col, norm);
+            for (si, s) in self.sources.iter().enumerate() {
                 let label = self.schemas[si].column_label(role);
                 if label.is_empty() {
                     continue;
@@ -353,9 +342,10 @@ impl RecordsBuilder {
                 ));
             }
         }
+        let mut others = Vec::with_capacity(self.others.len());
         for (name, col) in &self.others {
             let (column, problems) = other_column(name, col);
-            for (si, s) in rec.sources.iter().enumerate() {
+            for (si, s) in self.sources.iter().enumerate() {
                 if !self.schemas[si].headers().iter().any(|h| h == name) {
                     continue;
                 }
@@ -368,18 +358,16 @@ impl RecordsBuilder {
                     &self.lines,
                 ));
             }
-            rec.others.push(column);
+            others.push(column);
         }
-        debug_assert!(rec.given.len() == n && rec.nhs.len() == n);
         if self.strict
             && let Some(e) = quality.first_problem()
         {
             return Err(e);
         }
-        // Every store is checked here, whoever reads it (CLI, C, Python, index): clear and
-        // pseudonymised sources, or sources of two encoding schemes, can never be linked.
-        rec.scheme = crate::pseudonym::check_scheme(&rec)?;
-        Ok((rec, quality))
+        let ids = (String::from_utf8(self.ids).unwrap_or_default(), self.id_end);
+        let records = Records::from_columns(self.sources, ids, rank, columns, others)?;
+        Ok((records, quality))
     }
 
     /// A config error when the column config maps a column no source has.
@@ -427,9 +415,9 @@ impl RecordsBuilder {
     }
 }
 
-/// Interns one role's normalised distinct values (`norm`) into `rec` and sets its per-row
+/// Interns one role's normalised distinct values (`norm`) into `rec`, the columns of the store being built, and sets its per-row
 /// column from `col`; returns each distinct value's status for the quality report.
-fn store_role(rec: &mut Records, role: Role, col: &RawColumn, norm: ColumnValues) -> Vec<Status> {
+fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, norm: ColumnValues) -> Vec<Status> {
     match norm {
         ColumnValues::Name(v) => {
             let dict = if role == Role::GivenName {
@@ -438,7 +426,7 @@ fn store_role(rec: &mut Records, role: Role, col: &RawColumn, norm: ColumnValues
                 &mut rec.surname_dict
             };
             let ids = intern_all(&v, |s| dict.intern(s));
-            let out = map_rows(&col.rows, &ids, NONE);
+            let out = map_rows(&col.rows, &ids, NO_ID);
             if role == Role::GivenName {
                 rec.placeholder = placeholder_bits(col);
                 rec.given = out;
@@ -459,7 +447,7 @@ fn store_role(rec: &mut Records, role: Role, col: &RawColumn, norm: ColumnValues
         }
         ColumnValues::Postcode(v) => {
             let ids = intern_all(&v, |p| rec.postcode_dict.intern(p));
-            rec.postcode = map_rows(&col.rows, &ids, NONE);
+            rec.postcode = map_rows(&col.rows, &ids, NO_ID);
             problems_of(&v)
         }
         ColumnValues::Nhs(v, invalid) => {
@@ -470,7 +458,7 @@ fn store_role(rec: &mut Records, role: Role, col: &RawColumn, norm: ColumnValues
         }
         ColumnValues::Text(v) => {
             let ids = intern_all(&v, |s| rec.address_dict.intern(s));
-            rec.address = map_rows(&col.rows, &ids, NONE);
+            rec.address = map_rows(&col.rows, &ids, NO_ID);
             problems_of(&v)
         }
     }
@@ -485,7 +473,7 @@ fn placeholder_bits(col: &RawColumn) -> Vec<u64> {
         .collect();
     let mut bits = vec![0u64; col.rows.len().div_ceil(64)];
     for (i, &r) in col.rows.iter().enumerate() {
-        if r != NONE && flags[r as usize] {
+        if r != NO_ID && flags[r as usize] {
             bits[i / 64] |= 1 << (i % 64);
         }
     }
@@ -499,7 +487,7 @@ fn other_column(name: &str, col: &RawColumn) -> (OtherColumn, Vec<Status>) {
     let ids = intern_all(&v, |s| dict.intern(s));
     let column = OtherColumn {
         name: name.to_string(),
-        values: map_rows(&col.rows, &ids, NONE),
+        values: map_rows(&col.rows, &ids, NO_ID),
         dict,
     };
     (column, problems_of(&v))

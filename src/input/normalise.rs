@@ -11,7 +11,7 @@ use crate::normalise::nhs_number::parse_nhs_number;
 use crate::normalise::postcode::{Postcode, parse_postcode};
 use crate::normalise::sex::{Sex, parse_sex};
 use crate::normalise::text::fold;
-use crate::record::{NONE, NewRow};
+use crate::record::{NO_ID, NewRow};
 use crate::schema::Role;
 
 /// A normalised value, or why there is none.
@@ -74,8 +74,7 @@ pub(super) fn norm_date(raw: &[u8]) -> Normalised<u32> {
 
 pub(super) fn norm_sex(raw: &[u8]) -> Normalised<u8> {
     checked(raw, |s| match parse_sex(s) {
-        Ok(Some(Sex::Male)) => Normalised::Value(1),
-        Ok(Some(Sex::Female)) => Normalised::Value(2),
+        Ok(Some(sex)) => Normalised::Value(sex.code()),
         Ok(None) => Normalised::Missing,
         Err(p) => Normalised::Invalid(p.as_str()),
     })
@@ -221,11 +220,7 @@ pub fn normalise_value(
         Role::GivenName => row.given,
         Role::Surname => row.surname,
         Role::DateOfBirth => crate::normalise::date::Date::from_u32(row.dob).map(|d| d.to_string()),
-        Role::Sex => match row.sex {
-            1 => Some(Sex::Male.to_string()),
-            2 => Some(Sex::Female.to_string()),
-            _ => None,
-        },
+        Role::Sex => Sex::from_code(row.sex).map(|s| s.to_string()),
         Role::Postcode => row.postcode.map(|p| p.to_string()),
         Role::NhsNumber => (row.nhs != 0).then(|| format!("{:010}", row.nhs)),
         Role::Address => row.address,
@@ -283,7 +278,7 @@ pub(super) fn intern_all<T>(v: &[Normalised<T>], mut f: impl FnMut(&T) -> u32) -
     v.iter()
         .map(|x| match x {
             Normalised::Value(t) => f(t),
-            _ => NONE,
+            _ => NO_ID,
         })
         .collect()
 }

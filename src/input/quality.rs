@@ -7,7 +7,7 @@ use super::FIRST_LINES;
 use super::normalise::Normalised;
 use crate::Error;
 use crate::error::ErrorKind;
-use crate::record::NONE;
+use crate::record::NO_ID;
 use crate::schema::Role;
 
 /// What a distinct raw value normalised to, for the quality report.
@@ -30,7 +30,7 @@ pub(super) fn problems_of<T>(v: &[Normalised<T>]) -> Vec<Status> {
 
 pub(super) fn map_rows<T: Copy>(rows: &[u32], ids: &[T], none: T) -> Vec<T> {
     rows.iter()
-        .map(|&r| if r == NONE { none } else { ids[r as usize] })
+        .map(|&r| if r == NO_ID { none } else { ids[r as usize] })
         .collect()
 }
 
@@ -52,7 +52,7 @@ pub(super) fn column_quality(
     for row in rows {
         let r = row as usize;
         let raw = raw_rows[r];
-        let status = if raw == NONE {
+        let status = if raw == NO_ID {
             Status::Missing
         } else {
             statuses

@@ -231,40 +231,115 @@ impl fmt::Debug for Model {
     }
 }
 
-impl Model {
-    /// A model with the given comparisons and parameters: `m[c]` and `u[c]` hold one
-    /// probability per level after null.
+/// One comparison's level probabilities, for [`ModelBuilder::comparison`]: one value per level
+/// after null, in the order of [`Comparison::level_names`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LevelProbabilities {
+    /// P(level | match).
+    pub m: Vec<f64>,
+    /// P(level | non-match).
+    pub u: Vec<f64>,
+}
+
+/// Builds a [`Model`] from its parameters; made by [`Model::builder`].
+#[derive(Clone, Debug, Default)]
+pub struct ModelBuilder {
+    comparisons: Vec<Comparison>,
+    m: Vec<Vec<f64>>,
+    u: Vec<Vec<f64>>,
+    lambda: Option<f64>,
+    thresholds: Option<Thresholds>,
+    blocking: Option<Vec<BlockingRule>>,
+}
+
+impl ModelBuilder {
+    /// Adds a comparison with its level probabilities.
+    #[must_use]
+    pub fn comparison(mut self, comparison: Comparison, levels: LevelProbabilities) -> Self {
+        self.comparisons.push(comparison);
+        self.m.push(levels.m);
+        self.u.push(levels.u);
+        self
+    }
+
+    /// Sets the prior: the probability that two records drawn at random are the same person.
+    #[must_use]
+    pub fn lambda(mut self, lambda: f64) -> Self {
+        self.lambda = Some(lambda);
+        self
+    }
+
+    /// Sets the decision thresholds (default [`Thresholds::default`]).
+    #[must_use]
+    pub fn thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.thresholds = Some(thresholds);
+        self
+    }
+
+    /// Sets the blocking rules (default [`BlockingRule::defaults`]).
+    #[must_use]
+    pub fn blocking(mut self, rules: Vec<BlockingRule>) -> Self {
+        self.blocking = Some(rules);
+        self
+    }
+
+    /// The model.
     ///
     /// # Errors
     ///
-    /// A config error when sizes disagree or a probability is not in (0, 1].
-    pub fn new(
-        comparisons: Vec<Comparison>,
-        m: Vec<Vec<f64>>,
-        u: Vec<Vec<f64>>,
-        lambda: f64,
-    ) -> Result<Model, Error> {
+    /// A config error when the prior is not set or not in (0, 1), a comparison's probabilities
+    /// do not have one value in (0, 1] per level after null, or the thresholds are not
+    /// probabilities with review <= match.
+    pub fn build(self) -> Result<Model, Error> {
+        let Some(lambda) = self.lambda else {
+            return Err(config_err("model: lambda (the prior) is not set".into()));
+        };
         let pad = |v: Vec<Vec<f64>>| -> Vec<Vec<f64>> {
             v.into_iter()
                 .map(|l| std::iter::once(0.0).chain(l).collect())
                 .collect()
         };
-        let tf = comparisons
+        let tf = self
+            .comparisons
             .iter()
             .map(|c| c.exact_level().is_some())
             .collect();
         let model = Model {
-            m: pad(m),
-            u: pad(u),
+            m: pad(self.m),
+            u: pad(self.u),
             tf,
-            comparisons,
+            comparisons: self.comparisons,
             lambda,
-            blocking: BlockingRule::defaults(),
-            thresholds: Thresholds::default(),
+            blocking: self.blocking.unwrap_or_else(BlockingRule::defaults),
+            thresholds: self.thresholds.unwrap_or_default(),
             training: None,
         };
         model.validate()?;
         Ok(model)
+    }
+}
+
+impl Model {
+    /// A builder: add each comparison with its level probabilities, set the prior, then
+    /// [`ModelBuilder::build`]. Most programs use [`Model::train`] or [`Model::load`] instead.
+    ///
+    /// ```
+    /// use carematch::Model;
+    /// use carematch::compare::Comparison;
+    /// use carematch::model::LevelProbabilities;
+    ///
+    /// let model = Model::builder()
+    ///     .comparison(
+    ///         Comparison::for_field("sex")?,
+    ///         LevelProbabilities { m: vec![0.98, 0.02], u: vec![0.5, 0.5] },
+    ///     )
+    ///     .lambda(1e-4)
+    ///     .build()?;
+    /// assert!(model.weight(0, 1) > 0.0);
+    /// # Ok::<(), carematch::Error>(())
+    /// ```
+    pub fn builder() -> ModelBuilder {
+        ModelBuilder::default()
     }
 
     fn validate(&self) -> Result<(), Error> {
@@ -589,22 +664,50 @@ impl Model {
     }
 }
 
+/// A model with equal m and u on every level of `comparisons`: every weight is 0 and every
+/// pair scores the prior, so only rules and vetoes decide.
+#[cfg(test)]
+pub(crate) fn flat_model(comparisons: &[Comparison], lambda: f64) -> Model {
+    let flat = |c: &Comparison| {
+        let k = c.level_names().len() - 1;
+        vec![1.0 / k as f64; k]
+    };
+    comparisons
+        .iter()
+        .fold(Model::builder(), |b, c| {
+            let levels = LevelProbabilities {
+                m: flat(c),
+                u: flat(c),
+            };
+            b.comparison(c.clone(), levels)
+        })
+        .lambda(lambda)
+        .build()
+        .expect("a flat model is valid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn levels(m: &[f64], u: &[f64]) -> LevelProbabilities {
+        LevelProbabilities {
+            m: m.to_vec(),
+            u: u.to_vec(),
+        }
+    }
 
     #[test]
     fn worked_example_from_the_docs() {
         let mut s = Comparison::for_field("sex").unwrap();
         s.field = "surname_exact".into();
         let d = Comparison::for_field("sex").unwrap();
-        let model = Model::new(
-            vec![s, d],
-            vec![vec![0.9, 0.1], vec![0.98, 0.02]],
-            vec![vec![0.01, 0.99], vec![0.02, 0.98]],
-            1e-6,
-        )
-        .unwrap();
+        let model = Model::builder()
+            .comparison(s, levels(&[0.9, 0.1], &[0.01, 0.99]))
+            .comparison(d, levels(&[0.98, 0.02], &[0.02, 0.98]))
+            .lambda(1e-6)
+            .build()
+            .unwrap();
         let prior = model.prior_weight();
         assert!((prior - (-19.93)).abs() < 0.005, "{prior}");
         assert!((model.weight(0, 1) - 6.49).abs() < 0.005);
@@ -625,19 +728,19 @@ mod tests {
 
     #[test]
     fn model_json_round_trips_exactly() {
-        let comparisons = Comparison::defaults();
-        let m: Vec<Vec<f64>> = comparisons
-            .iter()
-            .map(|c| train::default_m(c)[1..].to_vec())
-            .collect();
-        let u: Vec<Vec<f64>> = comparisons
-            .iter()
-            .map(|c| {
+        let model = Comparison::defaults()
+            .into_iter()
+            .fold(Model::builder(), |b, c| {
                 let k = c.level_names().len() - 1;
-                vec![1.0 / k as f64 + 1e-17; k]
+                let levels = LevelProbabilities {
+                    m: train::default_m(&c)[1..].to_vec(),
+                    u: vec![1.0 / k as f64 + 1e-17; k],
+                };
+                b.comparison(c, levels)
             })
-            .collect();
-        let model = Model::new(comparisons, m, u, 3.3e-7).unwrap();
+            .lambda(3.3e-7)
+            .build()
+            .unwrap();
         let back = Model::from_json(&model.to_json()).unwrap();
         assert_eq!(back, model);
         assert_eq!(back.to_json(), model.to_json());
@@ -646,26 +749,28 @@ mod tests {
     #[test]
     fn foreign_or_broken_model_files_are_refused() {
         assert!(Model::from_json("{}").unwrap_err().is_config());
-        let comparisons = vec![Comparison::for_field("sex").unwrap()];
-        let model = Model::new(
-            comparisons,
-            vec![vec![0.9, 0.1]],
-            vec![vec![0.5, 0.5]],
-            0.01,
-        )
-        .unwrap();
+        let sex = || Comparison::for_field("sex").unwrap();
+        let model = Model::builder()
+            .comparison(sex(), levels(&[0.9, 0.1], &[0.5, 0.5]))
+            .lambda(0.01)
+            .build()
+            .unwrap();
         let j = model.to_json().replace("carematch-model", "other");
         assert!(Model::from_json(&j).is_err());
         let j = model.to_json().replace("\"agree\"", "\"agreed\"");
         assert!(Model::from_json(&j).is_err());
+        let short = Model::builder().comparison(sex(), levels(&[0.9], &[0.5, 0.5]));
+        assert!(short.clone().lambda(0.01).build().unwrap_err().is_config());
+        // The prior must be set, and be a probability strictly between 0 and 1.
         assert!(
-            Model::new(
-                vec![Comparison::for_field("sex").unwrap()],
-                vec![vec![0.9]],
-                vec![vec![0.5, 0.5]],
-                0.01
-            )
-            .is_err()
+            Model::builder()
+                .comparison(sex(), levels(&[0.9, 0.1], &[0.5, 0.5]))
+                .build()
+                .unwrap_err()
+                .is_config()
         );
+        let whole = Model::builder().comparison(sex(), levels(&[0.9, 0.1], &[0.5, 0.5]));
+        assert!(whole.clone().lambda(1.0).build().is_err());
+        assert!(whole.lambda(0.5).build().is_ok());
     }
 }

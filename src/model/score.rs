@@ -342,13 +342,8 @@ mod tests {
 
     /// The default comparisons with flat m and u: only the vetoes matter here.
     fn weights() -> Weights {
-        let cs = crate::compare::Comparison::defaults();
-        let flat = |c: &crate::compare::Comparison| {
-            let k = c.level_names().len() - 1;
-            vec![1.0 / k as f64; k]
-        };
-        let m: Vec<Vec<f64>> = cs.iter().map(flat).collect();
-        Weights::new(&Model::new(cs, m.clone(), m, 1e-6).unwrap())
+        let model = crate::model::flat_model(&crate::compare::Comparison::defaults(), 1e-6);
+        Weights::new(&model)
     }
 
     /// A vector from (comparison, level) pairs; the rest null.

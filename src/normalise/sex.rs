@@ -32,6 +32,24 @@ impl Sex {
             Sex::Female => "F",
         }
     }
+
+    /// The one-byte code stores and index files keep: 1 male, 2 female (0 is missing),
+    /// as in the NHS Data Dictionary's person gender codes.
+    pub fn code(self) -> u8 {
+        match self {
+            Sex::Male => 1,
+            Sex::Female => 2,
+        }
+    }
+
+    /// The sex of a [`Sex::code`]; `None` for 0 (missing) or any other byte.
+    pub fn from_code(code: u8) -> Option<Sex> {
+        match code {
+            1 => Some(Sex::Male),
+            2 => Some(Sex::Female),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Sex {
@@ -177,6 +195,11 @@ mod tests {
             assert_eq!(parse_sex(&sex.to_string()), Ok(Some(sex)));
         }
         assert_eq!(Sex::Male.as_str(), "M");
+        for sex in [Sex::Male, Sex::Female] {
+            assert_eq!(Sex::from_code(sex.code()), Some(sex));
+        }
+        assert_eq!(Sex::from_code(0), None);
+        assert_eq!(Sex::from_code(9), None);
     }
 
     proptest! {

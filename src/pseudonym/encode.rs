@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::{Pseudonymiser, TokenField};
 use crate::Error;
 use crate::error::ErrorKind;
-use crate::record::{NONE, Records};
+use crate::record::{NO_ID, Records};
 
 pub use crate::schema::SCHEME_COLUMN;
 
@@ -83,8 +83,10 @@ pub fn encoded_header(options: EncodeOptions) -> Vec<&'static str> {
 /// The normalised value of `field` on `row`, as the token is computed from it.
 pub fn field_value(records: &Records, field: TokenField, row: u32) -> Option<String> {
     let r = row as usize;
-    let name_part = |dict: &crate::record::NameDict, id: u32, part: u8| -> Option<String> {
-        if id == NONE {
+    let name_part = |given: bool, part: u8| -> Option<String> {
+        let names = records.names(given);
+        let (id, dict) = (names.id(row), names.dict);
+        if id == NO_ID {
             return None;
         }
         let i = id as usize;
@@ -93,24 +95,25 @@ pub fn field_value(records: &Records, field: TokenField, row: u32) -> Option<Str
             1 => Some(dict.tokens.get(dict.canonical[i]).to_string()),
             2 => {
                 let s = dict.soundex[i];
-                (s != NONE).then(|| String::from_utf8_lossy(&s.to_be_bytes()).into_owned())
+                (s != NO_ID).then(|| String::from_utf8_lossy(&s.to_be_bytes()).into_owned())
             }
             _ => {
                 let n = dict.nysiis[i];
-                (n != NONE).then(|| dict.codes.get(n).to_string())
+                (n != NO_ID).then(|| dict.codes.get(n).to_string())
             }
         }
     };
     let postcode_part = |which: usize| -> Option<String> {
-        let p = records.postcode[r];
-        if p == NONE {
+        let postcodes = records.postcodes();
+        let p = postcodes.rows[r];
+        if p == NO_ID {
             return None;
         }
-        let d = &records.postcode_dict;
+        let d = postcodes.dict;
         let ids = [&d.sector, &d.district, &d.area];
         let id = ids[which][p as usize];
         // Parts are stored as "s:LS1 4": drop the two-character kind prefix.
-        (id != NONE).then(|| d.parts.get(id).get(2..).unwrap_or("").to_string())
+        (id != NO_ID).then(|| d.parts.get(id).get(2..).unwrap_or("").to_string())
     };
     match field {
         TokenField::Id => Some(records.id(row).to_string()),
@@ -131,16 +134,16 @@ pub fn field_value(records: &Records, field: TokenField, row: u32) -> Option<Str
         TokenField::PostcodeSector => postcode_part(0),
         TokenField::PostcodeDistrict => postcode_part(1),
         TokenField::PostcodeArea => postcode_part(2),
-        TokenField::GivenName => name_part(&records.given_dict, records.given[r], 0),
-        TokenField::GivenNameNickname => name_part(&records.given_dict, records.given[r], 1),
-        TokenField::GivenNameSoundex => name_part(&records.given_dict, records.given[r], 2),
-        TokenField::GivenNameNysiis => name_part(&records.given_dict, records.given[r], 3),
-        TokenField::Surname => name_part(&records.surname_dict, records.surname[r], 0),
-        TokenField::SurnameSoundex => name_part(&records.surname_dict, records.surname[r], 2),
-        TokenField::SurnameNysiis => name_part(&records.surname_dict, records.surname[r], 3),
+        TokenField::GivenName => name_part(true, 0),
+        TokenField::GivenNameNickname => name_part(true, 1),
+        TokenField::GivenNameSoundex => name_part(true, 2),
+        TokenField::GivenNameNysiis => name_part(true, 3),
+        TokenField::Surname => name_part(false, 0),
+        TokenField::SurnameSoundex => name_part(false, 2),
+        TokenField::SurnameNysiis => name_part(false, 3),
         TokenField::Address => records.address(row).map(str::to_string),
         TokenField::NhsMasked(n) => {
-            let v = records.nhs_number(row).unwrap_or(records.nhs_invalid[r]);
+            let v = records.nhs_number(row).unwrap_or(records.nhs_invalid(row));
             (v != 0).then(|| {
                 let mut s: Vec<u8> = format!("{v:010}").into_bytes();
                 if let Some(c) = s.get_mut(usize::from(n)) {
@@ -236,14 +239,14 @@ pub fn encoded_line(
 /// within a source or between sources: such files were encoded under different keys or key
 /// versions, and their tokens can never agree.
 pub fn check_scheme(records: &Records) -> Result<Option<String>, Error> {
-    let Some(col) = records.others.iter().find(|c| c.name == SCHEME_COLUMN) else {
+    let Some(col) = records.other_named(SCHEME_COLUMN) else {
         return Ok(None);
     };
     let mut seen: Option<u32> = None;
     for s in records.sources() {
         for r in s.rows.clone() {
-            let v = col.values[r as usize];
-            if v == NONE {
+            let v = col.rows[r as usize];
+            if v == NO_ID {
                 return Err(Error::new(
                     ErrorKind::Usage,
                     format!(

@@ -8,11 +8,11 @@ use std::sync::{Arc, OnceLock};
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
-use super::{Interner, NONE, NameDict, NameFeatures, NewRow, Records};
+use super::{Interner, NO_ID, NameDict, NameFeatures, NewRow, Records};
 
 /// A value id that is no value of the store: a query's value the store does not hold. It
 /// equals no stored id, so every equality test between a query and a row stays exact.
-pub(crate) const FOREIGN: u32 = NONE - 1;
+pub(crate) const FOREIGN: u32 = NO_ID - 1;
 
 /// The strings of a query record that is not a row of the store, for the features whose ids
 /// are [`FOREIGN`]. In a comparison the query is always the left side.
@@ -23,7 +23,7 @@ pub(crate) struct Outside {
     pub(crate) surname: (String, String),
     /// The address's word hashes, sorted and distinct.
     pub(crate) address_words: Vec<u64>,
-    /// The surname's id in the store's given-name dictionary (for swapped names), or NONE.
+    /// The surname's id in the store's given-name dictionary (for swapped names), or `NO_ID`.
     pub(crate) surname_as_given: u32,
 }
 
@@ -38,7 +38,7 @@ pub(crate) struct RowFeatures {
     pub(crate) given_canonical: u32,
     /// Soundex and NYSIIS of the first token.
     pub(crate) given_phonetic: [u32; 2],
-    /// The given name's id in the surname dictionary (for swaps), or NONE.
+    /// The given name's id in the surname dictionary (for swaps), or `NO_ID`.
     pub(crate) given_as_surname: u32,
     pub(crate) surname: u32,
     pub(crate) surname_phonetic: [u32; 2],
@@ -52,24 +52,24 @@ pub(crate) struct RowFeatures {
 impl RowFeatures {
     /// The features of row `row` of `r`, with `cross` mapping given-name ids to surname ids.
     pub(crate) fn of(r: &Records, cross: &[u32], row: usize) -> RowFeatures {
-        let (g, s, p) = (r.given[row], r.surname[row], r.postcode[row]);
-        let gd = &r.given_dict;
-        let sd = &r.surname_dict;
-        let pd = &r.postcode_dict;
-        let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
+        let (g, s, p) = (r.cols.given[row], r.cols.surname[row], r.cols.postcode[row]);
+        let gd = &r.cols.given_dict;
+        let sd = &r.cols.surname_dict;
+        let pd = &r.cols.postcode_dict;
+        let at = |v: &[u32], i: u32| if i == NO_ID { NO_ID } else { v[i as usize] };
         RowFeatures {
-            nhs: r.nhs[row],
-            nhs_invalid: r.nhs_invalid[row],
+            nhs: r.cols.nhs[row],
+            nhs_invalid: r.cols.nhs_invalid[row],
             given: g,
             given_canonical: at(&gd.canonical, g),
             given_phonetic: [at(&gd.soundex, g), at(&gd.nysiis, g)],
             given_as_surname: at(cross, g),
             surname: s,
             surname_phonetic: [at(&sd.soundex, s), at(&sd.nysiis, s)],
-            dob: r.dob[row],
+            dob: r.cols.dob[row],
             postcode: [p, at(&pd.sector, p), at(&pd.district, p), at(&pd.area, p)],
-            address: r.address[row],
-            sex: r.sex[row],
+            address: r.cols.address[row],
+            sex: r.cols.sex[row],
         }
     }
 }
@@ -87,25 +87,25 @@ impl RowFeatures {
             surname_as_given: row
                 .surname
                 .as_deref()
-                .and_then(|s| r.given_dict.values.lookup(s))
-                .unwrap_or(NONE),
+                .and_then(|s| r.cols.given_dict.values.lookup(s))
+                .unwrap_or(NO_ID),
         };
-        let gd = &r.given_dict;
-        let sd = &r.surname_dict;
-        let pd = &r.postcode_dict;
-        let at = |v: &[u32], i: u32| if i == NONE { NONE } else { v[i as usize] };
+        let gd = &r.cols.given_dict;
+        let sd = &r.cols.surname_dict;
+        let pd = &r.cols.postcode_dict;
+        let at = |v: &[u32], i: u32| if i == NO_ID { NO_ID } else { v[i as usize] };
         let known = |i: &Interner, s: &str| i.lookup(s).unwrap_or(FOREIGN);
         // A name's id, Soundex and NYSIIS (and, for given names, canonical token).
         let name = |dict: &NameDict, v: &Option<String>, keep: &mut (String, String)| {
             let Some(v) = v.as_deref() else {
-                return (NONE, [NONE; 2], NONE);
+                return (NO_ID, [NO_ID; 2], NO_ID);
             };
             if let Some(id) = dict.values.lookup(v) {
                 let ph = [dict.soundex[id as usize], dict.nysiis[id as usize]];
                 return (id, ph, dict.canonical[id as usize]);
             }
             let f = NameFeatures::of(v);
-            let ny = f.nysiis.as_deref().map_or(NONE, |c| known(&dict.codes, c));
+            let ny = f.nysiis.as_deref().map_or(NO_ID, |c| known(&dict.codes, c));
             let canon = known(&dict.tokens, f.canonical);
             *keep = (v.to_string(), f.first.to_string());
             (FOREIGN, [f.soundex, ny], canon)
@@ -116,9 +116,9 @@ impl RowFeatures {
             .given
             .as_deref()
             .and_then(|g| sd.values.lookup(g))
-            .unwrap_or(NONE);
+            .unwrap_or(NO_ID);
         let postcode = match &row.postcode {
-            None => [NONE; 4],
+            None => [NO_ID; 4],
             Some(p) => {
                 let [text, s, d, a] = p.levels();
                 match pd.values.lookup(text) {
@@ -138,10 +138,10 @@ impl RowFeatures {
             }
         };
         let address = match row.address.as_deref() {
-            None => NONE,
+            None => NO_ID,
             Some(a) => {
                 out.address_words = address_words(a);
-                known(&r.address_dict, a)
+                known(&r.cols.address_dict, a)
             }
         };
         let f = RowFeatures {
@@ -165,15 +165,15 @@ impl RowFeatures {
     /// after the row's features were made).
     #[inline]
     pub(crate) fn with_cross(mut self, cross: &[u32]) -> RowFeatures {
-        if self.given != NONE && self.given != FOREIGN {
-            self.given_as_surname = cross.get(self.given as usize).copied().unwrap_or(NONE);
+        if self.given != NO_ID && self.given != FOREIGN {
+            self.given_as_surname = cross.get(self.given as usize).copied().unwrap_or(NO_ID);
         }
         self
     }
 }
 
 fn to_id(to: &Interner, s: &str) -> u32 {
-    to.lookup(s).unwrap_or(NONE)
+    to.lookup(s).unwrap_or(NO_ID)
 }
 
 /// Sorted, distinct word hashes of every address value, in CSR form.
@@ -250,8 +250,8 @@ impl Derived {
     /// Every row's [`RowFeatures`].
     pub(crate) fn features(&self, records: &Records) -> Arc<Vec<RowFeatures>> {
         Arc::clone(self.features.get_or_init(|| {
-            let g = &records.given_dict.values;
-            let s = &records.surname_dict.values;
+            let g = &records.cols.given_dict.values;
+            let s = &records.cols.surname_dict.values;
             let cross: Vec<u32> = (0..g.len() as u32).map(|i| to_id(s, g.get(i))).collect();
             Arc::new(
                 (0..records.len())
@@ -266,7 +266,7 @@ impl Derived {
     pub(crate) fn words(&self, records: &Records) -> Arc<Words> {
         Arc::clone(
             self.words
-                .get_or_init(|| Arc::new(Words::of(&records.address_dict))),
+                .get_or_init(|| Arc::new(Words::of(&records.cols.address_dict))),
         )
     }
 }

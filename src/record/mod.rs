@@ -27,8 +27,9 @@ use crate::normalise::phonetic::{nysiis, soundex};
 use crate::normalise::postcode::Postcode;
 use crate::normalise::sex::Sex;
 
-/// The "no value" id in every id column.
-pub(crate) const NONE: u32 = u32::MAX;
+/// The id of a missing value in every id column (a row with no given name, postcode, ...;
+/// a key tuple with a missing part).
+pub(crate) const NO_ID: u32 = u32::MAX;
 
 /// Looks `v` up among the ids in `table`, whose bytes `get` returns; when absent, inserts
 /// `next` (the caller then stores `v` as `next`) and returns `None`.
@@ -71,7 +72,7 @@ pub(crate) struct Interner {
 impl Interner {
     /// The id of `s`, adding it if new.
     pub(crate) fn intern(&mut self, s: &str) -> u32 {
-        let next = u32::try_from(self.ends.len()).unwrap_or(NONE - 1);
+        let next = u32::try_from(self.ends.len()).unwrap_or(NO_ID - 1);
         let (text, ends) = (&self.text, &self.ends);
         let get = |id: u32| &text.as_bytes()[span(ends, id)];
         if let Some(id) = find_or_insert(&mut self.table, get, s.as_bytes(), next) {
@@ -115,9 +116,9 @@ pub(crate) struct NameDict {
     pub(crate) tokens: Interner,
     /// Per value: the token id of its first token.
     pub(crate) first_token: Vec<u32>,
-    /// Per value: the Soundex of its first token packed into a `u32`, or NONE.
+    /// Per value: the Soundex of its first token packed into a `u32`, or `NO_ID`.
     pub(crate) soundex: Vec<u32>,
-    /// Per value: the id of its first token's NYSIIS code in `codes`, or NONE.
+    /// Per value: the id of its first token's NYSIIS code in `codes`, or `NO_ID`.
     pub(crate) nysiis: Vec<u32>,
     /// NYSIIS codes.
     pub(crate) codes: Interner,
@@ -136,7 +137,7 @@ impl NameDict {
             let t = self.tokens.intern(f.first);
             self.first_token.push(t);
             self.soundex.push(f.soundex);
-            let n = f.nysiis.map_or(NONE, |c| self.codes.intern(&c));
+            let n = f.nysiis.map_or(NO_ID, |c| self.codes.intern(&c));
             self.nysiis.push(n);
             self.canonical.push(self.tokens.intern(f.canonical));
         }
@@ -145,7 +146,7 @@ impl NameDict {
 }
 
 /// What a name's features are computed from, before interning: its first token, that
-/// token's Soundex (packed, NONE when it has none) and NYSIIS, and its canonical given
+/// token's Soundex (packed, `NO_ID` when it has none) and NYSIIS, and its canonical given
 /// name (the token itself when the nickname table does not know it). The store interns
 /// these; a query not in the store looks them up.
 pub(crate) struct NameFeatures<'a> {
@@ -168,9 +169,9 @@ impl<'a> NameFeatures<'a> {
 }
 
 /// The Soundex of a name's first token packed into a `u32` (as the name dictionaries keep
-/// it), NONE when it has none.
+/// it), `NO_ID` when it has none.
 pub(crate) fn soundex_code(first: &str) -> u32 {
-    soundex(first).map_or(NONE, |s| pack4(&s))
+    soundex(first).map_or(NO_ID, |s| pack4(&s))
 }
 
 /// Packs up to four ASCII bytes into a `u32` exactly.
@@ -214,10 +215,10 @@ impl PostcodeDict {
     }
 }
 
-/// A blocking rule's key per row: dense ids in the order of the key values, NONE when a
+/// A blocking rule's key per row: dense ids in the order of the key values, `NO_ID` when a
 /// part is missing.
 pub(crate) struct RuleKeys {
-    /// Per row: the id of its key tuple, or NONE.
+    /// Per row: the id of its key tuple, or `NO_ID`.
     pub(crate) ids: Vec<u32>,
     /// How many distinct key tuples there are (ids run from 0 to `distinct - 1`).
     pub(crate) distinct: usize,
@@ -283,11 +284,68 @@ impl std::fmt::Debug for NewRow {
 pub(crate) struct OtherColumn {
     /// The header name.
     pub(crate) name: String,
-    /// Per row: id of the folded value in `dict`, NONE when missing or when the row's source
+    /// Per row: id of the folded value in `dict`, `NO_ID` when missing or when the row's source
     /// has no such column.
     pub(crate) values: Vec<u32>,
     /// Distinct folded values.
     pub(crate) dict: Interner,
+}
+
+/// One name role's column of a [`Records`]: per row the id of its name in `dict`, `NO_ID`
+/// when missing.
+#[derive(Clone, Copy)]
+pub(crate) struct NameColumn<'a> {
+    pub(crate) rows: &'a [u32],
+    pub(crate) dict: &'a NameDict,
+}
+
+impl NameColumn<'_> {
+    /// Row `r`'s name id, `NO_ID` when missing.
+    pub(crate) fn id(&self, r: u32) -> u32 {
+        self.rows[r as usize]
+    }
+}
+
+/// The postcode column of a [`Records`]: per row the id of its postcode in `dict`, `NO_ID`
+/// when missing.
+#[derive(Clone, Copy)]
+pub(crate) struct PostcodeColumn<'a> {
+    pub(crate) rows: &'a [u32],
+    pub(crate) dict: &'a PostcodeDict,
+}
+
+/// A text column of a [`Records`] (the address or a carried-through column): per row the id
+/// of its folded value in `dict`, `NO_ID` when missing.
+#[derive(Clone, Copy)]
+pub(crate) struct TextColumn<'a> {
+    pub(crate) rows: &'a [u32],
+    pub(crate) dict: &'a Interner,
+}
+
+/// The per-role columns of a [`Records`] and their dictionaries, as a
+/// [`crate::RecordsBuilder`] fills them for [`Records::from_columns`]. Per row, a name,
+/// postcode or address is the id of its value in the role's dictionary (`NO_ID` when missing).
+#[derive(Clone, Default)]
+pub(crate) struct Columns {
+    pub(crate) given: Vec<u32>,
+    /// Rows whose given name was a multiple-birth placeholder ("Twin 1"), one bit each.
+    pub(crate) placeholder: Vec<u64>,
+    pub(crate) surname: Vec<u32>,
+    /// YYYYMMDD, 0 when missing.
+    pub(crate) dob: Vec<u32>,
+    /// A [`Sex::code`]: 0 missing, 1 male, 2 female.
+    pub(crate) sex: Vec<u8>,
+    pub(crate) postcode: Vec<u32>,
+    /// The NHS number as an integer, 0 when missing or invalid.
+    pub(crate) nhs: Vec<u64>,
+    /// Ten digits that failed the check digit, as an integer (0 otherwise): a mistyped NHS
+    /// number is still evidence when it is one digit away from the other record's.
+    pub(crate) nhs_invalid: Vec<u64>,
+    pub(crate) address: Vec<u32>,
+    pub(crate) given_dict: NameDict,
+    pub(crate) surname_dict: NameDict,
+    pub(crate) postcode_dict: PostcodeDict,
+    pub(crate) address_dict: Interner,
 }
 
 /// One source (file) of a [`Records`].
@@ -307,42 +365,25 @@ pub struct Source {
 /// returns `""` instead.
 #[derive(Clone, Default)]
 pub struct Records {
-    pub(crate) sources: Vec<Source>,
+    sources: Vec<Source>,
     /// Record ids, concatenated; row r's id is `id_text[id_end[r-1]..id_end[r]]`.
-    pub(crate) id_text: String,
-    pub(crate) id_end: Vec<u32>,
+    id_text: String,
+    id_end: Vec<u32>,
     /// Per row: its position in the order of (source, record id). Sorting by rank is sorting
     /// by id, with integer compares; it makes output independent of input row order.
-    pub(crate) rank: Vec<u32>,
-    pub(crate) given: Vec<u32>,
-    /// Rows whose given name was a multiple-birth placeholder ("Twin 1"), one bit each.
-    pub(crate) placeholder: Vec<u64>,
-    pub(crate) surname: Vec<u32>,
-    /// YYYYMMDD, 0 when missing.
-    pub(crate) dob: Vec<u32>,
-    /// 0 missing, 1 male, 2 female.
-    pub(crate) sex: Vec<u8>,
-    pub(crate) postcode: Vec<u32>,
-    /// The NHS number as an integer, 0 when missing or invalid.
-    pub(crate) nhs: Vec<u64>,
-    /// Ten digits that failed the check digit, as an integer (0 otherwise): a mistyped NHS
-    /// number is still evidence when it is one digit away from the other record's.
-    pub(crate) nhs_invalid: Vec<u64>,
-    pub(crate) address: Vec<u32>,
-    pub(crate) given_dict: NameDict,
-    pub(crate) surname_dict: NameDict,
-    pub(crate) postcode_dict: PostcodeDict,
-    pub(crate) address_dict: Interner,
-    pub(crate) others: Vec<OtherColumn>,
-    pub(crate) rule_keys: RuleKeyCache,
+    rank: Vec<u32>,
+    /// The per-role columns and their dictionaries.
+    cols: Columns,
+    others: Vec<OtherColumn>,
+    rule_keys: RuleKeyCache,
     /// Row features and address words for comparisons, computed once; cleared when a row
     /// is pushed.
-    pub(crate) derived: Derived,
+    derived: Derived,
     /// The encoding scheme of pseudonymised input, checked once when the store is built.
-    pub(crate) scheme: Option<String>,
+    scheme: Option<String>,
     /// The identifier columns (see `config::identifier_columns`), profiled once; cleared
     /// when a row is pushed.
-    pub(crate) identifiers: std::sync::OnceLock<Vec<String>>,
+    identifiers: std::sync::OnceLock<Vec<String>>,
 }
 
 impl std::fmt::Debug for Records {
@@ -397,7 +438,7 @@ impl Records {
         self.rule_keys = RuleKeyCache::default();
         let r = u32::try_from(self.len())
             .ok()
-            .filter(|&r| r < NONE - 1)
+            .filter(|&r| r < NO_ID - 1)
             .ok_or_else(|| {
                 crate::Error::new(crate::ErrorKind::Input, "the store is full".to_string())
             })?;
@@ -414,31 +455,32 @@ impl Records {
         debug_assert_eq!(self.id_text.len(), ids_end as usize);
         self.id_end.push(ids_end);
         self.rank.push(r);
-        let opt = |v: &Option<String>, f: &mut dyn FnMut(&str) -> u32| v.as_deref().map_or(NONE, f);
-        let g = opt(&row.given, &mut |v| self.given_dict.intern(v));
-        self.given.push(g);
-        if self.placeholder.len() * 64 <= r as usize {
-            self.placeholder.push(0);
+        let opt =
+            |v: &Option<String>, f: &mut dyn FnMut(&str) -> u32| v.as_deref().map_or(NO_ID, f);
+        let g = opt(&row.given, &mut |v| self.cols.given_dict.intern(v));
+        self.cols.given.push(g);
+        if self.cols.placeholder.len() * 64 <= r as usize {
+            self.cols.placeholder.push(0);
         }
         if row.placeholder {
-            self.placeholder[r as usize / 64] |= 1 << (r % 64);
+            self.cols.placeholder[r as usize / 64] |= 1 << (r % 64);
         }
-        let s = opt(&row.surname, &mut |v| self.surname_dict.intern(v));
-        self.surname.push(s);
-        self.dob.push(row.dob);
-        self.sex.push(row.sex);
+        let s = opt(&row.surname, &mut |v| self.cols.surname_dict.intern(v));
+        self.cols.surname.push(s);
+        self.cols.dob.push(row.dob);
+        self.cols.sex.push(row.sex);
         let p = row
             .postcode
             .as_ref()
-            .map_or(NONE, |p| self.postcode_dict.intern(p));
-        self.postcode.push(p);
-        self.nhs.push(row.nhs);
-        self.nhs_invalid.push(row.nhs_invalid);
-        let a = opt(&row.address, &mut |v| self.address_dict.intern(v));
-        self.address.push(a);
+            .map_or(NO_ID, |p| self.cols.postcode_dict.intern(p));
+        self.cols.postcode.push(p);
+        self.cols.nhs.push(row.nhs);
+        self.cols.nhs_invalid.push(row.nhs_invalid);
+        let a = opt(&row.address, &mut |v| self.cols.address_dict.intern(v));
+        self.cols.address.push(a);
         for (i, c) in self.others.iter_mut().enumerate() {
             let v = row.others.get(i).and_then(|v| v.as_deref());
-            c.values.push(v.map_or(NONE, |v| c.dict.intern(v)));
+            c.values.push(v.map_or(NO_ID, |v| c.dict.intern(v)));
         }
         if let Some(last) = self.sources.last_mut() {
             last.rows.end = r + 1;
@@ -449,12 +491,12 @@ impl Records {
     /// Row `row` as a [`NewRow`]: its normalised values, as a query or an insert carries them.
     pub(crate) fn row(&self, row: u32) -> NewRow {
         let r = row as usize;
-        let p = self.postcode[r];
-        let postcode = (p != NONE).then(|| {
-            let text = self.postcode_dict.values.get(p);
+        let p = self.cols.postcode[r];
+        let postcode = (p != NO_ID).then(|| {
+            let text = self.cols.postcode_dict.values.get(p);
             // A UK postcode's canonical text parses back to itself; other text stays other.
-            match self.postcode_dict.sector.get(p as usize) {
-                Some(&s) if s != NONE => crate::normalise::postcode::parse_postcode(text)
+            match self.cols.postcode_dict.sector.get(p as usize) {
+                Some(&s) if s != NO_ID => crate::normalise::postcode::parse_postcode(text)
                     .unwrap_or_else(|| Postcode::Other(text.to_string())),
                 _ => Postcode::Other(text.to_string()),
             }
@@ -464,18 +506,18 @@ impl Records {
             given: self.given_name(row).map(str::to_string),
             placeholder: self.newborn_placeholder(row),
             surname: self.surname(row).map(str::to_string),
-            dob: self.dob[r],
-            sex: self.sex[r],
+            dob: self.cols.dob[r],
+            sex: self.cols.sex[r],
             postcode,
-            nhs: self.nhs[r],
-            nhs_invalid: self.nhs_invalid[r],
+            nhs: self.cols.nhs[r],
+            nhs_invalid: self.cols.nhs_invalid[r],
             address: self.address(row).map(str::to_string),
             others: self
                 .others
                 .iter()
                 .map(|c| {
                     let v = c.values[r];
-                    (v != NONE).then(|| c.dict.get(v).to_string())
+                    (v != NO_ID).then(|| c.dict.get(v).to_string())
                 })
                 .collect(),
         }
@@ -485,7 +527,8 @@ impl Records {
     /// "Triplet 1"): missing, and a sign that a twin shares every other field.
     pub fn newborn_placeholder(&self, row: u32) -> bool {
         let r = row as usize;
-        self.placeholder
+        self.cols
+            .placeholder
             .get(r / 64)
             .is_some_and(|w| w >> (r % 64) & 1 == 1)
     }
@@ -505,34 +548,30 @@ impl Records {
 
     /// The normalised given name of `row`, if any.
     pub fn given_name(&self, row: u32) -> Option<&str> {
-        let v = self.given[row as usize];
-        (v != NONE).then(|| self.given_dict.values.get(v))
+        let v = self.cols.given[row as usize];
+        (v != NO_ID).then(|| self.cols.given_dict.values.get(v))
     }
 
     /// The normalised surname of `row`, if any.
     pub fn surname(&self, row: u32) -> Option<&str> {
-        let v = self.surname[row as usize];
-        (v != NONE).then(|| self.surname_dict.values.get(v))
+        let v = self.cols.surname[row as usize];
+        (v != NO_ID).then(|| self.cols.surname_dict.values.get(v))
     }
 
     /// The date of birth of `row`, if any.
     pub fn date_of_birth(&self, row: u32) -> Option<Date> {
-        Date::from_u32(self.dob[row as usize])
+        Date::from_u32(self.cols.dob[row as usize])
     }
 
     /// The sex of `row`, if known.
     pub fn sex(&self, row: u32) -> Option<Sex> {
-        match self.sex[row as usize] {
-            1 => Some(Sex::Male),
-            2 => Some(Sex::Female),
-            _ => None,
-        }
+        Sex::from_code(self.cols.sex[row as usize])
     }
 
     /// The canonical postcode text of `row`, if any.
     pub fn postcode(&self, row: u32) -> Option<&str> {
-        let v = self.postcode[row as usize];
-        (v != NONE).then(|| self.postcode_dict.values.get(v))
+        let v = self.cols.postcode[row as usize];
+        (v != NO_ID).then(|| self.cols.postcode_dict.values.get(v))
     }
 
     /// A key per row that is equal for two rows exactly when they carry one valid NHS
@@ -543,33 +582,184 @@ impl Records {
             .others
             .iter()
             .find(|c| c.name == crate::schema::NHS_TOKEN_COLUMN)
-            && self.nhs.iter().all(|&n| n == 0)
+            && self.cols.nhs.iter().all(|&n| n == 0)
         {
             return std::borrow::Cow::Owned(
                 c.values
                     .iter()
-                    .map(|&v| if v == NONE { 0 } else { u64::from(v) + 1 })
+                    .map(|&v| if v == NO_ID { 0 } else { u64::from(v) + 1 })
                     .collect(),
             );
         }
-        std::borrow::Cow::Borrowed(&self.nhs)
+        std::borrow::Cow::Borrowed(&self.cols.nhs)
     }
 
     /// The valid NHS number of `row`, if any.
     pub fn nhs_number(&self, row: u32) -> Option<u64> {
-        let v = self.nhs[row as usize];
+        let v = self.cols.nhs[row as usize];
         (v != 0).then_some(v)
     }
 
     /// The normalised address of `row`, if any.
     pub fn address(&self, row: u32) -> Option<&str> {
-        let v = self.address[row as usize];
-        (v != NONE).then(|| self.address_dict.get(v))
+        let v = self.cols.address[row as usize];
+        (v != NO_ID).then(|| self.cols.address_dict.get(v))
     }
 
     /// The names of the carried-through columns.
     pub fn other_columns(&self) -> impl Iterator<Item = &str> {
         self.others.iter().map(|c| c.name.as_str())
+    }
+
+    /// A store of the rows whose ids are `id_text` cut at `id_end`, in `sources`, with
+    /// per-row `rank` (see the field), per-role `columns` and carried-through `others`.
+    ///
+    /// # Errors
+    ///
+    /// A usage error when pseudonymised sources carry no or different encoding schemes (see
+    /// [`crate::pseudonym::check_scheme`]): every store is checked here, whoever reads it
+    /// (CLI, C, Python, index).
+    pub(crate) fn from_columns(
+        sources: Vec<Source>,
+        (id_text, id_end): (String, Vec<u32>),
+        rank: Vec<u32>,
+        columns: Columns,
+        others: Vec<OtherColumn>,
+    ) -> Result<Records, crate::Error> {
+        let n = id_end.len();
+        debug_assert!(
+            columns.given.len() == n && columns.nhs.len() == n && rank.len() == n,
+            "every column has a value per row"
+        );
+        let mut records = Records {
+            sources,
+            id_text,
+            id_end,
+            rank,
+            cols: columns,
+            others,
+            ..Records::default()
+        };
+        records.scheme = crate::pseudonym::check_scheme(&records)?;
+        Ok(records)
+    }
+
+    /// The given-name column: per row the id of its name in the dictionary.
+    pub(crate) fn given_names(&self) -> NameColumn<'_> {
+        NameColumn {
+            rows: &self.cols.given,
+            dict: &self.cols.given_dict,
+        }
+    }
+
+    /// The surname column: per row the id of its name in the dictionary.
+    pub(crate) fn surnames(&self) -> NameColumn<'_> {
+        NameColumn {
+            rows: &self.cols.surname,
+            dict: &self.cols.surname_dict,
+        }
+    }
+
+    /// The given-name or the surname column.
+    pub(crate) fn names(&self, given: bool) -> NameColumn<'_> {
+        if given {
+            self.given_names()
+        } else {
+            self.surnames()
+        }
+    }
+
+    /// The postcode column: per row the id of its postcode in the dictionary.
+    pub(crate) fn postcodes(&self) -> PostcodeColumn<'_> {
+        PostcodeColumn {
+            rows: &self.cols.postcode,
+            dict: &self.cols.postcode_dict,
+        }
+    }
+
+    /// The address column: per row the id of its folded address line.
+    pub(crate) fn addresses(&self) -> TextColumn<'_> {
+        TextColumn {
+            rows: &self.cols.address,
+            dict: &self.cols.address_dict,
+        }
+    }
+
+    /// The carried-through columns, in order.
+    pub(crate) fn others(&self) -> &[OtherColumn] {
+        &self.others
+    }
+
+    /// An empty store whose carried-through columns are `names`, in order.
+    pub(crate) fn with_other_columns(names: &[String]) -> Records {
+        Records {
+            others: names
+                .iter()
+                .map(|name| OtherColumn {
+                    name: name.clone(),
+                    values: Vec::new(),
+                    dict: Interner::default(),
+                })
+                .collect(),
+            ..Records::default()
+        }
+    }
+
+    /// The position of the carried-through column `name`, if there is one.
+    pub(crate) fn other_position(&self, name: &str) -> Option<usize> {
+        self.others.iter().position(|c| c.name == name)
+    }
+
+    /// The carried-through column `name`, if there is one.
+    pub(crate) fn other_named(&self, name: &str) -> Option<TextColumn<'_>> {
+        self.other_position(name).map(|c| self.other_column(c))
+    }
+
+    /// Carried-through column `c`: per row the id of its folded value.
+    pub(crate) fn other_column(&self, c: usize) -> TextColumn<'_> {
+        let col = &self.others[c];
+        TextColumn {
+            rows: &col.values,
+            dict: &col.dict,
+        }
+    }
+
+    /// Every row's date of birth as YYYYMMDD, 0 when missing.
+    pub(crate) fn dates_of_birth(&self) -> &[u32] {
+        &self.cols.dob
+    }
+
+    /// Every row's sex code: 0 missing, 1 male, 2 female (see [`Sex::code`]).
+    pub(crate) fn sex_codes(&self) -> &[u8] {
+        &self.cols.sex
+    }
+
+    /// Every row's valid NHS number, 0 when missing or invalid.
+    pub(crate) fn nhs_numbers(&self) -> &[u64] {
+        &self.cols.nhs
+    }
+
+    /// Ten digits in `row`'s NHS number column that failed the check digit, 0 otherwise.
+    pub(crate) fn nhs_invalid(&self, row: u32) -> u64 {
+        self.cols.nhs_invalid[row as usize]
+    }
+
+    /// The blocking-rule keys computed so far, by rule.
+    pub(crate) fn rule_key_cache(&self) -> &RuleKeyCache {
+        &self.rule_keys
+    }
+
+    /// The identifier columns, profiled on first use by `profile`; cleared when a row is
+    /// pushed.
+    pub(crate) fn identifier_columns(&self, profile: impl FnOnce() -> Vec<String>) -> &[String] {
+        self.identifiers.get_or_init(profile)
+    }
+
+    /// A builder that reads CSV sources into a store (see [`RecordsBuilder`]).
+    ///
+    /// [`RecordsBuilder`]: crate::RecordsBuilder
+    pub fn builder() -> crate::RecordsBuilder {
+        crate::RecordsBuilder::default()
     }
 
     /// Every row's [`RowFeatures`], computed on first use and shared.
@@ -598,14 +788,14 @@ impl Records {
     pub fn other(&self, name: &str, row: u32) -> Option<&str> {
         let c = self.others.iter().find(|c| c.name == name)?;
         let v = *c.values.get(row as usize)?;
-        (v != NONE).then(|| c.dict.get(v))
+        (v != NO_ID).then(|| c.dict.get(v))
     }
 
     /// The folded value of the carried column at position `col` on `row`, if any.
     pub(crate) fn other_at(&self, col: usize, row: u32) -> Option<&str> {
         let c = &self.others[col];
         let v = c.values[row as usize];
-        (v != NONE).then(|| c.dict.get(v))
+        (v != NO_ID).then(|| c.dict.get(v))
     }
 }
 
@@ -627,7 +817,7 @@ mod tests {
     /// of the rows before it, so a comparer built afterwards read too few rows.
     #[test]
     fn a_push_clears_what_was_derived_from_the_rows() {
-        let mut b = crate::RecordsBuilder::new();
+        let mut b = crate::Records::builder();
         b.add_reader(
             "t.csv",
             "id,given_name,surname,address\n1,Ann,Lee,4 High Street\n".as_bytes(),

@@ -13,7 +13,7 @@ use super::tables::{Sex, Tables, era_of, tables};
 use crate::rng::Rng;
 
 /// "No surname" in the optional surname slots.
-pub(crate) const NONE: u16 = u16::MAX;
+pub(crate) const NO_ID: u16 = u16::MAX;
 
 /// People per generation chunk (fixed: changing it changes the output).
 pub(crate) const CHUNK: usize = 4096;
@@ -112,9 +112,9 @@ pub(crate) struct Person {
     pub household: u32,
     pub given: u16,
     pub surname: u16,
-    /// Second part of a double-barrelled surname built from two table entries, or [`NONE`].
+    /// Second part of a double-barrelled surname built from two table entries, or [`NO_ID`].
     pub surname2: u16,
-    /// Surname before marriage, or [`NONE`].
+    /// Surname before marriage, or [`NO_ID`].
     pub maiden: u16,
     /// Date of birth, days since 1970-01-01.
     pub dob: i32,
@@ -379,8 +379,8 @@ impl HouseholdBuilder<'_> {
             household: self.household,
             given,
             surname,
-            surname2: NONE,
-            maiden: NONE,
+            surname2: NO_ID,
+            maiden: NO_ID,
             dob,
             sex,
             twin: 0,
@@ -421,9 +421,9 @@ impl HouseholdBuilder<'_> {
         let (s1, s2) = if self.rng.chance(DOUBLE_BARREL_RATE) {
             (his, hers)
         } else if married || self.rng.chance(0.8) {
-            (his, NONE)
+            (his, NO_ID)
         } else {
-            (hers, NONE)
+            (hers, NO_ID)
         };
         (a, b, s1, s2)
     }
@@ -452,7 +452,7 @@ impl HouseholdBuilder<'_> {
             };
             let s = self.t.sample_surname(self.rng, group);
             self.add_adult(sex, parent_age, group, s);
-            (s, NONE)
+            (s, NO_ID)
         };
         for age in ages {
             self.add_child(age, group, surname, surname2);
@@ -497,7 +497,7 @@ impl HouseholdBuilder<'_> {
             let sex = self.sex();
             let s = self.t.sample_surname(self.rng, group);
             self.add_adult(sex, parent_age, group, s);
-            (s, NONE)
+            (s, NO_ID)
         };
         let oldest_child = (self.youngest_age() - 20).clamp(0, if namesake { 45 } else { 25 });
         if twins {
@@ -543,7 +543,7 @@ impl HouseholdBuilder<'_> {
             // The child has the family surname; make sure the parent shows it too.
             let child = self.push(sex, dob, given, surname);
             self.members[child].surname2 = surname2;
-            if self.members[parent].surname != surname || surname2 != NONE {
+            if self.members[parent].surname != surname || surname2 != NO_ID {
                 self.members[parent].surname = surname;
                 self.members[parent].surname2 = surname2;
             }
@@ -615,12 +615,12 @@ mod tests {
     #[test]
     fn married_women_have_maiden_names() {
         let p = build(&options(5_000));
-        let married = p.people.iter().filter(|x| x.maiden != NONE).count();
+        let married = p.people.iter().filter(|x| x.maiden != NO_ID).count();
         assert!(married > 500, "{married}");
         assert!(
             p.people
                 .iter()
-                .filter(|x| x.maiden != NONE)
+                .filter(|x| x.maiden != NO_ID)
                 .all(|x| x.sex == Sex::Female && age_on_reference(x.dob) >= 20)
         );
     }

@@ -6,7 +6,7 @@
 use super::calendar::{Date, civil_from_days};
 use super::corrupt;
 use super::nhs::nhs_number;
-use super::population::{Address, NONE, Person, Population, REFERENCE, moved_address};
+use super::population::{Address, NO_ID, Person, Population, REFERENCE, moved_address};
 use super::stream;
 use super::tables::{Sex, Tables};
 use crate::rng::Rng;
@@ -197,7 +197,7 @@ fn pick(rng: &mut Rng, rates: &[f64]) -> Option<usize> {
 /// entries).
 pub(crate) fn true_surname(t: &Tables, p: &Person) -> String {
     let mut s = t.surnames[usize::from(p.surname)].to_string();
-    if p.surname2 != NONE {
+    if p.surname2 != NO_ID {
         s.push('-');
         s.push_str(&t.surnames[usize::from(p.surname2)]);
     }
@@ -265,7 +265,7 @@ fn render_names(
 ) -> (String, String) {
     let t = ctx.tables;
     // Surname: maiden name, then a double-barrelled name shortened.
-    let mut surname = if p.maiden != NONE && rng.chance(r(rates::MAIDEN_NAME)) {
+    let mut surname = if p.maiden != NO_ID && rng.chance(r(rates::MAIDEN_NAME)) {
         t.surnames[usize::from(p.maiden)].to_string()
     } else {
         true_surname(t, p)

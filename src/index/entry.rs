@@ -1,35 +1,35 @@
-//! A query record (raw values by role or column, normalised on use) and reading one from JSON.
+//! An entry: one record to query with, insert or update (raw values by role or column, normalised on use) and reading one from JSON.
 
 use crate::schema::Role;
 
-/// One record to query or insert: an id and raw values, by role or by column name.
+/// One record to query with, insert or update: an id and raw values, by role or by column name.
 ///
 /// Values are raw, as they would appear in a CSV file; the index normalises them the same
 /// way. `Debug` shows the id and which fields are set, never their values.
 #[derive(Clone, Default)]
-pub struct Record {
+pub struct Entry {
     pub(super) id: String,
     pub(super) roles: Vec<(Role, Vec<u8>)>,
     pub(super) others: Vec<(String, Vec<u8>)>,
 }
 
-impl std::fmt::Debug for Record {
+impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let roles: Vec<&str> = self.roles.iter().map(|(r, _)| r.as_str()).collect();
         let others: Vec<&str> = self.others.iter().map(|(n, _)| n.as_str()).collect();
-        f.debug_struct("Record")
+        f.debug_struct("Entry")
             .field("fields", &roles)
             .field("other_columns", &others)
             .finish_non_exhaustive()
     }
 }
 
-impl Record {
+impl Entry {
     /// A record with id `id` and no values.
-    pub fn new(id: &str) -> Record {
-        Record {
+    pub fn new(id: &str) -> Entry {
+        Entry {
             id: id.trim().to_string(),
-            ..Record::default()
+            ..Entry::default()
         }
     }
 
@@ -94,7 +94,7 @@ impl Record {
     }
 }
 
-/// The most bytes of one JSON query record ([`Index::record_from_json`](super::Index::record_from_json)): a record of every
+/// The most bytes of one JSON query record ([`Index::entry_from_json`](super::Index::entry_from_json)): a record of every
 /// field at [`crate::MAX_VALUE_BYTES`] is far below it; a longer line is refused unread.
 pub const MAX_QUERY_BYTES: usize = 1 << 20;
 
