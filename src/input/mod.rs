@@ -136,6 +136,13 @@ pub struct RecordsBuilder {
     others: Vec<(String, RawColumn)>,
 }
 
+impl Records {
+    /// A builder that reads CSV sources into a store (see [`RecordsBuilder`]).
+    pub fn builder() -> RecordsBuilder {
+        RecordsBuilder::default()
+    }
+}
+
 impl Default for RecordsBuilder {
     /// A builder with no sources, an empty column config, strict mode off and test-range NHS
     /// numbers accepted; the same as [`Records::builder`].
@@ -366,7 +373,14 @@ impl RecordsBuilder {
             return Err(e);
         }
         let ids = (String::from_utf8(self.ids).unwrap_or_default(), self.id_end);
-        let records = Records::from_columns(self.sources, ids, rank, columns, others)?;
+        let records = Records::from_columns(
+            self.sources,
+            ids,
+            rank,
+            columns,
+            others,
+            crate::pseudonym::check_scheme,
+        )?;
         Ok((records, quality))
     }
 

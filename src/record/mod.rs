@@ -614,17 +614,21 @@ impl Records {
     /// A store of the rows whose ids are `id_text` cut at `id_end`, in `sources`, with
     /// per-row `rank` (see the field), per-role `columns` and carried-through `others`.
     ///
+    /// `check_scheme` reads the new store and returns the encoding scheme of pseudonymised
+    /// input (`None` for clear input): every store is checked here, whoever reads it (CLI, C,
+    /// Python, index). It is passed in because the check belongs to the pseudonymisation
+    /// layer above.
+    ///
     /// # Errors
     ///
-    /// A usage error when pseudonymised sources carry no or different encoding schemes (see
-    /// [`crate::pseudonym::check_scheme`]): every store is checked here, whoever reads it
-    /// (CLI, C, Python, index).
+    /// `check_scheme`'s error.
     pub(crate) fn from_columns(
         sources: Vec<Source>,
         (id_text, id_end): (String, Vec<u32>),
         rank: Vec<u32>,
         columns: Columns,
         others: Vec<OtherColumn>,
+        check_scheme: impl FnOnce(&Records) -> Result<Option<String>, crate::Error>,
     ) -> Result<Records, crate::Error> {
         let n = id_end.len();
         debug_assert!(
@@ -640,7 +644,7 @@ impl Records {
             others,
             ..Records::default()
         };
-        records.scheme = crate::pseudonym::check_scheme(&records)?;
+        records.scheme = check_scheme(&records)?;
         Ok(records)
     }
 
@@ -753,13 +757,6 @@ impl Records {
     /// pushed.
     pub(crate) fn identifier_columns(&self, profile: impl FnOnce() -> Vec<String>) -> &[String] {
         self.identifiers.get_or_init(profile)
-    }
-
-    /// A builder that reads CSV sources into a store (see [`RecordsBuilder`]).
-    ///
-    /// [`RecordsBuilder`]: crate::RecordsBuilder
-    pub fn builder() -> crate::RecordsBuilder {
-        crate::RecordsBuilder::default()
     }
 
     /// Every row's [`RowFeatures`], computed on first use and shared.
