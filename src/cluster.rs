@@ -192,9 +192,8 @@ impl PreviousIds {
     /// An I/O error naming `path`; an input error naming the file and line for a malformed
     /// row or a record listed twice.
     pub fn read(path: &Path) -> Result<PreviousIds, Error> {
-        let name = path.display().to_string();
-        let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-        let mut rdr = crate::csvread::CsvReader::new(&name, std::io::BufReader::new(f), true)?;
+        let (name, f) = crate::csvread::open(path)?;
+        let mut rdr = crate::csvread::CsvReader::new(&name, f, true, None)?;
         let want = ["cluster_id", "source", "record_id"];
         if rdr.headers() != want {
             return Err(Error::input_at(

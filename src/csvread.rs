@@ -1,13 +1,19 @@
 //! The one CSV reader behind every file carematch reads (sources, truth and pairs files,
 //! earlier clusters, index batches): the header checked once, and true line numbers.
 //!
+//! [`open`] is the one way a path becomes bytes: `-` is standard input, and gzip is read
+//! transparently (found by its magic bytes, not its name). The field delimiter is given, or
+//! found: a tab for a `.tsv` or `.tab` name, else the header line decides (a comma when it
+//! has one; otherwise a tab, semicolon or pipe, whichever it has most of).
+//!
 //! The csv crate counts lines by record terminators, and with CRLF files it places a record
 //! at the line before its own. Line numbers here are counted from the bytes instead: a
 //! record's line is one plus the number of `\n` bytes before its first byte, so LF, CRLF and
 //! quoted fields that span lines are all numbered as an editor shows them.
 
 use std::collections::VecDeque;
-use std::io::Read;
+use std::io::{BufRead, Read};
+use std::path::Path;
 
 use crate::Error;
 use crate::error::ErrorKind;
@@ -64,10 +70,108 @@ impl<R> Lines<R> {
     }
 }
 
+/// The name standard input goes by in messages.
+pub const STDIN_NAME: &str = "standard input";
+
+/// Opens `path` to read (`-` for standard input), decompressing gzip; returns the name to use
+/// in messages and the bytes.
+///
+/// # Errors
+///
+/// An I/O error naming `path` when it cannot be opened or read.
+pub(crate) fn open(path: &Path) -> Result<(String, Box<dyn Read>), Error> {
+    let (name, inner): (String, Box<dyn Read>) = if path.as_os_str() == "-" {
+        (STDIN_NAME.to_string(), Box::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
+        (path.display().to_string(), Box::new(f))
+    };
+    let mut r = std::io::BufReader::with_capacity(1 << 20, inner);
+    let gzip = r
+        .fill_buf()
+        .map_err(|e| Error::io(path, "read", &e))?
+        .starts_with(&[0x1f, 0x8b]);
+    if gzip {
+        let d = flate2::bufread::MultiGzDecoder::new(r);
+        Ok((
+            name,
+            Box::new(std::io::BufReader::with_capacity(1 << 20, d)),
+        ))
+    } else {
+        Ok((name, Box::new(r)))
+    }
+}
+
+/// The delimiter a file's name says (a tab for `.tsv` and `.tab`, gzipped or not), if any.
+fn delimiter_of_name(name: &str) -> Option<u8> {
+    let path = Path::new(name);
+    let is = |p: &Path, ext: &str| p.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext));
+    let base = if is(path, "gz") {
+        Path::new(path.file_stem().unwrap_or_default())
+    } else {
+        path
+    };
+    (is(base, "tsv") || is(base, "tab")).then_some(b'\t')
+}
+
+/// The delimiter of a header line: a comma when it has one outside quotes; otherwise the
+/// most frequent of tab, semicolon and pipe; a comma when it has none (one column).
+fn delimiter_of_header(line: &[u8]) -> u8 {
+    let mut counts = [0usize; 4];
+    let mut quoted = false;
+    for &b in line {
+        match b {
+            b'"' => quoted = !quoted,
+            _ if quoted => {}
+            b',' => counts[0] += 1,
+            b'\t' => counts[1] += 1,
+            b';' => counts[2] += 1,
+            b'|' => counts[3] += 1,
+            _ => {}
+        }
+    }
+    if counts[0] > 0 {
+        return b',';
+    }
+    let best = (1..4).max_by_key(|&i| (counts[i], std::cmp::Reverse(i)));
+    match best {
+        Some(i) if counts[i] > 0 => [b',', b'\t', b';', b'|'][i],
+        _ => b',',
+    }
+}
+
+/// The most bytes read ahead to find the header line's delimiter.
+const SNIFF_BYTES: usize = 1 << 16;
+
+/// The bytes of `reader` with its first line read ahead (up to [`SNIFF_BYTES`]), and the
+/// delimiter that line shows.
+fn sniff<R: Read>(
+    mut reader: R,
+) -> std::io::Result<(u8, Ahead<R>)> {
+    let mut ahead = Vec::new();
+    let mut buf = [0u8; 4096];
+    while ahead.len() < SNIFF_BYTES && !ahead.contains(&b'\n') {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        ahead.extend_from_slice(&buf[..n]);
+    }
+    let line = ahead.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let d = delimiter_of_header(line);
+    Ok((d, std::io::Cursor::new(ahead).chain(reader)))
+}
+
+/// The reader under a [`CsvReader`]: the bytes read ahead to find the delimiter, then the
+/// rest.
+type Ahead<R> = std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
+
 /// A CSV source: its checked header, then byte records with their line numbers.
 pub(crate) struct CsvReader<R: Read> {
     name: String,
-    rdr: csv::Reader<Lines<R>>,
+    rdr: csv::Reader<Lines<Ahead<R>>>,
     headers: Vec<String>,
     flexible: bool,
 }
@@ -77,15 +181,26 @@ impl<R: Read> CsvReader<R> {
     /// trimmed, a UTF-8 byte-order mark dropped from the first.
     ///
     /// With `flexible`, rows may have other field counts than the header (the caller checks
-    /// what it needs); otherwise a ragged row is an error.
+    /// what it needs); otherwise a ragged row is an error. `delimiter` separates fields;
+    /// `None` finds it (see the module's documentation).
     ///
     /// # Errors
     ///
     /// An input error naming `name` for an empty file, malformed CSV, a header that is not
-    /// UTF-8, more than [`MAX_COLUMNS`] columns, or two columns of one name.
-    pub(crate) fn new(name: &str, reader: R, flexible: bool) -> Result<CsvReader<R>, Error> {
+    /// UTF-8, more than [`MAX_COLUMNS`] columns, or two columns of one name; an I/O error
+    /// naming it when it cannot be read.
+    pub(crate) fn new(
+        name: &str,
+        reader: R,
+        flexible: bool,
+        delimiter: Option<u8>,
+    ) -> Result<CsvReader<R>, Error> {
+        let (found, inner) = sniff(reader).map_err(|e| Error::io(Path::new(name), "read", &e))?;
+        let delimiter = delimiter
+            .or_else(|| delimiter_of_name(name))
+            .unwrap_or(found);
         let lines = Lines {
-            inner: reader,
+            inner,
             offset: 0,
             ahead: VecDeque::new(),
             passed: 0,
@@ -93,6 +208,7 @@ impl<R: Read> CsvReader<R> {
         let rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
+            .delimiter(delimiter)
             .from_reader(lines);
         let mut r = CsvReader {
             name: name.to_string(),
@@ -231,7 +347,7 @@ mod tests {
     use super::*;
 
     fn lines_of(text: &[u8]) -> Vec<u64> {
-        let mut r = CsvReader::new("t.csv", text, true).unwrap();
+        let mut r = CsvReader::new("t.csv", text, true, None).unwrap();
         let mut rec = csv::ByteRecord::new();
         let mut out = Vec::new();
         while let Some(l) = r.read(&mut rec).unwrap() {
@@ -253,7 +369,7 @@ mod tests {
     #[test]
     fn a_ragged_crlf_row_names_its_own_line() {
         let text = b"id,given_name,surname\r\n1,a,b\r\n2,c,d\r\n3,e\r\n4,f,g\r\n";
-        let mut r = CsvReader::new("crlf.csv", &text[..], false).unwrap();
+        let mut r = CsvReader::new("crlf.csv", &text[..], false, None).unwrap();
         let mut rec = csv::ByteRecord::new();
         let e = loop {
             match r.read(&mut rec) {
@@ -274,19 +390,47 @@ mod tests {
     fn a_wide_header_is_checked_in_linear_time_and_capped() {
         let wide: Vec<String> = (0..MAX_COLUMNS).map(|i| format!("c{i}")).collect();
         let text = format!("{}\n", wide.join(","));
-        let r = CsvReader::new("w.csv", text.as_bytes(), true).unwrap();
+        let r = CsvReader::new("w.csv", text.as_bytes(), true, None).unwrap();
         assert_eq!(r.headers().len(), MAX_COLUMNS);
         let text = format!("{},x\n", wide.join(","));
-        let e = CsvReader::new("w.csv", text.as_bytes(), true)
+        let e = CsvReader::new("w.csv", text.as_bytes(), true, None)
             .err()
             .expect("too wide");
         assert!(e.message().contains("at most 10000"), "{e}");
-        let e = CsvReader::new("d.csv", &b"id,a,b,a\n"[..], true)
+        let e = CsvReader::new("d.csv", &b"id,a,b,a\n"[..], true, None)
             .err()
             .expect("dup");
         assert_eq!(
             e.message(),
             "d.csv: line 1, column 'a': two columns have this header"
         );
+    }
+
+    #[test]
+    fn the_header_line_decides_the_delimiter_unless_the_name_does() {
+        assert_eq!(
+            delimiter_of_header(b"id,given_name\tx;y"),
+            b',',
+            "a comma wins"
+        );
+        assert_eq!(delimiter_of_header(b"id\tgiven_name\tsurname"), b'\t');
+        assert_eq!(delimiter_of_header(b"id;given_name;surname|x"), b';');
+        assert_eq!(delimiter_of_header(b"id|given_name|surname"), b'|');
+        assert_eq!(
+            delimiter_of_header(b"\"a,b\"\tc"),
+            b'\t',
+            "a quoted comma is text"
+        );
+        assert_eq!(delimiter_of_header(b"id"), b',', "one column");
+        assert_eq!(delimiter_of_name("x/GP.TSV.gz"), Some(b'\t'));
+        assert_eq!(delimiter_of_name("x.tab"), Some(b'\t'));
+        assert_eq!(delimiter_of_name("x.csv"), None);
+        // A named .tsv is read as tab-separated even when its header has a comma.
+        let mut r =
+            CsvReader::new("a.tsv", &b"id\tname\n1\tSmith, Ann\n"[..], false, None).unwrap();
+        assert_eq!(r.headers(), ["id", "name"]);
+        let mut rec = csv::ByteRecord::new();
+        assert_eq!(r.read(&mut rec).unwrap(), Some(2));
+        assert_eq!(&rec[1], b"Smith, Ann");
     }
 }

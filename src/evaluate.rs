@@ -1,7 +1,6 @@
 //! Precision, recall and F1 of predicted pairs against true pairs.
 
 use std::fmt;
-use std::fs::File;
 use std::path::Path;
 
 use rustc_hash::FxHashSet;
@@ -141,9 +140,8 @@ impl PairFile {
     /// I/O errors, and input errors naming the file and line for malformed CSV, fewer than
     /// two columns, empty ids, or a probability that is not a number.
     pub fn read(path: &Path, predicted: bool, threshold: Option<f64>) -> Result<PairFile, Error> {
-        let name = path.display().to_string();
-        let f = File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-        let mut rdr = CsvReader::new(&name, std::io::BufReader::new(f), false)?;
+        let (name, f) = crate::csvread::open(path)?;
+        let mut rdr = CsvReader::new(&name, f, false, None)?;
         let headers = rdr.headers().to_vec();
         if headers.len() < 2 {
             return Err(Error::input_at(&name, 1, None, "needs two id columns"));

@@ -15,6 +15,9 @@
 //! - a temporary file left by a killed process is removed by the next write of the same
 //!   target (when its process is gone) or by the next holder of the target's [`FileLock`].
 //!
+//! The path `-` is standard output: what is written is held in memory and written out on
+//! commit, so there too a run that fails writes nothing.
+//!
 //! A [`FileLock`] is an advisory lock on `PATH.lock` held for a read-modify-write of `PATH`
 //! (an index that `index add` loads, extends and saves): a second writer waits for it or is
 //! refused with a message naming the holder, and never loses an update.
@@ -56,6 +59,8 @@ pub struct NewFile {
     target: PathBuf,
     tmp: PathBuf,
     file: Option<BufWriter<File>>,
+    /// For `-`: the bytes for standard output, written on commit.
+    stdout: Option<Vec<u8>>,
     done: bool,
 }
 
@@ -76,6 +81,16 @@ impl NewFile {
     /// An I/O error naming `path` when the directory cannot be written, or `path` is a
     /// directory or a symbolic link to a missing file.
     pub fn create(path: &Path) -> Result<NewFile, Error> {
+        if path.as_os_str() == "-" {
+            return Ok(NewFile {
+                shown: path.to_path_buf(),
+                target: path.to_path_buf(),
+                tmp: PathBuf::new(),
+                file: None,
+                stdout: Some(Vec::new()),
+                done: false,
+            });
+        }
         let target = resolve(path)?;
         let existing = std::fs::metadata(&target).ok();
         if existing.as_ref().is_some_and(|m| !m.is_file()) {
@@ -91,6 +106,7 @@ impl NewFile {
             target,
             tmp,
             file: Some(BufWriter::with_capacity(1 << 20, file)),
+            stdout: None,
             done: false,
         };
         if let Some(m) = existing {
@@ -133,6 +149,14 @@ impl NewFile {
     }
 
     fn rename(&mut self) -> Result<(), Error> {
+        if let Some(bytes) = self.stdout.take() {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::io(&self.shown, "write", &e))?;
+            self.done = true;
+            return Ok(());
+        }
         std::fs::rename(&self.tmp, &self.target)
             .map_err(|e| Error::io(&self.shown, "write", &e))?;
         self.done = true;
@@ -159,16 +183,17 @@ impl NewFile {
 
 impl Write for NewFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match &mut self.file {
-            Some(w) => w.write(buf),
-            None => Err(std::io::Error::other("the file was already finished")),
-        }
+        self.write_all(buf).map(|()| buf.len())
     }
 
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match &mut self.file {
-            Some(w) => w.write_all(buf),
-            None => Err(std::io::Error::other("the file was already finished")),
+        match (&mut self.file, &mut self.stdout) {
+            (Some(w), _) => w.write_all(buf),
+            (None, Some(v)) => {
+                v.extend_from_slice(buf);
+                Ok(())
+            }
+            (None, None) => Err(std::io::Error::other("the file was already finished")),
         }
     }
 
@@ -182,7 +207,7 @@ impl Write for NewFile {
 
 impl Drop for NewFile {
     fn drop(&mut self) {
-        if !self.done {
+        if !self.done && self.stdout.is_none() {
             drop(self.file.take());
             let _ = std::fs::remove_file(&self.tmp);
         }

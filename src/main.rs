@@ -40,6 +40,14 @@ static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 /// only a failure other than a closed pipe is reported, once, on stderr.
 pub(crate) fn stdout_write(args: std::fmt::Arguments<'_>, newline: bool) {
     use std::sync::atomic::Ordering;
+    if SUMMARY_TO_STDERR.load(Ordering::Relaxed) {
+        if newline {
+            eprintln!("{args}");
+        } else {
+            eprint!("{args}");
+        }
+        return;
+    }
     if STDOUT_GONE.load(Ordering::Relaxed) {
         return;
     }
@@ -85,10 +93,101 @@ use carematch::{Config, Error, Evaluation, LinkResult, Linker, Model, Records};
 
 /// Patient record linkage for health and social care.
 #[derive(Parser)]
-#[command(name = "carematch", version, about, long_about = None)]
+#[command(
+    name = "carematch",
+    version,
+    about,
+    long_about = None,
+    after_help = STREAMS_HELP,
+    after_long_help = long_help()
+)]
 struct Cli {
+    /// The field delimiter of the input files: one character, or `tab`. Default: a tab for
+    /// `.tsv` and `.tab` files, else whatever the header line uses (a comma, or else a tab,
+    /// semicolon or pipe).
+    #[arg(long, global = true, value_parser = delimiter)]
+    delimiter: Option<u8>,
     #[command(subcommand)]
     command: Command,
+}
+
+const STREAMS_HELP: &str = "Input files are CSV, TSV or other delimited text, gzipped or not \
+    (found by content); `-` reads standard input. An output path `-` writes standard output, \
+    and the summary then goes to standard error. `--help` lists the recognised column names \
+    and the defaults.";
+
+/// `--help`'s closing text: the streams, the recognised column names and the defaults.
+fn long_help() -> String {
+    use std::fmt::Write as _;
+    let mut s = format!(
+        "{STREAMS_HELP}\n\nRecognised column names (case and any character that is not a letter or digit ignored; anything else is carried through, or mapped with the config's \"columns\"):\n"
+    );
+    for (role, names) in carematch::schema::RECOGNISED {
+        let more = if *role == carematch::Role::Address {
+            ", or any name starting addr (several are joined)"
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "  {:<11} {}{more}", role.as_str(), names.join(", "));
+    }
+    let t = carematch::model::Thresholds::default();
+    let _ = write!(
+        s,
+        "\nDefaults: match at probability >= {}, review from {}, ambiguity margin {} bits \
+         (config \"thresholds\", or --threshold); the model trained on the input (--model to \
+         load one); blocking rules chosen from the data; the deterministic rules {}.",
+        t.match_probability,
+        t.review_probability,
+        t.ambiguity_margin,
+        carematch::MatchRule::defaults()
+            .iter()
+            .map(carematch::MatchRule::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    s
+}
+
+/// The input delimiter from the command line (`None`: found per file).
+static DELIMITER: std::sync::OnceLock<Option<u8>> = std::sync::OnceLock::new();
+
+/// Set when an output goes to standard output: the summary then goes to standard error.
+static SUMMARY_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--delimiter`: one ASCII character other than a quote or a line break, or `tab`.
+fn delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && !matches!(s, "\"" | "\n" | "\r") => {
+            Ok(s.as_bytes()[0])
+        }
+        _ => Err("must be one ASCII character (not a quote or line break), or `tab`".into()),
+    }
+}
+
+/// Checks the run's paths: standard input (`-`) read at most once, standard output written
+/// at most once; when it is written, the summary goes to standard error.
+///
+/// # Errors
+///
+/// A usage error naming the option that repeats `-`.
+pub(crate) fn claim_std_streams(inputs: &[&Path], outputs: &[Option<&Path>]) -> Result<(), Error> {
+    let dash = |p: &Path| p.as_os_str() == "-";
+    if inputs.iter().filter(|p| dash(p)).count() > 1 {
+        return Err(carematch::Error::usage(
+            "standard input (`-`) can be read for one input file only",
+        ));
+    }
+    let to_stdout = outputs.iter().flatten().filter(|p| dash(p)).count();
+    if to_stdout > 1 {
+        return Err(carematch::Error::usage(
+            "standard output (`-`) can take one output file only",
+        ));
+    }
+    if to_stdout == 1 {
+        SUMMARY_TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -276,6 +375,7 @@ pub(crate) fn probability(s: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = DELIMITER.set(cli.delimiter);
     let result = match cli.command {
         Command::Link(a) => link(&a),
         Command::Dedupe(a) => dedupe(&a),
@@ -324,6 +424,7 @@ fn load_config(common: &Common) -> Result<Config, Error> {
 fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result<Records, Error> {
     let mut b = Records::builder();
     b.columns(config.columns.clone())
+        .delimiter(DELIMITER.get().copied().flatten())
         .strict(config.strict)
         .accept_test_nhs_numbers(config.accept_test_nhs_numbers);
     for f in files {
@@ -496,6 +597,15 @@ fn dedupe(a: &DedupeArgs) -> Result<(), Error> {
 
 /// `link` (two files) or `dedupe` (one): read, train or load the model, run, write.
 fn link_or_dedupe(common: &Common, files: &[&Path], one_to_one: bool) -> Result<(), Error> {
+    claim_std_streams(
+        files,
+        &[
+            Some(common.out.as_path()),
+            common.clusters.as_deref(),
+            common.save_model.as_deref(),
+            common.changes.as_deref(),
+        ],
+    )?;
     let progress = Progress::new();
     let config = load_config(common)?;
     let records = read_sources(&config, files, &progress)?;
@@ -518,6 +628,12 @@ fn link_or_dedupe(common: &Common, files: &[&Path], one_to_one: bool) -> Result<
 }
 
 fn train(a: &TrainArgs) -> Result<(), Error> {
+    let inputs: Vec<&Path> = [&a.left, &a.right, &a.input]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    claim_std_streams(&inputs, &[Some(a.out.as_path())])?;
     let progress = Progress::new();
     let config = Config::load(a.config.as_deref())?;
     let (records, mode) = match (&a.left, &a.right, &a.input) {
@@ -652,6 +768,7 @@ fn print_summary(result: &LinkResult) {
 }
 
 fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
+    claim_std_streams(&[&a.input], &[Some(a.out.as_path())])?;
     let progress = Progress::new();
     let config = Config::load(a.config.as_deref())?;
     let master = match &a.key_file {

@@ -112,22 +112,53 @@ pub fn recognise(header: &str) -> Option<Role> {
         return None;
     }
     let s = squash(header);
-    let role = match s.as_str() {
-        "id" | "recid" | "recordid" | "uniqueid" | "patientid" | "personid" | "localpatientid"
-        | "mrn" | "hospitalnumber" | "clientid" | "pasid" => Role::Id,
-        "givenname" | "givennames" | "firstname" | "forename" | "forenames" | "firstnames" => {
-            Role::GivenName
-        }
-        "surname" | "familyname" | "lastname" => Role::Surname,
-        "dateofbirth" | "dob" | "birthdate" => Role::DateOfBirth,
-        "sex" | "gender" | "sexcode" | "gendercode" => Role::Sex,
-        "postcode" | "postalcode" | "pcode" => Role::Postcode,
-        "nhsnumber" | "nhsno" | "nhsnum" | "nhs" => Role::NhsNumber,
-        _ if s.starts_with("address") || s.starts_with("addr") => Role::Address,
-        _ => return None,
-    };
-    Some(role)
+    if s.starts_with("addr") {
+        return Some(Role::Address);
+    }
+    RECOGNISED
+        .iter()
+        .find(|(_, names)| names.contains(&s.as_str()))
+        .map(|(role, _)| *role)
 }
+
+/// The header names each role is recognised by, with case and every character that is not
+/// a letter or digit ignored (`Date_Of_Birth` is `dateofbirth`). Any header that starts with
+/// `addr` is an address column too.
+pub const RECOGNISED: &[(Role, &[&str])] = &[
+    (
+        Role::Id,
+        &[
+            "id",
+            "recid",
+            "recordid",
+            "uniqueid",
+            "patientid",
+            "personid",
+            "localpatientid",
+            "mrn",
+            "hospitalnumber",
+            "clientid",
+            "pasid",
+        ],
+    ),
+    (
+        Role::GivenName,
+        &[
+            "givenname",
+            "givennames",
+            "firstname",
+            "forename",
+            "forenames",
+            "firstnames",
+        ],
+    ),
+    (Role::Surname, &["surname", "familyname", "lastname"]),
+    (Role::DateOfBirth, &["dateofbirth", "dob", "birthdate"]),
+    (Role::Sex, &["sex", "gender", "sexcode", "gendercode"]),
+    (Role::Postcode, &["postcode", "postalcode", "pcode"]),
+    (Role::NhsNumber, &["nhsnumber", "nhsno", "nhsnum", "nhs"]),
+    (Role::Address, &["address", "addr"]),
+];
 
 /// How the config maps one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1250,3 +1250,199 @@ fn unused_columns_are_listed_with_how_to_map_them() {
     assert!(!line.contains("ward"), "{line}");
     assert!(line.contains("\"columns\""), "{line}");
 }
+
+/// Rewrites the CSV file at `from` with another delimiter.
+fn redelimit(from: &Path, delimiter: u8) -> Vec<u8> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(from)
+        .unwrap();
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(Vec::new());
+    for r in rdr.byte_records() {
+        w.write_byte_record(&r.unwrap()).unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Issue 13: a TSV (gzipped), a semicolon file with a `.txt` name, standard input and
+/// standard output all give the pairs the CSV files give, byte for byte; with `--out -` the
+/// pairs alone are on stdout and the summary moves to stderr.
+#[test]
+fn delimited_gzipped_and_piped_files_link_as_the_csv_files_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let reference = dir.path().join("ref.csv");
+    let o = link_sample(&reference);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let reference = std::fs::read(&reference).unwrap();
+    assert!(reference.len() > 1000);
+
+    let gp = write(
+        dir.path(),
+        "gp.tsv.gz",
+        &gzip(&redelimit(&data.join("gp.csv"), b'\t')),
+    );
+    let hosp = write(
+        dir.path(),
+        "hospital.txt",
+        &redelimit(&data.join("hospital.csv"), b';'),
+    );
+    let out = dir.path().join("pairs.csv");
+    let o = carematch(&[
+        "link",
+        "--left",
+        gp.to_str().unwrap(),
+        "--right",
+        hosp.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        std::fs::read(&out).unwrap() == reference,
+        "TSV.gz + semicolon"
+    );
+
+    // A pipe-delimited file named .csv needs --delimiter only when the header has a comma;
+    // here it does not, and the header decides.
+    let pipe = write(
+        dir.path(),
+        "h.csv",
+        &redelimit(&data.join("hospital.csv"), b'|'),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carematch"))
+        .args([
+            "link",
+            "--left",
+            "-",
+            "--right",
+            pipe.to_str().unwrap(),
+            "--out",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let gp_bytes = std::fs::read(data.join("gp.csv")).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(&gp_bytes).unwrap();
+    });
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        o.stdout == reference,
+        "stdin + pipe-delimited, pairs on stdout"
+    );
+    assert!(
+        text(&o.stderr).contains("data quality: standard input"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // An explicit delimiter wins over the header: read as tab-separated, the CSV header
+    // is one column, and there is no id column.
+    let o = carematch(&[
+        "link",
+        "--delimiter",
+        "tab",
+        "--left",
+        data.join("gp.csv").to_str().unwrap(),
+        "--right",
+        data.join("hospital.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("gp.csv"), "{}", text(&o.stderr));
+}
+
+/// Standard input can feed one input and standard output take one output; a second `-`
+/// is a usage error that says so. A truncated gzip file is an error naming it.
+#[test]
+fn standard_streams_are_taken_once_and_a_broken_gzip_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let gp = data.join("gp.csv");
+    let o = carematch(&["link", "--left", "-", "--right", "-", "--out", "x.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("standard input (`-`) can be read for one input file only"));
+    let g = gp.to_str().unwrap();
+    let o = carematch(&[
+        "link",
+        "--left",
+        g,
+        "--right",
+        g,
+        "--out",
+        "-",
+        "--clusters",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("standard output (`-`) can take one output file only"));
+    let o = carematch(&[
+        "dedupe",
+        "--delimiter",
+        "ab",
+        "--input",
+        g,
+        "--out",
+        "x.csv",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("must be one ASCII character"));
+
+    let whole = gzip(&std::fs::read(&gp).unwrap());
+    let broken = write(dir.path(), "broken.csv.gz", &whole[..whole.len() / 2]);
+    let out = dir.path().join("pairs.csv");
+    let o = carematch(&[
+        "dedupe",
+        "--input",
+        broken.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("broken.csv.gz"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.exists(), "a failed run writes nothing");
+}
+
+/// Issue 13: `--help` lists every recognised column name and the default thresholds and
+/// rules, from the library's own tables.
+#[test]
+fn help_lists_recognised_columns_and_defaults() {
+    let o = carematch(&["--help"]);
+    assert!(o.status.success());
+    let help = text(&o.stdout);
+    for (role, names) in carematch::schema::RECOGNISED {
+        assert!(help.contains(role.as_str()), "{role:?}");
+        for n in *names {
+            assert!(help.contains(n), "{n}");
+            assert_eq!(carematch::schema::recognise(n), Some(*role), "{n}");
+        }
+    }
+    let t = carematch::model::Thresholds::default();
+    assert!(help.contains(&format!("probability >= {}", t.match_probability)));
+    for r in carematch::MatchRule::defaults() {
+        assert!(help.contains(r.name()), "{}", r.name());
+    }
+    assert!(help.contains("--delimiter"));
+}

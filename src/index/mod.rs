@@ -262,9 +262,8 @@ impl Index {
     /// An I/O error when the file cannot be read; an input error naming the file and line
     /// for malformed CSV, a ragged row, a missing, non-UTF-8 or repeated id.
     pub fn read_csv(&self, path: &std::path::Path) -> Result<Vec<Entry>, Error> {
-        let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-        let mut rdr = crate::csvread::CsvReader::new(&name, std::io::BufReader::new(file), false)?;
+        let (name, file) = crate::csvread::open(path)?;
+        let mut rdr = crate::csvread::CsvReader::new(&name, file, false, None)?;
         let headers = rdr.headers().to_vec();
         let mut out = Vec::new();
         let mut seen: FxHashMap<String, u64> = FxHashMap::default();

@@ -6,7 +6,6 @@
 //! features, into the store's dictionaries. Ids are assigned in first-seen order, so the
 //! store is the same on any thread count.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -127,6 +126,7 @@ pub struct RecordsBuilder {
     columns: ColumnConfig,
     strict: bool,
     accept_test_nhs_numbers: bool,
+    delimiter: Option<u8>,
     sources: Vec<Source>,
     schemas: Vec<Schema>,
     ids: Vec<u8>,
@@ -151,6 +151,7 @@ impl Default for RecordsBuilder {
             columns: ColumnConfig::new(),
             strict: false,
             accept_test_nhs_numbers: true,
+            delimiter: None,
             sources: Vec::new(),
             schemas: Vec::new(),
             ids: Vec::new(),
@@ -184,18 +185,24 @@ impl RecordsBuilder {
         self
     }
 
-    /// Reads the CSV file at `path` as a new source named by its path.
+    /// The byte that separates fields in the sources added after this call. Default: `None`,
+    /// found per source: a tab for a `.tsv` or `.tab` name, else from the header line (a
+    /// comma when it has one, otherwise the tab, semicolon or pipe it has most of).
+    pub fn delimiter(&mut self, delimiter: Option<u8>) -> &mut Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// Reads the delimited file at `path` (`-` for standard input; gzip is decompressed) as a
+    /// new source named by its path.
     ///
     /// # Errors
     ///
     /// I/O errors, and input errors naming the file, line and column: malformed CSV, a ragged
     /// row, no header, no id column, an empty or non-UTF-8 id.
     pub fn add_csv(&mut self, path: &Path) -> Result<&mut Self, Error> {
-        let f = File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-        self.add_reader(
-            &path.display().to_string(),
-            std::io::BufReader::with_capacity(1 << 20, f),
-        )
+        let (name, f) = crate::csvread::open(path)?;
+        self.add_reader(&name, f)
     }
 
     /// Reads CSV from `reader` as a new source called `name` (used in messages).
@@ -204,7 +211,7 @@ impl RecordsBuilder {
     ///
     /// As [`RecordsBuilder::add_csv`].
     pub fn add_reader(&mut self, name: &str, reader: impl Read) -> Result<&mut Self, Error> {
-        let mut rdr = CsvReader::new(name, reader, false)?;
+        let mut rdr = CsvReader::new(name, reader, false, self.delimiter)?;
         let names = rdr.headers().to_vec();
         let schema = Schema::resolve(&names, &self.columns, name)?;
         let id_col = schema.columns_with(Role::Id)[0];
