@@ -145,9 +145,7 @@ const SNIFF_BYTES: usize = 1 << 16;
 
 /// The bytes of `reader` with its first line read ahead (up to [`SNIFF_BYTES`]), and the
 /// delimiter that line shows.
-fn sniff<R: Read>(
-    mut reader: R,
-) -> std::io::Result<(u8, Ahead<R>)> {
+fn sniff<R: Read>(mut reader: R) -> std::io::Result<(u8, Ahead<R>)> {
     let mut ahead = Vec::new();
     let mut buf = [0u8; 4096];
     while ahead.len() < SNIFF_BYTES && !ahead.contains(&b'\n') {
@@ -167,6 +165,58 @@ fn sniff<R: Read>(
 /// The reader under a [`CsvReader`]: the bytes read ahead to find the delimiter, then the
 /// rest.
 type Ahead<R> = std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
+
+/// The checked column names of a header (a CSV header row, or a table's column names): each
+/// trimmed, a UTF-8 byte-order mark dropped from the first.
+///
+/// # Errors
+///
+/// An input error naming `name` for no columns, more than [`MAX_COLUMNS`], a name that is
+/// not UTF-8, or two columns of one name.
+pub(crate) fn header_names(name: &str, headers: &[&[u8]]) -> Result<Vec<String>, Error> {
+    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+        return Err(Error::input_at(name, 0, None, "empty file: no header row"));
+    }
+    if headers.len() > MAX_COLUMNS {
+        return Err(Error::input_at(
+            name,
+            1,
+            None,
+            &format!(
+                "{} columns in the header; at most {MAX_COLUMNS} are read",
+                headers.len()
+            ),
+        ));
+    }
+    let mut names = Vec::with_capacity(headers.len());
+    let mut seen = rustc_hash::FxHashSet::default();
+    for (i, &h) in headers.iter().enumerate() {
+        let h = if i == 0 {
+            h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+        } else {
+            h
+        };
+        let s = std::str::from_utf8(h).map_err(|_| {
+            Error::input_at(
+                name,
+                1,
+                None,
+                &format!("header {} is not valid UTF-8", i + 1),
+            )
+        })?;
+        let s = s.trim().to_string();
+        if !seen.insert(s.clone()) {
+            return Err(Error::input_at(
+                name,
+                1,
+                Some(&s),
+                "two columns have this header",
+            ));
+        }
+        names.push(s);
+    }
+    Ok(names)
+}
 
 /// A CSV source: its checked header, then byte records with their line numbers.
 pub(crate) struct CsvReader<R: Read> {
@@ -225,49 +275,8 @@ impl<R: Read> CsvReader<R> {
             Ok(h) => h.clone(),
             Err(e) => return Err(self.error(&e)),
         };
-        let name = &self.name;
-        if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
-            return Err(Error::input_at(name, 0, None, "empty file: no header row"));
-        }
-        if headers.len() > MAX_COLUMNS {
-            return Err(Error::input_at(
-                name,
-                1,
-                None,
-                &format!(
-                    "{} columns in the header; at most {MAX_COLUMNS} are read",
-                    headers.len()
-                ),
-            ));
-        }
-        let mut names = Vec::with_capacity(headers.len());
-        let mut seen = rustc_hash::FxHashSet::default();
-        for (i, h) in headers.iter().enumerate() {
-            let h = if i == 0 {
-                h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
-            } else {
-                h
-            };
-            let s = std::str::from_utf8(h).map_err(|_| {
-                Error::input_at(
-                    name,
-                    1,
-                    None,
-                    &format!("header {} is not valid UTF-8", i + 1),
-                )
-            })?;
-            let s = s.trim().to_string();
-            if !seen.insert(s.clone()) {
-                return Err(Error::input_at(
-                    name,
-                    1,
-                    Some(&s),
-                    "two columns have this header",
-                ));
-            }
-            names.push(s);
-        }
-        Ok(names)
+        let fields: Vec<&[u8]> = headers.iter().collect();
+        header_names(&self.name, &fields)
     }
 
     /// The column names.

@@ -136,6 +136,24 @@ pub struct RecordsBuilder {
     others: Vec<(String, RawColumn)>,
 }
 
+/// A table of values that a source can be read from instead of delimited text, column by
+/// column: the C ABI's and Python's Arrow data are read through it, with no CSV in between.
+pub trait Table {
+    /// The column names, as a header row would give them.
+    fn column_names(&self) -> Vec<String>;
+
+    /// The number of rows.
+    fn row_count(&self) -> usize;
+
+    /// Appends the value of column `column` on row `row` to `out`, as a file would hold it
+    /// (text; a date or number in any format a file may use); nothing for a missing value.
+    ///
+    /// # Errors
+    ///
+    /// An input error naming the table, row and column when the value cannot be read.
+    fn write_value(&self, column: usize, row: usize, out: &mut Vec<u8>) -> Result<(), Error>;
+}
+
 impl Records {
     /// A builder that reads CSV sources into a store (see [`RecordsBuilder`]).
     pub fn builder() -> RecordsBuilder {
@@ -213,7 +231,82 @@ impl RecordsBuilder {
     pub fn add_reader(&mut self, name: &str, reader: impl Read) -> Result<&mut Self, Error> {
         let mut rdr = CsvReader::new(name, reader, false, self.delimiter)?;
         let names = rdr.headers().to_vec();
-        let schema = Schema::resolve(&names, &self.columns, name)?;
+        self.add_rows(name, &names, |rec| rdr.read(rec))
+    }
+
+    /// Reads `table` as a new source called `name` (used in messages), as a file of the same
+    /// columns and values would be read: a null is a missing value, as an empty field is.
+    /// Errors and the quality report name the line the row would have in that file (header
+    /// first): row index `i` (from 0) is line `i + 2`.
+    ///
+    /// # Errors
+    ///
+    /// As [`RecordsBuilder::add_csv`], and `table`'s own errors.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> Result<(), carematch::Error> {
+    /// use carematch::input::Table;
+    ///
+    /// /// Two columns of string values, `None` for null.
+    /// struct Frame(Vec<(&'static str, Vec<Option<&'static str>>)>);
+    ///
+    /// impl Table for Frame {
+    ///     fn column_names(&self) -> Vec<String> {
+    ///         self.0.iter().map(|(n, _)| n.to_string()).collect()
+    ///     }
+    ///     fn row_count(&self) -> usize {
+    ///         self.0[0].1.len()
+    ///     }
+    ///     fn write_value(&self, c: usize, r: usize, out: &mut Vec<u8>) -> Result<(), carematch::Error> {
+    ///         out.extend_from_slice(self.0[c].1[r].unwrap_or("").as_bytes());
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let frame = Frame(vec![
+    ///     ("id", vec![Some("1"), Some("2")]),
+    ///     ("dob", vec![Some("01/02/1980"), None]),
+    /// ]);
+    /// let mut b = carematch::Records::builder();
+    /// b.add_table("frame", &frame)?;
+    /// let (records, quality) = b.build()?;
+    /// assert_eq!(records.len(), 2);
+    /// assert_eq!(quality.sources[0].columns[0].missing, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn add_table(&mut self, name: &str, table: &dyn Table) -> Result<&mut Self, Error> {
+        let headers = table.column_names();
+        let fields: Vec<&[u8]> = headers.iter().map(String::as_bytes).collect();
+        let names = crate::csvread::header_names(name, &fields)?;
+        let (rows, width) = (table.row_count(), names.len());
+        let mut next = 0usize;
+        let mut value = Vec::new();
+        self.add_rows(name, &names, |rec| {
+            if next == rows {
+                return Ok(None);
+            }
+            rec.clear();
+            for c in 0..width {
+                value.clear();
+                table.write_value(c, next, &mut value)?;
+                rec.push_field(&value);
+            }
+            next += 1;
+            Ok(Some(next as u64 + 1))
+        })
+    }
+
+    /// Adds a source called `name` with columns `names`, whose rows `read` gives one at a
+    /// time (with its line or row number; `None` at the end).
+    fn add_rows(
+        &mut self,
+        name: &str,
+        names: &[String],
+        mut read: impl FnMut(&mut csv::ByteRecord) -> Result<Option<u64>, Error>,
+    ) -> Result<&mut Self, Error> {
+        let schema = Schema::resolve(names, &self.columns, name)?;
         let id_col = schema.columns_with(Role::Id)[0];
         let role_cols: Vec<Vec<usize>> = VALUE_ROLES
             .iter()
@@ -241,7 +334,7 @@ impl RecordsBuilder {
                     batch.push(csv::ByteRecord::new());
                 }
                 let rec = &mut batch[n];
-                let Some(line) = rdr.read(rec)? else {
+                let Some(line) = read(rec)? else {
                     eof = true;
                     break;
                 };
