@@ -355,6 +355,31 @@ carematch_status carematch_batch_read_csv(const char *path,
                                           carematch_batch **out);
 
 /**
+ * Makes a batch called `name` from an Arrow C stream: `stream` points to a
+ * `struct ArrowArrayStream` of the Arrow C stream interface (declared in Arrow's
+ * `abi.h`; `void *` here so that this header does not declare it). Every record batch is read
+ * now; each column by its name, as a CSV header's; string columns are then read in place, with
+ * no CSV in between. Nulls (and NaN) are missing values; a whole-number float is read without
+ * `.0` (an NHS number column with gaps); a timestamp is read as its date; dictionary, integer,
+ * date and other columns as their text.
+ *
+ * The stream is taken whether or not the call succeeds: it is left released (moved from),
+ * and the caller must not call its callbacks again, only drop the struct.
+ *
+ * Errors: `CAREMATCH_INPUT_ERROR` (a released or failing stream, a column that cannot be read
+ * as text, two columns of one name, naming `name`), and those of the arguments.
+ *
+ * # Safety
+ *
+ * `(name, name_len)` valid text; `stream` NULL or a valid, aligned `struct ArrowArrayStream`
+ * no other thread uses during the call; `out` valid.
+ */
+carematch_status carematch_batch_from_arrow_stream(const char *name,
+                                                   size_t name_len,
+                                                   void *stream,
+                                                   carematch_batch **out);
+
+/**
  * Makes a batch called `name` from CSV text in memory (header first, UTF-8), read as a file
  * would be: every column by its header name. The text is copied. This is the fast way in
  * from a data frame (the Python package writes one as CSV and hands it over in one call).

@@ -41,6 +41,9 @@ pub struct carematch_batch {
     /// A batch read from CSV text keeps the text, which the core then reads as it reads a
     /// file (no second encoding); columns added later are appended to it.
     csv: Option<Vec<u8>>,
+    /// A batch from an Arrow stream keeps its record batches, which the core reads as a
+    /// table (no CSV in between).
+    arrow: Option<crate::arrow::ArrowTable>,
 }
 
 impl carematch_batch {
@@ -52,6 +55,7 @@ impl carematch_batch {
             columns,
             rows,
             csv: None,
+            arrow: None,
         }
     }
 
@@ -121,6 +125,7 @@ impl carematch_batch {
             columns: headers.into_iter().map(|h| (h, Vec::new())).collect(),
             rows: Some(rows),
             csv: Some(text),
+            arrow: None,
         })
     }
 
@@ -192,9 +197,10 @@ pub(crate) fn read_batches(
                 format!("batch '{}' has no columns", batch.name),
             ));
         }
-        match &batch.csv {
-            Some(text) => b.add_reader(&batch.name, text.as_slice())?,
-            None => b.add_reader(&batch.name, batch.to_csv()?.as_slice())?,
+        match (&batch.arrow, &batch.csv) {
+            (Some(table), _) => b.add_table(&batch.name, table)?,
+            (None, Some(text)) => b.add_reader(&batch.name, text.as_slice())?,
+            (None, None) => b.add_reader(&batch.name, batch.to_csv()?.as_slice())?,
         };
     }
     Ok(b.build()?)
@@ -289,6 +295,7 @@ pub unsafe extern "C" fn carematch_batch_new(
             columns: Vec::new(),
             rows: None,
             csv: None,
+            arrow: None,
         }));
         Ok(())
     })
@@ -324,6 +331,50 @@ pub unsafe extern "C" fn carematch_batch_read_csv(
             path.to_string(),
             text,
         )?));
+        Ok(())
+    })
+}
+
+/// Makes a batch called `name` from an Arrow C stream: `stream` points to a
+/// `struct ArrowArrayStream` of the Arrow C stream interface (declared in Arrow's
+/// `abi.h`; `void *` here so that this header does not declare it). Every record batch is read
+/// now; each column by its name, as a CSV header's; string columns are then read in place, with
+/// no CSV in between. Nulls (and NaN) are missing values; a whole-number float is read without
+/// `.0` (an NHS number column with gaps); a timestamp is read as its date; dictionary, integer,
+/// date and other columns as their text.
+///
+/// The stream is taken whether or not the call succeeds: it is left released (moved from),
+/// and the caller must not call its callbacks again, only drop the struct.
+///
+/// Errors: `CAREMATCH_INPUT_ERROR` (a released or failing stream, a column that cannot be read
+/// as text, two columns of one name, naming `name`), and those of the arguments.
+///
+/// # Safety
+///
+/// `(name, name_len)` valid text; `stream` NULL or a valid, aligned `struct ArrowArrayStream`
+/// no other thread uses during the call; `out` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_batch_from_arrow_stream(
+    name: *const c_char,
+    name_len: usize,
+    stream: *mut std::ffi::c_void,
+    out: *mut *mut carematch_batch,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let stream = caller.arrow_stream(stream)?;
+        let name = caller.str(name, name_len)?;
+        let name = if name.is_empty() { "batch" } else { name };
+        let table = crate::arrow::ArrowTable::read(name, stream)?;
+        let names = table.names().to_vec();
+        let batch = carematch_batch {
+            name: name.to_string(),
+            columns: names.into_iter().map(|h| (h, Vec::new())).collect(),
+            rows: Some(table.rows()),
+            csv: None,
+            arrow: Some(table),
+        };
+        out.write(raw::new_handle(batch));
         Ok(())
     })
 }
@@ -386,6 +437,12 @@ pub unsafe extern "C" fn carematch_batch_add_column(
     ffi_body!(|caller| {
         let batch = caller.handle_mut(batch)?;
         let name = caller.str(name, name_len)?;
+        if batch.arrow.is_some() {
+            return Err(Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                "a batch from an Arrow stream takes no more columns: add them to the table",
+            ));
+        }
         batch.expand_columns()?;
         let addresses = batch
             .columns

@@ -23,7 +23,8 @@
 //! | `last_error` | the thread-local last-error message and its C getter |
 //! | `raw` | every `unsafe` conversion from C pointers, each in one small function, and `Caller`, through which entry points use them |
 //! | `version` | the library version for C |
-//! | `batch` | [`carematch_batch`]: one source's records, built column by column, from CSV text or from a file; the `CAREMATCH_ROLE_*` numbers; [`carematch_normalise`] |
+//! | `batch` | [`carematch_batch`]: one source's records, built column by column, from CSV text, from a file or from an Arrow stream; the `CAREMATCH_ROLE_*` numbers; [`carematch_normalise`] |
+//! | `arrow` | an Arrow C stream's record batches read as a table (`carematch_batch_from_arrow_stream`) |
 //! | `model` | [`carematch_model`]: training from batches, JSON, model files, explaining a pair |
 //! | `linkage` | [`carematch_link`], [`carematch_dedupe`] and [`carematch_result`]: pairs, rule names, record and person ids, explanations, evaluation, the data-quality report; the `CAREMATCH_DECISION_*` numbers |
 //! | `pseudonym` | [`carematch_pseudonymiser`]: tokens of single values and encoded batches |
@@ -46,6 +47,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod arrow;
 mod batch;
 mod guard;
 mod index;

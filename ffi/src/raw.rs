@@ -81,6 +81,33 @@ impl<'c> Caller<'c> {
         std::str::from_utf8(bytes).map_err(|_| CAREMATCH_INVALID_UTF8)
     }
 
+    /// Takes the Arrow C stream (`struct ArrowArrayStream`) at `ptr`: moves it out and leaves
+    /// a released stream behind, as the Arrow C stream interface's move semantics say.
+    ///
+    /// Promised: if `ptr` is not NULL, it points to a `struct ArrowArrayStream` (released or
+    /// not) that the caller hands over and no one else uses during the call.
+    ///
+    /// # Errors
+    ///
+    /// `CAREMATCH_NULL_ARGUMENT` for NULL, `CAREMATCH_INVALID_ARGUMENT` for a pointer not
+    /// aligned for the struct.
+    pub(crate) fn arrow_stream(
+        self,
+        ptr: *mut std::ffi::c_void,
+    ) -> Result<arrow_array::ffi_stream::FFI_ArrowArrayStream, carematch_status> {
+        use arrow_array::ffi_stream::FFI_ArrowArrayStream;
+        if ptr.is_null() {
+            return Err(CAREMATCH_NULL_ARGUMENT);
+        }
+        if ptr.align_offset(std::mem::align_of::<FFI_ArrowArrayStream>()) != 0 {
+            return Err(CAREMATCH_INVALID_ARGUMENT);
+        }
+        // SAFETY: non-NULL and aligned; the C caller promised an initialised
+        // `struct ArrowArrayStream` (the layout `FFI_ArrowArrayStream` is declared with) that it
+        // hands over: `from_raw` moves it out and writes a released stream in its place.
+        Ok(unsafe { FFI_ArrowArrayStream::from_raw(ptr.cast()) })
+    }
+
     /// Borrows `len` bytes from C.
     ///
     /// Promised: if `ptr` is not NULL and `len > 0`, it points to `len` initialised bytes valid

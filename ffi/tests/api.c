@@ -138,6 +138,159 @@ static void test_batches(void) {
     CHECK(t == NULL);
 }
 
+/* The Arrow C data and stream interfaces (Arrow's abi.h, as the spec says to copy them). */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+#endif
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+#endif
+
+/* A stream of one record batch of three utf8 columns and three rows, in static storage:
+ * id, nhs_number, surname; the third surname is null. */
+#define ARROW_COLS 3
+static const char *arrow_names[ARROW_COLS] = {"id", "nhs_number", "surname"};
+static const int32_t arrow_offsets[ARROW_COLS][4] = {{0, 2, 4, 6}, {0, 10, 20, 20}, {0, 5, 10, 10}};
+static const char *arrow_data[ARROW_COLS] = {"A1A2A3", "94347659199434765919", "SmithSmith"};
+static const uint8_t arrow_validity[ARROW_COLS] = {0x07, 0x07, 0x03};
+static const void *arrow_buffers[ARROW_COLS][3];
+static const void *arrow_struct_buffers[1] = {NULL};
+static struct ArrowSchema arrow_child_schemas[ARROW_COLS];
+static struct ArrowSchema *arrow_child_schema_ptrs[ARROW_COLS];
+static struct ArrowArray arrow_child_arrays[ARROW_COLS];
+static struct ArrowArray *arrow_child_array_ptrs[ARROW_COLS];
+static int arrow_batches_sent = 0;
+static int arrow_stream_released = 0;
+
+static void arrow_release_schema(struct ArrowSchema *s) {
+    for (int64_t i = 0; i < s->n_children; i++) {
+        s->children[i]->release = NULL;
+    }
+    s->release = NULL;
+}
+
+static void arrow_release_array(struct ArrowArray *a) {
+    for (int64_t i = 0; i < a->n_children; i++) {
+        a->children[i]->release = NULL;
+    }
+    a->release = NULL;
+}
+
+static void arrow_release_child_schema(struct ArrowSchema *s) { s->release = NULL; }
+static void arrow_release_child_array(struct ArrowArray *a) { a->release = NULL; }
+
+static int arrow_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *out) {
+    (void)st;
+    for (int i = 0; i < ARROW_COLS; i++) {
+        arrow_child_schemas[i] = (struct ArrowSchema){
+            .format = "u", .name = arrow_names[i], .flags = 2 /* nullable */,
+            .release = arrow_release_child_schema};
+        arrow_child_schema_ptrs[i] = &arrow_child_schemas[i];
+    }
+    *out = (struct ArrowSchema){.format = "+s", .name = "", .n_children = ARROW_COLS,
+                                .children = arrow_child_schema_ptrs,
+                                .release = arrow_release_schema};
+    return 0;
+}
+
+static int arrow_get_next(struct ArrowArrayStream *st, struct ArrowArray *out) {
+    (void)st;
+    if (arrow_batches_sent++ > 0) {
+        out->release = NULL; /* the end of the stream */
+        return 0;
+    }
+    for (int i = 0; i < ARROW_COLS; i++) {
+        arrow_buffers[i][0] = &arrow_validity[i];
+        arrow_buffers[i][1] = arrow_offsets[i];
+        arrow_buffers[i][2] = arrow_data[i];
+        arrow_child_arrays[i] = (struct ArrowArray){
+            .length = 3, .null_count = arrow_validity[i] == 0x07 ? 0 : 1, .n_buffers = 3,
+            .buffers = arrow_buffers[i], .release = arrow_release_child_array};
+        arrow_child_array_ptrs[i] = &arrow_child_arrays[i];
+    }
+    *out = (struct ArrowArray){.length = 3, .n_buffers = 1, .n_children = ARROW_COLS,
+                               .buffers = arrow_struct_buffers,
+                               .children = arrow_child_array_ptrs,
+                               .release = arrow_release_array};
+    return 0;
+}
+
+static const char *arrow_last_error(struct ArrowArrayStream *st) {
+    (void)st;
+    return NULL;
+}
+
+static void arrow_release_stream(struct ArrowArrayStream *st) {
+    arrow_stream_released++;
+    st->release = NULL;
+}
+
+/* A batch from an Arrow C stream: read in place, nulls missing, the stream taken and released
+ * whether or not the call succeeds; NULL and released streams are errors. */
+static void test_arrow_stream(void) {
+    struct ArrowArrayStream st = {arrow_get_schema, arrow_get_next, arrow_last_error,
+                                  arrow_release_stream, NULL};
+    carematch_batch *b = NULL;
+    CHECK_STATUS(carematch_batch_from_arrow_stream("frame", 5, &st, &b), CAREMATCH_OK);
+    CHECK(b != NULL);
+    CHECK(st.release == NULL); /* moved from */
+    CHECK(arrow_stream_released == 1);
+    size_t rows = 0;
+    CHECK_STATUS(carematch_batch_len(b, &rows), CAREMATCH_OK);
+    CHECK(rows == 3);
+    /* A1 and A2 share a valid NHS number and a surname: the deterministic rules link them. */
+    carematch_result *r = NULL;
+    CHECK_STATUS(carematch_dedupe(b, NULL, &r), CAREMATCH_OK);
+    size_t n = 0;
+    CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
+    CHECK(n == 1);
+    carematch_result_free(r);
+    /* More columns cannot be added to an Arrow batch. */
+    carematch_str one[3] = {S("x"), S("y"), S("z")};
+    CHECK_STATUS(carematch_batch_add_column(b, "extra", 5, CAREMATCH_ROLE_BY_NAME, one, 3),
+                 CAREMATCH_INVALID_ARGUMENT);
+    carematch_batch_free(b);
+
+    /* The stream is now released: reading it again is an input error naming the batch. */
+    carematch_batch *again = NULL;
+    CHECK_STATUS(carematch_batch_from_arrow_stream("frame", 5, &st, &again), CAREMATCH_INPUT_ERROR);
+    CHECK(again == NULL);
+    CHECK(strstr(last_error(), "frame: ") != NULL);
+    CHECK_STATUS(carematch_batch_from_arrow_stream("frame", 5, NULL, &again),
+                 CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_batch_from_arrow_stream("frame", 5, &st, NULL), CAREMATCH_NULL_ARGUMENT);
+}
+
 static void test_models(carematch_model **out) {
     carematch_batch *gp = gp_batch(), *h = hospital_batch();
     carematch_model *m = NULL;
@@ -865,6 +1018,7 @@ int main(void) {
     CHECK(strcmp(carematch_status_name(CAREMATCH_BUFFER_TOO_SMALL), "CAREMATCH_BUFFER_TOO_SMALL") ==
           0);
     test_batches();
+    test_arrow_stream();
     carematch_model *m = NULL;
     test_models(&m);
     test_link(m);

@@ -461,9 +461,12 @@ class Batch(_Handle):
 
     @classmethod
     def of(cls, data, name="batch"):
-        """A batch from a pandas DataFrame, a pyarrow Table, a dict of lists (column name ->
-        values) or a Batch (returned as it is). Column names are read as a CSV header would be
-        (``nhs_number``, ``forename``, ``dob``, ...); a record id column is required."""
+        """A batch from any object that exports an Arrow stream (``__arrow_c_stream__``: a
+        pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation, ...), a
+        pandas DataFrame, a dict of lists (column name -> values) or a Batch (returned as it
+        is). Column names are read as a CSV header would be (``nhs_number``, ``forename``,
+        ``dob``, ...); a record id column is required. Arrow data is read in place by the
+        library, with no CSV in between; nulls and NaN are missing values."""
         if isinstance(data, Batch):
             return data
         name_arg = _text_arg(name, "name")
@@ -471,14 +474,15 @@ class Batch(_Handle):
             data = pd.DataFrame(data)
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(_frame_values(data), preserve_index=False)
-        if not isinstance(data, pa.Table):
-            raise TypeError("expected a pandas DataFrame, a pyarrow Table, a dict of lists"
-                            f" or a Batch, not {type(data).__name__}")
-        # Arrow writes CSV in C++ (nulls as empty fields): the fast way to hand a frame over.
-        buf = io.BytesIO()
-        pa_csv.write_csv(data, buf)
-        return _new(cls, lib.carematch_batch_from_csv, *name_arg,
-                    *_ffi.text_arg(buf.getvalue()))
+        if not hasattr(data, "__arrow_c_stream__"):
+            raise TypeError("expected an object with __arrow_c_stream__ (a pyarrow Table or "
+                            "RecordBatchReader, a polars DataFrame, ...), a pandas DataFrame, "
+                            f"a dict of lists or a Batch, not {type(data).__name__}")
+        capsule, stream = _ffi.arrow_stream(data)
+        try:
+            return _new(cls, lib.carematch_batch_from_arrow_stream, *name_arg, stream)
+        finally:
+            del capsule
 
     @classmethod
     def from_csv_text(cls, text, name="batch"):

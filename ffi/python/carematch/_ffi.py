@@ -83,6 +83,7 @@ _SIGNATURES = {
     "carematch_batch_new": ([*TEXT, OUT_H], c_uint32),
     "carematch_batch_read_csv": ([*TEXT, OUT_H], c_uint32),
     "carematch_batch_from_csv": ([*TEXT, *TEXT, OUT_H], c_uint32),
+    "carematch_batch_from_arrow_stream": ([*TEXT, c_void_p, OUT_H], c_uint32),
     "carematch_batch_add_column": ([H, *TEXT, c_uint32, POINTER(Str), SIZE], c_uint32),
     "carematch_batch_len": ([H, OUT_SIZE], c_uint32),
     "carematch_batch_free": ([H], None),
@@ -172,6 +173,20 @@ def last_error():
     if lib.carematch_last_error_message(buf, n.value, ctypes.byref(n)) != OK:
         return ""
     return buf.value.decode("utf-8", "replace")
+
+
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, c_char_p]
+
+
+def arrow_stream(obj):
+    """The Arrow C stream an object exports (the Arrow PyCapsule interface,
+    ``__arrow_c_stream__``), as (capsule, pointer to its ``struct ArrowArrayStream``). Keep the
+    capsule alive for the call; the library moves the stream out, and the capsule's destructor
+    then frees a released struct."""
+    capsule = obj.__arrow_c_stream__()
+    return capsule, _capsule_pointer(capsule, b"arrow_array_stream")
 
 
 def text_arg(b):

@@ -137,6 +137,46 @@ def test_integer_nhs_numbers_with_gaps_are_not_written_as_floats(model):
     assert list(pairs.rule) == ["nhs-dob"]
 
 
+def test_arrow_streams_are_read_in_place_and_agree_with_frames(gp, hospital, model):
+    """Issue 13: any object exporting an Arrow stream is read by the library itself (no CSV in
+    between): a pyarrow RecordBatchReader of several record batches, dictionary-encoded and
+    large strings, a polars DataFrame; results equal the pandas frames'."""
+    small_gp, small_h = gp.head(2000), hospital.head(1500)
+    want = carematch.link(small_gp, small_h, model)
+    table = pa.Table.from_pandas(small_gp, preserve_index=False)
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=300))
+    as_reader = carematch.link(reader, pa.Table.from_pandas(small_h, preserve_index=False), model)
+    pd.testing.assert_frame_equal(as_reader, want)
+    cols = {}
+    for i, name in enumerate(table.column_names):
+        col = table.column(name)
+        cols[name] = col.dictionary_encode() if i % 2 else col.cast(pa.large_string())
+    mixed = carematch.link(pa.table(cols), small_h, model)
+    pd.testing.assert_frame_equal(mixed, want)
+    pl = pytest.importorskip("polars")
+    as_polars = carematch.link(pl.from_pandas(small_gp), pl.from_pandas(small_h), model)
+    pd.testing.assert_frame_equal(as_polars, want)
+
+
+def test_typed_arrow_columns_read_as_a_file_would_hold_them(model):
+    """Floats with gaps (an NHS number), NaN, timestamps (a date of birth) and integers."""
+    import datetime as dt
+    left = pa.table({
+        "id": ["A1", "A2", "A3"],
+        "nhs_number": pa.array([9434765919.0, None, float("nan")], pa.float64()),
+        "dob": pa.array([dt.datetime(1980, 2, 1), dt.datetime(1990, 1, 1), None],
+                        pa.timestamp("ns")),
+    })
+    right = pa.table({"id": pa.array([7], pa.int64()),
+                      "nhs_number": pa.array([9434765919], pa.int64()),
+                      "dob": pa.array([dt.date(1980, 2, 1)], pa.date32())})
+    pairs = carematch.link(left, right, model)
+    assert list(pairs.rule) == ["nhs-dob"]
+    assert list(pairs.right_id) == ["7"]
+    with pytest.raises(TypeError, match="__arrow_c_stream__"):
+        carematch.Batch.of(object())
+
+
 def test_result_accessors(gp, hospital, model):
     with carematch.link_result(gp, hospital, model) as r:
         n = len(r)
