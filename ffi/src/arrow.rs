@@ -1,6 +1,6 @@
-//! Arrow data in: a batch from an Arrow C stream (`struct ArrowArrayStream`), read by the
-//! core column by column as an [`input::Table`](carematch::input::Table), with no CSV text
-//! in between.
+//! Arrow data in and out. In: a batch from an Arrow C stream (`struct ArrowArrayStream`),
+//! read by the core column by column as an [`input::Table`](carematch::input::Table), with no
+//! CSV text in between. Out: a result's pairs as an Arrow C stream ([`pairs_stream`]).
 //!
 //! String columns (`utf8`, `large_utf8`, `utf8_view`) are read in place. A float column is
 //! read as a file would write it for a person: a whole number without `.0` (an NHS number
@@ -188,6 +188,77 @@ impl carematch::input::Table for ArrowTable {
         }
         Ok(())
     }
+}
+
+/// The columns of [`pairs_stream`], as the pairs file's header names them.
+const PAIR_FIELDS: [(&str, DataType, bool); 7] = [
+    ("left_id", DataType::Utf8, false),
+    ("right_id", DataType::Utf8, false),
+    ("match_weight", DataType::Float64, true),
+    ("match_probability", DataType::Float64, true),
+    ("decision", DataType::Utf8, false),
+    ("rule", DataType::Utf8, false),
+    ("reason", DataType::Utf8, false),
+];
+
+/// The pairs of `result` as an Arrow C stream of one record batch, with the pairs file's
+/// columns: the ids, the match weight and probability at full precision (null without a
+/// model), the decision, the rule's name and the reason (empty strings when there is none).
+///
+/// # Errors
+///
+/// An input error when Arrow refuses the batch (it never should: the columns are built to the
+/// schema).
+pub(crate) fn pairs_stream(
+    records: &carematch::Records,
+    result: &carematch::LinkResult,
+) -> Result<FFI_ArrowArrayStream, Failure> {
+    use arrow_array::builder::{Float64Builder, StringBuilder};
+    use std::sync::Arc;
+    let n = result.links.len();
+    let mut ids = [StringBuilder::new(), StringBuilder::new()];
+    let (mut weight, mut probability) = (
+        Float64Builder::with_capacity(n),
+        Float64Builder::with_capacity(n),
+    );
+    let (mut decision, mut rule, mut reason) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    for l in &result.links {
+        ids[0].append_value(records.id(l.pair.left));
+        ids[1].append_value(records.id(l.pair.right));
+        weight.append_option(l.weight.map(carematch::model::MatchWeight::bits));
+        probability.append_option(l.probability().map(carematch::model::Probability::get));
+        decision.append_value(l.decision.as_str());
+        rule.append_value(
+            l.rule
+                .and_then(|r| result.rules.get(usize::from(r)))
+                .map_or("", |r| r.name()),
+        );
+        reason.append_value(result.reason_text(l));
+    }
+    let [mut left, mut right] = ids;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(left.finish()),
+        Arc::new(right.finish()),
+        Arc::new(weight.finish()),
+        Arc::new(probability.finish()),
+        Arc::new(decision.finish()),
+        Arc::new(rule.finish()),
+        Arc::new(reason.finish()),
+    ];
+    let schema = Arc::new(arrow_schema::Schema::new(
+        PAIR_FIELDS
+            .iter()
+            .map(|(name, t, nullable)| arrow_schema::Field::new(*name, t.clone(), *nullable))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = arrow_array::RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|_| failed("pairs", "cannot be made into an Arrow record batch"))?;
+    let reader = arrow_array::RecordBatchIterator::new([Ok(batch)], schema);
+    Ok(FFI_ArrowArrayStream::new(Box::new(reader)))
 }
 
 #[cfg(test)]

@@ -295,6 +295,30 @@ pub unsafe extern "C" fn carematch_result_csv(
     })
 }
 
+/// The pairs of `result` as an Arrow C stream, written to `out_stream` (a
+/// `struct ArrowArrayStream` of the Arrow C stream interface, `void *` here): one record batch
+/// with the pairs file's columns, `left_id`, `right_id` (utf8), `match_weight`,
+/// `match_probability` (float64 at full precision, null without a model), `decision`, `rule`,
+/// `reason` (utf8, empty when there is none). The caller owns the stream and must release it
+/// (its `release` callback); it stays valid after `result` is freed.
+///
+/// # Safety
+///
+/// `result` a live result; `out_stream` valid for writing a `struct ArrowArrayStream`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_arrow_stream(
+    result: *const carematch_result,
+    out_stream: *mut std::ffi::c_void,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
+        let out =
+            caller.out_param(out_stream.cast::<arrow_array::ffi_stream::FFI_ArrowArrayStream>())?;
+        out.write(crate::arrow::pairs_stream(&r.records, &r.result)?);
+        Ok(())
+    })
+}
+
 /// The name of deterministic rule `rule` (a `carematch_pair.rule`), into `(buf, len)` with a
 /// NUL (`CAREMATCH_BUFFER_TOO_SMALL` and the size needed when it does not fit).
 ///

@@ -274,7 +274,33 @@ static void test_arrow_stream(void) {
     size_t n = 0;
     CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
     CHECK(n == 1);
+    /* The pairs out as an Arrow stream: one record batch of n rows, seven columns, the ids as
+     * utf8; it outlives the result and is released by its consumer. */
+    struct ArrowArrayStream out;
+    CHECK_STATUS(carematch_result_arrow_stream(r, &out), CAREMATCH_OK);
+    CHECK_STATUS(carematch_result_arrow_stream(r, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_result_arrow_stream(NULL, &out), CAREMATCH_NULL_ARGUMENT);
     carematch_result_free(r);
+    struct ArrowSchema schema;
+    CHECK(out.get_schema(&out, &schema) == 0);
+    CHECK(schema.n_children == 7);
+    CHECK(strcmp(schema.children[0]->name, "left_id") == 0);
+    CHECK(strcmp(schema.children[0]->format, "u") == 0);
+    CHECK(strcmp(schema.children[2]->format, "g") == 0); /* float64 */
+    schema.release(&schema);
+    struct ArrowArray batch;
+    CHECK(out.get_next(&out, &batch) == 0);
+    CHECK(batch.release != NULL && batch.length == (int64_t)n && batch.n_children == 7);
+    if (batch.release != NULL && batch.n_children == 7) {
+        const struct ArrowArray *left = batch.children[0];
+        const int32_t *offsets = left->buffers[1];
+        const char *data = left->buffers[2];
+        CHECK(offsets[1] - offsets[0] == 2 && memcmp(data + offsets[0], "A1", 2) == 0);
+        batch.release(&batch);
+    }
+    CHECK(out.get_next(&out, &batch) == 0);
+    CHECK(batch.release == NULL); /* the end */
+    out.release(&out);
     /* More columns cannot be added to an Arrow batch. */
     carematch_str one[3] = {S("x"), S("y"), S("z")};
     CHECK_STATUS(carematch_batch_add_column(b, "extra", 5, CAREMATCH_ROLE_BY_NAME, one, 3),

@@ -13,7 +13,6 @@ and a ``__del__`` fallback. Inputs are pandas DataFrames, pyarrow Tables or dict
 
 import ctypes
 import datetime
-import io
 import json
 import math
 import numbers
@@ -25,7 +24,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from . import _ffi
 from ._ffi import lib
@@ -666,18 +664,23 @@ class Result(_Handle):
         text = _text(lib.carematch_result_quality, self, ctypes.byref(n))
         return text, n.value
 
+    def csv(self):
+        """The pairs file of ``carematch link`` as text (weights to 4 decimals, probabilities
+        to 8)."""
+        return _text(lib.carematch_result_csv, self)
+
+    def to_arrow(self):
+        """The pairs as a pyarrow Table, straight from the library's Arrow stream: left_id,
+        right_id, match_weight, match_probability (full precision; null without a model),
+        decision, rule, reason."""
+        stream = _ffi.ArrowArrayStream()
+        _call(lib.carematch_result_arrow_stream, self, ctypes.byref(stream))
+        return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream)).read_all()
+
     def to_frame(self):
         """The pairs as a DataFrame: left_id, right_id, match_weight, match_probability,
-        decision, rule, reason (as the pairs file of ``carematch link``)."""
-        text = _text(lib.carematch_result_csv, self).encode("utf-8")
-        types = {"left_id": pa.string(), "right_id": pa.string(), "match_weight": pa.float64(),
-                 "match_probability": pa.float64(), "decision": pa.string(),
-                 "rule": pa.string(), "reason": pa.string()}
-        table = pa_csv.read_csv(
-            io.BytesIO(text),
-            convert_options=pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False,
-                                                  null_values=[""]))
-        frame = table.to_pandas()
+        decision, rule, reason (the pairs file's columns; numbers at full precision)."""
+        frame = self.to_arrow().to_pandas()
         # Plain object columns of str, as pandas.read_csv(dtype=str) gives.
         for c in ("left_id", "right_id", "decision", "rule", "reason"):
             frame[c] = frame[c].astype(object)

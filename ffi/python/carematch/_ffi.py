@@ -102,6 +102,7 @@ _SIGNATURES = {
     "carematch_result_get": ([H, SIZE, POINTER(Pair)], c_uint32),
     "carematch_result_copy": ([H, POINTER(Pair), SIZE, OUT_SIZE], c_uint32),
     "carematch_result_csv": ([H, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_result_arrow_stream": ([H, c_void_p], c_uint32),
     "carematch_result_rule_name": ([H, c_int32, c_void_p, SIZE, OUT_SIZE], c_uint32),
     "carematch_result_explain": ([H, SIZE, c_void_p, SIZE, OUT_SIZE], c_uint32),
     "carematch_result_record_id": ([H, c_uint32, c_uint32, c_void_p, SIZE, OUT_SIZE], c_uint32),
@@ -187,6 +188,14 @@ def arrow_stream(obj):
     then frees a released struct."""
     capsule = obj.__arrow_c_stream__()
     return capsule, _capsule_pointer(capsule, b"arrow_array_stream")
+
+
+class ArrowArrayStream(Structure):
+    """struct ArrowArrayStream of the Arrow C stream interface, for the library to fill; the
+    reader that imports it (pyarrow) takes it over and releases it."""
+
+    _fields_ = [("get_schema", c_void_p), ("get_next", c_void_p), ("get_last_error", c_void_p),
+                ("release", c_void_p), ("private_data", c_void_p)]
 
 
 def text_arg(b):

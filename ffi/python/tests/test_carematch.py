@@ -6,6 +6,7 @@ tests/data/vectors.json (the same file the Rust and C tests check).
 
 import ctypes
 import gc
+import io
 import json
 import pathlib
 import re
@@ -156,6 +157,25 @@ def test_arrow_streams_are_read_in_place_and_agree_with_frames(gp, hospital, mod
     pl = pytest.importorskip("polars")
     as_polars = carematch.link(pl.from_pandas(small_gp), pl.from_pandas(small_h), model)
     pd.testing.assert_frame_equal(as_polars, want)
+
+
+def test_results_come_out_as_arrow_and_agree_with_the_pairs_file(gp, hospital, model):
+    """Issue 13: the pairs come out of the library as an Arrow stream (to_arrow, to_frame),
+    at full precision; the pairs file text (csv) has the same rows, rounded."""
+    with carematch.link_result(gp.head(3000), hospital.head(2000), model) as r:
+        table = r.to_arrow()
+        assert table.column_names == ["left_id", "right_id", "match_weight",
+                                      "match_probability", "decision", "rule", "reason"]
+        assert table.schema.field("match_weight").type == pa.float64()
+        assert table.num_rows == len(r) > 500
+        text = r.csv()
+    from_file = pd.read_csv(io.StringIO(text), dtype={"left_id": str, "right_id": str},
+                            keep_default_na=False, na_values={"match_weight": [""]})
+    frame = table.to_pandas()
+    assert list(from_file.left_id) == list(frame.left_id)
+    assert list(from_file.rule) == list(frame.rule)
+    assert (abs(from_file.match_weight - frame.match_weight) <= 5e-5).all()
+    assert (abs(from_file.match_probability - frame.match_probability) <= 5e-9).all()
 
 
 def test_typed_arrow_columns_read_as_a_file_would_hold_them(model):
