@@ -837,6 +837,20 @@ carematch_status carematch_result_record_id(const carematch_result *result,
                                             size_t *out_written);
 
 /**
+ * Every record's person id as an Arrow C stream, written to `out_stream` (a
+ * `struct ArrowArrayStream`, `void *` here): one record batch of `person_id`, `source` (the
+ * batch's name) and `record_id` (utf8), one row per record of both batches, ordered by person
+ * id, then source, then record id, as `carematch link --clusters` writes them. The caller
+ * owns the stream and must release it; it stays valid after `result` is freed.
+ *
+ * # Safety
+ *
+ * `result` a live result; `out_stream` valid for writing a `struct ArrowArrayStream`.
+ */
+carematch_status carematch_result_clusters_arrow_stream(const carematch_result *result,
+                                                        void *out_stream);
+
+/**
  * The person id of row `row` of the left (`side` 0) or right (`side` 1) batch, from the
  * result's matches (`P` and 16 hex digits, independent of row order), into `(buf, len)`.
  *

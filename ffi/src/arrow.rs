@@ -261,6 +261,53 @@ pub(crate) fn pairs_stream(
     Ok(FFI_ArrowArrayStream::new(Box::new(reader)))
 }
 
+/// Every record's person id as an Arrow C stream of one record batch, in the clusters file's
+/// order (by person id, then source, then record id): `person_id`, `source` (the batch's
+/// name), `record_id`, all utf8.
+///
+/// # Errors
+///
+/// An input error when Arrow refuses the batch (it never should).
+pub(crate) fn clusters_stream(
+    records: &carematch::Records,
+    clusters: &carematch::Clusters,
+) -> Result<FFI_ArrowArrayStream, Failure> {
+    use arrow_array::builder::StringBuilder;
+    use std::sync::Arc;
+    let mut cols = [
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    ];
+    for r in clusters.rows_by_person(records) {
+        let source = records
+            .sources()
+            .get(records.source_of(r))
+            .map_or("", |s| s.name.as_str());
+        for (col, v) in cols
+            .iter_mut()
+            .zip([clusters.person_id(r), source, records.id(r)])
+        {
+            col.append_value(v);
+        }
+    }
+    let names = ["person_id", "source", "record_id"];
+    let schema = Arc::new(arrow_schema::Schema::new(
+        names
+            .iter()
+            .map(|n| arrow_schema::Field::new(*n, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let columns: Vec<ArrayRef> = cols
+        .iter_mut()
+        .map(|c| Arc::new(c.finish()) as ArrayRef)
+        .collect();
+    let batch = arrow_array::RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|_| failed("clusters", "cannot be made into an Arrow record batch"))?;
+    let reader = arrow_array::RecordBatchIterator::new([Ok(batch)], schema);
+    Ok(FFI_ArrowArrayStream::new(Box::new(reader)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -426,6 +426,30 @@ pub unsafe extern "C" fn carematch_result_record_id(
     })
 }
 
+/// Every record's person id as an Arrow C stream, written to `out_stream` (a
+/// `struct ArrowArrayStream`, `void *` here): one record batch of `person_id`, `source` (the
+/// batch's name) and `record_id` (utf8), one row per record of both batches, ordered by person
+/// id, then source, then record id, as `carematch link --clusters` writes them. The caller
+/// owns the stream and must release it; it stays valid after `result` is freed.
+///
+/// # Safety
+///
+/// `result` a live result; `out_stream` valid for writing a `struct ArrowArrayStream`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_clusters_arrow_stream(
+    result: *const carematch_result,
+    out_stream: *mut std::ffi::c_void,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let r = caller.handle(result)?;
+        let out =
+            caller.out_param(out_stream.cast::<arrow_array::ffi_stream::FFI_ArrowArrayStream>())?;
+        let clusters = r.clusters.get_or_init(|| r.result.clusters(&r.records));
+        out.write(crate::arrow::clusters_stream(&r.records, clusters)?);
+        Ok(())
+    })
+}
+
 /// The person id of row `row` of the left (`side` 0) or right (`side` 1) batch, from the
 /// result's matches (`P` and 16 hex digits, independent of row order), into `(buf, len)`.
 ///

@@ -280,6 +280,30 @@ static void test_arrow_stream(void) {
     CHECK_STATUS(carematch_result_arrow_stream(r, &out), CAREMATCH_OK);
     CHECK_STATUS(carematch_result_arrow_stream(r, NULL), CAREMATCH_NULL_ARGUMENT);
     CHECK_STATUS(carematch_result_arrow_stream(NULL, &out), CAREMATCH_NULL_ARGUMENT);
+    /* Person ids in bulk: a row per record, as carematch_result_person_id gives them. */
+    struct ArrowArrayStream people;
+    CHECK_STATUS(carematch_result_clusters_arrow_stream(r, &people), CAREMATCH_OK);
+    CHECK_STATUS(carematch_result_clusters_arrow_stream(r, NULL), CAREMATCH_NULL_ARGUMENT);
+    struct ArrowArray pb;
+    CHECK(people.get_next(&people, &pb) == 0);
+    CHECK(pb.release != NULL && pb.length == 3 && pb.n_children == 3);
+    if (pb.release != NULL && pb.length == 3 && pb.n_children == 3) {
+        const int32_t *po = pb.children[0]->buffers[1];
+        const char *pd = pb.children[0]->buffers[2];
+        const int32_t *ro = pb.children[2]->buffers[1];
+        const char *rd = pb.children[2]->buffers[2];
+        /* Each row's person id is the one carematch_result_person_id gives its record. */
+        for (int i = 0; i < 3; i++) {
+            int row = rd[ro[i] + 1] - '1'; /* "A1" is row 0 */
+            char want[64];
+            size_t wn = 0;
+            CHECK_STATUS(carematch_result_person_id(r, 0, (uint32_t)row, want, sizeof want, &wn),
+                         CAREMATCH_OK);
+            CHECK((size_t)(po[i + 1] - po[i]) == wn && memcmp(pd + po[i], want, wn) == 0);
+        }
+        pb.release(&pb);
+    }
+    people.release(&people);
     carematch_result_free(r);
     struct ArrowSchema schema;
     CHECK(out.get_schema(&out, &schema) == 0);

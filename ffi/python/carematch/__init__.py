@@ -677,6 +677,18 @@ class Result(_Handle):
         _call(lib.carematch_result_arrow_stream, self, ctypes.byref(stream))
         return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream)).read_all()
 
+    def clusters(self):
+        """Every record's person id, in bulk: a DataFrame of person_id, source (the batch's
+        name) and record_id, one row per record of both inputs, ordered by person id (as
+        ``carematch link --clusters`` writes them)."""
+        stream = _ffi.ArrowArrayStream()
+        _call(lib.carematch_result_clusters_arrow_stream, self, ctypes.byref(stream))
+        frame = pa.RecordBatchReader._import_from_c(ctypes.addressof(stream)).read_all()
+        frame = frame.to_pandas()
+        for c in frame.columns:
+            frame[c] = frame[c].astype(object)
+        return frame
+
     def to_frame(self):
         """The pairs as a DataFrame: left_id, right_id, match_weight, match_probability,
         decision, rule, reason (the pairs file's columns; numbers at full precision)."""

@@ -169,6 +169,13 @@ def test_results_come_out_as_arrow_and_agree_with_the_pairs_file(gp, hospital, m
         assert table.schema.field("match_weight").type == pa.float64()
         assert table.num_rows == len(r) > 500
         text = r.csv()
+        people = r.clusters()
+        assert list(people.columns) == ["person_id", "source", "record_id"]
+        assert len(people) == 5000
+        left = people[people.source == people.source.iloc[0]].set_index("record_id").person_id
+        some = gp.head(3000).iloc[:, 0]
+        for row in (0, 1, 2999):
+            assert left[some.iloc[row]] == r.person_id(0, row)
     from_file = pd.read_csv(io.StringIO(text), dtype={"left_id": str, "right_id": str},
                             keep_default_na=False, na_values={"match_weight": [""]})
     frame = table.to_pandas()
