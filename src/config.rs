@@ -59,6 +59,9 @@ pub struct Config {
     pub u_pairs: Option<u64>,
     /// Seed for the random pairs; `None` for 1.
     pub seed: Option<u64>,
+    /// In a link, give each record at most one match (best first; the others go to review),
+    /// as `--one-to-one` does. Default false.
+    pub one_to_one: bool,
 }
 
 /// The decision thresholds a config may set; every key is optional.
@@ -539,6 +542,7 @@ impl Default for Config {
             thresholds: None,
             u_pairs: None,
             seed: None,
+            one_to_one: false,
         }
     }
 }

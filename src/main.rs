@@ -583,7 +583,7 @@ fn linker(
     let mut b = Linker::builder();
     b.rules(config.rules_for(records))
         .model(model)
-        .one_to_one(one_to_one);
+        .one_to_one(one_to_one || config.one_to_one);
     b.build()
 }
 

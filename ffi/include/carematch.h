@@ -720,6 +720,42 @@ carematch_status carematch_dedupe(const carematch_batch *batch,
                                   carematch_result **out);
 
 /**
+ * `carematch_link` under a config: `(config_json, config_len)` is the JSON text of a
+ * `carematch --config` file: column mapping (`"columns": {"Forename 1": "given_name"}`),
+ * `strict`, `accept_test_nhs_numbers`, the rule ladder, comparisons, blocking and training
+ * rules, `thresholds` (over the model's own), `one_to_one`; `(NULL, 0)` is the default config.
+ *
+ * Errors: as `carematch_link`, and `CAREMATCH_CONFIG_ERROR` for a config that does not parse
+ * (naming the key) or does not fit the batches.
+ *
+ * # Safety
+ *
+ * `left`, `right` live batches; `model` NULL or a live model; `(config_json, config_len)`
+ * valid text; `out` a valid pointer.
+ */
+carematch_status carematch_link_config(const carematch_batch *left,
+                                       const carematch_batch *right,
+                                       const carematch_model *model,
+                                       const char *config_json,
+                                       size_t config_len,
+                                       carematch_result **out);
+
+/**
+ * `carematch_dedupe` under a config (see `carematch_link_config`; `one_to_one` does not
+ * apply to a dedupe).
+ *
+ * # Safety
+ *
+ * `batch` a live batch; `model` NULL or a live model; `(config_json, config_len)` valid
+ * text; `out` a valid pointer.
+ */
+carematch_status carematch_dedupe_config(const carematch_batch *batch,
+                                         const carematch_model *model,
+                                         const char *config_json,
+                                         size_t config_len,
+                                         carematch_result **out);
+
+/**
  * The number of pairs in `result`.
  *
  * # Safety
@@ -933,6 +969,25 @@ void carematch_result_free(carematch_result *result);
 carematch_status carematch_model_train(const carematch_batch *left,
                                        const carematch_batch *right,
                                        carematch_model **out);
+
+/**
+ * `carematch_model_train` under a config: `(config_json, config_len)` is the JSON text of a
+ * `carematch --config` file (column mapping, comparisons, blocking and training rules,
+ * `u_pairs`, `seed`, …); `(NULL, 0)` is the default config.
+ *
+ * Errors: as `carematch_model_train`, and `CAREMATCH_CONFIG_ERROR` for a config that does
+ * not parse (naming the key) or does not fit the batches.
+ *
+ * # Safety
+ *
+ * `left` a live batch; `right` NULL or a live batch; `(config_json, config_len)` valid
+ * text; `out` a valid pointer.
+ */
+carematch_status carematch_model_train_config(const carematch_batch *left,
+                                              const carematch_batch *right,
+                                              const char *config_json,
+                                              size_t config_len,
+                                              carematch_model **out);
 
 /**
  * Reads a model from JSON text (as `carematch train` writes).

@@ -182,14 +182,19 @@ impl carematch_batch {
 
 /// One store holding `batches` as its sources, in order, read as files would be.
 pub(crate) fn records_of(batches: &[&carematch_batch]) -> Result<Records, Failure> {
-    Ok(read_batches(batches)?.0)
+    Ok(read_batches(batches, &carematch::Config::default())?.0)
 }
 
-/// [`records_of`] with the data-quality report (what was missing or invalid, per column).
+/// [`records_of`] under `config` (its column mapping, strictness and test NHS numbers), with
+/// the data-quality report (what was missing or invalid, per column).
 pub(crate) fn read_batches(
     batches: &[&carematch_batch],
+    config: &carematch::Config,
 ) -> Result<(Records, carematch::QualityReport), Failure> {
     let mut b = Records::builder();
+    b.columns(config.columns.clone())
+        .strict(config.strict)
+        .accept_test_nhs_numbers(config.accept_test_nhs_numbers);
     for batch in batches {
         if batch.columns.is_empty() {
             return Err(Failure::new(

@@ -115,18 +115,20 @@ fn run(
     left: &carematch_batch,
     right: Option<&carematch_batch>,
     model: Option<&carematch_model>,
+    config: &Config,
 ) -> Result<carematch_result, Failure> {
     let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
     // One store for training and linking: the batches are read and normalised once.
-    let (records, quality) = read_batches(&batches)?;
-    let model = match model {
-        Some(m) => m.0.clone(),
-        None => train_on(&records)?,
+    let (records, quality) = read_batches(&batches, config)?;
+    let (mut model, label) = match model {
+        Some(m) => (m.0.clone(), "model"),
+        None => (train_on(&records, config)?, "default"),
     };
-    let config = Config::default();
+    config.apply_thresholds(&mut model, None, label)?;
     let linker = Linker::builder()
         .rules(config.rules_for(&records))
         .model(Some(model.clone()))
+        .one_to_one(config.one_to_one && right.is_some())
         .build()?;
     let result = if right.is_some() {
         linker.link(&records, 0, 1)?
@@ -169,7 +171,7 @@ pub unsafe extern "C" fn carematch_link(
         let out = caller.out_param(out)?;
         let (l, r) = (caller.handle(left)?, caller.handle(right)?);
         let m = caller.optional_handle(model);
-        out.write(raw::new_handle(run(l, Some(r), m)?));
+        out.write(raw::new_handle(run(l, Some(r), m, &Config::default())?));
         Ok(())
     })
 }
@@ -190,7 +192,63 @@ pub unsafe extern "C" fn carematch_dedupe(
         let out = caller.out_param(out)?;
         let b = caller.handle(batch)?;
         let m = caller.optional_handle(model);
-        out.write(raw::new_handle(run(b, None, m)?));
+        out.write(raw::new_handle(run(b, None, m, &Config::default())?));
+        Ok(())
+    })
+}
+
+/// `carematch_link` under a config: `(config_json, config_len)` is the JSON text of a
+/// `carematch --config` file: column mapping (`"columns": {"Forename 1": "given_name"}`),
+/// `strict`, `accept_test_nhs_numbers`, the rule ladder, comparisons, blocking and training
+/// rules, `thresholds` (over the model's own), `one_to_one`; `(NULL, 0)` is the default config.
+///
+/// Errors: as `carematch_link`, and `CAREMATCH_CONFIG_ERROR` for a config that does not parse
+/// (naming the key) or does not fit the batches.
+///
+/// # Safety
+///
+/// `left`, `right` live batches; `model` NULL or a live model; `(config_json, config_len)`
+/// valid text; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_link_config(
+    left: *const carematch_batch,
+    right: *const carematch_batch,
+    model: *const carematch_model,
+    config_json: *const c_char,
+    config_len: usize,
+    out: *mut *mut carematch_result,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let (l, r) = (caller.handle(left)?, caller.handle(right)?);
+        let m = caller.optional_handle(model);
+        let config = crate::model::config_of(caller.str(config_json, config_len)?)?;
+        out.write(raw::new_handle(run(l, Some(r), m, &config)?));
+        Ok(())
+    })
+}
+
+/// `carematch_dedupe` under a config (see `carematch_link_config`; `one_to_one` does not
+/// apply to a dedupe).
+///
+/// # Safety
+///
+/// `batch` a live batch; `model` NULL or a live model; `(config_json, config_len)` valid
+/// text; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_dedupe_config(
+    batch: *const carematch_batch,
+    model: *const carematch_model,
+    config_json: *const c_char,
+    config_len: usize,
+    out: *mut *mut carematch_result,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let b = caller.handle(batch)?;
+        let m = caller.optional_handle(model);
+        let config = crate::model::config_of(caller.str(config_json, config_len)?)?;
+        out.write(raw::new_handle(run(b, None, m, &config)?));
         Ok(())
     })
 }

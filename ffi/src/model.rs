@@ -5,7 +5,7 @@ use std::path::Path;
 
 use carematch::{Config, Model};
 
-use crate::batch::{carematch_batch, records_of};
+use crate::batch::{carematch_batch, read_batches, records_of};
 use crate::guard::{Failure, ffi_body};
 use crate::raw;
 use crate::status::carematch_status;
@@ -36,19 +36,58 @@ pub unsafe extern "C" fn carematch_model_train(
         let out = caller.out_param(out)?;
         let left = caller.handle(left)?;
         let right = caller.optional_handle(right);
-        let model = train(left, right)?;
+        let model = train(left, right, &Config::default())?;
         out.write(raw::new_handle(carematch_model(model)));
         Ok(())
     })
 }
 
-/// Trains on one batch (dedupe) or two (link), with the default config.
+/// `carematch_model_train` under a config: `(config_json, config_len)` is the JSON text of a
+/// `carematch --config` file (column mapping, comparisons, blocking and training rules,
+/// `u_pairs`, `seed`, …); `(NULL, 0)` is the default config.
+///
+/// Errors: as `carematch_model_train`, and `CAREMATCH_CONFIG_ERROR` for a config that does
+/// not parse (naming the key) or does not fit the batches.
+///
+/// # Safety
+///
+/// `left` a live batch; `right` NULL or a live batch; `(config_json, config_len)` valid
+/// text; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_model_train_config(
+    left: *const carematch_batch,
+    right: *const carematch_batch,
+    config_json: *const c_char,
+    config_len: usize,
+    out: *mut *mut carematch_model,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let left = caller.handle(left)?;
+        let right = caller.optional_handle(right);
+        let config = config_of(caller.str(config_json, config_len)?)?;
+        let model = train(left, right, &config)?;
+        out.write(raw::new_handle(carematch_model(model)));
+        Ok(())
+    })
+}
+
+/// The config of JSON text; the default for empty text.
+pub(crate) fn config_of(json: &str) -> Result<Config, Failure> {
+    if json.trim().is_empty() {
+        return Ok(Config::default());
+    }
+    Ok(Config::from_json(json)?)
+}
+
+/// Trains on one batch (dedupe) or two (link) under `config`.
 pub(crate) fn train(
     left: &carematch_batch,
     right: Option<&carematch_batch>,
+    config: &Config,
 ) -> Result<Model, Failure> {
     let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
-    train_on(&records_of(&batches)?)
+    train_on(&read_batches(&batches, config)?.0, config)
 }
 
 /// An explanation as the JSON text the C API hands out: [`Explanation`]'s one shape.
@@ -59,8 +98,7 @@ pub(crate) fn explanation_json(e: &carematch::model::Explanation) -> String {
 }
 
 /// Trains on a store of one source (dedupe) or two (link), with the default config.
-pub(crate) fn train_on(records: &carematch::Records) -> Result<Model, Failure> {
-    let config = Config::default();
+pub(crate) fn train_on(records: &carematch::Records, config: &Config) -> Result<Model, Failure> {
     let mode = if records.sources().len() > 1 {
         carematch::block::Mode::link(records, 0, 1)?
     } else {

@@ -414,6 +414,51 @@ static int read_pairs(const char *path, char (*left)[16], char (*right)[16], int
     return n;
 }
 
+/* A config through the C ABI: the column mapping, thresholds and one-to-one of a
+ * `carematch --config` file; a bad key is a config error naming it. */
+static void test_config(carematch_model *m) {
+    carematch_batch *h = hospital_batch();
+    /* The GP file with its given-name column renamed: unmapped, it is not a given name. */
+    const char *text = "rec,Forename 1,surname,dob,nhs_number\n"
+                       "G1,Ann,Smith,1980-02-01,943 476 5919\n"
+                       "G2,Bob,Jones,1970-03-04,\n";
+    const char *hosp = "id,first_name,last_name,dob,nhs_no\n"
+                       "H1,ANN,SMITH,01/02/1980,\n"
+                       "H2,Bob,Jones,04/03/1970,\n";
+    carematch_batch *g = NULL, *hh = NULL;
+    CHECK_STATUS(carematch_batch_from_csv("g", 1, text, strlen(text), &g), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_from_csv("h", 1, hosp, strlen(hosp), &hh), CAREMATCH_OK);
+    const char *map = "{\"columns\": {\"rec\": \"id\", \"Forename 1\": \"given_name\"},"
+                      " \"thresholds\": {\"match_probability\": 0.5}, \"one_to_one\": true}";
+    carematch_result *r = NULL;
+    CHECK_STATUS(carematch_link_config(g, hh, m, map, strlen(map), &r), CAREMATCH_OK);
+    size_t n = 0;
+    CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
+    CHECK(n == 2); /* Ann and Bob, by names and date of birth */
+    carematch_result_free(r);
+    /* Without the mapping the file has no id column: an input error that says to map one. */
+    CHECK_STATUS(carematch_link_config(g, hh, m, NULL, 0, &r), CAREMATCH_INPUT_ERROR);
+    CHECK(strstr(last_error(), "\"id\"") != NULL);
+    const char *bad = "{\"thresholds\": {\"match_probabilty\": 0.5}}";
+    CHECK_STATUS(carematch_link_config(g, hh, m, bad, strlen(bad), &r), CAREMATCH_CONFIG_ERROR);
+    CHECK(strstr(last_error(), "match_probabilty") != NULL);
+    CHECK_STATUS(carematch_dedupe_config(h, m, bad, strlen(bad), &r), CAREMATCH_CONFIG_ERROR);
+    const char *strict = "{\"strict\": false}";
+    CHECK_STATUS(carematch_dedupe_config(h, m, strict, strlen(strict), &r), CAREMATCH_OK);
+    carematch_result_free(r);
+    carematch_model *t = NULL;
+    const char *small = "{\"u_pairs\": 20000, \"seed\": 3, \"columns\": {\"rec\": \"id\"}}";
+    CHECK_STATUS(carematch_model_train_config(g, NULL, small, strlen(small), &t), CAREMATCH_OK);
+    carematch_model_free(t);
+    t = NULL;
+    CHECK_STATUS(carematch_model_train_config(h, NULL, bad, strlen(bad), &t),
+                 CAREMATCH_CONFIG_ERROR);
+    CHECK(t == NULL);
+    carematch_batch_free(g);
+    carematch_batch_free(hh);
+    carematch_batch_free(h);
+}
+
 static void test_link(carematch_model *m) {
     carematch_batch *gp = gp_batch(), *h = hospital_batch();
     carematch_result *r = NULL;
@@ -1072,6 +1117,7 @@ int main(void) {
     carematch_model *m = NULL;
     test_models(&m);
     test_link(m);
+    test_config(m);
     test_pseudonymiser();
     test_index(m);
     test_index_threads(m);

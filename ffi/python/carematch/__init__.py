@@ -538,11 +538,15 @@ class Model(_Handle):
     _free = "carematch_model_free"
 
     @classmethod
-    def train(cls, left, right=None):
-        """Trains on ``left`` and ``right`` (for linking them) or ``left`` alone (dedupe)."""
+    def train(cls, left, right=None, config=None):
+        """Trains on ``left`` and ``right`` (for linking them) or ``left`` alone (dedupe).
+        ``config``: a dict (or JSON text) of the ``carematch --config`` file's keys (column
+        mapping, comparisons, blocking and training rules, ``u_pairs``, ``seed``)."""
         lb = Batch.of(left, "left")
         rb = Batch.of(right, "right") if right is not None else None
-        return _new(cls, lib.carematch_model_train, lb, rb)
+        if config is None:
+            return _new(cls, lib.carematch_model_train, lb, rb)
+        return _new(cls, lib.carematch_model_train_config, lb, rb, *_config_arg(config))
 
     @classmethod
     def from_json(cls, text):
@@ -743,6 +747,18 @@ class DataQualityWarning(UserWarning):
     """Some input values were invalid and were treated as missing (see Result.quality())."""
 
 
+def _config_arg(config):
+    """(pointer, length) of a config given as a dict (the ``carematch --config`` file's keys)
+    or JSON text."""
+    if isinstance(config, (str, bytes)):
+        return _text_arg(config, "config", bytes_ok=True)
+    if not isinstance(config, dict):
+        raise TypeError("config must be a dict of the --config file's keys (\"columns\", "
+                        "\"rules\", \"thresholds\", \"one_to_one\", ...) or JSON text, "
+                        f"not {type(config).__name__}")
+    return _text_arg(json.dumps(config), "config")
+
+
 def _run(fn, *handles):
     result = _new(Result, fn, *handles)
     text, invalid = result.quality()
@@ -752,31 +768,42 @@ def _run(fn, *handles):
     return result
 
 
-def link_result(left, right, model=None):
+def link_result(left, right, model=None, config=None):
     """Links ``left`` with ``right`` and returns the Result handle (see ``link``)."""
     model = _handle_arg(model, Model, "model", optional=True)
     lb, rb = Batch.of(left, "left"), Batch.of(right, "right")
-    return _run(lib.carematch_link, lb, rb, model)
+    if config is None:
+        return _run(lib.carematch_link, lb, rb, model)
+    return _run(lib.carematch_link_config, lb, rb, model, *_config_arg(config))
 
 
-def dedupe_result(data, model=None):
+def dedupe_result(data, model=None, config=None):
     """Deduplicates ``data`` and returns the Result handle (see ``dedupe``)."""
     model = _handle_arg(model, Model, "model", optional=True)
     b = Batch.of(data, "input")
-    return _run(lib.carematch_dedupe, b, model)
+    if config is None:
+        return _run(lib.carematch_dedupe, b, model)
+    return _run(lib.carematch_dedupe_config, b, model, *_config_arg(config))
 
 
-def link(left, right, model=None):
+def link(left, right, model=None, config=None):
     """The pairs linking ``left`` with ``right`` as a DataFrame (left_id, right_id,
     match_weight, match_probability, decision, rule, reason): deterministic rules, then ``model``
-    (trained on the two inputs first when None, as ``carematch link`` does)."""
-    with link_result(left, right, model) as r:
+    (trained on the two inputs first when None, as ``carematch link`` does).
+
+    ``config`` is a dict (or JSON text) with the keys of a ``carematch --config`` file:
+    ``columns`` (``{"Forename 1": "given_name", "Hospital No": "id"}``), ``rules``,
+    ``comparisons``, ``blocking``, ``training_rules``, ``thresholds``
+    (``{"match_probability": 0.995}``, over the model's own), ``one_to_one``, ``strict``,
+    ``accept_test_nhs_numbers``, ``u_pairs``, ``seed``. A misspelt key is a ConfigError."""
+    with link_result(left, right, model, config) as r:
         return r.to_frame()
 
 
-def dedupe(data, model=None):
-    """The pairs of records of ``data`` that are one person, as a DataFrame (see ``link``)."""
-    with dedupe_result(data, model) as r:
+def dedupe(data, model=None, config=None):
+    """The pairs of records of ``data`` that are one person, as a DataFrame (see ``link``,
+    also for ``config``)."""
+    with dedupe_result(data, model, config) as r:
         return r.to_frame()
 
 

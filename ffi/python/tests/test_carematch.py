@@ -185,6 +185,33 @@ def test_results_come_out_as_arrow_and_agree_with_the_pairs_file(gp, hospital, m
     assert (abs(from_file.match_probability - frame.match_probability) <= 5e-9).all()
 
 
+def test_config_from_python_maps_columns_sets_thresholds_and_one_to_one(gp, hospital, model):
+    """Issue 13: everything a --config file says, Python can say, as a dict."""
+    renamed = gp.head(3000).rename(columns={"rec_id": "Patient Ref", "given_name": "Forename 1"})
+    small_h = hospital.head(2000)
+    with pytest.raises(carematch.InputError, match="id"):
+        carematch.link(renamed, small_h, model)
+    mapping = {"columns": {"Patient Ref": "id", "Forename 1": "given_name"}}
+    mapped = carematch.link(renamed, small_h, model, config=mapping)
+    pd.testing.assert_frame_equal(mapped, carematch.link(gp.head(3000), small_h, model))
+    strict = carematch.link(gp.head(3000), small_h, model,
+                            config={"thresholds": {"match_probability": 0.999999}})
+    assert (strict.decision == "match").sum() < (mapped.decision == "match").sum()
+    one = carematch.link(gp.head(3000), small_h, model, config=json.dumps({"one_to_one": True}))
+    matched = one[one.decision == "match"]
+    assert matched.left_id.is_unique and matched.right_id.is_unique
+    with pytest.raises(carematch.ConfigError, match="match_probabilty"):
+        carematch.link(gp.head(10), small_h.head(10), model,
+                       config={"thresholds": {"match_probabilty": 0.9}})
+    with pytest.raises(TypeError, match="config must be a dict"):
+        carematch.link(gp.head(10), small_h.head(10), model, config=["columns"])
+    d = carematch.dedupe(renamed.head(500), model, config=mapping)
+    assert list(d.columns)[:2] == ["left_id", "right_id"]
+    trained = carematch.Model.train(renamed.head(2000), small_h,
+                                    config=dict(mapping, u_pairs=50000, seed=2))
+    assert json.loads(trained.to_json())["comparisons"]
+
+
 def test_typed_arrow_columns_read_as_a_file_would_hold_them(model):
     """Floats with gaps (an NHS number), NaN, timestamps (a date of birth) and integers."""
     import datetime as dt
