@@ -524,6 +524,28 @@ carematch_status carematch_index_query(const carematch_index *index,
                                        carematch_answer **out);
 
 /**
+ * `carematch_index_query` with options: `explain` non-zero adds each candidate's explanation
+ * (prior, and level, weight and term-frequency adjustment per comparison, as in
+ * `carematch index query --explain`) to the answer's JSON; `min_probability` drops
+ * candidates below it (NaN: the model's review threshold, as `carematch_index_query` does).
+ *
+ * Errors: as `carematch_index_query`, and `CAREMATCH_INVALID_ARGUMENT` for a
+ * `min_probability` outside [0, 1] or an `explain` other than 0 or 1.
+ *
+ * # Safety
+ *
+ * As `carematch_index_query`.
+ */
+carematch_status carematch_index_query_options(const carematch_index *index,
+                                               const carematch_str *names,
+                                               const carematch_str *values,
+                                               size_t n,
+                                               size_t limit,
+                                               double min_probability,
+                                               uint32_t explain,
+                                               carematch_answer **out);
+
+/**
  * Adds one record (fields as in `carematch_index_query`); with person ids it is linked to
  * the people it matches.
  *

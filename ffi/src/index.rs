@@ -199,6 +199,57 @@ pub unsafe extern "C" fn carematch_index_query(
     })
 }
 
+/// `carematch_index_query` with options: `explain` non-zero adds each candidate's explanation
+/// (prior, and level, weight and term-frequency adjustment per comparison, as in
+/// `carematch index query --explain`) to the answer's JSON; `min_probability` drops
+/// candidates below it (NaN: the model's review threshold, as `carematch_index_query` does).
+///
+/// Errors: as `carematch_index_query`, and `CAREMATCH_INVALID_ARGUMENT` for a
+/// `min_probability` outside [0, 1] or an `explain` other than 0 or 1.
+///
+/// # Safety
+///
+/// As `carematch_index_query`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_index_query_options(
+    index: *const carematch_index,
+    names: *const carematch_str,
+    values: *const carematch_str,
+    n: usize,
+    limit: usize,
+    min_probability: f64,
+    explain: u32,
+    out: *mut *mut carematch_answer,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let out = caller.out_param(out)?;
+        let index = caller.handle(index)?;
+        let explain = raw::flag(explain, "explain")?;
+        let min_probability = if min_probability.is_nan() {
+            None
+        } else if (0.0..=1.0).contains(&min_probability) {
+            Some(min_probability)
+        } else {
+            return Err(Failure::new(
+                CAREMATCH_INVALID_ARGUMENT,
+                "min_probability must be NaN (the default) or from 0 to 1",
+            ));
+        };
+        let rec = entry(caller, index, names, values, n)?;
+        let opts = QueryOptions {
+            limit,
+            min_probability,
+            explain,
+        };
+        let result = index.0.query(&rec, &opts)?;
+        out.write(raw::new_handle(carematch_answer {
+            id: rec.id().to_string(),
+            result,
+        }));
+        Ok(())
+    })
+}
+
 /// Adds one record (fields as in `carematch_index_query`); with person ids it is linked to
 /// the people it matches.
 ///

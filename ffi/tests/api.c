@@ -864,6 +864,25 @@ static void test_index(carematch_model *m) {
     carematch_answer_free(a);
     carematch_answer_free(NULL);
 
+    /* With options: explanations in the JSON; a floor of 0 keeps at least as many. */
+    a = NULL;
+    CHECK_STATUS(carematch_index_query_options(ix, names, values, 6, 5, NAN, 1, &a), CAREMATCH_OK);
+    CHECK_STATUS(carematch_answer_json(a, buf, sizeof buf, &written), CAREMATCH_OK);
+    CHECK(strstr(buf, "\"explanation\"") != NULL && strstr(buf, "\"prior\"") != NULL);
+    size_t explained = 0, all = 0;
+    CHECK_STATUS(carematch_answer_len(a, &explained), CAREMATCH_OK);
+    carematch_answer_free(a);
+    CHECK_STATUS(carematch_index_query_options(ix, names, values, 6, 5, 0.0, 0, &a), CAREMATCH_OK);
+    CHECK_STATUS(carematch_answer_len(a, &all), CAREMATCH_OK);
+    CHECK(all >= explained);
+    CHECK_STATUS(carematch_answer_json(a, buf, sizeof buf, &written), CAREMATCH_OK);
+    CHECK(strstr(buf, "\"explanation\"") == NULL);
+    carematch_answer_free(a);
+    CHECK_STATUS(carematch_index_query_options(ix, names, values, 6, 5, 1.5, 0, &a),
+                 CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_index_query_options(ix, names, values, 6, 5, NAN, 2, &a),
+                 CAREMATCH_INVALID_ARGUMENT);
+
     /* Wrong input: no id; a name that is not UTF-8; NULL arrays. */
     CHECK_STATUS(carematch_index_query(ix, names + 1, values + 1, 5, 5, &a),
                  CAREMATCH_INVALID_ARGUMENT);

@@ -887,9 +887,10 @@ class Index(_Handle):
     def _fields(record):
         """The (names, values, n, buffers) of one record: every value converted by ``_value``
         (a missing value is passed empty, as an empty field of a file)."""
-        if not hasattr(record, "items"):
+        if isinstance(record, pd.DataFrame) or not hasattr(record, "items"):
             raise TypeError("a record is a dict of column name -> value, "
-                            f"not {type(record).__name__}")
+                            f"not {type(record).__name__} (for a frame of records, use "
+                            "Index.query_many)")
         names, values = [], []
         for k, v in record.items():
             if not isinstance(k, str):
@@ -900,21 +901,66 @@ class Index(_Handle):
         value_arr, keep_v = _ffi.strs(values)
         return name_arr, value_arr, len(names), (keep_n, keep_v)
 
-    def answer(self, record, limit=10):
+    def answer(self, record, limit=10, explain=False, min_probability=None):
         """The Answer handle for one record (see ``query``)."""
         limit = _int_arg(limit, "limit", "size_t", low=1)
+        explain = _flag_arg(explain, "explain")
+        if min_probability is None:
+            floor = math.nan
+        elif isinstance(min_probability, numbers.Real) and 0 <= min_probability <= 1:
+            floor = float(min_probability)
+        else:
+            raise ValueError("min_probability must be None or a number from 0 to 1")
         names, values, n, keep = self._fields(record)
-        a = _new(Answer, lib.carematch_index_query, self, names, values, n, limit)
+        if not explain and min_probability is None:
+            a = _new(Answer, lib.carematch_index_query, self, names, values, n, limit)
+        else:
+            a = _new(Answer, lib.carematch_index_query_options, self, names, values, n, limit,
+                     floor, explain)
         del keep
         return a
 
-    def query(self, record, limit=10):
+    def query(self, record, limit=10, explain=False, min_probability=None):
         """Candidates for one record (a dict of column name -> raw value, id included; None,
         NaN, pd.NA and NaT are missing, a record without an id is a ValueError):
         ``{"id", "decision", "candidates": [{"id", "match_weight", "match_probability",
-        "decision", "rule", "by_rule", ...}]}``, best first, at most ``limit`` (>= 1)."""
-        with self.answer(record, limit) as a:
+        "decision", "rule", "by_rule", ...}]}``, best first, at most ``limit`` (>= 1).
+        ``explain=True`` adds each candidate's ``explanation`` (prior, and level, weight and
+        term-frequency adjustment per comparison, adding up to its match weight);
+        ``min_probability`` drops candidates below it (default: the review threshold)."""
+        with self.answer(record, limit, explain, min_probability) as a:
             return a.to_dict()
+
+    def query_many(self, records, limit=1, min_probability=None):
+        """Answers for a frame of records (a pandas DataFrame, anything exporting an Arrow
+        stream, or a list of dicts): a DataFrame with one row per candidate, best first per
+        record (a record with none has one row with no candidate): ``query_id``,
+        ``decision`` (the record's), ``candidate_id``, ``match_weight``,
+        ``match_probability``, ``candidate_decision``, ``rule``."""
+        if isinstance(records, list):
+            rows = records
+        else:
+            if not isinstance(records, pd.DataFrame):
+                if not hasattr(records, "__arrow_c_stream__"):
+                    raise TypeError("records must be a pandas DataFrame, an object with "
+                                    "__arrow_c_stream__ or a list of dicts, not "
+                                    f"{type(records).__name__}")
+                records = pa.table(records).to_pandas()
+            rows = records.to_dict("records")
+        out = []
+        for rec in rows:
+            a = self.query(rec, limit, min_probability=min_probability)
+            base = {"query_id": a["id"], "decision": a["decision"]}
+            if not a["candidates"]:
+                out.append(dict(base, candidate_id=None, match_weight=math.nan,
+                                match_probability=math.nan, candidate_decision=None, rule=None))
+            for c in a["candidates"]:
+                out.append(dict(base, candidate_id=c["id"], match_weight=c["match_weight"],
+                                match_probability=c["match_probability"],
+                                candidate_decision=c.get("decision"), rule=c.get("rule")))
+        columns = ["query_id", "decision", "candidate_id", "match_weight", "match_probability",
+                   "candidate_decision", "rule"]
+        return pd.DataFrame(out, columns=columns)
 
     def insert(self, record):
         """Adds one record (a dict, as ``query``)."""

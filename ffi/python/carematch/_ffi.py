@@ -124,6 +124,8 @@ _SIGNATURES = {
     "carematch_index_save": ([H, *TEXT], c_uint32),
     "carematch_index_len": ([H, OUT_SIZE], c_uint32),
     "carematch_index_query": ([H, POINTER(Str), POINTER(Str), SIZE, SIZE, OUT_H], c_uint32),
+    "carematch_index_query_options": ([H, POINTER(Str), POINTER(Str), SIZE, SIZE, c_double,
+                                       c_uint32, OUT_H], c_uint32),
     "carematch_index_insert": ([H, POINTER(Str), POINTER(Str), SIZE], c_uint32),
     "carematch_index_update": ([H, POINTER(Str), POINTER(Str), SIZE], c_uint32),
     "carematch_index_remove": ([H, *TEXT], c_uint32),

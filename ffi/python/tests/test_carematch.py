@@ -212,6 +212,37 @@ def test_config_from_python_maps_columns_sets_thresholds_and_one_to_one(gp, hosp
     assert json.loads(trained.to_json())["comparisons"]
 
 
+def test_index_query_explains_and_answers_a_frame(gp, hospital, model):
+    """Issue 13: Index.query(explain=True) gives the link's own numbers; query_many answers a
+    frame; a frame passed to query is a TypeError saying what to use."""
+    with carematch.Index.build(gp, model) as ix:
+        q = {"id": "H00000002", "first_name": "Nathan", "last_name": "Ellis",
+             "dob": "13/01/1982", "gender": "Male", "postcode": "RM3 1AZ"}
+        a = ix.query(q, limit=2, explain=True)
+        best = a["candidates"][0]
+        e = best["explanation"]
+        total = e["prior"] + sum(c["weight"] + c["tf"] for c in e["comparisons"])
+        assert abs(total - best["match_weight"]) < 1e-3  # the answer rounds to 3 decimals
+        assert abs(e["match_weight"] - total) < 1e-9
+        assert "explanation" not in ix.query(q, limit=2)["candidates"][0]
+        everyone = ix.query(q, limit=5, min_probability=0.0)
+        assert len(everyone["candidates"]) >= len(ix.query(q, limit=5)["candidates"])
+        with pytest.raises(ValueError, match="min_probability"):
+            ix.query(q, min_probability=2)
+        frame = hospital.head(40)
+        answers = ix.query_many(frame)
+        assert list(answers.query_id.unique()) == list(frame.iloc[:, 0])
+        one = ix.query(frame.iloc[7].to_dict(), limit=1)
+        row = answers[answers.query_id == one["id"]].iloc[0]
+        assert row.decision == one["decision"]
+        if one["candidates"]:
+            assert row.candidate_id == one["candidates"][0]["id"]
+        from_arrow = ix.query_many(pa.Table.from_pandas(frame, preserve_index=False))
+        pd.testing.assert_frame_equal(from_arrow, answers)
+        with pytest.raises(TypeError, match="query_many"):
+            ix.query(frame)
+
+
 def test_typed_arrow_columns_read_as_a_file_would_hold_them(model):
     """Floats with gaps (an NHS number), NaN, timestamps (a date of birth) and integers."""
     import datetime as dt
