@@ -107,6 +107,12 @@ struct Cli {
     /// semicolon or pipe).
     #[arg(long, global = true, value_parser = delimiter)]
     delimiter: Option<u8>,
+    /// Print progress lines on stderr even when it is not a terminal (a log file, a pipeline).
+    #[arg(long, global = true, conflicts_with = "quiet")]
+    progress: bool,
+    /// No progress lines, even on a terminal.
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -147,6 +153,10 @@ fn long_help() -> String {
     );
     s
 }
+
+/// Progress lines: `Some(true)` with --progress, `Some(false)` with --quiet, `None` when
+/// stderr is a terminal decides.
+static PROGRESS: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
 
 /// The input delimiter from the command line (`None`: found per file).
 static DELIMITER: std::sync::OnceLock<Option<u8>> = std::sync::OnceLock::new();
@@ -376,6 +386,11 @@ pub(crate) fn probability(s: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = DELIMITER.set(cli.delimiter);
+    let _ = PROGRESS.set(match (cli.progress, cli.quiet) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    });
     let result = match cli.command {
         Command::Link(a) => link(&a),
         Command::Dedupe(a) => dedupe(&a),
@@ -394,7 +409,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Phase messages on stderr, only when it is a terminal.
+/// Phase messages on stderr: when it is a terminal, unless --quiet; always with --progress.
 struct Progress {
     on: bool,
     start: Instant,
@@ -403,7 +418,11 @@ struct Progress {
 impl Progress {
     fn new() -> Progress {
         Progress {
-            on: std::io::stderr().is_terminal(),
+            on: PROGRESS
+                .get()
+                .copied()
+                .flatten()
+                .unwrap_or_else(|| std::io::stderr().is_terminal()),
             start: Instant::now(),
         }
     }

@@ -1446,3 +1446,46 @@ fn help_lists_recognised_columns_and_defaults() {
     }
     assert!(help.contains("--delimiter"));
 }
+
+/// Issue 13: --progress prints phase lines on stderr though it is not a terminal; without
+/// it (and with --quiet) a piped stderr gets none; the two flags conflict.
+#[test]
+fn progress_lines_follow_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pairs.csv");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let hosp = data.join("hospital.csv");
+    let run = |flag: Option<&str>| {
+        let mut args = vec![
+            "dedupe",
+            "--input",
+            hosp.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(flag);
+        carematch(&args)
+    };
+    let o = run(Some("--progress"));
+    assert!(o.status.success());
+    assert!(
+        text(&o.stderr).contains("] reading "),
+        "{}",
+        text(&o.stderr)
+    );
+    for flag in [None, Some("--quiet")] {
+        let o = run(flag);
+        assert!(o.status.success());
+        assert!(!text(&o.stderr).contains("] reading "), "{flag:?}");
+    }
+    let o = carematch(&[
+        "--progress",
+        "--quiet",
+        "dedupe",
+        "--input",
+        "x",
+        "--out",
+        "y",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
