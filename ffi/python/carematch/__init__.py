@@ -20,6 +20,7 @@ import operator
 import os
 import threading
 import warnings
+from typing import Any, Mapping, Union
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,13 @@ __all__ = [
     "ConfigError", "ClosedError", "Batch", "Model", "Result", "Pseudonymiser", "Index",
     "Answer", "link", "dedupe", "normalise", "DataQualityWarning", "link_result", "dedupe_result",
 ]
+
+#: What the functions read data from: an object exporting an Arrow stream
+#: (``__arrow_c_stream__``: pyarrow Table or RecordBatchReader, polars, DuckDB), a pandas
+#: DataFrame, a dict of lists or a Batch.
+Data = Any
+#: A config: a dict of the ``carematch --config`` file's keys, or its JSON text.
+Config = Union[Mapping[str, Any], str, bytes]
 
 #: The version of the linked C library.
 __version__ = lib.carematch_version().decode()
@@ -458,7 +466,7 @@ class Batch(_Handle):
     _instead = "build another from the same data (Batch.of, Batch.read_csv)"
 
     @classmethod
-    def of(cls, data, name="batch"):
+    def of(cls, data: "Data", name: str = "batch") -> "Batch":
         """A batch from any object that exports an Arrow stream (``__arrow_c_stream__``: a
         pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation, ...), a
         pandas DataFrame, a dict of lists (column name -> values) or a Batch (returned as it
@@ -538,7 +546,8 @@ class Model(_Handle):
     _free = "carematch_model_free"
 
     @classmethod
-    def train(cls, left, right=None, config=None):
+    def train(cls, left: "Data", right: "Data | None" = None,
+              config: "Config | None" = None) -> "Model":
         """Trains on ``left`` and ``right`` (for linking them) or ``left`` alone (dedupe).
         ``config``: a dict (or JSON text) of the ``carematch --config`` file's keys (column
         mapping, comparisons, blocking and training rules, ``u_pairs``, ``seed``)."""
@@ -668,12 +677,12 @@ class Result(_Handle):
         text = _text(lib.carematch_result_quality, self, ctypes.byref(n))
         return text, n.value
 
-    def csv(self):
+    def csv(self) -> str:
         """The pairs file of ``carematch link`` as text (weights to 4 decimals, probabilities
         to 8)."""
         return _text(lib.carematch_result_csv, self)
 
-    def to_arrow(self):
+    def to_arrow(self) -> pa.Table:
         """The pairs as a pyarrow Table, straight from the library's Arrow stream: left_id,
         right_id, match_weight, match_probability (full precision; null without a model),
         decision, rule, reason."""
@@ -681,7 +690,7 @@ class Result(_Handle):
         _call(lib.carematch_result_arrow_stream, self, ctypes.byref(stream))
         return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream)).read_all()
 
-    def clusters(self):
+    def clusters(self) -> pd.DataFrame:
         """Every record's person id, in bulk: a DataFrame of person_id, source (the batch's
         name) and record_id, one row per record of both inputs, ordered by person id (as
         ``carematch link --clusters`` writes them)."""
@@ -693,7 +702,7 @@ class Result(_Handle):
             frame[c] = frame[c].astype(object)
         return frame
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The pairs as a DataFrame: left_id, right_id, match_weight, match_probability,
         decision, rule, reason (the pairs file's columns; numbers at full precision)."""
         frame = self.to_arrow().to_pandas()
@@ -768,7 +777,8 @@ def _run(fn, *handles):
     return result
 
 
-def link_result(left, right, model=None, config=None):
+def link_result(left: "Data", right: "Data", model: "Model | None" = None,
+                config: "Config | None" = None) -> "Result":
     """Links ``left`` with ``right`` and returns the Result handle (see ``link``)."""
     model = _handle_arg(model, Model, "model", optional=True)
     lb, rb = Batch.of(left, "left"), Batch.of(right, "right")
@@ -777,7 +787,8 @@ def link_result(left, right, model=None, config=None):
     return _run(lib.carematch_link_config, lb, rb, model, *_config_arg(config))
 
 
-def dedupe_result(data, model=None, config=None):
+def dedupe_result(data: "Data", model: "Model | None" = None,
+                  config: "Config | None" = None) -> "Result":
     """Deduplicates ``data`` and returns the Result handle (see ``dedupe``)."""
     model = _handle_arg(model, Model, "model", optional=True)
     b = Batch.of(data, "input")
@@ -786,7 +797,8 @@ def dedupe_result(data, model=None, config=None):
     return _run(lib.carematch_dedupe_config, b, model, *_config_arg(config))
 
 
-def link(left, right, model=None, config=None):
+def link(left: "Data", right: "Data", model: "Model | None" = None,
+         config: "Config | None" = None) -> pd.DataFrame:
     """The pairs linking ``left`` with ``right`` as a DataFrame (left_id, right_id,
     match_weight, match_probability, decision, rule, reason): deterministic rules, then ``model``
     (trained on the two inputs first when None, as ``carematch link`` does).
@@ -800,7 +812,8 @@ def link(left, right, model=None, config=None):
         return r.to_frame()
 
 
-def dedupe(data, model=None, config=None):
+def dedupe(data: "Data", model: "Model | None" = None,
+           config: "Config | None" = None) -> pd.DataFrame:
     """The pairs of records of ``data`` that are one person, as a DataFrame (see ``link``,
     also for ``config``)."""
     with dedupe_result(data, model, config) as r:
@@ -920,7 +933,8 @@ class Index(_Handle):
         del keep
         return a
 
-    def query(self, record, limit=10, explain=False, min_probability=None):
+    def query(self, record: "dict[str, Any]", limit: int = 10, explain: bool = False,
+              min_probability: "float | None" = None) -> "dict[str, Any]":
         """Candidates for one record (a dict of column name -> raw value, id included; None,
         NaN, pd.NA and NaT are missing, a record without an id is a ValueError):
         ``{"id", "decision", "candidates": [{"id", "match_weight", "match_probability",
@@ -931,7 +945,8 @@ class Index(_Handle):
         with self.answer(record, limit, explain, min_probability) as a:
             return a.to_dict()
 
-    def query_many(self, records, limit=1, min_probability=None):
+    def query_many(self, records: "Data | list[dict[str, Any]]", limit: int = 1,
+                   min_probability: "float | None" = None) -> pd.DataFrame:
         """Answers for a frame of records (a pandas DataFrame, anything exporting an Arrow
         stream, or a list of dicts): a DataFrame with one row per candidate, best first per
         record (a record with none has one row with no candidate): ``query_id``,

@@ -537,3 +537,14 @@ def test_core_checks_reach_python_duplicate_fields_file_mode_and_lock(gp, model,
             holder.kill()
             holder.wait()
         ix.save(str(path))
+
+
+def test_type_hints_are_shipped():
+    """PEP 561: py.typed is installed with the package, and the main functions are annotated."""
+    import importlib.resources
+    import inspect
+    assert importlib.resources.files("carematch").joinpath("py.typed").is_file()
+    for f in (carematch.link, carematch.dedupe, carematch.Model.train, carematch.Batch.of,
+              carematch.Index.query, carematch.Index.query_many, carematch.Result.to_arrow):
+        sig = inspect.signature(f)
+        assert sig.return_annotation is not inspect.Signature.empty, f.__name__
