@@ -249,14 +249,24 @@ pub(crate) fn pairs_stream(
         Arc::new(rule.finish()),
         Arc::new(reason.finish()),
     ];
-    let schema = Arc::new(arrow_schema::Schema::new(
-        PAIR_FIELDS
+    one_batch_stream("pairs", &PAIR_FIELDS, columns)
+}
+
+/// A stream of one record batch of `columns`, named and typed by `fields` (name, type,
+/// nullable); `what` names it in the error.
+fn one_batch_stream(
+    what: &str,
+    fields: &[(&str, DataType, bool)],
+    columns: Vec<ArrayRef>,
+) -> Result<FFI_ArrowArrayStream, Failure> {
+    let schema = std::sync::Arc::new(arrow_schema::Schema::new(
+        fields
             .iter()
             .map(|(name, t, nullable)| arrow_schema::Field::new(*name, t.clone(), *nullable))
             .collect::<Vec<_>>(),
     ));
     let batch = arrow_array::RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|_| failed("pairs", "cannot be made into an Arrow record batch"))?;
+        .map_err(|_| failed(what, "cannot be made into an Arrow record batch"))?;
     let reader = arrow_array::RecordBatchIterator::new([Ok(batch)], schema);
     Ok(FFI_ArrowArrayStream::new(Box::new(reader)))
 }
@@ -291,21 +301,12 @@ pub(crate) fn clusters_stream(
             col.append_value(v);
         }
     }
-    let names = ["person_id", "source", "record_id"];
-    let schema = Arc::new(arrow_schema::Schema::new(
-        names
-            .iter()
-            .map(|n| arrow_schema::Field::new(*n, DataType::Utf8, false))
-            .collect::<Vec<_>>(),
-    ));
+    let fields = ["person_id", "source", "record_id"].map(|n| (n, DataType::Utf8, false));
     let columns: Vec<ArrayRef> = cols
         .iter_mut()
         .map(|c| Arc::new(c.finish()) as ArrayRef)
         .collect();
-    let batch = arrow_array::RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|_| failed("clusters", "cannot be made into an Arrow record batch"))?;
-    let reader = arrow_array::RecordBatchIterator::new([Ok(batch)], schema);
-    Ok(FFI_ArrowArrayStream::new(Box::new(reader)))
+    one_batch_stream("clusters", &fields, columns)
 }
 
 #[cfg(test)]

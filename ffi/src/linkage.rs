@@ -370,8 +370,7 @@ pub unsafe extern "C" fn carematch_result_arrow_stream(
 ) -> carematch_status {
     ffi_body!(|caller| {
         let r = caller.handle(result)?;
-        let out =
-            caller.out_param(out_stream.cast::<arrow_array::ffi_stream::FFI_ArrowArrayStream>())?;
+        let out = caller.arrow_stream_out(out_stream)?;
         out.write(crate::arrow::pairs_stream(&r.records, &r.result)?);
         Ok(())
     })
@@ -500,8 +499,7 @@ pub unsafe extern "C" fn carematch_result_clusters_arrow_stream(
 ) -> carematch_status {
     ffi_body!(|caller| {
         let r = caller.handle(result)?;
-        let out =
-            caller.out_param(out_stream.cast::<arrow_array::ffi_stream::FFI_ArrowArrayStream>())?;
+        let out = caller.arrow_stream_out(out_stream)?;
         let clusters = r.clusters.get_or_init(|| r.result.clusters(&r.records));
         out.write(crate::arrow::clusters_stream(&r.records, clusters)?);
         Ok(())

@@ -108,6 +108,20 @@ impl<'c> Caller<'c> {
         Ok(unsafe { FFI_ArrowArrayStream::from_raw(ptr.cast()) })
     }
 
+    /// Borrows an out-parameter for an Arrow C stream (`struct ArrowArrayStream`, passed as
+    /// `void *`), as [`out_param`](Caller::out_param) does for a typed one.
+    ///
+    /// # Errors
+    ///
+    /// As [`out_param`](Caller::out_param).
+    pub(crate) fn arrow_stream_out(
+        self,
+        ptr: *mut std::ffi::c_void,
+    ) -> Result<&'c mut MaybeUninit<arrow_array::ffi_stream::FFI_ArrowArrayStream>, carematch_status>
+    {
+        self.out_param(ptr.cast())
+    }
+
     /// Borrows `len` bytes from C.
     ///
     /// Promised: if `ptr` is not NULL and `len > 0`, it points to `len` initialised bytes valid
