@@ -589,10 +589,20 @@ class Model(_Handle):
     def explain_pair(self, left, right, left_row=0, right_row=0):
         """Why row ``left_row`` of ``left`` and row ``right_row`` of ``right`` score what they
         score under this model: ``{"prior", "comparisons": [{"field", "level", "weight",
-        "tf"}], "match_weight"}`` (inputs as for ``link``)."""
+        "tf"}], "match_weight"}`` (inputs as for ``link``).
+
+        Term frequencies come from ``left`` and ``right``: pass the whole inputs the link was
+        run on, with the rows, and the numbers are the link's (``Result.explain(i)`` gives
+        them for a pair of a result). Given one-row inputs, every value is rare and the
+        weights differ from the link's: a UserWarning says so."""
         left_row = _int_arg(left_row, "left_row", "uint32_t")
         right_row = _int_arg(right_row, "right_row", "uint32_t")
         lb, rb = Batch.of(left, "left"), Batch.of(right, "right")
+        if len(lb) == 1 or len(rb) == 1:
+            warnings.warn("explain_pair: term frequencies come from the inputs given, and a "
+                          "one-row input makes every value rare, so the weights are not the "
+                          "link's; pass the whole inputs with left_row/right_row, or use "
+                          "Result.explain(i)", UserWarning, stacklevel=2)
         return json.loads(_text(lib.carematch_model_explain_pair, self, lb, left_row, rb,
                                 right_row))
 

@@ -243,6 +243,21 @@ def test_index_query_explains_and_answers_a_frame(gp, hospital, model):
             ix.query(frame)
 
 
+def test_explain_pair_gives_the_links_numbers_from_the_whole_inputs(gp, hospital, model):
+    """Issue 13: explain_pair on the inputs the link ran on gives the link's own weight; on
+    one-row frames (whose term frequencies are not the population's) it warns."""
+    small_gp, small_h = gp.head(3000), hospital.head(2000)
+    with carematch.link_result(small_gp, small_h, model) as r:
+        pairs = r.to_frame()
+        for i in (0, 10, 100):
+            li = list(small_gp.iloc[:, 0]).index(pairs.left_id[i])
+            ri = list(small_h.iloc[:, 0]).index(pairs.right_id[i])
+            e = model.explain_pair(small_gp, small_h, li, ri)
+            assert e["match_weight"] == pairs.match_weight[i] == r.explain(i)["match_weight"]
+    with pytest.warns(UserWarning, match="Result.explain"):
+        model.explain_pair(small_gp.iloc[[li]], small_h.iloc[[ri]])
+
+
 def test_typed_arrow_columns_read_as_a_file_would_hold_them(model):
     """Floats with gaps (an NHS number), NaN, timestamps (a date of birth) and integers."""
     import datetime as dt
@@ -498,12 +513,15 @@ def test_normalised_values_and_comparison_vectors_match_the_shared_file():
         for p in c["pairs"]:
             left = carematch.Batch.from_csv_text(p["header"] + "\n" + p["left"] + "\n")
             right = carematch.Batch.from_csv_text(p["header"] + "\n" + p["right"] + "\n")
-            e = fixed.explain_pair(left, right)
+            # The shared vectors are defined on the two rows alone (one-row inputs, warned).
+            with pytest.warns(UserWarning, match="one-row input"):
+                e = fixed.explain_pair(left, right)
             assert [x["level"] for x in e["comparisons"]] == p["levels"]
             assert [x["weight"] for x in e["comparisons"]] == pytest.approx(p["weights"], abs=1e-12)
             assert [x["tf"] for x in e["comparisons"]] == pytest.approx(p["tf"], abs=1e-12)
             assert e["match_weight"] == pytest.approx(p["match_weight"], abs=1e-12)
-            with pytest.raises(carematch.InvalidArgumentError, match="past the end"):
+            with pytest.raises(carematch.InvalidArgumentError, match="past the end"), \
+                    pytest.warns(UserWarning):
                 fixed.explain_pair(left, right, left_row=1)
 
 
