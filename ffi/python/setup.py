@@ -62,8 +62,17 @@ class BinaryDistribution(Distribution):
         return True
 
 
+# Build files go under the workspace's target/ (ignored), not into the source tree: a pip
+# install or `pip wheel ./ffi/python` leaves ffi/python as it was.
+BUILD = ROOT / "target" / "python-build"
+BUILD.mkdir(parents=True, exist_ok=True)
+
 setup(
     version=version(),
     cmdclass={"build_py": BuildWithRust},
     distclass=BinaryDistribution,
+    options={
+        "build": {"build_base": str(BUILD)},
+        "egg_info": {"egg_base": str(BUILD)},
+    },
 )
