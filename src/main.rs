@@ -41,11 +41,15 @@ static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 pub(crate) fn stdout_write(args: std::fmt::Arguments<'_>, newline: bool) {
     use std::sync::atomic::Ordering;
     if SUMMARY_TO_STDERR.load(Ordering::Relaxed) {
-        if newline {
-            eprintln!("{args}");
-        } else {
-            eprint!("{args}");
-        }
+        // Not eprintln!, which panics when stderr is closed: the summary is best effort.
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_fmt(args).and_then(|()| {
+            if newline {
+                err.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        });
         return;
     }
     if STDOUT_GONE.load(Ordering::Relaxed) {
