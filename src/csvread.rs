@@ -87,11 +87,16 @@ pub(crate) fn open(path: &Path) -> Result<(String, Box<dyn Read>), Error> {
         (path.display().to_string(), Box::new(f))
     };
     let mut r = std::io::BufReader::with_capacity(1 << 20, inner);
-    let gzip = r
-        .fill_buf()
-        .map_err(|e| Error::io(path, "read", &e))?
-        .starts_with(&[0x1f, 0x8b]);
-    if gzip {
+    let start = r.fill_buf().map_err(|e| Error::io(path, "read", &e))?;
+    if start.starts_with(b"PAR1") {
+        // Only standard input gets here: a Parquet file is read from its end, so not from
+        // a pipe (`RecordsBuilder::add_file` reads one given by its path).
+        return Err(Error::new(
+            crate::error::ErrorKind::Usage,
+            format!("{name}: is Parquet, which cannot be read from a pipe; give its path"),
+        ));
+    }
+    if start.starts_with(&[0x1f, 0x8b]) {
         let d = flate2::bufread::MultiGzDecoder::new(r);
         Ok((
             name,

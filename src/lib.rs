@@ -83,6 +83,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod arrow;
 pub mod block;
 pub mod choice;
 pub mod cluster;

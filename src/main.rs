@@ -90,7 +90,7 @@ impl Outputs {
 
 use carematch::block::Mode;
 use carematch::evaluate::evaluate_files;
-use carematch::output::{stage_clusters_csv, stage_pairs_csv};
+use carematch::output::{stage_clusters, stage_pairs};
 use carematch::pseudonym::{Key, Pseudonymiser};
 use carematch::synth::{GenerateOptions, generate};
 use carematch::{Config, Error, Evaluation, LinkResult, Linker, Model, Records};
@@ -122,8 +122,10 @@ struct Cli {
 }
 
 const STREAMS_HELP: &str = "Input files are CSV, TSV or other delimited text, gzipped or not \
-    (found by content); `-` reads standard input. An output path `-` writes standard output, \
-    and the summary then goes to standard error. `--help` lists the recognised column names \
+    (found by content), or Parquet (a .parquet or .pq name, or Parquet's magic bytes); `-` \
+    reads standard input (text only). An output path ending .parquet or .pq (pairs, clusters, \
+    encoded records) is written as Parquet with the CSV file's columns. An output path `-` \
+    writes standard output, and the summary then goes to standard error. `--help` lists the recognised column names \
     and the defaults.";
 
 /// `--help`'s closing text: the streams, the recognised column names and the defaults.
@@ -452,7 +454,7 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
         .accept_test_nhs_numbers(config.accept_test_nhs_numbers);
     for f in files {
         progress.say(&format!("reading {}", f.display()));
-        b.add_csv(f)?;
+        b.add_file(f)?;
     }
     progress.say("normalising");
     let (records, quality) = b.build()?;
@@ -722,7 +724,7 @@ fn run(
     let secs = start.elapsed().as_secs_f64();
     progress.say("writing");
     let explain = if common.explain { linker.model() } else { None };
-    outputs.add(stage_pairs_csv(&common.out, records, &result, explain)?);
+    outputs.add(stage_pairs(&common.out, records, &result, explain)?);
     print_summary(&result);
     let counts = result.decision_counts();
     sayln!(
@@ -750,7 +752,7 @@ fn run(
                 outputs.add(carematch::output::stage_changes_csv(c, &changes)?);
             }
         }
-        outputs.add(stage_clusters_csv(path, records, &clusters)?);
+        outputs.add(stage_clusters(path, records, &clusters)?);
         sayln!(
             "{} records in {} people; {} links not merged (different NHS numbers); person ids written to {}",
             records.len(),
@@ -807,7 +809,7 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
         tokenise_id: a.tokenise_id,
         name_tokens: !a.no_name_tokens,
     };
-    let rows = carematch::pseudonym::write_encoded_csv(&records, 0, &p, options, &a.out)?;
+    let rows = carematch::pseudonym::write_encoded(&records, 0, &p, options, &a.out)?;
     sayln!(
         "{rows} records encoded in {:.2}s under {} to {}",
         start.elapsed().as_secs_f64(),

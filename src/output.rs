@@ -68,6 +68,26 @@ pub fn stage_pairs_csv(
     finish(path, w)
 }
 
+/// [`stage_pairs_csv`], or the same columns as Parquet when `path` has a `.parquet` or `.pq`
+/// extension ([`crate::arrow::pairs_batch`]: numbers at full precision, nulls for none).
+///
+/// # Errors
+///
+/// As [`write_pairs_csv`].
+pub fn stage_pairs(
+    path: &Path,
+    records: &Records,
+    result: &LinkResult,
+    explain: Option<&Model>,
+) -> Result<NewFile, Error> {
+    if crate::arrow::is_parquet(path) {
+        let batch = crate::arrow::pairs_batch(records, result, explain)?;
+        crate::arrow::stage_parquet(path, &batch)
+    } else {
+        stage_pairs_csv(path, records, result, explain)
+    }
+}
+
 /// The pairs file of [`write_pairs_csv`] as text in memory (for callers that hand it on, as
 /// the C ABI and the Python package do).
 ///
@@ -185,8 +205,7 @@ pub fn stage_clusters_csv(
 ) -> Result<NewFile, Error> {
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
-    w.write_record(["cluster_id", "source", "record_id"])
-        .map_err(werr)?;
+    w.write_record(CLUSTERS_HEADER).map_err(werr)?;
     let names: Vec<String> = records
         .sources()
         .iter()
@@ -198,6 +217,33 @@ pub fn stage_clusters_csv(
             .map_err(werr)?;
     }
     finish(path, w)
+}
+
+/// The columns of the clusters file.
+pub const CLUSTERS_HEADER: [&str; 3] = ["cluster_id", "source", "record_id"];
+
+/// [`stage_clusters_csv`], or the same columns as Parquet when `path` has a `.parquet` or
+/// `.pq` extension.
+///
+/// # Errors
+///
+/// An I/O error naming `path`.
+pub fn stage_clusters(
+    path: &Path,
+    records: &Records,
+    clusters: &Clusters,
+) -> Result<NewFile, Error> {
+    if crate::arrow::is_parquet(path) {
+        let batch = crate::arrow::clusters_batch(
+            records,
+            clusters,
+            CLUSTERS_HEADER,
+            crate::cluster::source_file_name,
+        )?;
+        crate::arrow::stage_parquet(path, &batch)
+    } else {
+        stage_clusters_csv(path, records, clusters)
+    }
 }
 
 /// Writes the person-id changes found by [`Clusters::carry_over`]:

@@ -692,6 +692,35 @@ fn pseudonymised_file_holds_no_clear_text() {
             .unwrap()
             .contains("carematch-pseudonym-1;key-version=1;key=")
     );
+    // Issue 13: as Parquet, the same rows (an empty field null), and it dedupes as the CSV
+    // file does.
+    let o = carematch(&[
+        "pseudonymise",
+        "--input",
+        &d("gp.csv"),
+        "--key-file",
+        &d("k.hex"),
+        "--out",
+        &d("gp.enc.parquet"),
+        "--project",
+        "test",
+        "--tokenise-id",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (names, rows) = parquet_rows(Path::new(&d("gp.enc.parquet")));
+    let mut rdr = csv::Reader::from_path(d("gp.enc.csv")).unwrap();
+    let want: Vec<Vec<String>> = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    assert_eq!(names, rdr.headers().unwrap().iter().collect::<Vec<_>>());
+    assert!(rows == want, "the Parquet file's rows are the CSV file's");
+    let dedupe = |input: &str, out: &str| {
+        let o = carematch(&["dedupe", "--input", &d(input), "--out", &d(out)]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        std::fs::read(d(out)).unwrap()
+    };
+    assert!(dedupe("gp.enc.csv", "a.csv") == dedupe("gp.enc.parquet", "b.csv"));
 }
 
 #[test]
@@ -1488,4 +1517,164 @@ fn progress_lines_follow_the_flags() {
         "y",
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// The CSV file at `from` as Parquet at `to`, every column as text (as a data team's export
+/// of an extract would hold it), in record batches of 1,000 rows.
+fn csv_to_parquet(from: &Path, to: &Path) {
+    use arrow_array::builder::StringBuilder;
+    use arrow_array::{ArrayRef, RecordBatch};
+    let mut rdr = csv::Reader::from_path(from).unwrap();
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let schema = std::sync::Arc::new(arrow_schema::Schema::new(
+        header
+            .iter()
+            .map(|h| arrow_schema::Field::new(h, arrow_schema::DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let file = std::fs::File::create(to).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+    for chunk in rows.chunks(1000) {
+        let columns: Vec<ArrayRef> = (0..header.len())
+            .map(|c| {
+                let mut b = StringBuilder::new();
+                for r in chunk {
+                    match &r[c] {
+                        "" => b.append_null(),
+                        v => b.append_value(v),
+                    }
+                }
+                std::sync::Arc::new(b.finish()) as ArrayRef
+            })
+            .collect();
+        w.write(&RecordBatch::try_new(schema.clone(), columns).unwrap())
+            .unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// The rows of the Parquet file at `path`, every value as the CSV file writes it
+/// (probabilities to 8 places, other numbers to 4), and its column names.
+fn parquet_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(path).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut names = Vec::new();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        names = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        for r in 0..batch.num_rows() {
+            rows.push(
+                batch
+                    .columns()
+                    .iter()
+                    .zip(&names)
+                    .map(|(c, name)| match c.data_type() {
+                        arrow_schema::DataType::Float64 if c.is_valid(r) => {
+                            let v = c.as_primitive::<Float64Type>().value(r);
+                            let places = if name == "match_probability" { 8 } else { 4 };
+                            format!("{v:.places$}")
+                        }
+                        arrow_schema::DataType::Utf8 if c.is_valid(r) => {
+                            c.as_string::<i32>().value(r).to_string()
+                        }
+                        _ => String::new(),
+                    })
+                    .collect(),
+            );
+        }
+    }
+    (names, rows)
+}
+
+/// Issue 13: Parquet in gives the pairs and person ids CSV in gives, byte for byte; Parquet
+/// out holds the rows of the CSV file, numbers at full precision; a Parquet file on a pipe,
+/// and a file that only looks like Parquet, are errors naming the input.
+#[test]
+fn parquet_in_and_out_agree_with_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let gp = dir.path().join("gp.parquet");
+    let hosp = dir.path().join("hospital.data"); // found by its magic bytes
+    csv_to_parquet(&data.join("gp.csv"), &gp);
+    csv_to_parquet(&data.join("hospital.csv"), &hosp);
+    let run = |left: &Path, right: &Path, out: &str, clusters: &str| {
+        let o = carematch(&[
+            "link",
+            "--left",
+            left.to_str().unwrap(),
+            "--right",
+            right.to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+            "--clusters",
+            dir.path().join(clusters).to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    run(
+        &data.join("gp.csv"),
+        &data.join("hospital.csv"),
+        "p.csv",
+        "c.csv",
+    );
+    run(&gp, &hosp, "pq.csv", "cq.csv");
+    let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap();
+    assert!(read("p.csv") == read("pq.csv"), "pairs from Parquet input");
+    let renamed = read("cq.csv")
+        .replace(",gp.parquet,", ",gp.csv,")
+        .replace(",hospital.data,", ",hospital.csv,");
+    assert!(read("c.csv") == renamed, "person ids from Parquet input");
+
+    run(&gp, &hosp, "p.parquet", "c.PARQUET");
+    let csv_rows = |n: &str| -> (Vec<String>, Vec<Vec<String>>) {
+        let mut rdr = csv::Reader::from_path(dir.path().join(n)).unwrap();
+        let names = rdr.headers().unwrap().iter().map(String::from).collect();
+        let rows = rdr
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        (names, rows)
+    };
+    assert_eq!(
+        parquet_rows(&dir.path().join("c.PARQUET")),
+        csv_rows("cq.csv")
+    );
+    let (names, rows) = csv_rows("pq.csv");
+    assert!(rows.len() > 4000);
+    assert_eq!(parquet_rows(&dir.path().join("p.parquet")), (names, rows));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carematch"))
+        .args(["dedupe", "--input", "-", "--out", "x.csv"])
+        .current_dir(dir.path())
+        .stdin(std::fs::File::open(&gp).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(child.status.code(), Some(2));
+    assert!(
+        text(&child.stderr).contains("standard input: is Parquet"),
+        "{}",
+        text(&child.stderr)
+    );
+    let fake = write(dir.path(), "fake.csv", b"PAR1 not really\n");
+    child = carematch(&["dedupe", "--input", fake.to_str().unwrap(), "--out", "-"]);
+    assert_eq!(child.status.code(), Some(2));
+    assert!(
+        text(&child.stderr).contains("fake.csv: not a readable Parquet file"),
+        "{}",
+        text(&child.stderr)
+    );
 }

@@ -434,6 +434,20 @@ carematch_status carematch_batch_len(const carematch_batch *batch,
                                      size_t *out_rows);
 
 /**
+ * The records of `batch` as an Arrow C stream, written to `out_stream` (a
+ * `struct ArrowArrayStream`, `void *` here): the record batches it was made from when it came
+ * from an Arrow stream (or from `carematch_pseudonymiser_encode`), else its columns as utf8,
+ * an empty value null. The caller owns the stream and must release it; it stays valid after
+ * `batch` is freed.
+ *
+ * # Safety
+ *
+ * `batch` a live batch; `out_stream` valid for writing a `struct ArrowArrayStream`.
+ */
+carematch_status carematch_batch_arrow_stream(const carematch_batch *batch,
+                                              void *out_stream);
+
+/**
  * Frees a batch; NULL is a no-op. The batch must not be used afterwards.
  *
  * Thread-safety: a built batch may be read by several threads at once, but not while it is
@@ -835,14 +849,21 @@ carematch_status carematch_result_csv(const carematch_result *result,
  * `struct ArrowArrayStream` of the Arrow C stream interface, `void *` here): one record batch
  * with the pairs file's columns, `left_id`, `right_id` (utf8), `match_weight`,
  * `match_probability` (float64 at full precision, null without a model), `decision`, `rule`,
- * `reason` (utf8, empty when there is none). The caller owns the stream and must release it
- * (its `release` callback); it stays valid after `result` is freed.
+ * `reason` (utf8, empty when there is none). With `explain` 1, the waterfall columns of
+ * `carematch link --explain` follow: `prior`, then per comparison `<field>_level` (utf8),
+ * `<field>_weight` and `<field>_tf` (float64), adding up to `match_weight`. The caller owns
+ * the stream and must release it (its `release` callback); it stays valid after `result` is
+ * freed.
+ *
+ * Errors: `CAREMATCH_INVALID_ARGUMENT` for `explain` not 0 or 1, or 1 for a result without a
+ * model.
  *
  * # Safety
  *
  * `result` a live result; `out_stream` valid for writing a `struct ArrowArrayStream`.
  */
 carematch_status carematch_result_arrow_stream(const carematch_result *result,
+                                               uint32_t explain,
                                                void *out_stream);
 
 /**

@@ -1,5 +1,8 @@
 //! Record batches: one source's records, built column by column from C.
 
+use arrow_array::RecordBatch;
+use arrow_array::builder::StringBuilder;
+use arrow_schema::SchemaRef;
 use std::ffi::c_char;
 
 use carematch::{Records, Role};
@@ -43,22 +46,10 @@ pub struct carematch_batch {
     csv: Option<Vec<u8>>,
     /// A batch from an Arrow stream keeps its record batches, which the core reads as a
     /// table (no CSV in between).
-    arrow: Option<crate::arrow::ArrowTable>,
+    arrow: Option<carematch::arrow::ArrowTable>,
 }
 
 impl carematch_batch {
-    /// A batch from a name and columns (header, values); for the pseudonymiser's output.
-    pub(crate) fn from_columns(name: String, columns: Vec<(String, Vec<String>)>) -> Self {
-        let rows = columns.first().map(|c| c.1.len());
-        carematch_batch {
-            name,
-            columns,
-            rows,
-            csv: None,
-            arrow: None,
-        }
-    }
-
     /// A batch of CSV text (header first), checked and counted: malformed CSV, a ragged row
     /// or text that is not UTF-8 is an input error naming `name` and the line.
     fn from_csv(name: String, text: Vec<u8>) -> Result<Self, Failure> {
@@ -134,21 +125,11 @@ impl carematch_batch {
         let Some(text) = self.csv.take() else {
             return Ok(());
         };
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(text.as_slice());
-        for rec in rdr.records() {
-            let rec = rec.map_err(|_| {
-                Failure::new(
-                    crate::status::CAREMATCH_INPUT_ERROR,
-                    "cannot read the batch",
-                )
-            })?;
-            for (c, v) in self.columns.iter_mut().zip(rec.iter()) {
-                c.1.push(v.to_string());
+        for_each_value(&text, |c, v| {
+            if let Some(col) = self.columns.get_mut(c) {
+                col.1.push(v.to_string());
             }
-        }
-        Ok(())
+        })
     }
 
     /// The columns of a batch built column by column as CSV text, header first.
@@ -174,10 +155,100 @@ impl carematch_batch {
         })
     }
 
+    /// A batch read from `table` (its columns named, its rows counted; the table is read by
+    /// the core in place).
+    pub(crate) fn from_table(name: String, table: carematch::arrow::ArrowTable) -> Self {
+        carematch_batch {
+            name,
+            columns: table
+                .names()
+                .iter()
+                .map(|h| (h.clone(), Vec::new()))
+                .collect(),
+            rows: Some(table.rows()),
+            csv: None,
+            arrow: Some(table),
+        }
+    }
+
+    /// The batch as Arrow record batches: those it was read from, or its columns as utf8
+    /// (an empty value null, as it is missing).
+    fn to_arrow(&self) -> Result<(SchemaRef, Vec<RecordBatch>), Failure> {
+        if let Some(t) = &self.arrow {
+            let (schema, batches) = t.record_batches();
+            return Ok((schema.clone(), batches.to_vec()));
+        }
+        let rows = self.rows.unwrap_or(0);
+        let mut cols: Vec<StringBuilder> = self
+            .columns
+            .iter()
+            .map(|_| StringBuilder::with_capacity(rows, 0))
+            .collect();
+        let mut push = |c: usize, v: &str| {
+            if v.is_empty() {
+                cols[c].append_null();
+            } else {
+                cols[c].append_value(v);
+            }
+        };
+        if let Some(text) = &self.csv {
+            let width = self.columns.len();
+            for_each_value(text, |c, v| {
+                if c < width {
+                    push(c, v);
+                }
+            })?;
+        } else {
+            for (c, (_, values)) in self.columns.iter().enumerate() {
+                for v in values {
+                    push(c, v);
+                }
+            }
+        }
+        let schema = std::sync::Arc::new(arrow_schema::Schema::new(
+            self.columns
+                .iter()
+                .map(|(h, _)| arrow_schema::Field::new(h, arrow_schema::DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        ));
+        let columns = cols
+            .iter_mut()
+            .map(|c| std::sync::Arc::new(c.finish()) as arrow_array::ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|_| {
+            Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                format!("{}: cannot be made into an Arrow record batch", self.name),
+            )
+        })?;
+        Ok((schema, vec![batch]))
+    }
+
     /// The batch's name.
     pub(crate) fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// Calls `f(column, value)` for every value of the rows of CSV `text` (header first), row by
+/// row.
+fn for_each_value(text: &[u8], mut f: impl FnMut(usize, &str)) -> Result<(), Failure> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text);
+    for rec in rdr.records() {
+        // Checked when the batch was made: cannot fail.
+        let rec = rec.map_err(|_| {
+            Failure::new(
+                crate::status::CAREMATCH_INPUT_ERROR,
+                "cannot read the batch",
+            )
+        })?;
+        for (c, v) in rec.iter().enumerate() {
+            f(c, v);
+        }
+    }
+    Ok(())
 }
 
 /// One store holding `batches` as its sources, in order, read as files would be.
@@ -370,16 +441,11 @@ pub unsafe extern "C" fn carematch_batch_from_arrow_stream(
         let stream = caller.arrow_stream(stream)?;
         let name = caller.str(name, name_len)?;
         let name = if name.is_empty() { "batch" } else { name };
-        let table = crate::arrow::ArrowTable::read(name, stream)?;
-        let names = table.names().to_vec();
-        let batch = carematch_batch {
-            name: name.to_string(),
-            columns: names.into_iter().map(|h| (h, Vec::new())).collect(),
-            rows: Some(table.rows()),
-            csv: None,
-            arrow: Some(table),
-        };
-        out.write(raw::new_handle(batch));
+        let table = crate::arrow::read(name, stream)?;
+        out.write(raw::new_handle(carematch_batch::from_table(
+            name.to_string(),
+            table,
+        )));
         Ok(())
     })
 }
@@ -499,6 +565,29 @@ pub unsafe extern "C" fn carematch_batch_len(
         let batch = caller.handle(batch)?;
         let out = caller.out_param(out_rows)?;
         out.write(batch.rows.unwrap_or(0));
+        Ok(())
+    })
+}
+
+/// The records of `batch` as an Arrow C stream, written to `out_stream` (a
+/// `struct ArrowArrayStream`, `void *` here): the record batches it was made from when it came
+/// from an Arrow stream (or from `carematch_pseudonymiser_encode`), else its columns as utf8,
+/// an empty value null. The caller owns the stream and must release it; it stays valid after
+/// `batch` is freed.
+///
+/// # Safety
+///
+/// `batch` a live batch; `out_stream` valid for writing a `struct ArrowArrayStream`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_batch_arrow_stream(
+    batch: *const carematch_batch,
+    out_stream: *mut std::ffi::c_void,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let batch = caller.handle(batch)?;
+        let out = caller.arrow_stream_out(out_stream)?;
+        let (schema, batches) = batch.to_arrow()?;
+        out.write(crate::arrow::stream_of(schema, batches));
         Ok(())
     })
 }

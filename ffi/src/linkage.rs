@@ -357,8 +357,14 @@ pub unsafe extern "C" fn carematch_result_csv(
 /// `struct ArrowArrayStream` of the Arrow C stream interface, `void *` here): one record batch
 /// with the pairs file's columns, `left_id`, `right_id` (utf8), `match_weight`,
 /// `match_probability` (float64 at full precision, null without a model), `decision`, `rule`,
-/// `reason` (utf8, empty when there is none). The caller owns the stream and must release it
-/// (its `release` callback); it stays valid after `result` is freed.
+/// `reason` (utf8, empty when there is none). With `explain` 1, the waterfall columns of
+/// `carematch link --explain` follow: `prior`, then per comparison `<field>_level` (utf8),
+/// `<field>_weight` and `<field>_tf` (float64), adding up to `match_weight`. The caller owns
+/// the stream and must release it (its `release` callback); it stays valid after `result` is
+/// freed.
+///
+/// Errors: `CAREMATCH_INVALID_ARGUMENT` for `explain` not 0 or 1, or 1 for a result without a
+/// model.
 ///
 /// # Safety
 ///
@@ -366,12 +372,24 @@ pub unsafe extern "C" fn carematch_result_csv(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn carematch_result_arrow_stream(
     result: *const carematch_result,
+    explain: u32,
     out_stream: *mut std::ffi::c_void,
 ) -> carematch_status {
     ffi_body!(|caller| {
         let r = caller.handle(result)?;
         let out = caller.arrow_stream_out(out_stream)?;
-        out.write(crate::arrow::pairs_stream(&r.records, &r.result)?);
+        let explain = if raw::flag(explain, "explain")? {
+            Some(r.model.as_ref().ok_or_else(|| {
+                Failure::new(
+                    CAREMATCH_INVALID_ARGUMENT,
+                    "explain: the result has no model to explain with".to_string(),
+                )
+            })?)
+        } else {
+            None
+        };
+        let batch = carematch::arrow::pairs_batch(&r.records, &r.result, explain)?;
+        out.write(crate::arrow::one_batch_stream(batch));
         Ok(())
     })
 }
@@ -501,7 +519,13 @@ pub unsafe extern "C" fn carematch_result_clusters_arrow_stream(
         let r = caller.handle(result)?;
         let out = caller.arrow_stream_out(out_stream)?;
         let clusters = r.clusters.get_or_init(|| r.result.clusters(&r.records));
-        out.write(crate::arrow::clusters_stream(&r.records, clusters)?);
+        let batch = carematch::arrow::clusters_batch(
+            &r.records,
+            clusters,
+            ["person_id", "source", "record_id"],
+            str::to_string,
+        )?;
+        out.write(crate::arrow::one_batch_stream(batch));
         Ok(())
     })
 }

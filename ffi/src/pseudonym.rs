@@ -2,9 +2,7 @@
 
 use std::ffi::c_char;
 
-use carematch::pseudonym::{
-    BLOOM_COLUMNS, EncodeOptions, Key, Pseudonymiser, TokenField, encoded_header, encoded_line,
-};
+use carematch::pseudonym::{BLOOM_COLUMNS, EncodeOptions, Key, Pseudonymiser, TokenField};
 
 use crate::batch::{carematch_batch, records_of};
 use crate::guard::{Failure, ffi_body};
@@ -138,24 +136,13 @@ pub unsafe extern "C" fn carematch_pseudonymiser_encode(
             ..EncodeOptions::default()
         };
         let records = records_of(&[batch])?;
-        let header = encoded_header(options);
-        let mut columns: Vec<(String, Vec<String>)> = header
-            .iter()
-            .map(|h| (h.to_string(), Vec::with_capacity(records.len())))
-            .collect();
-        let scheme = p.0.scheme();
-        for row in 0..records.len() as u32 {
-            for (c, v) in columns
-                .iter_mut()
-                .zip(encoded_line(&records, row, &p.0, options, &scheme))
-            {
-                c.1.push(v);
-            }
-        }
+        let encoded = carematch::arrow::encoded_batch(&records, 0, &p.0, options)?;
         let name = format!("{}.enc", batch.name());
-        out.write(raw::new_handle(carematch_batch::from_columns(
-            name, columns,
-        )));
+        let table = carematch::arrow::ArrowTable::from_reader(
+            &name,
+            arrow_array::RecordBatchIterator::new([Ok(encoded.clone())], encoded.schema()),
+        )?;
+        out.write(raw::new_handle(carematch_batch::from_table(name, table)));
         Ok(())
     })
 }

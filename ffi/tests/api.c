@@ -277,9 +277,17 @@ static void test_arrow_stream(void) {
     /* The pairs out as an Arrow stream: one record batch of n rows, seven columns, the ids as
      * utf8; it outlives the result and is released by its consumer. */
     struct ArrowArrayStream out;
-    CHECK_STATUS(carematch_result_arrow_stream(r, &out), CAREMATCH_OK);
-    CHECK_STATUS(carematch_result_arrow_stream(r, NULL), CAREMATCH_NULL_ARGUMENT);
-    CHECK_STATUS(carematch_result_arrow_stream(NULL, &out), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_result_arrow_stream(r, 0, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_result_arrow_stream(NULL, 0, &out), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_result_arrow_stream(r, 2, &out), CAREMATCH_INVALID_ARGUMENT);
+    /* With explain, the waterfall columns follow the pairs file's seven. */
+    CHECK_STATUS(carematch_result_arrow_stream(r, 1, &out), CAREMATCH_OK);
+    struct ArrowSchema wide;
+    CHECK(out.get_schema(&out, &wide) == 0);
+    CHECK(wide.n_children > 8 && strcmp(wide.children[7]->name, "prior") == 0);
+    wide.release(&wide);
+    out.release(&out);
+    CHECK_STATUS(carematch_result_arrow_stream(r, 0, &out), CAREMATCH_OK);
     /* Person ids in bulk: a row per record, as carematch_result_person_id gives them. */
     struct ArrowArrayStream people;
     CHECK_STATUS(carematch_result_clusters_arrow_stream(r, &people), CAREMATCH_OK);
@@ -325,6 +333,18 @@ static void test_arrow_stream(void) {
     CHECK(out.get_next(&out, &batch) == 0);
     CHECK(batch.release == NULL); /* the end */
     out.release(&out);
+    /* The batch goes out as it came in: the same record batch, the same columns. */
+    struct ArrowArrayStream back;
+    CHECK_STATUS(carematch_batch_arrow_stream(b, &back), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_arrow_stream(NULL, &back), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_batch_arrow_stream(b, NULL), CAREMATCH_NULL_ARGUMENT);
+    struct ArrowArray bb;
+    CHECK(back.get_next(&back, &bb) == 0);
+    CHECK(bb.release != NULL && bb.length == 3 && bb.n_children == ARROW_COLS);
+    if (bb.release != NULL) {
+        bb.release(&bb);
+    }
+    back.release(&back);
     /* More columns cannot be added to an Arrow batch. */
     carematch_str one[3] = {S("x"), S("y"), S("z")};
     CHECK_STATUS(carematch_batch_add_column(b, "extra", 5, CAREMATCH_ROLE_BY_NAME, one, 3),
@@ -748,6 +768,30 @@ static void test_pseudonymiser(void) {
     CHECK_STATUS(carematch_pseudonymiser_encode(p, NULL, 0, &eg), CAREMATCH_NULL_ARGUMENT);
     CHECK_STATUS(carematch_pseudonymiser_encode(p, gp, 0, &eg), CAREMATCH_OK);
     CHECK_STATUS(carematch_pseudonymiser_encode(p, h, 0, &eh), CAREMATCH_OK);
+    /* Encoded records out as Arrow: a row per record, the id and scheme never null, and no
+     * column holding a clear-text name. */
+    struct ArrowArrayStream enc;
+    CHECK_STATUS(carematch_batch_arrow_stream(eg, &enc), CAREMATCH_OK);
+    struct ArrowSchema es;
+    CHECK(enc.get_schema(&enc, &es) == 0);
+    CHECK(es.n_children > 10);
+    CHECK(strcmp(es.children[0]->name, "id") == 0);
+    for (int64_t c = 0; c < es.n_children; c++) {
+        CHECK(strcmp(es.children[c]->name, "given_name") != 0);
+        CHECK(strcmp(es.children[c]->name, "surname") != 0);
+    }
+    es.release(&es);
+    size_t gp_rows = 0;
+    CHECK_STATUS(carematch_batch_len(gp, &gp_rows), CAREMATCH_OK);
+    int64_t enc_rows = 0;
+    struct ArrowArray ea;
+    while (enc.get_next(&enc, &ea) == 0 && ea.release != NULL) {
+        CHECK(ea.children[0]->null_count == 0 && ea.children[1]->null_count == 0);
+        enc_rows += ea.length;
+        ea.release(&ea);
+    }
+    CHECK(enc_rows == (int64_t)gp_rows);
+    enc.release(&enc);
     carematch_result *r = NULL;
     CHECK_STATUS(carematch_link(eg, eh, NULL, &r), CAREMATCH_OK);
     size_t n = 0;

@@ -223,6 +223,23 @@ impl RecordsBuilder {
         self.add_reader(&name, f)
     }
 
+    /// Reads the file at `path` as a new source named by its path: a Parquet file (a
+    /// `.parquet` or `.pq` name, or Parquet's magic bytes) as [`RecordsBuilder::add_table`]
+    /// reads a table, anything else as [`RecordsBuilder::add_csv`] reads delimited text.
+    ///
+    /// # Errors
+    ///
+    /// As [`RecordsBuilder::add_csv`]; for Parquet, an input error naming the file when it
+    /// is not readable Parquet or a column cannot be read as text, and a usage error for `-`.
+    pub fn add_file(&mut self, path: &Path) -> Result<&mut Self, Error> {
+        if crate::arrow::is_parquet(path) || crate::arrow::has_parquet_magic(path) {
+            let table = crate::arrow::read_parquet(path)?;
+            self.add_table(&path.display().to_string(), &table)
+        } else {
+            self.add_csv(path)
+        }
+    }
+
     /// Reads CSV from `reader` as a new source called `name` (used in messages).
     ///
     /// # Errors

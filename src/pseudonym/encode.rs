@@ -177,12 +177,7 @@ pub fn write_encoded_csv(
     options: EncodeOptions,
     path: &Path,
 ) -> Result<u64, Error> {
-    let rows = records
-        .sources()
-        .get(source)
-        .ok_or_else(|| Error::new(ErrorKind::Usage, format!("no source {source}")))?
-        .rows
-        .clone();
+    let rows = source_rows(records, source)?;
     let mut w = crate::csvwrite::create(path)?;
     let werr = |e: csv::Error| crate::csvwrite::write_err(path, &e);
     w.write_record(encoded_header(options)).map_err(werr)?;
@@ -199,6 +194,42 @@ pub fn write_encoded_csv(
     }
     crate::csvwrite::finish(path, w)?.commit()?;
     Ok(all.len() as u64)
+}
+
+/// [`write_encoded_csv`], or the same columns as Parquet when `path` has a `.parquet` or
+/// `.pq` extension (see [`crate::arrow::encoded_batch`]). Returns the number of rows written.
+///
+/// # Errors
+///
+/// As [`write_encoded_csv`].
+pub fn write_encoded(
+    records: &Records,
+    source: usize,
+    p: &Pseudonymiser,
+    options: EncodeOptions,
+    path: &Path,
+) -> Result<u64, Error> {
+    if crate::arrow::is_parquet(path) {
+        let batch = crate::arrow::encoded_batch(records, source, p, options)?;
+        crate::arrow::stage_parquet(path, &batch)?.commit()?;
+        Ok(batch.num_rows() as u64)
+    } else {
+        write_encoded_csv(records, source, p, options, path)
+    }
+}
+
+/// The rows of source `source` of `records`.
+///
+/// # Errors
+///
+/// A usage error for a bad source index.
+pub(crate) fn source_rows(records: &Records, source: usize) -> Result<std::ops::Range<u32>, Error> {
+    Ok(records
+        .sources()
+        .get(source)
+        .ok_or_else(|| Error::new(ErrorKind::Usage, format!("no source {source}")))?
+        .rows
+        .clone())
 }
 
 /// The encoded values of row `row` of `records`, in [`encoded_header`] order; `scheme` is

@@ -26,9 +26,10 @@ mod key;
 
 use std::fmt;
 
+pub(crate) use encode::source_rows;
 pub use encode::{
     BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, check_scheme, encoded_header, encoded_line,
-    field_value, write_encoded_csv,
+    field_value, write_encoded, write_encoded_csv,
 };
 pub use key::{KEY_ENV, Key};
 

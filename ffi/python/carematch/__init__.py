@@ -459,8 +459,54 @@ def _frame_values(df):
     return out
 
 
-class Batch(_Handle):
-    """One source's records, as the C library holds them."""
+def _arrow_out(fn, *args) -> pa.Table:
+    """The pyarrow Table of the Arrow C stream that ``fn(*args, &stream)`` fills."""
+    stream = _ffi.ArrowArrayStream()
+    _call(fn, *args, ctypes.byref(stream))
+    return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream)).read_all()
+
+
+def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its string columns as object columns of str (or None), as
+    ``pandas.read_csv(dtype=str)`` gives them, whatever pandas' default string type."""
+    for c in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[c]):
+            frame[c] = frame[c].astype(object)
+    return frame
+
+
+class _ArrowExport:
+    """Data that leaves the library as Arrow: ``to_arrow()`` (a pyarrow Table) is the one
+    conversion; ``to_pandas()``, ``to_polars()`` and the Arrow PyCapsule interface
+    (``__arrow_c_stream__``, so that polars, DuckDB or pyarrow take the object directly)
+    follow from it."""
+
+    def to_arrow(self) -> pa.Table:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def to_pandas(self) -> pd.DataFrame:
+        """As ``to_arrow()``, as a pandas DataFrame (text columns hold str, missing values
+        None; numbers are floats, NaN where missing)."""
+        return _plain_strings(self.to_arrow().to_pandas())
+
+    def to_polars(self):
+        """As ``to_arrow()``, as a polars DataFrame (polars must be installed)."""
+        try:
+            import polars
+        except ImportError:
+            raise ImportError("to_polars() needs polars: pip install polars") from None
+        return polars.from_arrow(self.to_arrow())
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """The Arrow PyCapsule stream of ``to_arrow()``."""
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
+
+class Batch(_Handle, _ArrowExport):
+    """One source's records, as the C library holds them. A batch exports its records as
+    Arrow (``to_arrow()``, ``to_pandas()``, ``to_polars()``): an encoded batch from
+    ``Pseudonymiser.encode`` can so be written out (``pyarrow.parquet.write_table``) and
+    shared."""
 
     _free = "carematch_batch_free"
     _instead = "build another from the same data (Batch.of, Batch.read_csv)"
@@ -526,6 +572,12 @@ class Batch(_Handle):
         n = ctypes.c_size_t(0)
         _call(lib.carematch_batch_len, self, ctypes.byref(n))
         return n.value
+
+    def to_arrow(self) -> pa.Table:
+        """The batch's records as a pyarrow Table: the Arrow data it was made from, as it
+        was, or (for a batch made from CSV or column by column) its columns as strings, an
+        empty value null."""
+        return _arrow_out(lib.carematch_batch_arrow_stream, self)
 
 
 # Batch.ROLE_BY_NAME, Batch.ROLE_ID, ... Batch.ROLE_ADDRESS: the CAREMATCH_ROLE_* numbers.
@@ -631,8 +683,11 @@ def normalise(role, value):
     return text or None
 
 
-class Result(_Handle):
-    """The pairs of a link or dedupe, with what explains them."""
+class Result(_Handle, _ArrowExport):
+    """The pairs of a link or dedupe, with what explains them. The pairs leave as Arrow:
+    ``to_arrow()``, ``to_pandas()`` (also ``to_frame()``), ``to_polars()``, or the object
+    itself wherever an Arrow stream is taken (``polars.DataFrame(result)``,
+    ``duckdb.sql("select * from result")``)."""
 
     _free = "carematch_result_free"
     _instead = "keep what you need from it (to_frame()), or run the link again"
@@ -692,34 +747,32 @@ class Result(_Handle):
         to 8)."""
         return _text(lib.carematch_result_csv, self)
 
-    def to_arrow(self) -> pa.Table:
+    def to_arrow(self, explain: bool = False) -> pa.Table:
         """The pairs as a pyarrow Table, straight from the library's Arrow stream: left_id,
         right_id, match_weight, match_probability (full precision; null without a model),
-        decision, rule, reason."""
-        stream = _ffi.ArrowArrayStream()
-        _call(lib.carematch_result_arrow_stream, self, ctypes.byref(stream))
-        return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream)).read_all()
+        decision, rule, reason. With ``explain=True`` the waterfall columns of
+        ``carematch link --explain`` follow: prior, then per comparison ``<field>_level``,
+        ``<field>_weight`` and ``<field>_tf``, which add up to match_weight."""
+        return _arrow_out(lib.carematch_result_arrow_stream, self, _flag_arg(explain, "explain"))
+
+    def to_pandas(self, explain: bool = False) -> pd.DataFrame:
+        """``to_arrow(explain)`` as a pandas DataFrame (ids and text as str; numbers at
+        full precision)."""
+        return _plain_strings(self.to_arrow(explain).to_pandas())
+
+    def to_frame(self, explain: bool = False) -> pd.DataFrame:
+        """The same as ``to_pandas``: the pairs file's columns, numbers at full precision."""
+        return self.to_pandas(explain)
+
+    def clusters_arrow(self) -> pa.Table:
+        """Every record's person id, in bulk, as a pyarrow Table of person_id, source (the
+        batch's name) and record_id, one row per record of both inputs, ordered by person id
+        (as ``carematch link --clusters`` writes them)."""
+        return _arrow_out(lib.carematch_result_clusters_arrow_stream, self)
 
     def clusters(self) -> pd.DataFrame:
-        """Every record's person id, in bulk: a DataFrame of person_id, source (the batch's
-        name) and record_id, one row per record of both inputs, ordered by person id (as
-        ``carematch link --clusters`` writes them)."""
-        stream = _ffi.ArrowArrayStream()
-        _call(lib.carematch_result_clusters_arrow_stream, self, ctypes.byref(stream))
-        frame = pa.RecordBatchReader._import_from_c(ctypes.addressof(stream)).read_all()
-        frame = frame.to_pandas()
-        for c in frame.columns:
-            frame[c] = frame[c].astype(object)
-        return frame
-
-    def to_frame(self) -> pd.DataFrame:
-        """The pairs as a DataFrame: left_id, right_id, match_weight, match_probability,
-        decision, rule, reason (the pairs file's columns; numbers at full precision)."""
-        frame = self.to_arrow().to_pandas()
-        # Plain object columns of str, as pandas.read_csv(dtype=str) gives.
-        for c in ("left_id", "right_id", "decision", "rule", "reason"):
-            frame[c] = frame[c].astype(object)
-        return frame
+        """``clusters_arrow()`` as a pandas DataFrame."""
+        return _plain_strings(self.clusters_arrow().to_pandas())
 
     def explain(self, i):
         """The explanation of pair ``i``: prior, per-comparison level, weight and tf."""

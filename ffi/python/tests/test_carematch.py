@@ -185,6 +185,55 @@ def test_results_come_out_as_arrow_and_agree_with_the_pairs_file(gp, hospital, m
     assert (abs(from_file.match_probability - frame.match_probability) <= 5e-9).all()
 
 
+def test_results_export_arrow_streams_with_explanations_and_to_polars(gp, hospital, model):
+    """Issue 13: a Result is an Arrow stream itself (pyarrow, polars and DuckDB take it);
+    with explain=True the waterfall columns add up to the pair's match weight."""
+    with carematch.link_result(gp.head(2000), hospital.head(1500), model) as r:
+        plain = pa.table(r)  # through __arrow_c_stream__
+        assert plain.equals(r.to_arrow())
+        wide = r.to_arrow(explain=True)
+        assert wide.column_names[:7] == plain.column_names
+        assert wide.column_names[7] == "prior"
+        frame = wide.to_pandas()
+        scored = frame[frame.match_weight.notna()]
+        assert len(scored) > 100
+        parts = scored["prior"] + sum(scored[c] + scored[c[:-len("_weight")] + "_tf"]
+                                      for c in frame.columns if c.endswith("_weight")
+                                      and c != "match_weight")
+        assert (abs(parts - scored.match_weight) < 1e-6).all()
+        assert r.to_pandas().equals(r.to_frame())
+        assert r.clusters_arrow().num_rows == 3500
+        with pytest.raises(TypeError, match="explain must be True or False"):
+            r.to_arrow(explain="yes")
+        pl = pytest.importorskip("polars")
+        as_polars = r.to_polars()
+        assert isinstance(as_polars, pl.DataFrame) and as_polars.height == len(r)
+        assert list(as_polars["left_id"]) == list(plain.column("left_id").to_pylist())
+
+
+def test_batches_export_arrow_and_encoded_records_round_trip(gp, hospital):
+    """Issue 13: encoded records leave the library as Arrow (to_arrow, to_pandas), hold no
+    clear text, and link the same when read back in from the table (as a Parquet file
+    written by pyarrow would be)."""
+    with carematch.Pseudonymiser(b"k" * 32) as p:
+        eg, eh = p.encode(gp.head(3000)), p.encode(hospital.head(2000))
+    table = eg.to_arrow()
+    assert table.num_rows == 3000 and table.column_names[0] == "id"
+    assert table.column("id").null_count == 0
+    assert not {"given_name", "surname", "postcode"} & set(table.column_names)
+    clear = set(gp.head(3000).surname.dropna())
+    for name in table.column_names[2:]:
+        assert not clear & set(table.column(name).drop_null().to_pylist()), name
+    want = carematch.link(eg, eh)
+    assert len(want) > 300
+    pd.testing.assert_frame_equal(carematch.link(table, eh.to_pandas()), want)
+    # A batch made from CSV text or column by column exports its columns as strings.
+    text = carematch.Batch.from_csv_text("id,surname\nA,Smith\nB,\n")
+    assert text.to_arrow().to_pydict() == {"id": ["A", "B"], "surname": ["Smith", None]}
+    cols = carematch.Batch.from_columns({"id": ["A"], "dob": ["1980-01-02"]})
+    assert cols.to_pandas().to_dict("list") == {"id": ["A"], "dob": ["1980-01-02"]}
+
+
 def test_config_from_python_maps_columns_sets_thresholds_and_one_to_one(gp, hospital, model):
     """Issue 13: everything a --config file says, Python can say, as a dict."""
     renamed = gp.head(3000).rename(columns={"rec_id": "Patient Ref", "given_name": "Forename 1"})

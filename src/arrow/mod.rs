@@ -1,0 +1,17 @@
+//! Arrow and Parquet: tables in, results out, with no CSV text in between.
+//!
+//! * In: an [`ArrowTable`] holds the record batches of any Arrow reader (a Parquet file
+//!   through [`read_parquet`], a data frame handed over through the Arrow C stream interface
+//!   by the C ABI); [`crate::RecordsBuilder::add_table`] reads it as a file of the same
+//!   columns would be read.
+//! * Out: [`pairs_batch`], [`clusters_batch`] and [`encoded_batch`] give results as record
+//!   batches with the columns of the CSV files; [`stage_parquet`] writes one as Parquet.
+
+mod parquet;
+mod results;
+mod table;
+
+pub(crate) use parquet::has_parquet_magic;
+pub use parquet::{is_parquet, read_parquet, stage_parquet};
+pub use results::{clusters_batch, encoded_batch, pairs_batch};
+pub use table::ArrowTable;

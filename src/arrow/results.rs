@@ -1,0 +1,210 @@
+//! Results as Arrow record batches: the pairs, the person ids and encoded records, with the
+//! columns of the files the command line writes, numbers at full precision.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
+
+use crate::cluster::Clusters;
+use crate::error::Error;
+use crate::link::LinkResult;
+use crate::model::{MatchWeight, Model, Probability, Scorer};
+use crate::pseudonym::{EncodeOptions, Pseudonymiser};
+use crate::record::Records;
+
+/// One record batch of `columns`, named and typed by `fields` (name, type, nullable); `what`
+/// names it in the error.
+pub(crate) fn batch(
+    what: &str,
+    fields: Vec<(String, DataType, bool)>,
+    columns: Vec<ArrayRef>,
+) -> Result<RecordBatch, Error> {
+    let schema = Arc::new(Schema::new(
+        fields
+            .into_iter()
+            .map(|(name, t, nullable)| Field::new(name, t, nullable))
+            .collect::<Vec<_>>(),
+    ));
+    RecordBatch::try_new(schema, columns)
+        .map_err(|_| super::table::failed(what, "cannot be made into an Arrow record batch"))
+}
+
+/// The pairs of `result` as one record batch with the pairs file's columns
+/// ([`crate::output::PAIRS_HEADER`]): the ids, the match weight and probability as 64-bit
+/// floats (null without a model, or for an ambiguous rule pair), the decision, the rule's
+/// name and the reason (empty strings when there is none).
+///
+/// With `explain`, the waterfall columns of [`crate::output::write_pairs_csv`] follow:
+/// `prior`, then per comparison `<field>_level` (text), `<field>_weight` and `<field>_tf`.
+///
+/// # Errors
+///
+/// A config error when `explain`'s model does not fit `records`.
+pub fn pairs_batch(
+    records: &Records,
+    result: &LinkResult,
+    explain: Option<&Model>,
+) -> Result<RecordBatch, Error> {
+    let n = result.links.len();
+    let text = || StringBuilder::with_capacity(n, 16 * n);
+    let float = || Float64Builder::with_capacity(n);
+    let (mut left, mut right) = (text(), text());
+    let (mut weight, mut probability) = (float(), float());
+    let (mut decision, mut rule, mut reason) = (text(), text(), text());
+    let scorer = explain.map(|m| Scorer::new(m, records)).transpose()?;
+    let parts = explain.map_or(0, |m| m.comparisons().len());
+    let mut prior = float();
+    let mut levels: Vec<StringBuilder> = (0..parts).map(|_| text()).collect();
+    let mut weights: Vec<Float64Builder> = (0..parts).map(|_| float()).collect();
+    let mut tfs: Vec<Float64Builder> = (0..parts).map(|_| float()).collect();
+    for l in &result.links {
+        left.append_value(records.id(l.pair.left));
+        right.append_value(records.id(l.pair.right));
+        weight.append_option(l.weight.map(MatchWeight::bits));
+        probability.append_option(l.probability().map(Probability::get));
+        decision.append_value(l.decision.as_str());
+        rule.append_value(
+            l.rule
+                .and_then(|r| result.rules.get(usize::from(r)))
+                .map_or("", |r| r.name()),
+        );
+        reason.append_value(result.reason_text(l));
+        if let Some(s) = &scorer {
+            let e = s.explain(l.pair);
+            prior.append_value(e.prior);
+            for (i, c) in e.contributions.iter().enumerate() {
+                levels[i].append_value(&c.level);
+                weights[i].append_value(c.weight);
+                tfs[i].append_value(c.tf_adjustment);
+            }
+        }
+    }
+    let mut fields: Vec<(String, DataType, bool)> = crate::output::PAIRS_HEADER
+        .iter()
+        .zip([
+            (DataType::Utf8, false),
+            (DataType::Utf8, false),
+            (DataType::Float64, true),
+            (DataType::Float64, true),
+            (DataType::Utf8, false),
+            (DataType::Utf8, false),
+            (DataType::Utf8, false),
+        ])
+        .map(|(name, (t, nullable))| ((*name).to_string(), t, nullable))
+        .collect();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(left.finish()),
+        Arc::new(right.finish()),
+        Arc::new(weight.finish()),
+        Arc::new(probability.finish()),
+        Arc::new(decision.finish()),
+        Arc::new(rule.finish()),
+        Arc::new(reason.finish()),
+    ];
+    if let Some(m) = explain {
+        fields.push(("prior".into(), DataType::Float64, false));
+        columns.push(Arc::new(prior.finish()));
+        for (i, c) in m.comparisons().iter().enumerate() {
+            fields.push((format!("{}_level", c.field), DataType::Utf8, false));
+            fields.push((format!("{}_weight", c.field), DataType::Float64, false));
+            fields.push((format!("{}_tf", c.field), DataType::Float64, false));
+            columns.push(Arc::new(levels[i].finish()));
+            columns.push(Arc::new(weights[i].finish()));
+            columns.push(Arc::new(tfs[i].finish()));
+        }
+    }
+    batch("pairs", fields, columns)
+}
+
+/// Every record's person id as one record batch, in the clusters file's order (by person
+/// id, then source, then record id): three utf8 columns named by `header` (the person id,
+/// the source, the record id). A source is named by `source_name` of its name (the clusters
+/// file gives the file name without its directory).
+///
+/// # Errors
+///
+/// An input error if Arrow refuses the batch (it never should: the columns are built to the
+/// schema).
+pub fn clusters_batch(
+    records: &Records,
+    clusters: &Clusters,
+    header: [&str; 3],
+    source_name: impl Fn(&str) -> String,
+) -> Result<RecordBatch, Error> {
+    let n = records.len();
+    let mut cols: [StringBuilder; 3] =
+        std::array::from_fn(|_| StringBuilder::with_capacity(n, 12 * n));
+    let names: Vec<String> = records
+        .sources()
+        .iter()
+        .map(|s| source_name(&s.name))
+        .collect();
+    for r in clusters.rows_by_person(records) {
+        let source = names.get(records.source_of(r)).map_or("", String::as_str);
+        for (col, v) in cols
+            .iter_mut()
+            .zip([clusters.person_id(r), source, records.id(r)])
+        {
+            col.append_value(v);
+        }
+    }
+    let fields = header
+        .iter()
+        .map(|n| ((*n).to_string(), DataType::Utf8, false))
+        .collect();
+    let columns = cols
+        .iter_mut()
+        .map(|c| Arc::new(c.finish()) as ArrayRef)
+        .collect();
+    batch("clusters", fields, columns)
+}
+
+/// The encoded records of source `source` as one record batch, with the columns of
+/// [`crate::pseudonym::write_encoded_csv`] (all utf8), rows in the source's order. A value
+/// the record lacks is null (an empty field in the CSV file).
+///
+/// # Errors
+///
+/// A usage error for a bad source index.
+pub fn encoded_batch(
+    records: &Records,
+    source: usize,
+    p: &Pseudonymiser,
+    options: EncodeOptions,
+) -> Result<RecordBatch, Error> {
+    let header = crate::pseudonym::encoded_header(options);
+    let rows: Vec<u32> = crate::pseudonym::source_rows(records, source)?.collect();
+    let scheme = p.scheme();
+    let mut cols: Vec<StringBuilder> = header
+        .iter()
+        .map(|_| StringBuilder::with_capacity(rows.len(), 0))
+        .collect();
+    for chunk in rows.chunks(1 << 14) {
+        let lines: Vec<Vec<String>> = chunk
+            .par_iter()
+            .map(|&row| crate::pseudonym::encoded_line(records, row, p, options, &scheme))
+            .collect();
+        for line in lines {
+            for (i, (col, v)) in cols.iter_mut().zip(line).enumerate() {
+                if v.is_empty() && i >= 2 {
+                    col.append_null();
+                } else {
+                    col.append_value(v);
+                }
+            }
+        }
+    }
+    let fields = header
+        .iter()
+        .enumerate()
+        .map(|(i, n)| ((*n).to_string(), DataType::Utf8, i >= 2))
+        .collect();
+    let columns = cols
+        .iter_mut()
+        .map(|c| Arc::new(c.finish()) as ArrayRef)
+        .collect();
+    batch("encoded records", fields, columns)
+}
