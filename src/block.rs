@@ -709,6 +709,7 @@ impl Blocker {
             i: 0,
             j: 0,
             produced: vec![0; self.rules.len()],
+            examined: 0,
         }
     }
 }
@@ -842,6 +843,7 @@ pub struct PairChunks<'a> {
     i: usize,
     j: usize,
     produced: Vec<u64>,
+    examined: u64,
 }
 
 impl PairChunks<'_> {
@@ -849,6 +851,12 @@ impl PairChunks<'_> {
     /// iterator is exhausted, the marginal count of each rule.
     pub fn produced_per_rule(&self) -> &[u64] {
         &self.produced
+    }
+
+    /// Pairs examined so far, counting a pair once for each rule that makes it: at the end,
+    /// the sum of [`Blocker::comparisons_per_rule`] (what progress is measured against).
+    pub fn examined(&self) -> u64 {
+        self.examined
     }
 }
 
@@ -877,6 +885,7 @@ impl Iterator for PairChunks<'_> {
                             right: rs[self.j],
                         };
                         self.j += 1;
+                        self.examined += 1;
                         if (0..self.rule).any(|e| b.produced_by(e, pair)) {
                             continue;
                         }

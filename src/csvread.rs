@@ -80,11 +80,21 @@ pub const STDIN_NAME: &str = "standard input";
 ///
 /// An I/O error naming `path` when it cannot be opened or read.
 pub(crate) fn open(path: &Path) -> Result<(String, Box<dyn Read>), Error> {
-    let (name, inner): (String, Box<dyn Read>) = if path.as_os_str() == "-" {
-        (STDIN_NAME.to_string(), Box::new(std::io::stdin()))
+    open_sized(path).map(|(name, r, _)| (name, r))
+}
+
+/// An opened input: its name for messages, its bytes, and their number when known.
+pub(crate) type Opened = (String, Box<dyn Read>, Option<u64>);
+
+/// [`open`], with the size of the text when it is known: a plain file's length (not for
+/// standard input or gzip).
+pub(crate) fn open_sized(path: &Path) -> Result<Opened, Error> {
+    let (name, inner, mut size): (String, Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
+        (STDIN_NAME.to_string(), Box::new(std::io::stdin()), None)
     } else {
         let f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", &e))?;
-        (path.display().to_string(), Box::new(f))
+        let size = f.metadata().ok().map(|m| m.len());
+        (path.display().to_string(), Box::new(f), size)
     };
     let mut r = std::io::BufReader::with_capacity(1 << 20, inner);
     let start = r.fill_buf().map_err(|e| Error::io(path, "read", &e))?;
@@ -97,13 +107,15 @@ pub(crate) fn open(path: &Path) -> Result<(String, Box<dyn Read>), Error> {
         ));
     }
     if start.starts_with(&[0x1f, 0x8b]) {
+        size = None;
         let d = flate2::bufread::MultiGzDecoder::new(r);
         Ok((
             name,
             Box::new(std::io::BufReader::with_capacity(1 << 20, d)),
+            size,
         ))
     } else {
-        Ok((name, Box::new(r)))
+        Ok((name, Box::new(r), size))
     }
 }
 

@@ -14,7 +14,7 @@ use carematch::{Config, Error, Index, Model};
 /// The index subcommands.
 #[derive(Subcommand)]
 pub enum IndexCommand {
-    /// Build an index of one CSV file (trains a model on it first unless --model is given).
+    /// Build an index of one file, CSV or Parquet (trains a model on it first unless --model is given).
     Build(BuildArgs),
     /// Answer JSON-lines queries from stdin, one JSON line per query on stdout, in order.
     Query(QueryArgs),
@@ -24,9 +24,20 @@ pub enum IndexCommand {
     Add(AddArgs),
 }
 
+impl IndexCommand {
+    /// The subcommand's name, as typed (`index build`, ...).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            IndexCommand::Build(_) => "index build",
+            IndexCommand::Query(_) => "index query",
+            IndexCommand::Add(_) => "index add",
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct BuildArgs {
-    /// The population CSV.
+    /// The population file (CSV or other delimited text, gzipped or not, or Parquet).
     #[arg(long)]
     input: PathBuf,
     /// Where to write the index.

@@ -100,6 +100,7 @@ pub mod link;
 pub mod model;
 pub mod normalise;
 pub mod output;
+pub mod progress;
 pub mod pseudonym;
 pub mod record;
 mod rng;

@@ -200,6 +200,7 @@ pub struct Linker {
     model: Option<Model>,
     one_to_one: bool,
     chunk: usize,
+    progress: Option<crate::progress::Observer>,
 }
 
 /// Builds a [`Linker`].
@@ -209,6 +210,7 @@ pub struct LinkerBuilder {
     model: Option<Model>,
     one_to_one: bool,
     chunk: usize,
+    progress: Option<crate::progress::Observer>,
 }
 
 impl Linker {
@@ -219,6 +221,7 @@ impl Linker {
             model: None,
             one_to_one: false,
             chunk: 1 << 20,
+            progress: None,
         }
     }
 }
@@ -250,6 +253,14 @@ impl LinkerBuilder {
         self
     }
 
+    /// Reports the comparing of candidate pairs to `observer` (step `comparing`, in
+    /// [`crate::progress::Unit::Pairs`], out of the plan's comparisons per rule summed).
+    /// Default: none.
+    pub fn progress(&mut self, observer: Option<crate::progress::Observer>) -> &mut Self {
+        self.progress = observer;
+        self
+    }
+
     /// The linker.
     ///
     /// # Errors
@@ -271,7 +282,37 @@ impl LinkerBuilder {
             model: self.model.clone(),
             one_to_one: self.one_to_one,
             chunk: self.chunk,
+            progress: self.progress.clone(),
         })
+    }
+}
+
+/// Progress of a run's comparing: the pairs examined by the blockers done, plus the current
+/// one's, out of `total`.
+struct Meter<'a> {
+    observer: Option<&'a crate::progress::Observer>,
+    total: u64,
+    before: std::cell::Cell<u64>,
+}
+
+impl Meter<'_> {
+    /// Reports `examined` pairs of the current blocker.
+    fn at(&self, examined: u64) {
+        crate::progress::report(
+            self.observer,
+            &crate::progress::Step {
+                what: "comparing",
+                unit: crate::progress::Unit::Pairs,
+                done: self.before.get() + examined,
+                total: Some(self.total),
+            },
+        );
+    }
+
+    /// Reports the end of the current blocker, which examined `examined` pairs.
+    fn finish_blocker(&self, examined: u64) {
+        self.at(examined);
+        self.before.set(self.before.get() + examined);
     }
 }
 
@@ -397,7 +438,16 @@ impl Linker {
     /// A config error when a rule or comparison names a column the input does not have.
     pub fn run(&self, records: &Records, plan: &Plan, mode: &Mode) -> Result<LinkResult, Error> {
         // Pass 1: the deterministic ladder.
-        let (found, rule_candidates) = self.ladder_pairs(records, plan)?;
+        let meter = Meter {
+            observer: self.progress.as_ref(),
+            total: [&plan.rules, &plan.model]
+                .into_iter()
+                .flatten()
+                .flat_map(Blocker::comparisons_per_rule)
+                .sum(),
+            before: std::cell::Cell::new(0),
+        };
+        let (found, rule_candidates) = self.ladder_pairs(records, plan, &meter)?;
         let dedupe = matches!(mode, Mode::Dedupe { .. });
         // One key per row that is equal exactly when two rows carry one valid NHS number
         // (or, encoded, one NHS token); the rule and model decisions both use it.
@@ -412,7 +462,7 @@ impl Linker {
             let scorer = Scorer::new(model, records)?;
             let review_w = odds_bits(model.thresholds().review_probability);
             let (mut cands, candidates) =
-                self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions);
+                self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions, &meter);
             decide_by_model(
                 records,
                 &nhs,
@@ -460,12 +510,15 @@ impl Linker {
         &self,
         records: &Records,
         plan: &Plan,
+        meter: &Meter<'_>,
     ) -> Result<(Vec<(Pair, u16)>, u64), Error> {
         let mut found: Vec<(Pair, u16)> = Vec::new();
         let mut tried = 0u64;
         if let Some(blocker) = &plan.rules {
             let ladder = Ladder::new(records, &self.rules)?;
-            for chunk in blocker.pairs(self.chunk) {
+            let mut chunks = blocker.pairs(self.chunk);
+            while let Some(chunk) = chunks.next() {
+                meter.at(chunks.examined());
                 tried += chunk.len() as u64;
                 let hits: Vec<(Pair, u16)> = chunk
                     .par_iter()
@@ -473,6 +526,7 @@ impl Linker {
                     .collect();
                 found.extend(hits);
             }
+            meter.finish_blocker(chunks.examined());
         }
         Ok((found, tried))
     }
@@ -486,6 +540,7 @@ impl Linker {
         review_w: f64,
         found: &[(Pair, u16)],
         rule_decisions: &[Option<Decision>],
+        meter: &Meter<'_>,
     ) -> (Vec<Candidate>, u64) {
         let mut cands: Vec<Candidate> = Vec::new();
         let mut candidates = 0u64;
@@ -508,7 +563,9 @@ impl Linker {
             });
             seen.insert((pair.left, pair.right), i);
         }
-        for chunk in blocker.pairs(self.chunk) {
+        let mut chunks = blocker.pairs(self.chunk);
+        while let Some(chunk) = chunks.next() {
+            meter.at(chunks.examined());
             candidates += chunk.len() as u64;
             let hits: Vec<(Pair, u64, MatchWeight)> = chunk
                 .par_iter()
@@ -531,6 +588,7 @@ impl Linker {
                 });
             }
         }
+        meter.finish_blocker(chunks.examined());
         (cands, candidates)
     }
 

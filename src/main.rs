@@ -16,6 +16,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 
 mod index_cmd;
+mod summary;
 
 /// Writes to stdout like `print!`, but a closed stdout (a pipe whose reader has gone) stops
 /// the summary quietly instead of panicking.
@@ -117,6 +118,11 @@ struct Cli {
     /// No progress lines, even on a terminal.
     #[arg(long, global = true)]
     quiet: bool,
+    /// Also write the run's summary as JSON to FILE (`-` for standard output): the data
+    /// quality, training, blocking counts, links per rule, thresholds used, outcome and
+    /// timings, in the documented schema `carematch-summary/1` (docs/summary-json.md).
+    #[arg(long, global = true, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -194,7 +200,12 @@ pub(crate) fn claim_std_streams(inputs: &[&Path], outputs: &[Option<&Path>]) -> 
             "standard input (`-`) can be read for one input file only",
         ));
     }
-    let to_stdout = outputs.iter().flatten().filter(|p| dash(p)).count();
+    let to_stdout = outputs
+        .iter()
+        .flatten()
+        .chain(summary::path().as_ref())
+        .filter(|p| dash(p))
+        .count();
     if to_stdout > 1 {
         return Err(carematch::Error::usage(
             "standard output (`-`) can take one output file only",
@@ -227,10 +238,12 @@ enum Command {
 
 #[derive(Args)]
 struct Common {
-    /// Output pairs CSV: `left_id,right_id,match_weight,match_probability,decision,rule,reason`.
+    /// Output pairs: `left_id,right_id,match_weight,match_probability,decision,rule,reason`
+    /// (CSV; Parquet for a .parquet or .pq name; `-` for standard output).
     #[arg(long)]
     out: PathBuf,
-    /// Also write every record's person id: `cluster_id,source,record_id`.
+    /// Also write every record's person id: `cluster_id,source,record_id` (CSV, or Parquet for
+    /// a .parquet or .pq name).
     #[arg(long)]
     clusters: Option<PathBuf>,
     /// JSON config: column mapping, rule ladder, strictness.
@@ -270,10 +283,10 @@ struct Common {
 
 #[derive(Args)]
 struct LinkArgs {
-    /// The left CSV file.
+    /// The left file (CSV or other delimited text, gzipped or not, or Parquet; `-` for stdin).
     #[arg(long)]
     left: PathBuf,
-    /// The right CSV file.
+    /// The right file (as --left).
     #[arg(long)]
     right: PathBuf,
     /// Give each record at most one match (best first); the others go to review.
@@ -285,13 +298,13 @@ struct LinkArgs {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// The left CSV file (with --right: train for linking two files).
+    /// The left file, as link's (with --right: train for linking two files).
     #[arg(long, requires = "right", conflicts_with = "input")]
     left: Option<PathBuf>,
-    /// The right CSV file.
+    /// The right file (as --left).
     #[arg(long, requires = "left")]
     right: Option<PathBuf>,
-    /// One CSV file (train for deduplication).
+    /// One file, as dedupe's (train for deduplication).
     #[arg(long, required_unless_present = "left")]
     input: Option<PathBuf>,
     /// Where to write the model JSON.
@@ -308,7 +321,7 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct DedupeArgs {
-    /// The CSV file.
+    /// The file (CSV or other delimited text, gzipped or not, or Parquet; `-` for stdin).
     #[arg(long)]
     input: PathBuf,
     #[command(flatten)]
@@ -317,14 +330,14 @@ struct DedupeArgs {
 
 #[derive(Args)]
 struct PseudonymiseArgs {
-    /// The CSV file to encode.
+    /// The file to encode (as dedupe's --input).
     #[arg(long)]
     input: PathBuf,
     /// The master key: a file of 32 raw bytes or 64 hex digits. Without it, the key is read
     /// from the environment variable `CAREMATCH_KEY` (64 hex digits).
     #[arg(long)]
     key_file: Option<PathBuf>,
-    /// Where to write the encoded CSV.
+    /// Where to write the encoded records (CSV, or Parquet for a .parquet or .pq name).
     #[arg(long)]
     out: PathBuf,
     /// The linkage project: files to be linked must be encoded with the same project and
@@ -397,6 +410,8 @@ fn main() -> ExitCode {
         (_, true) => Some(false),
         _ => None,
     });
+    let start = Instant::now();
+    summary::start(cli.summary_json, command_name(&cli.command));
     let result = match cli.command {
         Command::Link(a) => link(&a),
         Command::Dedupe(a) => dedupe(&a),
@@ -406,7 +421,8 @@ fn main() -> ExitCode {
         Command::Generate(a) => generate_cmd(&a),
         Command::Index(c) => index_cmd::run(&c),
     };
-    match result {
+    let written = summary::finish(&result, start.elapsed().as_secs_f64());
+    match result.and(written) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("carematch: error: {e}");
@@ -415,10 +431,171 @@ fn main() -> ExitCode {
     }
 }
 
+/// The subcommand's name, as typed.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Link(_) => "link",
+        Command::Dedupe(_) => "dedupe",
+        Command::Train(_) => "train",
+        Command::Pseudonymise(_) => "pseudonymise",
+        Command::Evaluate(_) => "evaluate",
+        Command::Generate(_) => "generate",
+        Command::Index(i) => i.name(),
+    }
+}
+
 /// Phase messages on stderr: when it is a terminal, unless --quiet; always with --progress.
+/// Each phase's time goes into the JSON summary (keyed by the message's first word). The
+/// long steps (reading a file, comparing pairs) show a bar with rate and ETA on a terminal,
+/// and a line every few seconds in a log ([`Meter`]).
 struct Progress {
     on: bool,
     start: Instant,
+    phase: std::cell::RefCell<Option<(&'static str, Instant)>>,
+    meter: std::sync::Arc<Meter>,
+}
+
+/// How often a step's progress is written to a log (stderr not a terminal, `--progress`).
+const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a long step shows: an indicatif bar on a terminal, else a line per [`LOG_EVERY`].
+struct Meter {
+    start: Instant,
+    tty: bool,
+    /// When the current phase began (its progress line): a step's rate is counted from it.
+    phase_began: std::sync::Mutex<Instant>,
+    /// The step shown, the bar (on a terminal), when the step began and when it was last
+    /// written (in a log).
+    shown: std::sync::Mutex<Option<Shown>>,
+}
+
+struct Shown {
+    what: String,
+    bar: Option<indicatif::ProgressBar>,
+    began: Instant,
+    logged: Option<(Instant, u64)>,
+}
+
+impl Meter {
+    /// Shows `step`.
+    fn update(&self, step: &carematch::progress::Step<'_>) {
+        let mut shown = self
+            .shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if shown.as_ref().is_none_or(|s| s.what != step.what) {
+            Self::clear(&mut shown);
+            *shown = Some(Shown {
+                what: step.what.to_string(),
+                bar: self.tty.then(|| bar(step)),
+                began: *self
+                    .phase_began
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                logged: None,
+            });
+        }
+        let Some(s) = shown.as_mut() else {
+            return;
+        };
+        if let Some(b) = &s.bar {
+            b.set_position(step.done);
+            return;
+        }
+        let due = s.logged.is_none_or(|(t, _)| t.elapsed() >= LOG_EVERY);
+        let end = step.total.is_some_and(|t| step.done >= t);
+        let new = s.logged.is_none_or(|(_, done)| done != step.done);
+        if (due || end) && new {
+            s.logged = Some((Instant::now(), step.done));
+            eprintln!(
+                "[{:>7.2}s] {}",
+                self.start.elapsed().as_secs_f64(),
+                log_line(step, s.began.elapsed().as_secs_f64())
+            );
+        }
+    }
+
+    /// Ends the step shown, clearing its bar.
+    fn clear(shown: &mut Option<Shown>) {
+        if let Some(b) = shown.take().and_then(|s| s.bar) {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// A bar for `step` on stderr: with its total, a bar with percentage, rate and ETA; without,
+/// a spinner with the count and rate.
+fn bar(step: &carematch::progress::Step<'_>) -> indicatif::ProgressBar {
+    use carematch::progress::Unit;
+    let (count, rate) = match step.unit {
+        Unit::Bytes => (
+            "{binary_bytes}/{binary_total_bytes}",
+            "{binary_bytes_per_sec}",
+        ),
+        Unit::Rows | Unit::Pairs => ("{human_pos}/{human_len}", "{rate}"),
+    };
+    let (b, template) = match step.total {
+        Some(t) => (
+            indicatif::ProgressBar::new(t),
+            format!("{{msg}} [{{bar:30}}] {{percent:>3}}% {count} {rate} ETA {{eta}}"),
+        ),
+        None => (
+            indicatif::ProgressBar::new_spinner(),
+            format!(
+                "{{msg}} {{spinner}} {} {rate}",
+                count.split('/').next().unwrap_or("")
+            ),
+        ),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        // Whole items per second (indicatif's own {per_sec} prints four decimals).
+        let rate = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0}/s", state.per_sec());
+        };
+        b.set_style(style.with_key("rate", rate).progress_chars("=> "));
+    }
+    b.set_message(step.what.to_string());
+    b
+}
+
+/// A log's progress line: `comparing: 45% (1,234,567 of 2,743,482 pairs), 1,234,567
+/// pairs/s, ETA 1s`.
+fn log_line(step: &carematch::progress::Step<'_>, seconds: f64) -> String {
+    use carematch::progress::Unit;
+    // Bytes as MiB, to one place; counts as they are.
+    let (unit, scale, places) = match step.unit {
+        Unit::Bytes => ("MiB", 1024.0 * 1024.0, 1),
+        Unit::Rows => ("rows", 1.0, 0),
+        Unit::Pairs => ("pairs", 1.0, 0),
+    };
+    let n = |x: u64| format!("{:.places$}", x as f64 / scale);
+    let rate = if seconds > 0.0 {
+        step.done as f64 / scale / seconds
+    } else {
+        0.0
+    };
+    match step.total {
+        Some(t) if t > 0 => {
+            let left = t.saturating_sub(step.done) as f64 / scale;
+            let eta = if rate > 0.0 {
+                format!("{:.0}s", left / rate)
+            } else {
+                "unknown".into()
+            };
+            format!(
+                "{}: {:.0}% ({} of {} {unit}), {rate:.places$} {unit}/s, ETA {eta}",
+                step.what,
+                100.0 * step.done as f64 / t as f64,
+                n(step.done),
+                n(t)
+            )
+        }
+        _ => format!(
+            "{}: {} {unit}, {rate:.places$} {unit}/s",
+            step.what,
+            n(step.done)
+        ),
+    }
 }
 
 impl Progress {
@@ -430,15 +607,62 @@ impl Progress {
                 .flatten()
                 .unwrap_or_else(|| std::io::stderr().is_terminal()),
             start: Instant::now(),
+            phase: std::cell::RefCell::new(None),
+            meter: std::sync::Arc::new(Meter {
+                start: Instant::now(),
+                tty: std::io::stderr().is_terminal(),
+                phase_began: std::sync::Mutex::new(Instant::now()),
+                shown: std::sync::Mutex::new(None),
+            }),
         }
+    }
+
+    /// The observer that shows the long steps, when progress is on.
+    fn observer(&self) -> Option<carematch::progress::Observer> {
+        let meter = self.meter.clone();
+        self.on
+            .then(|| carematch::progress::Observer::new(move |step| meter.update(step)))
     }
 
     fn say(&self, what: &str) {
         if self.on {
+            Meter::clear(
+                &mut self
+                    .meter
+                    .shown
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
             eprintln!("[{:>7.2}s] {what}", self.start.elapsed().as_secs_f64());
+            *self
+                .meter
+                .phase_began
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        }
+        let next = PHASES
+            .iter()
+            .copied()
+            .find(|p| what.split(' ').next() == Some(*p));
+        let now = Instant::now();
+        if let Some((name, since)) = self.phase.replace(next.map(|n| (n, now))) {
+            summary::phase(name, (now - since).as_secs_f64());
         }
     }
 }
+
+/// The phases the JSON summary times: the first word of a progress message.
+const PHASES: [&str; 9] = [
+    "reading",
+    "normalising",
+    "training",
+    "blocking",
+    "linking",
+    "writing",
+    "encoding",
+    "indexing",
+    "saving",
+];
 
 fn load_config(common: &Common) -> Result<Config, Error> {
     let mut config = Config::load(common.config.as_deref())?;
@@ -450,6 +674,7 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     let mut b = Records::builder();
     b.columns(config.columns.clone())
         .delimiter(DELIMITER.get().copied().flatten())
+        .progress(progress.observer())
         .strict(config.strict)
         .accept_test_nhs_numbers(config.accept_test_nhs_numbers);
     for f in files {
@@ -459,10 +684,13 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     progress.say("normalising");
     let (records, quality) = b.build()?;
     say!("{quality}");
+    summary::set("inputs", || summary::quality(&quality));
+    summary::set("pseudonymised_scheme", || records.scheme().into());
     if let Some(scheme) = records.scheme() {
         sayln!("pseudonymised input: {scheme}");
     }
     let ids = config.identifiers(&records);
+    summary::set("identifier_columns", || ids.clone().into());
     if !ids.is_empty() {
         sayln!(
             "identifier columns: {} (blocked on, compared as exact / one edit / else, ruled on with the date of birth; they lift the vetoes)",
@@ -487,6 +715,18 @@ fn trained(
     let (model, choice) = config.train(records, mode, labelled)?;
     print_training(&model);
     say!("{choice}");
+    summary::set("model_blocking_choice", || {
+        serde_json::json!({
+            "from_config": choice.from_config,
+            "budget": choice.budget,
+            "budget_per_record": choice.per_record,
+            "considered": choice.considered.iter().map(|c| serde_json::json!({
+                "rule": c.rule.to_string(),
+                "comparisons": c.comparisons,
+                "verdict": format!("{:?}", c.verdict).to_lowercase(),
+            })).collect::<Vec<_>>(),
+        })
+    });
     Ok(model)
 }
 
@@ -500,6 +740,16 @@ pub(crate) fn set_thresholds(
 ) -> Result<(), Error> {
     let applied = config.apply_thresholds(model, threshold, model_label)?;
     sayln!("{applied}");
+    summary::set("thresholds", || {
+        let t = &applied.thresholds;
+        let [m, r, a] = applied.sources;
+        serde_json::json!({
+            "match_probability": t.match_probability,
+            "review_probability": t.review_probability,
+            "ambiguity_margin_bits": t.ambiguity_margin,
+            "sources": {"match_probability": m, "review_probability": r, "ambiguity_margin_bits": a},
+        })
+    });
     Ok(())
 }
 
@@ -545,6 +795,15 @@ fn print_training(model: &Model) {
     for w in model.training_warnings() {
         eprintln!("carematch: warning: {w}");
     }
+    summary::set("model", || {
+        serde_json::json!({
+            "source": "trained",
+            "lambda": model.lambda(),
+            "prior_weight_bits": model.prior_weight(),
+            "training": t,
+            "warnings": model.training_warnings(),
+        })
+    });
     sayln!(
         "model: u from {} random pairs{}; prior λ = {:.3e} ({:+.2} bits)",
         t.u_pairs,
@@ -593,7 +852,21 @@ fn linker(
     if let (Some(m), Some(path)) = (&model, &common.save_model) {
         outputs.add(m.stage(path)?);
     }
+    if label == "model file" || model.is_none() {
+        summary::set("model", || {
+            serde_json::json!({
+                "source": if model.is_some() { "model file" } else { "none" },
+                "lambda": model.as_ref().map(Model::lambda),
+            })
+        });
+    }
     let unused = config.unused_columns(records, model.as_ref());
+    summary::set("unused_columns", || {
+        unused
+            .iter()
+            .map(|(c, why)| serde_json::json!({"column": c, "reason": why}))
+            .collect()
+    });
     if !unused.is_empty() {
         let list: Vec<String> = unused
             .iter()
@@ -608,7 +881,8 @@ fn linker(
     let mut b = Linker::builder();
     b.rules(config.rules_for(records))
         .model(model)
-        .one_to_one(one_to_one || config.one_to_one);
+        .one_to_one(one_to_one || config.one_to_one)
+        .progress(progress.observer());
     b.build()
 }
 
@@ -682,6 +956,7 @@ fn train(a: &TrainArgs) -> Result<(), Error> {
     set_thresholds(&config, &mut model, None, "default")?;
     model.save(&a.out)?;
     sayln!("model written to {}", a.out.display());
+    summary::outputs(&[("model", Some(&a.out))]);
     Ok(())
 }
 
@@ -708,6 +983,7 @@ fn run(
         total += p.pairs;
     }
     say!("{out}");
+    summary::blocking(&plan);
     if total == 0 && !records.is_empty() {
         eprintln!(
             "carematch: warning: no blocking rule made a single candidate pair, so nothing can \
@@ -727,6 +1003,13 @@ fn run(
     outputs.add(stage_pairs(&common.out, records, &result, explain)?);
     print_summary(&result);
     let counts = result.decision_counts();
+    summary::linking(&result, secs);
+    summary::outputs(&[
+        ("pairs", Some(&common.out)),
+        ("clusters", common.clusters.as_ref()),
+        ("changes", common.changes.as_ref()),
+        ("model", common.save_model.as_ref()),
+    ]);
     sayln!(
         "{} candidate pairs compared in {secs:.2}s; {} linked, {} for review, {} ambiguous (not linked); pairs written to {}",
         result.candidates,
@@ -740,6 +1023,7 @@ fn run(
         if let Some(prev) = &common.previous_clusters {
             let previous = carematch::cluster::PreviousIds::read(prev)?;
             let changes = clusters.carry_over(records, &previous);
+            summary::person_id_changes(prev, &changes);
             sayln!(
                 "person ids from {}: {} kept, {} new, {} merges, {} splits",
                 prev.display(),
@@ -753,6 +1037,7 @@ fn run(
             }
         }
         outputs.add(stage_clusters(path, records, &clusters)?);
+        summary::clusters(records, &clusters);
         sayln!(
             "{} records in {} people; {} links not merged (different NHS numbers); person ids written to {}",
             records.len(),
@@ -767,15 +1052,52 @@ fn run(
         let e = Evaluation::of_result(records, &result, truth.pairs())
             .map_err(|e| carematch::Error::usage(&format!("{}: {}", t.display(), e.message())))?;
         sayln!("{e}");
+        summary::set("evaluation", || evaluation_json(&e));
     }
     outputs.commit()?;
     progress.say("done");
     Ok(())
 }
 
+/// An evaluation as the JSON summary holds it.
+fn evaluation_json(e: &Evaluation) -> serde_json::Value {
+    serde_json::json!({
+        "true_positives": e.true_positives,
+        "false_positives": e.false_positives,
+        "false_negatives": e.false_negatives,
+        "precision": e.precision(),
+        "recall": e.recall(),
+        "f1": e.f1(),
+    })
+}
+
 fn print_summary(result: &LinkResult) {
     sayln!("links by rule:");
     let counts = result.counts_per_rule();
+    summary::set("links_by_rule", || {
+        let mut rows: Vec<serde_json::Value> = result
+            .rules
+            .iter()
+            .zip(&counts)
+            .map(|(rule, (m, amb))| {
+                serde_json::json!({
+                    "rule": rule.name(),
+                    "expression": rule.expression().clone(),
+                    "linked": m,
+                    "ambiguous": amb,
+                })
+            })
+            .collect();
+        if let Some((m, amb)) = counts.last() {
+            rows.push(serde_json::json!({
+                "rule": "model",
+                "expression": "match probability at or above the threshold",
+                "linked": m,
+                "ambiguous": amb,
+            }));
+        }
+        rows.into()
+    });
     for (rule, (m, amb)) in result.rules.iter().zip(&counts) {
         sayln!(
             "  {:<18} {:<64} {m:>10} linked {amb:>8} ambiguous",
@@ -810,6 +1132,10 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
         name_tokens: !a.no_name_tokens,
     };
     let rows = carematch::pseudonym::write_encoded(&records, 0, &p, options, &a.out)?;
+    summary::set(
+        "encoded",
+        || serde_json::json!({"rows": rows, "scheme": p.scheme(), "out": a.out.display().to_string()}),
+    );
     sayln!(
         "{rows} records encoded in {:.2}s under {} to {}",
         start.elapsed().as_secs_f64(),
@@ -822,6 +1148,7 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
 fn evaluate(a: &EvaluateArgs) -> Result<(), Error> {
     let e = evaluate_files(&a.pairs, &a.truth, a.threshold)?;
     sayln!("{e}");
+    summary::set("evaluation", || evaluation_json(&e));
     Ok(())
 }
 

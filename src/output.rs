@@ -81,8 +81,10 @@ pub fn stage_pairs(
     explain: Option<&Model>,
 ) -> Result<NewFile, Error> {
     if crate::arrow::is_parquet(path) {
-        let batch = crate::arrow::pairs_batch(records, result, explain)?;
-        crate::arrow::stage_parquet(path, &batch)
+        // One record batch in memory at a time.
+        let (schema, batches) =
+            crate::arrow::pairs_batches(records, result, explain, crate::arrow::WRITE_ROWS)?;
+        crate::arrow::stage_parquet_batches(path, schema, batches)
     } else {
         stage_pairs_csv(path, records, result, explain)
     }
@@ -234,13 +236,14 @@ pub fn stage_clusters(
     clusters: &Clusters,
 ) -> Result<NewFile, Error> {
     if crate::arrow::is_parquet(path) {
-        let batch = crate::arrow::clusters_batch(
+        let (schema, batches) = crate::arrow::clusters_batches(
             records,
             clusters,
             CLUSTERS_HEADER,
             crate::cluster::source_file_name,
+            crate::arrow::WRITE_ROWS,
         )?;
-        crate::arrow::stage_parquet(path, &batch)
+        crate::arrow::stage_parquet_batches(path, schema, batches)
     } else {
         stage_clusters_csv(path, records, clusters)
     }

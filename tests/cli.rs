@@ -1678,3 +1678,224 @@ fn parquet_in_and_out_agree_with_csv() {
         text(&child.stderr)
     );
 }
+
+/// Issue 13: `--summary-json` holds what the prose summary says, agreeing with the files
+/// written (decisions counted in the pairs file, people in the clusters file), and names the
+/// thresholds' sources.
+#[test]
+fn summary_json_agrees_with_the_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let o = carematch(&[
+        "link",
+        "--left",
+        data.join("gp.csv").to_str().unwrap(),
+        "--right",
+        data.join("hospital.csv").to_str().unwrap(),
+        "--out",
+        &p("pairs.csv"),
+        "--clusters",
+        &p("clusters.csv"),
+        "--truth",
+        data.join("truth.csv").to_str().unwrap(),
+        "--threshold",
+        "0.95",
+        "--summary-json",
+        &p("summary.json"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["schema"], "carematch-summary/1");
+    assert_eq!(
+        (&s["command"], &s["status"]),
+        (&"link".into(), &"ok".into())
+    );
+    let pairs = std::fs::read_to_string(p("pairs.csv")).unwrap();
+    let count = |d: &str| {
+        pairs
+            .lines()
+            .filter(|l| l.contains(&format!(",{d},")))
+            .count()
+    };
+    assert_eq!(s["linking"]["linked"], count("match"));
+    assert_eq!(s["linking"]["review"], count("review"));
+    assert_eq!(s["linking"]["pairs_written"], pairs.lines().count() - 1);
+    let linked_by_rule: u64 = s["links_by_rule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["linked"].as_u64().unwrap())
+        .sum();
+    assert_eq!(s["linking"]["linked"], linked_by_rule);
+    let clusters = std::fs::read_to_string(p("clusters.csv")).unwrap();
+    assert_eq!(s["clusters"]["records"], clusters.lines().count() - 1);
+    assert_eq!(s["thresholds"]["match_probability"], 0.95);
+    assert_eq!(
+        s["thresholds"]["sources"]["match_probability"],
+        "--threshold"
+    );
+    assert_eq!(s["inputs"][0]["rows"], 8064);
+    assert!(s["inputs"][0]["columns"][0]["present"].as_u64().unwrap() > 7000);
+    let f1 = s["evaluation"]["f1"].as_f64().unwrap();
+    assert!(
+        text(&o.stdout).contains(&format!("f1: {f1:.4}")),
+        "the prose summary prints the same F1 ({f1:.4}):\n{}",
+        text(&o.stdout)
+    );
+    assert!(s["model"]["training"]["sessions"].as_array().unwrap().len() >= 2);
+    assert!(s["blocking"].as_array().unwrap().len() >= 2);
+    for phase in [
+        "reading", "training", "blocking", "linking", "writing", "total",
+    ] {
+        assert!(s["timings_seconds"][phase].as_f64().is_some(), "{phase}");
+    }
+}
+
+/// Issue 13: `--summary-json` is written for a failed run too (status error, the message
+/// naming the file), and `-` puts it alone on standard output.
+#[test]
+fn summary_json_reports_failures_and_goes_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    // A failed run: status error, the message naming the file, exit 2; no pairs file.
+    let o = carematch(&[
+        "dedupe",
+        "--input",
+        &p("missing.csv"),
+        "--out",
+        &p("x.csv"),
+        "--summary-json",
+        &p("failed.json"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("failed.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "error");
+    assert!(s["error"].as_str().unwrap().contains("missing.csv"), "{s}");
+    assert!(!dir.path().join("x.csv").exists());
+
+    // `-`: the JSON alone on standard output, the prose summary moved to standard error.
+    let o = carematch(&[
+        "dedupe",
+        "--input",
+        data.join("gp.csv").to_str().unwrap(),
+        "--out",
+        &p("d.csv"),
+        "--summary-json",
+        "-",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["command"], "dedupe");
+    assert!(text(&o.stderr).contains("links by rule"));
+    let o = carematch(&[
+        "dedupe",
+        "--input",
+        data.join("gp.csv").to_str().unwrap(),
+        "--out",
+        "-",
+        "--summary-json",
+        "-",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("standard output (`-`) can take one output file only"));
+}
+
+/// Issue 13: progress reports count up to their totals (the pairs compared reach the plan's
+/// comparisons summed; a file's bytes stay within its size); in a log, `--progress` writes
+/// lines with percentage, rate and ETA.
+#[test]
+fn progress_is_reported_to_its_total_and_logged_with_rate_and_eta() {
+    use carematch::progress::{Observer, Unit};
+    use std::sync::{Arc, Mutex};
+    type Seen = Vec<(String, Unit, u64, Option<u64>)>;
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let log = seen.clone();
+    let observer = Observer::new(move |s| {
+        log.lock()
+            .unwrap()
+            .push((s.what.to_string(), s.unit, s.done, s.total));
+    });
+    let mut b = carematch::Records::builder();
+    b.progress(Some(observer.clone()));
+    b.add_csv(&data.join("gp.csv")).unwrap();
+    b.add_reader(
+        "hospital",
+        std::fs::read(data.join("hospital.csv")).unwrap().as_slice(),
+    )
+    .unwrap();
+    let (records, _) = b.build().unwrap();
+    let mode = carematch::block::Mode::link(&records, 0, 1).unwrap();
+    let model = carematch::Config::default()
+        .train(&records, &mode, Vec::new())
+        .unwrap()
+        .0;
+    let mut lb = carematch::Linker::builder();
+    lb.model(Some(model)).progress(Some(observer));
+    let linker = lb.build().unwrap();
+    let plan = linker.plan(&records, &mode).unwrap();
+    let planned: u64 = plan.pair_counts().iter().map(|p| p.pairs).sum();
+    linker.run(&records, &plan, &mode).unwrap();
+    let seen = seen.lock().unwrap();
+    let size = std::fs::metadata(data.join("gp.csv")).unwrap().len();
+    let file = format!("reading {}", data.join("gp.csv").display());
+    let reading: Vec<_> = seen.iter().filter(|s| s.0 == file).collect();
+    assert!(!reading.is_empty());
+    assert!(
+        reading
+            .iter()
+            .all(|s| s.1 == Unit::Bytes && s.3 == Some(size) && s.2 <= size)
+    );
+    let piped: Vec<_> = seen.iter().filter(|s| s.0 == "reading hospital").collect();
+    assert!(piped.iter().all(|s| s.1 == Unit::Rows && s.3.is_none()));
+    assert_eq!(piped.last().unwrap().2, 6030, "every row counted");
+    let comparing: Vec<_> = seen.iter().filter(|s| s.0 == "comparing").collect();
+    assert!(
+        comparing.windows(2).all(|w| w[0].2 <= w[1].2),
+        "never goes back"
+    );
+    let last = comparing.last().unwrap();
+    assert_eq!(
+        (last.1, last.2, last.3),
+        (Unit::Pairs, planned, Some(planned))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let o = carematch(&[
+        "link",
+        "--progress",
+        "--left",
+        data.join("gp.csv").to_str().unwrap(),
+        "--right",
+        data.join("hospital.csv").to_str().unwrap(),
+        "--out",
+        dir.path().join("p.csv").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("comparing: 100% ("))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("pairs/s, ETA"), "{line}");
+    assert!(err.contains("gp.csv: ") && err.contains(" MiB), "), "{err}");
+    let o = carematch(&[
+        "link",
+        "--quiet",
+        "--left",
+        data.join("gp.csv").to_str().unwrap(),
+        "--right",
+        data.join("hospital.csv").to_str().unwrap(),
+        "--out",
+        dir.path().join("p.csv").to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "{}",
+        text(&o.stderr)
+    );
+}

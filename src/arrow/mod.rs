@@ -11,7 +11,8 @@ mod parquet;
 mod results;
 mod table;
 
-pub(crate) use parquet::has_parquet_magic;
-pub use parquet::{is_parquet, read_parquet, stage_parquet};
-pub use results::{clusters_batch, encoded_batch, pairs_batch};
+pub(crate) use parquet::WRITE_ROWS;
+pub(crate) use parquet::{has_parquet_magic, parquet_rows};
+pub use parquet::{is_parquet, read_parquet, stage_parquet, stage_parquet_batches};
+pub use results::{clusters_batch, clusters_batches, encoded_batch, pairs_batch, pairs_batches};
 pub use table::ArrowTable;

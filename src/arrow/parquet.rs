@@ -37,6 +37,19 @@ pub(crate) fn has_parquet_magic(path: &Path) -> bool {
         .is_ok_and(|()| &magic == b"PAR1")
 }
 
+/// The rows of the Parquet file at `path`, one record batch in memory at a time.
+///
+/// # Errors
+///
+/// As [`read_parquet`].
+pub(crate) fn parquet_rows(
+    path: &Path,
+) -> Result<super::table::RowStream<parquet::arrow::arrow_reader::ParquetRecordBatchReader>, Error>
+{
+    let (reader, rows) = parquet_reader(path)?;
+    Ok(super::table::RowStream::new(&path.display().to_string(), reader).with_row_count(rows))
+}
+
 /// Reads the Parquet file at `path` as a table called by the path.
 ///
 /// # Errors
@@ -44,6 +57,19 @@ pub(crate) fn has_parquet_magic(path: &Path) -> bool {
 /// An I/O error naming `path` when it cannot be opened; an input error naming it when it is
 /// not a readable Parquet file or a column cannot be read as text.
 pub fn read_parquet(path: &Path) -> Result<ArrowTable, Error> {
+    ArrowTable::from_reader(&path.display().to_string(), parquet_reader(path)?.0)
+}
+
+/// A reader of the record batches of the Parquet file at `path`, and its number of rows.
+fn parquet_reader(
+    path: &Path,
+) -> Result<
+    (
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+        Option<u64>,
+    ),
+    Error,
+> {
     let name = path.display().to_string();
     if path.as_os_str() == "-" {
         return Err(Error::new(
@@ -55,10 +81,12 @@ pub fn read_parquet(path: &Path) -> Result<ArrowTable, Error> {
     let file = File::open(path).map_err(|e| Error::io(path, "open", &e))?;
     // The parquet crate's messages are about the file's structure, but may quote statistics
     // (min and max values): left out.
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(READ_BATCH).build())
-        .map_err(|_| super::table::failed(&name, "not a readable Parquet file"))?;
-    ArrowTable::from_reader(&name, reader)
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| {
+            let rows = u64::try_from(b.metadata().file_metadata().num_rows()).ok();
+            Ok((b.with_batch_size(READ_BATCH).build()?, rows))
+        })
+        .map_err(|_| super::table::failed(&name, "not a readable Parquet file"))
 }
 
 /// Writes `batch` as a Parquet file at `path` (a [`NewFile`]: committed by the caller).
@@ -67,6 +95,24 @@ pub fn read_parquet(path: &Path) -> Result<ArrowTable, Error> {
 ///
 /// An I/O error naming `path`.
 pub fn stage_parquet(path: &Path, batch: &RecordBatch) -> Result<NewFile, Error> {
+    stage_parquet_batches(path, batch.schema(), [Ok(batch.clone())])
+}
+
+/// Rows per row group of a written file, and per record batch of a result written: memory
+/// holds one of each at a time.
+pub(crate) const WRITE_ROWS: usize = 1 << 17;
+
+/// Writes `batches` (each of `schema`) as one Parquet file at `path`, one batch in memory at
+/// a time (a [`NewFile`]: committed by the caller).
+///
+/// # Errors
+///
+/// The first error of `batches`; an I/O error naming `path`.
+pub fn stage_parquet_batches(
+    path: &Path,
+    schema: arrow_schema::SchemaRef,
+    batches: impl IntoIterator<Item = Result<RecordBatch, Error>>,
+) -> Result<NewFile, Error> {
     let fail = || {
         Error::new(
             ErrorKind::Io,
@@ -75,9 +121,12 @@ pub fn stage_parquet(path: &Path, batch: &RecordBatch) -> Result<NewFile, Error>
     };
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        .set_max_row_group_size(WRITE_ROWS)
         .build();
-    let mut w = ArrowWriter::try_new(NewFile::create(path)?, batch.schema(), Some(props))
-        .map_err(|_| fail())?;
-    w.write(batch).map_err(|_| fail())?;
+    let mut w =
+        ArrowWriter::try_new(NewFile::create(path)?, schema, Some(props)).map_err(|_| fail())?;
+    for batch in batches {
+        w.write(&batch?).map_err(|_| fail())?;
+    }
     w.into_inner().map_err(|_| fail())
 }

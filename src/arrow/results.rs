@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 use crate::cluster::Clusters;
@@ -48,19 +48,59 @@ pub fn pairs_batch(
     result: &LinkResult,
     explain: Option<&Model>,
 ) -> Result<RecordBatch, Error> {
-    let n = result.links.len();
+    let scorer = explain.map(|m| Scorer::new(m, records)).transpose()?;
+    pairs_batch_of(records, result, explain.zip(scorer.as_ref()), &result.links)
+}
+
+/// [`pairs_batch`]'s schema, and its rows in record batches of at most `rows` pairs, each
+/// made when it is asked for (a writer holds one at a time); none when there are no pairs.
+///
+/// # Errors
+///
+/// As [`pairs_batch`].
+pub fn pairs_batches<'a>(
+    records: &'a Records,
+    result: &'a LinkResult,
+    explain: Option<&'a Model>,
+    rows: usize,
+) -> Result<
+    (
+        SchemaRef,
+        impl Iterator<Item = Result<RecordBatch, Error>> + 'a,
+    ),
+    Error,
+> {
+    let scorer = explain.map(|m| Scorer::new(m, records)).transpose()?;
+    let schema = pairs_batch_of(records, result, explain.zip(scorer.as_ref()), &[])?.schema();
+    let batches = result
+        .links
+        .chunks(rows.max(1))
+        .map(move |links| pairs_batch_of(records, result, explain.zip(scorer.as_ref()), links));
+    Ok((schema, batches))
+}
+
+/// The record batch of `links` (part of `result`), with the explanation columns of
+/// `explain`'s model and scorer.
+fn pairs_batch_of(
+    records: &Records,
+    result: &LinkResult,
+    explain: Option<(&Model, &Scorer<'_>)>,
+    links: &[crate::link::Link],
+) -> Result<RecordBatch, Error> {
+    let n = links.len();
     let text = || StringBuilder::with_capacity(n, 16 * n);
     let float = || Float64Builder::with_capacity(n);
     let (mut left, mut right) = (text(), text());
     let (mut weight, mut probability) = (float(), float());
     let (mut decision, mut rule, mut reason) = (text(), text(), text());
-    let scorer = explain.map(|m| Scorer::new(m, records)).transpose()?;
+    let scorer = explain.map(|(_, s)| s);
+    let explain = explain.map(|(m, _)| m);
     let parts = explain.map_or(0, |m| m.comparisons().len());
     let mut prior = float();
     let mut levels: Vec<StringBuilder> = (0..parts).map(|_| text()).collect();
     let mut weights: Vec<Float64Builder> = (0..parts).map(|_| float()).collect();
     let mut tfs: Vec<Float64Builder> = (0..parts).map(|_| float()).collect();
-    for l in &result.links {
+    for l in links {
         left.append_value(records.id(l.pair.left));
         right.append_value(records.id(l.pair.right));
         weight.append_option(l.weight.map(MatchWeight::bits));
@@ -72,7 +112,7 @@ pub fn pairs_batch(
                 .map_or("", |r| r.name()),
         );
         reason.append_value(result.reason_text(l));
-        if let Some(s) = &scorer {
+        if let Some(s) = scorer {
             let e = s.explain(l.pair);
             prior.append_value(e.prior);
             for (i, c) in e.contributions.iter().enumerate() {
@@ -134,15 +174,70 @@ pub fn clusters_batch(
     header: [&str; 3],
     source_name: impl Fn(&str) -> String,
 ) -> Result<RecordBatch, Error> {
-    let n = records.len();
-    let mut cols: [StringBuilder; 3] =
-        std::array::from_fn(|_| StringBuilder::with_capacity(n, 12 * n));
-    let names: Vec<String> = records
+    let order = clusters.rows_by_person(records);
+    clusters_batch_of(
+        records,
+        clusters,
+        header,
+        &source_names(records, source_name),
+        &order,
+    )
+}
+
+/// [`clusters_batch`]'s schema, and its rows in record batches of at most `rows` records,
+/// each made when it is asked for (a writer holds one at a time); none when there are no
+/// records.
+///
+/// # Errors
+///
+/// As [`clusters_batch`].
+pub fn clusters_batches<'a>(
+    records: &'a Records,
+    clusters: &'a Clusters,
+    header: [&'a str; 3],
+    source_name: impl Fn(&str) -> String,
+    rows: usize,
+) -> Result<
+    (
+        SchemaRef,
+        impl Iterator<Item = Result<RecordBatch, Error>> + 'a,
+    ),
+    Error,
+> {
+    let names = source_names(records, source_name);
+    let schema = clusters_batch_of(records, clusters, header, &names, &[])?.schema();
+    let order = clusters.rows_by_person(records);
+    let chunks: Vec<std::ops::Range<usize>> = (0..order.len())
+        .step_by(rows.max(1))
+        .map(|s| s..(s + rows.max(1)).min(order.len()))
+        .collect();
+    let batches = chunks
+        .into_iter()
+        .map(move |c| clusters_batch_of(records, clusters, header, &names, &order[c]));
+    Ok((schema, batches))
+}
+
+/// Each source's name as `source_name` gives it.
+fn source_names(records: &Records, source_name: impl Fn(&str) -> String) -> Vec<String> {
+    records
         .sources()
         .iter()
         .map(|s| source_name(&s.name))
-        .collect();
-    for r in clusters.rows_by_person(records) {
+        .collect()
+}
+
+/// The record batch of the rows `order` (in that order) of [`clusters_batch`].
+fn clusters_batch_of(
+    records: &Records,
+    clusters: &Clusters,
+    header: [&str; 3],
+    names: &[String],
+    order: &[u32],
+) -> Result<RecordBatch, Error> {
+    let n = order.len();
+    let mut cols: [StringBuilder; 3] =
+        std::array::from_fn(|_| StringBuilder::with_capacity(n, 12 * n));
+    for &r in order {
         let source = names.get(records.source_of(r)).map_or("", String::as_str);
         for (col, v) in cols
             .iter_mut()

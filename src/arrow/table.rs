@@ -70,15 +70,7 @@ impl ArrowTable {
         for (i, batch) in reader.enumerate() {
             let batch = batch
                 .map_err(|_| failed(name, &format!("record batch {} failed to read", i + 1)))?;
-            let columns = batch
-                .columns()
-                .iter()
-                .zip(&names)
-                .map(|(array, column)| {
-                    Column::of(array)
-                        .map_err(|what| failed(name, &format!("column '{column}': {what}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let columns = columns_of(name, &names, &batch)?;
             let last = starts.last().copied().unwrap_or(0);
             starts.push(last + batch.num_rows());
             batches.push(columns);
@@ -107,6 +99,101 @@ impl ArrowTable {
     /// The column names.
     pub fn names(&self) -> &[String] {
         &self.names
+    }
+}
+
+/// The columns of `batch` in the form they are read in, named `names` in errors.
+fn columns_of(name: &str, names: &[String], batch: &RecordBatch) -> Result<Vec<Column>, Error> {
+    batch
+        .columns()
+        .iter()
+        .zip(names)
+        .map(|(array, column)| {
+            Column::of(array).map_err(|what| failed(name, &format!("column '{column}': {what}")))
+        })
+        .collect()
+}
+
+/// The rows of a record batch reader one at a time, one record batch held at once: for a
+/// source too large to hold twice (a Parquet file read into the store).
+pub(crate) struct RowStream<R> {
+    name: String,
+    names: Vec<String>,
+    reader: R,
+    batch: Vec<Column>,
+    row: usize,
+    rows: usize,
+    batches_read: usize,
+    row_count: Option<u64>,
+}
+
+impl<R: RecordBatchReader> RowStream<R> {
+    /// The rows of `reader`, called `name` in messages.
+    pub(crate) fn new(name: &str, reader: R) -> RowStream<R> {
+        let names = reader
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        RowStream {
+            name: name.to_string(),
+            names,
+            reader,
+            batch: Vec::new(),
+            row: 0,
+            rows: 0,
+            batches_read: 0,
+            row_count: None,
+        }
+    }
+
+    /// The column names.
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The number of rows, when the reader says (a Parquet file's metadata does).
+    pub(crate) fn row_count(&self) -> Option<u64> {
+        self.row_count
+    }
+
+    /// Sets the number of rows the stream will give.
+    pub(crate) fn with_row_count(mut self, rows: Option<u64>) -> RowStream<R> {
+        self.row_count = rows;
+        self
+    }
+
+    /// Puts the next row's values into `rec` as text; false at the end.
+    ///
+    /// # Errors
+    ///
+    /// An input error naming the source when a record batch fails or a column cannot be
+    /// read as text.
+    pub(crate) fn next_row(&mut self, rec: &mut csv::ByteRecord) -> Result<bool, Error> {
+        while self.row == self.rows {
+            let Some(batch) = self.reader.next() else {
+                return Ok(false);
+            };
+            self.batches_read += 1;
+            let batch = batch.map_err(|_| {
+                failed(
+                    &self.name,
+                    &format!("record batch {} failed to read", self.batches_read),
+                )
+            })?;
+            self.batch = columns_of(&self.name, &self.names, &batch)?;
+            (self.row, self.rows) = (0, batch.num_rows());
+        }
+        rec.clear();
+        let mut value = Vec::new();
+        for c in &self.batch {
+            value.clear();
+            c.write(self.row, &mut value);
+            rec.push_field(&value);
+        }
+        self.row += 1;
+        Ok(true)
     }
 }
 

@@ -6,6 +6,7 @@
 //! features, into the store's dictionaries. Ids are assigned in first-seen order, so the
 //! store is the same on any thread count.
 
+use crate::progress::{Step, Unit};
 use std::io::Read;
 use std::path::Path;
 
@@ -134,6 +135,7 @@ pub struct RecordsBuilder {
     lines: Vec<u64>,
     raw: Vec<RawColumn>,
     others: Vec<(String, RawColumn)>,
+    progress: Option<crate::progress::Observer>,
 }
 
 /// A table of values that a source can be read from instead of delimited text, column by
@@ -177,6 +179,7 @@ impl Default for RecordsBuilder {
             lines: Vec::new(),
             raw: VALUE_ROLES.iter().map(|_| RawColumn::default()).collect(),
             others: Vec::new(),
+            progress: None,
         }
     }
 }
@@ -211,6 +214,13 @@ impl RecordsBuilder {
         self
     }
 
+    /// Reports the reading of each source to `observer` (step `reading <name>`, in bytes of
+    /// a file whose size is known, else in rows). Default: none.
+    pub fn progress(&mut self, observer: Option<crate::progress::Observer>) -> &mut Self {
+        self.progress = observer;
+        self
+    }
+
     /// Reads the delimited file at `path` (`-` for standard input; gzip is decompressed) as a
     /// new source named by its path.
     ///
@@ -219,8 +229,8 @@ impl RecordsBuilder {
     /// I/O errors, and input errors naming the file, line and column: malformed CSV, a ragged
     /// row, no header, no id column, an empty or non-UTF-8 id.
     pub fn add_csv(&mut self, path: &Path) -> Result<&mut Self, Error> {
-        let (name, f) = crate::csvread::open(path)?;
-        self.add_reader(&name, f)
+        let (name, f, size) = crate::csvread::open_sized(path)?;
+        self.add_delimited(&name, f, size)
     }
 
     /// Reads the file at `path` as a new source named by its path: a Parquet file (a
@@ -233,8 +243,17 @@ impl RecordsBuilder {
     /// is not readable Parquet or a column cannot be read as text, and a usage error for `-`.
     pub fn add_file(&mut self, path: &Path) -> Result<&mut Self, Error> {
         if crate::arrow::is_parquet(path) || crate::arrow::has_parquet_magic(path) {
-            let table = crate::arrow::read_parquet(path)?;
-            self.add_table(&path.display().to_string(), &table)
+            // Record batch by record batch: the file is never held whole beside the store.
+            let mut rows = crate::arrow::parquet_rows(path)?;
+            let name = path.display().to_string();
+            let fields: Vec<&[u8]> = rows.names().iter().map(String::as_bytes).collect();
+            let names = crate::csvread::header_names(&name, &fields)?;
+            let mut line = 1u64;
+            let total = rows.row_count();
+            self.add_rows(&name, &names, (Unit::Rows, total), |rec| {
+                line += 1;
+                Ok(rows.next_row(rec)?.then_some(line))
+            })
         } else {
             self.add_csv(path)
         }
@@ -246,9 +265,24 @@ impl RecordsBuilder {
     ///
     /// As [`RecordsBuilder::add_csv`].
     pub fn add_reader(&mut self, name: &str, reader: impl Read) -> Result<&mut Self, Error> {
+        self.add_delimited(name, reader, None)
+    }
+
+    /// [`RecordsBuilder::add_reader`] of `size` bytes, when known (for progress).
+    fn add_delimited(
+        &mut self,
+        name: &str,
+        reader: impl Read,
+        size: Option<u64>,
+    ) -> Result<&mut Self, Error> {
         let mut rdr = CsvReader::new(name, reader, false, self.delimiter)?;
         let names = rdr.headers().to_vec();
-        self.add_rows(name, &names, |rec| rdr.read(rec))
+        let unit = if size.is_some() {
+            Unit::Bytes
+        } else {
+            Unit::Rows
+        };
+        self.add_rows(name, &names, (unit, size), |rec| rdr.read(rec))
     }
 
     /// Reads `table` as a new source called `name` (used in messages), as a file of the same
@@ -300,7 +334,7 @@ impl RecordsBuilder {
         let (rows, width) = (table.row_count(), names.len());
         let mut next = 0usize;
         let mut value = Vec::new();
-        self.add_rows(name, &names, |rec| {
+        self.add_rows(name, &names, (Unit::Rows, Some(rows as u64)), |rec| {
             if next == rows {
                 return Ok(None);
             }
@@ -316,13 +350,16 @@ impl RecordsBuilder {
     }
 
     /// Adds a source called `name` with columns `names`, whose rows `read` gives one at a
-    /// time (with its line or row number; `None` at the end).
+    /// time (with its line or row number; `None` at the end). `(unit, total)` is how its
+    /// progress is counted: in bytes (a record's position) or rows, out of the total if known.
     fn add_rows(
         &mut self,
         name: &str,
         names: &[String],
+        (unit, total): (Unit, Option<u64>),
         mut read: impl FnMut(&mut csv::ByteRecord) -> Result<Option<u64>, Error>,
     ) -> Result<&mut Self, Error> {
+        let what = format!("reading {name}");
         let schema = Schema::resolve(names, &self.columns, name)?;
         let id_col = schema.columns_with(Role::Id)[0];
         let role_cols: Vec<Vec<usize>> = VALUE_ROLES
@@ -380,6 +417,22 @@ impl RecordsBuilder {
                 n += 1;
             }
             let rows = &batch[..n];
+            let done = match unit {
+                Unit::Bytes => rows
+                    .last()
+                    .and_then(csv::ByteRecord::position)
+                    .map_or(0, csv::Position::byte),
+                _ => u64::from(self.id_end.len() as u32 - start),
+            };
+            crate::progress::report(
+                self.progress.as_ref(),
+                &Step {
+                    what: &what,
+                    unit,
+                    done,
+                    total,
+                },
+            );
             self.raw
                 .par_iter_mut()
                 .zip(role_cols.par_iter())
