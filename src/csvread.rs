@@ -119,6 +119,13 @@ pub(crate) fn open_sized(path: &Path) -> Result<Opened, Error> {
     }
 }
 
+/// The delimiter of a source called `name` whose text starts with `start`: a tab for a
+/// `.tsv` or `.tab` name, else what its header line shows.
+pub(crate) fn delimiter_for(name: &str, start: &[u8]) -> u8 {
+    delimiter_of_name(name)
+        .unwrap_or_else(|| delimiter_of_header(start.split(|&b| b == b'\n').next().unwrap_or(&[])))
+}
+
 /// The delimiter a file's name says (a tab for `.tsv` and `.tab`, gzipped or not), if any.
 fn delimiter_of_name(name: &str) -> Option<u8> {
     let path = Path::new(name);

@@ -338,8 +338,10 @@ carematch_status carematch_batch_new(const char *name,
                                      carematch_batch **out);
 
 /**
- * Reads a CSV file (header first) into a new batch named by its path: every column by its
- * header name, as `carematch link` reads files.
+ * Reads a file into a new batch named by its path, as `carematch link` reads files: CSV or
+ * other delimited text (the delimiter by a `.tsv`/`.tab` name or the header line), gzipped
+ * or not, or Parquet (a `.parquet`/`.pq` name or Parquet's magic bytes); every column by its
+ * header name.
  *
  * On success `*out` is a new batch, to be freed with `carematch_batch_free`.
  *
@@ -380,9 +382,10 @@ carematch_status carematch_batch_from_arrow_stream(const char *name,
                                                    carematch_batch **out);
 
 /**
- * Makes a batch called `name` from CSV text in memory (header first, UTF-8), read as a file
- * would be: every column by its header name. The text is copied. This is the fast way in
- * from a data frame (the Python package writes one as CSV and hands it over in one call).
+ * Makes a batch called `name` from CSV text in memory (header first, UTF-8; another
+ * delimiter is found from a `.tsv` name or the header line, as for a file), read as a file
+ * would be: every column by its header name. The text is copied. (A data frame is handed
+ * over faster, with no text, by `carematch_batch_from_arrow_stream`.)
  *
  * Errors: `CAREMATCH_INPUT_ERROR` (malformed CSV, a ragged row, text that is not UTF-8,
  * naming `name` and the line), and those of the arguments.

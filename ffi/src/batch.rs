@@ -43,7 +43,7 @@ pub struct carematch_batch {
     rows: Option<usize>,
     /// A batch read from CSV text keeps the text, which the core then reads as it reads a
     /// file (no second encoding); columns added later are appended to it.
-    csv: Option<Vec<u8>>,
+    csv: Option<(Vec<u8>, u8)>,
     /// A batch from an Arrow stream keeps its record batches, which the core reads as a
     /// table (no CSV in between).
     arrow: Option<carematch::arrow::ArrowTable>,
@@ -52,9 +52,10 @@ pub struct carematch_batch {
 impl carematch_batch {
     /// A batch of CSV text (header first), checked and counted: malformed CSV, a ragged row
     /// or text that is not UTF-8 is an input error naming `name` and the line.
-    fn from_csv(name: String, text: Vec<u8>) -> Result<Self, Failure> {
+    fn from_csv(name: String, text: Vec<u8>, delimiter: u8) -> Result<Self, Failure> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
+            .delimiter(delimiter)
             .from_reader(text.as_slice());
         // Lines counted from the bytes (as the core's reader does): the csv crate's own
         // count is one too low on CRLF text.
@@ -115,7 +116,7 @@ impl carematch_batch {
             name,
             columns: headers.into_iter().map(|h| (h, Vec::new())).collect(),
             rows: Some(rows),
-            csv: Some(text),
+            csv: Some((text, delimiter)),
             arrow: None,
         })
     }
@@ -125,7 +126,7 @@ impl carematch_batch {
         let Some(text) = self.csv.take() else {
             return Ok(());
         };
-        for_each_value(&text, |c, v| {
+        for_each_value(&text.0, text.1, |c, v| {
             if let Some(col) = self.columns.get_mut(c) {
                 col.1.push(v.to_string());
             }
@@ -193,7 +194,7 @@ impl carematch_batch {
         };
         if let Some(text) = &self.csv {
             let width = self.columns.len();
-            for_each_value(text, |c, v| {
+            for_each_value(&text.0, text.1, |c, v| {
                 if c < width {
                     push(c, v);
                 }
@@ -230,11 +231,16 @@ impl carematch_batch {
     }
 }
 
-/// Calls `f(column, value)` for every value of the rows of CSV `text` (header first), row by
-/// row.
-fn for_each_value(text: &[u8], mut f: impl FnMut(usize, &str)) -> Result<(), Failure> {
+/// Calls `f(column, value)` for every value of the rows of delimited `text` (header first),
+/// row by row.
+fn for_each_value(
+    text: &[u8],
+    delimiter: u8,
+    mut f: impl FnMut(usize, &str),
+) -> Result<(), Failure> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
+        .delimiter(delimiter)
         .from_reader(text);
     for rec in rdr.records() {
         // Checked when the batch was made: cannot fail.
@@ -275,8 +281,12 @@ pub(crate) fn read_batches(
         }
         match (&batch.arrow, &batch.csv) {
             (Some(table), _) => b.add_table(&batch.name, table)?,
-            (None, Some(text)) => b.add_reader(&batch.name, text.as_slice())?,
-            (None, None) => b.add_reader(&batch.name, batch.to_csv()?.as_slice())?,
+            (None, Some((text, d))) => b
+                .delimiter(Some(*d))
+                .add_reader(&batch.name, text.as_slice())?,
+            (None, None) => b
+                .delimiter(None)
+                .add_reader(&batch.name, batch.to_csv()?.as_slice())?,
         };
     }
     Ok(b.build()?)
@@ -377,8 +387,10 @@ pub unsafe extern "C" fn carematch_batch_new(
     })
 }
 
-/// Reads a CSV file (header first) into a new batch named by its path: every column by its
-/// header name, as `carematch link` reads files.
+/// Reads a file into a new batch named by its path, as `carematch link` reads files: CSV or
+/// other delimited text (the delimiter by a `.tsv`/`.tab` name or the header line), gzipped
+/// or not, or Parquet (a `.parquet`/`.pq` name or Parquet's magic bytes); every column by its
+/// header name.
 ///
 /// On success `*out` is a new batch, to be freed with `carematch_batch_free`.
 ///
@@ -396,17 +408,18 @@ pub unsafe extern "C" fn carematch_batch_read_csv(
 ) -> carematch_status {
     ffi_body!(|caller| {
         let out = caller.out_param(out)?;
-        let path = caller.str(path, len)?;
-        let text = std::fs::read(path).map_err(|e| {
-            Failure::new(
-                crate::status::CAREMATCH_IO_ERROR,
-                format!("{path}: cannot read: {}", e.kind()),
-            )
-        })?;
-        out.write(raw::new_handle(carematch_batch::from_csv(
-            path.to_string(),
-            text,
-        )?));
+        let path = std::path::Path::new(caller.str(path, len)?);
+        // The file opened as the command line opens it: Parquet by name or magic bytes, gzip
+        // by magic bytes, the delimiter by name or header.
+        let batch =
+            if carematch::arrow::is_parquet(path) || carematch::arrow::has_parquet_magic(path) {
+                let table = carematch::arrow::read_parquet(path)?;
+                carematch_batch::from_table(path.display().to_string(), table)
+            } else {
+                let (name, text, d) = carematch::RecordsBuilder::read_delimited(path, None)?;
+                carematch_batch::from_csv(name, text, d)?
+            };
+        out.write(raw::new_handle(batch));
         Ok(())
     })
 }
@@ -450,9 +463,10 @@ pub unsafe extern "C" fn carematch_batch_from_arrow_stream(
     })
 }
 
-/// Makes a batch called `name` from CSV text in memory (header first, UTF-8), read as a file
-/// would be: every column by its header name. The text is copied. This is the fast way in
-/// from a data frame (the Python package writes one as CSV and hands it over in one call).
+/// Makes a batch called `name` from CSV text in memory (header first, UTF-8; another
+/// delimiter is found from a `.tsv` name or the header line, as for a file), read as a file
+/// would be: every column by its header name. The text is copied. (A data frame is handed
+/// over faster, with no text, by `carematch_batch_from_arrow_stream`.)
 ///
 /// Errors: `CAREMATCH_INPUT_ERROR` (malformed CSV, a ragged row, text that is not UTF-8,
 /// naming `name` and the line), and those of the arguments.
@@ -473,9 +487,11 @@ pub unsafe extern "C" fn carematch_batch_from_csv(
         let name = caller.str(name, name_len)?;
         let text = caller.bytes(text.cast(), text_len)?;
         let name = if name.is_empty() { "batch" } else { name };
+        let delimiter = carematch::RecordsBuilder::delimiter_of(name, text);
         out.write(raw::new_handle(carematch_batch::from_csv(
             name.to_string(),
             text.to_vec(),
+            delimiter,
         )?));
         Ok(())
     })

@@ -29,7 +29,7 @@ pub fn is_parquet(path: &Path) -> bool {
 
 /// Whether the file at `path` starts with Parquet's magic bytes (`PAR1`); false when it
 /// cannot be read (the CSV reader then says why).
-pub(crate) fn has_parquet_magic(path: &Path) -> bool {
+pub fn has_parquet_magic(path: &Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 4];
     File::open(path)

@@ -259,6 +259,33 @@ impl RecordsBuilder {
         }
     }
 
+    /// Reads the whole delimited file at `path` into memory, as [`RecordsBuilder::add_csv`]
+    /// opens it (`-` for standard input; gzip is decompressed): its name for messages, its
+    /// text, and its delimiter (`delimiter` when given, else found as `add_csv` finds it).
+    /// For a caller that hands the text on (the C ABI's batches).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming the file.
+    pub fn read_delimited(
+        path: &Path,
+        delimiter: Option<u8>,
+    ) -> Result<(String, Vec<u8>, u8), Error> {
+        let (name, mut f) = crate::csvread::open(path)?;
+        let mut text = Vec::new();
+        f.read_to_end(&mut text)
+            .map_err(|e| Error::io(path, "read", &e))?;
+        let d = delimiter.unwrap_or_else(|| crate::csvread::delimiter_for(&name, &text));
+        Ok((name, text, d))
+    }
+
+    /// The delimiter of delimited text called `name`, as [`RecordsBuilder::add_csv`] finds
+    /// it: a tab for a `.tsv` or `.tab` name, else what the header line shows (a comma when it
+    /// has one, otherwise the tab, semicolon or pipe it has most of).
+    pub fn delimiter_of(name: &str, text: &[u8]) -> u8 {
+        crate::csvread::delimiter_for(name, text)
+    }
+
     /// Reads CSV from `reader` as a new source called `name` (used in messages).
     ///
     /// # Errors

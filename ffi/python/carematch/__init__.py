@@ -538,13 +538,15 @@ class Batch(_Handle, _ArrowExport):
 
     @classmethod
     def from_csv_text(cls, text, name="batch"):
-        """A batch from CSV text (str or UTF-8 bytes), header first."""
+        """A batch from CSV text (str or UTF-8 bytes), header first; a tab, semicolon or
+        pipe delimiter is found from the header line."""
         return _new(cls, lib.carematch_batch_from_csv, *_text_arg(name, "name"),
                     *_text_arg(text, "text", bytes_ok=True))
 
     @classmethod
     def read_csv(cls, path):
-        """A batch read from a CSV file."""
+        """A batch read from a file as ``carematch link`` reads it: CSV or other delimited
+        text (TSV, semicolons, ...), gzipped or not, or Parquet."""
         return _new(cls, lib.carematch_batch_read_csv, *_path_arg(path))
 
     @classmethod

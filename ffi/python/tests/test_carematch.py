@@ -422,6 +422,31 @@ def test_bad_input_names_the_problem_not_the_value(tmp_path):
     assert len(carematch.Batch.read_csv(DATA / "gp.csv")) == 8064
 
 
+def test_read_csv_opens_files_as_the_command_line_does(gp, hospital, model, tmp_path):
+    """Issue 13: Batch.read_csv reads what the command line reads, through the same core
+    code: a gzipped TSV, a semicolon file, and Parquet (by name or by its magic bytes) link
+    as the CSV files do; CSV text in memory finds its delimiter too."""
+    import gzip
+    import pyarrow.parquet as papq
+    small_gp, small_h = gp.head(2000), hospital.head(1500)
+    want = carematch.link(small_gp, small_h, model)
+    tsv = tmp_path / "gp.tsv.gz"
+    with gzip.open(tsv, "wt", newline="") as f:
+        small_gp.to_csv(f, sep="\t", index=False)
+    semi = tmp_path / "hospital.txt"
+    small_h.to_csv(semi, sep=";", index=False)
+    got = carematch.link(carematch.Batch.read_csv(tsv), carematch.Batch.read_csv(semi), model)
+    pd.testing.assert_frame_equal(got, want)
+    papq.write_table(pa.Table.from_pandas(small_gp, preserve_index=False).cast(
+        pa.schema([(c, pa.string()) for c in small_gp.columns])), tmp_path / "gp.parquet")
+    (tmp_path / "gp.parquet").rename(tmp_path / "gp.data")  # found by its magic bytes
+    got = carematch.link(carematch.Batch.read_csv(tmp_path / "gp.data"), small_h, model)
+    pd.testing.assert_frame_equal(got, want)
+    text = small_h.to_csv(sep="\t", index=False)
+    got = carematch.link(small_gp, carematch.Batch.from_csv_text(text, "h"), model)
+    pd.testing.assert_frame_equal(got, want)
+
+
 def test_raw_abi_errors_become_exceptions():
     """What Python strings cannot produce: invalid UTF-8 and NULL, through the raw calls."""
     out = ctypes.c_void_p()
