@@ -603,6 +603,35 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The rows of pairs of record ids (known true pairs, for training): a left id in the
+    /// left source and a right id in the right (in a dedupe, both in the one source).
+    ///
+    /// # Errors
+    ///
+    /// `(i, side)` for the first pair `i` (from 0) with an id its source lacks: side 0 the
+    /// left id, 1 the right. The caller names its file line or list entry.
+    pub fn pairs_of_ids<'a>(
+        &self,
+        records: &Records,
+        ids: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Vec<Pair>, (usize, usize)> {
+        let index = |rows: &Range<u32>| -> rustc_hash::FxHashMap<&str, u32> {
+            rows.clone().map(|r| (records.id(r), r)).collect()
+        };
+        let (left, right) = match self {
+            Mode::Link { left, right } => (index(left), index(right)),
+            Mode::Dedupe { rows } => (index(rows), index(rows)),
+        };
+        ids.into_iter()
+            .enumerate()
+            .map(|(i, (a, b))| match (left.get(a), right.get(b)) {
+                (Some(&l), Some(&r)) => Ok(Pair { left: l, right: r }),
+                (None, _) => Err((i, 0)),
+                _ => Err((i, 1)),
+            })
+            .collect()
+    }
+
     /// The number of records the mode pairs: both sources of a link, the one of a dedupe.
     pub fn records(&self) -> u32 {
         match self {

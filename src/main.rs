@@ -760,32 +760,17 @@ fn labelled_pairs(
     mode: &Mode,
     path: &Path,
 ) -> Result<Vec<carematch::block::Pair>, Error> {
-    let (ls, rs) = match mode {
-        Mode::Link { .. } => (0, 1),
-        Mode::Dedupe { .. } => (0, 0),
-    };
-    let index = |s: usize| -> std::collections::HashMap<&str, u32> {
-        records.sources()[s]
-            .rows
-            .clone()
-            .map(|r| (records.id(r), r))
-            .collect()
-    };
-    let (left, right) = (index(ls), index(rs));
     let file = carematch::evaluate::PairFile::read(path, false, None)?;
-    let name = path.display().to_string();
-    file.pairs()
-        .zip(file.lines())
-        .map(|((a, b), &line)| match (left.get(a), right.get(b)) {
-            (Some(&l), Some(&r)) => Ok(carematch::block::Pair { left: l, right: r }),
-            (None, _) => Err(carematch::Error::usage(&format!(
-                "{name}: line {line}: the left id is not in the left input"
-            ))),
-            _ => Err(carematch::Error::usage(&format!(
-                "{name}: line {line}: the right id is not in the right input"
-            ))),
+    mode.pairs_of_ids(records, file.pairs())
+        .map_err(|(i, side)| {
+            let line = file.lines().get(i).copied().unwrap_or(0);
+            carematch::Error::usage(&format!(
+                "{}: line {line}: the {} id is not in the {} input",
+                path.display(),
+                ["left", "right"][side],
+                ["left", "right"][side]
+            ))
         })
-        .collect()
 }
 
 fn print_training(model: &Model) {

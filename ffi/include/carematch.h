@@ -762,7 +762,12 @@ carematch_status carematch_dedupe(const carematch_batch *batch,
  * `carematch_link` under a config: `(config_json, config_len)` is the JSON text of a
  * `carematch --config` file: column mapping (`"columns": {"Forename 1": "given_name"}`),
  * `strict`, `accept_test_nhs_numbers`, the rule ladder, comparisons, blocking and training
- * rules, `thresholds` (over the model's own), `one_to_one`; `(NULL, 0)` is the default config.
+ * rules, `thresholds` (over the model's own), `one_to_one`; and two keys the command line
+ * gives as files: `labels` (`[["GP1", "H7"], ...]`, known true pairs of record ids to train m
+ * on when no model is given, as `carematch train --labels`) and `previous_clusters`
+ * (`[["P00ab...", "gp", "GP1"], ...]`: person id, source name, record id of an earlier run,
+ * whose person ids the result's clusters keep, as `--previous-clusters`). `(NULL, 0)` is the
+ * default config.
  *
  * Errors: as `carematch_link`, and `CAREMATCH_CONFIG_ERROR` for a config that does not parse
  * (naming the key) or does not fit the batches.
@@ -1019,7 +1024,9 @@ carematch_status carematch_model_train(const carematch_batch *left,
 /**
  * `carematch_model_train` under a config: `(config_json, config_len)` is the JSON text of a
  * `carematch --config` file (column mapping, comparisons, blocking and training rules,
- * `u_pairs`, `seed`, …); `(NULL, 0)` is the default config.
+ * `u_pairs`, `seed`, …), and `labels` (`[["GP1", "H7"], ...]`: known true pairs of record
+ * ids, left then right, from which m is estimated, as `carematch train --labels`);
+ * `(NULL, 0)` is the default config.
  *
  * Errors: as `carematch_model_train`, and `CAREMATCH_CONFIG_ERROR` for a config that does
  * not parse (naming the key) or does not fit the batches.

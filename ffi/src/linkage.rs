@@ -3,11 +3,11 @@
 use std::ffi::c_char;
 use std::sync::OnceLock;
 
-use carematch::{Clusters, Config, Decision, Evaluation, LinkResult, Linker, Model, Records};
+use carematch::{Clusters, Decision, Evaluation, LinkResult, Linker, Model, Records};
 
 use crate::batch::{carematch_batch, read_batches};
 use crate::guard::{Failure, ffi_body};
-use crate::model::{carematch_model, train_on};
+use crate::model::{Settings, carematch_model, train_on};
 use crate::raw::{self, carematch_str};
 use crate::status::{CAREMATCH_INVALID_ARGUMENT, carematch_status};
 
@@ -115,14 +115,15 @@ fn run(
     left: &carematch_batch,
     right: Option<&carematch_batch>,
     model: Option<&carematch_model>,
-    config: &Config,
+    settings: &Settings,
 ) -> Result<carematch_result, Failure> {
+    let config = &settings.config;
     let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
     // One store for training and linking: the batches are read and normalised once.
     let (records, quality) = read_batches(&batches, config)?;
     let (mut model, label) = match model {
         Some(m) => (m.0.clone(), "model"),
-        None => (train_on(&records, config)?, "default"),
+        None => (train_on(&records, settings)?, "default"),
     };
     config.apply_thresholds(&mut model, None, label)?;
     let linker = Linker::builder()
@@ -137,12 +138,23 @@ fn run(
     };
     let s = records.sources();
     let starts = [s[0].rows.start, s[s.len() - 1].rows.start];
+    let clusters = OnceLock::new();
+    if let Some(rows) = &settings.previous_clusters {
+        // Person ids carried over from the earlier run, as `--previous-clusters` carries them.
+        let previous = carematch::cluster::PreviousIds::from_triples(
+            rows.iter()
+                .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str())),
+        );
+        let mut c = result.clusters(&records);
+        c.carry_over(&records, &previous);
+        let _ = clusters.set(c);
+    }
     Ok(carematch_result {
         records,
         result,
         model: Some(model),
         starts,
-        clusters: OnceLock::new(),
+        clusters,
         csv: OnceLock::new(),
         quality,
     })
@@ -171,7 +183,7 @@ pub unsafe extern "C" fn carematch_link(
         let out = caller.out_param(out)?;
         let (l, r) = (caller.handle(left)?, caller.handle(right)?);
         let m = caller.optional_handle(model);
-        out.write(raw::new_handle(run(l, Some(r), m, &Config::default())?));
+        out.write(raw::new_handle(run(l, Some(r), m, &Settings::default())?));
         Ok(())
     })
 }
@@ -192,7 +204,7 @@ pub unsafe extern "C" fn carematch_dedupe(
         let out = caller.out_param(out)?;
         let b = caller.handle(batch)?;
         let m = caller.optional_handle(model);
-        out.write(raw::new_handle(run(b, None, m, &Config::default())?));
+        out.write(raw::new_handle(run(b, None, m, &Settings::default())?));
         Ok(())
     })
 }
@@ -200,7 +212,12 @@ pub unsafe extern "C" fn carematch_dedupe(
 /// `carematch_link` under a config: `(config_json, config_len)` is the JSON text of a
 /// `carematch --config` file: column mapping (`"columns": {"Forename 1": "given_name"}`),
 /// `strict`, `accept_test_nhs_numbers`, the rule ladder, comparisons, blocking and training
-/// rules, `thresholds` (over the model's own), `one_to_one`; `(NULL, 0)` is the default config.
+/// rules, `thresholds` (over the model's own), `one_to_one`; and two keys the command line
+/// gives as files: `labels` (`[["GP1", "H7"], ...]`, known true pairs of record ids to train m
+/// on when no model is given, as `carematch train --labels`) and `previous_clusters`
+/// (`[["P00ab...", "gp", "GP1"], ...]`: person id, source name, record id of an earlier run,
+/// whose person ids the result's clusters keep, as `--previous-clusters`). `(NULL, 0)` is the
+/// default config.
 ///
 /// Errors: as `carematch_link`, and `CAREMATCH_CONFIG_ERROR` for a config that does not parse
 /// (naming the key) or does not fit the batches.

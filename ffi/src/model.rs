@@ -36,7 +36,7 @@ pub unsafe extern "C" fn carematch_model_train(
         let out = caller.out_param(out)?;
         let left = caller.handle(left)?;
         let right = caller.optional_handle(right);
-        let model = train(left, right, &Config::default())?;
+        let model = train(left, right, &Settings::default())?;
         out.write(raw::new_handle(carematch_model(model)));
         Ok(())
     })
@@ -44,7 +44,9 @@ pub unsafe extern "C" fn carematch_model_train(
 
 /// `carematch_model_train` under a config: `(config_json, config_len)` is the JSON text of a
 /// `carematch --config` file (column mapping, comparisons, blocking and training rules,
-/// `u_pairs`, `seed`, …); `(NULL, 0)` is the default config.
+/// `u_pairs`, `seed`, …), and `labels` (`[["GP1", "H7"], ...]`: known true pairs of record
+/// ids, left then right, from which m is estimated, as `carematch train --labels`);
+/// `(NULL, 0)` is the default config.
 ///
 /// Errors: as `carematch_model_train`, and `CAREMATCH_CONFIG_ERROR` for a config that does
 /// not parse (naming the key) or does not fit the batches.
@@ -73,21 +75,67 @@ pub unsafe extern "C" fn carematch_model_train_config(
 }
 
 /// The config of JSON text; the default for empty text.
-pub(crate) fn config_of(json: &str) -> Result<Config, Failure> {
+pub(crate) fn config_of(json: &str) -> Result<Settings, Failure> {
     if json.trim().is_empty() {
-        return Ok(Config::default());
+        return Ok(Settings::default());
     }
-    Ok(Config::from_json(json)?)
+    let bad = |what: String| Failure::new(crate::status::CAREMATCH_CONFIG_ERROR, what);
+    let mut value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(format!("invalid config: {e}")))?;
+    let mut take = |key: &str, width: usize| -> Result<Option<Vec<Vec<String>>>, Failure> {
+        let Some(v) = value.as_object_mut().and_then(|o| o.remove(key)) else {
+            return Ok(None);
+        };
+        let rows = v
+            .as_array()
+            .ok_or_else(|| bad(format!("config \"{key}\": not a list")))?;
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                row.as_array()
+                    .filter(|r| r.len() == width)
+                    .and_then(|r| {
+                        r.iter()
+                            .map(|x| x.as_str().map(str::to_string))
+                            .collect::<Option<Vec<String>>>()
+                    })
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "config \"{key}\": entry {i} is not a list of {width} strings"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    };
+    let labels = take("labels", 2)?;
+    let previous_clusters = take("previous_clusters", 3)?;
+    Ok(Settings {
+        config: Config::from_json(&value.to_string())?,
+        labels,
+        previous_clusters,
+    })
 }
 
-/// Trains on one batch (dedupe) or two (link) under `config`.
+/// What a config given through the C ABI says: the `--config` file's keys, and two the
+/// command line gives as files: `labels` (`[[left_id, right_id], ...]`, known true pairs to
+/// train m on, as `carematch train --labels`) and `previous_clusters` (`[[person_id, source,
+/// record_id], ...]`, an earlier run's person ids to keep, as `--previous-clusters`).
+#[derive(Default)]
+pub(crate) struct Settings {
+    pub(crate) config: Config,
+    pub(crate) labels: Option<Vec<Vec<String>>>,
+    pub(crate) previous_clusters: Option<Vec<Vec<String>>>,
+}
+
+/// Trains on one batch (dedupe) or two (link) under `settings`.
 pub(crate) fn train(
     left: &carematch_batch,
     right: Option<&carematch_batch>,
-    config: &Config,
+    settings: &Settings,
 ) -> Result<Model, Failure> {
     let batches: Vec<&carematch_batch> = std::iter::once(left).chain(right).collect();
-    train_on(&read_batches(&batches, config)?.0, config)
+    train_on(&read_batches(&batches, &settings.config)?.0, settings)
 }
 
 /// An explanation as the JSON text the C API hands out: [`Explanation`]'s one shape.
@@ -98,13 +146,34 @@ pub(crate) fn explanation_json(e: &carematch::model::Explanation) -> String {
 }
 
 /// Trains on a store of one source (dedupe) or two (link), with the default config.
-pub(crate) fn train_on(records: &carematch::Records, config: &Config) -> Result<Model, Failure> {
+pub(crate) fn train_on(
+    records: &carematch::Records,
+    settings: &Settings,
+) -> Result<Model, Failure> {
     let mode = if records.sources().len() > 1 {
         carematch::block::Mode::link(records, 0, 1)?
     } else {
         carematch::block::Mode::dedupe(records, 0)?
     };
-    let (model, _choice) = config.train(records, &mode, Vec::new())?;
+    let labelled = match &settings.labels {
+        Some(pairs) => mode
+            .pairs_of_ids(
+                records,
+                pairs.iter().map(|p| (p[0].as_str(), p[1].as_str())),
+            )
+            .map_err(|(i, side)| {
+                Failure::new(
+                    crate::status::CAREMATCH_CONFIG_ERROR,
+                    format!(
+                        "config \"labels\": entry {i}: the {} id is not in the {} batch",
+                        ["left", "right"][side],
+                        ["left", "right"][side]
+                    ),
+                )
+            })?,
+        None => Vec::new(),
+    };
+    let (model, _choice) = settings.config.train(records, &mode, labelled)?;
     Ok(model)
 }
 

@@ -474,6 +474,28 @@ static void test_config(carematch_model *m) {
     CHECK_STATUS(carematch_model_train_config(h, NULL, bad, strlen(bad), &t),
                  CAREMATCH_CONFIG_ERROR);
     CHECK(t == NULL);
+    /* Labels name record ids; one the batch lacks is a config error naming the entry, not
+     * the id. */
+    const char *labels = "{\"columns\": {\"rec\": \"id\", \"Forename 1\": \"given_name\"},"
+                         " \"u_pairs\": 20000, \"labels\": [[\"G1\", \"H1\"], [\"G2\", \"H9\"]]}";
+    CHECK_STATUS(carematch_model_train_config(g, hh, labels, strlen(labels), &t),
+                 CAREMATCH_CONFIG_ERROR);
+    CHECK(strstr(last_error(), "entry 1: the right id") != NULL);
+    CHECK(strstr(last_error(), "H9") == NULL);
+    const char *shape = "{\"labels\": [[\"G1\"]]}";
+    CHECK_STATUS(carematch_model_train_config(g, hh, shape, strlen(shape), &t),
+                 CAREMATCH_CONFIG_ERROR);
+    CHECK(strstr(last_error(), "entry 0 is not a list of 2 strings") != NULL);
+    /* Person ids of an earlier run are kept: G1 and H1 (one person) keep "P-ANN". */
+    const char *prev = "{\"columns\": {\"rec\": \"id\", \"Forename 1\": \"given_name\"},"
+                       " \"thresholds\": {\"match_probability\": 0.5},"
+                       " \"previous_clusters\": [[\"P-ANN\", \"g\", \"G1\"], [\"P-ANN\", \"h\", \"H1\"]]}";
+    CHECK_STATUS(carematch_link_config(g, hh, m, prev, strlen(prev), &r), CAREMATCH_OK);
+    char pid[64];
+    size_t pw = 0;
+    CHECK_STATUS(carematch_result_person_id(r, 1, 0, pid, sizeof pid, &pw), CAREMATCH_OK);
+    CHECK(strcmp(pid, "P-ANN") == 0);
+    carematch_result_free(r);
     carematch_batch_free(g);
     carematch_batch_free(hh);
     carematch_batch_free(h);

@@ -601,15 +601,19 @@ class Model(_Handle):
 
     @classmethod
     def train(cls, left: "Data", right: "Data | None" = None,
-              config: "Config | None" = None) -> "Model":
+              config: "Config | None" = None, labels: "Any" = None) -> "Model":
         """Trains on ``left`` and ``right`` (for linking them) or ``left`` alone (dedupe).
         ``config``: a dict (or JSON text) of the ``carematch --config`` file's keys (column
-        mapping, comparisons, blocking and training rules, ``u_pairs``, ``seed``)."""
+        mapping, comparisons, blocking and training rules, ``u_pairs``, ``seed``).
+        ``labels``: known true pairs of record ids (a DataFrame of ``left_id, right_id``, or
+        its first two columns; or a list of id pairs): m is estimated from them, not by EM,
+        as ``carematch train --labels``."""
         lb = Batch.of(left, "left")
         rb = Batch.of(right, "right") if right is not None else None
-        if config is None:
+        if config is None and labels is None:
             return _new(cls, lib.carematch_model_train, lb, rb)
-        return _new(cls, lib.carematch_model_train_config, lb, rb, *_config_arg(config))
+        return _new(cls, lib.carematch_model_train_config, lb, rb,
+                    *_config_arg(config, labels))
 
     @classmethod
     def from_json(cls, text):
@@ -821,15 +825,54 @@ class DataQualityWarning(UserWarning):
     """Some input values were invalid and were treated as missing (see Result.quality())."""
 
 
-def _config_arg(config):
+def _rows_of(data, name, columns):
+    """The rows of ``data`` (a DataFrame, anything with ``__arrow_c_stream__``, or a list of
+    tuples) as lists of ``len(columns)`` strings: a frame's columns ``columns`` when it has
+    them by name, else its first ones."""
+    if hasattr(data, "__arrow_c_stream__") and not isinstance(data, pd.DataFrame):
+        data = pa.table(data).to_pandas()
+    if isinstance(data, pd.DataFrame):
+        named = [c for c in columns if c in data.columns]
+        frame = data[columns] if len(named) == len(columns) else data.iloc[:, :len(columns)]
+        if frame.shape[1] != len(columns):
+            raise ValueError(f"{name} needs {len(columns)} columns ({', '.join(columns)})")
+        rows = frame.itertuples(index=False, name=None)
+    elif isinstance(data, (list, tuple)):
+        rows = data
+    else:
+        raise TypeError(f"{name} must be a DataFrame, an Arrow table or a list of tuples, "
+                        f"not {type(data).__name__}")
+    out = []
+    for i, row in enumerate(rows):
+        if len(row) != len(columns):
+            raise ValueError(f"{name}: row {i} has {len(row)} values, not {len(columns)}")
+        out.append([_value(v, ("{}: row {}", name, i)) or "" for v in row])
+    return out
+
+
+def _config_arg(config, labels=None, previous_clusters=None):
     """(pointer, length) of a config given as a dict (the ``carematch --config`` file's keys)
-    or JSON text."""
-    if isinstance(config, (str, bytes)):
-        return _text_arg(config, "config", bytes_ok=True)
+    or JSON text, with ``labels`` and ``previous_clusters`` added as its keys of those names."""
+    if isinstance(config, bytes):
+        config = config.decode("utf-8")
+    if isinstance(config, str):
+        try:
+            config = json.loads(config) if config.strip() else {}
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"invalid config: {e.msg} at line {e.lineno}") from None
+    if config is None:
+        config = {}
     if not isinstance(config, dict):
         raise TypeError("config must be a dict of the --config file's keys (\"columns\", "
                         "\"rules\", \"thresholds\", \"one_to_one\", ...) or JSON text, "
                         f"not {type(config).__name__}")
+    if labels is not None:
+        config = {**config, "labels": _rows_of(labels, "labels", ["left_id", "right_id"])}
+    if previous_clusters is not None:
+        if isinstance(previous_clusters, pd.DataFrame) and "cluster_id" in previous_clusters:
+            previous_clusters = previous_clusters.rename(columns={"cluster_id": "person_id"})
+        config = {**config, "previous_clusters": _rows_of(
+            previous_clusters, "previous_clusters", ["person_id", "source", "record_id"])}
     return _text_arg(json.dumps(config), "config")
 
 
@@ -843,27 +886,31 @@ def _run(fn, *handles):
 
 
 def link_result(left: "Data", right: "Data", model: "Model | None" = None,
-                config: "Config | None" = None) -> "Result":
+                config: "Config | None" = None, labels: "Any" = None,
+                previous_clusters: "Any" = None) -> "Result":
     """Links ``left`` with ``right`` and returns the Result handle (see ``link``)."""
     model = _handle_arg(model, Model, "model", optional=True)
     lb, rb = Batch.of(left, "left"), Batch.of(right, "right")
-    if config is None:
+    if config is None and labels is None and previous_clusters is None:
         return _run(lib.carematch_link, lb, rb, model)
-    return _run(lib.carematch_link_config, lb, rb, model, *_config_arg(config))
+    return _run(lib.carematch_link_config, lb, rb, model,
+                *_config_arg(config, labels, previous_clusters))
 
 
 def dedupe_result(data: "Data", model: "Model | None" = None,
-                  config: "Config | None" = None) -> "Result":
+                  config: "Config | None" = None, labels: "Any" = None,
+                  previous_clusters: "Any" = None) -> "Result":
     """Deduplicates ``data`` and returns the Result handle (see ``dedupe``)."""
     model = _handle_arg(model, Model, "model", optional=True)
     b = Batch.of(data, "input")
-    if config is None:
+    if config is None and labels is None and previous_clusters is None:
         return _run(lib.carematch_dedupe, b, model)
-    return _run(lib.carematch_dedupe_config, b, model, *_config_arg(config))
+    return _run(lib.carematch_dedupe_config, b, model,
+                *_config_arg(config, labels, previous_clusters))
 
 
 def link(left: "Data", right: "Data", model: "Model | None" = None,
-         config: "Config | None" = None) -> pd.DataFrame:
+         config: "Config | None" = None, labels: "Any" = None) -> pd.DataFrame:
     """The pairs linking ``left`` with ``right`` as a DataFrame (left_id, right_id,
     match_weight, match_probability, decision, rule, reason): deterministic rules, then ``model``
     (trained on the two inputs first when None, as ``carematch link`` does).
@@ -872,16 +919,21 @@ def link(left: "Data", right: "Data", model: "Model | None" = None,
     ``columns`` (``{"Forename 1": "given_name", "Hospital No": "id"}``), ``rules``,
     ``comparisons``, ``blocking``, ``training_rules``, ``thresholds``
     (``{"match_probability": 0.995}``, over the model's own), ``one_to_one``, ``strict``,
-    ``accept_test_nhs_numbers``, ``u_pairs``, ``seed``. A misspelt key is a ConfigError."""
-    with link_result(left, right, model, config) as r:
+    ``accept_test_nhs_numbers``, ``u_pairs``, ``seed``. A misspelt key is a ConfigError.
+
+    ``labels``: known true pairs (a DataFrame of ``left_id, right_id``, or its first two
+    columns; or a list of id pairs) from which the model's m is estimated when ``model`` is
+    None, as ``carematch train --labels``. For person ids that last across runs, use
+    ``link_result(..., previous_clusters=earlier.clusters())`` and its ``clusters()``."""
+    with link_result(left, right, model, config, labels) as r:
         return r.to_frame()
 
 
 def dedupe(data: "Data", model: "Model | None" = None,
-           config: "Config | None" = None) -> pd.DataFrame:
+           config: "Config | None" = None, labels: "Any" = None) -> pd.DataFrame:
     """The pairs of records of ``data`` that are one person, as a DataFrame (see ``link``,
-    also for ``config``)."""
-    with dedupe_result(data, model, config) as r:
+    also for ``config`` and ``labels``)."""
+    with dedupe_result(data, model, config, labels) as r:
         return r.to_frame()
 
 

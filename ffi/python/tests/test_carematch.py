@@ -234,6 +234,39 @@ def test_batches_export_arrow_and_encoded_records_round_trip(gp, hospital):
     assert cols.to_pandas().to_dict("list") == {"id": ["A"], "dob": ["1980-01-02"]}
 
 
+def test_labels_and_previous_clusters_from_python(gp, hospital, model, tmp_path):
+    """Issue 13: what the CLI takes as files, Python passes as frames: labels (known true
+    pairs: m from them, as `train --labels`) and an earlier run's person ids to keep."""
+    truth = pd.read_csv(DATA / "truth.csv", dtype=str)
+    labelled = carematch.Model.train(gp, hospital, labels=truth)
+    training = json.loads(labelled.to_json())["training"]
+    assert training["labelled_pairs"] == len(truth)
+    cli = json.loads(carematch.Model.train(gp, hospital).to_json())["training"]
+    assert cli["labelled_pairs"] == 0
+    as_list = carematch.Model.train(gp, hospital, labels=list(truth.itertuples(index=False)))
+    assert as_list.to_json() == labelled.to_json()
+    with pytest.raises(carematch.ConfigError, match="entry 1: the right id is not in the right"):
+        carematch.Model.train(gp, hospital, labels=[truth.iloc[0].tolist(), ["GP00000001", "no"]])
+    with pytest.raises(carematch.ConfigError) as e:
+        carematch.link(gp.head(100), hospital.head(100), labels=[["Secret-Id", "x"]])
+    assert "Secret-Id" not in str(e.value)
+    # Person ids that last: the earlier run's ids, renamed, are kept for the same people.
+    small_gp, small_h = gp.head(3000), hospital.head(2000)
+    with carematch.link_result(small_gp, small_h, model) as first:
+        earlier = first.clusters()
+    renamed = {p: f"PERSON-{i}" for i, p in enumerate(sorted(set(earlier.person_id)))}
+    earlier["person_id"] = earlier.person_id.map(renamed)
+    with carematch.link_result(small_gp, small_h, model, previous_clusters=earlier) as again:
+        now = again.clusters()
+        assert again.person_id(0, 0) == earlier.set_index("record_id").person_id[
+            small_gp.iloc[0, 0]]
+    merged = now.merge(earlier, on=["source", "record_id"], suffixes=("", "_before"))
+    assert len(merged) == 5000
+    assert (merged.person_id == merged.person_id_before).all()
+    with pytest.raises(ValueError, match="row 0 has 2 values, not 3"):
+        carematch.link_result(small_gp, small_h, model, previous_clusters=[("a", "b")])
+
+
 def test_config_from_python_maps_columns_sets_thresholds_and_one_to_one(gp, hospital, model):
     """Issue 13: everything a --config file says, Python can say, as a dict."""
     renamed = gp.head(3000).rename(columns={"rec_id": "Patient Ref", "given_name": "Forename 1"})
