@@ -466,13 +466,11 @@ def _arrow_out(fn, *args) -> pa.Table:
     return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream)).read_all()
 
 
-def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its string columns as object columns of str (or None), as
-    ``pandas.read_csv(dtype=str)`` gives them, whatever pandas' default string type."""
-    for c in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[c]):
-            frame[c] = frame[c].astype(object)
-    return frame
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """``table`` as a pandas DataFrame: text columns in pandas' own string type (``str``,
+    Arrow-backed, from pandas 3; object before), so that a million pairs are not a million
+    Python objects per column; numbers as float64, NaN where missing."""
+    return table.to_pandas()
 
 
 class _ArrowExport:
@@ -487,7 +485,7 @@ class _ArrowExport:
     def to_pandas(self) -> pd.DataFrame:
         """As ``to_arrow()``, as a pandas DataFrame (text columns hold str, missing values
         None; numbers are floats, NaN where missing)."""
-        return _plain_strings(self.to_arrow().to_pandas())
+        return _frame(self.to_arrow())
 
     def to_polars(self):
         """As ``to_arrow()``, as a polars DataFrame (polars must be installed)."""
@@ -764,7 +762,7 @@ class Result(_Handle, _ArrowExport):
     def to_pandas(self, explain: bool = False) -> pd.DataFrame:
         """``to_arrow(explain)`` as a pandas DataFrame (ids and text as str; numbers at
         full precision)."""
-        return _plain_strings(self.to_arrow(explain).to_pandas())
+        return _frame(self.to_arrow(explain))
 
     def to_frame(self, explain: bool = False) -> pd.DataFrame:
         """The same as ``to_pandas``: the pairs file's columns, numbers at full precision."""
@@ -778,7 +776,7 @@ class Result(_Handle, _ArrowExport):
 
     def clusters(self) -> pd.DataFrame:
         """``clusters_arrow()`` as a pandas DataFrame."""
-        return _plain_strings(self.clusters_arrow().to_pandas())
+        return _frame(self.clusters_arrow())
 
     def explain(self, i):
         """The explanation of pair ``i``: prior, per-comparison level, weight and tf."""
@@ -926,7 +924,10 @@ def link(left: "Data", right: "Data", model: "Model | None" = None,
     None, as ``carematch train --labels``. For person ids that last across runs, use
     ``link_result(..., previous_clusters=earlier.clusters())`` and its ``clusters()``."""
     with link_result(left, right, model, config, labels) as r:
-        return r.to_frame()
+        pairs = r.to_arrow()
+    # The library's store is freed before pandas makes its frame: the peak is the larger of
+    # the two, not their sum.
+    return _frame(pairs)
 
 
 def dedupe(data: "Data", model: "Model | None" = None,
@@ -934,7 +935,8 @@ def dedupe(data: "Data", model: "Model | None" = None,
     """The pairs of records of ``data`` that are one person, as a DataFrame (see ``link``,
     also for ``config`` and ``labels``)."""
     with dedupe_result(data, model, config, labels) as r:
-        return r.to_frame()
+        pairs = r.to_arrow()
+    return _frame(pairs)
 
 
 class Pseudonymiser(_Handle):
