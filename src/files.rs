@@ -116,6 +116,18 @@ impl NewFile {
         Ok(f)
     }
 
+    /// A new file at `path` holding `bytes`, ready to commit.
+    ///
+    /// # Errors
+    ///
+    /// As [`NewFile::create`]; an I/O error naming `path` when the bytes cannot be written.
+    pub fn with_contents(path: &Path, bytes: &[u8]) -> Result<NewFile, Error> {
+        let mut f = NewFile::create(path)?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io(path, "write", &e))?;
+        Ok(f)
+    }
+
     /// The path the file will be written to, as the caller named it.
     pub fn path(&self) -> &Path {
         &self.shown

@@ -450,8 +450,6 @@ fn command_name(c: &Command) -> &'static str {
 /// and a line every few seconds in a log ([`Meter`]).
 struct Progress {
     on: bool,
-    start: Instant,
-    phase: std::cell::RefCell<Option<(&'static str, Instant)>>,
     meter: std::sync::Arc<Meter>,
 }
 
@@ -462,8 +460,9 @@ const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 struct Meter {
     start: Instant,
     tty: bool,
-    /// When the current phase began (its progress line): a step's rate is counted from it.
-    phase_began: std::sync::Mutex<Instant>,
+    /// The current phase (one of [`PHASES`], if it is one) and when it began (its progress
+    /// line): the JSON summary times it, and a step's rate is counted from it.
+    phase: std::sync::Mutex<(Option<&'static str>, Instant)>,
     /// The step shown, the bar (on a terminal), when the step began and when it was last
     /// written (in a log).
     shown: std::sync::Mutex<Option<Shown>>,
@@ -479,19 +478,13 @@ struct Shown {
 impl Meter {
     /// Shows `step`.
     fn update(&self, step: &carematch::progress::Step<'_>) {
-        let mut shown = self
-            .shown
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shown = lock(&self.shown);
         if shown.as_ref().is_none_or(|s| s.what != step.what) {
             Self::clear(&mut shown);
             *shown = Some(Shown {
                 what: step.what.to_string(),
                 bar: self.tty.then(|| bar(step)),
-                began: *self
-                    .phase_began
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                began: lock(&self.phase).1,
                 logged: None,
             });
         }
@@ -606,12 +599,10 @@ impl Progress {
                 .copied()
                 .flatten()
                 .unwrap_or_else(|| std::io::stderr().is_terminal()),
-            start: Instant::now(),
-            phase: std::cell::RefCell::new(None),
             meter: std::sync::Arc::new(Meter {
                 start: Instant::now(),
                 tty: std::io::stderr().is_terminal(),
-                phase_began: std::sync::Mutex::new(Instant::now()),
+                phase: std::sync::Mutex::new((None, Instant::now())),
                 shown: std::sync::Mutex::new(None),
             }),
         }
@@ -626,29 +617,26 @@ impl Progress {
 
     fn say(&self, what: &str) {
         if self.on {
-            Meter::clear(
-                &mut self
-                    .meter
-                    .shown
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            Meter::clear(&mut lock(&self.meter.shown));
+            eprintln!(
+                "[{:>7.2}s] {what}",
+                self.meter.start.elapsed().as_secs_f64()
             );
-            eprintln!("[{:>7.2}s] {what}", self.start.elapsed().as_secs_f64());
-            *self
-                .meter
-                .phase_began
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
         }
         let next = PHASES
             .iter()
             .copied()
             .find(|p| what.split(' ').next() == Some(*p));
         let now = Instant::now();
-        if let Some((name, since)) = self.phase.replace(next.map(|n| (n, now))) {
+        if let (Some(name), since) = std::mem::replace(&mut *lock(&self.meter.phase), (next, now)) {
             summary::phase(name, (now - since).as_secs_f64());
         }
     }
+}
+
+/// The value behind `m`, even if a thread panicked holding it (progress is best effort).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The phases the JSON summary times: the first word of a progress message.
@@ -1057,46 +1045,29 @@ fn evaluation_json(e: &Evaluation) -> serde_json::Value {
 }
 
 fn print_summary(result: &LinkResult) {
-    sayln!("links by rule:");
+    // One list of (rule, expression, linked, ambiguous) for the prose and the JSON.
     let counts = result.counts_per_rule();
+    let mut rows: Vec<(&str, String, u64, u64)> = result
+        .rules
+        .iter()
+        .zip(&counts)
+        .map(|(rule, &(m, amb))| (rule.name(), rule.expression().clone(), m, amb))
+        .collect();
+    if let Some(&(m, amb)) = counts.last() {
+        let model = "match probability at or above the threshold".to_string();
+        rows.push(("model", model, m, amb));
+    }
+    sayln!("links by rule:");
+    for (name, expression, m, amb) in &rows {
+        sayln!("  {name:<18} {expression:<64} {m:>10} linked {amb:>8} ambiguous");
+    }
     summary::set("links_by_rule", || {
-        let mut rows: Vec<serde_json::Value> = result
-            .rules
-            .iter()
-            .zip(&counts)
-            .map(|(rule, (m, amb))| {
-                serde_json::json!({
-                    "rule": rule.name(),
-                    "expression": rule.expression().clone(),
-                    "linked": m,
-                    "ambiguous": amb,
-                })
+        rows.iter()
+            .map(|(name, expression, m, amb)| {
+                serde_json::json!({"rule": name, "expression": expression, "linked": m, "ambiguous": amb})
             })
-            .collect();
-        if let Some((m, amb)) = counts.last() {
-            rows.push(serde_json::json!({
-                "rule": "model",
-                "expression": "match probability at or above the threshold",
-                "linked": m,
-                "ambiguous": amb,
-            }));
-        }
-        rows.into()
+            .collect()
     });
-    for (rule, (m, amb)) in result.rules.iter().zip(&counts) {
-        sayln!(
-            "  {:<18} {:<64} {m:>10} linked {amb:>8} ambiguous",
-            rule.name(),
-            rule.expression()
-        );
-    }
-    if let Some((m, amb)) = counts.last() {
-        sayln!(
-            "  {:<18} {:<64} {m:>10} linked {amb:>8} ambiguous",
-            "model",
-            "match probability at or above the threshold"
-        );
-    }
 }
 
 fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {

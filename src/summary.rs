@@ -85,10 +85,7 @@ pub(crate) fn finish(outcome: &Result<(), Error>, total_seconds: f64) -> Result<
     let mut text = serde_json::to_string_pretty(&Value::Object(doc))
         .map_err(|_| Error::usage("cannot make the summary JSON"))?;
     text.push('\n');
-    let mut f = carematch::files::NewFile::create(path)?;
-    std::io::Write::write_all(&mut f, text.as_bytes())
-        .map_err(|e| Error::usage(&format!("{}: cannot write: {e}", path.display())))?;
-    f.commit()
+    carematch::files::NewFile::with_contents(path, text.as_bytes())?.commit()
 }
 
 /// The data-quality report as the summary holds it: per input, its rows and per column the

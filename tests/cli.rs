@@ -1669,6 +1669,18 @@ fn parquet_in_and_out_agree_with_csv() {
         "{}",
         text(&child.stderr)
     );
+    // The core's header check holds for Parquet as for text: two columns of one name.
+    let dup = dir.path().join("dup.csv");
+    std::fs::write(&dup, "id,surname,surname\nA,Ann,Ann\n").unwrap();
+    let dup_pq = dir.path().join("dup.parquet");
+    csv_to_parquet(&dup, &dup_pq);
+    child = carematch(&["dedupe", "--input", dup_pq.to_str().unwrap(), "--out", "-"]);
+    assert_eq!(child.status.code(), Some(2));
+    assert!(
+        text(&child.stderr).contains("two columns have this header"),
+        "{}",
+        text(&child.stderr)
+    );
     let fake = write(dir.path(), "fake.csv", b"PAR1 not really\n");
     child = carematch(&["dedupe", "--input", fake.to_str().unwrap(), "--out", "-"]);
     assert_eq!(child.status.code(), Some(2));

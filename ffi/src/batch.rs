@@ -284,8 +284,9 @@ pub(crate) fn read_batches(
             (None, Some((text, d))) => b
                 .delimiter(Some(*d))
                 .add_reader(&batch.name, text.as_slice())?,
+            // Written with commas by `to_csv`: no need to find the delimiter.
             (None, None) => b
-                .delimiter(None)
+                .delimiter(Some(b','))
                 .add_reader(&batch.name, batch.to_csv()?.as_slice())?,
         };
     }
@@ -411,14 +412,13 @@ pub unsafe extern "C" fn carematch_batch_read_csv(
         let path = std::path::Path::new(caller.str(path, len)?);
         // The file opened as the command line opens it: Parquet by name or magic bytes, gzip
         // by magic bytes, the delimiter by name or header.
-        let batch =
-            if carematch::arrow::is_parquet(path) || carematch::arrow::has_parquet_magic(path) {
-                let table = carematch::arrow::read_parquet(path)?;
-                carematch_batch::from_table(path.display().to_string(), table)
-            } else {
-                let (name, text, d) = carematch::RecordsBuilder::read_delimited(path, None)?;
-                carematch_batch::from_csv(name, text, d)?
-            };
+        let batch = if carematch::arrow::is_parquet_file(path) {
+            let table = carematch::arrow::read_parquet(path)?;
+            carematch_batch::from_table(path.display().to_string(), table)
+        } else {
+            let (name, text, d) = carematch::RecordsBuilder::read_delimited(path, None)?;
+            carematch_batch::from_csv(name, text, d)?
+        };
         out.write(raw::new_handle(batch));
         Ok(())
     })

@@ -14,6 +14,8 @@ mod table;
 pub(crate) use parquet::WRITE_ROWS;
 pub use parquet::has_parquet_magic;
 pub(crate) use parquet::parquet_rows;
-pub use parquet::{is_parquet, read_parquet, stage_parquet, stage_parquet_batches};
+pub use parquet::{
+    is_parquet, is_parquet_file, read_parquet, stage_parquet, stage_parquet_batches,
+};
 pub use results::{clusters_batch, clusters_batches, encoded_batch, pairs_batch, pairs_batches};
 pub use table::ArrowTable;

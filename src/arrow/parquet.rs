@@ -27,6 +27,13 @@ pub fn is_parquet(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
 }
 
+/// Whether the file at `path` is to be read as Parquet: its name ([`is_parquet`]) or its
+/// first bytes ([`has_parquet_magic`]) say so. Every entry point that opens a file by path
+/// (the command line, the C ABI's batches) decides with this.
+pub fn is_parquet_file(path: &Path) -> bool {
+    is_parquet(path) || has_parquet_magic(path)
+}
+
 /// Whether the file at `path` starts with Parquet's magic bytes (`PAR1`); false when it
 /// cannot be read (the CSV reader then says why).
 pub fn has_parquet_magic(path: &Path) -> bool {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use arrow_array::builder::{Float64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use rayon::prelude::*;
 
 use crate::cluster::Clusters;
 use crate::error::Error;
@@ -271,27 +270,19 @@ pub fn encoded_batch(
     options: EncodeOptions,
 ) -> Result<RecordBatch, Error> {
     let header = crate::pseudonym::encoded_header(options);
-    let rows: Vec<u32> = crate::pseudonym::source_rows(records, source)?.collect();
-    let scheme = p.scheme();
-    let mut cols: Vec<StringBuilder> = header
-        .iter()
-        .map(|_| StringBuilder::with_capacity(rows.len(), 0))
-        .collect();
-    for chunk in rows.chunks(1 << 14) {
-        let lines: Vec<Vec<String>> = chunk
-            .par_iter()
-            .map(|&row| crate::pseudonym::encoded_line(records, row, p, options, &scheme))
-            .collect();
-        for line in lines {
-            for (i, (col, v)) in cols.iter_mut().zip(line).enumerate() {
-                if v.is_empty() && i >= 2 {
-                    col.append_null();
-                } else {
-                    col.append_value(v);
-                }
+    let mut cols: Vec<StringBuilder> = header.iter().map(|_| StringBuilder::new()).collect();
+    crate::pseudonym::for_each_encoded_line(records, source, p, options, |line| {
+        for (i, (col, v)) in cols.iter_mut().zip(line).enumerate() {
+            // The id and scheme are always there; any other empty value is one the record
+            // lacks.
+            if v.is_empty() && i >= 2 {
+                col.append_null();
+            } else {
+                col.append_value(v);
             }
         }
-    }
+        Ok(())
+    })?;
     let fields = header
         .iter()
         .enumerate()

@@ -242,7 +242,7 @@ impl RecordsBuilder {
     /// As [`RecordsBuilder::add_csv`]; for Parquet, an input error naming the file when it
     /// is not readable Parquet or a column cannot be read as text, and a usage error for `-`.
     pub fn add_file(&mut self, path: &Path) -> Result<&mut Self, Error> {
-        if crate::arrow::is_parquet(path) || crate::arrow::has_parquet_magic(path) {
+        if crate::arrow::is_parquet_file(path) {
             // Record batch by record batch: the file is never held whole beside the store.
             let mut rows = crate::arrow::parquet_rows(path)?;
             let name = path.display().to_string();

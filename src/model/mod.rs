@@ -645,11 +645,7 @@ impl Model {
     ///
     /// An I/O error naming `path`.
     pub fn stage(&self, path: &Path) -> Result<crate::files::NewFile, Error> {
-        use std::io::Write;
-        let mut f = crate::files::NewFile::create(path)?;
-        f.write_all(self.to_json().as_bytes())
-            .map_err(|e| Error::io(path, "write", &e))?;
-        Ok(f)
+        crate::files::NewFile::with_contents(path, self.to_json().as_bytes())
     }
 
     /// Reads a model from `path`.

@@ -177,23 +177,41 @@ pub fn write_encoded_csv(
     options: EncodeOptions,
     path: &Path,
 ) -> Result<u64, Error> {
-    let rows = source_rows(records, source)?;
     let mut w = crate::csvwrite::create(path)?;
     let werr = |e: csv::Error| crate::csvwrite::write_err(path, &e);
     w.write_record(encoded_header(options)).map_err(werr)?;
+    let rows = for_each_encoded_line(records, source, p, options, |line| {
+        w.write_record(&line).map_err(werr)
+    })?;
+    crate::csvwrite::finish(path, w)?.commit()?;
+    Ok(rows)
+}
+
+/// Calls `f` with the encoded values of every row of source `source`, in order (computed in
+/// parallel, a chunk at a time); returns the number of rows.
+///
+/// # Errors
+///
+/// A usage error for a bad source index; the first error of `f`.
+pub(crate) fn for_each_encoded_line(
+    records: &Records,
+    source: usize,
+    p: &Pseudonymiser,
+    options: EncodeOptions,
+    mut f: impl FnMut(Vec<String>) -> Result<(), Error>,
+) -> Result<u64, Error> {
+    let rows: Vec<u32> = source_rows(records, source)?.collect();
     let scheme = p.scheme();
-    let all: Vec<u32> = rows.collect();
-    for chunk in all.chunks(1 << 14) {
+    for chunk in rows.chunks(1 << 14) {
         let lines: Vec<Vec<String>> = chunk
             .par_iter()
             .map(|&row| encoded_line(records, row, p, options, &scheme))
             .collect();
         for line in lines {
-            w.write_record(&line).map_err(werr)?;
+            f(line)?;
         }
     }
-    crate::csvwrite::finish(path, w)?.commit()?;
-    Ok(all.len() as u64)
+    Ok(rows.len() as u64)
 }
 
 /// [`write_encoded_csv`], or the same columns as Parquet when `path` has a `.parquet` or

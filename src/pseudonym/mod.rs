@@ -26,7 +26,7 @@ mod key;
 
 use std::fmt;
 
-pub(crate) use encode::source_rows;
+pub(crate) use encode::for_each_encoded_line;
 pub use encode::{
     BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, check_scheme, encoded_header, encoded_line,
     field_value, write_encoded, write_encoded_csv,

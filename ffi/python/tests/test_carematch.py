@@ -234,6 +234,15 @@ def test_batches_export_arrow_and_encoded_records_round_trip(gp, hospital):
     assert cols.to_pandas().to_dict("list") == {"id": ["A"], "dob": ["1980-01-02"]}
 
 
+def test_arrow_input_gets_the_cores_header_checks():
+    """The core's header check (each name once) holds for Arrow data as for files: a table
+    with two columns of one name is an InputError naming the column, not a silent pick."""
+    ids, names = pa.array(["A", "B"]), pa.array(["Ann", "Bob"])
+    table = pa.Table.from_arrays([ids, names, names], names=["id", "surname", "surname"])
+    with pytest.raises(carematch.InputError, match="two columns have this header"):
+        carematch.dedupe(table)
+
+
 def test_labels_and_previous_clusters_from_python(gp, hospital, model, tmp_path):
     """Issue 13: what the CLI takes as files, Python passes as frames: labels (known true
     pairs: m from them, as `train --labels`) and an earlier run's person ids to keep."""
