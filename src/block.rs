@@ -603,6 +603,19 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// How many pairs the mode has in all (as a float: 14M records make ~10^14 pairs).
+    pub fn all_pairs(&self) -> f64 {
+        match self {
+            Mode::Link { left, right } => {
+                f64::from(left.end - left.start) * f64::from(right.end - right.start)
+            }
+            Mode::Dedupe { rows } => {
+                let n = f64::from(rows.end - rows.start);
+                n * (n - 1.0).max(0.0) / 2.0
+            }
+        }
+    }
+
     /// The rows of pairs of record ids (known true pairs, for training): a left id in the
     /// left source and a right id in the right (in a dedupe, both in the one source).
     ///

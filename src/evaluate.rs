@@ -91,12 +91,7 @@ impl Evaluation {
 
     /// The harmonic mean of precision and recall; 0 when both are 0.
     pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
+        f1(self.precision(), self.recall())
     }
 }
 
@@ -212,6 +207,15 @@ impl PairFile {
     /// The pairs.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(a, b)| (a.as_str(), b.as_str()))
+    }
+}
+
+/// The harmonic mean of a precision and a recall; 0 when both are 0.
+pub(crate) fn f1(p: f64, r: f64) -> f64 {
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
     }
 }
 

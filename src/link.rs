@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use crate::block::{Blocker, BlockingRule, Mode, Pair};
 use crate::cluster::Clusters;
+use crate::estimate::ScoreHistogram;
 use crate::model::{MatchWeight, Model, Probability, Scorer, Thresholds};
 use crate::record::Records;
 use crate::rules::{Ladder, MatchRule};
@@ -50,7 +51,8 @@ pub struct Link {
     pub weight: Option<MatchWeight>,
     /// The decision.
     pub decision: Decision,
-    /// Why the pair is not an automatic match (`None` for a match): see [`Reason`].
+    /// Why the pair is not an automatic match (`None` for a match, `reviewed:match` for a
+    /// match a reviewer made): see [`Reason`].
     pub reason: Option<Reason>,
 }
 
@@ -67,6 +69,11 @@ pub enum Reason {
     Ambiguous,
     /// With `--one-to-one`, a record of the pair kept a better match (`one_to_one`).
     OneToOne,
+    /// A reviewer decided the pair is a match (`reviewed:match`): linked whatever the
+    /// scores say.
+    ReviewedMatch,
+    /// A reviewer could not decide (`reviewed:unsure`): kept for review.
+    ReviewedUnsure,
 }
 
 impl Link {
@@ -96,6 +103,9 @@ pub struct LinkResult {
     /// The fields of the model's comparisons, by index (empty without a model): what a
     /// [`Reason::Veto`] names.
     pub comparisons: Vec<String>,
+    /// Every compared pair's model weight and the model's count of true pairs: what the
+    /// error estimates without labels are made from (`None` without a model).
+    pub scores: Option<crate::estimate::Scores>,
 }
 
 impl fmt::Debug for LinkResult {
@@ -458,11 +468,19 @@ impl Linker {
             decide_one_to_one(&nhs, &found)
         };
         // Pass 2: the model, over its own blocking; rule pairs are scored too.
-        let (cands, candidates) = if let (Some(model), Some(blocker)) = (&self.model, &plan.model) {
+        let (cands, candidates, scores) = if let (Some(model), Some(blocker)) =
+            (&self.model, &plan.model)
+        {
             let scorer = Scorer::new(model, records)?;
             let review_w = odds_bits(model.thresholds().review_probability);
-            let (mut cands, candidates) =
+            let (mut cands, candidates, histogram) =
                 self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions, &meter);
+            let scores = crate::estimate::Scores {
+                histogram,
+                expected_true_pairs: model.lambda() * mode.all_pairs(),
+                blocking_recall: model.blocking_recall(),
+                link: !dedupe,
+            };
             decide_by_model(
                 records,
                 &nhs,
@@ -472,7 +490,7 @@ impl Linker {
                 dedupe,
                 self.one_to_one,
             );
-            (cands, candidates)
+            (cands, candidates, Some(scores))
         } else {
             let cands = found
                 .iter()
@@ -486,7 +504,7 @@ impl Linker {
                     demoted: false,
                 })
                 .collect();
-            (cands, 0)
+            (cands, 0, None)
         };
         let links = self.links(records, cands, dedupe);
         Ok(LinkResult {
@@ -501,6 +519,7 @@ impl Linker {
             comparisons: self.model.as_ref().map_or_else(Vec::new, |m| {
                 m.comparisons().iter().map(|c| c.field.clone()).collect()
             }),
+            scores,
         })
     }
 
@@ -532,7 +551,8 @@ impl Linker {
     }
 
     /// Every rule pair, scored, then every pair of the model's blocking that reaches the
-    /// review weight `review_w` and is not a rule pair; and how many model pairs were compared.
+    /// review weight `review_w` and is not a rule pair; how many model pairs were compared;
+    /// and the histogram of every pair's weight (each pair once).
     fn model_candidates(
         &self,
         scorer: &Scorer<'_>,
@@ -541,8 +561,9 @@ impl Linker {
         found: &[(Pair, u16)],
         rule_decisions: &[Option<Decision>],
         meter: &Meter<'_>,
-    ) -> (Vec<Candidate>, u64) {
+    ) -> (Vec<Candidate>, u64, ScoreHistogram) {
         let mut cands: Vec<Candidate> = Vec::new();
+        let mut histogram = ScoreHistogram::new();
         let mut candidates = 0u64;
         let mut seen: FxHashMap<(u32, u32), usize> = FxHashMap::default();
         let scored: Vec<(u64, MatchWeight)> = found
@@ -553,6 +574,7 @@ impl Linker {
         for (i, ((&(pair, rule), d), (v, w))) in
             found.iter().zip(rule_decisions).zip(scored).enumerate()
         {
+            histogram.add(w);
             cands.push(Candidate {
                 pair,
                 rule: d.map(|_| rule),
@@ -567,17 +589,31 @@ impl Linker {
         while let Some(chunk) = chunks.next() {
             meter.at(chunks.examined());
             candidates += chunk.len() as u64;
-            let hits: Vec<(Pair, u64, MatchWeight)> = chunk
+            // Rule pairs were scored above: each pair counts once in the histogram.
+            let (hits, hist) = chunk
                 .par_iter()
-                .filter_map(|&p| {
-                    let (v, w) = scorer.score(p);
-                    (w.bits() >= review_w).then_some((p, v, w))
-                })
-                .collect();
+                .fold(
+                    || (Vec::new(), ScoreHistogram::new()),
+                    |(mut hits, mut hist), &p| {
+                        if seen.is_empty() || !seen.contains_key(&(p.left, p.right)) {
+                            let (v, w) = scorer.score(p);
+                            hist.add(w);
+                            if w.bits() >= review_w {
+                                hits.push((p, v, w));
+                            }
+                        }
+                        (hits, hist)
+                    },
+                )
+                .reduce(
+                    || (Vec::new(), ScoreHistogram::new()),
+                    |(mut a, ha), (b, hb)| {
+                        a.extend(b);
+                        (a, ha.merge(&hb))
+                    },
+                );
+            histogram = histogram.merge(&hist);
             for (pair, v, w) in hits {
-                if seen.contains_key(&(pair.left, pair.right)) {
-                    continue;
-                }
                 cands.push(Candidate {
                     pair,
                     rule: None,
@@ -589,7 +625,7 @@ impl Linker {
             }
         }
         meter.finish_blocker(chunks.examined());
-        (cands, candidates)
+        (cands, candidates, histogram)
     }
 
     /// The decided candidates as links (dedupe pairs oriented), sorted by the rows' order.
@@ -662,6 +698,8 @@ pub(crate) fn reason_text<'a>(
         Some(Reason::BelowThreshold) => Cow::Borrowed("below_threshold"),
         Some(Reason::Ambiguous) => Cow::Borrowed("ambiguous"),
         Some(Reason::OneToOne) => Cow::Borrowed("one_to_one"),
+        Some(Reason::ReviewedMatch) => Cow::Borrowed("reviewed:match"),
+        Some(Reason::ReviewedUnsure) => Cow::Borrowed("reviewed:unsure"),
     }
 }
 

@@ -16,6 +16,8 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 
 mod index_cmd;
+mod report_cmd;
+mod review_cmd;
 mod summary;
 
 /// Writes to stdout like `print!`, but a closed stdout (a pipe whose reader has gone) stops
@@ -231,6 +233,8 @@ enum Command {
     Evaluate(EvaluateArgs),
     /// Write synthetic GP and hospital extracts with ground truth.
     Generate(GenerateArgs),
+    /// Write the pairs a person must decide, both records side by side, for clerical review.
+    Review(review_cmd::ReviewArgs),
     /// A real-time index: build one, query it one record at a time, add batches to it.
     #[command(subcommand)]
     Index(index_cmd::IndexCommand),
@@ -279,6 +283,13 @@ struct Common {
     /// (`change,person_id,other_person_ids`).
     #[arg(long, requires = "previous_clusters")]
     changes: Option<PathBuf>,
+    /// A review file with reviewers' decisions (`carematch review`): each `match` is linked,
+    /// each `non-match` never is, each `unsure` stays for review; decisions are kept by
+    /// record ids, so the file applies to later runs too.
+    #[arg(long)]
+    reviewed: Option<PathBuf>,
+    #[command(flatten)]
+    report: report_cmd::ReportArgs,
 }
 
 #[derive(Args)]
@@ -298,15 +309,8 @@ struct LinkArgs {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// The left file, as link's (with --right: train for linking two files).
-    #[arg(long, requires = "right", conflicts_with = "input")]
-    left: Option<PathBuf>,
-    /// The right file (as --left).
-    #[arg(long, requires = "left")]
-    right: Option<PathBuf>,
-    /// One file, as dedupe's (train for deduplication).
-    #[arg(long, required_unless_present = "left")]
-    input: Option<PathBuf>,
+    #[command(flatten)]
+    sources: Sources,
     /// Where to write the model JSON.
     #[arg(long)]
     out: PathBuf,
@@ -317,6 +321,47 @@ struct TrainArgs {
     /// from them directly instead of by EM.
     #[arg(long)]
     labels: Option<PathBuf>,
+}
+
+/// The inputs of a command that links two files or deduplicates one.
+#[derive(Args)]
+pub(crate) struct Sources {
+    /// The left file, as link's (with --right: two files linked).
+    #[arg(long, requires = "right", conflicts_with = "input")]
+    left: Option<PathBuf>,
+    /// The right file (as --left).
+    #[arg(long, requires = "left")]
+    right: Option<PathBuf>,
+    /// One file, as dedupe's (one file deduplicated).
+    #[arg(long, required_unless_present = "left")]
+    input: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The files given, left and right or the one.
+    pub(crate) fn paths(&self) -> Vec<&Path> {
+        [&self.left, &self.right, &self.input]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .collect()
+    }
+
+    /// Reads the files, and the mode that pairs them: a link of two, a dedupe of one.
+    pub(crate) fn read(
+        &self,
+        config: &Config,
+        progress: &Progress,
+    ) -> Result<(Records, Mode), Error> {
+        let files = self.paths();
+        let records = read_sources(config, &files, progress)?;
+        let mode = if files.len() == 2 {
+            Mode::link(&records, 0, 1)?
+        } else {
+            Mode::dedupe(&records, 0)?
+        };
+        Ok((records, mode))
+    }
 }
 
 #[derive(Args)]
@@ -419,6 +464,7 @@ fn main() -> ExitCode {
         Command::Pseudonymise(a) => pseudonymise(&a),
         Command::Evaluate(a) => evaluate(&a),
         Command::Generate(a) => generate_cmd(&a),
+        Command::Review(a) => review_cmd::review(&a),
         Command::Index(c) => index_cmd::run(&c),
     };
     let written = summary::finish(&result, start.elapsed().as_secs_f64());
@@ -440,6 +486,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Pseudonymise(_) => "pseudonymise",
         Command::Evaluate(_) => "evaluate",
         Command::Generate(_) => "generate",
+        Command::Review(_) => "review",
         Command::Index(i) => i.name(),
     }
 }
@@ -448,7 +495,7 @@ fn command_name(c: &Command) -> &'static str {
 /// Each phase's time goes into the JSON summary (keyed by the message's first word). The
 /// long steps (reading a file, comparing pairs) show a bar with rate and ETA on a terminal,
 /// and a line every few seconds in a log ([`Meter`]).
-struct Progress {
+pub(crate) struct Progress {
     on: bool,
     meter: std::sync::Arc<Meter>,
 }
@@ -592,7 +639,7 @@ fn log_line(step: &carematch::progress::Step<'_>, seconds: f64) -> String {
 }
 
 impl Progress {
-    fn new() -> Progress {
+    pub(crate) fn new() -> Progress {
         Progress {
             on: PROGRESS
                 .get()
@@ -658,7 +705,11 @@ fn load_config(common: &Common) -> Result<Config, Error> {
     Ok(config)
 }
 
-fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result<Records, Error> {
+pub(crate) fn read_sources(
+    config: &Config,
+    files: &[&Path],
+    progress: &Progress,
+) -> Result<Records, Error> {
     let mut b = Records::builder();
     b.columns(config.columns.clone())
         .delimiter(DELIMITER.get().copied().flatten())
@@ -672,6 +723,7 @@ fn read_sources(config: &Config, files: &[&Path], progress: &Progress) -> Result
     progress.say("normalising");
     let (records, quality) = b.build()?;
     say!("{quality}");
+    report_cmd::keep_quality(&quality);
     summary::set("inputs", || summary::quality(&quality));
     summary::set("pseudonymised_scheme", || records.scheme().into());
     if let Some(scheme) = records.scheme() {
@@ -900,31 +952,10 @@ fn link_or_dedupe(common: &Common, files: &[&Path], one_to_one: bool) -> Result<
 }
 
 fn train(a: &TrainArgs) -> Result<(), Error> {
-    let inputs: Vec<&Path> = [&a.left, &a.right, &a.input]
-        .into_iter()
-        .flatten()
-        .map(PathBuf::as_path)
-        .collect();
-    claim_std_streams(&inputs, &[Some(a.out.as_path())])?;
+    claim_std_streams(&a.sources.paths(), &[Some(a.out.as_path())])?;
     let progress = Progress::new();
     let config = Config::load(a.config.as_deref())?;
-    let (records, mode) = match (&a.left, &a.right, &a.input) {
-        (Some(l), Some(r), _) => {
-            let records = read_sources(&config, &[l, r], &progress)?;
-            let mode = carematch::block::Mode::link(&records, 0, 1)?;
-            (records, mode)
-        }
-        (_, _, Some(i)) => {
-            let records = read_sources(&config, &[i], &progress)?;
-            let mode = carematch::block::Mode::dedupe(&records, 0)?;
-            (records, mode)
-        }
-        _ => {
-            return Err(carematch::Error::usage(
-                "train needs --left and --right, or --input",
-            ));
-        }
-    };
+    let (records, mode) = a.sources.read(&config, &progress)?;
     let mut model = trained(&config, &records, &mode, a.labels.as_deref(), &progress)?;
     set_thresholds(&config, &mut model, None, "default")?;
     model.save(&a.out)?;
@@ -943,40 +974,21 @@ fn run(
 ) -> Result<(), Error> {
     progress.say("blocking");
     let plan = linker.plan(records, mode)?;
-    let mut out = String::new();
-    out.push_str("blocking rules (comparisons each generates on its own):\n");
-    let mut total = 0u64;
-    for p in plan.pair_counts() {
-        out.push_str(&format!(
-            "  {:<6} {:<56} {:>14}\n",
-            p.pass,
-            p.rule.to_string(),
-            p.pairs
-        ));
-        total += p.pairs;
-    }
-    say!("{out}");
-    summary::blocking(&plan);
-    if total == 0 && !records.is_empty() {
-        eprintln!(
-            "carematch: warning: no blocking rule made a single candidate pair, so nothing can \
-             be linked: the rules (the defaults and those chosen from the fields the files \
-             share: names, date of birth, postcode, address, NHS number, identifier columns) \
-             found no two records that agree; if the files share other fields, map them to \
-             roles or give rules on them in the config (\"columns\", \"blocking\" and \
-             \"training_rules\")"
-        );
-    }
+    print_blocking(&plan, records);
     progress.say("linking");
     let start = Instant::now();
-    let result = linker.run(records, &plan, mode)?;
+    let mut result = linker.run(records, &plan, mode)?;
     let secs = start.elapsed().as_secs_f64();
+    if let Some(path) = &common.reviewed {
+        review_cmd::apply(path, records, mode, &mut result)?;
+    }
     progress.say("writing");
     let explain = if common.explain { linker.model() } else { None };
     outputs.add(stage_pairs(&common.out, records, &result, explain)?);
     print_summary(&result);
     let counts = result.decision_counts();
     summary::linking(&result, secs);
+    print_estimate(&result, linker.model());
     summary::outputs(&[
         ("pairs", Some(&common.out)),
         ("clusters", common.clusters.as_ref()),
@@ -991,6 +1003,7 @@ fn run(
         counts.ambiguous,
         common.out.display()
     );
+    let mut people = None;
     if let Some(path) = &common.clusters {
         let mut clusters = result.clusters(records);
         if let Some(prev) = &common.previous_clusters {
@@ -1018,7 +1031,9 @@ fn run(
             clusters.refused_merges(),
             path.display()
         );
+        people = Some(clusters);
     }
+    let mut truth_rows = None;
     if let Some(t) = &common.truth {
         // From the result in memory: the same pairs the file holds with decision=match.
         let truth = carematch::evaluate::PairFile::read(t, false, None)?;
@@ -1026,10 +1041,76 @@ fn run(
             .map_err(|e| carematch::Error::usage(&format!("{}: {}", t.display(), e.message())))?;
         sayln!("{e}");
         summary::set("evaluation", || evaluation_json(&e));
+        truth_rows = mode.pairs_of_ids(records, truth.pairs()).ok();
+    }
+    if let Some(path) = &common.report.report {
+        let input = report_cmd::Run {
+            records,
+            plan: &plan,
+            linker,
+            mode,
+            result: &result,
+            clusters: people,
+            truth: truth_rows.as_deref(),
+        };
+        outputs.add(report_cmd::stage(
+            path,
+            &input,
+            common.report.report_records,
+        )?);
     }
     outputs.commit()?;
     progress.say("done");
     Ok(())
+}
+
+/// The error estimates without labels, for the run's decisions: printed and in the JSON.
+fn print_estimate(result: &LinkResult, model: Option<&Model>) {
+    let (Some(scores), Some(model)) = (&result.scores, model) else {
+        return;
+    };
+    let review_bits =
+        carematch::model::MatchWeight::of_probability(model.thresholds().review_probability).bits();
+    summary::estimates(result, review_bits);
+    let e = scores.of_result(result);
+    sayln!(
+        "expected errors (estimated from the model's probabilities, no labels): of {} linked, ~{:.0} false (precision ~{:.4}); ~{:.0} true pairs not linked, {:.0} of them never compared (recall ~{:.4})",
+        e.linked,
+        e.expected_false,
+        e.precision(),
+        e.expected_missed(),
+        e.expected_missed_by_blocking,
+        e.recall()
+    );
+}
+
+/// The blocking rules' comparison counts, printed and in the JSON; a warning when no rule
+/// made a pair.
+fn print_blocking(plan: &carematch::link::Plan, records: &Records) {
+    let mut out = String::new();
+    out.push_str("blocking rules (comparisons each generates on its own):\n");
+    let mut total = 0u64;
+    for p in plan.pair_counts() {
+        out.push_str(&format!(
+            "  {:<6} {:<56} {:>14}\n",
+            p.pass,
+            p.rule.to_string(),
+            p.pairs
+        ));
+        total += p.pairs;
+    }
+    say!("{out}");
+    summary::blocking(plan);
+    if total == 0 && !records.is_empty() {
+        eprintln!(
+            "carematch: warning: no blocking rule made a single candidate pair, so nothing can \
+             be linked: the rules (the defaults and those chosen from the fields the files \
+             share: names, date of birth, postcode, address, NHS number, identifier columns) \
+             found no two records that agree; if the files share other fields, map them to \
+             roles or give rules on them in the config (\"columns\", \"blocking\" and \
+             \"training_rules\")"
+        );
+    }
 }
 
 /// An evaluation as the JSON summary holds it.

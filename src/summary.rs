@@ -142,6 +142,49 @@ pub(crate) fn linking(result: &carematch::LinkResult, seconds: f64) {
     });
 }
 
+/// An error estimate as the JSON summary holds it.
+pub(crate) fn estimate_json(e: &carematch::estimate::ErrorEstimate) -> Value {
+    json!({
+        "threshold_bits": e.threshold_bits.map(|b| round(b, 3)),
+        "threshold_probability": e.threshold_bits.map(|b| carematch::model::MatchWeight::new(b).probability().get()),
+        "linked": e.linked,
+        "expected_true_matches": round(e.expected_true, 3),
+        "expected_false_matches": round(e.expected_false, 3),
+        "expected_missed_compared": round(e.expected_missed_compared, 3),
+        "expected_missed_by_blocking": round(e.expected_missed_by_blocking, 3),
+        "precision": round(e.precision(), 6),
+        "recall": round(e.recall(), 6),
+        "f1": round(e.f1(), 6),
+    })
+}
+
+/// The error estimates without labels: for the run's decisions, and at thresholds from the
+/// review threshold's weight − 10 bits to + 30 bits, one per bit.
+pub(crate) fn estimates(result: &carematch::LinkResult, review_bits: f64) {
+    let Some(scores) = &result.scores else {
+        return;
+    };
+    set("error_estimate", || {
+        let from = review_bits.floor() - 10.0;
+        let curve: Vec<Value> = scores
+            .curve(
+                from,
+                from + 40.0,
+                carematch::estimate::BINS_PER_BIT as usize,
+            )
+            .iter()
+            .map(estimate_json)
+            .collect();
+        json!({
+            "method": "model probabilities: Σp and Σ(1-p) over the linked pairs, Σp over the other compared pairs, λ × all pairs − Σp for the pairs blocking never compared",
+            "compared_pairs": scores.histogram.total(),
+            "expected_true_pairs_in_all": round(scores.expected_true_pairs, 3),
+            "decisions": estimate_json(&scores.of_result(result)),
+            "by_threshold": curve,
+        })
+    });
+}
+
 /// The files written, by kind (null for one not asked for).
 pub(crate) fn outputs(files: &[(&str, Option<&PathBuf>)]) {
     set("outputs", || {

@@ -72,6 +72,11 @@ impl MatchWeight {
         self.0
     }
 
+    /// The weight of a probability: log2(p / (1 − p)).
+    pub fn of_probability(p: f64) -> MatchWeight {
+        MatchWeight::new((p / (1.0 - p)).log2())
+    }
+
     /// The probability this weight means: 2^w / (1 + 2^w), in 0..=1.
     pub fn probability(self) -> Probability {
         Probability::new(1.0 / (1.0 + (-self.0).exp2()))
@@ -188,6 +193,10 @@ pub struct TrainingSummary {
     /// Labelled true pairs m was estimated from (0: EM).
     #[serde(default)]
     pub labelled_pairs: u64,
+    /// Per comparison, the share of random pairs with both values present: with m, what
+    /// [`Model::blocking_recall`] reads (empty in files from before it was kept).
+    #[serde(default)]
+    pub present: Vec<f64>,
 }
 
 /// The model file: versioned, human-readable JSON.
@@ -420,6 +429,19 @@ impl Model {
     /// The prediction blocking rules.
     pub fn blocking(&self) -> &[BlockingRule] {
         &self.blocking
+    }
+
+    /// P(a true pair is compared by the model's blocking rules), from m and the share of
+    /// pairs with both values present, comparisons taken as independent (as the model takes
+    /// them): the sum over every combination of the levels of the comparisons the rules
+    /// read of its probability, when some rule's keys all agree at it. `None` for a model
+    /// without training figures or whose rules read more than 12 comparisons.
+    pub fn blocking_recall(&self) -> Option<f64> {
+        let present = &self.training.as_ref()?.present;
+        if present.len() != self.comparisons.len() || self.blocking.is_empty() {
+            return None;
+        }
+        train::blocking_recall(&self.comparisons, &self.m, present, &self.blocking)
     }
 
     /// Sets the prediction blocking rules.

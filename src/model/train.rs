@@ -159,6 +159,7 @@ impl Model {
                 sessions: summaries,
                 term_frequencies: "computed from the records being scored, at scoring time".into(),
                 labelled_pairs: options.labelled.len() as u64,
+                present: random.present.clone(),
             }),
         };
         model.validate()?;
@@ -676,6 +677,90 @@ fn rule_recall(
         }
     }
     p
+}
+
+/// P(some rule's keys all agree | match) with comparisons independent: every combination
+/// of the levels (null included) of the comparisons the rules read, weighed by its
+/// probability. A key on a field no comparison reads is taken to agree, as in
+/// [`rule_recall`]. `None` when the rules read more than 12 comparisons.
+pub(crate) fn blocking_recall(
+    comparisons: &[Comparison],
+    m: &[Vec<f64>],
+    present: &[f64],
+    rules: &[BlockingRule],
+) -> Option<f64> {
+    // Per rule, per comparison it reads: the levels at which all its keys on it agree.
+    let mut read: Vec<usize> = Vec::new();
+    let mut needs: Vec<Vec<(usize, Vec<bool>)>> = Vec::new();
+    for rule in rules {
+        let mut need: Vec<(usize, Vec<bool>)> = Vec::new();
+        for k in rule.keys() {
+            let Some((i, c)) = comparisons
+                .iter()
+                .enumerate()
+                .find(|(_, c)| key_reads(&k.field, c))
+            else {
+                continue;
+            };
+            let mut ok = vec![false; m[i].len()];
+            for l in agreeing_levels(c, k) {
+                if let Some(x) = ok.get_mut(l) {
+                    *x = true;
+                }
+            }
+            if let Some((_, prev)) = need.iter_mut().find(|(j, _)| *j == i) {
+                for (a, b) in prev.iter_mut().zip(ok) {
+                    *a &= b;
+                }
+            } else {
+                need.push((i, ok));
+            }
+            if !read.contains(&i) {
+                read.push(i);
+            }
+        }
+        if need.is_empty() {
+            return Some(1.0);
+        }
+        needs.push(need);
+    }
+    if read.len() > 12 {
+        return None;
+    }
+    // Depth-first over the levels of the comparisons read, carrying the probability.
+    let mut level = vec![0usize; comparisons.len()];
+    Some(recall_below(0, 1.0, &read, &mut level, m, present, &needs))
+}
+
+fn recall_below(
+    depth: usize,
+    p: f64,
+    read: &[usize],
+    level: &mut [usize],
+    m: &[Vec<f64>],
+    present: &[f64],
+    needs: &[Vec<(usize, Vec<bool>)>],
+) -> f64 {
+    if p == 0.0 {
+        return 0.0;
+    }
+    let Some(&i) = read.get(depth) else {
+        let kept = needs
+            .iter()
+            .any(|need| need.iter().all(|(i, ok)| ok[level[*i]]));
+        return if kept { p } else { 0.0 };
+    };
+    let mut sum = 0.0;
+    for l in 0..m[i].len() {
+        let pl = if l == 0 {
+            1.0 - present[i]
+        } else {
+            present[i] * m[i][l]
+        };
+        level[i] = l;
+        sum += recall_below(depth + 1, p * pl, read, level, m, present, needs);
+    }
+    sum
 }
 
 /// Random pairs of `mode` for u, or every pair when there are at most `max` of them.

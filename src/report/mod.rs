@@ -1,0 +1,685 @@
+//! The HTML report of a run: one self-contained file (inline CSS, SVG charts drawn here, a
+//! few lines of script for tooltips only), that opens with no network access.
+//!
+//! Sections: data quality, blocking, the model, scores with the error estimates, waterfalls
+//! of sample pairs, clusters, and the run's settings. Without `records` values
+//! ([`ReportInput::show_records`]) the page holds counts, weights and record ids' absence:
+//! no patient value.
+
+mod svg;
+
+use std::fmt::Write as _;
+
+use crate::cluster::Clusters;
+use crate::estimate::{BINS_PER_BIT, ScoreHistogram};
+use crate::link::{Decision, Link, LinkResult};
+use crate::model::{MatchWeight, Model, Scorer};
+use crate::record::Records;
+use svg::{BLUE, GREEN, GREY, ORANGE, RED, Series, esc, num};
+
+/// What a report is drawn from.
+pub struct ReportInput<'a> {
+    /// The page title (e.g. the command line's job).
+    pub title: String,
+    /// The records linked.
+    pub records: &'a Records,
+    /// Their data-quality report.
+    pub quality: Option<&'a crate::QualityReport>,
+    /// Per blocking pass and rule: (pass, rule, comparisons it makes on its own).
+    pub blocking: Vec<(String, String, u64)>,
+    /// The model, when there was one.
+    pub model: Option<&'a Model>,
+    /// The run's result.
+    pub result: &'a LinkResult,
+    /// The people, when clustered.
+    pub clusters: Option<&'a Clusters>,
+    /// Known true pairs (rows), for the true precision and recall curves.
+    pub truth: Option<&'a [crate::block::Pair]>,
+    /// Settings and versions: (name, value).
+    pub settings: Vec<(String, String)>,
+    /// Show records' values next to the sample pairs (`--report-records`).
+    pub show_records: bool,
+}
+
+impl std::fmt::Debug for ReportInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportInput")
+            .field("title", &self.title)
+            .finish_non_exhaustive()
+    }
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}\
+header{background:#003087;color:#fff;padding:14px 24px}header h1{margin:0;font-size:22px}\
+nav{padding:6px 24px;background:#e8edee}nav a{margin-right:14px;color:#005eb8}\
+main{padding:0 24px 40px}section{background:#fff;margin:18px 0;padding:12px 18px;border:1px solid #ddd;border-radius:4px}\
+h2{margin:4px 0 8px;color:#003087}h3{margin:14px 0 4px;font-size:15px}\
+table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;font-size:13px}\
+th{background:#f0f4f5}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+.lbl{font-size:12px;fill:#222}.ax{font-size:11px;fill:#555}.note{color:#555;font-size:13px}\
+.warn{background:#fff4e5;border-left:4px solid #ef6c00;padding:6px 10px}\
+#tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:3px 6px;border-radius:3px;font-size:12px;display:none}\
+svg.chart{max-width:100%;height:auto;display:block;margin:6px 0}";
+
+const SCRIPT: &str = "(function(){var t=document.getElementById('tip');\
+document.addEventListener('mousemove',function(e){var n=e.target;\
+var ti=n&&n.querySelector?n.querySelector('title'):null;\
+if(ti&&n.hasAttribute('data-v')){t.textContent=ti.textContent;t.style.display='block';\
+t.style.left=(e.clientX+12)+'px';t.style.top=(e.clientY+12)+'px';}else{t.style.display='none';}});})();";
+
+/// The sections, in order: (id, title).
+pub const SECTIONS: [(&str, &str); 7] = [
+    ("quality", "Data quality"),
+    ("blocking", "Blocking"),
+    ("model", "The model"),
+    ("scores", "Scores and expected errors"),
+    ("waterfalls", "Sample pairs"),
+    ("clusters", "Clusters"),
+    ("settings", "Settings and versions"),
+];
+
+/// The report as one HTML page.
+pub fn render(input: &ReportInput<'_>) -> String {
+    let mut body = String::new();
+    for (id, title) in SECTIONS {
+        let inner = match id {
+            "quality" => quality(input),
+            "blocking" => blocking(input),
+            "model" => model(input),
+            "scores" => scores(input),
+            "waterfalls" => waterfalls(input),
+            "clusters" => clusters(input),
+            _ => settings(input),
+        };
+        let _ = write!(
+            body,
+            r#"<section class="report-section" id="{id}" data-title="{title}"><h2>{title}</h2>{inner}</section>"#
+        );
+    }
+    let mut nav = String::new();
+    for (id, t) in SECTIONS {
+        let _ = write!(nav, r##"<a href="#{id}">{t}</a>"##);
+    }
+    let privacy = if input.show_records {
+        r#"<p class="warn">This report holds patient values (it was written with --report-records): the sample pairs show both records' values. Handle it as patient data.</p>"#
+    } else {
+        r#"<p class="note">No patient values: counts, weights and charts only. Write the report with --report-records to see the sample pairs' values side by side.</p>"#
+    };
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><style>{STYLE}</style></head>\
+         <body><header><h1>{t}</h1></header><nav>{nav}</nav><main>{privacy}{body}</main>\
+         <div id=\"tip\"></div><script>{SCRIPT}</script></body></html>\n",
+        t = esc(&input.title)
+    )
+}
+
+fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = String::from("<table><tr>");
+    for h in head {
+        let _ = write!(s, "<th>{}</th>", esc(h));
+    }
+    s.push_str("</tr>");
+    for r in rows {
+        s.push_str("<tr>");
+        for c in r {
+            let numeric = c
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == '-')
+                && c.chars()
+                    .all(|c| c.is_ascii_digit() || ",.-+e%".contains(c));
+            let _ = write!(
+                s,
+                "<td{}>{}</td>",
+                if numeric { " class=\"n\"" } else { "" },
+                esc(c)
+            );
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</table>");
+    s
+}
+
+fn quality(input: &ReportInput<'_>) -> String {
+    let Some(q) = input.quality else {
+        return "<p class=\"note\">No data-quality figures for this run.</p>".into();
+    };
+    let mut s = String::new();
+    for src in &q.sources {
+        let labels: Vec<String> = src.columns.iter().map(|c| c.column.clone()).collect();
+        let invalid: Vec<f64> = src
+            .columns
+            .iter()
+            .map(|c| c.problems.iter().map(|p| p.count).sum::<u64>() as f64)
+            .collect();
+        let series = [
+            Series {
+                name: "present",
+                colour: GREEN,
+                values: src.columns.iter().map(|c| c.present as f64).collect(),
+            },
+            Series {
+                name: "missing",
+                colour: GREY,
+                values: src.columns.iter().map(|c| c.missing as f64).collect(),
+            },
+            Series {
+                name: "invalid",
+                colour: RED,
+                values: invalid,
+            },
+        ];
+        let _ = write!(
+            s,
+            "<h3>{} ({} rows)</h3>{}",
+            esc(&src.file),
+            num(src.rows as f64),
+            svg::hbars(&labels, &series, true, " rows")
+        );
+    }
+    s
+}
+
+fn blocking(input: &ReportInput<'_>) -> String {
+    if input.blocking.is_empty() {
+        return "<p class=\"note\">No blocking rules.</p>".into();
+    }
+    let labels: Vec<String> = input
+        .blocking
+        .iter()
+        .map(|(pass, rule, _)| format!("{pass}: {rule}"))
+        .collect();
+    let own: Vec<f64> = input.blocking.iter().map(|b| b.2 as f64).collect();
+    let mut acc = 0.0;
+    let cumulative: Vec<f64> = own
+        .iter()
+        .map(|v| {
+            acc += v;
+            acc
+        })
+        .collect();
+    let n = input.records.len().max(1) as f64;
+    let rows: Vec<Vec<String>> = input
+        .blocking
+        .iter()
+        .zip(&cumulative)
+        .map(|((pass, rule, c), cum)| {
+            vec![
+                pass.clone(),
+                rule.clone(),
+                num(*c as f64),
+                num(*cum),
+                format!("{:.2}", *c as f64 / n),
+            ]
+        })
+        .collect();
+    format!(
+        "<p>Comparisons each rule makes on its own, and the running total (pairs two rules both make counted once per rule; the linker compares each pair once: {} model pairs, {} rule pairs).</p>{}{}",
+        num(input.result.candidates as f64),
+        num(input.result.rule_candidates as f64),
+        svg::hbars(
+            &labels,
+            &[
+                Series {
+                    name: "on its own",
+                    colour: BLUE,
+                    values: own
+                },
+                Series {
+                    name: "cumulative",
+                    colour: ORANGE,
+                    values: cumulative
+                },
+            ],
+            false,
+            " pairs"
+        ),
+        table(
+            &["pass", "rule", "comparisons", "cumulative", "per record"],
+            &rows
+        )
+    )
+}
+
+fn model(input: &ReportInput<'_>) -> String {
+    let Some(m) = input.model else {
+        return "<p class=\"note\">Deterministic rules only: no model.</p>".into();
+    };
+    let mut labels = Vec::new();
+    let (mut ms, mut us, mut ws) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, comp) in m.comparisons().iter().enumerate() {
+        for (l, name) in comp.level_names().iter().enumerate().skip(1) {
+            labels.push(format!("{}: {}", comp.field, name));
+            ms.push(m.m(c, l));
+            us.push(m.u(c, l));
+            ws.push(m.weight(c, l));
+        }
+    }
+    let mut s = format!(
+        "<p>Prior λ = {:.3e} ({:+.2} bits): the share of all pairs that are matches.</p><h3>m and u per level</h3><p class=\"note\">m: the share of true matches at the level; u: the share of non-matches.</p>{}",
+        m.lambda(),
+        m.prior_weight(),
+        svg::hbars(
+            &labels,
+            &[
+                Series {
+                    name: "m",
+                    colour: GREEN,
+                    values: ms
+                },
+                Series {
+                    name: "u",
+                    colour: RED,
+                    values: us
+                },
+            ],
+            false,
+            ""
+        )
+    );
+    let _ = write!(
+        s,
+        "<h3>Match weight per level</h3><p class=\"note\">log2(m/u) in bits: what the level adds to a pair's weight.</p>{}",
+        svg::hbars(
+            &labels,
+            &[Series {
+                name: "match weight (bits)",
+                colour: BLUE,
+                values: ws
+            }],
+            false,
+            " bits"
+        )
+    );
+    if let Some(t) = m.training() {
+        let labels: Vec<String> = t.sessions.iter().map(|s| s.rule.clone()).collect();
+        let _ = write!(
+            s,
+            "<h3>Training sessions (EM)</h3><p class=\"note\">u from {} random pairs{}. Iterations each EM session took (at most 200); a session that did not converge is marked in the table.</p>{}{}",
+            num(t.u_pairs as f64),
+            if t.labelled_pairs > 0 {
+                format!("; m from {} labelled pairs", t.labelled_pairs)
+            } else {
+                String::new()
+            },
+            svg::hbars(
+                &labels,
+                &[Series {
+                    name: "iterations",
+                    colour: BLUE,
+                    values: t.sessions.iter().map(|s| f64::from(s.iterations)).collect()
+                }],
+                false,
+                ""
+            ),
+            table(
+                &[
+                    "rule",
+                    "pairs",
+                    "vectors",
+                    "iterations",
+                    "converged",
+                    "log-likelihood",
+                    "λ implied"
+                ],
+                &t.sessions
+                    .iter()
+                    .map(|s| vec![
+                        s.rule.clone(),
+                        num(s.pairs as f64),
+                        num(s.distinct_vectors as f64),
+                        s.iterations.to_string(),
+                        if s.converged { "yes" } else { "NO" }.into(),
+                        format!("{:.1}", s.log_likelihood),
+                        format!("{:.3e}", s.lambda),
+                    ])
+                    .collect::<Vec<_>>()
+            )
+        );
+    }
+    s
+}
+
+fn scores(input: &ReportInput<'_>) -> String {
+    let (Some(scores), Some(m)) = (&input.result.scores, input.model) else {
+        return "<p class=\"note\">No model scores in this run.</p>".into();
+    };
+    let t = m.thresholds();
+    let match_w = MatchWeight::of_probability(t.match_probability).bits();
+    let review_w = MatchWeight::of_probability(t.review_probability).bits();
+    let h = &scores.histogram;
+    let Some((a, b)) = h.occupied() else {
+        return "<p class=\"note\">No pair was scored.</p>".into();
+    };
+    // Whole bits for the histogram.
+    let per = BINS_PER_BIT as usize;
+    let (a, b) = (a / per * per, b.div_ceil(per) * per);
+    let mut xs = Vec::new();
+    let mut counts = Vec::new();
+    for start in (a..b).step_by(per) {
+        xs.push(ScoreHistogram::bin_start(start));
+        counts.push(h.counts()[start..(start + per).min(b)].iter().sum::<u64>() as f64);
+    }
+    let markers = [
+        (match_w, "match threshold", RED),
+        (review_w, "review threshold", ORANGE),
+    ];
+    let mut s = format!(
+        "<p>Every compared pair's match weight ({} pairs).</p>{}",
+        num(h.total() as f64),
+        svg::histogram(&xs, &counts, &markers, "match weight (bits)", true)
+    );
+    let e = scores.of_result(input.result);
+    let _ = write!(
+        s,
+        "<h3>Expected errors, without labels</h3><p>From the model's own match probabilities: of {} pairs linked, about {} are expected to be false (precision ≈ {:.4}); about {} true pairs are expected not to be linked, {} of them never compared by blocking (recall ≈ {:.4}).</p>",
+        num(e.linked as f64),
+        num(e.expected_false.round()),
+        e.precision(),
+        num(e.expected_missed().round()),
+        num(e.expected_missed_by_blocking.round()),
+        e.recall()
+    );
+    let lo = (review_w - 10.0).floor();
+    let curve = scores.curve(lo, lo + 40.0, per / 2);
+    let cx: Vec<f64> = curve.iter().filter_map(|c| c.threshold_bits).collect();
+    let mut series = vec![
+        Series {
+            name: "estimated precision",
+            colour: BLUE,
+            values: curve
+                .iter()
+                .map(crate::estimate::ErrorEstimate::precision)
+                .collect(),
+        },
+        Series {
+            name: "estimated recall",
+            colour: GREEN,
+            values: curve
+                .iter()
+                .map(crate::estimate::ErrorEstimate::recall)
+                .collect(),
+        },
+    ];
+    if let Some(truth) = input.truth {
+        let (p, r) = true_curve(input.result, truth, &cx);
+        series.push(Series {
+            name: "true precision",
+            colour: ORANGE,
+            values: p,
+        });
+        series.push(Series {
+            name: "true recall",
+            colour: RED,
+            values: r,
+        });
+    }
+    let _ = write!(
+        s,
+        "<p class=\"note\">If every pair at or above a weight were linked (vetoes and ambiguity aside){}.</p>{}",
+        if input.truth.is_some() {
+            "; the true curves count the pairs written (at or above the review threshold) against the truth"
+        } else {
+            ""
+        },
+        svg::lines(
+            &cx,
+            &series,
+            (0.0, 1.0),
+            &markers,
+            "threshold (match weight, bits)"
+        )
+    );
+    s
+}
+
+/// True precision and recall if the written pairs at or above each weight were linked.
+fn true_curve(
+    result: &LinkResult,
+    truth: &[crate::block::Pair],
+    xs: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let truth: rustc_hash::FxHashSet<crate::block::Pair> = truth.iter().copied().collect();
+    let mut scored: Vec<(f64, bool)> = result
+        .links
+        .iter()
+        .filter_map(|l| {
+            let t = truth.contains(&l.pair)
+                || truth.contains(&crate::block::Pair {
+                    left: l.pair.right,
+                    right: l.pair.left,
+                });
+            l.weight.map(|w| (w.bits(), t))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let total = truth.len().max(1) as f64;
+    let mut p = Vec::new();
+    let mut r = Vec::new();
+    for &x in xs {
+        let above: Vec<&(f64, bool)> = scored.iter().take_while(|s| s.0 >= x).collect();
+        let tp = above.iter().filter(|s| s.1).count() as f64;
+        let n = above.len() as f64;
+        let lowest = scored.last().map_or(f64::INFINITY, |s| s.0);
+        if x < lowest {
+            p.push(f64::NAN);
+            r.push(f64::NAN);
+        } else {
+            p.push(if n > 0.0 { tp / n } else { 1.0 });
+            r.push(tp / total);
+        }
+    }
+    (p, r)
+}
+
+/// Sample pairs: just above and below each threshold, vetoed, ambiguous.
+fn sample_pairs(result: &LinkResult, match_w: f64, review_w: f64) -> Vec<(&'static str, Link)> {
+    let mut out = Vec::new();
+    let weight = |l: &Link| l.weight.map_or(f64::NAN, MatchWeight::bits);
+    let nearest = |pred: &dyn Fn(&Link) -> bool, target: f64| {
+        result
+            .links
+            .iter()
+            .filter(|l| pred(l) && l.weight.is_some())
+            .min_by(|a, b| {
+                (weight(a) - target)
+                    .abs()
+                    .total_cmp(&(weight(b) - target).abs())
+            })
+            .copied()
+    };
+    let picks: [(&'static str, Option<Link>); 5] = [
+        (
+            "just above the match threshold",
+            nearest(
+                &|l| l.decision == Decision::Match && weight(l) >= match_w,
+                match_w,
+            ),
+        ),
+        (
+            "just below the match threshold",
+            nearest(
+                &|l| l.decision == Decision::Review && weight(l) < match_w,
+                match_w,
+            ),
+        ),
+        (
+            "just above the review threshold",
+            nearest(&|l| weight(l) >= review_w, review_w),
+        ),
+        (
+            "vetoed",
+            result
+                .links
+                .iter()
+                .find(|l| matches!(l.reason, Some(crate::link::Reason::Veto(_))))
+                .copied(),
+        ),
+        (
+            "ambiguous",
+            result
+                .links
+                .iter()
+                .find(|l| l.decision == Decision::Ambiguous && l.weight.is_some())
+                .copied(),
+        ),
+    ];
+    for (what, l) in picks {
+        if let Some(l) = l {
+            out.push((what, l));
+        }
+    }
+    out
+}
+
+fn waterfalls(input: &ReportInput<'_>) -> String {
+    let Some(m) = input.model else {
+        return "<p class=\"note\">No model: no waterfalls.</p>".into();
+    };
+    let Ok(scorer) = Scorer::new(m, input.records) else {
+        return "<p class=\"note\">The model does not fit these records.</p>".into();
+    };
+    let t = m.thresholds();
+    let picks = sample_pairs(
+        input.result,
+        MatchWeight::of_probability(t.match_probability).bits(),
+        MatchWeight::of_probability(t.review_probability).bits(),
+    );
+    if picks.is_empty() {
+        return "<p class=\"note\">No pair was written with a weight.</p>".into();
+    }
+    let mut s = String::from(
+        "<p class=\"note\">How each sample pair's weight is made: the prior, then what each comparison's level adds (with its term-frequency adjustment).</p>",
+    );
+    for (what, l) in picks {
+        let e = scorer.explain(l.pair);
+        let mut steps = vec![("prior".to_string(), e.prior)];
+        for c in &e.contributions {
+            steps.push((
+                format!("{}: {}", c.field, c.level),
+                c.weight + c.tf_adjustment,
+            ));
+        }
+        let _ = write!(
+            s,
+            "<h3>{what}: {} ({}{})</h3>{}",
+            l.decision.as_str(),
+            format_args!("weight {:+.2}", e.weight.bits()),
+            {
+                let r = input.result.reason_text(&l);
+                if r.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {r}")
+                }
+            },
+            svg::waterfall(&steps)
+        );
+        if input.show_records {
+            let rows: Vec<Vec<String>> = std::iter::once(vec![
+                "record id".to_string(),
+                input.records.id(l.pair.left).to_string(),
+                input.records.id(l.pair.right).to_string(),
+            ])
+            .chain(crate::review::value_columns(input.records).iter().map(|c| {
+                vec![
+                    c.clone(),
+                    crate::review::value(input.records, l.pair.left, c).unwrap_or_default(),
+                    crate::review::value(input.records, l.pair.right, c).unwrap_or_default(),
+                ]
+            }))
+            .collect();
+            s.push_str(&table(&["column", "left", "right"], &rows));
+        }
+    }
+    s
+}
+
+fn clusters(input: &ReportInput<'_>) -> String {
+    let Some(c) = input.clusters else {
+        return "<p class=\"note\">Not clustered in this run (give --clusters).</p>".into();
+    };
+    let mut size: rustc_hash::FxHashMap<&str, (u64, Vec<u64>)> = rustc_hash::FxHashMap::default();
+    for row in 0..input.records.len() as u32 {
+        let e = size.entry(c.person_id(row)).or_default();
+        e.0 += 1;
+        if let Some(n) = input.records.nhs_number(row)
+            && !e.1.contains(&n)
+        {
+            e.1.push(n);
+        }
+    }
+    let mut by_size: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    for (n, _) in size.values() {
+        *by_size.entry(*n).or_default() += 1;
+    }
+    let several_nhs = size.values().filter(|(_, v)| v.len() > 1).count();
+    let labels: Vec<String> = by_size.keys().map(|k| format!("{k} records")).collect();
+    let mut largest: Vec<(&str, u64)> = size.iter().map(|(k, v)| (*k, v.0)).collect();
+    largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let rows: Vec<Vec<String>> = largest
+        .iter()
+        .take(10)
+        .map(|(id, n)| {
+            vec![
+                if input.show_records {
+                    (*id).to_string()
+                } else {
+                    "(hidden)".into()
+                },
+                num(*n as f64),
+            ]
+        })
+        .collect();
+    format!(
+        "<p>{} records in {} people; {} people hold more than one valid NHS number; {} links were not merged because their records carry different NHS numbers.</p>{}<h3>Largest clusters</h3>{}",
+        num(input.records.len() as f64),
+        num(c.len() as f64),
+        num(several_nhs as f64),
+        num(c.refused_merges() as f64),
+        svg::hbars(
+            &labels,
+            &[Series {
+                name: "people",
+                colour: BLUE,
+                values: by_size.values().map(|v| *v as f64).collect()
+            }],
+            false,
+            " people"
+        ),
+        table(&["person id", "records"], &rows)
+    )
+}
+
+fn settings(input: &ReportInput<'_>) -> String {
+    let mut rows: Vec<Vec<String>> =
+        vec![vec!["carematch".into(), env!("CARGO_PKG_VERSION").into()]];
+    if let Some(m) = input.model {
+        let t = m.thresholds();
+        rows.push(vec![
+            "match probability".into(),
+            t.match_probability.to_string(),
+        ]);
+        rows.push(vec![
+            "review probability".into(),
+            t.review_probability.to_string(),
+        ]);
+        rows.push(vec![
+            "ambiguity margin (bits)".into(),
+            t.ambiguity_margin.to_string(),
+        ]);
+        rows.push(vec!["prior λ".into(), format!("{:e}", m.lambda())]);
+        for r in m.blocking() {
+            rows.push(vec!["model blocking rule".into(), r.to_string()]);
+        }
+    }
+    for r in &input.result.rules {
+        rows.push(vec!["deterministic rule".into(), r.name().to_string()]);
+    }
+    for (k, v) in &input.settings {
+        rows.push(vec![k.clone(), v.clone()]);
+    }
+    table(&["setting", "value"], &rows)
+}
