@@ -106,6 +106,9 @@ pub struct LinkResult {
     /// Every compared pair's model weight and the model's count of true pairs: what the
     /// error estimates without labels are made from (`None` without a model).
     pub scores: Option<crate::estimate::Scores>,
+    /// Per blocking rule, in the order of [`Plan::pair_counts`], the pairs it made that no
+    /// earlier rule of its pass had made: the running sum is the pass's cumulative count.
+    pub new_pairs_per_rule: Vec<u64>,
 }
 
 impl fmt::Debug for LinkResult {
@@ -303,6 +306,8 @@ struct Meter<'a> {
     observer: Option<&'a crate::progress::Observer>,
     total: u64,
     before: std::cell::Cell<u64>,
+    /// Per rule of each blocker run so far, the new pairs it made.
+    produced: std::cell::RefCell<Vec<u64>>,
 }
 
 impl Meter<'_> {
@@ -319,10 +324,13 @@ impl Meter<'_> {
         );
     }
 
-    /// Reports the end of the current blocker, which examined `examined` pairs.
-    fn finish_blocker(&self, examined: u64) {
-        self.at(examined);
-        self.before.set(self.before.get() + examined);
+    /// Reports the end of the current blocker's pairs, and keeps what each rule made.
+    fn finish_blocker(&self, chunks: &crate::block::PairChunks<'_>) {
+        self.at(chunks.examined());
+        self.before.set(self.before.get() + chunks.examined());
+        self.produced
+            .borrow_mut()
+            .extend_from_slice(chunks.produced_per_rule());
     }
 }
 
@@ -456,6 +464,7 @@ impl Linker {
                 .flat_map(Blocker::comparisons_per_rule)
                 .sum(),
             before: std::cell::Cell::new(0),
+            produced: std::cell::RefCell::new(Vec::new()),
         };
         let (found, rule_candidates) = self.ladder_pairs(records, plan, &meter)?;
         let dedupe = matches!(mode, Mode::Dedupe { .. });
@@ -479,7 +488,6 @@ impl Linker {
                 histogram,
                 expected_true_pairs: model.lambda() * mode.all_pairs(),
                 blocking_recall: model.blocking_recall(),
-                link: !dedupe,
             };
             decide_by_model(
                 records,
@@ -520,6 +528,7 @@ impl Linker {
                 m.comparisons().iter().map(|c| c.field.clone()).collect()
             }),
             scores,
+            new_pairs_per_rule: meter.produced.take(),
         })
     }
 
@@ -545,7 +554,7 @@ impl Linker {
                     .collect();
                 found.extend(hits);
             }
-            meter.finish_blocker(chunks.examined());
+            meter.finish_blocker(&chunks);
         }
         Ok((found, tried))
     }
@@ -624,7 +633,7 @@ impl Linker {
                 });
             }
         }
-        meter.finish_blocker(chunks.examined());
+        meter.finish_blocker(&chunks);
         (cands, candidates, histogram)
     }
 

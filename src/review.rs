@@ -571,3 +571,50 @@ impl LinkResult {
         applied
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_parse_as_reviewers_type_them() {
+        for (t, v) in [
+            ("match", Some(Verdict::Match)),
+            (" Yes ", Some(Verdict::Match)),
+            ("NON-MATCH", Some(Verdict::NonMatch)),
+            ("non_match", Some(Verdict::NonMatch)),
+            ("no", Some(Verdict::NonMatch)),
+            ("?", Some(Verdict::Unsure)),
+            ("", None),
+            ("  ", None),
+        ] {
+            assert_eq!(Verdict::parse(t), Ok(v), "{t}");
+        }
+        assert_eq!(Verdict::parse("maybe"), Err(()));
+        for v in [Verdict::Match, Verdict::NonMatch, Verdict::Unsure] {
+            assert_eq!(Verdict::parse(v.as_str()), Ok(Some(v)));
+        }
+    }
+
+    #[test]
+    fn the_audit_sample_is_distinct_sorted_and_seeded() {
+        let a = sample(1000, 50, 7);
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(a, sample(1000, 50, 7));
+        assert_ne!(a, sample(1000, 50, 8));
+        assert_eq!(sample(3, 10, 1), vec![0, 1, 2]);
+        assert!(sample(0, 5, 1).is_empty());
+    }
+
+    #[test]
+    fn undecided_rows_are_skipped_and_the_debug_shows_no_id() {
+        let text = "left_id,right_id,decision\nA1,B1,match\nA2,B2,\nA3,B3,unsure\n";
+        let r = ReviewedPairs::from_reader("r.csv", text.as_bytes()).unwrap();
+        assert_eq!(r.len(), 2);
+        assert!(!format!("{r:?}").contains("A1"));
+        let e = ReviewedPairs::from_reader("r.csv", "left_id,decision\nA1,match\n".as_bytes())
+            .unwrap_err();
+        assert!(e.to_string().contains("right_id"), "{e}");
+    }
+}

@@ -5,3 +5,4 @@ mod index;
 mod properties;
 mod pseudonym;
 mod reliability;
+mod review;

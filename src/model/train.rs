@@ -857,6 +857,40 @@ mod tests {
         }
     }
 
+    /// The blocking recall is the probability that some rule's keys all agree: one rule on
+    /// an exact field is P(present) × m(exact); two rules on independent fields combine as
+    /// 1 − (1 − a)(1 − b); a rule contained in another adds nothing.
+    #[test]
+    fn blocking_recall_combines_rules_under_independence() {
+        let comps = Comparison::defaults();
+        let dob = comps
+            .iter()
+            .position(|c| c.kind == Kind::DateOfBirth)
+            .unwrap();
+        let nhs = comps
+            .iter()
+            .position(|c| c.kind == Kind::NhsNumber)
+            .unwrap();
+        let m: Vec<Vec<f64>> = comps.iter().map(default_m).collect();
+        let present: Vec<f64> = comps.iter().map(|_| 0.9).collect();
+        let rule = |s: &str| s.parse::<BlockingRule>().unwrap();
+        let a = present[dob] * m[dob][1];
+        let b = present[nhs] * m[nhs][1];
+        let one = blocking_recall(&comps, &m, &present, &[rule("dob")]).unwrap();
+        assert!((one - a).abs() < 1e-12, "{one} {a}");
+        let both =
+            blocking_recall(&comps, &m, &present, &[rule("dob"), rule("nhs_number")]).unwrap();
+        assert!((both - (1.0 - (1.0 - a) * (1.0 - b))).abs() < 1e-12);
+        let nested = blocking_recall(
+            &comps,
+            &m,
+            &present,
+            &[rule("dob"), rule("dob & nhs_number")],
+        )
+        .unwrap();
+        assert!((nested - a).abs() < 1e-12);
+    }
+
     #[test]
     fn monotone_leaves_ordered_weights_alone() {
         let m = [0.0, 0.8, 0.15, 0.05];

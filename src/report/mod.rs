@@ -186,61 +186,74 @@ fn blocking(input: &ReportInput<'_>) -> String {
     if input.blocking.is_empty() {
         return "<p class=\"note\">No blocking rules.</p>".into();
     }
-    let labels: Vec<String> = input
-        .blocking
-        .iter()
-        .map(|(pass, rule, _)| format!("{pass}: {rule}"))
-        .collect();
-    let own: Vec<f64> = input.blocking.iter().map(|b| b.2 as f64).collect();
-    let mut acc = 0.0;
-    let cumulative: Vec<f64> = own
-        .iter()
-        .map(|v| {
-            acc += v;
-            acc
-        })
-        .collect();
     let n = input.records.len().max(1) as f64;
-    let rows: Vec<Vec<String>> = input
-        .blocking
-        .iter()
-        .zip(&cumulative)
-        .map(|((pass, rule, c), cum)| {
-            vec![
-                pass.clone(),
-                rule.clone(),
-                num(*c as f64),
-                num(*cum),
-                format!("{:.2}", *c as f64 / n),
-            ]
-        })
-        .collect();
-    format!(
-        "<p>Comparisons each rule makes on its own, and the running total (pairs two rules both make counted once per rule; the linker compares each pair once: {} model pairs, {} rule pairs).</p>{}{}",
-        num(input.result.candidates as f64),
-        num(input.result.rule_candidates as f64),
-        svg::hbars(
-            &labels,
-            &[
-                Series {
-                    name: "on its own",
-                    colour: BLUE,
-                    values: own
-                },
-                Series {
-                    name: "cumulative",
-                    colour: ORANGE,
-                    values: cumulative
-                },
-            ],
-            false,
-            " pairs"
-        ),
-        table(
-            &["pass", "rule", "comparisons", "cumulative", "per record"],
-            &rows
-        )
-    )
+    let mut s = String::new();
+    let new = &input.result.new_pairs_per_rule;
+    let mut i = 0;
+    for (pass, what) in [
+        ("rules", "The deterministic rules' pairs"),
+        ("model", "The model's pairs"),
+    ] {
+        let rows: Vec<(usize, &(String, String, u64))> = input
+            .blocking
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.0 == pass)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let labels: Vec<String> = rows.iter().map(|(_, b)| b.1.clone()).collect();
+        let own: Vec<f64> = rows.iter().map(|(_, b)| b.2 as f64).collect();
+        let mut acc = 0.0;
+        let cumulative: Vec<f64> = rows
+            .iter()
+            .map(|(k, _)| {
+                acc += new.get(*k).copied().unwrap_or(0) as f64;
+                acc
+            })
+            .collect();
+        i += rows.len();
+        let table_rows: Vec<Vec<String>> = rows
+            .iter()
+            .zip(&cumulative)
+            .map(|((_, b), cum)| {
+                vec![
+                    b.1.clone(),
+                    num(b.2 as f64),
+                    num(*cum),
+                    format!("{:.2}", b.2 as f64 / n),
+                ]
+            })
+            .collect();
+        let _ = write!(
+            s,
+            "<h3>{what}</h3><p class=\"note\">Each rule's comparisons on its own, and the running total of distinct pairs (a pair an earlier rule made is counted once).</p>{}{}",
+            svg::hbars(
+                &labels,
+                &[
+                    Series {
+                        name: "on its own",
+                        colour: BLUE,
+                        values: own
+                    },
+                    Series {
+                        name: "cumulative (distinct)",
+                        colour: ORANGE,
+                        values: cumulative
+                    },
+                ],
+                false,
+                " pairs"
+            ),
+            table(
+                &["rule", "comparisons", "cumulative", "per record"],
+                &table_rows
+            )
+        );
+    }
+    debug_assert!(i <= input.blocking.len());
+    s
 }
 
 fn model(input: &ReportInput<'_>) -> String {
@@ -427,12 +440,22 @@ fn scores(input: &ReportInput<'_>) -> String {
         svg::lines(
             &cx,
             &series,
-            (0.0, 1.0),
+            (y_floor(&series), 1.0),
             &markers,
             "threshold (match weight, bits)"
         )
     );
     s
+}
+
+/// The y axis's floor for curves of shares: the lowest value, rounded down to a tenth.
+fn y_floor(series: &[Series<'_>]) -> f64 {
+    let lowest = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(1.0, f64::min);
+    ((lowest - 0.02) * 10.0).floor().max(0.0) / 10.0
 }
 
 /// True precision and recall if the written pairs at or above each weight were linked.
@@ -597,14 +620,22 @@ fn waterfalls(input: &ReportInput<'_>) -> String {
     s
 }
 
+/// A person's records, distinct valid NHS numbers, and records per source.
+type Person = (u64, Vec<u64>, Vec<u64>);
+
 fn clusters(input: &ReportInput<'_>) -> String {
     let Some(c) = input.clusters else {
         return "<p class=\"note\">Not clustered in this run (give --clusters).</p>".into();
     };
-    let mut size: rustc_hash::FxHashMap<&str, (u64, Vec<u64>)> = rustc_hash::FxHashMap::default();
+    // Per person: records, distinct valid NHS numbers, records per source.
+    let n_sources = input.records.sources().len();
+    let mut size: rustc_hash::FxHashMap<&str, Person> = rustc_hash::FxHashMap::default();
     for row in 0..input.records.len() as u32 {
-        let e = size.entry(c.person_id(row)).or_default();
+        let e = size
+            .entry(c.person_id(row))
+            .or_insert_with(|| (0, Vec::new(), vec![0; n_sources]));
         e.0 += 1;
+        e.2[input.records.source_of(row)] += 1;
         if let Some(n) = input.records.nhs_number(row)
             && !e.1.contains(&n)
         {
@@ -612,17 +643,26 @@ fn clusters(input: &ReportInput<'_>) -> String {
         }
     }
     let mut by_size: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
-    for (n, _) in size.values() {
+    for (n, _, _) in size.values() {
         *by_size.entry(*n).or_default() += 1;
     }
-    let several_nhs = size.values().filter(|(_, v)| v.len() > 1).count();
-    let labels: Vec<String> = by_size.keys().map(|k| format!("{k} records")).collect();
-    let mut largest: Vec<(&str, u64)> = size.iter().map(|(k, v)| (*k, v.0)).collect();
-    largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let several_nhs = size.values().filter(|(_, v, _)| v.len() > 1).count();
+    let labels: Vec<String> = by_size
+        .keys()
+        .map(|&k| format!("{k} record{}", if k == 1 { "" } else { "s" }))
+        .collect();
+    let mut largest: Vec<(&str, &Person)> = size.iter().map(|(k, v)| (*k, v)).collect();
+    largest.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+    let source_names: Vec<&str> = input
+        .records
+        .sources()
+        .iter()
+        .map(|s| s.name.rsplit('/').next().unwrap_or(&s.name))
+        .collect();
     let rows: Vec<Vec<String>> = largest
         .iter()
         .take(10)
-        .map(|(id, n)| {
+        .map(|(id, (n, nhs, per))| {
             vec![
                 if input.show_records {
                     (*id).to_string()
@@ -630,6 +670,14 @@ fn clusters(input: &ReportInput<'_>) -> String {
                     "(hidden)".into()
                 },
                 num(*n as f64),
+                source_names
+                    .iter()
+                    .zip(per)
+                    .filter(|(_, k)| **k > 0)
+                    .map(|(s, k)| format!("{s}: {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                nhs.len().to_string(),
             ]
         })
         .collect();
@@ -649,7 +697,10 @@ fn clusters(input: &ReportInput<'_>) -> String {
             false,
             " people"
         ),
-        table(&["person id", "records"], &rows)
+        table(
+            &["person id", "records", "by source", "valid NHS numbers"],
+            &rows
+        )
     )
 }
 

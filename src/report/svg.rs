@@ -220,7 +220,7 @@ pub(crate) fn lines(
             y(v),
             left - 4.0,
             y(v) + 4.0,
-            num(v)
+            tick(v)
         );
     }
     axis(&mut s, left, top + plot_h, plot_w, x0, x1, x_label);
@@ -242,7 +242,7 @@ pub(crate) fn waterfall(steps: &[(String, f64)]) -> String {
     all_labels.push("match weight".into());
     let lo = spans.iter().map(|s| s.0.min(s.1)).fold(0.0, f64::min);
     let hi = spans.iter().map(|s| s.0.max(s.1)).fold(0.0, f64::max);
-    let (label_w, plot_w, row_h, top) = (230.0, 480.0, 18.0, 10.0);
+    let (label_w, plot_w, row_h, top) = (label_width(&all_labels), 480.0, 18.0, 10.0);
     let h = top + row_h * all_labels.len() as f64 + 24.0;
     let span = (hi - lo).max(1.0);
     let x = |v: f64| label_w + (v - lo) / span * plot_w;
@@ -284,23 +284,37 @@ pub(crate) fn waterfall(steps: &[(String, f64)]) -> String {
     s
 }
 
-/// Dashed vertical lines at the markers' x, each with its name, from `y0` to `y1`.
+/// Dashed vertical lines at the markers' x, each with its name (names staggered so that
+/// close markers stay readable), from `y0` to `y1`.
 fn draw_markers(
     s: &mut String,
     markers: &[(f64, &str, &str)],
     x: &dyn Fn(f64) -> f64,
     (y0, y1): (f64, f64),
 ) {
-    for &(m, name, colour) in markers {
+    for (i, &(m, name, colour)) in markers.iter().enumerate() {
         let _ = write!(
             s,
             r#"<line x1="{0:.1}" x2="{0:.1}" y1="{y0}" y2="{y1}" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/><text x="{1:.1}" y="{2}" class="ax" fill="{colour}">{3}</text>"#,
             x(m),
             x(m) + 3.0,
-            y0 + 10.0,
+            y0 + 10.0 + 13.0 * i as f64,
             esc(name)
         );
     }
+}
+
+/// An axis tick: at most two decimals, trailing zeros dropped.
+fn tick(v: f64) -> String {
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.to_string() }
+}
+
+/// Room for the longest label at the labels' font size.
+fn label_width(labels: &[String]) -> f64 {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    (longest as f64 * 6.8 + 12.0).clamp(80.0, 420.0)
 }
 
 fn open(w: f64, h: f64, marks: usize) -> String {
@@ -335,7 +349,7 @@ fn axis(s: &mut String, left: f64, y: f64, w: f64, x0: f64, x1: f64, label: &str
             r#"<text x="{:.1}" y="{:.1}" class="ax" text-anchor="middle">{}</text>"#,
             left + w * f64::from(k) / 5.0,
             y + 14.0,
-            num((v * 10.0).round() / 10.0)
+            tick(v)
         );
     }
     let _ = write!(
