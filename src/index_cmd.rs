@@ -95,6 +95,10 @@ pub struct AddArgs {
     /// Save the grown index here instead of over --index.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Also write an HTML report of the batch's pairs (the model, scores and expected
+    /// errors, clusters): one self-contained file, no patient values.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// When another process is changing the index, wait for it to finish instead of exiting
     /// with an error that names it.
     #[arg(long)]
@@ -278,6 +282,9 @@ fn add(a: &AddArgs) -> Result<(), Error> {
     if let Some(p) = &a.changes {
         outputs.add(carematch::output::stage_changes_csv(p, &done.changes)?);
     }
+    if let Some(p) = &a.report {
+        outputs.add(batch_report(p, &index, &done.pair_rows, &a.input)?);
+    }
     let t2 = Instant::now();
     outputs.add(index.stage_save(target_lock.as_ref().unwrap_or(&source_lock))?);
     outputs.commit()?;
@@ -297,6 +304,31 @@ fn add(a: &AddArgs) -> Result<(), Error> {
         t2.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The report of a batch added to an index, from its pairs (batch records on the left).
+fn batch_report(
+    path: &std::path::Path,
+    index: &Index,
+    pair_rows: &[[String; 7]],
+    input: &std::path::Path,
+) -> Result<carematch::files::NewFile, Error> {
+    let table = (
+        carematch::output::PAIRS_HEADER.map(String::from).to_vec(),
+        pair_rows.iter().map(|r| r.to_vec()).collect(),
+    );
+    let run = carematch::report::PairsRun::from_table(
+        "the batch's pairs",
+        &table,
+        None,
+        index.model(),
+        Some(true),
+    )?;
+    let settings = vec![("batch".to_string(), input.display().to_string())];
+    let html = crate::report_cmd::pairs_report(&run, index.model(), settings, "the batch's pairs");
+    let f = carematch::files::NewFile::with_contents(path, html.as_bytes())?;
+    crate::sayln!("report written to {}", path.display());
+    Ok(f)
 }
 
 /// The index is loaded, grown and saved under its lock (and the --save target's, when it is

@@ -233,6 +233,8 @@ enum Command {
     Evaluate(EvaluateArgs),
     /// Write synthetic GP and hospital extracts with ground truth.
     Generate(GenerateArgs),
+    /// Write the HTML report of an earlier run from its model and pairs file.
+    Report(report_cmd::ReportCmdArgs),
     /// Write the pairs a person must decide, both records side by side, for clerical review.
     Review(review_cmd::ReviewArgs),
     /// A real-time index: build one, query it one record at a time, add batches to it.
@@ -465,6 +467,7 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => evaluate(&a),
         Command::Generate(a) => generate_cmd(&a),
         Command::Review(a) => review_cmd::review(&a),
+        Command::Report(a) => report_cmd::report(&a),
         Command::Index(c) => index_cmd::run(&c),
     };
     let written = summary::finish(&result, start.elapsed().as_secs_f64());
@@ -487,6 +490,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Evaluate(_) => "evaluate",
         Command::Generate(_) => "generate",
         Command::Review(_) => "review",
+        Command::Report(_) => "report",
         Command::Index(i) => i.name(),
     }
 }

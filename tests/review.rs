@@ -325,3 +325,73 @@ fn a_bad_decision_names_the_file_line_and_column_not_the_value() {
     assert!(!err.contains("Smith"), "{err}");
     assert!(!Path::new(&out).exists(), "a failed run writes nothing");
 }
+
+#[test]
+fn report_of_an_earlier_run_from_its_model_and_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = p(dir.path(), "m.json");
+    link(dir.path(), &["--explain", "--save-model", &model]);
+    let (pairs, out) = (p(dir.path(), "pairs.csv"), p(dir.path(), "r.html"));
+    let truth = sample("truth.csv");
+    ok(&[
+        "report", "--model", &model, "--pairs", &pairs, "--truth", &truth, "--out", &out,
+    ]);
+    let html = std::fs::read_to_string(&out).unwrap();
+    let section = |id: &str| {
+        let at = html
+            .find(&format!(r#"id="{id}""#))
+            .unwrap_or_else(|| panic!("{id}"));
+        html[at..at + html[at..].find("</section>").unwrap()].to_string()
+    };
+    assert!(section("waterfalls").contains(r#"<svg class="chart""#));
+    assert!(section("scores").contains("true precision"));
+    assert!(html.contains("known by their ids only"));
+    // Without --explain columns: no waterfalls, and the page says how to get them.
+    link(dir.path(), &[]);
+    ok(&[
+        "report", "--model", &model, "--pairs", &pairs, "--out", &out,
+    ]);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("write the pairs file with --explain"));
+    // A file that is not a pairs file is named, with the missing column.
+    let o = carematch(&[
+        "report", "--model", &model, "--pairs", &truth, "--out", &out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("truth.csv") && err.contains("match_weight"),
+        "{err}"
+    );
+}
+
+#[test]
+fn index_add_writes_a_report_of_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (idx, out) = (p(dir.path(), "pop.idx"), p(dir.path(), "r.html"));
+    ok(&[
+        "index",
+        "build",
+        "--input",
+        &sample("gp.csv"),
+        "--out",
+        &idx,
+    ]);
+    let said = ok(&[
+        "index",
+        "add",
+        "--index",
+        &idx,
+        "--input",
+        &sample("hospital.csv"),
+        "--report",
+        &out,
+    ]);
+    assert!(said.contains("report written"), "{said}");
+    let html = std::fs::read_to_string(&out).unwrap();
+    for id in ["model", "scores", "clusters"] {
+        let at = html.find(&format!(r#"id="{id}""#)).unwrap();
+        let section = &html[at..at + html[at..].find("</section>").unwrap()];
+        assert!(section.contains(r#"<svg class="chart""#), "{id}");
+    }
+}

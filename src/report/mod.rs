@@ -14,7 +14,10 @@ use crate::cluster::Clusters;
 use crate::estimate::{BINS_PER_BIT, ScoreHistogram};
 use crate::link::{Decision, Link, LinkResult};
 use crate::model::{MatchWeight, Model, Scorer};
+
+mod pairs;
 use crate::record::Records;
+pub use pairs::PairsRun;
 use svg::{BLUE, GREEN, GREY, ORANGE, RED, Series, esc, num};
 
 /// What a report is drawn from.
@@ -39,6 +42,21 @@ pub struct ReportInput<'a> {
     pub settings: Vec<(String, String)>,
     /// Show records' values next to the sample pairs (`--report-records`).
     pub show_records: bool,
+    /// A pair's explanation for its waterfall (`None`: no waterfall for it).
+    pub explain: Option<Explainer<'a>>,
+    /// What the reader should know about where the figures come from (shown at the top).
+    pub notes: Vec<String>,
+}
+
+/// A pair's explanation, for the report's waterfalls.
+pub type Explainer<'a> = Box<dyn Fn(crate::block::Pair) -> Option<crate::model::Explanation> + 'a>;
+
+impl<'a> ReportInput<'a> {
+    /// Explanations by the model's scorer over `records` (`None` when it does not fit them).
+    pub fn scorer_explain(model: Option<&'a Model>, records: &'a Records) -> Option<Explainer<'a>> {
+        let scorer = Scorer::new(model?, records).ok()?;
+        Some(Box::new(move |p| Some(scorer.explain(p))))
+    }
 }
 
 impl std::fmt::Debug for ReportInput<'_> {
@@ -105,10 +123,14 @@ pub fn render(input: &ReportInput<'_>) -> String {
     } else {
         r#"<p class="note">No patient values: counts, weights and charts only. Write the report with --report-records to see the sample pairs' values side by side.</p>"#
     };
+    let mut notes = String::new();
+    for n in &input.notes {
+        let _ = write!(notes, "<p class=\"note\">{}</p>", esc(n));
+    }
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><style>{STYLE}</style></head>\
-         <body><header><h1>{t}</h1></header><nav>{nav}</nav><main>{privacy}{body}</main>\
+         <body><header><h1>{t}</h1></header><nav>{nav}</nav><main>{privacy}{notes}{body}</main>\
          <div id=\"tip\"></div><script>{SCRIPT}</script></body></html>\n",
         t = esc(&input.title)
     )
@@ -184,7 +206,7 @@ fn quality(input: &ReportInput<'_>) -> String {
 
 fn blocking(input: &ReportInput<'_>) -> String {
     if input.blocking.is_empty() {
-        return "<p class=\"note\">No blocking rules.</p>".into();
+        return "<p class=\"note\">No blocking counts for this run (the model's blocking rules are listed under settings).</p>".into();
     }
     let n = input.records.len().max(1) as f64;
     let mut s = String::new();
@@ -561,8 +583,8 @@ fn waterfalls(input: &ReportInput<'_>) -> String {
     let Some(m) = input.model else {
         return "<p class=\"note\">No model: no waterfalls.</p>".into();
     };
-    let Ok(scorer) = Scorer::new(m, input.records) else {
-        return "<p class=\"note\">The model does not fit these records.</p>".into();
+    let Some(explain) = &input.explain else {
+        return "<p class=\"note\">No explanations: write the pairs file with --explain to see the sample pairs' waterfalls.</p>".into();
     };
     let t = m.thresholds();
     let picks = sample_pairs(
@@ -577,7 +599,7 @@ fn waterfalls(input: &ReportInput<'_>) -> String {
         "<p class=\"note\">How each sample pair's weight is made: the prior, then what each comparison's level adds (with its term-frequency adjustment).</p>",
     );
     for (what, l) in picks {
-        let e = scorer.explain(l.pair);
+        let Some(e) = explain(l.pair) else { continue };
         let mut steps = vec![("prior".to_string(), e.prior)];
         for c in &e.contributions {
             steps.push((
@@ -681,12 +703,19 @@ fn clusters(input: &ReportInput<'_>) -> String {
             ]
         })
         .collect();
+    let nhs = if size.values().any(|(_, v, _)| !v.is_empty()) {
+        format!(
+            "{} people hold more than one valid NHS number; {} links were not merged because their records carry different NHS numbers",
+            num(several_nhs as f64),
+            num(c.refused_merges() as f64)
+        )
+    } else {
+        "no NHS numbers known".into()
+    };
     format!(
-        "<p>{} records in {} people; {} people hold more than one valid NHS number; {} links were not merged because their records carry different NHS numbers.</p>{}<h3>Largest clusters</h3>{}",
+        "<p>{} records in {} people; {nhs}.</p>{}<h3>Largest clusters</h3>{}",
         num(input.records.len() as f64),
         num(c.len() as f64),
-        num(several_nhs as f64),
-        num(c.refused_merges() as f64),
         svg::hbars(
             &labels,
             &[Series {
