@@ -281,9 +281,26 @@ impl Config {
         mode: &crate::block::Mode,
         labelled: Vec<crate::block::Pair>,
     ) -> Result<(crate::Model, crate::choice::BlockingChoice), Error> {
+        self.train_reviewed(records, mode, labelled, Vec::new())
+    }
+
+    /// As [`Config::train`], with reviewed true pairs refining EM's m
+    /// ([`TrainOptions::reviewed`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::train`].
+    pub fn train_reviewed(
+        &self,
+        records: &Records,
+        mode: &crate::block::Mode,
+        labelled: Vec<crate::block::Pair>,
+        reviewed: Vec<crate::block::Pair>,
+    ) -> Result<(crate::Model, crate::choice::BlockingChoice), Error> {
         let comparisons = self.comparisons(records)?;
         let mut options = self.train_options_for(records, mode)?;
         options.labelled = labelled;
+        options.reviewed = reviewed;
         let mut model = crate::Model::train(records, mode, &comparisons, &options)?;
         let choice = self.blocking_for(records, mode)?;
         model.set_blocking(choice.rules());

@@ -76,6 +76,13 @@ impl ScoreHistogram {
         self.mass[i] += (w.probability().get() * UNIT).round() as u128;
     }
 
+    /// Takes out one pair added before (a reviewer decided it is not a match).
+    pub fn remove(&mut self, w: MatchWeight) {
+        let i = Self::bin(w.bits());
+        self.counts[i] = self.counts[i].saturating_sub(1);
+        self.mass[i] = self.mass[i].saturating_sub((w.probability().get() * UNIT).round() as u128);
+    }
+
     /// Adds another histogram's pairs.
     #[must_use]
     pub fn merge(mut self, other: &ScoreHistogram) -> ScoreHistogram {
@@ -252,7 +259,7 @@ impl Scores {
     }
 
     /// Each written pair's match probability, the pairs not linked competing (see
-    /// [`Scores::of_result`]); 1 for a pair without a weight.
+    /// [`Scores::of_result`]); 1 for a pair without a weight or that a reviewer matched.
     fn competing(result: &LinkResult) -> Vec<f64> {
         let odds = |l: &crate::link::Link| l.weight.map(|w| w.bits().min(60.0).exp2());
         // Rows are numbered across sources: one map serves a link's two sides and a
@@ -268,6 +275,8 @@ impl Scores {
             .links
             .iter()
             .map(|l| match odds(l) {
+                // A reviewer's decision is not a guess.
+                _ if l.reason == Some(crate::link::Reason::ReviewedMatch) => 1.0,
                 Some(_) if l.decision == Decision::Match => {
                     l.weight.map_or(1.0, |w| w.probability().get())
                 }

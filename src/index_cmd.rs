@@ -126,7 +126,7 @@ fn build(a: &BuildArgs) -> Result<(), Error> {
     } else {
         let mode = carematch::block::Mode::dedupe(&records, 0)?;
         (
-            crate::trained(&config, &records, &mode, None, &progress)?,
+            crate::trained(&config, &records, &mode, None, None, &progress)?,
             "default",
         )
     };

@@ -749,6 +749,7 @@ fn trained(
     records: &Records,
     mode: &Mode,
     labels: Option<&Path>,
+    reviewed: Option<&Path>,
     progress: &Progress,
 ) -> Result<Model, Error> {
     progress.say("training the model");
@@ -756,7 +757,12 @@ fn trained(
         Some(path) => labelled_pairs(records, mode, path)?,
         None => Vec::new(),
     };
-    let (model, choice) = config.train(records, mode, labelled)?;
+    // Reviewers' confirmed matches refine EM's m (they are the hard cases EM sees least).
+    let confirmed = match reviewed {
+        Some(path) => carematch::review::ReviewedPairs::read(path)?.matched_rows(records, mode),
+        None => Vec::new(),
+    };
+    let (model, choice) = config.train_reviewed(records, mode, labelled, confirmed)?;
     print_training(&model);
     say!("{choice}");
     summary::set("model_blocking_choice", || {
@@ -871,7 +877,14 @@ fn linker(
         (Some(Model::load(p)?), "model file")
     } else {
         (
-            Some(trained(config, records, mode, None, progress)?),
+            Some(trained(
+                config,
+                records,
+                mode,
+                None,
+                common.reviewed.as_deref(),
+                progress,
+            )?),
             "default",
         )
     };
@@ -960,7 +973,14 @@ fn train(a: &TrainArgs) -> Result<(), Error> {
     let progress = Progress::new();
     let config = Config::load(a.config.as_deref())?;
     let (records, mode) = a.sources.read(&config, &progress)?;
-    let mut model = trained(&config, &records, &mode, a.labels.as_deref(), &progress)?;
+    let mut model = trained(
+        &config,
+        &records,
+        &mode,
+        a.labels.as_deref(),
+        None,
+        &progress,
+    )?;
     set_thresholds(&config, &mut model, None, "default")?;
     model.save(&a.out)?;
     sayln!("model written to {}", a.out.display());

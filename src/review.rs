@@ -517,6 +517,7 @@ impl LinkResult {
             }
         }
         let mut seen: rustc_hash::FxHashSet<Pair> = rustc_hash::FxHashSet::default();
+        let scores = &mut self.scores;
         self.links.retain_mut(|l| {
             let Some(&v) = decided.get(&l.pair) else {
                 return true;
@@ -534,6 +535,10 @@ impl LinkResult {
                 Verdict::NonMatch => {
                     applied.non_matches += 1;
                     applied.audited_false += u64::from(was_match);
+                    if let (Some(s), Some(w)) = (scores.as_mut(), l.weight) {
+                        // Not a match: its probability leaves the expected misses.
+                        s.histogram.remove(w);
+                    }
                     false
                 }
                 Verdict::Unsure => {

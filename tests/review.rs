@@ -220,7 +220,10 @@ fn decisions(path: &PathBuf, pairs: &[(&str, &str, &str)]) {
 #[test]
 fn reviewed_decisions_are_final_and_kept_by_record_ids() {
     let dir = tempfile::tempdir().unwrap();
-    link(dir.path(), &[]);
+    // One model for both runs, so that only the decisions differ (trained afresh, the
+    // confirmed matches would refine m too: see reviewed_matches_refine_the_trained_m).
+    let model = p(dir.path(), "m.json");
+    link(dir.path(), &["--save-model", &model]);
     let (_, rows) = csv_rows(&p(dir.path(), "pairs.csv"));
     let truth = truth();
     let review: Vec<&Vec<String>> = rows.iter().filter(|r| r[4] == "review").collect();
@@ -257,6 +260,8 @@ fn reviewed_decisions_are_final_and_kept_by_record_ids() {
     let out = link(
         dir.path(),
         &[
+            "--model",
+            &model,
             "--reviewed",
             file.to_str().unwrap(),
             "--summary-json",
@@ -394,4 +399,47 @@ fn index_add_writes_a_report_of_the_batch() {
         let section = &html[at..at + html[at..].find("</section>").unwrap()];
         assert!(section.contains(r#"<svg class="chart""#), "{id}");
     }
+}
+
+#[test]
+fn reviewed_matches_refine_the_trained_m() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m0, m1) = (p(dir.path(), "m0.json"), p(dir.path(), "m1.json"));
+    link(dir.path(), &["--save-model", &m0]);
+    let (_, rows) = csv_rows(&p(dir.path(), "pairs.csv"));
+    let truth = truth();
+    // Confirm every true pair of the review queue.
+    let confirmed: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .filter(|r| r[4] != "match" && truth.contains(&(r[0].clone(), r[1].clone())))
+        .map(|r| (r[0].as_str(), r[1].as_str(), "match"))
+        .collect();
+    assert!(!confirmed.is_empty());
+    let file = dir.path().join("decided.csv");
+    decisions(&file, &confirmed);
+    link(
+        dir.path(),
+        &["--reviewed", file.to_str().unwrap(), "--save-model", &m1],
+    );
+    let m = |path: &str| -> Vec<f64> {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        v["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["levels"].as_array().unwrap().clone())
+            .map(|l| l["m"].as_f64().unwrap())
+            .collect()
+    };
+    let (before, after) = (m(&m0), m(&m1));
+    assert_eq!(before.len(), after.len());
+    let moved = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| (*a - *b).abs() > 1e-6)
+        .count();
+    assert!(moved > 0, "the reviewed pairs moved m");
+    // A few dozen decisions against thousands of EM matches move m only a little.
+    assert!(before.iter().zip(&after).all(|(a, b)| (a - b).abs() < 0.05));
 }

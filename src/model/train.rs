@@ -32,6 +32,11 @@ pub struct TrainOptions {
     /// (supervised: each level's share among them) and λ from their number, and no EM runs.
     /// Default: none.
     pub labelled: Vec<Pair>,
+    /// True pairs a reviewer confirmed (clerical review's `match` decisions). They refine
+    /// the m that EM estimates: each level's count among them is added to EM's expected
+    /// match counts (the average session's expected matches, spread as m says), so a few
+    /// hundred decisions move m a little and many move it more. Default: none.
+    pub reviewed: Vec<Pair>,
 }
 
 impl Default for TrainOptions {
@@ -50,6 +55,7 @@ impl Default for TrainOptions {
             max_iterations: 200,
             tolerance: 1e-7,
             labelled: Vec::new(),
+            reviewed: Vec::new(),
         }
     }
 }
@@ -125,9 +131,11 @@ impl Model {
                 sessions.push(s);
             }
         }
-        let m = combine_m(comparisons, &sessions, &anchors, u);
+        let mut m = combine_m(comparisons, &sessions, &anchors, u);
+        if !options.reviewed.is_empty() && !sessions.is_empty() {
+            m = refine_m(&comparer, comparisons, &m, &sessions, &options.reviewed, u);
+        }
         let (mut lambda, summaries) = combine_lambda(comparisons, &sessions, &m, &random, mode);
-        let mut m = m;
         if !options.labelled.is_empty() {
             // Supervised: each level's share among the labelled pairs (add-half smoothing),
             // and λ from their number among all pairs.
@@ -394,6 +402,40 @@ fn combine_m(
                 default_m(&comparisons[c])
             };
             monotone(&m, &u[c])
+        })
+        .collect()
+}
+
+/// m refined by reviewed true pairs: per comparison, EM's m as counts over the average
+/// session's expected matches, plus each level's count among the reviewed pairs (those with
+/// both values present), renormalised and made monotone.
+fn refine_m(
+    comparer: &Comparer<'_>,
+    comparisons: &[Comparison],
+    m: &[Vec<f64>],
+    sessions: &[Session],
+    reviewed: &[Pair],
+    u: &[Vec<f64>],
+) -> Vec<Vec<f64>> {
+    let weight =
+        sessions.iter().map(|s| s.em.expected_matches).sum::<f64>() / sessions.len() as f64;
+    let counts = level_counts(comparer, comparisons, reviewed);
+    m.iter()
+        .zip(&counts)
+        .zip(u)
+        .map(|((m, c), u)| {
+            let n: u64 = c[1..].iter().sum();
+            let mut out: Vec<f64> = m
+                .iter()
+                .zip(c)
+                .enumerate()
+                .map(|(l, (m, c))| if l == 0 { 0.0 } else { m * weight + *c as f64 })
+                .collect();
+            let total = weight + n as f64;
+            for x in &mut out[1..] {
+                *x /= total;
+            }
+            monotone(&out, u)
         })
         .collect()
 }
