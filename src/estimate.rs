@@ -234,11 +234,12 @@ impl Scores {
     /// points. A linked pair keeps its own probability (a record may have two true matches:
     /// a duplicate in the other source), and so do the pairs below the review threshold.
     pub fn of_result(&self, result: &LinkResult) -> ErrorEstimate {
-        let p = Self::competing(result);
+        let sums = Self::competition(result);
         let mut linked = 0u64;
         let (mut expected_true, mut written_raw, mut written_unlinked) = (0.0, 0.0, 0.0);
-        for (l, &q) in result.links.iter().zip(&p) {
+        for l in &result.links {
             written_raw += l.weight.map_or(0.0, |w| w.probability().get());
+            let q = Self::probability(l, &sums);
             if l.decision == Decision::Match {
                 linked += 1;
                 expected_true += q;
@@ -258,32 +259,52 @@ impl Scores {
         }
     }
 
-    /// Each written pair's match probability, the pairs not linked competing (see
-    /// [`Scores::of_result`]); 1 for a pair without a weight or that a reviewer matched.
-    fn competing(result: &LinkResult) -> Vec<f64> {
-        let odds = |l: &crate::link::Link| l.weight.map(|w| w.bits().min(60.0).exp2());
-        // Rows are numbered across sources: one map serves a link's two sides and a
-        // dedupe's records, whichever side of a pair they are on.
+    /// A written pair's odds (capped at 2^60), `None` without a weight.
+    fn odds(l: &crate::link::Link) -> Option<f64> {
+        l.weight.map(|w| w.bits().min(60.0).exp2())
+    }
+
+    /// Σ odds of the written pairs of every row that is in a pair not linked (the rows
+    /// whose pairs compete; at 14M records far fewer than all). Rows are numbered across
+    /// sources, so one map serves a link's two sides and a dedupe's records.
+    fn competition(result: &LinkResult) -> rustc_hash::FxHashMap<u32, f64> {
         let mut sum: rustc_hash::FxHashMap<u32, f64> = rustc_hash::FxHashMap::default();
-        for l in &result.links {
-            if let Some(o) = odds(l) {
-                *sum.entry(l.pair.left).or_default() += o;
-                *sum.entry(l.pair.right).or_default() += o;
-            }
-        }
-        result
+        for l in result
             .links
             .iter()
-            .map(|l| match odds(l) {
-                // A reviewer's decision is not a guess.
-                _ if l.reason == Some(crate::link::Reason::ReviewedMatch) => 1.0,
-                Some(_) if l.decision == Decision::Match => {
-                    l.weight.map_or(1.0, |w| w.probability().get())
+            .filter(|l| l.decision != Decision::Match)
+        {
+            sum.insert(l.pair.left, 0.0);
+            sum.insert(l.pair.right, 0.0);
+        }
+        for l in &result.links {
+            if let Some(o) = Self::odds(l) {
+                for row in [l.pair.left, l.pair.right] {
+                    if let Some(s) = sum.get_mut(&row) {
+                        *s += o;
+                    }
                 }
-                Some(o) => o / (1.0 + sum[&l.pair.left].max(sum[&l.pair.right])),
-                None => 1.0,
-            })
-            .collect()
+            }
+        }
+        sum
+    }
+
+    /// A written pair's match probability, a pair not linked competing with its records'
+    /// other pairs (see [`Scores::of_result`]); 1 for a pair without a weight or that a
+    /// reviewer matched.
+    fn probability(l: &crate::link::Link, sums: &rustc_hash::FxHashMap<u32, f64>) -> f64 {
+        if l.reason == Some(crate::link::Reason::ReviewedMatch) {
+            // A reviewer's decision is not a guess.
+            return 1.0;
+        }
+        match (Self::odds(l), l.weight) {
+            (Some(_), Some(w)) if l.decision == Decision::Match => w.probability().get(),
+            (Some(o), _) => {
+                let s = |r: u32| sums.get(&r).copied().unwrap_or(o);
+                o / (1.0 + s(l.pair.left).max(s(l.pair.right)))
+            }
+            _ => 1.0,
+        }
     }
 }
 

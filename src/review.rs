@@ -305,6 +305,17 @@ fn role_value(records: &Records, row: u32, role: Role) -> Option<String> {
     }
 }
 
+/// The first columns of a review file; `left_<column>,right_<column>` per value column follow.
+pub const REVIEW_HEADER: [&str; 7] = [
+    "left_id",
+    "right_id",
+    "decision",
+    "status",
+    "reason",
+    "match_weight",
+    "match_probability",
+];
+
 /// Stages the review file at `path` (CSV): `left_id,right_id,decision,status,reason,
 /// match_weight,match_probability`, then `left_<column>,right_<column>` for each of
 /// [`value_columns`]. `decision` is empty, for the reviewer.
@@ -320,18 +331,7 @@ pub fn stage_review_csv(
     let cols = value_columns(records);
     let mut w = create(path)?;
     let werr = |e: csv::Error| write_err(path, &e);
-    let mut header: Vec<String> = [
-        "left_id",
-        "right_id",
-        "decision",
-        "status",
-        "reason",
-        "match_weight",
-        "match_probability",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
+    let mut header: Vec<String> = REVIEW_HEADER.iter().map(|s| (*s).to_string()).collect();
     for c in &cols {
         header.push(format!("left_{c}"));
         header.push(format!("right_{c}"));

@@ -766,11 +766,19 @@ carematch_status carematch_dedupe(const carematch_batch *batch,
  * gives as files: `labels` (`[["GP1", "H7"], ...]`, known true pairs of record ids to train m
  * on when no model is given, as `carematch train --labels`) and `previous_clusters`
  * (`[["P00ab...", "gp", "GP1"], ...]`: person id, source name, record id of an earlier run,
- * whose person ids the result's clusters keep, as `--previous-clusters`). `(NULL, 0)` is the
- * default config.
+ * whose person ids the result's clusters keep, as `--previous-clusters`). A third,
+ * `reviewed` (`[["GP1", "H7", "match"], ...]`: left id, right id and a reviewer's decision,
+ * `match`, `non-match` or `unsure`, as the `decision` column of a review file, see
+ * `carematch_result_review_arrow_stream`), is applied to the pairs as `--reviewed` applies
+ * it: a `match` is linked (reason `reviewed:match`), a `non-match` removed, an `unsure`
+ * kept for review (reason `reviewed:unsure`); entries with an empty decision are skipped,
+ * and decisions on records not in the batches are ignored. When no model is given, the
+ * pairs decided `match` also refine the m the trained model's EM estimates, as in a
+ * trained `carematch link --reviewed` run. `(NULL, 0)` is the default config.
  *
  * Errors: as `carematch_link`, and `CAREMATCH_CONFIG_ERROR` for a config that does not parse
- * (naming the key) or does not fit the batches.
+ * (naming the key, and for `labels`, `previous_clusters` and `reviewed` the entry) or does
+ * not fit the batches.
  *
  * # Safety
  *
@@ -873,6 +881,31 @@ carematch_status carematch_result_csv(const carematch_result *result,
 carematch_status carematch_result_arrow_stream(const carematch_result *result,
                                                uint32_t explain,
                                                void *out_stream);
+
+/**
+ * The pairs of `result` a person must decide, as an Arrow C stream written to `out_stream`
+ * (a `struct ArrowArrayStream`, `void *` here): one record batch with the columns of the
+ * review file `carematch review` writes. `left_id`, `right_id` (utf8), `decision` (utf8,
+ * null in every row: the reviewer's `match`, `non-match` or `unsure`, given back through
+ * the config key `reviewed` of `carematch_link_config`), `status` (`review`, `ambiguous`,
+ * or `match` for an audited match), `reason` (utf8), `match_weight`, `match_probability`
+ * (float64, null without a weight), then `left_<column>` and `right_<column>` (utf8, null
+ * where the record has no value) for each column the records hold, as normalised: one row
+ * per `review` and `ambiguous` pair, in the result's order, then `audit` automatic matches
+ * drawn at random by `seed` (reason `audit`; fewer when there are fewer matches) so that
+ * their decisions measure the precision of the automatic matches. The caller owns the
+ * stream and must release it; it stays valid after `result` is freed.
+ *
+ * Errors: `CAREMATCH_NULL_ARGUMENT` naming the argument.
+ *
+ * # Safety
+ *
+ * `result` a live result; `out_stream` valid for writing a `struct ArrowArrayStream`.
+ */
+carematch_status carematch_result_review_arrow_stream(const carematch_result *result,
+                                                      size_t audit,
+                                                      uint64_t seed,
+                                                      void *out_stream);
 
 /**
  * The name of deterministic rule `rule` (a `carematch_pair.rule`), into `(buf, len)` with a
@@ -1025,8 +1058,9 @@ carematch_status carematch_model_train(const carematch_batch *left,
  * `carematch_model_train` under a config: `(config_json, config_len)` is the JSON text of a
  * `carematch --config` file (column mapping, comparisons, blocking and training rules,
  * `u_pairs`, `seed`, …), and `labels` (`[["GP1", "H7"], ...]`: known true pairs of record
- * ids, left then right, from which m is estimated, as `carematch train --labels`);
- * `(NULL, 0)` is the default config.
+ * ids, left then right, from which m is estimated, as `carematch train --labels`) and
+ * `reviewed` (reviewers' decisions, as `carematch_link_config` takes them: the pairs decided
+ * `match` refine the m EM estimates); `(NULL, 0)` is the default config.
  *
  * Errors: as `carematch_model_train`, and `CAREMATCH_CONFIG_ERROR` for a config that does
  * not parse (naming the key) or does not fit the batches.

@@ -25,8 +25,8 @@
 //! | `version` | the library version for C |
 //! | `batch` | [`carematch_batch`]: one source's records, built column by column, from CSV text, from a file or from an Arrow stream; the `CAREMATCH_ROLE_*` numbers; [`carematch_normalise`] |
 //! | `arrow` | an Arrow C stream's record batches read as a table (`carematch_batch_from_arrow_stream`) |
-//! | `model` | [`carematch_model`]: training from batches, JSON, model files, explaining a pair |
-//! | `linkage` | [`carematch_link`], [`carematch_dedupe`] and [`carematch_result`]: pairs, rule names, record and person ids, explanations, evaluation, the data-quality report; the `CAREMATCH_DECISION_*` numbers |
+//! | `model` | [`carematch_model`]: training from batches, JSON, model files, explaining a pair; the config keys the command line gives as files (`labels`, `previous_clusters`, `reviewed`) |
+//! | `linkage` | [`carematch_link`], [`carematch_dedupe`] and [`carematch_result`]: pairs, rule names, record and person ids, explanations, evaluation, the data-quality report, the clerical-review queue; the `CAREMATCH_DECISION_*` numbers |
 //! | `pseudonym` | [`carematch_pseudonymiser`]: tokens of single values and encoded batches |
 //! | `index` | [`carematch_index`] (build, load, save, query, insert, update, remove) and its answers, [`carematch_answer`] |
 //!

@@ -131,11 +131,20 @@ fn run(
         .model(Some(model.clone()))
         .one_to_one(config.one_to_one && right.is_some())
         .build()?;
-    let result = if right.is_some() {
+    let mut result = if right.is_some() {
         linker.link(&records, 0, 1)?
     } else {
         linker.dedupe(&records, 0)?
     };
+    if let Some(reviewed) = &settings.reviewed {
+        // Reviewers' decisions are final, as `--reviewed` makes them, before the clusters.
+        let mode = if right.is_some() {
+            carematch::block::Mode::link(&records, 0, 1)?
+        } else {
+            carematch::block::Mode::dedupe(&records, 0)?
+        };
+        result.apply_reviewed(&records, &mode, reviewed);
+    }
     let s = records.sources();
     let starts = [s[0].rows.start, s[s.len() - 1].rows.start];
     let clusters = OnceLock::new();
@@ -216,11 +225,19 @@ pub unsafe extern "C" fn carematch_dedupe(
 /// gives as files: `labels` (`[["GP1", "H7"], ...]`, known true pairs of record ids to train m
 /// on when no model is given, as `carematch train --labels`) and `previous_clusters`
 /// (`[["P00ab...", "gp", "GP1"], ...]`: person id, source name, record id of an earlier run,
-/// whose person ids the result's clusters keep, as `--previous-clusters`). `(NULL, 0)` is the
-/// default config.
+/// whose person ids the result's clusters keep, as `--previous-clusters`). A third,
+/// `reviewed` (`[["GP1", "H7", "match"], ...]`: left id, right id and a reviewer's decision,
+/// `match`, `non-match` or `unsure`, as the `decision` column of a review file, see
+/// `carematch_result_review_arrow_stream`), is applied to the pairs as `--reviewed` applies
+/// it: a `match` is linked (reason `reviewed:match`), a `non-match` removed, an `unsure`
+/// kept for review (reason `reviewed:unsure`); entries with an empty decision are skipped,
+/// and decisions on records not in the batches are ignored. When no model is given, the
+/// pairs decided `match` also refine the m the trained model's EM estimates, as in a
+/// trained `carematch link --reviewed` run. `(NULL, 0)` is the default config.
 ///
 /// Errors: as `carematch_link`, and `CAREMATCH_CONFIG_ERROR` for a config that does not parse
-/// (naming the key) or does not fit the batches.
+/// (naming the key, and for `labels`, `previous_clusters` and `reviewed` the entry) or does
+/// not fit the batches.
 ///
 /// # Safety
 ///
@@ -406,6 +423,49 @@ pub unsafe extern "C" fn carematch_result_arrow_stream(
             None
         };
         let batch = carematch::arrow::pairs_batch(&r.records, &r.result, explain)?;
+        out.write(crate::arrow::one_batch_stream(batch));
+        Ok(())
+    })
+}
+
+/// The failure of a pointer argument's check (`CAREMATCH_NULL_ARGUMENT` for NULL), naming
+/// the argument.
+fn argument(name: &'static str) -> impl Fn(carematch_status) -> Failure {
+    move |status| Failure::new(status, format!("{name}: {}", status.description()))
+}
+
+/// The pairs of `result` a person must decide, as an Arrow C stream written to `out_stream`
+/// (a `struct ArrowArrayStream`, `void *` here): one record batch with the columns of the
+/// review file `carematch review` writes. `left_id`, `right_id` (utf8), `decision` (utf8,
+/// null in every row: the reviewer's `match`, `non-match` or `unsure`, given back through
+/// the config key `reviewed` of `carematch_link_config`), `status` (`review`, `ambiguous`,
+/// or `match` for an audited match), `reason` (utf8), `match_weight`, `match_probability`
+/// (float64, null without a weight), then `left_<column>` and `right_<column>` (utf8, null
+/// where the record has no value) for each column the records hold, as normalised: one row
+/// per `review` and `ambiguous` pair, in the result's order, then `audit` automatic matches
+/// drawn at random by `seed` (reason `audit`; fewer when there are fewer matches) so that
+/// their decisions measure the precision of the automatic matches. The caller owns the
+/// stream and must release it; it stays valid after `result` is freed.
+///
+/// Errors: `CAREMATCH_NULL_ARGUMENT` naming the argument.
+///
+/// # Safety
+///
+/// `result` a live result; `out_stream` valid for writing a `struct ArrowArrayStream`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn carematch_result_review_arrow_stream(
+    result: *const carematch_result,
+    audit: usize,
+    seed: u64,
+    out_stream: *mut std::ffi::c_void,
+) -> carematch_status {
+    ffi_body!(|caller| {
+        let r = caller.handle(result).map_err(argument("result"))?;
+        let out = caller
+            .arrow_stream_out(out_stream)
+            .map_err(argument("out_stream"))?;
+        let rows = carematch::review::queue(&r.result, audit, seed);
+        let batch = carematch::arrow::review_batch(&r.records, &rows)?;
         out.write(crate::arrow::one_batch_stream(batch));
         Ok(())
     })

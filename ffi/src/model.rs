@@ -3,6 +3,7 @@
 use std::ffi::c_char;
 use std::path::Path;
 
+use carematch::review::{ReviewedPairs, Verdict};
 use carematch::{Config, Model};
 
 use crate::batch::{carematch_batch, read_batches, records_of};
@@ -45,8 +46,9 @@ pub unsafe extern "C" fn carematch_model_train(
 /// `carematch_model_train` under a config: `(config_json, config_len)` is the JSON text of a
 /// `carematch --config` file (column mapping, comparisons, blocking and training rules,
 /// `u_pairs`, `seed`, …), and `labels` (`[["GP1", "H7"], ...]`: known true pairs of record
-/// ids, left then right, from which m is estimated, as `carematch train --labels`);
-/// `(NULL, 0)` is the default config.
+/// ids, left then right, from which m is estimated, as `carematch train --labels`) and
+/// `reviewed` (reviewers' decisions, as `carematch_link_config` takes them: the pairs decided
+/// `match` refine the m EM estimates); `(NULL, 0)` is the default config.
 ///
 /// Errors: as `carematch_model_train`, and `CAREMATCH_CONFIG_ERROR` for a config that does
 /// not parse (naming the key) or does not fit the batches.
@@ -110,22 +112,58 @@ pub(crate) fn config_of(json: &str) -> Result<Settings, Failure> {
     };
     let labels = take("labels", 2)?;
     let previous_clusters = take("previous_clusters", 3)?;
+    let reviewed = take("reviewed", 3)?.map(reviewed_of).transpose()?;
     Ok(Settings {
         config: Config::from_json(&value.to_string())?,
         labels,
         previous_clusters,
+        reviewed,
     })
 }
 
-/// What a config given through the C ABI says: the `--config` file's keys, and two the
+/// The decisions of the config key `reviewed` (`[[left_id, right_id, decision], ...]`):
+/// entries with an empty decision are skipped, as undecided rows of a review file are.
+///
+/// # Errors
+///
+/// A config error naming the entry (never its text) for a decision that is not `match`,
+/// `non-match` or `unsure`, or an entry decided with an empty id.
+fn reviewed_of(rows: Vec<Vec<String>>) -> Result<ReviewedPairs, Failure> {
+    let mut pairs = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        let bad = |what: &str| {
+            Failure::new(
+                crate::status::CAREMATCH_CONFIG_ERROR,
+                format!("config \"reviewed\": entry {i}: {what}"),
+            )
+        };
+        let [left, right, decision]: [String; 3] =
+            row.try_into().map_err(|_| bad("not a list of 3 strings"))?;
+        let verdict = Verdict::parse(&decision)
+            .map_err(|()| bad("the decision is not match, non-match or unsure (nor empty)"))?;
+        let Some(verdict) = verdict else { continue };
+        for (id, side) in [(&left, "left"), (&right, "right")] {
+            if id.trim().is_empty() {
+                return Err(bad(&format!("the {side} id is empty")));
+            }
+        }
+        pairs.push((left, right, verdict));
+    }
+    Ok(ReviewedPairs::from_pairs(pairs))
+}
+
+/// What a config given through the C ABI says: the `--config` file's keys, and three the
 /// command line gives as files: `labels` (`[[left_id, right_id], ...]`, known true pairs to
-/// train m on, as `carematch train --labels`) and `previous_clusters` (`[[person_id, source,
-/// record_id], ...]`, an earlier run's person ids to keep, as `--previous-clusters`).
+/// train m on, as `carematch train --labels`), `previous_clusters` (`[[person_id, source,
+/// record_id], ...]`, an earlier run's person ids to keep, as `--previous-clusters`) and
+/// `reviewed` (`[[left_id, right_id, decision], ...]`, reviewers' decisions applied to the
+/// run's pairs, as `--reviewed`).
 #[derive(Default)]
 pub(crate) struct Settings {
     pub(crate) config: Config,
     pub(crate) labels: Option<Vec<Vec<String>>>,
     pub(crate) previous_clusters: Option<Vec<Vec<String>>>,
+    pub(crate) reviewed: Option<ReviewedPairs>,
 }
 
 /// Trains on one batch (dedupe) or two (link) under `settings`.
@@ -173,7 +211,14 @@ pub(crate) fn train_on(
             })?,
         None => Vec::new(),
     };
-    let (model, _choice) = settings.config.train(records, &mode, labelled)?;
+    // Reviewers' confirmed matches refine EM's m, as a trained `link --reviewed` run's do.
+    let confirmed = settings
+        .reviewed
+        .as_ref()
+        .map_or_else(Vec::new, |r| r.matched_rows(records, &mode));
+    let (model, _choice) = settings
+        .config
+        .train_reviewed(records, &mode, labelled, confirmed)?;
     Ok(model)
 }
 
@@ -333,4 +378,36 @@ pub unsafe extern "C" fn carematch_model_save(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn carematch_model_free(model: *mut carematch_model) {
     ffi_body!(or(), |caller| { caller.free_handle(model) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reviewed_decisions_parse_and_errors_name_the_entry_not_the_text() {
+        let s = config_of(
+            r#"{"reviewed": [["G1", "H1", "match"], ["G2", "H2", ""], ["G3", "H3", " No "]]}"#,
+        )
+        .unwrap();
+        let r = s.reviewed.unwrap();
+        assert_eq!(r.len(), 2);
+        let got: Vec<_> = r.pairs().map(|(a, b, v)| (a, b, v.as_str())).collect();
+        assert_eq!(got, [("G1", "H1", "match"), ("G3", "H3", "non-match")]);
+        let e = config_of(r#"{"reviewed": [["G1", "H1", "match"], ["G9", "H9", "Secret"]]}"#)
+            .err()
+            .unwrap();
+        let shown = format!("{e:?}");
+        assert!(shown.contains("reviewed") && shown.contains("entry 1: the decision"));
+        assert!(
+            !shown.contains("Secret") && !shown.contains("G9"),
+            "{shown}"
+        );
+        let e = config_of(r#"{"reviewed": [["", "H1", "unsure"]]}"#)
+            .err()
+            .unwrap();
+        assert!(format!("{e:?}").contains("entry 0: the left id is empty"));
+        let e = config_of(r#"{"reviewed": [["G1", "H1"]]}"#).err().unwrap();
+        assert!(format!("{e:?}").contains("entry 0 is not a list of 3 strings"));
+    }
 }

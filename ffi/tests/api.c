@@ -434,6 +434,90 @@ static int read_pairs(const char *path, char (*left)[16], char (*right)[16], int
     return n;
 }
 
+/* The decision of the pair of g's row `left` and hh's row `right` in `r`, or 0 when absent. */
+static uint32_t decision_of(carematch_result *r, uint32_t left, uint32_t right) {
+    size_t n = 0;
+    CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
+    for (size_t i = 0; i < n; i++) {
+        carematch_pair p;
+        if (carematch_result_get(r, i, &p) == CAREMATCH_OK && p.left == left && p.right == right) {
+            return p.decision;
+        }
+    }
+    return 0;
+}
+
+/* Reviewers' decisions through the config key `reviewed`, as `--reviewed`: a non-match is
+ * removed, an unsure kept for review, a match linked even when the run had not paired the
+ * records; undecided entries and unknown records are skipped; a bad decision is a config
+ * error naming the key and the entry, never the text. */
+static void test_reviewed(carematch_batch *g, carematch_batch *hh, carematch_model *m) {
+    const char *map = "{\"columns\": {\"rec\": \"id\", \"Forename 1\": \"given_name\"},"
+                      " \"thresholds\": {\"match_probability\": 0.5}";
+    char cfg[1024];
+    carematch_result *r = NULL;
+    snprintf(cfg, sizeof cfg, "%s}", map);
+    CHECK_STATUS(carematch_link_config(g, hh, m, cfg, strlen(cfg), &r), CAREMATCH_OK);
+    CHECK(decision_of(r, 0, 0) == CAREMATCH_DECISION_MATCH);
+    CHECK(decision_of(r, 1, 1) == CAREMATCH_DECISION_MATCH);
+    CHECK(decision_of(r, 0, 1) == 0);
+    /* Both matches go to audit: the stream has their two rows. */
+    struct ArrowArrayStream q;
+    CHECK_STATUS(carematch_result_review_arrow_stream(r, 5, 1, &q), CAREMATCH_OK);
+    struct ArrowArray b;
+    CHECK(q.get_next(&q, &b) == 0 && b.release != NULL && b.length == 2);
+    if (b.release != NULL) b.release(&b);
+    q.release(&q);
+    carematch_result_free(r);
+
+    snprintf(cfg, sizeof cfg,
+             "%s, \"reviewed\": [[\"G1\", \"H1\", \"non-match\"], [\"G2\", \"H2\", \"unsure\"],"
+             " [\"G1\", \"H2\", \"match\"], [\"G9\", \"H9\", \"match\"], [\"G2\", \"H1\", \"\"]]}",
+             map);
+    r = NULL;
+    CHECK_STATUS(carematch_link_config(g, hh, m, cfg, strlen(cfg), &r), CAREMATCH_OK);
+    size_t n = 0;
+    CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
+    CHECK(n == 2);
+    CHECK(decision_of(r, 0, 0) == 0);
+    CHECK(decision_of(r, 1, 1) == CAREMATCH_DECISION_REVIEW);
+    CHECK(decision_of(r, 0, 1) == CAREMATCH_DECISION_MATCH);
+    size_t len = 0, w = 0;
+    CHECK_STATUS(carematch_result_csv(r, NULL, 0, &len), CAREMATCH_BUFFER_TOO_SMALL);
+    char *csv = malloc(len);
+    CHECK_STATUS(carematch_result_csv(r, csv, len, &w), CAREMATCH_OK);
+    CHECK(strstr(csv, "reviewed:match") != NULL && strstr(csv, "reviewed:unsure") != NULL);
+    free(csv);
+    /* The unsure pair is back in the review queue. */
+    CHECK_STATUS(carematch_result_review_arrow_stream(r, 0, 1, &q), CAREMATCH_OK);
+    CHECK(q.get_next(&q, &b) == 0 && b.release != NULL && b.length == 1);
+    if (b.release != NULL) b.release(&b);
+    q.release(&q);
+    carematch_result_free(r);
+    /* A dedupe takes decisions too. */
+    const char *dd = "{\"columns\": {\"rec\": \"id\"}, \"reviewed\": [[\"G1\", \"G2\", \"match\"]]}";
+    r = NULL;
+    CHECK_STATUS(carematch_dedupe_config(g, m, dd, strlen(dd), &r), CAREMATCH_OK);
+    CHECK_STATUS(carematch_result_len(r, &n), CAREMATCH_OK);
+    CHECK(n == 1);
+    carematch_result_free(r);
+
+    /* Bad decisions and shapes: config errors naming the key and entry, not the text. */
+    snprintf(cfg, sizeof cfg, "%s, \"reviewed\": [[\"G1\", \"H1\", \"match\"],"
+             " [\"G2\", \"H2\", \"Secret-Maybe\"]]}", map);
+    r = NULL;
+    CHECK_STATUS(carematch_link_config(g, hh, m, cfg, strlen(cfg), &r), CAREMATCH_CONFIG_ERROR);
+    CHECK(r == NULL);
+    CHECK(strstr(last_error(), "\"reviewed\": entry 1: the decision") != NULL);
+    CHECK(strstr(last_error(), "Secret") == NULL);
+    snprintf(cfg, sizeof cfg, "%s, \"reviewed\": [[\"G1\", \"match\"]]}", map);
+    CHECK_STATUS(carematch_link_config(g, hh, m, cfg, strlen(cfg), &r), CAREMATCH_CONFIG_ERROR);
+    CHECK(strstr(last_error(), "entry 0 is not a list of 3 strings") != NULL);
+    snprintf(cfg, sizeof cfg, "%s, \"reviewed\": [[\"\", \"H1\", \"match\"]]}", map);
+    CHECK_STATUS(carematch_link_config(g, hh, m, cfg, strlen(cfg), &r), CAREMATCH_CONFIG_ERROR);
+    CHECK(strstr(last_error(), "entry 0: the left id is empty") != NULL);
+}
+
 /* A config through the C ABI: the column mapping, thresholds and one-to-one of a
  * `carematch --config` file; a bad key is a config error naming it. */
 static void test_config(carematch_model *m) {
@@ -496,9 +580,86 @@ static void test_config(carematch_model *m) {
     CHECK_STATUS(carematch_result_person_id(r, 1, 0, pid, sizeof pid, &pw), CAREMATCH_OK);
     CHECK(strcmp(pid, "P-ANN") == 0);
     carematch_result_free(r);
+    test_reviewed(g, hh, m);
     carematch_batch_free(g);
     carematch_batch_free(hh);
     carematch_batch_free(h);
+}
+
+/* Cell `i` of a utf8 column of an Arrow array, into `out` (NUL-terminated; "" when null). */
+static void utf8_cell(const struct ArrowArray *col, int64_t i, char *out, size_t cap) {
+    const uint8_t *valid = col->buffers[0];
+    const int32_t *off = col->buffers[1];
+    const char *data = col->buffers[2];
+    size_t len = 0;
+    if (valid == NULL || (valid[(i + col->offset) / 8] >> ((i + col->offset) % 8) & 1)) {
+        len = (size_t)(off[i + col->offset + 1] - off[i + col->offset]);
+        if (len >= cap) len = cap - 1;
+        memcpy(out, data + off[i + col->offset], len);
+    }
+    out[len] = 0;
+}
+
+/* The review queue of the full link out as an Arrow stream: the review file's columns, a row
+ * per review or ambiguous pair, then the audited matches; decision null in every row; NULL
+ * arguments named in the message. */
+static void test_review_stream(carematch_result *r, const carematch_pair *all, size_t n) {
+    size_t to_review = 0, matches = 0;
+    for (size_t i = 0; i < n; i++) {
+        to_review += all[i].decision != CAREMATCH_DECISION_MATCH;
+        matches += all[i].decision == CAREMATCH_DECISION_MATCH;
+    }
+    CHECK(to_review > 0 && matches > 7);
+    struct ArrowArrayStream q;
+    CHECK_STATUS(carematch_result_review_arrow_stream(NULL, 0, 1, &q), CAREMATCH_NULL_ARGUMENT);
+    CHECK(strstr(last_error(), "result") != NULL);
+    CHECK_STATUS(carematch_result_review_arrow_stream(r, 0, 1, NULL), CAREMATCH_NULL_ARGUMENT);
+    CHECK(strstr(last_error(), "out_stream") != NULL);
+    CHECK_STATUS(carematch_result_review_arrow_stream(r, 7, 1, &q), CAREMATCH_OK);
+    struct ArrowSchema schema;
+    CHECK(q.get_schema(&q, &schema) == 0);
+    const char *first[] = {"left_id", "right_id", "decision", "status", "reason",
+                           "match_weight", "match_probability"};
+    const char *formats[] = {"u", "u", "u", "u", "u", "g", "g"};
+    /* Seven columns, then a left_ and right_ column per value column. */
+    CHECK(schema.n_children > 7 && (schema.n_children - 7) % 2 == 0);
+    for (int i = 0; i < 7 && i < schema.n_children; i++) {
+        CHECK(strcmp(schema.children[i]->name, first[i]) == 0);
+        CHECK(strcmp(schema.children[i]->format, formats[i]) == 0);
+    }
+    CHECK(schema.n_children > 8 && strcmp(schema.children[7]->name, "left_given_name") == 0);
+    CHECK(strcmp(schema.children[8]->name, "right_given_name") == 0);
+    schema.release(&schema);
+    struct ArrowArray batch;
+    CHECK(q.get_next(&q, &batch) == 0);
+    CHECK(batch.release != NULL && batch.length == (int64_t)(to_review + 7));
+    if (batch.release != NULL && batch.length == (int64_t)(to_review + 7)) {
+        CHECK(batch.children[2]->null_count == batch.length); /* decision: the reviewer's */
+        char status[16], reason[32], id[32];
+        utf8_cell(batch.children[3], 0, status, sizeof status);
+        CHECK(strcmp(status, "review") == 0 || strcmp(status, "ambiguous") == 0);
+        utf8_cell(batch.children[3], batch.length - 1, status, sizeof status);
+        utf8_cell(batch.children[4], batch.length - 1, reason, sizeof reason);
+        CHECK(strcmp(status, "match") == 0 && strcmp(reason, "audit") == 0);
+        /* The first row is the result's first pair that is not a match. */
+        size_t k = 0;
+        while (k < n && all[k].decision == CAREMATCH_DECISION_MATCH) k++;
+        char want[32];
+        size_t w = 0;
+        CHECK_STATUS(carematch_result_record_id(r, 0, all[k].left, want, sizeof want, &w),
+                     CAREMATCH_OK);
+        utf8_cell(batch.children[0], 0, id, sizeof id);
+        CHECK(strcmp(id, want) == 0);
+        batch.release(&batch);
+    }
+    CHECK(q.get_next(&q, &batch) == 0 && batch.release == NULL);
+    q.release(&q);
+    /* No audit: the pairs to decide only; an audit larger than the matches takes them all. */
+    CHECK_STATUS(carematch_result_review_arrow_stream(r, (size_t)-1, 42, &q), CAREMATCH_OK);
+    CHECK(q.get_next(&q, &batch) == 0);
+    CHECK(batch.release != NULL && batch.length == (int64_t)(to_review + matches));
+    if (batch.release != NULL) batch.release(&batch);
+    q.release(&q);
 }
 
 static void test_link(carematch_model *m) {
@@ -541,6 +702,7 @@ static void test_link(carematch_model *m) {
     CHECK(same);
     CHECK(matched > 4000 && rules > 1000);
     CHECK_STATUS(carematch_result_copy(r, all, n, NULL), CAREMATCH_NULL_ARGUMENT);
+    test_review_stream(r, all, n);
 
     /* The data-quality report: the shipped GP file has 137 NHS numbers failing the check. */
     uint64_t invalid = 0;

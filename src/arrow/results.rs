@@ -13,6 +13,7 @@ use crate::link::LinkResult;
 use crate::model::{MatchWeight, Model, Probability, Scorer};
 use crate::pseudonym::{EncodeOptions, Pseudonymiser};
 use crate::record::Records;
+use crate::review::ReviewRow;
 
 /// One record batch of `columns`, named and typed by `fields` (name, type, nullable); `what`
 /// names it in the error.
@@ -158,6 +159,70 @@ fn pairs_batch_of(
     batch("pairs", fields, columns)
 }
 
+/// The review rows `rows` (from [`crate::review::queue`]) as one record batch with the
+/// columns of the review file `carematch review` writes: `left_id`, `right_id`, `decision`
+/// (null in every row: the reviewer's to fill), `status`, `reason` (utf8), `match_weight`,
+/// `match_probability` (float64, null without a weight), then `left_<column>` and
+/// `right_<column>` (utf8, null when the record lacks the value) for each of
+/// [`crate::review::value_columns`].
+///
+/// # Errors
+///
+/// An input error if Arrow refuses the batch (it never should: the columns are built to the
+/// schema).
+pub fn review_batch(records: &Records, rows: &[ReviewRow]) -> Result<RecordBatch, Error> {
+    let n = rows.len();
+    let text = || StringBuilder::with_capacity(n, 12 * n);
+    let (mut left, mut right, mut decision) = (text(), text(), text());
+    let (mut status, mut reason) = (text(), text());
+    let mut weight = Float64Builder::with_capacity(n);
+    let mut probability = Float64Builder::with_capacity(n);
+    let cols = crate::review::value_columns(records);
+    let mut values: Vec<[StringBuilder; 2]> = cols.iter().map(|_| [text(), text()]).collect();
+    for r in rows {
+        left.append_value(records.id(r.pair.left));
+        right.append_value(records.id(r.pair.right));
+        decision.append_null();
+        status.append_value(r.status.as_str());
+        reason.append_value(r.reason);
+        weight.append_option(r.weight.map(MatchWeight::bits));
+        probability.append_option(r.weight.map(|w| w.probability().get()));
+        for (c, [l, rt]) in cols.iter().zip(values.iter_mut()) {
+            l.append_option(crate::review::value(records, r.pair.left, c));
+            rt.append_option(crate::review::value(records, r.pair.right, c));
+        }
+    }
+    let mut fields: Vec<(String, DataType, bool)> = crate::review::REVIEW_HEADER
+        .iter()
+        .zip([
+            (DataType::Utf8, false),
+            (DataType::Utf8, false),
+            (DataType::Utf8, true),
+            (DataType::Utf8, false),
+            (DataType::Utf8, false),
+            (DataType::Float64, true),
+            (DataType::Float64, true),
+        ])
+        .map(|(name, (t, nullable))| ((*name).to_string(), t, nullable))
+        .collect();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(left.finish()),
+        Arc::new(right.finish()),
+        Arc::new(decision.finish()),
+        Arc::new(status.finish()),
+        Arc::new(reason.finish()),
+        Arc::new(weight.finish()),
+        Arc::new(probability.finish()),
+    ];
+    for (c, pair) in cols.iter().zip(values.iter_mut()) {
+        for (side, b) in ["left", "right"].iter().zip(pair.iter_mut()) {
+            fields.push((format!("{side}_{c}"), DataType::Utf8, true));
+            columns.push(Arc::new(b.finish()));
+        }
+    }
+    batch("review", fields, columns)
+}
+
 /// Every record's person id as one record batch, in the clusters file's order (by person
 /// id, then source, then record id): three utf8 columns named by `header` (the person id,
 /// the source, the record id). A source is named by `source_name` of its name (the clusters
@@ -293,4 +358,65 @@ pub fn encoded_batch(
         .map(|c| Arc::new(c.finish()) as ArrayRef)
         .collect();
     batch("encoded records", fields, columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{Array, Float64Array, StringArray};
+
+    use super::*;
+    use crate::block::Pair;
+    use crate::link::Decision;
+    use crate::review::{ReviewRow, stage_review_csv};
+
+    #[test]
+    fn the_review_batch_has_the_review_files_columns_and_values() {
+        let mut b = Records::builder();
+        b.add_reader(
+            "a.csv",
+            "id,given_name,surname,dob\nA1,Ann,Lee,1980-02-01\nA2,,Lee,\n".as_bytes(),
+        )
+        .unwrap();
+        let records = b.build().unwrap().0;
+        let rows = [ReviewRow {
+            pair: Pair { left: 0, right: 1 },
+            weight: None,
+            status: Decision::Review,
+            reason: "below_threshold",
+        }];
+        let batch = review_batch(&records, &rows).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("review.csv");
+        stage_review_csv(&path, &records, &rows)
+            .unwrap()
+            .commit()
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let schema = batch.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, header);
+        assert_eq!(batch.num_rows(), 1);
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone()
+        };
+        assert!(col("decision").is_null(0));
+        assert_eq!(col("status").value(0), "review");
+        assert_eq!(col("left_given_name").value(0), "ann");
+        assert!(col("right_given_name").is_null(0));
+        let w = batch.column_by_name("match_weight").unwrap();
+        assert!(
+            w.as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap()
+                .is_null(0)
+        );
+        assert!(review_batch(&records, &[]).unwrap().num_rows() == 0);
+    }
 }

@@ -34,6 +34,7 @@ __all__ = [
     "InvalidArgumentError", "BufferTooSmallError", "InputError", "IoError", "PanicError",
     "ConfigError", "ClosedError", "Batch", "Model", "Result", "Pseudonymiser", "Index",
     "Answer", "link", "dedupe", "normalise", "DataQualityWarning", "link_result", "dedupe_result",
+    "review",
 ]
 
 #: What the functions read data from: an object exporting an Arrow stream
@@ -141,6 +142,7 @@ _C_INT_RANGES = {
     "uint32_t": (0, 2**32 - 1),
     "int32_t": (-(2**31), 2**31 - 1),
     "size_t": (0, 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1),
+    "uint64_t": (0, 2**64 - 1),
 }
 
 
@@ -778,6 +780,23 @@ class Result(_Handle, _ArrowExport):
         """``clusters_arrow()`` as a pandas DataFrame."""
         return _frame(self.clusters_arrow())
 
+    def review_arrow(self, audit: int = 0, seed: int = 1) -> pa.Table:
+        """The pairs a person must decide, as a pyarrow Table with the columns of the review
+        file ``carematch review`` writes: left_id, right_id, decision (null: fill it with
+        ``match``, ``non-match`` or ``unsure`` and give the frame back to ``link(...,
+        reviewed=)``), status, reason, match_weight, match_probability, then
+        ``left_<column>`` and ``right_<column>`` (as normalised) for each column the records
+        hold. One row per review and ambiguous pair, then ``audit`` automatic matches drawn
+        at random by ``seed`` (reason ``audit``) whose decisions measure the precision of the
+        automatic matches."""
+        audit = _int_arg(audit, "audit", "size_t")
+        seed = _int_arg(seed, "seed", "uint64_t")
+        return _arrow_out(lib.carematch_result_review_arrow_stream, self, audit, seed)
+
+    def review(self, audit: int = 0, seed: int = 1) -> pd.DataFrame:
+        """``review_arrow(audit, seed)`` as a pandas DataFrame (see ``carematch.review``)."""
+        return _frame(self.review_arrow(audit, seed))
+
     def explain(self, i):
         """The explanation of pair ``i``: prior, per-comparison level, weight and tf."""
         return json.loads(_text(lib.carematch_result_explain, self, _int_arg(i, "i", "size_t")))
@@ -848,9 +867,28 @@ def _rows_of(data, name, columns):
     return out
 
 
-def _config_arg(config, labels=None, previous_clusters=None):
+_REVIEWED_COLUMNS = ["left_id", "right_id", "decision"]
+
+
+def _reviewed_rows(reviewed):
+    """The rows of reviewers' decisions (a frame with ``left_id``, ``right_id`` and
+    ``decision`` columns, such as ``review()`` gives, or a list of (left_id, right_id,
+    decision)) as lists of three strings: a missing decision is empty (the library skips the
+    row), and row i is entry i of the config key ``reviewed``."""
+    if hasattr(reviewed, "__arrow_c_stream__") and not isinstance(reviewed, pd.DataFrame):
+        reviewed = pa.table(reviewed).to_pandas()
+    if isinstance(reviewed, pd.DataFrame):
+        missing = [c for c in _REVIEWED_COLUMNS if c not in reviewed.columns]
+        if missing:
+            raise ValueError(f"reviewed needs the columns {', '.join(_REVIEWED_COLUMNS)} (as "
+                             f"review() gives them); missing: {', '.join(missing)}")
+    return _rows_of(reviewed, "reviewed", _REVIEWED_COLUMNS)
+
+
+def _config_arg(config, labels=None, previous_clusters=None, reviewed=None):
     """(pointer, length) of a config given as a dict (the ``carematch --config`` file's keys)
-    or JSON text, with ``labels`` and ``previous_clusters`` added as its keys of those names."""
+    or JSON text, with ``labels``, ``previous_clusters`` and ``reviewed`` added as its keys
+    of those names."""
     if isinstance(config, bytes):
         config = config.decode("utf-8")
     if isinstance(config, str):
@@ -871,6 +909,8 @@ def _config_arg(config, labels=None, previous_clusters=None):
             previous_clusters = previous_clusters.rename(columns={"cluster_id": "person_id"})
         config = {**config, "previous_clusters": _rows_of(
             previous_clusters, "previous_clusters", ["person_id", "source", "record_id"])}
+    if reviewed is not None:
+        config = {**config, "reviewed": _reviewed_rows(reviewed)}
     return _text_arg(json.dumps(config), "config")
 
 
@@ -885,30 +925,31 @@ def _run(fn, *handles):
 
 def link_result(left: "Data", right: "Data", model: "Model | None" = None,
                 config: "Config | None" = None, labels: "Any" = None,
-                previous_clusters: "Any" = None) -> "Result":
+                previous_clusters: "Any" = None, reviewed: "Any" = None) -> "Result":
     """Links ``left`` with ``right`` and returns the Result handle (see ``link``)."""
     model = _handle_arg(model, Model, "model", optional=True)
     lb, rb = Batch.of(left, "left"), Batch.of(right, "right")
-    if config is None and labels is None and previous_clusters is None:
+    if config is None and labels is None and previous_clusters is None and reviewed is None:
         return _run(lib.carematch_link, lb, rb, model)
     return _run(lib.carematch_link_config, lb, rb, model,
-                *_config_arg(config, labels, previous_clusters))
+                *_config_arg(config, labels, previous_clusters, reviewed))
 
 
 def dedupe_result(data: "Data", model: "Model | None" = None,
                   config: "Config | None" = None, labels: "Any" = None,
-                  previous_clusters: "Any" = None) -> "Result":
+                  previous_clusters: "Any" = None, reviewed: "Any" = None) -> "Result":
     """Deduplicates ``data`` and returns the Result handle (see ``dedupe``)."""
     model = _handle_arg(model, Model, "model", optional=True)
     b = Batch.of(data, "input")
-    if config is None and labels is None and previous_clusters is None:
+    if config is None and labels is None and previous_clusters is None and reviewed is None:
         return _run(lib.carematch_dedupe, b, model)
     return _run(lib.carematch_dedupe_config, b, model,
-                *_config_arg(config, labels, previous_clusters))
+                *_config_arg(config, labels, previous_clusters, reviewed))
 
 
 def link(left: "Data", right: "Data", model: "Model | None" = None,
-         config: "Config | None" = None, labels: "Any" = None) -> pd.DataFrame:
+         config: "Config | None" = None, labels: "Any" = None,
+         reviewed: "Any" = None) -> pd.DataFrame:
     """The pairs linking ``left`` with ``right`` as a DataFrame (left_id, right_id,
     match_weight, match_probability, decision, rule, reason): deterministic rules, then ``model``
     (trained on the two inputs first when None, as ``carematch link`` does).
@@ -922,8 +963,16 @@ def link(left: "Data", right: "Data", model: "Model | None" = None,
     ``labels``: known true pairs (a DataFrame of ``left_id, right_id``, or its first two
     columns; or a list of id pairs) from which the model's m is estimated when ``model`` is
     None, as ``carematch train --labels``. For person ids that last across runs, use
-    ``link_result(..., previous_clusters=earlier.clusters())`` and its ``clusters()``."""
-    with link_result(left, right, model, config, labels) as r:
+    ``link_result(..., previous_clusters=earlier.clusters())`` and its ``clusters()``.
+
+    ``reviewed``: reviewers' decisions, as ``--reviewed`` takes them: the frame
+    ``carematch.review`` gives with its ``decision`` column filled (a pandas, pyarrow or
+    polars frame with ``left_id``, ``right_id`` and ``decision``, or a list of (left_id,
+    right_id, decision)). ``match`` links the pair (reason ``reviewed:match``), ``non-match``
+    removes it, ``unsure`` keeps it for review (reason ``reviewed:unsure``); rows with no
+    decision are skipped, and decisions are kept by record ids, so an earlier run's apply to
+    a later one. Any other decision is a ConfigError naming the row."""
+    with link_result(left, right, model, config, labels, reviewed=reviewed) as r:
         pairs = r.to_arrow()
     # The library's store is freed before pandas makes its frame: the peak is the larger of
     # the two, not their sum.
@@ -931,12 +980,25 @@ def link(left: "Data", right: "Data", model: "Model | None" = None,
 
 
 def dedupe(data: "Data", model: "Model | None" = None,
-           config: "Config | None" = None, labels: "Any" = None) -> pd.DataFrame:
+           config: "Config | None" = None, labels: "Any" = None,
+           reviewed: "Any" = None) -> pd.DataFrame:
     """The pairs of records of ``data`` that are one person, as a DataFrame (see ``link``,
-    also for ``config`` and ``labels``)."""
-    with dedupe_result(data, model, config, labels) as r:
+    also for ``config``, ``labels`` and ``reviewed``)."""
+    with dedupe_result(data, model, config, labels, reviewed=reviewed) as r:
         pairs = r.to_arrow()
     return _frame(pairs)
+
+
+def review(result: "Result", audit: int = 0, seed: int = 1) -> pd.DataFrame:
+    """The pairs of ``result`` (from ``link_result`` or ``dedupe_result``) a person must
+    decide, side by side, as ``carematch review`` writes them: a DataFrame of left_id,
+    right_id, decision (empty, for the reviewer: ``match``, ``non-match`` or ``unsure``),
+    status, reason, match_weight, match_probability, then ``left_<column>`` and
+    ``right_<column>`` for each column of the records. One row per review and ambiguous
+    pair, then ``audit`` automatic matches drawn at random by ``seed``, so that the
+    decisions measure their precision. Give the decided frame back with ``link(...,
+    reviewed=frame)``."""
+    return _handle_arg(result, Result, "result").review(audit, seed)
 
 
 class Pseudonymiser(_Handle):

@@ -108,6 +108,7 @@ _SIGNATURES = {
     "carematch_result_arrow_stream": ([H, c_uint32, c_void_p], c_uint32),
     "carematch_batch_arrow_stream": ([H, c_void_p], c_uint32),
     "carematch_result_clusters_arrow_stream": ([H, c_void_p], c_uint32),
+    "carematch_result_review_arrow_stream": ([H, SIZE, c_uint64, c_void_p], c_uint32),
     "carematch_result_rule_name": ([H, c_int32, c_void_p, SIZE, OUT_SIZE], c_uint32),
     "carematch_result_explain": ([H, SIZE, c_void_p, SIZE, OUT_SIZE], c_uint32),
     "carematch_result_record_id": ([H, c_uint32, c_uint32, c_void_p, SIZE, OUT_SIZE], c_uint32),

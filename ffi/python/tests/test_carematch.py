@@ -11,6 +11,7 @@ import json
 import pathlib
 import re
 import threading
+import warnings
 
 import pandas as pd
 import pyarrow as pa
@@ -274,6 +275,126 @@ def test_labels_and_previous_clusters_from_python(gp, hospital, model, tmp_path)
     assert (merged.person_id == merged.person_id_before).all()
     with pytest.raises(ValueError, match="row 0 has 2 values, not 3"):
         carematch.link_result(small_gp, small_h, model, previous_clusters=[("a", "b")])
+
+
+REVIEW_COLUMNS = ["left_id", "right_id", "decision", "status", "reason", "match_weight",
+                  "match_probability"]
+
+
+def test_review_queue_as_a_frame_and_decisions_given_back(gp, hospital, model, truth):
+    """Python gets what `carematch review` writes (the pairs to decide, side by side, and an
+    audit sample of matches) and gives the decisions back with reviewed=, as --reviewed."""
+    with carematch.link_result(gp, hospital, model) as r:
+        pairs = r.to_pandas()
+        queue = carematch.review(r)
+        audited = r.review(audit=25, seed=3)
+        table = r.review_arrow(audit=25, seed=3)
+        assert r.review(audit=25, seed=3).equals(audited)
+        other_seed = r.review(audit=25, seed=4)
+    to_decide = pairs[pairs.decision != "match"]
+    assert list(queue.columns[:7]) == REVIEW_COLUMNS
+    values = list(queue.columns[7:])
+    assert values[:4] == ["left_given_name", "right_given_name", "left_surname", "right_surname"]
+    assert values[0::2] == ["left_" + c[6:] for c in values[1::2]]
+    assert len(queue) == len(to_decide) > 0
+    assert list(zip(queue.left_id, queue.right_id)) == list(zip(to_decide.left_id,
+                                                                to_decide.right_id))
+    assert list(queue.status) == list(to_decide.decision)
+    assert queue.decision.isna().all()
+    assert queue.left_id.dtype == pairs.left_id.dtype  # pandas' own string type
+    assert queue.match_weight.dtype == "float64"
+    tail = audited.iloc[len(to_decide):]
+    assert len(tail) == 25 and (tail.status == "match").all() and (tail.reason == "audit").all()
+    assert list(tail.left_id) != list(other_seed.iloc[len(to_decide):].left_id)
+    assert table.schema.field("decision").type == pa.string()
+    assert table.schema.field("match_weight").type == pa.float64()
+    assert table.num_rows == len(audited) and table.column_names == list(audited.columns)
+
+    # Decide every row from the truth, but leave the first undecided.
+    true = set(zip(truth.left_id, truth.right_id))
+    decided = audited.copy()
+    decided["decision"] = ["match" if p in true else "non-match"
+                           for p in zip(decided.left_id, decided.right_id)]
+    decided.loc[decided.index[0], "decision"] = None
+    verdicts = dict(zip(zip(decided.left_id, decided.right_id), decided.decision))
+    again = carematch.link(gp, hospital, model, reviewed=decided)
+    now = {(a, b): (d, why) for a, b, d, why in zip(again.left_id, again.right_id,
+                                                     again.decision, again.reason)}
+    gone = [p for p, v in verdicts.items() if v == "non-match"]
+    linked = [p for p, v in verdicts.items() if v == "match"]
+    assert gone and linked
+    assert not any(p in now for p in gone)
+    assert all(now[p] == ("match", "reviewed:match") for p in linked)
+    first = (decided.left_id.iloc[0], decided.right_id.iloc[0])
+    assert now[first] == (decided.status.iloc[0], decided.reason.iloc[0])
+    assert len(again) == len(pairs) - len(gone)
+    # The same decisions as a pyarrow table, a polars frame or a list of tuples.
+    as_list = [(a, b, d) for a, b, d in zip(decided.left_id, decided.right_id,
+                                            decided.decision)]
+    pd.testing.assert_frame_equal(carematch.link(gp, hospital, model, reviewed=as_list), again)
+    as_table = pa.Table.from_pandas(decided[["left_id", "right_id", "decision"]])
+    with carematch.link_result(gp, hospital, model, reviewed=as_table) as r2:
+        pd.testing.assert_frame_equal(r2.to_pandas(), again)
+        # Only the undecided pair is left to decide.
+        left = r2.review()
+        assert list(zip(left.left_id, left.right_id)) == [first]
+    pl = pytest.importorskip("polars")
+    pd.testing.assert_frame_equal(
+        carematch.link(gp, hospital, model, reviewed=pl.from_pandas(decided)), again)
+
+
+def test_reviewed_matches_refine_a_model_trained_in_place(gp, hospital, truth):
+    """As a trained `link --reviewed` run: with no model given, the pairs decided match also
+    refine the m of the model trained first, so the weights move."""
+    small_gp, small_h = gp.head(3000), hospital.head(2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", carematch.DataQualityWarning)
+        with carematch.link_result(small_gp, small_h) as r:
+            base = r.to_pandas()
+            queue = r.review()
+        true = set(zip(truth.left_id, truth.right_id))
+        rows = [(a, b, "match") for a, b in zip(queue.left_id, queue.right_id) if (a, b) in true]
+        assert rows
+        again = carematch.link(small_gp, small_h, reviewed=rows)
+    both = base.merge(again, on=["left_id", "right_id"], suffixes=("", "_after"))
+    assert (both.match_weight - both.match_weight_after).abs().max() > 0.01
+    assert set(again[again.reason == "reviewed:match"].left_id) == {a for a, _, _ in rows}
+
+
+def test_reviewed_decisions_errors_name_the_row_and_dedupe_takes_them(gp, hospital, model):
+    small_gp, small_h = gp.head(300), hospital.head(300)
+    bad = [("GP00000001", "H00000001", "match")] * 3 + [("GP00000002", "H00000002",
+                                                         "Secret-Maybe")]
+    with pytest.raises(carematch.ConfigError, match='config "reviewed": entry 3: the decision'
+                       ) as e:
+        carematch.link(small_gp, small_h, model, reviewed=bad)
+    assert "Secret" not in str(e.value) and "GP00000002" not in str(e.value)
+    with pytest.raises(carematch.ConfigError, match="entry 0: the right id is empty"):
+        carematch.link(small_gp, small_h, model, reviewed=[("GP00000001", None, "unsure")])
+    with pytest.raises(ValueError, match="missing: decision"):
+        carematch.link(small_gp, small_h, model,
+                       reviewed=pd.DataFrame({"left_id": ["a"], "right_id": ["b"]}))
+    with pytest.raises(ValueError, match="row 0 has 2 values, not 3"):
+        carematch.link(small_gp, small_h, model, reviewed=[("a", "b")])
+    with pytest.raises(TypeError, match="result must be a carematch.Result"):
+        carematch.review(small_gp)
+    with carematch.link_result(small_gp, small_h, model) as r:
+        with pytest.raises(OverflowError, match="audit must be in 0"):
+            r.review(audit=-1)
+        with pytest.raises(OverflowError, match="seed must be in 0..=18446744073709551615"):
+            r.review_arrow(seed=2**64)
+        with pytest.raises(TypeError, match="audit must be an int"):
+            carematch.review(r, audit=True)
+    # A dedupe: the review queue's pairs, decided non-match, are gone.
+    with carematch.dedupe_result(hospital, model) as d:
+        queue = carematch.review(d, audit=3)
+        before = len(d)
+    assert len(queue) > 3 and (queue.left_id < queue.right_id).all()
+    queue["decision"] = "non-match"
+    after = carematch.dedupe(hospital, model, reviewed=queue)
+    assert len(after) == before - len(queue)
+    with carematch.dedupe_result(hospital, model, reviewed=queue) as d:
+        assert len(carematch.review(d)) == 0
 
 
 def test_config_from_python_maps_columns_sets_thresholds_and_one_to_one(gp, hospital, model):
