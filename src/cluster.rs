@@ -138,6 +138,17 @@ impl Clusters {
             .map_or("", String::as_str)
     }
 
+    /// The person of `row` as a number in `0..len()` (the order of person ids is not
+    /// implied): for counting per person without the id strings.
+    pub fn person_index(&self, row: u32) -> usize {
+        self.of_row.get(row as usize).map_or(0, |&c| c as usize)
+    }
+
+    /// The person id of person number `index` ([`Clusters::person_index`]).
+    pub fn id_of_index(&self, index: usize) -> &str {
+        self.ids.get(index).map_or("", String::as_str)
+    }
+
     /// The number of people (clusters, including single records).
     pub fn len(&self) -> usize {
         self.ids.len()

@@ -642,39 +642,61 @@ fn waterfalls(input: &ReportInput<'_>) -> String {
     s
 }
 
-/// A person's records, distinct valid NHS numbers, and records per source.
-type Person = (u64, Vec<u64>, Vec<u64>);
-
 fn clusters(input: &ReportInput<'_>) -> String {
     let Some(c) = input.clusters else {
         return "<p class=\"note\">Not clustered in this run (give --clusters).</p>".into();
     };
-    // Per person: records, distinct valid NHS numbers, records per source.
-    let n_sources = input.records.sources().len();
-    let mut size: rustc_hash::FxHashMap<&str, Person> = rustc_hash::FxHashMap::default();
+    // Per person (by number): records, and its NHS numbers: the first, and whether a
+    // second, different one was seen. Flat vectors: a report at 14M records stays cheap.
+    let n_people = c.len();
+    let mut size = vec![0u64; n_people];
+    let mut first_nhs: Vec<Option<u64>> = vec![None; n_people];
+    let mut several = vec![false; n_people];
     for row in 0..input.records.len() as u32 {
-        let e = size
-            .entry(c.person_id(row))
-            .or_insert_with(|| (0, Vec::new(), vec![0; n_sources]));
-        e.0 += 1;
-        e.2[input.records.source_of(row)] += 1;
-        if let Some(n) = input.records.nhs_number(row)
-            && !e.1.contains(&n)
-        {
-            e.1.push(n);
+        let k = c.person_index(row);
+        size[k] += 1;
+        if let Some(n) = input.records.nhs_number(row) {
+            match first_nhs[k] {
+                None => first_nhs[k] = Some(n),
+                Some(f) if f != n => several[k] = true,
+                Some(_) => {}
+            }
         }
     }
     let mut by_size: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
-    for (n, _, _) in size.values() {
-        *by_size.entry(*n).or_default() += 1;
+    for &n in &size {
+        *by_size.entry(n).or_default() += 1;
     }
-    let several_nhs = size.values().filter(|(_, v, _)| v.len() > 1).count();
+    let several_nhs = several.iter().filter(|&&x| x).count();
     let labels: Vec<String> = by_size
         .keys()
         .map(|&k| format!("{k} record{}", if k == 1 { "" } else { "s" }))
         .collect();
-    let mut largest: Vec<(&str, &Person)> = size.iter().map(|(k, v)| (*k, v)).collect();
-    largest.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+    let mut largest: Vec<usize> = (0..n_people).collect();
+    let top = 10.min(n_people);
+    if top > 0 {
+        largest.select_nth_unstable_by(top - 1, |&a, &b| {
+            size[b].cmp(&size[a]).then(c.id_of_index(a).cmp(c.id_of_index(b)))
+        });
+    }
+    largest.truncate(top);
+    largest.sort_by(|&a, &b| size[b].cmp(&size[a]).then(c.id_of_index(a).cmp(c.id_of_index(b))));
+    // Records per source and distinct NHS numbers of the largest only.
+    let n_sources = input.records.sources().len();
+    let mut per: Vec<Vec<u64>> = vec![vec![0; n_sources]; top];
+    let mut nhs_of: Vec<Vec<u64>> = vec![Vec::new(); top];
+    let slot: rustc_hash::FxHashMap<usize, usize> =
+        largest.iter().enumerate().map(|(i, &k)| (k, i)).collect();
+    for row in 0..input.records.len() as u32 {
+        if let Some(&i) = slot.get(&c.person_index(row)) {
+            per[i][input.records.source_of(row)] += 1;
+            if let Some(n) = input.records.nhs_number(row)
+                && !nhs_of[i].contains(&n)
+            {
+                nhs_of[i].push(n);
+            }
+        }
+    }
     let source_names: Vec<&str> = input
         .records
         .sources()
@@ -683,27 +705,27 @@ fn clusters(input: &ReportInput<'_>) -> String {
         .collect();
     let rows: Vec<Vec<String>> = largest
         .iter()
-        .take(10)
-        .map(|(id, (n, nhs, per))| {
+        .enumerate()
+        .map(|(i, &k)| {
             vec![
                 if input.show_records {
-                    (*id).to_string()
+                    c.id_of_index(k).to_string()
                 } else {
                     "(hidden)".into()
                 },
-                num(*n as f64),
+                num(size[k] as f64),
                 source_names
                     .iter()
-                    .zip(per)
-                    .filter(|(_, k)| **k > 0)
-                    .map(|(s, k)| format!("{s}: {k}"))
+                    .zip(&per[i])
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(s, n)| format!("{s}: {n}"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                nhs.len().to_string(),
+                nhs_of[i].len().to_string(),
             ]
         })
         .collect();
-    let nhs = if size.values().any(|(_, v, _)| !v.is_empty()) {
+    let nhs = if first_nhs.iter().any(Option::is_some) {
         format!(
             "{} people hold more than one valid NHS number; {} links were not merged because their records carry different NHS numbers",
             num(several_nhs as f64),
