@@ -672,59 +672,7 @@ fn clusters(input: &ReportInput<'_>) -> String {
         .keys()
         .map(|&k| format!("{k} record{}", if k == 1 { "" } else { "s" }))
         .collect();
-    let mut largest: Vec<usize> = (0..n_people).collect();
-    let top = 10.min(n_people);
-    if top > 0 {
-        largest.select_nth_unstable_by(top - 1, |&a, &b| {
-            size[b].cmp(&size[a]).then(c.id_of_index(a).cmp(c.id_of_index(b)))
-        });
-    }
-    largest.truncate(top);
-    largest.sort_by(|&a, &b| size[b].cmp(&size[a]).then(c.id_of_index(a).cmp(c.id_of_index(b))));
-    // Records per source and distinct NHS numbers of the largest only.
-    let n_sources = input.records.sources().len();
-    let mut per: Vec<Vec<u64>> = vec![vec![0; n_sources]; top];
-    let mut nhs_of: Vec<Vec<u64>> = vec![Vec::new(); top];
-    let slot: rustc_hash::FxHashMap<usize, usize> =
-        largest.iter().enumerate().map(|(i, &k)| (k, i)).collect();
-    for row in 0..input.records.len() as u32 {
-        if let Some(&i) = slot.get(&c.person_index(row)) {
-            per[i][input.records.source_of(row)] += 1;
-            if let Some(n) = input.records.nhs_number(row)
-                && !nhs_of[i].contains(&n)
-            {
-                nhs_of[i].push(n);
-            }
-        }
-    }
-    let source_names: Vec<&str> = input
-        .records
-        .sources()
-        .iter()
-        .map(|s| s.name.rsplit('/').next().unwrap_or(&s.name))
-        .collect();
-    let rows: Vec<Vec<String>> = largest
-        .iter()
-        .enumerate()
-        .map(|(i, &k)| {
-            vec![
-                if input.show_records {
-                    c.id_of_index(k).to_string()
-                } else {
-                    "(hidden)".into()
-                },
-                num(size[k] as f64),
-                source_names
-                    .iter()
-                    .zip(&per[i])
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(s, n)| format!("{s}: {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                nhs_of[i].len().to_string(),
-            ]
-        })
-        .collect();
+    let rows = largest_clusters(input, c, &size);
     let nhs = if first_nhs.iter().any(Option::is_some) {
         format!(
             "{} people hold more than one valid NHS number; {} links were not merged because their records carry different NHS numbers",
@@ -753,6 +701,71 @@ fn clusters(input: &ReportInput<'_>) -> String {
             &rows
         )
     )
+}
+
+/// The ten largest clusters' rows: person id (hidden without `show_records`), records,
+/// records per source, distinct valid NHS numbers.
+fn largest_clusters(input: &ReportInput<'_>, c: &Clusters, size: &[u64]) -> Vec<Vec<String>> {
+    let n_people = size.len();
+    let mut largest: Vec<usize> = (0..n_people).collect();
+    let top = 10.min(n_people);
+    if top > 0 {
+        largest.select_nth_unstable_by(top - 1, |&a, &b| {
+            size[b]
+                .cmp(&size[a])
+                .then(c.id_of_index(a).cmp(c.id_of_index(b)))
+        });
+    }
+    largest.truncate(top);
+    largest.sort_by(|&a, &b| {
+        size[b]
+            .cmp(&size[a])
+            .then(c.id_of_index(a).cmp(c.id_of_index(b)))
+    });
+    // Records per source and distinct NHS numbers of the largest only.
+    let n_sources = input.records.sources().len();
+    let mut per: Vec<Vec<u64>> = vec![vec![0; n_sources]; top];
+    let mut nhs_of: Vec<Vec<u64>> = vec![Vec::new(); top];
+    let slot: rustc_hash::FxHashMap<usize, usize> =
+        largest.iter().enumerate().map(|(i, &k)| (k, i)).collect();
+    for row in 0..input.records.len() as u32 {
+        if let Some(&i) = slot.get(&c.person_index(row)) {
+            per[i][input.records.source_of(row)] += 1;
+            if let Some(n) = input.records.nhs_number(row)
+                && !nhs_of[i].contains(&n)
+            {
+                nhs_of[i].push(n);
+            }
+        }
+    }
+    let source_names: Vec<&str> = input
+        .records
+        .sources()
+        .iter()
+        .map(|s| s.name.rsplit('/').next().unwrap_or(&s.name))
+        .collect();
+    largest
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            vec![
+                if input.show_records {
+                    c.id_of_index(k).to_string()
+                } else {
+                    "(hidden)".into()
+                },
+                num(size[k] as f64),
+                source_names
+                    .iter()
+                    .zip(&per[i])
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(s, n)| format!("{s}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                nhs_of[i].len().to_string(),
+            ]
+        })
+        .collect()
 }
 
 fn settings(input: &ReportInput<'_>) -> String {
