@@ -60,7 +60,7 @@ pub(crate) fn hbars(labels: &[String], series: &[Series<'_>], stacked: bool, uni
     } else {
         8.0 + 10.0 * series.len() as f64
     };
-    let label_w = 230.0;
+    let label_w = label_width(labels);
     let plot_w = 520.0;
     let top = 24.0;
     let h = top + row_h * labels.len() as f64 + 30.0;
@@ -314,7 +314,7 @@ fn tick(v: f64) -> String {
 /// Room for the longest label at the labels' font size.
 fn label_width(labels: &[String]) -> f64 {
     let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-    (longest as f64 * 6.8 + 12.0).clamp(80.0, 420.0)
+    (longest as f64 * 7.6 + 12.0).clamp(80.0, 460.0)
 }
 
 fn open(w: f64, h: f64, marks: usize) -> String {
