@@ -37,6 +37,13 @@ impl Decision {
             Decision::Ambiguous => "ambiguous",
         }
     }
+
+    /// A decision from the pairs file's text ([`Decision::as_str`]); `None` for any other.
+    pub fn parse(text: &str) -> Option<Decision> {
+        [Decision::Match, Decision::Review, Decision::Ambiguous]
+            .into_iter()
+            .find(|d| d.as_str() == text)
+    }
 }
 
 /// One output pair.

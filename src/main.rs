@@ -749,7 +749,7 @@ fn trained(
     records: &Records,
     mode: &Mode,
     labels: Option<&Path>,
-    reviewed: Option<&Path>,
+    reviewed: Option<&carematch::review::ReviewedPairs>,
     progress: &Progress,
 ) -> Result<Model, Error> {
     progress.say("training the model");
@@ -759,7 +759,7 @@ fn trained(
     };
     // Reviewers' confirmed matches refine EM's m (they are the hard cases EM sees least).
     let confirmed = match reviewed {
-        Some(path) => carematch::review::ReviewedPairs::read(path)?.matched_rows(records, mode),
+        Some(r) => r.matched_rows(records, mode),
         None => Vec::new(),
     };
     let (model, choice) = config.train_reviewed(records, mode, labelled, confirmed)?;
@@ -867,7 +867,7 @@ fn linker(
     common: &Common,
     records: &Records,
     mode: &Mode,
-    one_to_one: bool,
+    (one_to_one, reviewed): (bool, Option<&carematch::review::ReviewedPairs>),
     progress: &Progress,
     outputs: &mut Outputs,
 ) -> Result<Linker, Error> {
@@ -877,14 +877,7 @@ fn linker(
         (Some(Model::load(p)?), "model file")
     } else {
         (
-            Some(trained(
-                config,
-                records,
-                mode,
-                None,
-                common.reviewed.as_deref(),
-                progress,
-            )?),
+            Some(trained(config, records, mode, None, reviewed, progress)?),
             "default",
         )
     };
@@ -955,17 +948,31 @@ fn link_or_dedupe(common: &Common, files: &[&Path], one_to_one: bool) -> Result<
     } else {
         carematch::block::Mode::dedupe(&records, 0)?
     };
+    // Read once: the decisions refine a trained model and are applied to the result.
+    let reviewed = common
+        .reviewed
+        .as_deref()
+        .map(carematch::review::ReviewedPairs::read)
+        .transpose()?;
     let mut outputs = Outputs::default();
     let linker = linker(
         &config,
         common,
         &records,
         &mode,
-        one_to_one,
+        (one_to_one, reviewed.as_ref()),
         &progress,
         &mut outputs,
     )?;
-    run(&records, &linker, &mode, common, &progress, outputs)
+    run(
+        &records,
+        &linker,
+        &mode,
+        common,
+        reviewed.as_ref(),
+        &progress,
+        outputs,
+    )
 }
 
 fn train(a: &TrainArgs) -> Result<(), Error> {
@@ -993,6 +1000,7 @@ fn run(
     linker: &Linker,
     mode: &Mode,
     common: &Common,
+    reviewed: Option<&carematch::review::ReviewedPairs>,
     progress: &Progress,
     mut outputs: Outputs,
 ) -> Result<(), Error> {
@@ -1003,8 +1011,8 @@ fn run(
     let start = Instant::now();
     let mut result = linker.run(records, &plan, mode)?;
     let secs = start.elapsed().as_secs_f64();
-    if let Some(path) = &common.reviewed {
-        review_cmd::apply(path, records, mode, &mut result)?;
+    if let (Some(path), Some(r)) = (&common.reviewed, reviewed) {
+        review_cmd::apply(path, r, records, mode, &mut result);
     }
     progress.say("writing");
     let explain = if common.explain { linker.model() } else { None };
@@ -1095,8 +1103,8 @@ fn print_estimate(result: &LinkResult, model: Option<&Model>) {
     };
     let review_bits =
         carematch::model::MatchWeight::of_probability(model.thresholds().review_probability).bits();
-    summary::estimates(result, review_bits);
     let e = scores.of_result(result);
+    summary::estimates(scores, &e, review_bits);
     sayln!(
         "expected errors (estimated from the model's probabilities, no labels): of {} linked, ~{:.0} false (precision ~{:.4}); ~{:.0} true pairs not linked, {:.0} of them never compared (recall ~{:.4})",
         e.linked,

@@ -97,7 +97,7 @@ fn reason_kind(text: &str) -> &'static str {
 /// `audit` automatic matches drawn at random (by `seed`, in the order of their ids) so that
 /// the reviewers' decisions measure the precision of the automatic matches.
 pub fn queue(result: &LinkResult, audit: usize, seed: u64) -> Vec<ReviewRow> {
-    let mut rows: Vec<ReviewRow> = result
+    let rows: Vec<ReviewRow> = result
         .links
         .iter()
         .filter(|l| l.decision != Decision::Match)
@@ -108,14 +108,29 @@ pub fn queue(result: &LinkResult, audit: usize, seed: u64) -> Vec<ReviewRow> {
             reason: reason_kind(&result.reason_text(l)),
         })
         .collect();
-    let matches: Vec<&Link> = result.matches().collect();
-    for i in sample(matches.len(), audit, seed) {
-        let l = matches[i];
-        rows.push(ReviewRow {
+    let matches: Vec<ReviewRow> = result
+        .matches()
+        .map(|l| ReviewRow {
             pair: l.pair,
             weight: l.weight,
             status: Decision::Match,
+            reason: "",
+        })
+        .collect();
+    with_audit(rows, &matches, audit, seed)
+}
+
+/// `rows`, then `audit` of the automatic `matches` drawn by `seed`, marked `audit`.
+fn with_audit(
+    mut rows: Vec<ReviewRow>,
+    matches: &[ReviewRow],
+    audit: usize,
+    seed: u64,
+) -> Vec<ReviewRow> {
+    for i in sample(matches.len(), audit, seed) {
+        rows.push(ReviewRow {
             reason: "audit",
+            ..matches[i]
         });
     }
     rows
@@ -185,19 +200,14 @@ pub fn queue_from_pairs_file(
                 Error::input_at(&name, line, Some("match_weight"), "not a number")
             })?)),
         };
-        let status = match rec[di] {
-            "match" => Decision::Match,
-            "review" => Decision::Review,
-            "ambiguous" => Decision::Ambiguous,
-            _ => {
-                return Err(Error::input_at(
-                    &name,
-                    line,
-                    Some("decision"),
-                    "not match, review or ambiguous",
-                ));
-            }
-        };
+        let status = Decision::parse(rec[di]).ok_or_else(|| {
+            Error::input_at(
+                &name,
+                line,
+                Some("decision"),
+                "not match, review or ambiguous",
+            )
+        })?;
         let reason = reason_i.map_or("", |i| reason_kind(rec[i]));
         let row = ReviewRow {
             pair,
@@ -211,13 +221,7 @@ pub fn queue_from_pairs_file(
             rows.push(row);
         }
     }
-    for i in sample(matches.len(), audit, seed) {
-        rows.push(ReviewRow {
-            reason: "audit",
-            ..matches[i]
-        });
-    }
-    Ok(rows)
+    Ok(with_audit(rows, &matches, audit, seed))
 }
 
 /// Record ids to rows, by side of a mode.
@@ -362,8 +366,6 @@ pub fn stage_review_csv(
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct ReviewedPairs {
     pairs: Vec<(String, String, Verdict)>,
-    lines: Vec<u64>,
-    name: String,
 }
 
 impl std::fmt::Debug for ReviewedPairs {
@@ -372,6 +374,16 @@ impl std::fmt::Debug for ReviewedPairs {
             .field("pairs", &self.pairs.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Why a reviewed row was refused: the column (`decision`, `left_id` or `right_id`) and
+/// what is wrong, never the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowProblem {
+    /// The column at fault.
+    pub column: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
 }
 
 impl ReviewedPairs {
@@ -401,42 +413,42 @@ impl ReviewedPairs {
             })
         };
         let (li, ri, di) = (need("left_id")?, need("right_id")?, need("decision")?);
-        let mut out = ReviewedPairs {
-            name: name.to_string(),
-            ..ReviewedPairs::default()
-        };
+        let mut out = ReviewedPairs::default();
         let mut raw = csv::ByteRecord::new();
         while let Some(line) = rdr.read(&mut raw)? {
             let rec = text_fields(&raw, name, line)?;
-            let verdict = Verdict::parse(rec[di]).map_err(|()| {
-                Error::input_at(
-                    name,
-                    line,
-                    Some("decision"),
-                    "not match, non-match or unsure (nor empty)",
-                )
-            })?;
-            let Some(verdict) = verdict else { continue };
-            for (i, c) in [(li, "left_id"), (ri, "right_id")] {
-                if rec[i].trim().is_empty() {
-                    return Err(Error::input_at(name, line, Some(c), "empty id"));
-                }
-            }
-            out.pairs
-                .push((rec[li].to_string(), rec[ri].to_string(), verdict));
-            out.lines.push(line);
+            out.push(rec[li], rec[ri], rec[di])
+                .map_err(|p| Error::input_at(name, line, Some(p.column), p.problem))?;
         }
         Ok(out)
     }
 
-    /// Decisions from pairs of ids in memory (for the C and Python interfaces).
-    pub fn from_pairs(pairs: Vec<(String, String, Verdict)>) -> ReviewedPairs {
-        let lines = (1..=pairs.len() as u64).collect();
-        ReviewedPairs {
-            pairs,
-            lines,
-            name: "reviewed pairs".into(),
+    /// Adds one reviewed row: skipped when its decision is empty (undecided), refused when
+    /// the decision is not `match`, `non-match` or `unsure`, or an id is empty. The one
+    /// check of a row for the review file, the C config key `reviewed` and Python.
+    ///
+    /// # Errors
+    ///
+    /// The column and problem of a refused row.
+    pub fn push(&mut self, left: &str, right: &str, decision: &str) -> Result<(), RowProblem> {
+        let verdict = Verdict::parse(decision).map_err(|()| RowProblem {
+            column: "decision",
+            problem: "the decision is not match, non-match or unsure (nor empty)",
+        })?;
+        let Some(verdict) = verdict else {
+            return Ok(());
+        };
+        for (id, column, problem) in [
+            (left, "left_id", "the left id is empty"),
+            (right, "right_id", "the right id is empty"),
+        ] {
+            if id.trim().is_empty() {
+                return Err(RowProblem { column, problem });
+            }
         }
+        self.pairs
+            .push((left.to_string(), right.to_string(), verdict));
+        Ok(())
     }
 
     /// The decided pairs: left id, right id, verdict.

@@ -66,12 +66,12 @@ pub(crate) fn review(a: &ReviewArgs) -> Result<(), Error> {
 /// Applies `--reviewed` to a run's result, says what changed, and records it in the JSON.
 pub(crate) fn apply(
     path: &std::path::Path,
+    reviewed: &carematch::review::ReviewedPairs,
     records: &carematch::Records,
     mode: &carematch::block::Mode,
     result: &mut carematch::LinkResult,
-) -> Result<(), Error> {
-    let reviewed = carematch::review::ReviewedPairs::read(path)?;
-    let applied = result.apply_reviewed(records, mode, &reviewed);
+) {
+    let applied = result.apply_reviewed(records, mode, reviewed);
     sayln!(
         "reviewed decisions from {}: {} linked ({} not among this run's pairs), {} non-matches removed, {} unsure kept for review, {} on records no longer present{}",
         path.display(),
@@ -101,5 +101,4 @@ pub(crate) fn apply(
             "audited_precision": applied.audited_precision(),
         })
     });
-    Ok(())
 }

@@ -160,10 +160,11 @@ pub(crate) fn estimate_json(e: &carematch::estimate::ErrorEstimate) -> Value {
 
 /// The error estimates without labels: for the run's decisions, and at thresholds from the
 /// review threshold's weight − 10 bits to + 30 bits, one per bit.
-pub(crate) fn estimates(result: &carematch::LinkResult, review_bits: f64) {
-    let Some(scores) = &result.scores else {
-        return;
-    };
+pub(crate) fn estimates(
+    scores: &carematch::estimate::Scores,
+    decisions: &carematch::estimate::ErrorEstimate,
+    review_bits: f64,
+) {
     set("error_estimate", || {
         let from = review_bits.floor() - 10.0;
         let curve: Vec<Value> = scores
@@ -179,7 +180,7 @@ pub(crate) fn estimates(result: &carematch::LinkResult, review_bits: f64) {
             "method": "model probabilities: Σp and Σ(1-p) over the linked pairs, Σp over the other compared pairs, λ × all pairs − Σp for the pairs blocking never compared",
             "compared_pairs": scores.histogram.total(),
             "expected_true_pairs_in_all": round(scores.expected_true_pairs, 3),
-            "decisions": estimate_json(&scores.of_result(result)),
+            "decisions": estimate_json(decisions),
             "by_threshold": curve,
         })
     });

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn carematch(args: &[&str]) -> Output {
+pub(crate) fn carematch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_carematch"))
         .args(args)
         .output()
@@ -1640,15 +1640,7 @@ fn parquet_in_and_out_agree_with_csv() {
     assert!(read("c.csv") == renamed, "person ids from Parquet input");
 
     run(&gp, &hosp, "p.parquet", "c.PARQUET");
-    let csv_rows = |n: &str| -> (Vec<String>, Vec<Vec<String>>) {
-        let mut rdr = csv::Reader::from_path(dir.path().join(n)).unwrap();
-        let names = rdr.headers().unwrap().iter().map(String::from).collect();
-        let rows = rdr
-            .records()
-            .map(|r| r.unwrap().iter().map(String::from).collect())
-            .collect();
-        (names, rows)
-    };
+    let csv_rows = |n: &str| crate::review::csv_rows(dir.path().join(n));
     assert_eq!(
         parquet_rows(&dir.path().join("c.PARQUET")),
         csv_rows("cq.csv")

@@ -3,14 +3,8 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn carematch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_carematch"))
-        .args(args)
-        .output()
-        .expect("the carematch binary runs")
-}
+use crate::cli::carematch;
 
 fn ok(args: &[&str]) -> String {
     let o = carematch(args);
@@ -43,7 +37,8 @@ fn link(dir: &Path, extra: &[&str]) -> String {
     ok(&args)
 }
 
-fn csv_rows(path: &str) -> (Vec<String>, Vec<Vec<String>>) {
+/// A CSV file's header and rows.
+pub(crate) fn csv_rows(path: impl AsRef<Path>) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(path).unwrap();
     let head = r.headers().unwrap().iter().map(str::to_string).collect();
     let rows = r
@@ -54,7 +49,7 @@ fn csv_rows(path: &str) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 fn truth() -> HashSet<(String, String)> {
-    csv_rows(&sample("truth.csv"))
+    csv_rows(sample("truth.csv"))
         .1
         .into_iter()
         .map(|r| (r[0].clone(), r[1].clone()))
@@ -109,7 +104,7 @@ fn report_has_every_section_drawn_and_no_patient_value_unless_asked() {
     }
     // The sample's surnames and NHS numbers are patient values: absent without
     // --report-records, present with it.
-    let (head, rows) = csv_rows(&sample("gp.csv"));
+    let (head, rows) = csv_rows(sample("gp.csv"));
     let surname = head.iter().position(|h| h == "surname").unwrap();
     let names: Vec<String> = rows.iter().map(|r| r[surname].to_lowercase()).collect();
     let shown = |html: &str| {
@@ -224,7 +219,7 @@ fn reviewed_decisions_are_final_and_kept_by_record_ids() {
     // confirmed matches would refine m too: see reviewed_matches_refine_the_trained_m).
     let model = p(dir.path(), "m.json");
     link(dir.path(), &["--save-model", &model]);
-    let (_, rows) = csv_rows(&p(dir.path(), "pairs.csv"));
+    let (_, rows) = csv_rows(p(dir.path(), "pairs.csv"));
     let truth = truth();
     let review: Vec<&Vec<String>> = rows.iter().filter(|r| r[4] == "review").collect();
     let true_review = review
@@ -269,7 +264,7 @@ fn reviewed_decisions_are_final_and_kept_by_record_ids() {
         ],
     );
     assert!(out.contains("reviewed decisions"), "{out}");
-    let (_, after) = csv_rows(&p(dir.path(), "pairs.csv"));
+    let (_, after) = csv_rows(p(dir.path(), "pairs.csv"));
     let find = |a: &str, b: &str| after.iter().find(|r| r[0] == a && r[1] == b);
     let m = find(&true_review[0], &true_review[1]).unwrap();
     assert_eq!((m[4].as_str(), m[6].as_str()), ("match", "reviewed:match"));
@@ -406,7 +401,7 @@ fn reviewed_matches_refine_the_trained_m() {
     let dir = tempfile::tempdir().unwrap();
     let (m0, m1) = (p(dir.path(), "m0.json"), p(dir.path(), "m1.json"));
     link(dir.path(), &["--save-model", &m0]);
-    let (_, rows) = csv_rows(&p(dir.path(), "pairs.csv"));
+    let (_, rows) = csv_rows(p(dir.path(), "pairs.csv"));
     let truth = truth();
     // Confirm every true pair of the review queue.
     let confirmed: Vec<(&str, &str, &str)> = rows

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::path::Path;
 
-use carematch::review::{ReviewedPairs, Verdict};
+use carematch::review::ReviewedPairs;
 use carematch::{Config, Model};
 
 use crate::batch::{carematch_batch, read_batches, records_of};
@@ -129,7 +129,7 @@ pub(crate) fn config_of(json: &str) -> Result<Settings, Failure> {
 /// A config error naming the entry (never its text) for a decision that is not `match`,
 /// `non-match` or `unsure`, or an entry decided with an empty id.
 fn reviewed_of(rows: Vec<Vec<String>>) -> Result<ReviewedPairs, Failure> {
-    let mut pairs = Vec::with_capacity(rows.len());
+    let mut reviewed = ReviewedPairs::default();
     for (i, row) in rows.into_iter().enumerate() {
         let bad = |what: &str| {
             Failure::new(
@@ -139,17 +139,11 @@ fn reviewed_of(rows: Vec<Vec<String>>) -> Result<ReviewedPairs, Failure> {
         };
         let [left, right, decision]: [String; 3] =
             row.try_into().map_err(|_| bad("not a list of 3 strings"))?;
-        let verdict = Verdict::parse(&decision)
-            .map_err(|()| bad("the decision is not match, non-match or unsure (nor empty)"))?;
-        let Some(verdict) = verdict else { continue };
-        for (id, side) in [(&left, "left"), (&right, "right")] {
-            if id.trim().is_empty() {
-                return Err(bad(&format!("the {side} id is empty")));
-            }
-        }
-        pairs.push((left, right, verdict));
+        reviewed
+            .push(&left, &right, &decision)
+            .map_err(|p| bad(p.problem))?;
     }
-    Ok(ReviewedPairs::from_pairs(pairs))
+    Ok(reviewed)
 }
 
 /// What a config given through the C ABI says: the `--config` file's keys, and three the

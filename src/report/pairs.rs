@@ -130,19 +130,14 @@ impl PairsRun {
                     Error::input_at(name, line, Some("match_weight"), "not a number")
                 })?)),
             };
-            let decision = match row[di].as_str() {
-                "match" => Decision::Match,
-                "review" => Decision::Review,
-                "ambiguous" => Decision::Ambiguous,
-                _ => {
-                    return Err(Error::input_at(
-                        name,
-                        line,
-                        Some("decision"),
-                        "not match, review or ambiguous",
-                    ));
-                }
-            };
+            let decision = Decision::parse(&row[di]).ok_or_else(|| {
+                Error::input_at(
+                    name,
+                    line,
+                    Some("decision"),
+                    "not match, review or ambiguous",
+                )
+            })?;
             if let Some(w) = weight {
                 histogram.add(w);
                 if let Some(e) = explanation(headers, row, &fields, w) {
