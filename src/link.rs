@@ -491,11 +491,6 @@ impl Linker {
             let review_w = odds_bits(model.thresholds().review_probability);
             let (mut cands, candidates, histogram) =
                 self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions, &meter);
-            let scores = crate::estimate::Scores {
-                histogram,
-                expected_true_pairs: model.lambda() * mode.all_pairs(),
-                blocking_recall: model.blocking_recall(),
-            };
             decide_by_model(
                 records,
                 &nhs,
@@ -504,6 +499,20 @@ impl Linker {
                 model.thresholds(),
                 dedupe,
                 self.one_to_one,
+            );
+            let scores = crate::estimate::Scores::new(
+                histogram,
+                model.lambda() * mode.all_pairs(),
+                model.blocking_recall(),
+                |v| model.match_share(v),
+                cands.iter().filter_map(|c| {
+                    Some(crate::estimate::Written {
+                        pair: c.pair,
+                        vector: c.vector,
+                        weight: c.weight?,
+                        linked: c.decision? == Decision::Match,
+                    })
+                }),
             );
             (cands, candidates, Some(scores))
         } else {
@@ -517,6 +526,7 @@ impl Linker {
                     weight: None,
                     veto: None,
                     demoted: false,
+                    vector: 0,
                 })
                 .collect();
             (cands, 0, None)
@@ -590,7 +600,7 @@ impl Linker {
         for (i, ((&(pair, rule), d), (v, w))) in
             found.iter().zip(rule_decisions).zip(scored).enumerate()
         {
-            histogram.add(w);
+            histogram.add(Some(v), w);
             cands.push(Candidate {
                 pair,
                 rule: d.map(|_| rule),
@@ -598,6 +608,7 @@ impl Linker {
                 weight: Some(w),
                 veto: scorer.veto(v, pair),
                 demoted: false,
+                vector: v,
             });
             seen.insert((pair.left, pair.right), i);
         }
@@ -613,7 +624,7 @@ impl Linker {
                     |(mut hits, mut hist), &p| {
                         if seen.is_empty() || !seen.contains_key(&(p.left, p.right)) {
                             let (v, w) = scorer.score(p);
-                            hist.add(w);
+                            hist.add(Some(v), w);
                             if w.bits() >= review_w {
                                 hits.push((p, v, w));
                             }
@@ -637,6 +648,7 @@ impl Linker {
                     weight: Some(w),
                     veto: scorer.veto(v, pair),
                     demoted: false,
+                    vector: v,
                 });
             }
         }
@@ -731,6 +743,8 @@ struct Candidate {
     veto: Option<crate::model::Veto>,
     /// Demoted to review by `--one-to-one`.
     demoted: bool,
+    /// The comparison vector (0 when not scored).
+    vector: u64,
 }
 
 /// log2(p / (1 − p)): the weight at which the probability is `p`.

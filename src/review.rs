@@ -549,7 +549,7 @@ impl LinkResult {
                     applied.audited_false += u64::from(was_match);
                     if let (Some(s), Some(w)) = (scores.as_mut(), l.weight) {
                         // Not a match: its probability leaves the expected misses.
-                        s.histogram.remove(w);
+                        s.remove(l.pair, w);
                     }
                     false
                 }

@@ -177,7 +177,7 @@ pub(crate) fn estimates(
             .map(estimate_json)
             .collect();
         json!({
-            "method": "model probabilities: Σp and Σ(1-p) over the linked pairs, Σp over the other compared pairs, λ × all pairs − Σp for the pairs blocking never compared",
+            "method": "model probabilities: Σp and Σ(1-p) over the linked pairs; Σp over the other compared pairs, each comparison vector held to the true pairs m allows it and each unlinked pair competing with its records' pairs with other people; blocking's misses from its recall under the model",
             "compared_pairs": scores.histogram.total(),
             "expected_true_pairs_in_all": round(scores.expected_true_pairs, 3),
             "decisions": estimate_json(decisions),

@@ -385,6 +385,22 @@ impl Model {
         Ok(())
     }
 
+    /// P(comparison vector `v` | match) under the model: per comparison, m of its level times
+    /// the share of pairs where the comparison is not null (from training; 1 when not
+    /// known), or that share's complement for a null level (1 when not known).
+    pub fn match_share(&self, v: u64) -> f64 {
+        let present = self.training.as_ref().map(|t| &t.present);
+        (0..self.comparisons.len())
+            .map(|c| {
+                let p = present.and_then(|p| p.get(c)).copied();
+                match usize::from(crate::compare::level_of(v, c)) {
+                    0 => p.map_or(1.0, |p| 1.0 - p),
+                    l => p.unwrap_or(1.0) * self.m[c].get(l).copied().unwrap_or(0.0),
+                }
+            })
+            .product()
+    }
+
     /// The comparisons.
     pub fn comparisons(&self) -> &[Comparison] {
         &self.comparisons

@@ -139,7 +139,7 @@ impl PairsRun {
                 )
             })?;
             if let Some(w) = weight {
-                histogram.add(w);
+                histogram.add(None, w);
                 if let Some(e) = explanation(headers, row, &fields, w) {
                     explanations.insert(pair, e);
                 }
@@ -170,11 +170,11 @@ impl PairsRun {
             candidates: 0,
             rule_candidates: 0,
             comparisons: fields,
-            scores: Some(Scores {
+            scores: Some(Scores::of_histogram(
                 histogram,
-                expected_true_pairs: 0.0,
-                blocking_recall: model.blocking_recall(),
-            }),
+                0.0,
+                model.blocking_recall(),
+            )),
             new_pairs_per_rule: Vec::new(),
         };
         Ok(PairsRun {
