@@ -283,3 +283,94 @@ pub fn stage_changes_csv(
     }
     finish(path, w)
 }
+
+/// The columns of a pairs file (as [`PAIRS_HEADER`] writes it) that reading one back needs:
+/// the one reader of `review --pairs`, `report --pairs` and `index add --report`.
+pub(crate) struct PairsColumns {
+    left: usize,
+    right: usize,
+    weight: Option<usize>,
+    decision: usize,
+    reason: Option<usize>,
+}
+
+/// One row of a pairs file, read by [`PairsColumns::row`].
+pub(crate) struct PairsRow<'r> {
+    pub(crate) left_id: &'r str,
+    pub(crate) right_id: &'r str,
+    /// The match weight (`None` when the column is absent or empty: a rules-only run).
+    pub(crate) weight: Option<crate::model::MatchWeight>,
+    pub(crate) decision: crate::link::Decision,
+    /// The `reason` column's text (empty when absent).
+    pub(crate) reason: &'r str,
+}
+
+impl PairsColumns {
+    /// The columns of `headers` (file `name`).
+    ///
+    /// # Errors
+    ///
+    /// An input error naming the file, line 1 and the first of `left_id`, `right_id`,
+    /// `decision` that is missing.
+    pub(crate) fn new(name: &str, headers: &[String]) -> Result<PairsColumns, Error> {
+        let col = |n: &str| headers.iter().position(|h| h == n);
+        let need = |n: &str| {
+            col(n).ok_or_else(|| {
+                Error::input_at(
+                    name,
+                    1,
+                    Some(n),
+                    "missing: a pairs file written by link or dedupe is expected",
+                )
+            })
+        };
+        Ok(PairsColumns {
+            left: need("left_id")?,
+            right: need("right_id")?,
+            weight: col("match_weight"),
+            decision: need("decision")?,
+            reason: col("reason"),
+        })
+    }
+
+    /// The column of the left (`side` 0) or right (1) id.
+    pub(crate) fn id_column(&self, side: usize) -> usize {
+        [self.left, self.right][side]
+    }
+
+    /// Row `rec` at `line` of file `name`.
+    ///
+    /// # Errors
+    ///
+    /// An input error naming the file, line and column for a weight that is not a number or
+    /// a decision other than `match`, `review` or `ambiguous`.
+    pub(crate) fn row<'r, S: AsRef<str>>(
+        &self,
+        name: &str,
+        line: u64,
+        rec: &'r [S],
+    ) -> Result<PairsRow<'r>, Error> {
+        let field = |i: usize| rec.get(i).map_or("", AsRef::as_ref);
+        let weight = match self.weight.map(|i| field(i).trim()) {
+            None | Some("") => None,
+            Some(t) => Some(crate::model::MatchWeight::new(t.parse().map_err(|_| {
+                Error::input_at(name, line, Some("match_weight"), "not a number")
+            })?)),
+        };
+        let decision = crate::link::Decision::parse(field(self.decision)).ok_or_else(|| {
+            Error::input_at(
+                name,
+                line,
+                Some("decision"),
+                "not match, review or ambiguous",
+            )
+        })?;
+        Ok(PairsRow {
+            left_id: field(self.left),
+            right_id: field(self.right),
+            weight,
+            decision,
+            reason: self.reason.map_or("", field),
+        })
+    }
+}

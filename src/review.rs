@@ -167,48 +167,23 @@ pub fn queue_from_pairs_file(
     let (name, f) = crate::csvread::open(path)?;
     let mut rdr = CsvReader::new(&name, f, false, None)?;
     let headers = rdr.headers().to_vec();
-    let need = |n: &str| {
-        headers.iter().position(|h| h == n).ok_or_else(|| {
-            Error::input_at(
-                &name,
-                1,
-                Some(n),
-                "missing: a pairs file written by link or dedupe is expected",
-            )
-        })
-    };
-    let (li, ri, di) = (need("left_id")?, need("right_id")?, need("decision")?);
-    let wi = headers.iter().position(|h| h == "match_weight");
-    let reason_i = headers.iter().position(|h| h == "reason");
+    let cols = crate::output::PairsColumns::new(&name, &headers)?;
     let ids = IdRows::new(records, mode);
     let mut rows = Vec::new();
     let mut matches = Vec::new();
     let mut raw = csv::ByteRecord::new();
     while let Some(line) = rdr.read(&mut raw)? {
         let rec = text_fields(&raw, &name, line)?;
-        let pair = ids.pair(rec[li], rec[ri]).map_err(|side| {
+        let r = cols.row(&name, line, &rec)?;
+        let pair = ids.pair(r.left_id, r.right_id).map_err(|side| {
             Error::input_at(
                 &name,
                 line,
-                Some(&headers[[li, ri][side]]),
+                Some(&headers[cols.id_column(side)]),
                 &format!("the id is not in the {} input", ["left", "right"][side]),
             )
         })?;
-        let weight = match wi.map(|i| rec[i].trim()) {
-            None | Some("") => None,
-            Some(t) => Some(MatchWeight::new(t.parse().map_err(|_| {
-                Error::input_at(&name, line, Some("match_weight"), "not a number")
-            })?)),
-        };
-        let status = Decision::parse(rec[di]).ok_or_else(|| {
-            Error::input_at(
-                &name,
-                line,
-                Some("decision"),
-                "not match, review or ambiguous",
-            )
-        })?;
-        let reason = reason_i.map_or("", |i| reason_kind(rec[i]));
+        let (weight, status, reason) = (r.weight, r.decision, reason_kind(r.reason));
         let row = ReviewRow {
             pair,
             weight,

@@ -360,7 +360,7 @@ fn report_of_an_earlier_run_from_its_model_and_pairs() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("truth.csv") && err.contains("match_weight"),
+        err.contains("truth.csv") && err.contains("decision"),
         "{err}"
     );
 }

@@ -10,7 +10,7 @@ use crate::block::{Mode, Pair};
 use crate::csvread::{CsvReader, text_fields};
 use crate::error::Error;
 use crate::estimate::{ScoreHistogram, Scores};
-use crate::link::{Decision, Link, LinkResult, Reason};
+use crate::link::{Link, LinkResult, Reason};
 use crate::model::{Contribution, Explanation, MatchWeight, Model, Veto};
 use crate::record::Records;
 
@@ -90,24 +90,8 @@ impl PairsRun {
         model: &Model,
         link: Option<bool>,
     ) -> Result<PairsRun, Error> {
-        let col = |n: &str| headers.iter().position(|h| h == n);
-        let need = |n: &str| {
-            col(n).ok_or_else(|| {
-                Error::input_at(
-                    name,
-                    1,
-                    Some(n),
-                    "missing: a pairs file written by link or dedupe is expected",
-                )
-            })
-        };
-        let (li, ri, wi, di) = (
-            need("left_id")?,
-            need("right_id")?,
-            need("match_weight")?,
-            need("decision")?,
-        );
-        let reason_i = col("reason");
+        let cols = crate::output::PairsColumns::new(name, headers)?;
+        let (li, ri) = (cols.id_column(0), cols.id_column(1));
         let (records, mode) = id_records(rows, (li, ri), truth.as_ref(), link)?;
         let dedupe = matches!(mode, Mode::Dedupe { .. });
         let all_ids = |side: usize| rows.iter().map(move |r| r[[li, ri][side]].as_str());
@@ -124,20 +108,8 @@ impl PairsRun {
         let mut explanations = FxHashMap::default();
         for (i, (row, &pair)) in rows.iter().zip(&pairs).enumerate() {
             let line = i as u64 + 2;
-            let weight = match row[wi].trim() {
-                "" => None,
-                t => Some(MatchWeight::new(t.parse().map_err(|_| {
-                    Error::input_at(name, line, Some("match_weight"), "not a number")
-                })?)),
-            };
-            let decision = Decision::parse(&row[di]).ok_or_else(|| {
-                Error::input_at(
-                    name,
-                    line,
-                    Some("decision"),
-                    "not match, review or ambiguous",
-                )
-            })?;
+            let r = cols.row(name, line, row)?;
+            let (weight, decision) = (r.weight, r.decision);
             if let Some(w) = weight {
                 histogram.add(None, w);
                 if let Some(e) = explanation(headers, row, &fields, w) {
@@ -157,7 +129,7 @@ impl PairsRun {
                 rule: None,
                 weight,
                 decision,
-                reason: reason_i.and_then(|r| reason(&row[r], &fields)),
+                reason: reason(r.reason, &fields),
             });
         }
         let truth = truth.map(|t| {
