@@ -1073,7 +1073,9 @@ fn run(
             .map_err(|e| carematch::Error::usage(&format!("{}: {}", t.display(), e.message())))?;
         sayln!("{e}");
         summary::set("evaluation", || evaluation_json(&e));
-        truth_rows = mode.pairs_of_ids(records, truth.pairs()).ok();
+        if common.report.report.is_some() {
+            truth_rows = mode.pairs_of_ids(records, truth.pairs()).ok();
+        }
     }
     if let Some(path) = &common.report.report {
         let input = report_cmd::Run {
