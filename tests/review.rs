@@ -79,6 +79,7 @@ fn report_has_every_section_drawn_and_no_patient_value_unless_asked() {
         "model",
         "scores",
         "waterfalls",
+        "review",
         "clusters",
         "settings",
     ] {
@@ -122,6 +123,37 @@ fn report_has_every_section_drawn_and_no_patient_value_unless_asked() {
         "--report-records shows the sample pairs' values"
     );
     assert!(with.contains("holds patient values"));
+    // The clerical review section lists the review pairs' records with the values only
+    // with --report-records: each listed pair's left id, as `carematch review` orders them.
+    let review_section = |html: &str| {
+        let at = html.find(r#"id="review""#).unwrap();
+        html[at..at + html[at..].find("</section>").unwrap()].to_string()
+    };
+    let queue = p(dir.path(), "q.csv");
+    let pairs = p(dir.path(), "pairs.csv");
+    ok(&[
+        "review",
+        "--pairs",
+        &pairs,
+        "--left",
+        &sample("gp.csv"),
+        "--right",
+        &sample("hospital.csv"),
+        "--out",
+        &queue,
+    ]);
+    let (qh, qrows) = csv_rows(&queue);
+    let left = qh.iter().position(|h| h == "left_id").unwrap();
+    assert!(!qrows.is_empty());
+    let listed = review_section(&with);
+    assert!(
+        listed.contains(&format!(">{} pairs to decide", qrows.len())),
+        "the section counts the review file's pairs"
+    );
+    for r in qrows.iter().take(100) {
+        assert!(listed.contains(&format!(">{}<", r[left])), "{}", r[left]);
+    }
+    assert!(!review_section(&html).contains(&format!(">{}<", qrows[0][left])));
 }
 
 #[test]

@@ -86,12 +86,13 @@ if(ti&&n.hasAttribute('data-v')){t.textContent=ti.textContent;t.style.display='b
 t.style.left=(e.clientX+12)+'px';t.style.top=(e.clientY+12)+'px';}else{t.style.display='none';}});})();";
 
 /// The sections, in order: (id, title).
-pub const SECTIONS: [(&str, &str); 7] = [
+pub const SECTIONS: [(&str, &str); 8] = [
     ("quality", "Data quality"),
     ("blocking", "Blocking"),
     ("model", "The model"),
     ("scores", "Scores and expected errors"),
     ("waterfalls", "Sample pairs"),
+    ("review", "Clerical review"),
     ("clusters", "Clusters"),
     ("settings", "Settings and versions"),
 ];
@@ -106,6 +107,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
             "model" => model(input),
             "scores" => scores(input),
             "waterfalls" => waterfalls(input),
+            "review" => review(input),
             "clusters" => clusters(input),
             _ => settings(input),
         };
@@ -119,9 +121,9 @@ pub fn render(input: &ReportInput<'_>) -> String {
         let _ = write!(nav, r##"<a href="#{id}">{t}</a>"##);
     }
     let privacy = if input.show_records {
-        r#"<p class="warn">This report holds patient values (it was written with --report-records): the sample pairs show both records' values. Handle it as patient data.</p>"#
+        r#"<p class="warn">This report holds patient values (it was written with --report-records): the sample pairs and the clerical review list show both records' values. Handle it as patient data.</p>"#
     } else {
-        r#"<p class="note">No patient values: counts, weights and charts only. Write the report with --report-records to see the sample pairs' values side by side.</p>"#
+        r#"<p class="note">No patient values: counts, weights and charts only. Write the report with --report-records to see the sample pairs' and the review list's values side by side.</p>"#
     };
     let mut notes = String::new();
     for n in &input.notes {
@@ -639,6 +641,104 @@ fn waterfalls(input: &ReportInput<'_>) -> String {
             s.push_str(&table(&["column", "left", "right"], &rows));
         }
     }
+    s
+}
+
+/// Pairs listed in the clerical review section at most (the review file has them all).
+const REVIEW_LISTED: usize = 100;
+
+/// The pairs a person must decide: how many, why, and with `--report-records` the first
+/// [`REVIEW_LISTED`] with both records' values, as `carematch review` writes them.
+fn review(input: &ReportInput<'_>) -> String {
+    let queue = crate::review::queue(input.result, 0, 0);
+    let reviewed = input
+        .result
+        .links
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.reason,
+                Some(crate::link::Reason::ReviewedMatch | crate::link::Reason::ReviewedUnsure)
+            )
+        })
+        .count();
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<p>{} pairs to decide: every <code>review</code> and <code>ambiguous</code> pair. \
+         <code>carematch review --pairs P.csv --left A.csv --right B.csv --out review.csv</code> \
+         writes them all with both records' values and an empty <code>decision</code> column \
+         (<code>--audit N</code> adds N automatic matches drawn at random, to measure their \
+         precision); <code>--reviewed review.csv</code> on the next run applies the decisions.{}</p>",
+        num(queue.len() as f64),
+        if reviewed > 0 {
+            format!(
+                " This run applied {} reviewers' decisions (kept as matches or as unsure).",
+                num(reviewed as f64)
+            )
+        } else {
+            String::new()
+        }
+    );
+    if queue.is_empty() {
+        return s;
+    }
+    let mut by: std::collections::BTreeMap<(&str, &str), u64> = std::collections::BTreeMap::new();
+    for r in &queue {
+        let reason = if r.reason.is_empty() { "-" } else { r.reason };
+        *by.entry((r.status.as_str(), reason)).or_default() += 1;
+    }
+    let labels: Vec<String> = by.keys().map(|(d, r)| format!("{d}: {r}")).collect();
+    let series = [Series {
+        name: "pairs",
+        colour: ORANGE,
+        values: by.values().map(|&n| n as f64).collect(),
+    }];
+    s.push_str(&svg::hbars(&labels, &series, false, " pairs"));
+    if !input.show_records {
+        s.push_str(
+            "<p class=\"note\">Write the report with --report-records to list the pairs with \
+             both records' values here.</p>",
+        );
+        return s;
+    }
+    let columns = crate::review::value_columns(input.records);
+    let mut head: Vec<&str> = vec!["pair", "record id", "decided", "reason", "weight"];
+    head.extend(columns.iter().map(String::as_str));
+    head.push("decision");
+    let mut rows = Vec::new();
+    for (i, r) in queue.iter().take(REVIEW_LISTED).enumerate() {
+        for (side, row) in [r.pair.left, r.pair.right].into_iter().enumerate() {
+            let first = side == 0;
+            let pair_cell = |x: String| if first { x } else { String::new() };
+            let mut cells = vec![
+                pair_cell((i + 1).to_string()),
+                input.records.id(row).to_string(),
+                pair_cell(r.status.as_str().to_string()),
+                pair_cell(r.reason.to_string()),
+                pair_cell(
+                    r.weight
+                        .map_or(String::new(), |w| format!("{:+.2}", w.bits())),
+                ),
+            ];
+            cells.extend(
+                columns
+                    .iter()
+                    .map(|c| crate::review::value(input.records, row, c).unwrap_or_default()),
+            );
+            cells.push(String::new());
+            rows.push(cells);
+        }
+    }
+    if queue.len() > REVIEW_LISTED {
+        let _ = write!(
+            s,
+            "<p class=\"note\">The first {REVIEW_LISTED} of {} pairs, in the review file's order; \
+             the review file has them all.</p>",
+            num(queue.len() as f64)
+        );
+    }
+    s.push_str(&table(&head, &rows));
     s
 }
 
