@@ -1011,8 +1011,9 @@ fn run(
     let start = Instant::now();
     let mut result = linker.run(records, &plan, mode)?;
     let secs = start.elapsed().as_secs_f64();
+    let mut labelled = Vec::new();
     if let (Some(path), Some(r)) = (&common.reviewed, reviewed) {
-        review_cmd::apply(path, r, records, mode, &mut result);
+        labelled = review_cmd::apply(path, r, records, mode, &mut result).labelled;
     }
     progress.say("writing");
     let explain = if common.explain { linker.model() } else { None };
@@ -1086,6 +1087,7 @@ fn run(
             result: &result,
             clusters: people,
             truth: truth_rows.as_deref(),
+            reviewed: &labelled,
         };
         outputs.add(report_cmd::stage(
             path,

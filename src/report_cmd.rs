@@ -42,6 +42,8 @@ pub(crate) struct Run<'a> {
     /// The people, when the run clustered them (else they are clustered here).
     pub(crate) clusters: Option<Clusters>,
     pub(crate) truth: Option<&'a [Pair]>,
+    /// Reviewers' decisions applied to the run: (weight in bits, match).
+    pub(crate) reviewed: &'a [(f64, bool)],
 }
 
 /// Stages the report of `run` at `path`.
@@ -68,6 +70,7 @@ pub(crate) fn stage(path: &Path, run: &Run<'_>, show_records: bool) -> Result<Ne
         result: run.result,
         clusters: run.clusters.as_ref().or(people.as_ref()),
         truth: run.truth,
+        reviewed: run.reviewed,
         settings: vec![(
             "command line".into(),
             format!("carematch {}", command.join(" ")),
@@ -149,6 +152,7 @@ pub(crate) fn pairs_report(
         result: &run.result,
         clusters: Some(&clusters),
         truth: run.truth.as_deref(),
+        reviewed: &[],
         settings,
         show_records: false,
         explain: run

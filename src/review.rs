@@ -455,7 +455,7 @@ impl ReviewedPairs {
 }
 
 /// What applying reviewed decisions to a run changed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Applied {
     /// Pairs decided `match`, now linked (`reason` `reviewed:match`).
     pub matched: u64,
@@ -471,6 +471,9 @@ pub struct Applied {
     pub audited_true: u64,
     /// Decided pairs that were automatic matches and were decided `non-match`.
     pub audited_false: u64,
+    /// (weight in bits, decided `match`) of each decided pair of the run that had a weight
+    /// (`unsure` left out): what the report's reviewed-precision curve is drawn from.
+    pub labelled: Vec<(f64, bool)>,
 }
 
 impl Applied {
@@ -513,6 +516,9 @@ impl LinkResult {
             let was_match = l.decision == Decision::Match && l.reason.is_none();
             match v {
                 Verdict::Match => {
+                    if let Some(w) = l.weight {
+                        applied.labelled.push((w.bits(), true));
+                    }
                     applied.matched += 1;
                     applied.audited_true += u64::from(was_match);
                     l.decision = Decision::Match;
@@ -520,6 +526,9 @@ impl LinkResult {
                     true
                 }
                 Verdict::NonMatch => {
+                    if let Some(w) = l.weight {
+                        applied.labelled.push((w.bits(), false));
+                    }
                     applied.non_matches += 1;
                     applied.audited_false += u64::from(was_match);
                     if let (Some(s), Some(w)) = (scores.as_mut(), l.weight) {

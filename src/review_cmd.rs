@@ -70,7 +70,7 @@ pub(crate) fn apply(
     records: &carematch::Records,
     mode: &carematch::block::Mode,
     result: &mut carematch::LinkResult,
-) {
+) -> carematch::review::Applied {
     let applied = result.apply_reviewed(records, mode, reviewed);
     sayln!(
         "reviewed decisions from {}: {} linked ({} not among this run's pairs), {} non-matches removed, {} unsure kept for review, {} on records no longer present{}",
@@ -101,4 +101,5 @@ pub(crate) fn apply(
             "audited_precision": applied.audited_precision(),
         })
     });
+    applied
 }

@@ -293,9 +293,19 @@ fn reviewed_decisions_are_final_and_kept_by_record_ids() {
             file.to_str().unwrap(),
             "--summary-json",
             &json,
+            "--report",
+            &p(dir.path(), "r.html"),
         ],
     );
     assert!(out.contains("reviewed decisions"), "{out}");
+    // The report draws the reviewed precision from the three decided pairs that had a
+    // weight (two non-matches, one match; the unsure one and the added one have none).
+    let html = std::fs::read_to_string(p(dir.path(), "r.html")).unwrap();
+    assert!(html.contains("reviewed precision"));
+    assert!(
+        html.contains("of the 3 pairs they decided"),
+        "decided count"
+    );
     let (_, after) = csv_rows(p(dir.path(), "pairs.csv"));
     let find = |a: &str, b: &str| after.iter().find(|r| r[0] == a && r[1] == b);
     let m = find(&true_review[0], &true_review[1]).unwrap();

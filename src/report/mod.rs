@@ -18,7 +18,7 @@ use crate::model::{MatchWeight, Model, Scorer};
 mod pairs;
 use crate::record::Records;
 pub use pairs::PairsRun;
-use svg::{BLUE, GREEN, GREY, ORANGE, RED, Series, esc, num};
+use svg::{BLUE, GREEN, GREY, ORANGE, PURPLE, RED, Series, esc, num};
 
 /// What a report is drawn from.
 pub struct ReportInput<'a> {
@@ -38,6 +38,9 @@ pub struct ReportInput<'a> {
     pub clusters: Option<&'a Clusters>,
     /// Known true pairs (rows), for the true precision and recall curves.
     pub truth: Option<&'a [crate::block::Pair]>,
+    /// Reviewers' decisions on the run's pairs, (weight in bits, match), for the reviewed
+    /// precision curve (empty: none).
+    pub reviewed: &'a [(f64, bool)],
     /// Settings and versions: (name, value).
     pub settings: Vec<(String, String)>,
     /// Show records' values next to the sample pairs (`--report-records`).
@@ -422,6 +425,41 @@ fn scores(input: &ReportInput<'_>) -> String {
     let lo = (review_w - 10.0).floor();
     let curve = scores.curve(lo, lo + 40.0, per / 2);
     let cx: Vec<f64> = curve.iter().filter_map(|c| c.threshold_bits).collect();
+    let series = curve_series(input, &curve, &cx);
+    let _ = write!(
+        s,
+        "<p class=\"note\">If every pair at or above a weight were linked (vetoes and ambiguity aside){}{}.</p>{}",
+        if input.truth.is_some() {
+            "; the true curves count the pairs written (at or above the review threshold) against the truth"
+        } else {
+            ""
+        },
+        if input.reviewed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the reviewed precision is the share reviewers matched of the {} pairs they decided at or above each weight (the review band and any audited matches: a sample, not the truth)",
+                num(input.reviewed.len() as f64)
+            )
+        },
+        svg::lines(
+            &cx,
+            &series,
+            (y_floor(&series), 1.0),
+            &markers,
+            "threshold (match weight, bits)"
+        )
+    );
+    s
+}
+
+/// The estimated curves over the thresholds `cx`, then the true ones (with a truth) and
+/// the reviewed precision (with reviewers' decisions).
+fn curve_series<'a>(
+    input: &ReportInput<'_>,
+    curve: &[crate::estimate::ErrorEstimate],
+    cx: &[f64],
+) -> Vec<Series<'a>> {
     let mut series = vec![
         Series {
             name: "estimated precision",
@@ -441,7 +479,7 @@ fn scores(input: &ReportInput<'_>) -> String {
         },
     ];
     if let Some(truth) = input.truth {
-        let (p, r) = true_curve(input.result, truth, &cx);
+        let (p, r) = true_curve(input.result, truth, cx);
         series.push(Series {
             name: "true precision",
             colour: ORANGE,
@@ -453,23 +491,14 @@ fn scores(input: &ReportInput<'_>) -> String {
             values: r,
         });
     }
-    let _ = write!(
-        s,
-        "<p class=\"note\">If every pair at or above a weight were linked (vetoes and ambiguity aside){}.</p>{}",
-        if input.truth.is_some() {
-            "; the true curves count the pairs written (at or above the review threshold) against the truth"
-        } else {
-            ""
-        },
-        svg::lines(
-            &cx,
-            &series,
-            (y_floor(&series), 1.0),
-            &markers,
-            "threshold (match weight, bits)"
-        )
-    );
-    s
+    if !input.reviewed.is_empty() {
+        series.push(Series {
+            name: "reviewed precision",
+            colour: PURPLE,
+            values: reviewed_curve(input.reviewed, cx),
+        });
+    }
+    series
 }
 
 /// The y axis's floor for curves of shares: the lowest value, rounded down to a tenth.
@@ -480,6 +509,24 @@ fn y_floor(series: &[Series<'_>]) -> f64 {
         .filter(|v| v.is_finite())
         .fold(1.0, f64::min);
     ((lowest - 0.02) * 10.0).floor().max(0.0) / 10.0
+}
+
+/// The share of reviewed pairs at or above each weight that reviewers matched (`NaN`, no
+/// point, where none is).
+fn reviewed_curve(reviewed: &[(f64, bool)], xs: &[f64]) -> Vec<f64> {
+    xs.iter()
+        .map(|&x| {
+            let (n, yes) = reviewed
+                .iter()
+                .filter(|(w, _)| *w >= x)
+                .fold((0u64, 0u64), |(n, y), &(_, m)| (n + 1, y + u64::from(m)));
+            if n == 0 {
+                f64::NAN
+            } else {
+                yes as f64 / n as f64
+            }
+        })
+        .collect()
 }
 
 /// True precision and recall if the written pairs at or above each weight were linked.

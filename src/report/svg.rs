@@ -44,6 +44,7 @@ pub(crate) const GREY: &str = "#b0bec5";
 pub(crate) const RED: &str = "#c62828";
 pub(crate) const BLUE: &str = "#1565c0";
 pub(crate) const ORANGE: &str = "#ef6c00";
+pub(crate) const PURPLE: &str = "#6a1b9a";
 
 /// One series of a bar chart.
 pub(crate) struct Series<'a> {
