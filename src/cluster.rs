@@ -41,6 +41,17 @@ impl std::fmt::Debug for Clusters {
     }
 }
 
+/// The root of `x` in the union-find forest `parent`, halving the path on the way (shared
+/// by the clusters and the error estimate's competition).
+pub(crate) fn find_root(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[parent[x as usize] as usize];
+        parent[x as usize] = p;
+        x = p;
+    }
+    x
+}
+
 struct UnionFind {
     parent: Vec<u32>,
     /// Per root: the valid NHS number the cluster holds, 0 for none.
@@ -48,13 +59,8 @@ struct UnionFind {
 }
 
 impl UnionFind {
-    fn find(&mut self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            let p = self.parent[x as usize];
-            self.parent[x as usize] = self.parent[p as usize];
-            x = p;
-        }
-        x
+    fn find(&mut self, x: u32) -> u32 {
+        find_root(&mut self.parent, x)
     }
 
     /// Merges the clusters of `a` and `b`; false when their NHS numbers conflict.

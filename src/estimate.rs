@@ -523,13 +523,13 @@ impl Scores {
             .filter(|l| l.decision == Decision::Match)
         {
             let (a, b) = (
-                find(&mut parent, l.pair.left),
-                find(&mut parent, l.pair.right),
+                crate::cluster::find_root(&mut parent, l.pair.left),
+                crate::cluster::find_root(&mut parent, l.pair.right),
             );
             parent[a.max(b) as usize] = a.min(b);
         }
         for r in 0..rows as u32 {
-            let root = find(&mut parent, r);
+            let root = crate::cluster::find_root(&mut parent, r);
             parent[r as usize] = root;
         }
         parent
@@ -552,16 +552,6 @@ impl Scores {
             _ => 1.0,
         }
     }
-}
-
-/// The root of `x` in a union-find, halving the path on the way.
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
-    while parent[x as usize] != x {
-        let p = parent[parent[x as usize] as usize];
-        parent[x as usize] = p;
-        x = p;
-    }
-    x
 }
 
 /// See [`Scores::competition`].
