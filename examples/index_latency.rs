@@ -5,11 +5,15 @@
 //!
 //! ```text
 //! cargo run --release --example index_latency -- --people 1000000 [--seed 1] [--dir DIR]
-//!     [--gp-coverage F] [--hospital-coverage F] [--queries N]
+//!     [--gp-coverage F] [--hospital-coverage F] [--queries N] [--model M.json]
 //! ```
 //!
 //! With `--dir`, the synthetic files are written there (and reused when present);
-//! otherwise in a temporary folder. Every figure is printed with what it measures.
+//! otherwise in a temporary folder. With `--model`, the model is read from a file (as
+//! `carematch train` writes it) instead of trained on the two files. Every figure is printed
+//! with what it measures. Memory is read from `/proc/self/status`: resident (`VmRSS`) and
+//! the peak since the phase began (`VmHWM`, reset through `/proc/self/clear_refs` before
+//! each phase), so the build's and the load's peaks are each their own.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -27,6 +31,7 @@ struct Args {
     gp: f64,
     hospital: f64,
     queries: usize,
+    model: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -37,6 +42,7 @@ fn args() -> Args {
         gp: 0.8,
         hospital: 0.6,
         queries: usize::MAX,
+        model: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -49,6 +55,7 @@ fn args() -> Args {
             "--gp-coverage" => a.gp = val.parse().expect("--gp-coverage F"),
             "--hospital-coverage" => a.hospital = val.parse().expect("--hospital-coverage F"),
             "--queries" => a.queries = val.parse().expect("--queries N"),
+            "--model" => a.model = Some(PathBuf::from(val)),
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -56,7 +63,14 @@ fn args() -> Args {
     a
 }
 
-/// This process's resident and peak memory in MB, from /proc (Linux).
+/// Starts a new peak: the kernel sets `VmHWM` back to the current resident size (Linux;
+/// elsewhere the peak is the process's).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's resident memory and its peak since [`reset_peak`], in MB, from /proc
+/// (Linux).
 fn memory() -> (f64, f64) {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb = |key: &str| {
@@ -169,50 +183,81 @@ fn main() {
         );
     }
 
-    // The model: trained on the two files, as `carematch link` does.
+    // The model: trained on the two files, as `carematch link` does, or read from a file.
     let config = Config::default();
     let t = Instant::now();
-    let both = read(&[&gp, &hospital]);
-    let mode = carematch::block::Mode::link(&both, 0, 1).expect("mode");
-    let (model, _) = config.train(&both, &mode, Vec::new()).expect("train");
-    let rules = config.rules_for(&both);
-    let sizes = (both.sources()[0].rows.len(), both.sources()[1].rows.len());
-    drop(both);
-    println!("trained the model in {:.1}s", t.elapsed().as_secs_f64());
+    // The two files are read only to train, or for the batch link.
+    let (model, rules, sizes) = if let (Some(m), false) = (&a.model, a.queries == usize::MAX) {
+        (Model::load(m).expect("model"), Vec::new(), (0, 0))
+    } else {
+        let both = read(&[&gp, &hospital]);
+        let mode = carematch::block::Mode::link(&both, 0, 1).expect("mode");
+        let model = match &a.model {
+            Some(m) => Model::load(m).expect("model"),
+            None => config.train(&both, &mode, Vec::new()).expect("train").0,
+        };
+        let rules = config.rules_for(&both);
+        let sizes = (both.sources()[0].rows.len(), both.sources()[1].rows.len());
+        (model, rules, sizes)
+    };
+    println!(
+        "{} the model in {:.1}s",
+        if a.model.is_some() { "read" } else { "trained" },
+        t.elapsed().as_secs_f64()
+    );
 
     // The index of the GP file, with the same model.
     let (rss0, _) = memory();
+    reset_peak();
     let t = Instant::now();
     let population = read(&[&gp]);
     let read_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let index = Index::builder(model.clone())
+    let built = Index::builder(model.clone())
         .build(population)
         .expect("index");
     let build_secs = t.elapsed().as_secs_f64();
     let (rss1, hwm1) = memory();
     println!(
-        "index: {} records; read {read_secs:.2}s, built {build_secs:.2}s; resident memory +{:.0} MB \
-         ({:.0} bytes per record), peak {:.0} MB",
-        index.len(),
+        "index: {} records; read {read_secs:.2}s, built {build_secs:.2}s; resident +{:.0} MB \
+         ({:.0} bytes per record); peak while reading and building +{:.0} MB ({:.2}x resident)",
+        built.len(),
         rss1 - rss0,
-        (rss1 - rss0) * 1024.0 * 1024.0 / index.len() as f64,
-        hwm1
+        (rss1 - rss0) * 1024.0 * 1024.0 / built.len() as f64,
+        hwm1 - rss0,
+        (hwm1 - rss0) / (rss1 - rss0)
     );
     let file = dir.join("pop.idx");
+    reset_peak();
     let t = Instant::now();
-    index.save(&file).expect("save");
+    built.save(&file).expect("save");
     let save_secs = t.elapsed().as_secs_f64();
+    let (_, hwm_save) = memory();
     let size = std::fs::metadata(&file).map_or(0, |m| m.len());
-    let t = Instant::now();
-    let loaded = Index::load(&file).expect("load");
-    let load_secs = t.elapsed().as_secs_f64();
     println!(
-        "file: {:.0} MB; save {save_secs:.2}s; load {load_secs:.2}s ({} records)",
+        "save: {save_secs:.2}s; file {:.0} MB; peak while saving +{:.0} MB over the index ({:.2}x \
+         resident)",
         size as f64 / 1e6,
-        loaded.len()
+        hwm_save - rss1,
+        (hwm_save - rss0) / (rss1 - rss0)
     );
-    drop(loaded);
+    drop(built);
+    // The rest of the run queries the loaded copy: what a service restarting from its file
+    // holds.
+    let (rss2, _) = memory();
+    reset_peak();
+    let t = Instant::now();
+    let index = Index::load(&file).expect("load");
+    let load_secs = t.elapsed().as_secs_f64();
+    let (rss3, hwm3) = memory();
+    println!(
+        "load: {load_secs:.2}s ({} records); resident +{:.0} MB; peak while loading +{:.0} MB \
+         ({:.2}x resident)",
+        index.len(),
+        rss3 - rss2,
+        hwm3 - rss2,
+        (hwm3 - rss2) / (rss3 - rss2)
+    );
 
     // The batch link of the two files with the same model, for the accuracy comparison
     // (left out when only some records are queried).

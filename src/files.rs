@@ -191,6 +191,26 @@ impl NewFile {
         self.finish()?;
         self.rename()
     }
+
+    /// Overwrites the first `bytes.len()` bytes written (a header whose length and checksum
+    /// are known only once the rest is written); later writes go on at the end.
+    pub(crate) fn overwrite_start(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        match (&mut self.file, &mut self.stdout) {
+            (Some(w), _) => {
+                w.flush()?;
+                let f = w.get_mut();
+                f.seek(SeekFrom::Start(0))?;
+                f.write_all(bytes)?;
+                f.seek(SeekFrom::End(0)).map(drop)
+            }
+            (None, Some(v)) if v.len() >= bytes.len() => {
+                v[..bytes.len()].copy_from_slice(bytes);
+                Ok(())
+            }
+            _ => Err(std::io::Error::other("the file was already finished")),
+        }
+    }
 }
 
 impl Write for NewFile {

@@ -87,6 +87,7 @@ pub mod arrow;
 pub mod block;
 pub mod choice;
 pub mod cluster;
+mod colfile;
 pub mod compare;
 mod config;
 mod csvread;

@@ -345,6 +345,57 @@ fn save_then_load_gives_identical_answers_and_damaged_files_are_refused() {
 }
 
 #[test]
+fn inserts_since_the_build_are_saved_and_a_removed_record_leaves_nothing_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gp, hospital, model) = synthetic(dir.path(), 400);
+    let queries = csv_records(&hospital);
+    let index = Index::builder(model)
+        .build(store(&[("gp.csv", &gp)]))
+        .unwrap();
+    // Inserts only: the file's bucket tables must hold the inserted rows.
+    let mut added = to_record(&index, &queries[0]);
+    added.set(Role::Id, "ADDED-1");
+    index.insert(&added).unwrap();
+    let path = dir.path().join("pop.idx");
+    index.save(&path).unwrap();
+    let loaded = Index::load(&path).unwrap();
+    assert_eq!(loaded.len(), index.len());
+    let opts = QueryOptions::default();
+    let mut found = false;
+    for q in &queries {
+        let rec = to_record(&index, q);
+        let a = index.query(&rec, &opts).unwrap();
+        assert_eq!(a, loaded.query(&rec, &opts).unwrap(), "record {}", rec.id());
+        found |= a.candidates.iter().any(|c| c.id == "ADDED-1");
+    }
+    assert!(
+        found,
+        "the inserted record is a candidate of its own source record"
+    );
+    // A removed record's values are not in the saved file, not even in a dictionary.
+    let rare = "Zyxwvutsrq";
+    index
+        .insert(&Entry::new("GONE-1").set(Role::Surname, rare).clone())
+        .unwrap();
+    index.save(&path).unwrap();
+    let has = |p: &Path| {
+        let b = std::fs::read(p).unwrap();
+        b.windows(rare.len())
+            .any(|w| w.eq_ignore_ascii_case(rare.as_bytes()))
+    };
+    assert!(
+        has(&path),
+        "the test's value is written while its record is there"
+    );
+    index.remove("GONE-1").unwrap();
+    index.save(&path).unwrap();
+    assert!(!has(&path));
+    let loaded = Index::load(&path).unwrap();
+    assert!(!loaded.contains("GONE-1") && loaded.contains("ADDED-1"));
+    assert_eq!(loaded.len(), index.len());
+}
+
+#[test]
 fn a_save_leaves_no_temporary_file_and_replaces_the_old_index_whole() {
     let dir = tempfile::tempdir().unwrap();
     let pop = format!("{HEADER}\nA1,Ann,Smith,1980-02-01,LS1 4AP,,9434765919,F\n");

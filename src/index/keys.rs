@@ -336,3 +336,12 @@ fn holds(c: &Condition, a: &View<'_>, b: &View<'_>, others: &[String]) -> bool {
         Condition::Any(cs) => cs.iter().any(|c| holds(c, a, b, others)),
     }
 }
+
+/// A number that changes when the hashing behind bucket keys or address words changes: a
+/// saved index's bucket tables and words are used only when the file's fingerprint is this.
+pub(crate) fn fingerprint() -> u64 {
+    let text = hash_value(&KeyValue::Text(Cow::Borrowed("carematch bucket v1")));
+    let number = hash_value(&KeyValue::Number(1_234_567_890));
+    let words = crate::record::address_words("1 high street leeds");
+    combine([text, number].into_iter().chain(words))
+}

@@ -1,7 +1,7 @@
 //! Real-time matching: one record at a time against a population held in memory.
 //!
 //! An [`Index`] holds a population (a [`Records`](crate::Records) store that grows by one row per insert),
-//! every row's comparison features, and one bucket table per blocking rule, so that a query
+//! a table of its rows by record id, and one bucket table per blocking rule, so that a query
 //! costs a few hash lookups for its candidates and the model's comparisons for each of them,
 //! not a pass over the population. A query is normalised exactly as a file's row would be,
 //! compared with the same comparison code as a batch run (its values are looked up in the
@@ -27,6 +27,7 @@ mod answer;
 mod buckets;
 mod entry;
 mod file;
+mod ids;
 mod keys;
 mod people;
 mod population;
@@ -152,13 +153,14 @@ impl Index {
 
     /// True when the index holds a record with id `id`.
     pub fn contains(&self, id: &str) -> bool {
-        self.read().by_id.contains_key(id)
+        let g = self.read();
+        g.ids.get(&g.records, id).is_some()
     }
 
     /// The person id of record `id`, when the index keeps person ids.
     pub fn person_id(&self, id: &str) -> Option<String> {
         let g = self.read();
-        let row = *g.by_id.get(id)?;
+        let row = g.ids.get(&g.records, id)?;
         g.people.as_ref().map(|p| p.id_of(row).to_string())
     }
 
@@ -380,7 +382,7 @@ impl Index {
         let (row, invalid) = self.normalise(rec)?;
         let s = &self.settings;
         let mut g = self.write();
-        if g.by_id.contains_key(row.id.as_str()) {
+        if g.ids.get(&g.records, &row.id).is_some() {
             return Err(duplicate_id());
         }
         let (decision, scored, compared) = if answer || g.people.is_some() {
@@ -420,7 +422,7 @@ impl Index {
         let (row, _) = self.normalise(rec)?;
         let s = &self.settings;
         let mut g = self.write();
-        let old = *g.by_id.get(row.id.as_str()).ok_or_else(no_such_id)?;
+        let old = g.ids.get(&g.records, &row.id).ok_or_else(no_such_id)?;
         let unchanged = g.records.row(old) == row;
         g.retire(s, old);
         // The links of a changed record are made again from what it matches now.
@@ -464,7 +466,7 @@ impl Index {
     pub fn remove(&self, id: &str) -> Result<Vec<PersonChange>, Error> {
         let s = &self.settings;
         let mut g = self.write();
-        let old = *g.by_id.get(id).ok_or_else(no_such_id)?;
+        let old = g.ids.get(&g.records, id).ok_or_else(no_such_id)?;
         g.retire(s, old);
         let Some(p) = g.people.as_mut() else {
             return Ok(Vec::new());

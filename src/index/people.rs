@@ -12,9 +12,11 @@
 //! split is returned as a [`PersonChange`]; nothing is silently renumbered. Ids depend only
 //! on the records and the order of the calls, never on thread count.
 
-use rustc_hash::FxHashMap;
+use std::io::{self, Read, Write};
 
 pub use crate::cluster::PersonChange;
+use crate::colfile::{ColReader, ColWriter};
+use crate::record::Interner;
 
 /// The person ids a link of one record gave.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,8 +35,8 @@ const UNSET: u32 = u32::MAX;
 #[derive(Clone, Default)]
 pub(crate) struct People {
     person: Vec<u32>,
-    names: Vec<String>,
-    by_name: FxHashMap<String, u32>,
+    /// Person ids, each stored once.
+    names: Interner,
     /// Per row: the rows it was linked with (both directions).
     edges: Vec<Vec<u32>>,
 }
@@ -112,19 +114,13 @@ impl People {
     }
 
     fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.by_name.get(name) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.by_name.insert(name.to_string(), i);
-        i
+        self.names.intern(name)
     }
 
     /// The person id of `row` (empty while unassigned).
     pub(crate) fn id_of(&self, row: u32) -> &str {
         match self.person.get(row as usize) {
-            Some(&p) if p != UNSET => &self.names[p as usize],
+            Some(&p) if p != UNSET => self.names.get(p),
             _ => "",
         }
     }
@@ -148,7 +144,7 @@ impl People {
         let mut attempt = 0;
         let name = loop {
             let n = derived_id(record_id, attempt);
-            if !self.by_name.contains_key(&n) {
+            if self.names.lookup(&n).is_none() {
                 break n;
             }
             attempt += 1;
@@ -174,7 +170,53 @@ impl People {
 
     /// The name of person `p`.
     pub(crate) fn name(&self, p: u32) -> &str {
-        &self.names[p as usize]
+        self.names.get(p)
+    }
+
+    /// Writes the person ids, each row's person and its links (rows `0..n`).
+    pub(crate) fn write_to<W: Write>(&self, w: &mut ColWriter<W>, n: usize) -> io::Result<()> {
+        self.names.write_to(w)?;
+        let mut person = self.person.clone();
+        person.resize(n, UNSET);
+        w.u32s(&person)?;
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut links = Vec::new();
+        starts.push(0u32);
+        for row in 0..n as u32 {
+            links.extend_from_slice(self.links(row));
+            starts.push(links.len() as u32);
+        }
+        w.u32s(&starts)?;
+        w.u32s(&links)
+    }
+
+    /// Reads what [`People::write_to`] wrote for `n` rows; `None` when it is malformed.
+    pub(crate) fn read_from<R: Read>(r: &mut ColReader<R>, n: usize) -> Option<People> {
+        let names = Interner::read_from(r)?;
+        let person = r.u32s()?;
+        let starts = r.u32s()?;
+        let links = r.u32s()?;
+        let ok = person.len() == n
+            && person
+                .iter()
+                .all(|&p| p == UNSET || (p as usize) < names.len())
+            && starts.len() == n + 1
+            && starts.first() == Some(&0)
+            && starts.windows(2).all(|w| w[0] <= w[1])
+            && starts.last().map(|&s| s as usize) == Some(links.len())
+            && links.iter().all(|&b| (b as usize) < n);
+        if !ok {
+            return None;
+        }
+        let edges = starts
+            .windows(2)
+            .map(|w| links[w[0] as usize..w[1] as usize].to_vec())
+            .collect();
+        Some(People {
+            person,
+            names,
+            edges,
+        })
     }
 
     /// The live rows of `start`'s person that links connect to `start`, sorted. Every

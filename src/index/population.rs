@@ -1,16 +1,18 @@
 //! The population: the indexed rows, their features and term-frequency counts, and the
 //! scoring and deciding of a query against them.
 
-use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use std::io::{self, Write};
 
 use super::answer::{Candidate, QueryDecision, QueryOptions};
 use super::buckets::Block;
+use super::ids::Ids;
 use super::keys::{self, View};
 use super::people::{self, PersonChange, PersonChanges};
 use super::settings::Settings;
 use crate::Error;
+use crate::colfile::ColWriter;
 use crate::compare::Lookup;
+use crate::error::ErrorKind;
 use crate::link::{Decision, model_decision, odds_bits};
 use crate::model::MatchWeight;
 use crate::record::{NO_ID, NewRow, Outside, Records, RowFeatures, Words, address_words};
@@ -25,41 +27,59 @@ pub(super) struct Counts {
 /// The population and everything derived from it.
 pub(super) struct Inner {
     pub(super) records: Records,
-    pub(super) features: Vec<RowFeatures>,
     pub(super) words: Words,
     /// Given-name id → the same text's surname id (for swapped names), or `NO_ID`.
     pub(super) cross: Vec<u32>,
     pub(super) live: Vec<bool>,
     pub(super) live_count: u64,
-    pub(super) by_id: FxHashMap<Box<str>, u32>,
+    pub(super) ids: Ids,
     pub(super) blocks: Vec<Block>,
     pub(super) counts: Vec<Option<Counts>>,
     pub(super) people: Option<people::People>,
 }
 
 impl Inner {
-    pub(super) fn build(s: &Settings, records: Records, people: Option<people::People>) -> Inner {
+    pub(super) fn build(
+        s: &Settings,
+        records: Records,
+        people: Option<people::People>,
+    ) -> Result<Inner, Error> {
+        Inner::assemble(s, records, None, None, people).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Input,
+                "the population holds a record id twice".to_string(),
+            )
+        })
+    }
+
+    /// The population of `records`, with its address words and bucket tables when they
+    /// were saved (made here when `None`); `None` when two rows hold one record id or the
+    /// saved tables are not one per blocking rule.
+    pub(super) fn assemble(
+        s: &Settings,
+        records: Records,
+        words: Option<Words>,
+        blocks: Option<Vec<Block>>,
+        people: Option<people::People>,
+    ) -> Option<Inner> {
         let n = records.len();
         let g = &records.given_names().dict.values;
         let sd = &records.surnames().dict.values;
         let cross: Vec<u32> = (0..g.len() as u32)
             .map(|i| sd.lookup(g.get(i)).unwrap_or(NO_ID))
             .collect();
-        let features: Vec<RowFeatures> = (0..n as u32)
-            .into_par_iter()
-            .map(|r| RowFeatures::of(&records, &cross, r as usize))
-            .collect();
-        let words = Words::of(records.addresses().dict);
-        let blocks = s
-            .blocking
-            .iter()
-            .map(|rule| Block::build(keys::buckets(&records, rule, &s.others)))
-            .collect();
-        let mut by_id = FxHashMap::default();
-        by_id.reserve(n);
-        for r in 0..n as u32 {
-            by_id.insert(records.id(r).into(), r);
-        }
+        let words = words.unwrap_or_else(|| Words::of(records.addresses().dict));
+        let blocks = match blocks {
+            Some(b) if b.len() == s.blocking.len() => b,
+            Some(_) => return None,
+            None => s
+                .blocking
+                .iter()
+                .map(|rule| Block::build(keys::buckets(&records, rule, &s.others)))
+                .collect(),
+        };
+        let live = vec![true; n];
+        let ids = Ids::build(&records, &live)?;
         let mut inner = Inner {
             counts: s
                 .cmps
@@ -68,18 +88,76 @@ impl Inner {
                 .collect(),
             people,
             records,
-            features,
             words,
             cross,
-            live: vec![true; n],
+            live,
             live_count: n as u64,
-            by_id,
+            ids,
             blocks,
         };
         for r in 0..n as u32 {
             inner.count(s, r, true);
         }
-        inner
+        Some(inner)
+    }
+
+    /// Writes the store, the bucket tables, the address words and the people (see
+    /// `file.rs`); every row must be live.
+    pub(super) fn write_to<W: Write>(&self, s: &Settings, w: &mut ColWriter<W>) -> io::Result<()> {
+        self.records.write_columns(w)?;
+        w.u64(keys::fingerprint())?;
+        w.u64(self.blocks.len() as u64)?;
+        for (b, rule) in self.blocks.iter().zip(&s.blocking) {
+            // Rows inserted since the build join the table in the file.
+            let merged;
+            let b = if b.extra.is_empty() {
+                b
+            } else {
+                merged = Block::build(keys::buckets(&self.records, rule, &s.others));
+                &merged
+            };
+            w.u64s(&b.keys)?;
+            w.u32s(&b.starts)?;
+            w.u32s(&b.rows)?;
+        }
+        let (start, toks) = self.words.parts();
+        w.u32s(start)?;
+        w.u64s(toks)?;
+        match &self.people {
+            None => w.u8(0),
+            Some(p) => {
+                w.u8(1)?;
+                p.write_to(w, self.records.len())
+            }
+        }
+    }
+
+    /// The population without its removed rows: their values leave the dictionaries too,
+    /// so a saved file holds nothing of a removed record.
+    pub(super) fn compacted(&self, s: &Settings) -> Result<Inner, Error> {
+        let mut records = Records::with_other_columns(&s.others);
+        let mut saved_as = vec![u32::MAX; self.records.len()];
+        let live: Vec<u32> = (0..self.records.len() as u32)
+            .filter(|&r| self.live[r as usize])
+            .collect();
+        for &row in &live {
+            saved_as[row as usize] = records.push(&self.records.row(row), "index")?;
+        }
+        let people = self.people.as_ref().map(|p| {
+            let ids: Vec<String> = live.iter().map(|&r| p.id_of(r).to_string()).collect();
+            let edges = live
+                .iter()
+                .map(|&r| {
+                    p.links(r)
+                        .iter()
+                        .map(|&b| saved_as[b as usize])
+                        .filter(|&b| b != u32::MAX)
+                        .collect()
+                })
+                .collect();
+            people::People::from_saved(&ids, edges)
+        });
+        Inner::build(s, records, people)
     }
 
     /// Adds (or takes away) row `row` from the term-frequency counts.
@@ -121,6 +199,14 @@ impl Inner {
         Some(share.max(1.0 / self.live_count.max(1) as f64))
     }
 
+    /// The comparison features of row `row`, made when it is compared: keeping every row's
+    /// (80 bytes) would cost more memory than the rows themselves, and making them is a
+    /// dozen array reads.
+    #[inline]
+    fn features(&self, row: u32) -> RowFeatures {
+        RowFeatures::of(&self.records, &self.cross, row as usize)
+    }
+
     /// The comparison vector of query `x` (features `xf`, strings `xo`) against row `y`.
     pub(super) fn vector_outside(
         &self,
@@ -136,7 +222,7 @@ impl Inner {
 
     /// The comparison vector of two rows of the population.
     pub(super) fn vector_rows(&self, s: &Settings, a: u32, b: u32) -> u64 {
-        let xf = self.features[a as usize].with_cross(&self.cross);
+        let xf = self.features(a);
         let text = |col: usize| {
             let column = self.records.other_column(col);
             let v = column.rows[a as usize];
@@ -155,7 +241,7 @@ impl Inner {
         x_text: impl Fn(usize) -> Option<&'t str>,
         y: u32,
     ) -> u64 {
-        let yf = self.features[y as usize].with_cross(&self.cross);
+        let yf = self.features(y);
         let lookup = Lookup {
             records: &self.records,
             words: &self.words,
@@ -200,8 +286,6 @@ impl Inner {
         for a in a0..addresses.len() {
             self.words.push(&address_words(addresses.get(a as u32)));
         }
-        self.features
-            .push(RowFeatures::of(&self.records, &self.cross, i as usize));
         let view = View::of_row(&self.records, i);
         for (b, rule) in self.blocks.iter_mut().zip(&s.blocking) {
             if let Some(h) = keys::bucket(rule, &view, &s.others) {
@@ -210,7 +294,7 @@ impl Inner {
         }
         self.live.push(true);
         self.live_count += 1;
-        self.by_id.insert(row.id.as_str().into(), i);
+        self.ids.insert(&self.records, i);
         self.count(s, i, true);
         if let Some(p) = self.people.as_mut() {
             p.push_row();
@@ -226,8 +310,7 @@ impl Inner {
         self.count(s, row, false);
         self.live[row as usize] = false;
         self.live_count -= 1;
-        let id = self.records.id(row).to_string();
-        self.by_id.remove(id.as_str());
+        self.ids.remove(&self.records, row);
     }
 
     /// Candidates, scores and decisions for `x`, best first.

@@ -88,7 +88,7 @@ impl IndexBuilder {
         } else {
             None
         };
-        let inner = Inner::build(&settings, records, person_rows);
+        let inner = Inner::build(&settings, records, person_rows)?;
         Ok(Index {
             settings,
             inner: RwLock::new(inner),

@@ -160,16 +160,6 @@ impl RowFeatures {
         };
         (f, out)
     }
-
-    /// The given name's id in the surname dictionary, per `cross` (which may have learnt it
-    /// after the row's features were made).
-    #[inline]
-    pub(crate) fn with_cross(mut self, cross: &[u32]) -> RowFeatures {
-        if self.given != NO_ID && self.given != FOREIGN {
-            self.given_as_surname = cross.get(self.given as usize).copied().unwrap_or(NO_ID);
-        }
-        self
-    }
 }
 
 fn to_id(to: &Interner, s: &str) -> u32 {
@@ -214,6 +204,21 @@ impl Words {
             w.push(&t);
         }
         w
+    }
+
+    /// The arrays: where each value's words start, and the words.
+    pub(crate) fn parts(&self) -> (&[u32], &[u64]) {
+        (&self.start, &self.toks)
+    }
+
+    /// The words of `values` address values from [`Words::parts`]; `None` when the arrays do
+    /// not fit them.
+    pub(crate) fn from_parts(start: Vec<u32>, toks: Vec<u64>, values: usize) -> Option<Words> {
+        let ok = start.len() == values + 1
+            && start.first() == Some(&0)
+            && start.windows(2).all(|w| w[0] <= w[1])
+            && start.last().map(|&s| s as usize) == Some(toks.len());
+        ok.then_some(Words { start, toks })
     }
 
     /// Appends the words of the next address value.

@@ -8,6 +8,7 @@
 //! comparing two `u32`s; a feature is computed once per distinct value, not once per row.
 
 mod features;
+mod store_file;
 
 pub(crate) use features::Derived;
 pub(crate) use features::{EMPTY_WORDS, FOREIGN, Outside, RowFeatures, Words, address_words};
