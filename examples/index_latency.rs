@@ -263,8 +263,21 @@ fn main() {
     // (left out when only some records are queried).
     let batch = (a.queries == usize::MAX).then(|| batch_link(&gp, &hospital, rules, &model, sizes));
 
-    let mut queries: Vec<Entry> = index.read_csv(&hospital).expect("queries");
-    queries.truncate(a.queries);
+    // The first `--queries` records of the hospital file (read from a copy of its first
+    // lines, so that the whole file is not held in memory for a few of its records).
+    let queries: Vec<Entry> = if a.queries == usize::MAX {
+        index.read_csv(&hospital).expect("queries")
+    } else {
+        use std::io::{BufRead, Write};
+        let head = dir.join(format!("queries-{}.csv", a.queries));
+        let lines = std::io::BufReader::new(std::fs::File::open(&hospital).expect("hospital"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&head).expect("queries"));
+        for line in lines.lines().take(a.queries + 1) {
+            writeln!(out, "{}", line.expect("a line")).expect("write");
+        }
+        drop(out);
+        index.read_csv(&head).expect("queries")
+    };
     let opts = QueryOptions::default();
     // Warm-up pass (page in the tables), then the timed pass on one thread.
     for q in queries.iter().take(10_000) {

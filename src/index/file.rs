@@ -23,7 +23,7 @@
 //! checksum cannot make it panic.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ use super::keys;
 use super::people::People;
 use super::{Index, IndexBuilder, Inner, Settings};
 use crate::Error;
-use crate::colfile::{ColReader, ColWriter};
+use crate::colfile::{ColReader, ColWriter, ReadAhead};
 use crate::error::ErrorKind;
 use crate::files::{FileLock, NewFile};
 use crate::model::Model;
@@ -110,12 +110,13 @@ fn read_parts<R: Read>(r: &mut ColReader<R>, path: &Path) -> Result<Parts, Error
     let k = r.u64().ok_or_else(|| bad("bucket tables"))?;
     let mut blocks = Vec::new();
     for _ in 0..k {
-        let keys = r.u64s().ok_or_else(|| bad("bucket tables"))?;
-        let starts = r.u32s().ok_or_else(|| bad("bucket tables"))?;
-        let rows = r.u32s().ok_or_else(|| bad("bucket tables"))?;
+        let tables = || bad("bucket tables");
+        let bits = r.u32().ok_or_else(tables)?;
+        let dir = r.u32s().ok_or_else(tables)?;
+        let fps = r.u32s().ok_or_else(tables)?;
+        let rows = r.u32s().ok_or_else(tables)?;
         if same_hash {
-            let b = Block::from_parts(keys, starts, rows, n as u32)
-                .ok_or_else(|| bad("bucket tables"))?;
+            let b = Block::from_parts(bits, dir, fps, rows, n as u32).ok_or_else(tables)?;
             blocks.push(b);
         }
     }
@@ -213,14 +214,14 @@ impl Index {
     pub fn load(path: &Path) -> Result<Index, Error> {
         FileLock::tidy(path);
         let io = |e: std::io::Error| Error::io(path, "read the index", &e);
-        let file = File::open(path).map_err(io)?;
+        let mut file = File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
-        let mut input = BufReader::with_capacity(1 << 20, file);
         let mut head = Vec::with_capacity(HEADER);
-        (&mut input)
+        (&mut file)
             .take(HEADER as u64)
             .read_to_end(&mut head)
             .map_err(io)?;
+        let input = ReadAhead::new(file);
         Index::decode(&head, input, size.saturating_sub(HEADER as u64), path)
     }
 
@@ -295,5 +296,90 @@ impl Index {
             settings,
             inner: std::sync::RwLock::new(inner),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::Comparison;
+    use crate::index::{Entry, QueryOptions};
+    use crate::model::LevelProbabilities;
+    use crate::schema::Role;
+
+    fn tiny() -> Index {
+        let population = "id,nhs_number,given_name,surname,dob,postcode,address\n\
+                          A1,943 476 5919,Elizabeth,Smith,1980-02-01,LS1 4AP,1 High St\n\
+                          A2,,Tom,Jones,1975-07-30,M1 1AE,2 Low Rd\n\
+                          A3,,Thomas,Jones,1975-07-30,M1 1AE,2 Low Road\n";
+        let mut b = Records::builder();
+        b.add_reader("population.csv", population.as_bytes())
+            .unwrap();
+        let (records, _) = b.build().unwrap();
+        let model = Comparison::defaults()
+            .into_iter()
+            .fold(Model::builder(), |b, c| {
+                let k = c.level_names().len() - 1;
+                let m: Vec<f64> = (0..k)
+                    .map(|i| if i == 0 { 0.9 } else { 0.1 / k as f64 })
+                    .collect();
+                let u: Vec<f64> = (0..k)
+                    .map(|i| if i == 0 { 0.01 } else { 0.99 / k as f64 })
+                    .collect();
+                b.comparison(c, LevelProbabilities { m, u })
+            })
+            .lambda(0.01)
+            .build()
+            .unwrap();
+        Index::builder(model).build(records).unwrap()
+    }
+
+    /// A saved file whose tables were made by another hashing (its fingerprint differs)
+    /// loads with tables made again, and answers as the index it was saved from.
+    #[test]
+    fn tables_saved_by_other_hashing_are_made_again() {
+        let index = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pop.idx");
+        index.save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        // The fingerprint follows the settings and the store.
+        let mut w = ColWriter::new(Vec::new());
+        let g = index.read();
+        let saved = {
+            let mut r = ColReader::new(&bytes[HEADER..], (bytes.len() - HEADER) as u64);
+            r.str().unwrap()
+        };
+        w.str(&saved).unwrap();
+        g.records.write_columns(&mut w).unwrap();
+        drop(g);
+        let at = HEADER + w.finish().0 as usize;
+        assert_eq!(bytes[at..at + 8], keys::fingerprint().to_le_bytes());
+        let mut other = bytes.clone();
+        other[at] ^= 1;
+        // And its first table's directory not starting at 0: tables it trusted would be
+        // refused.
+        other[at + 16 + 4 + 8] ^= 0xff;
+        let payload = &other[HEADER..];
+        let head = header(payload.len() as u64, blake3::hash(payload).as_bytes());
+        other[..HEADER].copy_from_slice(&head);
+        let loaded = Index::from_bytes(&other, &path).expect("loads");
+        let mut q = Entry::new("Q1");
+        q.set(Role::GivenName, "Tom")
+            .set(Role::Surname, "Jones")
+            .set(Role::DateOfBirth, "30/07/1975")
+            .set(Role::Postcode, "M1 1AE");
+        let opts = QueryOptions::default();
+        let a = index.query(&q, &opts).unwrap();
+        assert!(!a.candidates.is_empty(), "the query has candidates");
+        assert_eq!(a, loaded.query(&q, &opts).unwrap());
+        // The same bytes with the fingerprint right load the saved tables, equally.
+        assert_eq!(
+            a,
+            Index::from_bytes(&bytes, &path)
+                .unwrap()
+                .query(&q, &opts)
+                .unwrap()
+        );
     }
 }

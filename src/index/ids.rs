@@ -16,10 +16,25 @@ fn hash(id: &str) -> u64 {
     FxBuildHasher.hash_one(id.as_bytes())
 }
 
+/// Shards, by the hash's top bits: built one per thread, each small enough to stay warm.
+const SHARDS: usize = 16;
+
+#[inline]
+fn shard(h: u64) -> usize {
+    (h >> 60) as usize
+}
+
 /// Live rows by the record id they hold in a store.
-#[derive(Default)]
 pub(super) struct Ids {
-    table: HashTable<u32>,
+    shards: Vec<HashTable<u32>>,
+}
+
+impl Default for Ids {
+    fn default() -> Ids {
+        Ids {
+            shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
+        }
+    }
 }
 
 impl Ids {
@@ -31,33 +46,48 @@ impl Ids {
             .filter(|&r| live[r as usize])
             .map(|r| (hash(records.id(r)), r))
             .collect();
-        let mut table = HashTable::with_capacity(hashes.len());
+        let mut parts: Vec<Vec<(u64, u32)>> = vec![Vec::new(); SHARDS];
         for &(h, r) in &hashes {
-            let id = records.id(r);
-            match table.entry(h, |&o| records.id(o) == id, |&o| hash(records.id(o))) {
-                hashbrown::hash_table::Entry::Occupied(_) => return None,
-                hashbrown::hash_table::Entry::Vacant(e) => {
-                    e.insert(r);
-                }
-            }
+            parts[shard(h)].push((h, r));
         }
-        Some(Ids { table })
+        drop(hashes);
+        let shards: Option<Vec<HashTable<u32>>> = parts
+            .into_par_iter()
+            .map(|part| {
+                let mut table = HashTable::with_capacity(part.len());
+                for (h, r) in part {
+                    let id = records.id(r);
+                    match table.entry(h, |&o| records.id(o) == id, |&o| hash(records.id(o))) {
+                        hashbrown::hash_table::Entry::Occupied(_) => return None,
+                        hashbrown::hash_table::Entry::Vacant(e) => {
+                            e.insert(r);
+                        }
+                    }
+                }
+                Some(table)
+            })
+            .collect();
+        Some(Ids { shards: shards? })
     }
 
     /// The live row holding `id`.
     pub(super) fn get(&self, records: &Records, id: &str) -> Option<u32> {
-        self.table.find(hash(id), |&r| records.id(r) == id).copied()
+        let h = hash(id);
+        self.shards[shard(h)]
+            .find(h, |&r| records.id(r) == id)
+            .copied()
     }
 
     /// Adds row `row` (its id not yet in the table).
     pub(super) fn insert(&mut self, records: &Records, row: u32) {
-        self.table
-            .insert_unique(hash(records.id(row)), row, |&r| hash(records.id(r)));
+        let h = hash(records.id(row));
+        self.shards[shard(h)].insert_unique(h, row, |&r| hash(records.id(r)));
     }
 
     /// Takes away row `row`.
     pub(super) fn remove(&mut self, records: &Records, row: u32) {
-        if let Ok(e) = self.table.find_entry(hash(records.id(row)), |&r| r == row) {
+        let h = hash(records.id(row));
+        if let Ok(e) = self.shards[shard(h)].find_entry(h, |&r| r == row) {
             e.remove();
         }
     }

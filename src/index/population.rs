@@ -3,6 +3,8 @@
 
 use std::io::{self, Write};
 
+use rayon::prelude::*;
+
 use super::answer::{Candidate, QueryDecision, QueryOptions};
 use super::buckets::Block;
 use super::ids::Ids;
@@ -22,6 +24,32 @@ use crate::record::{NO_ID, NewRow, Outside, Records, RowFeatures, Words, address
 pub(super) struct Counts {
     pub(super) counts: Vec<u32>,
     pub(super) present: u64,
+}
+
+/// The term-frequency counts of every row of `records`, per comparison (as [`Inner::count`]
+/// adds them one row at a time), each comparison's on its own thread.
+fn tally(s: &Settings, records: &Records) -> Vec<Option<Counts>> {
+    s.cmps
+        .par_iter()
+        .map(|cmp| {
+            cmp.tf.map(|f| {
+                let mut c = Counts::default();
+                for row in 0..records.len() as u32 {
+                    let v = f.value(records, row);
+                    if v == NO_ID {
+                        continue;
+                    }
+                    let i = v as usize;
+                    if c.counts.len() <= i {
+                        c.counts.resize(i + 1, 0);
+                    }
+                    c.counts[i] += 1;
+                    c.present += 1;
+                }
+                c
+            })
+        })
+        .collect()
 }
 
 /// The population and everything derived from it.
@@ -79,26 +107,18 @@ impl Inner {
                 .collect(),
         };
         let live = vec![true; n];
-        let ids = Ids::build(&records, &live)?;
-        let mut inner = Inner {
-            counts: s
-                .cmps
-                .iter()
-                .map(|c| c.tf.map(|_| Counts::default()))
-                .collect(),
+        let (ids, counts) = rayon::join(|| Ids::build(&records, &live), || tally(s, &records));
+        Some(Inner {
+            counts,
             people,
             records,
             words,
             cross,
             live,
             live_count: n as u64,
-            ids,
+            ids: ids?,
             blocks,
-        };
-        for r in 0..n as u32 {
-            inner.count(s, r, true);
-        }
-        Some(inner)
+        })
     }
 
     /// Writes the store, the bucket tables, the address words and the people (see
@@ -116,8 +136,9 @@ impl Inner {
                 merged = Block::build(keys::buckets(&self.records, rule, &s.others));
                 &merged
             };
-            w.u64s(&b.keys)?;
-            w.u32s(&b.starts)?;
+            w.u32(b.bits)?;
+            w.u32s(&b.dir)?;
+            w.u32s(&b.fps)?;
             w.u32s(&b.rows)?;
         }
         let (start, toks) = self.words.parts();

@@ -28,22 +28,42 @@ impl Interner {
         w.usizes(&self.ends)
     }
 
+    /// Reads an interner and builds its table.
     pub(crate) fn read_from<R: Read>(r: &mut ColReader<R>) -> Option<Interner> {
+        let mut i = Interner::read_unindexed(r)?;
+        i.index().then_some(i)
+    }
+
+    /// Reads an interner's values without building its table (see [`Interner::index`]).
+    fn read_unindexed<R: Read>(r: &mut ColReader<R>) -> Option<Interner> {
         let text = r.str()?;
         let ends = r.usizes()?;
-        Interner::from_parts(text, ends)
+        let cuts = ends.last().copied().unwrap_or(0) == text.len()
+            && ends.windows(2).all(|w| w[0] <= w[1])
+            && ends.par_iter().all(|&e| text.is_char_boundary(e));
+        (cuts && ends.len() < NO_ID as usize).then(|| Interner {
+            table: HashTable::new(),
+            text,
+            ends,
+        })
     }
 
     /// The interner of values `text[ends[i-1]..ends[i]]`, or `None` when the ends do not
     /// cut `text` into strings or a value is there twice.
-    pub(crate) fn from_parts(text: String, ends: Vec<usize>) -> Option<Interner> {
-        let cuts = ends.last().copied().unwrap_or(0) == text.len()
-            && ends.windows(2).all(|w| w[0] <= w[1])
-            && ends.par_iter().all(|&e| text.is_char_boundary(e));
-        if !cuts || ends.len() >= NO_ID as usize {
-            return None;
-        }
-        let get = |id: u32| &text.as_bytes()[span(&ends, id)];
+    #[cfg(test)]
+    fn from_parts(text: &str, ends: &[usize]) -> Option<Interner> {
+        let mut w = ColWriter::new(Vec::new());
+        w.str(text).ok()?;
+        w.usizes(ends).ok()?;
+        let (len, _, buf) = w.finish();
+        Interner::read_from(&mut ColReader::new(&buf[..], len))
+    }
+
+    /// Builds the table from the values (hashes computed in parallel); false when a value
+    /// is there twice.
+    fn index(&mut self) -> bool {
+        let (text, ends) = (&self.text, &self.ends);
+        let get = |id: u32| &text.as_bytes()[span(ends, id)];
         let hashes: Vec<u64> = (0..ends.len() as u32)
             .into_par_iter()
             .map(|id| FxBuildHasher.hash_one(get(id)))
@@ -52,14 +72,14 @@ impl Interner {
         for (id, &h) in hashes.iter().enumerate() {
             let v = get(id as u32);
             match table.entry(h, |&o| get(o) == v, |&o| hashes[o as usize]) {
-                Entry::Occupied(_) => return None,
+                Entry::Occupied(_) => return false,
                 Entry::Vacant(e) => {
                     e.insert(id as u32);
                 }
             }
         }
-        drop(hashes);
-        Some(Interner { table, text, ends })
+        self.table = table;
+        true
     }
 }
 
@@ -76,9 +96,9 @@ impl NameDict {
 
     fn read_from<R: Read>(r: &mut ColReader<R>) -> Option<NameDict> {
         let d = NameDict {
-            values: Interner::read_from(r)?,
-            tokens: Interner::read_from(r)?,
-            codes: Interner::read_from(r)?,
+            values: Interner::read_unindexed(r)?,
+            tokens: Interner::read_unindexed(r)?,
+            codes: Interner::read_unindexed(r)?,
             first_token: r.u32s()?,
             soundex: r.u32s()?,
             nysiis: r.u32s()?,
@@ -107,8 +127,8 @@ impl PostcodeDict {
 
     fn read_from<R: Read>(r: &mut ColReader<R>) -> Option<PostcodeDict> {
         let d = PostcodeDict {
-            values: Interner::read_from(r)?,
-            parts: Interner::read_from(r)?,
+            values: Interner::read_unindexed(r)?,
+            parts: Interner::read_unindexed(r)?,
             sector: r.u32s()?,
             district: r.u32s()?,
             area: r.u32s()?,
@@ -185,7 +205,7 @@ impl Records {
         for _ in 0..m {
             let name = r.str()?;
             let values = r.u32s()?;
-            let dict = Interner::read_from(r)?;
+            let dict = Interner::read_unindexed(r)?;
             others.push(OtherColumn { name, values, dict });
         }
         let scheme = match r.u8()? {
@@ -209,7 +229,10 @@ impl Records {
             && others
                 .iter()
                 .all(|o| o.values.len() == n && ids_below(&o.values, o.dict.len()));
-        ok.then(|| Records {
+        if !ok {
+            return None;
+        }
+        let mut records = Records {
             sources,
             id_text,
             id_end,
@@ -218,7 +241,26 @@ impl Records {
             others,
             scheme,
             ..Records::default()
-        })
+        };
+        // Every dictionary's table at once, the largest first.
+        let c = &mut records.cols;
+        let mut dicts: Vec<&mut Interner> = vec![
+            &mut c.address_dict,
+            &mut c.given_dict.values,
+            &mut c.given_dict.tokens,
+            &mut c.given_dict.codes,
+            &mut c.surname_dict.values,
+            &mut c.surname_dict.tokens,
+            &mut c.surname_dict.codes,
+            &mut c.postcode_dict.values,
+            &mut c.postcode_dict.parts,
+        ];
+        dicts.extend(records.others.iter_mut().map(|o| &mut o.dict));
+        dicts.sort_by_key(|d| std::cmp::Reverse(d.len()));
+        dicts
+            .into_par_iter()
+            .all(Interner::index)
+            .then_some(records)
     }
 }
 
@@ -236,7 +278,7 @@ fn read_cols<R: Read>(r: &mut ColReader<R>) -> Option<Columns> {
         given_dict: NameDict::read_from(r)?,
         surname_dict: NameDict::read_from(r)?,
         postcode_dict: PostcodeDict::read_from(r)?,
-        address_dict: Interner::read_from(r)?,
+        address_dict: Interner::read_unindexed(r)?,
     })
 }
 
@@ -332,9 +374,9 @@ mod tests {
 
     #[test]
     fn an_interner_with_a_value_twice_is_refused() {
-        assert!(Interner::from_parts("abab".into(), vec![2, 4]).is_none());
-        assert!(Interner::from_parts("abcd".into(), vec![2, 4]).is_some());
-        assert!(Interner::from_parts("abcd".into(), vec![2, 5]).is_none());
-        assert!(Interner::from_parts("é".into(), vec![1, 2]).is_none());
+        assert!(Interner::from_parts("abab", &[2, 4]).is_none());
+        assert!(Interner::from_parts("abcd", &[2, 4]).is_some());
+        assert!(Interner::from_parts("abcd", &[2, 5]).is_none());
+        assert!(Interner::from_parts("é", &[1, 2]).is_none());
     }
 }
