@@ -27,7 +27,7 @@ mod answer;
 mod buckets;
 mod entry;
 mod file;
-mod keys;
+pub(crate) mod keys;
 mod people;
 mod population;
 mod settings;
