@@ -57,7 +57,11 @@ def main():
     if a.clusters:
         c = run.clusters.toPandas().rename(columns={"person_id": "cluster_id"})
         c.to_csv(a.clusters, index=False)
-    print(f"spark link: {time.perf_counter() - start:.2f} s, pairs written to {a.out}")
+    doc = json.loads(run.kernel.to_json())
+    values = sum(len(c) for c in doc["frequencies"]["counts"].values())
+    print(f"spark link: {time.perf_counter() - start:.2f} s, pairs written to {a.out}; "
+          f"broadcast kernel {len(run.kernel.to_json()):,} bytes ({values:,} term-frequency "
+          f"values over {len(doc['frequencies']['counts'])} columns)")
     spark.stop()
 
 
