@@ -423,7 +423,7 @@ pub(crate) fn source_file_name(name: &str) -> String {
 }
 
 /// `P` + 16 hex digits of BLAKE3 over a versioned context, the source index and the record id.
-fn person_id(source: usize, id: &str) -> String {
+pub(crate) fn person_id(source: usize, id: &str) -> String {
     let mut h = blake3::Hasher::new();
     h.update(b"carematch person id v1\0");
     h.update(&(source as u64).to_le_bytes());

@@ -98,6 +98,7 @@ pub mod evaluate;
 pub mod files;
 pub mod index;
 pub mod input;
+pub mod kernel;
 pub mod link;
 pub mod model;
 pub mod normalise;

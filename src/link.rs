@@ -588,29 +588,16 @@ impl Linker {
         rule_decisions: &[Option<Decision>],
         meter: &Meter<'_>,
     ) -> (Vec<Candidate>, u64, ScoreHistogram) {
-        let mut cands: Vec<Candidate> = Vec::new();
+        let mut cands = rule_candidates(scorer, found, rule_decisions);
         let mut histogram = ScoreHistogram::new();
         let mut candidates = 0u64;
         let mut seen: FxHashMap<(u32, u32), usize> = FxHashMap::default();
-        let scored: Vec<(u64, MatchWeight)> = found
-            .par_iter()
-            .map(|&(pair, _)| scorer.score(pair))
-            .collect();
         seen.reserve(found.len());
-        for (i, ((&(pair, rule), d), (v, w))) in
-            found.iter().zip(rule_decisions).zip(scored).enumerate()
-        {
-            histogram.add(Some(v), w);
-            cands.push(Candidate {
-                pair,
-                rule: d.map(|_| rule),
-                decision: *d,
-                weight: Some(w),
-                veto: scorer.veto(v, pair),
-                demoted: false,
-                vector: v,
-            });
-            seen.insert((pair.left, pair.right), i);
+        for (i, c) in cands.iter().enumerate() {
+            if let Some(w) = c.weight {
+                histogram.add(Some(c.vector), w);
+            }
+            seen.insert((c.pair.left, c.pair.right), i);
         }
         let mut chunks = blocker.pairs(self.chunk);
         while let Some(chunk) = chunks.next() {
@@ -640,20 +627,77 @@ impl Linker {
                     },
                 );
             histogram = histogram.merge(&hist);
-            for (pair, v, w) in hits {
-                cands.push(Candidate {
-                    pair,
-                    rule: None,
-                    decision: None,
-                    weight: Some(w),
-                    veto: scorer.veto(v, pair),
-                    demoted: false,
-                    vector: v,
-                });
-            }
+            cands.extend(
+                hits.into_iter()
+                    .map(|(pair, v, w)| model_candidate(scorer, pair, v, w)),
+            );
         }
         meter.finish_blocker(&chunks);
         (cands, candidates, histogram)
+    }
+
+    /// Decides the candidate pairs given, as [`Linker::run`] decides the pairs its blockers
+    /// make: `ladder_pairs` are the pairs the ladder's blocking makes, `model_pairs` those of
+    /// the model's (a pair may be in both; repeats are ignored). A distributed run that makes
+    /// the pairs itself (Spark's joins on the blocking keys) calls this on every connected
+    /// group of the pairs that decide each other, with a store of their records: the
+    /// decisions are those of a whole run, because a pair's decision depends on no pair
+    /// outside its group (see [`crate::kernel`]).
+    ///
+    /// # Errors
+    ///
+    /// A config error when the linker has no model, or a rule names a column the store lacks.
+    pub(crate) fn decide_pairs(
+        &self,
+        records: &Records,
+        scorer: &Scorer<'_>,
+        ladder_pairs: &[Pair],
+        model_pairs: &[Pair],
+        dedupe: bool,
+    ) -> Result<Vec<Link>, Error> {
+        let model = self
+            .model
+            .as_ref()
+            .ok_or_else(|| crate::error::config_err("deciding given pairs needs a model".into()))?;
+        let sorted = |pairs: &[Pair]| {
+            let mut v = pairs.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let ladder = Ladder::new(records, &self.rules)?;
+        let found: Vec<(Pair, u16)> = sorted(ladder_pairs)
+            .into_iter()
+            .filter_map(|p| ladder.first_match(p).map(|r| (p, r)))
+            .collect();
+        let nhs = records.nhs_keys();
+        let rule_decisions: Vec<Option<Decision>> = if dedupe {
+            found.iter().map(|_| Some(Decision::Match)).collect()
+        } else {
+            decide_one_to_one(&nhs, &found)
+        };
+        let review_w = odds_bits(model.thresholds().review_probability);
+        let mut cands = rule_candidates(scorer, &found, &rule_decisions);
+        let seen: rustc_hash::FxHashSet<Pair> = found.iter().map(|&(p, _)| p).collect();
+        for p in sorted(model_pairs) {
+            if seen.contains(&p) {
+                continue;
+            }
+            let (v, w) = scorer.score(p);
+            if w.bits() >= review_w {
+                cands.push(model_candidate(scorer, p, v, w));
+            }
+        }
+        decide_by_model(
+            records,
+            &nhs,
+            scorer,
+            &mut cands,
+            model.thresholds(),
+            dedupe,
+            self.one_to_one,
+        );
+        Ok(self.links(records, cands, dedupe))
     }
 
     /// The decided candidates as links (dedupe pairs oriented), sorted by the rows' order.
@@ -747,6 +791,44 @@ struct Candidate {
     vector: u64,
 }
 
+/// The pairs the ladder matched (`found`, with their rule decisions), scored: the rule pairs
+/// of a run, in `found`'s order.
+fn rule_candidates(
+    scorer: &Scorer<'_>,
+    found: &[(Pair, u16)],
+    rule_decisions: &[Option<Decision>],
+) -> Vec<Candidate> {
+    found
+        .par_iter()
+        .zip(rule_decisions)
+        .map(|(&(pair, rule), d)| {
+            let (v, w) = scorer.score(pair);
+            Candidate {
+                pair,
+                rule: d.map(|_| rule),
+                decision: *d,
+                weight: Some(w),
+                veto: scorer.veto(v, pair),
+                demoted: false,
+                vector: v,
+            }
+        })
+        .collect()
+}
+
+/// A pair of the model's blocking, scored `(v, w)`, not yet decided.
+fn model_candidate(scorer: &Scorer<'_>, pair: Pair, v: u64, w: MatchWeight) -> Candidate {
+    Candidate {
+        pair,
+        rule: None,
+        decision: None,
+        weight: Some(w),
+        veto: scorer.veto(v, pair),
+        demoted: false,
+        vector: v,
+    }
+}
+
 /// log2(p / (1 − p)): the weight at which the probability is `p`.
 pub(crate) fn odds_bits(p: f64) -> f64 {
     (p / (1.0 - p)).log2()
@@ -794,19 +876,27 @@ fn decide_by_model(
     if dedupe {
         return;
     }
-    // Ambiguity: per record, its model matches' two best (weight, other row).
+    // Ambiguity: per record, its model matches' two best (weight, other row). Of two equal
+    // weights the other record with the smaller id is the better, so that the two chosen do
+    // not depend on the order the pairs were made in (a row order, or a Spark partitioning).
     let n = records.len();
     let none = (f64::NEG_INFINITY, u32::MAX);
     let mut best: Vec<[(f64, u32); 2]> = vec![[none, none]; n];
     let model_match = |c: &Candidate| c.rule.is_none() && c.decision == Some(Decision::Match);
+    let better = |w: f64, other: u32, than: (f64, u32)| {
+        than.1 == u32::MAX
+            || w.total_cmp(&than.0)
+                .then_with(|| records.rank(than.1).cmp(&records.rank(other)))
+                == std::cmp::Ordering::Greater
+    };
     for c in cands.iter().filter(|c| model_match(c)) {
         let w = c.weight.map_or(f64::NEG_INFINITY, MatchWeight::bits);
         for (row, other) in [(c.pair.left, c.pair.right), (c.pair.right, c.pair.left)] {
             let b = &mut best[row as usize];
-            if w > b[0].0 {
+            if better(w, other, b[0]) {
                 b[1] = b[0];
                 b[0] = (w, other);
-            } else if w > b[1].0 {
+            } else if better(w, other, b[1]) {
                 b[1] = (w, other);
             }
         }

@@ -120,6 +120,12 @@ typedef struct carematch_batch carematch_batch;
 typedef struct carematch_index carematch_index;
 
 /**
+ * The settings of a link run in parts by another engine (Spark): config, model, rules and
+ * the data's term frequencies. Immutable: several threads may use one at once.
+ */
+typedef struct carematch_kernel carematch_kernel;
+
+/**
  * A trained Fellegi-Sunter model. Immutable: safe to use from several threads at once.
  */
 typedef struct carematch_model carematch_model;
@@ -696,6 +702,132 @@ carematch_status carematch_answer_json(const carematch_answer *answer,
  * `answer` NULL or a live answer no other thread is using.
  */
 void carematch_answer_free(carematch_answer *answer);
+
+/**
+ * Makes a kernel for linking two sources: `left_sample` and `right_sample` are the sources'
+ * records (a sample of each, or all), from which the deterministic rules are chosen as
+ * `carematch link` chooses them; `model` is applied with the thresholds of `config_json`
+ * (the JSON config, as `carematch_link_config` takes it, less `labels`,
+ * `previous_clusters` and `reviewed`; `(NULL, 0)` for the default). The kernel has no term
+ * frequencies yet: they are counted over all the data by the engine and given back with
+ * `carematch_kernel_from_json`.
+ *
+ * On success `*out` is a new kernel, to be freed with `carematch_kernel_free`.
+ *
+ * Errors: `CAREMATCH_CONFIG_ERROR` (a config that does not parse or fit, pseudonymised
+ * input), `CAREMATCH_INPUT_ERROR` as `carematch_link`, and those of the arguments.
+ *
+ * # Safety
+ *
+ * `left_sample`, `right_sample`, `model` live handles; `(config_json, config_len)` valid
+ * text; `out` a valid pointer.
+ */
+carematch_status carematch_kernel_new(const carematch_batch *left_sample,
+                                      const carematch_batch *right_sample,
+                                      const carematch_model *model,
+                                      const char *config_json,
+                                      size_t config_len,
+                                      carematch_kernel **out);
+
+/**
+ * Reads a kernel from its JSON (`carematch_kernel_to_json`, with `frequencies` added: per
+ * `_cm_tf_` column the count of records holding each value, and `rows`, the records of all
+ * the data).
+ *
+ * On success `*out` is a new kernel, to be freed with `carematch_kernel_free`.
+ *
+ * Errors: `CAREMATCH_CONFIG_ERROR` (malformed JSON, another format or version, an invalid
+ * model or rule, frequencies that do not fit the model), and those of the arguments.
+ *
+ * # Safety
+ *
+ * `(json, len)` valid text; `out` a valid pointer.
+ */
+carematch_status carematch_kernel_from_json(const char *json,
+                                            size_t len,
+                                            carematch_kernel **out);
+
+/**
+ * Writes `kernel` as JSON text into `(buf, len)` as `carematch_model_to_json` does: format
+ * and version, config, model, rules, the two sources' columns, the key column of each
+ * blocking rule (`blocking`: pass, rule, column) and each term-frequency column
+ * (`term_frequencies`), and the frequencies when it has them.
+ *
+ * # Safety
+ *
+ * `kernel` a live kernel; `buf` NULL or valid for `len` bytes; `out_written` valid.
+ */
+carematch_status carematch_kernel_to_json(const carematch_kernel *kernel,
+                                          char *buf,
+                                          size_t len,
+                                          size_t *out_written);
+
+/**
+ * Normalises one source's records (`side` 0 for the left, 1 for the right) read from the
+ * Arrow stream `rows` (taken, as `carematch_batch_from_arrow_stream` takes it) and writes
+ * to `out_stream` one record batch of the columns the engine joins and counts on, one row
+ * per input row: `_cm_id`, `_cm_nhs`, `_cm_person`, `_cm_tf_<c>`, `_cm_key_<j>`.
+ *
+ * Errors: `CAREMATCH_INPUT_ERROR` (the stream, an empty or repeated id, naming the row and
+ * column), `CAREMATCH_INVALID_ARGUMENT` for a side not 0 or 1
+ * or columns not the kernel's, and those of the arguments.
+ *
+ * # Safety
+ *
+ * `kernel` a live kernel; `rows` NULL or a valid `struct ArrowArrayStream`; `out_stream`
+ * valid for writing one.
+ */
+carematch_status carematch_kernel_prepare(const carematch_kernel *kernel,
+                                          uint32_t side,
+                                          void *rows,
+                                          void *out_stream);
+
+/**
+ * Scores candidate pairs: row i of the stream `left` (the left source's columns) with row
+ * i of `right`; writes one record batch to `out_stream`: `rule`, `match_weight`,
+ * `match_probability`, `keep`, `relevant`, `decision`, `reason` (see
+ * `carematch::kernel::Kernel::score`).
+ *
+ * Errors: `CAREMATCH_CONFIG_ERROR` for a kernel without its term frequencies; otherwise as
+ * `carematch_kernel_prepare`.
+ *
+ * # Safety
+ *
+ * `kernel` a live kernel; `left`, `right` NULL or valid `struct ArrowArrayStream`s;
+ * `out_stream` valid for writing one.
+ */
+carematch_status carematch_kernel_score(const carematch_kernel *kernel,
+                                        void *left,
+                                        void *right,
+                                        void *out_stream);
+
+/**
+ * Decides pairs whose decisions depend on each other, whole connected groups of them (row
+ * i of `left` with row i of `right`); writes one record batch to `out_stream`: `decision`,
+ * `reason`, `rule`, `match_weight`, `match_probability`, `left_person`, `right_person` (see
+ * `carematch::kernel::Kernel::decide`).
+ *
+ * Errors: as `carematch_kernel_score`.
+ *
+ * # Safety
+ *
+ * As `carematch_kernel_score`.
+ */
+carematch_status carematch_kernel_decide(const carematch_kernel *kernel,
+                                         void *left,
+                                         void *right,
+                                         void *out_stream);
+
+/**
+ * Frees a kernel; NULL is a no-op. The kernel must not be used afterwards.
+ *
+ * Thread-safety: as `carematch_model_free`.
+ *
+ * # Safety
+ *
+ * `kernel` NULL or a live kernel no other thread is using.
+ */
+void carematch_kernel_free(carematch_kernel *kernel);
 
 /**
  * Copies the calling thread's last-error message into `buf` as a NUL-terminated UTF-8 string.

@@ -225,6 +225,11 @@ impl carematch_batch {
         Ok((schema, vec![batch]))
     }
 
+    /// The batch's column names, as its header.
+    pub(crate) fn column_names(&self) -> Vec<String> {
+        self.columns.iter().map(|(h, _)| h.clone()).collect()
+    }
+
     /// The batch's name.
     pub(crate) fn name(&self) -> &str {
         &self.name

@@ -28,6 +28,7 @@
 //! | `model` | [`carematch_model`]: training from batches, JSON, model files, explaining a pair; the config keys the command line gives as files (`labels`, `previous_clusters`, `reviewed`) |
 //! | `linkage` | [`carematch_link`], [`carematch_dedupe`] and [`carematch_result`]: pairs, rule names, record and person ids, explanations, evaluation, the data-quality report, the clerical-review queue; the `CAREMATCH_DECISION_*` numbers |
 //! | `pseudonym` | [`carematch_pseudonymiser`]: tokens of single values and encoded batches |
+//! | `kernel` | [`carematch_kernel`]: a link run in parts by another engine (Spark): settings as JSON, and normalising, scoring and deciding on Arrow streams |
 //! | `index` | [`carematch_index`] (build, load, save, query, insert, update, remove) and its answers, [`carematch_answer`] |
 //!
 //! # Safety
@@ -51,6 +52,7 @@ mod arrow;
 mod batch;
 mod guard;
 mod index;
+mod kernel;
 mod last_error;
 mod linkage;
 mod model;
@@ -72,6 +74,11 @@ pub use index::{
     carematch_candidate, carematch_index, carematch_index_build, carematch_index_free,
     carematch_index_insert, carematch_index_len, carematch_index_load, carematch_index_query,
     carematch_index_remove, carematch_index_save, carematch_index_update,
+};
+pub use kernel::{
+    carematch_kernel, carematch_kernel_decide, carematch_kernel_free, carematch_kernel_from_json,
+    carematch_kernel_new, carematch_kernel_prepare, carematch_kernel_score,
+    carematch_kernel_to_json,
 };
 pub use linkage::{
     CAREMATCH_DECISION_AMBIGUOUS, CAREMATCH_DECISION_MATCH, CAREMATCH_DECISION_NO_MATCH,

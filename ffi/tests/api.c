@@ -1355,6 +1355,118 @@ static void test_out_params_written_only_on_success(carematch_model *m) {
     carematch_batch_free(small);
 }
 
+/* A small batch of CSV text. */
+static carematch_batch *csv_batch(const char *text) {
+    carematch_batch *b = NULL;
+    CHECK_STATUS(carematch_batch_from_csv("t", 1, text, strlen(text), &b), CAREMATCH_OK);
+    return b;
+}
+
+/* The number of rows and columns of the first record batch of `st`, which is released. */
+static void stream_shape(struct ArrowArrayStream *st, int64_t *rows, int64_t *cols,
+                         char *first_name, size_t cap) {
+    struct ArrowSchema schema;
+    struct ArrowArray a;
+    *rows = -1;
+    *cols = -1;
+    if (st->release == NULL) {
+        return; /* not written: the call failed */
+    }
+    if (st->get_schema(st, &schema) == 0) {
+        *cols = schema.n_children;
+        if (schema.n_children > 0 && cap > 0) {
+            snprintf(first_name, cap, "%s", schema.children[0]->name);
+        }
+        schema.release(&schema);
+    }
+    if (st->get_next(st, &a) == 0 && a.release != NULL) {
+        *rows = a.length;
+        a.release(&a);
+    }
+    st->release(st);
+}
+
+/* The kernel of a link run in parts (Spark): made from samples, its JSON, its three steps on
+ * Arrow streams, and its errors: no term frequencies, a bad side, bad JSON. */
+static void test_kernel(carematch_model *m) {
+    carematch_batch *gp = gp_batch(), *h = hospital_batch();
+    carematch_kernel *k = NULL;
+    CHECK_STATUS(carematch_kernel_new(NULL, h, m, NULL, 0, &k), CAREMATCH_NULL_ARGUMENT);
+    CHECK_STATUS(carematch_kernel_new(gp, h, m, "{\"labels\": []}", 14, &k),
+                 CAREMATCH_CONFIG_ERROR);
+    CHECK(k == NULL);
+    CHECK_STATUS(carematch_kernel_new(gp, h, m, NULL, 0, &k), CAREMATCH_OK);
+    size_t need = 0;
+    CHECK_STATUS(carematch_kernel_to_json(k, NULL, 0, &need), CAREMATCH_BUFFER_TOO_SMALL);
+    char *json = malloc(need + 4096);
+    CHECK(json != NULL);
+    CHECK_STATUS(carematch_kernel_to_json(k, json, need, &need), CAREMATCH_OK);
+    CHECK(strstr(json, "\"format\":\"carematch-kernel\"") != NULL);
+
+    /* Step 1 on the GP file: one row per record, the id first. */
+    struct ArrowArrayStream in, out;
+    CHECK_STATUS(carematch_batch_arrow_stream(gp, &in), CAREMATCH_OK);
+    CHECK_STATUS(carematch_kernel_prepare(k, 2, &in, &out), CAREMATCH_INVALID_ARGUMENT);
+    CHECK_STATUS(carematch_batch_arrow_stream(gp, &in), CAREMATCH_OK);
+    CHECK_STATUS(carematch_kernel_prepare(k, 0, &in, &out), CAREMATCH_OK);
+    int64_t rows = 0, cols = 0;
+    char name[32] = "";
+    stream_shape(&out, &rows, &cols, name, sizeof name);
+    CHECK(rows == 8064 && cols > 4 && strcmp(name, "_cm_id") == 0);
+
+    /* Steps 2 and 3 on two pairs; scoring needs the term frequencies first. */
+    carematch_batch *l = csv_batch(
+        "rec_id,nhs_number,given_name,surname,date_of_birth,sex,postcode,address\n"
+        "G1,9434765919,Ann,Smith,1980-02-01,F,LS1 4AP,1 High Street\n"
+        "G2,,Bob,Jones,1970-01-01,M,M1 1AE,2 Low Road\n");
+    carematch_batch *r = csv_batch(
+        "id,nhs_no,first_name,last_name,dob,gender,postcode,address_line_1\n"
+        "H1,9434765919,ANN,SMITH,01/02/1980,Female,LS1 4AP,1 High St\n"
+        "H2,,Robert,Jones,01/01/1970,Male,M1 1AE,2 Low Rd\n");
+    struct ArrowArrayStream ls, rs;
+    CHECK_STATUS(carematch_batch_arrow_stream(l, &ls), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_arrow_stream(r, &rs), CAREMATCH_OK);
+    CHECK_STATUS(carematch_kernel_score(k, &ls, &rs, &out), CAREMATCH_CONFIG_ERROR);
+    CHECK(strstr(last_error(), "term frequencies") != NULL);
+    /* Frequencies: every term-frequency column the JSON names, with no counts. */
+    char *end = strrchr(json, '}');
+    CHECK(end != NULL);
+    char *at = end;
+    at += sprintf(at, ",\"frequencies\":{\"rows\":14094,\"counts\":{");
+    const char *p = json;
+    int first = 1;
+    while ((p = strstr(p, "\"column\":\"_cm_tf_")) != NULL && p < end) {
+        p += 10;
+        const char *q = strchr(p, '"');
+        if (q == NULL) break;
+        at += sprintf(at, "%s\"%.*s\":{}", first ? "" : ",", (int)(q - p), p);
+        first = 0;
+        p = q;
+    }
+    at += sprintf(at, "}}}");
+    carematch_kernel *k2 = NULL;
+    CHECK_STATUS(carematch_kernel_from_json("{}", 2, &k2), CAREMATCH_CONFIG_ERROR);
+    CHECK_STATUS(carematch_kernel_from_json(json, strlen(json), &k2), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_arrow_stream(l, &ls), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_arrow_stream(r, &rs), CAREMATCH_OK);
+    CHECK_STATUS(carematch_kernel_score(k2, &ls, &rs, &out), CAREMATCH_OK);
+    stream_shape(&out, &rows, &cols, name, sizeof name);
+    CHECK(rows == 2 && cols == 7 && strcmp(name, "rule") == 0);
+    CHECK_STATUS(carematch_batch_arrow_stream(l, &ls), CAREMATCH_OK);
+    CHECK_STATUS(carematch_batch_arrow_stream(r, &rs), CAREMATCH_OK);
+    CHECK_STATUS(carematch_kernel_decide(k2, &ls, &rs, &out), CAREMATCH_OK);
+    stream_shape(&out, &rows, &cols, name, sizeof name);
+    CHECK(rows == 2 && cols == 7 && strcmp(name, "decision") == 0);
+    free(json);
+    carematch_kernel_free(k2);
+    carematch_kernel_free(k);
+    carematch_kernel_free(NULL);
+    carematch_batch_free(l);
+    carematch_batch_free(r);
+    carematch_batch_free(gp);
+    carematch_batch_free(h);
+}
+
 int main(void) {
     CHECK(strcmp(carematch_version(), CAREMATCH_VERSION) == 0);
     CHECK(strcmp(carematch_status_name(CAREMATCH_BUFFER_TOO_SMALL), "CAREMATCH_BUFFER_TOO_SMALL") ==
@@ -1368,6 +1480,7 @@ int main(void) {
     test_pseudonymiser();
     test_index(m);
     test_index_threads(m);
+    test_kernel(m);
     test_out_params_written_only_on_success(m);
     carematch_model_free(m);
     printf("%d passed, %d failed\n", passed, failed);

@@ -11,6 +11,8 @@ mod parquet;
 mod results;
 mod table;
 
+pub(crate) use results::batch as batch_of;
+
 pub(crate) use parquet::WRITE_ROWS;
 pub use parquet::has_parquet_magic;
 pub(crate) use parquet::parquet_rows;

@@ -36,6 +36,18 @@ impl TfField {
         }
     }
 
+    /// The text of value id `id` of this field (a normalised name, a postcode, a carried
+    /// column's folded value): what a term frequency counts. `None` for encoded fields.
+    pub(crate) fn text(self, r: &Records, id: u32) -> Option<&str> {
+        match self {
+            TfField::Given => Some(r.given_names().dict.values.get(id)),
+            TfField::Surname => Some(r.surnames().dict.values.get(id)),
+            TfField::Postcode => Some(r.postcodes().dict.values.get(id)),
+            TfField::Column(c) => Some(r.other_column(c).dict.get(id)),
+            TfField::Encoded => None,
+        }
+    }
+
     /// Every row's value id in this field and the number of distinct values, for the
     /// clear fields.
     fn rows(self, r: &Records) -> Option<(&[u32], usize)> {
@@ -170,6 +182,28 @@ impl<'a> Prepared<'a> {
             encoded,
             tf,
         })
+    }
+
+    /// Replaces the term frequencies counted on this store by `share(text)` per value: the
+    /// share of records holding it in data this store is a part of (a distributed run's
+    /// counts over all its data).
+    ///
+    /// # Errors
+    ///
+    /// A config error for a pseudonymised comparison, whose values are not text.
+    pub(crate) fn set_frequencies(&mut self, share: impl Fn(&str) -> f64) -> Result<(), Error> {
+        let Some(field) = self.spec.tf else {
+            return Ok(());
+        };
+        let Some((_, n)) = field.rows(self.records) else {
+            return Err(config_err(
+                "term frequencies of pseudonymised comparisons cannot be given from outside".into(),
+            ));
+        };
+        self.tf = (0..n as u32)
+            .map(|v| field.text(self.records, v).map_or(0.0, &share))
+            .collect();
+        Ok(())
     }
 
     /// The value id whose term frequency adjusts the exact level for `pair`, if any.

@@ -28,7 +28,7 @@ mod buckets;
 mod entry;
 mod file;
 mod ids;
-mod keys;
+pub(crate) mod keys;
 mod people;
 mod population;
 mod settings;

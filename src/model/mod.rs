@@ -442,6 +442,11 @@ impl Model {
         (self.m(c, level).max(1e-12) / self.u(c, level).max(1e-12)).log2()
     }
 
+    /// True when comparison `c`'s exact level is term-frequency adjusted.
+    pub(crate) fn term_frequency(&self, c: usize) -> bool {
+        self.tf.get(c).copied().unwrap_or(false)
+    }
+
     /// The prediction blocking rules.
     pub fn blocking(&self) -> &[BlockingRule] {
         &self.blocking

@@ -279,6 +279,29 @@ impl<'a> Scorer<'a> {
         })
     }
 
+    /// Prepares `model` on `records`, a part of larger data: the term frequencies are
+    /// `share(c, text)`, the share of the larger data's records holding value `text` in
+    /// comparison `c`'s field, and the smallest frequency is one of its `rows` records. Scores
+    /// are then those of the larger data's store (a distributed run scores its pairs in
+    /// parts this way).
+    ///
+    /// # Errors
+    ///
+    /// As [`Scorer::new`]; a config error for a pseudonymised model.
+    pub(crate) fn with_frequencies(
+        model: &Model,
+        records: &'a Records,
+        share: impl Fn(usize, &str) -> f64,
+        rows: u64,
+    ) -> Result<Scorer<'a>, Error> {
+        let mut s = Scorer::new(model, records)?;
+        for (c, p) in s.comparer.prepared.iter_mut().enumerate() {
+            p.set_frequencies(|text| share(c, text))?;
+        }
+        s.tf_floor = 1.0 / rows.max(1) as f64;
+        Ok(s)
+    }
+
     /// The frequency of the value `pair` agrees on in comparison `c`, if any.
     #[inline]
     fn freq(&self, c: usize, pair: Pair) -> Option<f64> {

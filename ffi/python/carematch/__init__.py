@@ -34,7 +34,7 @@ __all__ = [
     "InvalidArgumentError", "BufferTooSmallError", "InputError", "IoError", "PanicError",
     "ConfigError", "ClosedError", "Batch", "Model", "Result", "Pseudonymiser", "Index",
     "Answer", "link", "dedupe", "normalise", "DataQualityWarning", "link_result", "dedupe_result",
-    "review",
+    "review", "Kernel",
 ]
 
 #: What the functions read data from: an object exporting an Arrow stream
@@ -672,6 +672,103 @@ DECISIONS = {code: name.lower() for name, code in _ffi.DECISION.items()}
 #: ``"date_of_birth"``) -> role number.
 ROLES = {name.lower(): code for name, code in _ffi.ROLE.items() if name != "BY_NAME"}
 ROLES["dob"] = ROLES["date_of_birth"]
+
+
+def _kernel_from_json(text):
+    """Kernel.from_json, as a module function for pickle."""
+    return Kernel.from_json(text)
+
+
+def _arrow_table(data, name):
+    """``data`` as a pyarrow Table (pyarrow Tables and RecordBatches as they are)."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(_frame_values(data), preserve_index=False)
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data)
+    raise TypeError(f"{name} must be Arrow data (a pyarrow Table or RecordBatch, or an object "
+                    f"with __arrow_c_stream__) or a pandas DataFrame, not {type(data).__name__}")
+
+
+def _arrow_in_out(fn, *args):
+    """Calls ``fn(*args, &out)`` where each pyarrow Table in ``args`` is passed as an Arrow C
+    stream (kept alive for the call), and returns the Table of the stream it writes."""
+    keep, c_args = [], []
+    for a in args:
+        if isinstance(a, pa.Table):
+            capsule, stream = _ffi.arrow_stream(a)
+            keep.append(capsule)
+            c_args.append(stream)
+        else:
+            c_args.append(a)
+    try:
+        return _arrow_out(fn, *c_args)
+    finally:
+        del keep
+
+
+class Kernel(_Handle):
+    """The settings of a link run in parts by another engine, and its three steps, each
+    Arrow rows in and Arrow columns out: what ``carematch.spark`` runs inside Spark's
+    ``mapInArrow`` (see the README's "Spark"). Copies and pickles are made from its JSON."""
+
+    _free = "carematch_kernel_free"
+
+    @classmethod
+    def new(cls, left_sample: "Data", right_sample: "Data", model: "Model",
+            config: "Config | None" = None) -> "Kernel":
+        """A kernel for linking two sources: the rules are chosen from the samples (all the
+        data, or a sample of each, with every column) as ``carematch link`` chooses them;
+        ``model``'s thresholds are those of ``config`` where it sets them. It has no term
+        frequencies until they are added to its JSON (``frequencies``) and it is read back."""
+        model = _handle_arg(model, Model, "model")
+        lb, rb = Batch.of(left_sample, "left"), Batch.of(right_sample, "right")
+        return _new(cls, lib.carematch_kernel_new, lb, rb, model, *_config_arg(config))
+
+    @classmethod
+    def from_json(cls, text):
+        """A kernel from its JSON (``to_json``, frequencies added or not)."""
+        return _new(cls, lib.carematch_kernel_from_json, *_text_arg(text, "text", bytes_ok=True))
+
+    def to_json(self):
+        """The kernel as JSON text: config, model, rules, the sources' columns, the key column
+        of each blocking rule (``blocking``) and the term-frequency columns
+        (``term_frequencies``), and the frequencies when it has them."""
+        return _text(lib.carematch_kernel_to_json, self)
+
+    def __reduce_ex__(self, protocol):
+        return (_kernel_from_json, (self.to_json(),))
+
+    def __copy__(self):
+        return Kernel.from_json(self.to_json())
+
+    def __deepcopy__(self, memo):
+        return Kernel.from_json(self.to_json())
+
+    def prepare(self, side: int, rows: "Data") -> pa.Table:
+        """One source's rows (``side`` 0 for the left, 1 for the right) normalised: a Table of
+        ``_cm_id``, ``_cm_nhs``, ``_cm_person``, ``_cm_tf_<c>`` and ``_cm_key_<j>``, one row
+        per row of ``rows``."""
+        side = _int_arg(side, "side", "uint32_t")
+        return _arrow_in_out(lib.carematch_kernel_prepare, self, side,
+                             _arrow_table(rows, "rows"))
+
+    def score(self, left: "Data", right: "Data") -> pa.Table:
+        """Scores pairs, row i of ``left`` with row i of ``right``: ``rule``,
+        ``match_weight``, ``match_probability``, ``keep``, ``relevant``, ``decision``,
+        ``reason``."""
+        return _arrow_in_out(lib.carematch_kernel_score, self, _arrow_table(left, "left"),
+                             _arrow_table(right, "right"))
+
+    def decide(self, left: "Data", right: "Data") -> pa.Table:
+        """Decides whole connected groups of relevant pairs (row i of ``left`` with row i of
+        ``right``): ``decision``, ``reason``, ``rule``, ``match_weight``,
+        ``match_probability``, ``left_person``, ``right_person``."""
+        return _arrow_in_out(lib.carematch_kernel_decide, self, _arrow_table(left, "left"),
+                             _arrow_table(right, "right"))
 
 
 def normalise(role, value):

@@ -138,6 +138,13 @@ _SIGNATURES = {
     "carematch_answer_candidate_id": ([H, SIZE, c_void_p, SIZE, OUT_SIZE], c_uint32),
     "carematch_answer_json": ([H, c_void_p, SIZE, OUT_SIZE], c_uint32),
     "carematch_answer_free": ([H], None),
+    "carematch_kernel_new": ([H, H, H, *TEXT, OUT_H], c_uint32),
+    "carematch_kernel_from_json": ([*TEXT, OUT_H], c_uint32),
+    "carematch_kernel_to_json": ([H, c_void_p, SIZE, OUT_SIZE], c_uint32),
+    "carematch_kernel_prepare": ([H, c_uint32, c_void_p, c_void_p], c_uint32),
+    "carematch_kernel_score": ([H, c_void_p, c_void_p, c_void_p], c_uint32),
+    "carematch_kernel_decide": ([H, c_void_p, c_void_p, c_void_p], c_uint32),
+    "carematch_kernel_free": ([H], None),
 }
 
 for _name, (_args, _ret) in _SIGNATURES.items():
