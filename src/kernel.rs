@@ -334,7 +334,16 @@ impl Kernel {
     /// rule, or frequencies that do not fit the model.
     pub fn from_json(text: &str) -> Result<Kernel, Error> {
         let doc: Doc = serde_json::from_str(text)
-            .map_err(|e| config_err(format!("invalid kernel JSON: {e}")))?;
+            // Where, not what: the document holds values (its frequency tables), and
+            // serde's message can quote one.
+            .map_err(|e| {
+                config_err(format!(
+                    "invalid kernel JSON ({:?} error at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
         if doc.format != FORMAT || doc.version != FORMAT_VERSION {
             return Err(config_err(format!(
                 "not a kernel this build reads: format '{}' version {} (expected '{FORMAT}' \
@@ -870,6 +879,13 @@ mod tests {
     /// columns and every relevant pair decided at once, give the pairs of one whole link
     /// (ids, decisions, rules, weights to the bit); and the frequencies given make the
     /// scores, not the part's own.
+    #[test]
+    fn a_malformed_kernel_document_is_refused_without_quoting_it() {
+        let e = Kernel::from_json(r#"{"format": "x", "version": "SMITHSONIAN"}"#).unwrap_err();
+        assert!(e.message().contains("invalid kernel JSON"), "{e}");
+        assert!(!e.message().contains("SMITHSONIAN"), "{e}");
+    }
+
     #[test]
     fn the_steps_give_the_pairs_of_a_whole_link() {
         let (gp, hosp) = (
