@@ -29,14 +29,6 @@ pub(super) struct Ids {
     shards: Vec<HashTable<u32>>,
 }
 
-impl Default for Ids {
-    fn default() -> Ids {
-        Ids {
-            shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
-        }
-    }
-}
-
 impl Ids {
     /// The table of the rows of `records` for which `live` holds; `None` when two of them
     /// hold one id.
