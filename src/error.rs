@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Config,
     /// The caller used the API or the command line wrongly.
     Usage,
+    /// The run stopped before it held more memory than it may ([`crate::memory::Budget`]).
+    Memory,
 }
 
 /// An error from carematch.
@@ -62,6 +64,11 @@ impl Error {
             ErrorKind::Io,
             format!("{}: cannot {what}: {err}", path.display()),
         )
+    }
+
+    /// A run stopped before memory ran out; the message says what it was doing and why.
+    pub(crate) fn memory(message: String) -> Error {
+        Error::new(ErrorKind::Memory, message)
     }
 
     /// The kind of this error.

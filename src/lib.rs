@@ -100,6 +100,7 @@ pub mod index;
 pub mod input;
 pub mod kernel;
 pub mod link;
+pub mod memory;
 pub mod model;
 pub mod normalise;
 pub mod output;

@@ -221,6 +221,7 @@ pub struct Linker {
     one_to_one: bool,
     chunk: usize,
     progress: Option<crate::progress::Observer>,
+    memory: Option<crate::memory::Budget>,
 }
 
 /// Builds a [`Linker`].
@@ -231,6 +232,7 @@ pub struct LinkerBuilder {
     one_to_one: bool,
     chunk: usize,
     progress: Option<crate::progress::Observer>,
+    memory: Option<crate::memory::Budget>,
 }
 
 impl Linker {
@@ -242,6 +244,7 @@ impl Linker {
             one_to_one: false,
             chunk: 1 << 20,
             progress: None,
+            memory: crate::memory::Budget::detect(),
         }
     }
 }
@@ -270,6 +273,15 @@ impl LinkerBuilder {
     /// How many candidate pairs are held in memory at once. Default: 1,048,576.
     pub fn chunk_size(&mut self, pairs: usize) -> &mut Self {
         self.chunk = pairs.max(1);
+        self
+    }
+
+    /// What the run may hold: it stops with an [`crate::ErrorKind::Memory`]
+    /// error before it holds more (checked before the plan is made and after each chunk of
+    /// pairs). Default: [`Budget::detect`](crate::memory::Budget::detect), what the machine
+    /// or container has free when the builder is made; `None` for no check.
+    pub fn memory(&mut self, budget: Option<crate::memory::Budget>) -> &mut Self {
+        self.memory = budget;
         self
     }
 
@@ -303,6 +315,7 @@ impl LinkerBuilder {
             one_to_one: self.one_to_one,
             chunk: self.chunk,
             progress: self.progress.clone(),
+            memory: self.memory,
         })
     }
 }
@@ -418,6 +431,15 @@ impl Linker {
     ///
     /// A config error when a rule names a column the input does not have.
     pub fn plan(&self, records: &Records, mode: &Mode) -> Result<Plan, Error> {
+        // Each blocking rule keeps about two integers per record.
+        let rules =
+            self.blocking_rules().len() + self.model.as_ref().map_or(0, |m| m.blocking().len());
+        self.check_memory(8 * records.len() as u64 * rules as u64, || {
+            format!(
+                "making the blocking plan ({} records, {rules} blocking rules)",
+                records.len()
+            )
+        })?;
         let rules = if self.rules.is_empty() {
             None
         } else {
@@ -430,6 +452,9 @@ impl Linker {
             }
             None => None,
         };
+        // The blockers hold the keys they use; the keys of rules no blocker uses (those
+        // training tried and left out) are not needed again.
+        records.rule_key_cache().clear();
         Ok(Plan { rules, model })
     }
 
@@ -454,6 +479,14 @@ impl Linker {
         let mode = dedupe_mode(records, source)?;
         let plan = self.plan(records, &mode)?;
         self.run(records, &plan, &mode)
+    }
+
+    /// [`crate::memory::Budget::check`] against the linker's budget, if it has one.
+    fn check_memory(&self, more: u64, doing: impl FnOnce() -> String) -> Result<(), Error> {
+        match &self.memory {
+            Some(b) => b.check(more, doing),
+            None => Ok(()),
+        }
     }
 
     /// Runs the ladder and the model over the pairs of a prepared `plan`.
@@ -490,7 +523,7 @@ impl Linker {
             let scorer = Scorer::new(model, records)?;
             let review_w = odds_bits(model.thresholds().review_probability);
             let (mut cands, candidates, histogram) =
-                self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions, &meter);
+                self.model_candidates(&scorer, blocker, review_w, &found, &rule_decisions, &meter)?;
             decide_by_model(
                 records,
                 &nhs,
@@ -531,6 +564,11 @@ impl Linker {
                 .collect();
             (cands, 0, None)
         };
+        // Scoring is done: the rows' features (80 bytes a row) go with the scorer.
+        records.release_features();
+        self.check_memory((cands.len() * std::mem::size_of::<Link>()) as u64, || {
+            format!("linking: writing out {} pairs kept", cands.len())
+        })?;
         let links = self.links(records, cands, dedupe);
         Ok(LinkResult {
             links,
@@ -570,6 +608,13 @@ impl Linker {
                     .filter_map(|&p| ladder.first_match(p).map(|r| (p, r)))
                     .collect();
                 found.extend(hits);
+                self.check_memory(0, || {
+                    format!(
+                        "linking: {tried} candidate pairs tried by the deterministic rules, {} \
+                         rule matches kept",
+                        found.len()
+                    )
+                })?;
             }
             meter.finish_blocker(&chunks);
         }
@@ -587,7 +632,7 @@ impl Linker {
         found: &[(Pair, u16)],
         rule_decisions: &[Option<Decision>],
         meter: &Meter<'_>,
-    ) -> (Vec<Candidate>, u64, ScoreHistogram) {
+    ) -> Result<(Vec<Candidate>, u64, ScoreHistogram), Error> {
         let mut cands = rule_candidates(scorer, found, rule_decisions);
         let mut histogram = ScoreHistogram::new();
         let mut candidates = 0u64;
@@ -631,9 +676,15 @@ impl Linker {
                 hits.into_iter()
                     .map(|(pair, v, w)| model_candidate(scorer, pair, v, w)),
             );
+            self.check_memory(0, || {
+                format!(
+                    "linking: {candidates} candidate pairs scored, {} pairs kept",
+                    cands.len()
+                )
+            })?;
         }
         meter.finish_blocker(&chunks);
-        (cands, candidates, histogram)
+        Ok((cands, candidates, histogram))
     }
 
     /// Decides the candidate pairs given, as [`Linker::run`] decides the pairs its blockers
@@ -1149,6 +1200,35 @@ mod tests {
         let l = Linker::builder().rules(rules).build().unwrap();
         let b: Vec<String> = l.blocking_rules().iter().map(ToString::to_string).collect();
         assert_eq!(b, ["nhs_number", "surname & dob"]);
+    }
+
+    #[test]
+    fn a_run_keeps_neither_the_keys_of_rules_it_does_not_use_nor_the_rows_features() {
+        let csv = "id,given_name,surname,dob,postcode\n\
+                   A,ann,smith,1980-01-02,LS1 1AA\n\
+                   B,ann,smith,1980-01-02,LS1 1AA\n\
+                   C,bob,jones,1970-03-04,M1 1AA\n";
+        let mut b = Records::builder();
+        b.add_reader("a.csv", csv.as_bytes()).unwrap();
+        let records = b.build().unwrap().0;
+        // Keys of a rule no blocker of the run uses, as training's choice leaves behind.
+        let unused: crate::BlockingRule = "postcode:district & sex".parse().unwrap();
+        let mode = Mode::dedupe(&records, 0).unwrap();
+        Blocker::new(&records, std::slice::from_ref(&unused), &mode).unwrap();
+        let name = unused.to_string();
+        assert!(records.rule_key_cache().get(&name).is_some());
+        let before = records.features();
+        let result = Linker::builder()
+            .build()
+            .unwrap()
+            .dedupe(&records, 0)
+            .unwrap();
+        assert_eq!(result.links.len(), 1);
+        assert!(records.rule_key_cache().get(&name).is_none());
+        // Released after the run: asked for again, they are made again.
+        let after = records.features();
+        assert!(!std::sync::Arc::ptr_eq(&before, &after));
+        assert_eq!(before.len(), after.len());
     }
 
     #[test]

@@ -125,6 +125,11 @@ struct Cli {
     /// timings, in the documented schema `carematch-summary/1` (docs/summary-json.md).
     #[arg(long, global = true, value_name = "FILE")]
     summary_json: Option<PathBuf>,
+    /// The most memory the run may hold, e.g. `8G`, `500M` or a number of bytes: it stops with
+    /// a message before it holds more. Default: what the machine (or the container) has free
+    /// when the run begins.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = memory_size)]
+    memory_limit: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -179,6 +184,37 @@ static DELIMITER: std::sync::OnceLock<Option<u8>> = std::sync::OnceLock::new();
 static SUMMARY_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `--delimiter`: one ASCII character other than a quote or a line break, or `tab`.
+/// `--memory-limit`: bytes, or a number with `K`, `M`, `G` or `T` (powers of 1024; a
+/// trailing `B` or `iB` is allowed).
+fn memory_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (number, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (
+            &t[..i],
+            match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err("the unit must be K, M, G or T".into()),
+            },
+        ),
+        _ => (t, 0),
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| "must be a size such as 8G, 500M or 1000000000".to_string())?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err("must be a size above zero".into());
+    }
+    Ok((n * (1u64 << shift) as f64).min(u64::MAX as f64) as u64)
+}
+
 fn delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
@@ -452,6 +488,7 @@ pub(crate) fn probability(s: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = DELIMITER.set(cli.delimiter);
+    carematch::memory::set_limit(cli.memory_limit);
     let _ = PROGRESS.set(match (cli.progress, cli.quiet) {
         (true, _) => Some(true),
         (_, true) => Some(false),
@@ -1010,6 +1047,9 @@ fn run(
     progress.say("linking");
     let start = Instant::now();
     let mut result = linker.run(records, &plan, mode)?;
+    // The blockers' keys and buckets (gigabytes at 14M records) are not needed to write.
+    let blocking = plan.pair_counts();
+    drop(plan);
     let secs = start.elapsed().as_secs_f64();
     let mut labelled = Vec::new();
     if let (Some(path), Some(r)) = (&common.reviewed, reviewed) {
@@ -1081,7 +1121,7 @@ fn run(
     if let Some(path) = &common.report.report {
         let input = report_cmd::Run {
             records,
-            plan: &plan,
+            blocking: &blocking,
             linker,
             mode,
             result: &result,

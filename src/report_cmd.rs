@@ -35,7 +35,8 @@ pub(crate) fn keep_quality(q: &QualityReport) {
 /// What a run gives its report.
 pub(crate) struct Run<'a> {
     pub(crate) records: &'a Records,
-    pub(crate) plan: &'a carematch::link::Plan,
+    /// The plan's pairs per blocking rule (the plan itself is freed once the run is done).
+    pub(crate) blocking: &'a [carematch::link::RulePairs],
     pub(crate) linker: &'a Linker,
     pub(crate) mode: &'a Mode,
     pub(crate) result: &'a LinkResult,
@@ -61,8 +62,7 @@ pub(crate) fn stage(path: &Path, run: &Run<'_>, show_records: bool) -> Result<Ne
         records: run.records,
         quality: QUALITY.get(),
         blocking: run
-            .plan
-            .pair_counts()
+            .blocking
             .iter()
             .map(|p| (p.pass.to_string(), p.rule.to_string(), p.pairs))
             .collect(),

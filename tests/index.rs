@@ -820,3 +820,29 @@ fn a_shared_identifier_column_links_in_batch_and_index_alike() {
     assert_eq!(a.candidates[0].id, "A1");
     assert_eq!(a.candidates[0].rule.as_deref(), Some("soc_sec_id-dob"));
 }
+
+#[test]
+fn a_pseudonymised_population_is_refused_before_any_comparison_is_looked_at() {
+    // A model with no comparison of an encoded column: only the store's scheme says it is
+    // pseudonymised, and the one check every index construction passes refuses it.
+    let records = store(&[(
+        "enc.csv",
+        "id,sex,carematch_scheme\nA1,F,carematch-pseudonym-1;key-version=1;key=00\n\
+         A2,M,carematch-pseudonym-1;key-version=1;key=00\n",
+    )]);
+    assert!(records.scheme().is_some());
+    let sex: Vec<Comparison> = Comparison::defaults()
+        .into_iter()
+        .filter(|c| c.field == "sex")
+        .collect();
+    assert_eq!(sex.len(), 1);
+    let e = Index::builder(flat_model_of(&sex))
+        .build(records)
+        .expect_err("refused");
+    assert!(e.is_config(), "{}", e.message());
+    assert!(
+        e.message().contains("an index holds clear data"),
+        "{}",
+        e.message()
+    );
+}

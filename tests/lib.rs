@@ -2,6 +2,7 @@
 
 mod cli;
 mod index;
+mod memory;
 mod properties;
 mod pseudonym;
 mod reliability;

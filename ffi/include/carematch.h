@@ -301,6 +301,12 @@ typedef struct {
  */
 #define CAREMATCH_CONFIG_ERROR 8
 
+/**
+ * The call stopped before it held more memory than the machine (or container) had free;
+ * the message says what it was doing, what it held and what it could hold.
+ */
+#define CAREMATCH_MEMORY_ERROR 9
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

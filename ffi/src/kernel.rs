@@ -166,17 +166,8 @@ pub unsafe extern "C" fn carematch_kernel_score(
     right: *mut std::ffi::c_void,
     out_stream: *mut std::ffi::c_void,
 ) -> carematch_status {
-    ffi_body!(|caller| {
-        let kernel = caller.handle(kernel)?;
-        let (l, r) = (caller.arrow_stream(left)?, caller.arrow_stream(right)?);
-        let out = caller.arrow_stream_out(out_stream)?;
-        let (l, r) = (
-            crate::arrow::read("left", l)?,
-            crate::arrow::read("right", r)?,
-        );
-        out.write(crate::arrow::one_batch_stream(kernel.0.score(&l, &r)?));
-        Ok(())
-    })
+    // SAFETY: the caller's guarantees, as documented above.
+    unsafe { pairs_in_out(kernel, [left, right], out_stream, Kernel::score) }
 }
 
 /// Decides pairs whose decisions depend on each other, whole connected groups of them (row
@@ -196,6 +187,26 @@ pub unsafe extern "C" fn carematch_kernel_decide(
     right: *mut std::ffi::c_void,
     out_stream: *mut std::ffi::c_void,
 ) -> carematch_status {
+    // SAFETY: the caller's guarantees, as documented above.
+    unsafe { pairs_in_out(kernel, [left, right], out_stream, Kernel::decide) }
+}
+
+/// The body of `carematch_kernel_score` and `carematch_kernel_decide`: reads the `left` and
+/// `right` streams, applies `step`, and writes its one batch to `out_stream`.
+///
+/// # Safety
+///
+/// As `carematch_kernel_score`.
+unsafe fn pairs_in_out(
+    kernel: *const carematch_kernel,
+    [left, right]: [*mut std::ffi::c_void; 2],
+    out_stream: *mut std::ffi::c_void,
+    step: fn(
+        &Kernel,
+        &dyn carematch::input::Table,
+        &dyn carematch::input::Table,
+    ) -> Result<arrow_array::RecordBatch, carematch::Error>,
+) -> carematch_status {
     ffi_body!(|caller| {
         let kernel = caller.handle(kernel)?;
         let (l, r) = (caller.arrow_stream(left)?, caller.arrow_stream(right)?);
@@ -204,7 +215,7 @@ pub unsafe extern "C" fn carematch_kernel_decide(
             crate::arrow::read("left", l)?,
             crate::arrow::read("right", r)?,
         );
-        out.write(crate::arrow::one_batch_stream(kernel.0.decide(&l, &r)?));
+        out.write(crate::arrow::one_batch_stream(step(&kernel.0, &l, &r)?));
         Ok(())
     })
 }

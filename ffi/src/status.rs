@@ -41,6 +41,9 @@ pub const CAREMATCH_IO_ERROR: carematch_status = carematch_status(6);
 pub const CAREMATCH_PANIC: carematch_status = carematch_status(7);
 /// A configuration, blocking rule or deterministic rule was invalid.
 pub const CAREMATCH_CONFIG_ERROR: carematch_status = carematch_status(8);
+/// The call stopped before it held more memory than the machine (or container) had free;
+/// the message says what it was doing, what it held and what it could hold.
+pub const CAREMATCH_MEMORY_ERROR: carematch_status = carematch_status(9);
 
 /// The name returned for numbers that are not a known status.
 const UNKNOWN_NAME: &CStr = c"CAREMATCH_UNKNOWN_STATUS";
@@ -63,6 +66,7 @@ impl carematch_status {
             CAREMATCH_IO_ERROR => c"CAREMATCH_IO_ERROR",
             CAREMATCH_PANIC => c"CAREMATCH_PANIC",
             CAREMATCH_CONFIG_ERROR => c"CAREMATCH_CONFIG_ERROR",
+            CAREMATCH_MEMORY_ERROR => c"CAREMATCH_MEMORY_ERROR",
             _ => return None,
         })
     }
@@ -80,6 +84,7 @@ impl carematch_status {
             CAREMATCH_IO_ERROR => "a file could not be read or written",
             CAREMATCH_PANIC => "internal error in carematch",
             CAREMATCH_CONFIG_ERROR => "the configuration was invalid",
+            CAREMATCH_MEMORY_ERROR => "the call stopped before memory ran out",
             _ => "unknown status",
         }
     }
@@ -94,6 +99,7 @@ impl From<carematch::ErrorKind> for carematch_status {
             ErrorKind::Input | ErrorKind::Value => CAREMATCH_INPUT_ERROR,
             ErrorKind::Config => CAREMATCH_CONFIG_ERROR,
             ErrorKind::Usage => CAREMATCH_INVALID_ARGUMENT,
+            ErrorKind::Memory => CAREMATCH_MEMORY_ERROR,
             // ErrorKind is non_exhaustive: a new kind gets its own status when it is added; until
             // then it is reported as the caller's mistake rather than hidden as success.
             _ => CAREMATCH_INVALID_ARGUMENT,
@@ -124,7 +130,7 @@ mod tests {
     use super::*;
 
     /// Every status, for exhaustive tests.
-    const ALL: [carematch_status; 9] = [
+    const ALL: [carematch_status; 10] = [
         CAREMATCH_OK,
         CAREMATCH_NULL_ARGUMENT,
         CAREMATCH_INVALID_UTF8,
@@ -134,6 +140,7 @@ mod tests {
         CAREMATCH_IO_ERROR,
         CAREMATCH_PANIC,
         CAREMATCH_CONFIG_ERROR,
+        CAREMATCH_MEMORY_ERROR,
     ];
 
     #[test]
@@ -149,6 +156,7 @@ mod tests {
             (CAREMATCH_IO_ERROR, 6),
             (CAREMATCH_PANIC, 7),
             (CAREMATCH_CONFIG_ERROR, 8),
+            (CAREMATCH_MEMORY_ERROR, 9),
         ];
         assert_eq!(expected.len(), ALL.len());
         for (status, code) in expected {
@@ -187,11 +195,15 @@ mod tests {
             carematch_status::from(ErrorKind::Usage),
             CAREMATCH_INVALID_ARGUMENT
         );
+        assert_eq!(
+            carematch_status::from(ErrorKind::Memory),
+            CAREMATCH_MEMORY_ERROR
+        );
     }
 
     #[test]
     fn unknown_numbers_get_the_unknown_name_not_null() {
-        for code in [9, 100, u32::MAX] {
+        for code in [10, 100, u32::MAX] {
             let ptr = carematch_status_name(code);
             assert!(!ptr.is_null());
             // SAFETY: carematch_status_name returns a static NUL-terminated string.

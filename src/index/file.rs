@@ -98,11 +98,11 @@ fn read_parts<R: Read>(r: &mut ColReader<R>, path: &Path) -> Result<Parts, Error
         Model::from_json(&saved.model).map_err(|e| bad(&format!("its model: {}", e.message())))?;
     let records = Records::read_columns(r).ok_or_else(|| bad("records"))?;
     let n = records.len();
-    // An index holds clear data, with the carried columns its settings name.
-    if records.scheme().is_some()
-        || records
-            .other_columns()
-            .ne(saved.others.iter().map(String::as_str))
+    // The carried columns its settings name (a pseudonymised store is refused by
+    // `Settings::new`, as a build's is).
+    if records
+        .other_columns()
+        .ne(saved.others.iter().map(String::as_str))
     {
         return Err(bad("records"));
     }

@@ -10,7 +10,7 @@ use hashbrown::HashTable;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
-use crate::record::Records;
+use crate::record::{Records, insert_unique};
 
 fn hash(id: &str) -> u64 {
     FxBuildHasher.hash_one(id.as_bytes())
@@ -49,11 +49,9 @@ impl Ids {
                 let mut table = HashTable::with_capacity(part.len());
                 for (h, r) in part {
                     let id = records.id(r);
-                    match table.entry(h, |&o| records.id(o) == id, |&o| hash(records.id(o))) {
-                        hashbrown::hash_table::Entry::Occupied(_) => return None,
-                        hashbrown::hash_table::Entry::Vacant(e) => {
-                            e.insert(r);
-                        }
+                    let same = |o: u32| records.id(o) == id;
+                    if insert_unique(&mut table, h, r, same, |o| hash(records.id(o))).is_some() {
+                        return None;
                     }
                 }
                 Some(table)

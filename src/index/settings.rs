@@ -123,7 +123,16 @@ impl IndexBuilder {
 }
 
 impl Settings {
+    /// The settings of an index of `records`: every way to make an index (a build, a load,
+    /// the C and Python entry points) passes here, so what an index may hold is checked once.
     pub(super) fn new(b: &IndexBuilder, records: &Records) -> Result<Settings, Error> {
+        if records.scheme().is_some() {
+            return Err(config_err(
+                "the population is pseudonymised, and an index holds clear data: link \
+                 pseudonymised files in a batch"
+                    .into(),
+            ));
+        }
         let model = &b.model;
         model.check_fits(records)?;
         let others: Vec<String> = records.other_columns().map(str::to_string).collect();

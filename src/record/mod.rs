@@ -45,10 +45,30 @@ pub(crate) fn find_or_insert<'a>(
     next: u32,
 ) -> Option<u32> {
     let h = FxBuildHasher.hash_one(v);
-    match table.entry(h, |&id| get(id) == v, |&id| FxBuildHasher.hash_one(get(id))) {
+    insert_unique(
+        table,
+        h,
+        next,
+        |id| get(id) == v,
+        |id| FxBuildHasher.hash_one(get(id)),
+    )
+}
+
+/// Inserts `id`, of hash `h`, into `table` unless an entry `same` says is equal is there:
+/// returns that entry, or `None` after inserting. `rehash` gives an entry's hash when the
+/// table grows. The one loop of every id table (value dictionaries, saved dictionaries, the
+/// index's record ids), where "already there" means a duplicate or a known value.
+pub(crate) fn insert_unique(
+    table: &mut HashTable<u32>,
+    h: u64,
+    id: u32,
+    same: impl Fn(u32) -> bool,
+    rehash: impl Fn(u32) -> u64,
+) -> Option<u32> {
+    match table.entry(h, |&o| same(o), |&o| rehash(o)) {
         Entry::Occupied(e) => Some(*e.get()),
         Entry::Vacant(e) => {
-            e.insert(next);
+            e.insert(id);
             None
         }
     }
@@ -232,6 +252,15 @@ pub(crate) struct RuleKeyCache(Mutex<FxHashMap<String, Arc<RuleKeys>>>);
 impl RuleKeyCache {
     pub(crate) fn get(&self, rule: &str) -> Option<Arc<RuleKeys>> {
         self.0.lock().ok()?.get(rule).cloned()
+    }
+
+    /// Forgets every rule's keys: those a blocker holds live on with it, the rest (rules
+    /// training considered and left out) are freed. A 14M-record link held 1.9 GB of them
+    /// to the end of the run.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            *m = FxHashMap::default();
+        }
     }
 
     pub(crate) fn put(&self, rule: String, keys: RuleKeys) -> Arc<RuleKeys> {
@@ -763,6 +792,12 @@ impl Records {
     /// Every row's [`RowFeatures`], computed on first use and shared.
     pub(crate) fn features(&self) -> Arc<Vec<RowFeatures>> {
         self.derived.features(self)
+    }
+
+    /// Stops keeping the rows' features ([`Records::features`]) once a run's scoring is done:
+    /// they are freed with the last comparer that uses them.
+    pub(crate) fn release_features(&self) {
+        self.derived.release_features();
     }
 
     /// Each address value's words, computed on first use and shared.

@@ -10,11 +10,13 @@ use std::hash::BuildHasher;
 use std::io::{self, Read, Write};
 
 use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
-use super::{Columns, Interner, NO_ID, NameDict, OtherColumn, PostcodeDict, Records, Source, span};
+use super::{
+    Columns, Interner, NO_ID, NameDict, OtherColumn, PostcodeDict, Records, Source, insert_unique,
+    span,
+};
 use crate::colfile::{ColReader, ColWriter};
 
 /// Every id of `ids` is `NO_ID` or below `n`.
@@ -71,11 +73,16 @@ impl Interner {
         let mut table = HashTable::with_capacity(ends.len());
         for (id, &h) in hashes.iter().enumerate() {
             let v = get(id as u32);
-            match table.entry(h, |&o| get(o) == v, |&o| hashes[o as usize]) {
-                Entry::Occupied(_) => return false,
-                Entry::Vacant(e) => {
-                    e.insert(id as u32);
-                }
+            if insert_unique(
+                &mut table,
+                h,
+                id as u32,
+                |o| get(o) == v,
+                |o| hashes[o as usize],
+            )
+            .is_some()
+            {
+                return false;
             }
         }
         self.table = table;

@@ -32,7 +32,7 @@ from ._ffi import lib
 __all__ = [
     "__version__", "CarematchError", "NullArgumentError", "InvalidUtf8Error",
     "InvalidArgumentError", "BufferTooSmallError", "InputError", "IoError", "PanicError",
-    "ConfigError", "ClosedError", "Batch", "Model", "Result", "Pseudonymiser", "Index",
+    "ConfigError", "MemoryLimitError", "ClosedError", "Batch", "Model", "Result", "Pseudonymiser", "Index",
     "Answer", "link", "dedupe", "normalise", "DataQualityWarning", "link_result", "dedupe_result",
     "review", "Kernel",
 ]
@@ -114,9 +114,17 @@ class ConfigError(CarematchError, ValueError):
     status = _ffi.STATUS["CAREMATCH_CONFIG_ERROR"]
 
 
+class MemoryLimitError(CarematchError, MemoryError):
+    """The call stopped before it held more memory than the machine (or container) had free
+    (CAREMATCH_MEMORY_ERROR); the message says what it was doing, what it held and what it
+    could hold."""
+
+    status = _ffi.STATUS["CAREMATCH_MEMORY_ERROR"]
+
+
 _ERRORS = {c.status: c for c in (NullArgumentError, InvalidUtf8Error, InvalidArgumentError,
                                   BufferTooSmallError, InputError, IoError, PanicError,
-                                  ConfigError)}
+                                  ConfigError, MemoryLimitError)}
 
 
 def _check(status):

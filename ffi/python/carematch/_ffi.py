@@ -159,7 +159,7 @@ FUNCTIONS = tuple(_SIGNATURES)
 def _statuses():
     """Every status code the library knows, by name (``"CAREMATCH_OK": 0``), read with
     carematch_status_name: the numbers come from the library, never from a copy here. Codes are
-    small numbers (0..=8 today; new ones may be added), so 0..=255 covers them."""
+    small numbers (0..=9 today; new ones may be added), so 0..=255 covers them."""
     unknown = lib.carematch_status_name(2**32 - 1)
     names = ((code, lib.carematch_status_name(code)) for code in range(256))
     return {name.decode(): code for code, name in names if name != unknown}

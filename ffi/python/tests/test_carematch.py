@@ -77,13 +77,17 @@ def test_each_status_is_an_exception_class():
     codes = {cls.status: cls for cls in (
         carematch.NullArgumentError, carematch.InvalidUtf8Error,
         carematch.InvalidArgumentError, carematch.BufferTooSmallError, carematch.InputError,
-        carematch.IoError, carematch.PanicError, carematch.ConfigError)}
-    assert sorted(codes) == list(range(1, 9))
+        carematch.IoError, carematch.PanicError, carematch.ConfigError,
+        carematch.MemoryLimitError)}
+    assert sorted(codes) == list(range(1, 10))
+    # Every status the library names has its exception.
+    assert sorted(c for c in _ffi.STATUS.values() if c) == sorted(codes)
     for status, cls in codes.items():
         assert issubclass(cls, carematch.CarematchError)
         assert cls("x").status_name == _ffi.lib.carematch_status_name(status).decode()
     assert issubclass(carematch.IoError, OSError)
     assert issubclass(carematch.InputError, ValueError)
+    assert issubclass(carematch.MemoryLimitError, MemoryError)
 
 
 def test_link_matches_the_command_line_and_the_truth(gp, hospital, truth, model):
