@@ -148,6 +148,34 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
+/// Candidates compared per query (p50, p99, max), and among the slowest 1% of queries; and
+/// latency per candidate, so a slow tail can be told from many candidates or slow ones.
+fn tail_figures(tail: &mut [(u64, usize)]) {
+    let mut counts: Vec<u64> = tail.iter().map(|&(_, c)| c as u64).collect();
+    counts.sort_unstable();
+    let at = |v: &[u64], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+    tail.sort_unstable();
+    let slow = &tail[tail.len() - tail.len().div_ceil(100)..];
+    let mut slow_counts: Vec<u64> = slow.iter().map(|&(_, c)| c as u64).collect();
+    slow_counts.sort_unstable();
+    let per = |v: &[(u64, usize)]| {
+        v.iter().map(|&(n, _)| n).sum::<u64>() as f64
+            / v.iter().map(|&(_, c)| c.max(1) as u64).sum::<u64>() as f64
+            / 1000.0
+    };
+    println!(
+        "candidates per query: p50 {}, p99 {}, max {}; in the slowest 1% of queries: p50 {}, \
+         min {}; µs per candidate: all {:.2}, slowest 1% {:.2}",
+        at(&counts, 0.5),
+        at(&counts, 0.99),
+        at(&counts, 1.0),
+        at(&slow_counts, 0.5),
+        at(&slow_counts, 0.0),
+        per(tail),
+        per(slow)
+    );
+}
+
 #[allow(
     clippy::too_many_lines,
     reason = "an example read top to bottom, one step after another"
@@ -284,6 +312,8 @@ fn main() {
         std::hint::black_box(index.query(q, &opts).expect("query"));
     }
     let mut nanos = Vec::with_capacity(queries.len());
+    // (latency, candidates compared) per query: what the slowest queries have in common.
+    let mut tail: Vec<(u64, usize)> = Vec::with_capacity(queries.len());
     let mut index_pairs: BTreeSet<(String, String)> = BTreeSet::new();
     let mut decisions = [0usize; 4];
     let mut compared = 0usize;
@@ -291,7 +321,9 @@ fn main() {
     for q in &queries {
         let s = Instant::now();
         let r = index.query(q, &opts).expect("query");
-        nanos.push(s.elapsed().as_nanos() as u64);
+        let ns = s.elapsed().as_nanos() as u64;
+        nanos.push(ns);
+        tail.push((ns, r.compared));
         compared += r.compared;
         decisions[match r.decision {
             QueryDecision::Match => 0,
@@ -327,6 +359,7 @@ fn main() {
         percentile(&nanos, 1.0),
         compared as f64 / queries.len() as f64
     );
+    tail_figures(&mut tail);
     println!(
         "decisions: {} match, {} ambiguous, {} review, {} no match",
         decisions[0], decisions[1], decisions[2], decisions[3]
