@@ -431,19 +431,19 @@ impl Linker {
     ///
     /// A config error when a rule names a column the input does not have.
     pub fn plan(&self, records: &Records, mode: &Mode) -> Result<Plan, Error> {
+        let ladder = self.blocking_rules();
+        let n_rules = ladder.len() + self.model.as_ref().map_or(0, |m| m.blocking().len());
         // Each blocking rule keeps about two integers per record.
-        let rules =
-            self.blocking_rules().len() + self.model.as_ref().map_or(0, |m| m.blocking().len());
-        self.check_memory(8 * records.len() as u64 * rules as u64, || {
+        self.check_memory(8 * records.len() as u64 * n_rules as u64, || {
             format!(
-                "making the blocking plan ({} records, {rules} blocking rules)",
+                "making the blocking plan ({} records, {n_rules} blocking rules)",
                 records.len()
             )
         })?;
         let rules = if self.rules.is_empty() {
             None
         } else {
-            Some(Blocker::new(records, &self.blocking_rules(), mode)?)
+            Some(Blocker::new(records, &ladder, mode)?)
         };
         let model = match &self.model {
             Some(m) => {

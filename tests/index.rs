@@ -14,6 +14,15 @@ use carematch::synth::{GenerateOptions, generate};
 use carematch::{Config, Index, Linker, Model, Records, Role};
 use proptest::prelude::*;
 
+/// `index` saved to `dir/pop.idx` and loaded back, with as many records.
+fn saved_and_loaded(index: &Index, dir: &Path) -> Index {
+    let path = dir.join("pop.idx");
+    index.save(&path).unwrap();
+    let loaded = Index::load(&path).unwrap();
+    assert_eq!(loaded.len(), index.len());
+    loaded
+}
+
 fn store(sources: &[(&str, &str)]) -> Records {
     let mut b = Records::builder();
     for (name, text) in sources {
@@ -296,10 +305,7 @@ fn save_then_load_gives_identical_answers_and_damaged_files_are_refused() {
         r
     };
     index.insert(&extra).unwrap();
-    let path = dir.path().join("pop.idx");
-    index.save(&path).unwrap();
-    let loaded = Index::load(&path).unwrap();
-    assert_eq!(loaded.len(), index.len());
+    let loaded = saved_and_loaded(&index, dir.path());
     let opts = QueryOptions {
         explain: true,
         ..QueryOptions::default()
@@ -321,7 +327,7 @@ fn save_then_load_gives_identical_answers_and_damaged_files_are_refused() {
     assert!(!loaded.contains("EXTRA-1"));
 
     // Damage: truncations and bit flips anywhere are refused with the file's name.
-    let bytes = std::fs::read(&path).unwrap();
+    let bytes = std::fs::read(dir.path().join("pop.idx")).unwrap();
     let bad = dir.path().join("bad.idx");
     let mut cases: Vec<Vec<u8>> = Vec::new();
     for cut in [0, 7, 8, 30, 56, 57, bytes.len() / 2, bytes.len() - 1] {
@@ -356,10 +362,7 @@ fn inserts_since_the_build_are_saved_and_a_removed_record_leaves_nothing_in_the_
     let mut added = to_record(&index, &queries[0]);
     added.set(Role::Id, "ADDED-1");
     index.insert(&added).unwrap();
-    let path = dir.path().join("pop.idx");
-    index.save(&path).unwrap();
-    let loaded = Index::load(&path).unwrap();
-    assert_eq!(loaded.len(), index.len());
+    let loaded = saved_and_loaded(&index, dir.path());
     let opts = QueryOptions::default();
     let mut found = false;
     for q in &queries {

@@ -193,30 +193,47 @@ mod tests {
             ok(1, vec![0, 2, 3], vec![5, 5, 0], vec![3, 4, 5]),
             "equal bits"
         );
-        assert!(
-            !ok(1, vec![0, 2, 3], vec![5, 1, 0], vec![3, 4, 5]),
-            "out of order in a slot"
-        );
-        assert!(
-            !ok(2, vec![0, 2, 3], vec![1, 5, 0], vec![3, 4, 5]),
-            "directory size"
-        );
-        assert!(!ok(0, vec![0, 3], vec![1, 5, 0], vec![3, 4, 5]), "no bits");
-        assert!(
-            !ok(1, vec![1, 2, 3], vec![1, 5, 0], vec![3, 4, 5]),
-            "not from 0"
-        );
-        assert!(
-            !ok(1, vec![0, 2, 4], vec![1, 5, 0], vec![3, 4, 5]),
-            "past the entries"
-        );
-        assert!(
-            !ok(1, vec![0, 2, 3], vec![1, 5, 0], vec![3, 4, 10]),
-            "a row past the store"
-        );
-        assert!(
-            !ok(1, vec![0, 2, 3], vec![1, 5], vec![3, 4, 5]),
-            "lengths differ"
-        );
+        let refused = [
+            (
+                "out of order in a slot",
+                1,
+                vec![0, 2, 3],
+                vec![5, 1, 0],
+                vec![3, 4, 5],
+            ),
+            (
+                "directory size",
+                2,
+                vec![0, 2, 3],
+                vec![1, 5, 0],
+                vec![3, 4, 5],
+            ),
+            ("no bits", 0, vec![0, 3], vec![1, 5, 0], vec![3, 4, 5]),
+            ("not from 0", 1, vec![1, 2, 3], vec![1, 5, 0], vec![3, 4, 5]),
+            (
+                "past the entries",
+                1,
+                vec![0, 2, 4],
+                vec![1, 5, 0],
+                vec![3, 4, 5],
+            ),
+            (
+                "a row past the store",
+                1,
+                vec![0, 2, 3],
+                vec![1, 5, 0],
+                vec![3, 4, 10],
+            ),
+            (
+                "lengths differ",
+                1,
+                vec![0, 2, 3],
+                vec![1, 5],
+                vec![3, 4, 5],
+            ),
+        ];
+        for (why, bits, d, f, r) in refused {
+            assert!(!ok(bits, d, f, r), "{why}");
+        }
     }
 }

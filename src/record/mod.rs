@@ -255,8 +255,7 @@ impl RuleKeyCache {
     }
 
     /// Forgets every rule's keys: those a blocker holds live on with it, the rest (rules
-    /// training considered and left out) are freed. A 14M-record link held 1.9 GB of them
-    /// to the end of the run.
+    /// training considered and left out) are freed, instead of lasting to the end of the run.
     pub(crate) fn clear(&self) {
         if let Ok(mut m) = self.0.lock() {
             *m = FxHashMap::default();
