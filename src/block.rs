@@ -902,6 +902,36 @@ impl PairChunks<'_> {
     }
 }
 
+impl PairChunks<'_> {
+    /// Runs `work` on every chunk in the thread pool while this thread makes the next chunk
+    /// (making pairs is one thread's work; without this the pool waits for it), then hands
+    /// each chunk's result, in order, to `then` with the chunk's length. `then` sees
+    /// [`PairChunks::examined`] counting the chunk after the one it is given.
+    ///
+    /// # Errors
+    ///
+    /// The first error `then` returns; no chunk is worked on after it.
+    pub(crate) fn pipelined<T: Send>(
+        &mut self,
+        work: impl Fn(&[Pair]) -> T + Sync,
+        mut then: impl FnMut(T, &Self, usize) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut current = self.next();
+        while let Some(chunk) = current {
+            let mut out = None;
+            let next = rayon::in_place_scope(|s| {
+                s.spawn(|_| out = Some(work(&chunk)));
+                self.next()
+            });
+            if let Some(out) = out {
+                then(out, self, chunk.len())?;
+            }
+            current = next;
+        }
+        Ok(())
+    }
+}
+
 impl Iterator for PairChunks<'_> {
     type Item = Vec<Pair>;
 

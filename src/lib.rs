@@ -96,6 +96,7 @@ mod error;
 pub mod estimate;
 pub mod evaluate;
 pub mod files;
+mod fixed;
 pub mod index;
 pub mod input;
 pub mod kernel;

@@ -224,6 +224,10 @@ pub struct Linker {
     memory: Option<crate::memory::Budget>,
 }
 
+/// Candidate pairs made and compared at a time by default: small enough that the pool
+/// compares one chunk while the next is made, large enough that a chunk's overhead is small.
+const CHUNK: usize = 1 << 16;
+
 /// Builds a [`Linker`].
 #[derive(Clone, Debug)]
 pub struct LinkerBuilder {
@@ -242,7 +246,7 @@ impl Linker {
             rules: MatchRule::defaults(),
             model: None,
             one_to_one: false,
-            chunk: 1 << 20,
+            chunk: CHUNK,
             progress: None,
             memory: crate::memory::Budget::detect(),
         }
@@ -600,22 +604,26 @@ impl Linker {
         if let Some(blocker) = &plan.rules {
             let ladder = Ladder::new(records, &self.rules)?;
             let mut chunks = blocker.pairs(self.chunk);
-            while let Some(chunk) = chunks.next() {
-                meter.at(chunks.examined());
-                tried += chunk.len() as u64;
-                let hits: Vec<(Pair, u16)> = chunk
-                    .par_iter()
-                    .filter_map(|&p| ladder.first_match(p).map(|r| (p, r)))
-                    .collect();
-                found.extend(hits);
-                self.check_memory(0, || {
-                    format!(
-                        "linking: {tried} candidate pairs tried by the deterministic rules, {} \
-                         rule matches kept",
-                        found.len()
-                    )
-                })?;
-            }
+            chunks.pipelined(
+                |chunk| -> Vec<(Pair, u16)> {
+                    chunk
+                        .par_iter()
+                        .filter_map(|&p| ladder.first_match(p).map(|r| (p, r)))
+                        .collect()
+                },
+                |hits, chunks, len| {
+                    meter.at(chunks.examined());
+                    tried += len as u64;
+                    found.extend(hits);
+                    self.check_memory(0, || {
+                        format!(
+                            "linking: {tried} candidate pairs tried by the deterministic rules, \
+                             {} rule matches kept",
+                            found.len()
+                        )
+                    })
+                },
+            )?;
             meter.finish_blocker(&chunks);
         }
         Ok((found, tried))
@@ -645,44 +653,49 @@ impl Linker {
             seen.insert((c.pair.left, c.pair.right), i);
         }
         let mut chunks = blocker.pairs(self.chunk);
-        while let Some(chunk) = chunks.next() {
-            meter.at(chunks.examined());
-            candidates += chunk.len() as u64;
-            // Rule pairs were scored above: each pair counts once in the histogram.
-            let (hits, hist) = chunk
-                .par_iter()
-                .fold(
-                    || (Vec::new(), ScoreHistogram::new()),
-                    |(mut hits, mut hist), &p| {
-                        if seen.is_empty() || !seen.contains_key(&(p.left, p.right)) {
-                            let (v, w) = scorer.score(p);
-                            hist.add(Some(v), w);
-                            if w.bits() >= review_w {
-                                hits.push((p, v, w));
+        let seen = &seen;
+        chunks.pipelined(
+            |chunk| {
+                // Rule pairs were scored above: each pair counts once in the histogram.
+                chunk
+                    .par_iter()
+                    .fold(
+                        || (Vec::new(), ScoreHistogram::new()),
+                        |(mut hits, mut hist), &p| {
+                            if seen.is_empty() || !seen.contains_key(&(p.left, p.right)) {
+                                let (v, w) = scorer.score(p);
+                                hist.add(Some(v), w);
+                                if w.bits() >= review_w {
+                                    hits.push((p, v, w));
+                                }
                             }
-                        }
-                        (hits, hist)
-                    },
-                )
-                .reduce(
-                    || (Vec::new(), ScoreHistogram::new()),
-                    |(mut a, ha), (b, hb)| {
-                        a.extend(b);
-                        (a, ha.merge(&hb))
-                    },
+                            (hits, hist)
+                        },
+                    )
+                    .reduce(
+                        || (Vec::new(), ScoreHistogram::new()),
+                        |(mut a, ha), (b, hb)| {
+                            a.extend(b);
+                            (a, ha.merge(&hb))
+                        },
+                    )
+            },
+            |(hits, hist), chunks, len| {
+                meter.at(chunks.examined());
+                candidates += len as u64;
+                histogram = std::mem::take(&mut histogram).merge(&hist);
+                cands.extend(
+                    hits.into_iter()
+                        .map(|(pair, v, w)| model_candidate(scorer, pair, v, w)),
                 );
-            histogram = histogram.merge(&hist);
-            cands.extend(
-                hits.into_iter()
-                    .map(|(pair, v, w)| model_candidate(scorer, pair, v, w)),
-            );
-            self.check_memory(0, || {
-                format!(
-                    "linking: {candidates} candidate pairs scored, {} pairs kept",
-                    cands.len()
-                )
-            })?;
-        }
+                self.check_memory(0, || {
+                    format!(
+                        "linking: {candidates} candidate pairs scored, {} pairs kept",
+                        cands.len()
+                    )
+                })
+            },
+        )?;
         meter.finish_blocker(&chunks);
         Ok((cands, candidates, histogram))
     }

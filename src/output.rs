@@ -145,17 +145,16 @@ fn write_pairs<W: std::io::Write>(
     let mut num = String::with_capacity(32);
     let field = |w: &mut csv::Writer<W>, f: &str| w.write_field(f).map_err(PairsError::Csv);
     for l in &result.links {
-        use std::fmt::Write as _;
         field(w, records.id(l.pair.left))?;
         field(w, records.id(l.pair.right))?;
         num.clear();
         if let Some(x) = l.weight {
-            let _ = write!(num, "{:.4}", x.bits());
+            crate::fixed::push(&mut num, x.bits(), 4);
         }
         field(w, &num)?;
         num.clear();
         if let Some(p) = l.probability() {
-            let _ = write!(num, "{:.8}", p.get());
+            crate::fixed::push(&mut num, p.get(), 8);
         }
         field(w, &num)?;
         field(w, l.decision.as_str())?;
@@ -165,13 +164,13 @@ fn write_pairs<W: std::io::Write>(
         if let Some(scorer) = &scorer {
             let e = scorer.explain(l.pair);
             num.clear();
-            let _ = write!(num, "{:.4}", e.prior);
+            crate::fixed::push(&mut num, e.prior, 4);
             field(w, &num)?;
             for c in e.contributions {
                 field(w, &c.level)?;
                 for x in [c.weight, c.tf_adjustment] {
                     num.clear();
-                    let _ = write!(num, "{x:.4}");
+                    crate::fixed::push(&mut num, x, 4);
                     field(w, &num)?;
                 }
             }

@@ -28,7 +28,9 @@ use quality::{Status, column_quality, map_rows, problems_of};
 use crate::Error;
 use crate::csvread::CsvReader;
 use crate::error::ErrorKind;
-use crate::record::{Columns, Interner, NO_ID, OtherColumn, Records, Source, find_or_insert, span};
+use crate::record::{
+    Columns, Interner, NO_ID, OtherColumn, Records, Slot, Source, find_or_insert, span,
+};
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 
 /// A field longer than this many bytes is invalid ("too long"): no name, date, postcode or
@@ -44,7 +46,7 @@ const VALUE_ROLES: &[Role] = Role::VALUES;
 /// Distinct raw byte strings of one column, stored once in an arena.
 #[derive(Default)]
 struct RawColumn {
-    table: HashTable<u32>,
+    table: HashTable<Slot>,
     bytes: Vec<u8>,
     ends: Vec<usize>,
     /// Per row (across all sources): raw id, or `NO_ID` when empty or absent.
@@ -429,55 +431,31 @@ impl RecordsBuilder {
             .collect();
         let start = u32::try_from(self.id_end.len()).map_err(|_| too_many(name))?;
         // Rows are read in batches; the columns of a batch are interned in parallel, each
-        // column by one thread in row order, so ids do not depend on the thread count.
+        // column by one thread in row order, so ids do not depend on the thread count. While
+        // the pool interns one batch, this thread parses the next.
         // Grown as rows come, so that a small batch (one C or Python call) pays for its rows
         // only, not for BATCH empty records.
         let mut batch: Vec<csv::ByteRecord> = Vec::new();
+        let mut next_batch: Vec<csv::ByteRecord> = Vec::new();
         let id_name = &names[id_col];
         let held_before = crate::memory::resident().unwrap_or(0);
-        let mut eof = false;
-        while !eof {
-            let mut n = 0;
-            while n < BATCH {
-                if n == batch.len() {
-                    batch.push(csv::ByteRecord::new());
-                }
-                let rec = &mut batch[n];
-                let Some(line) = read(rec)? else {
-                    eof = true;
-                    break;
-                };
-                let id = rec.get(id_col).unwrap_or(b"").trim_ascii();
-                if id.is_empty() {
-                    return Err(Error::input_at(name, line, Some(id_name), "empty id"));
-                }
-                if std::str::from_utf8(id).is_err() {
-                    return Err(Error::input_at(
-                        name,
-                        line,
-                        Some(id_name),
-                        "id is not valid UTF-8",
-                    ));
-                }
-                if id.len() > MAX_VALUE_BYTES {
-                    return Err(Error::input_at(name, line, Some(id_name), "id is too long"));
-                }
-                self.ids.extend_from_slice(id);
-                let end = u32::try_from(self.ids.len()).map_err(|_| too_many(name))?;
-                self.id_end.push(end);
-                if self.id_end.len() >= NO_ID as usize {
-                    return Err(too_many(name));
-                }
-                self.lines.push(line);
-                n += 1;
-            }
+        let mut ids = Ids {
+            text: &mut self.ids,
+            id_end: &mut self.id_end,
+            lines: &mut self.lines,
+            source: name,
+            column: id_name,
+            col: id_col,
+        };
+        let (mut n, mut eof) = ids.fill(&mut read, &mut batch)?;
+        while n > 0 {
             let rows = &batch[..n];
             let done = match unit {
                 Unit::Bytes => rows
                     .last()
                     .and_then(csv::ByteRecord::position)
                     .map_or(0, csv::Position::byte),
-                _ => u64::from(self.id_end.len() as u32 - start),
+                _ => u64::from(ids.id_end.len() as u32 - start),
             };
             crate::progress::report(
                 self.progress.as_ref(),
@@ -488,27 +466,21 @@ impl RecordsBuilder {
                     total,
                 },
             );
-            self.raw
-                .par_iter_mut()
-                .zip(role_cols.par_iter())
-                .for_each(|(col, cols)| {
-                    let mut joined = Vec::new();
-                    for rec in rows {
-                        col.push(field(rec, cols, &mut joined));
-                    }
-                });
-            self.others
-                .par_iter_mut()
-                .enumerate()
-                .for_each(|(i, (_, col))| {
-                    let c = other_cols.iter().find(|(_, s)| *s == i).map(|(c, _)| *c);
-                    for rec in rows {
-                        col.push(c.and_then(|c| rec.get(c)).map(<[u8]>::trim_ascii));
-                    }
-                });
+            let (raw, others) = (&mut self.raw, &mut self.others);
+            let next = rayon::in_place_scope(|s| {
+                s.spawn(|_| intern_batch(raw, others, rows, &role_cols, &other_cols));
+                if eof {
+                    Ok((0, true))
+                } else {
+                    ids.fill(&mut read, &mut next_batch)
+                }
+            })?;
             if let Some(budget) = &self.memory {
-                self.check_reading(budget, name, held_before, (unit, done, total))?;
+                let line = ids.lines.last().copied().unwrap_or(0);
+                check_reading(budget, name, line, held_before, (unit, done, total))?;
             }
+            (n, eof) = next;
+            std::mem::swap(&mut batch, &mut next_batch);
         }
         let end = u32::try_from(self.id_end.len()).map_err(|_| too_many(name))?;
         self.sources.push(Source {
@@ -517,34 +489,6 @@ impl RecordsBuilder {
         });
         self.schemas.push(schema);
         Ok(self)
-    }
-
-    /// Checks the memory held after a batch of rows of source `name` (the process held
-    /// `held_before` when the source began), with, for a file of known size read at least a
-    /// twentieth of the way, what the rest of it will add at the rate of the part read.
-    fn check_reading(
-        &self,
-        budget: &crate::memory::Budget,
-        name: &str,
-        held_before: u64,
-        (unit, done, total): (Unit, u64, Option<u64>),
-    ) -> Result<(), Error> {
-        let Some(held) = crate::memory::resident() else {
-            return Ok(());
-        };
-        let line = self.lines.last().copied().unwrap_or(0);
-        let rest = rest_of_file(held.saturating_sub(held_before), (unit, done, total));
-        budget.check_held(held, rest, || {
-            if rest > 0 {
-                format!(
-                    "reading {name} (at line {line}, {:.0}% of the file; the rest is projected \
-                     from the part read)",
-                    done as f64 * 100.0 / total.unwrap_or(1).max(1) as f64
-                )
-            } else {
-                format!("reading {name} (at line {line})")
-            }
-        })
     }
 
     /// The slot of carried column `name`, adding it (absent on earlier rows) if new.
@@ -585,10 +529,18 @@ impl RecordsBuilder {
         }
         let rank = self.ranks()?;
         let accept_test = self.accept_test_nhs_numbers;
-        let normalised: Vec<ColumnValues> = VALUE_ROLES
-            .iter()
+        // Each role is normalised and interned into its own columns and dictionary, the
+        // roles in parallel; each role's ids are assigned in one thread in first-seen order,
+        // so the store does not depend on the thread count.
+        let parts: Vec<(Columns, Vec<Status>)> = VALUE_ROLES
+            .par_iter()
             .zip(&self.raw)
-            .map(|(&role, col)| normalise_column(role, &col.values(), accept_test))
+            .map(|(&role, col)| {
+                let norm = normalise_column(role, &col.values(), accept_test);
+                let mut part = Columns::default();
+                let problems = store_role(&mut part, role, col, norm);
+                (part, problems)
+            })
             .collect();
         let mut quality = QualityReport {
             sources: self
@@ -602,8 +554,8 @@ impl RecordsBuilder {
                 .collect(),
         };
         let mut columns = Columns::default();
-        for ((&role, col), norm) in VALUE_ROLES.iter().zip(&self.raw).zip(normalised) {
-            let problems = store_role(&mut columns, role, col, norm);
+        for ((&role, col), (part, problems)) in VALUE_ROLES.iter().zip(&self.raw).zip(parts) {
+            columns.take_role(role, part);
             for (si, s) in self.sources.iter().enumerate() {
                 let label = self.schemas[si].column_label(role);
                 if label.is_empty() {
@@ -697,6 +649,115 @@ impl RecordsBuilder {
         }
         Ok(rank)
     }
+}
+
+/// Checks the memory held after a batch of rows of source `name`, read up to `line` (the
+/// process held `held_before` when the source began), with, for a file of known size read at
+/// least a twentieth of the way, what the rest of it will add at the rate of the part read.
+fn check_reading(
+    budget: &crate::memory::Budget,
+    name: &str,
+    line: u64,
+    held_before: u64,
+    (unit, done, total): (Unit, u64, Option<u64>),
+) -> Result<(), Error> {
+    let Some(held) = crate::memory::resident() else {
+        return Ok(());
+    };
+    let rest = rest_of_file(held.saturating_sub(held_before), (unit, done, total));
+    budget.check_held(held, rest, || {
+        if rest > 0 {
+            format!(
+                "reading {name} (at line {line}, {:.0}% of the file; the rest is projected \
+                 from the part read)",
+                done as f64 * 100.0 / total.unwrap_or(1).max(1) as f64
+            )
+        } else {
+            format!("reading {name} (at line {line})")
+        }
+    })
+}
+
+/// The ids and line numbers of the rows being read from one source, and where its id column is.
+struct Ids<'a> {
+    text: &'a mut Vec<u8>,
+    id_end: &'a mut Vec<u32>,
+    lines: &'a mut Vec<u64>,
+    /// The source's name and its id column's, for messages.
+    source: &'a str,
+    column: &'a str,
+    col: usize,
+}
+
+impl Ids<'_> {
+    /// Reads up to [`BATCH`] rows into `batch` with `read`, keeping each row's id and line;
+    /// returns how many were read and whether the source ended.
+    fn fill(
+        &mut self,
+        read: &mut impl FnMut(&mut csv::ByteRecord) -> Result<Option<u64>, Error>,
+        batch: &mut Vec<csv::ByteRecord>,
+    ) -> Result<(usize, bool), Error> {
+        let (name, id_name) = (self.source, self.column);
+        let mut n = 0;
+        while n < BATCH {
+            if n == batch.len() {
+                batch.push(csv::ByteRecord::new());
+            }
+            let rec = &mut batch[n];
+            let Some(line) = read(rec)? else {
+                return Ok((n, true));
+            };
+            let id = rec.get(self.col).unwrap_or(b"").trim_ascii();
+            if id.is_empty() {
+                return Err(Error::input_at(name, line, Some(id_name), "empty id"));
+            }
+            if std::str::from_utf8(id).is_err() {
+                return Err(Error::input_at(
+                    name,
+                    line,
+                    Some(id_name),
+                    "id is not valid UTF-8",
+                ));
+            }
+            if id.len() > MAX_VALUE_BYTES {
+                return Err(Error::input_at(name, line, Some(id_name), "id is too long"));
+            }
+            self.text.extend_from_slice(id);
+            let end = u32::try_from(self.text.len()).map_err(|_| too_many(name))?;
+            self.id_end.push(end);
+            if self.id_end.len() >= NO_ID as usize {
+                return Err(too_many(name));
+            }
+            self.lines.push(line);
+            n += 1;
+        }
+        Ok((n, false))
+    }
+}
+
+/// Interns the fields of `rows` into the value columns (`role_cols`: each role's columns)
+/// and the carried columns (`other_cols`: file column and slot), the columns in parallel.
+fn intern_batch(
+    raw: &mut [RawColumn],
+    others: &mut [(String, RawColumn)],
+    rows: &[csv::ByteRecord],
+    role_cols: &[Vec<usize>],
+    other_cols: &[(usize, usize)],
+) {
+    raw.par_iter_mut()
+        .zip(role_cols.par_iter())
+        .for_each(|(col, cols)| {
+            let mut joined = Vec::new();
+            for rec in rows {
+                col.push(field(rec, cols, &mut joined));
+            }
+        });
+    others.par_iter_mut().enumerate().for_each(|(i, (_, col))| {
+        let c = other_cols.iter().find(|(_, s)| *s == i).map(|(c, _)| *c);
+        for rec in rows {
+            col.push(c.and_then(|c| rec.get(c)).map(<[u8]>::trim_ascii));
+        }
+    });
 }
 
 /// Interns one role's normalised distinct values (`norm`) into `rec`, the columns of the store being built, and sets its per-row

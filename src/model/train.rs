@@ -208,8 +208,11 @@ impl RandomPairs {
         comparisons: &[Comparison],
         options: &TrainOptions,
     ) -> RandomPairs {
-        let (pairs, exhaustive, total_pairs) =
+        let (mut pairs, exhaustive, total_pairs) =
             random_pairs(records, mode, options.u_pairs, options.seed);
+        // Counts do not depend on the pairs' order; in row order the left rows' features
+        // are read in sequence, not at random.
+        pairs.par_sort_unstable();
         let counts = level_counts(comparer, comparisons, &pairs);
         let mut u = Vec::with_capacity(comparisons.len());
         let mut present = Vec::with_capacity(comparisons.len());
@@ -284,7 +287,7 @@ impl Session {
             return Ok(None);
         }
         let blocker = Blocker::new(records, std::slice::from_ref(rule), mode)?;
-        let (vectors, pairs) = count_vectors(comparer, &blocker, !mask_bits(masked));
+        let (vectors, pairs) = count_vectors(comparer, &blocker, !mask_bits(masked))?;
         let start: Vec<Vec<f64>> = comparisons
             .iter()
             .zip(anchors)
@@ -343,30 +346,39 @@ impl Session {
 
 /// The distinct comparison vectors (bits `keep` only) of the blocker's pairs with their
 /// counts, sorted, and the number of pairs.
-fn count_vectors(comparer: &Comparer<'_>, blocker: &Blocker, keep: u64) -> (Vec<(u64, u64)>, u64) {
+fn count_vectors(
+    comparer: &Comparer<'_>,
+    blocker: &Blocker,
+    keep: u64,
+) -> Result<(Vec<(u64, u64)>, u64), Error> {
     let mut counter: FxHashMap<u64, u64> = FxHashMap::default();
     let mut n_pairs = 0u64;
-    for chunk in blocker.pairs(1 << 20) {
-        n_pairs += chunk.len() as u64;
-        let part = chunk
-            .par_iter()
-            .fold(FxHashMap::default, |mut h: FxHashMap<u64, u64>, &p| {
-                *h.entry(comparer.vector(p) & keep).or_insert(0) += 1;
-                h
-            })
-            .reduce(FxHashMap::default, |mut a, b| {
-                for (k, v) in b {
-                    *a.entry(k).or_insert(0) += v;
-                }
-                a
-            });
-        for (k, v) in part {
-            *counter.entry(k).or_insert(0) += v;
-        }
-    }
+    blocker.pairs(1 << 16).pipelined(
+        |chunk| {
+            chunk
+                .par_iter()
+                .fold(FxHashMap::default, |mut h: FxHashMap<u64, u64>, &p| {
+                    *h.entry(comparer.vector(p) & keep).or_insert(0) += 1;
+                    h
+                })
+                .reduce(FxHashMap::default, |mut a, b| {
+                    for (k, v) in b {
+                        *a.entry(k).or_insert(0) += v;
+                    }
+                    a
+                })
+        },
+        |part, _, len| {
+            n_pairs += len as u64;
+            for (k, v) in part {
+                *counter.entry(k).or_insert(0) += v;
+            }
+            Ok(())
+        },
+    )?;
     let mut vectors: Vec<(u64, u64)> = counter.into_iter().collect();
     vectors.sort_unstable();
-    (vectors, n_pairs)
+    Ok((vectors, n_pairs))
 }
 
 /// Each comparison's m: the sessions' m averaged (weighted by their expected matches) over

@@ -32,26 +32,85 @@ use crate::normalise::sex::Sex;
 /// a key tuple with a missing part).
 pub(crate) const NO_ID: u32 = u32::MAX;
 
-/// Looks `v` up among the ids in `table`, whose bytes `get` returns; when absent, inserts
+/// An entry of a value table: the value's id and a 32-bit hash of its bytes. The hash is
+/// kept so that growing the table never reads the values again, and a probe reads a value
+/// only when its hash agrees: the arena is touched once per lookup, not once per probe.
+#[derive(Clone, Copy)]
+pub(crate) struct Slot {
+    id: u32,
+    hash: u32,
+}
+
+/// The 32-bit hash of a value kept in its [`Slot`].
+#[inline]
+pub(crate) fn value_hash(v: &[u8]) -> u32 {
+    let h = FxBuildHasher.hash_one(v);
+    (h ^ (h >> 32)) as u32
+}
+
+/// The table hash of a [`Slot`] hash: the 32 bits in both halves, so that the bucket (low
+/// bits) and the control tag (top 7 bits) both come from it.
+#[inline]
+fn spread(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h)
+}
+
+/// Looks `v` up among the slots of `table`, whose bytes `get` returns; when absent, inserts
 /// `next` (the caller then stores `v` as `next`) and returns `None`.
 ///
-/// Values are stored once, in the caller's arena; the table holds only ids. This halves the
-/// memory of a `HashMap<Box<str>, u32>` plus a `Vec<Box<str>>`, and makes one allocation per
-/// arena growth instead of two per distinct value.
+/// Values are stored once, in the caller's arena; the table holds only ids and hashes. This
+/// halves the memory of a `HashMap<Box<str>, u32>` plus a `Vec<Box<str>>`, and makes one
+/// allocation per arena growth instead of two per distinct value.
 pub(crate) fn find_or_insert<'a>(
-    table: &mut HashTable<u32>,
+    table: &mut HashTable<Slot>,
     get: impl Fn(u32) -> &'a [u8],
     v: &[u8],
     next: u32,
 ) -> Option<u32> {
-    let h = FxBuildHasher.hash_one(v);
-    insert_unique(
-        table,
-        h,
-        next,
-        |id| get(id) == v,
-        |id| FxBuildHasher.hash_one(get(id)),
-    )
+    let h = value_hash(v);
+    match table.entry(
+        spread(h),
+        |s| s.hash == h && get(s.id) == v,
+        |s| spread(s.hash),
+    ) {
+        Entry::Occupied(e) => Some(e.get().id),
+        Entry::Vacant(e) => {
+            e.insert(Slot { id: next, hash: h });
+            None
+        }
+    }
+}
+
+/// The id of `v` among the slots of `table`, whose bytes `get` returns.
+pub(crate) fn find<'a>(
+    table: &HashTable<Slot>,
+    get: impl Fn(u32) -> &'a [u8],
+    v: &[u8],
+) -> Option<u32> {
+    let h = value_hash(v);
+    table
+        .find(spread(h), |s| s.hash == h && get(s.id) == v)
+        .map(|s| s.id)
+}
+
+/// A table of `hashes` (value `i` has `hashes[i]`), or `None` when two values `same` says are
+/// equal are there.
+pub(crate) fn table_of(hashes: &[u32], same: impl Fn(u32, u32) -> bool) -> Option<HashTable<Slot>> {
+    let mut table: HashTable<Slot> = HashTable::with_capacity(hashes.len());
+    for (id, &h) in hashes.iter().enumerate() {
+        let id = id as u32;
+        match table.entry(
+            spread(h),
+            |s| s.hash == h && same(s.id, id),
+            |s| spread(s.hash),
+        ) {
+            Entry::Occupied(_) => return None,
+            Entry::Vacant(e) => {
+                e.insert(Slot { id, hash: h });
+            }
+        }
+    }
+    Some(table)
 }
 
 /// Inserts `id`, of hash `h`, into `table` unless an entry `same` says is equal is there:
@@ -85,7 +144,7 @@ pub(crate) fn span(ends: &[usize], id: u32) -> std::ops::Range<usize> {
 /// Strings interned to dense `u32` ids, in first-seen order, stored once in one arena.
 #[derive(Clone, Default)]
 pub(crate) struct Interner {
-    table: HashTable<u32>,
+    table: HashTable<Slot>,
     text: String,
     ends: Vec<usize>,
 }
@@ -106,12 +165,11 @@ impl Interner {
 
     /// The id of `s`, if interned.
     pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
-        let h = FxBuildHasher.hash_one(s.as_bytes());
-        self.table
-            .find(h, |&id| {
-                &self.text.as_bytes()[span(&self.ends, id)] == s.as_bytes()
-            })
-            .copied()
+        find(
+            &self.table,
+            |id| &self.text.as_bytes()[span(&self.ends, id)],
+            s.as_bytes(),
+        )
     }
 
     /// The string of `id`.
@@ -375,6 +433,39 @@ pub(crate) struct Columns {
     pub(crate) surname_dict: NameDict,
     pub(crate) postcode_dict: PostcodeDict,
     pub(crate) address_dict: Interner,
+}
+
+impl Columns {
+    /// Moves the columns and dictionary of `role` from `part` (built for that role alone).
+    pub(crate) fn take_role(&mut self, role: crate::schema::Role, part: Columns) {
+        use crate::schema::Role;
+        match role {
+            Role::GivenName => {
+                self.given = part.given;
+                self.placeholder = part.placeholder;
+                self.given_dict = part.given_dict;
+            }
+            Role::Surname => {
+                self.surname = part.surname;
+                self.surname_dict = part.surname_dict;
+            }
+            Role::DateOfBirth => self.dob = part.dob,
+            Role::Sex => self.sex = part.sex,
+            Role::Postcode => {
+                self.postcode = part.postcode;
+                self.postcode_dict = part.postcode_dict;
+            }
+            Role::NhsNumber => {
+                self.nhs = part.nhs;
+                self.nhs_invalid = part.nhs_invalid;
+            }
+            Role::Address => {
+                self.address = part.address;
+                self.address_dict = part.address_dict;
+            }
+            Role::Id => {}
+        }
+    }
 }
 
 /// One source (file) of a [`Records`].

@@ -6,16 +6,14 @@
 //! never trusted: after [`Records::read_columns`] every accessor is as safe as on a store
 //! built from a file.
 
-use std::hash::BuildHasher;
 use std::io::{self, Read, Write};
 
 use hashbrown::HashTable;
 use rayon::prelude::*;
-use rustc_hash::FxBuildHasher;
 
 use super::{
-    Columns, Interner, NO_ID, NameDict, OtherColumn, PostcodeDict, Records, Source, insert_unique,
-    span,
+    Columns, Interner, NO_ID, NameDict, OtherColumn, PostcodeDict, Records, Source, span, table_of,
+    value_hash,
 };
 use crate::colfile::{ColReader, ColWriter};
 
@@ -66,27 +64,17 @@ impl Interner {
     fn index(&mut self) -> bool {
         let (text, ends) = (&self.text, &self.ends);
         let get = |id: u32| &text.as_bytes()[span(ends, id)];
-        let hashes: Vec<u64> = (0..ends.len() as u32)
+        let hashes: Vec<u32> = (0..ends.len() as u32)
             .into_par_iter()
-            .map(|id| FxBuildHasher.hash_one(get(id)))
+            .map(|id| value_hash(get(id)))
             .collect();
-        let mut table = HashTable::with_capacity(ends.len());
-        for (id, &h) in hashes.iter().enumerate() {
-            let v = get(id as u32);
-            if insert_unique(
-                &mut table,
-                h,
-                id as u32,
-                |o| get(o) == v,
-                |o| hashes[o as usize],
-            )
-            .is_some()
-            {
-                return false;
+        match table_of(&hashes, |a, b| get(a) == get(b)) {
+            Some(table) => {
+                self.table = table;
+                true
             }
+            None => false,
         }
-        self.table = table;
-        true
     }
 }
 
