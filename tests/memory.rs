@@ -104,3 +104,31 @@ fn a_memory_limit_that_is_not_a_size_is_a_usage_error() {
         assert!(err.contains("--memory-limit"), "{bad}: {err}");
     }
 }
+
+/// Pairs are made one chunk at a time while the pool compares the previous chunk: the links,
+/// their weights and the model's error estimates do not depend on the chunk size.
+#[test]
+fn links_do_not_depend_on_the_chunk_size() {
+    let records = sample_records();
+    let mode = carematch::block::Mode::link(&records, 0, 1).unwrap();
+    let model = carematch::Model::train(
+        &records,
+        &mode,
+        &carematch::compare::Comparison::defaults(),
+        &carematch::model::TrainOptions::default(),
+    )
+    .unwrap();
+    let run = |chunk: usize| {
+        let mut b = Linker::builder();
+        b.model(Some(model.clone())).chunk_size(chunk);
+        b.build().unwrap().link(&records, 0, 1).unwrap()
+    };
+    let whole = run(1 << 30);
+    assert!(whole.links.len() > 4_000, "{} links", whole.links.len());
+    for chunk in [1, 97, 1 << 16] {
+        let r = run(chunk);
+        assert_eq!(r.links, whole.links, "chunk {chunk}");
+        assert_eq!(r.candidates, whole.candidates, "chunk {chunk}");
+        assert_eq!(r.scores, whole.scores, "chunk {chunk}");
+    }
+}
