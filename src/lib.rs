@@ -70,9 +70,10 @@
 //!
 //! Each distinct value is normalised and its features (tokens, Soundex, NYSIIS, nickname
 //! group, postcode parts) computed once, in parallel; rows hold integer ids, so comparisons
-//! are integer compares. Candidate pairs are streamed in chunks (default 1,048,576) and
-//! evaluated in parallel with rayon; memory is bounded by the store plus one chunk plus the
-//! links found. Output is byte-identical on any thread count.
+//! are integer compares. Candidate pairs are streamed in chunks (default 1,048,576), each
+//! evaluated in parallel with rayon while the next is made; memory is bounded by the store
+//! plus two chunks plus the links found. Output is byte-identical on any thread count and
+//! chunk size.
 //!
 //! # Untrusted input
 //!

@@ -353,7 +353,7 @@ fn count_vectors(
 ) -> Result<(Vec<(u64, u64)>, u64), Error> {
     let mut counter: FxHashMap<u64, u64> = FxHashMap::default();
     let mut n_pairs = 0u64;
-    blocker.pairs(1 << 16).pipelined(
+    blocker.pairs(1 << 20).pipelined(
         |chunk| {
             chunk
                 .par_iter()
