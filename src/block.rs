@@ -918,14 +918,8 @@ impl PairChunks<'_> {
     ) -> Result<(), Error> {
         let mut current = self.next();
         while let Some(chunk) = current {
-            let mut out = None;
-            let next = rayon::in_place_scope(|s| {
-                s.spawn(|_| out = Some(work(&chunk)));
-                self.next()
-            });
-            if let Some(out) = out {
-                then(out, self, chunk.len())?;
-            }
+            let (out, next) = rayon::join(|| work(&chunk), || self.next());
+            then(out, self, chunk.len())?;
             current = next;
         }
         Ok(())

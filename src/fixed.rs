@@ -21,18 +21,11 @@ pub(crate) fn push(out: &mut String, x: f64, places: usize) {
         }
         let pow = 10u64.pow(places as u32);
         let (int, frac) = (n / pow, n % pow);
-        let _ = write!(out, "{int}");
-        if places > 0 {
-            out.push('.');
-            let mut digits = [b'0'; 9];
-            let mut f = frac;
-            for d in digits[..places].iter_mut().rev() {
-                *d = b'0' + (f % 10) as u8;
-                f /= 10;
-            }
-            // The digits are ASCII.
-            out.push_str(std::str::from_utf8(&digits[..places]).unwrap_or_default());
-        }
+        let _ = if places > 0 {
+            write!(out, "{int}.{frac:0places$}")
+        } else {
+            write!(out, "{int}")
+        };
     } else {
         let _ = write!(out, "{x:.places$}");
     }

@@ -271,10 +271,6 @@ pub(super) fn fuzzily_swapped(x: &RowFeatures, y: &RowFeatures, lookup: &Lookup<
     if x.given == y.given || x.surname == y.surname {
         return false;
     }
-    // Different first bytes are different first letters (UTF-8): the test below fails.
-    if x.given_first != y.surname_first || x.surname_first != y.given_first {
-        return false;
-    }
     let xg = lookup.name(x.given, true).0;
     let xs = lookup.name(x.surname, false).0;
     let yg = lookup.name(y.given, true).0;

@@ -49,8 +49,8 @@ impl Ids {
                 let mut table = HashTable::with_capacity(part.len());
                 for (h, r) in part {
                     let id = records.id(r);
-                    let same = |o: u32| records.id(o) == id;
-                    if insert_unique(&mut table, h, r, same, |o| hash(records.id(o))).is_some() {
+                    let same = |&o: &u32| records.id(o) == id;
+                    if insert_unique(&mut table, h, r, same, |&o| hash(records.id(o))).is_some() {
                         return None;
                     }
                 }

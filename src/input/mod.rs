@@ -466,6 +466,7 @@ impl RecordsBuilder {
                     total,
                 },
             );
+            let line = ids.lines.last().copied().unwrap_or(0);
             let (raw, others) = (&mut self.raw, &mut self.others);
             let next = rayon::in_place_scope(|s| {
                 s.spawn(|_| intern_batch(raw, others, rows, &role_cols, &other_cols));
@@ -476,7 +477,6 @@ impl RecordsBuilder {
                 }
             })?;
             if let Some(budget) = &self.memory {
-                let line = ids.lines.last().copied().unwrap_or(0);
                 check_reading(budget, name, line, held_before, (unit, done, total))?;
             }
             (n, eof) = next;
@@ -538,16 +538,6 @@ impl RecordsBuilder {
         }
         let rank = self.ranks()?;
         let accept_test = self.accept_test_nhs_numbers;
-        // One role at a time (its distinct values normalised in parallel, then interned by
-        // one thread in first-seen order, so the store does not depend on the thread count):
-        // normalising roles side by side held two roles' normalised text at once, and on
-        // the 1M-person link the process then held 36 MB more from training on.
-        let parts = VALUE_ROLES.iter().zip(&self.raw).map(|(&role, col)| {
-            let norm = normalise_column(role, &col.values(), accept_test);
-            let mut part = Columns::default();
-            let problems = store_role(&mut part, role, col, norm);
-            (part, problems)
-        });
         let mut quality = QualityReport {
             sources: self
                 .sources
@@ -560,8 +550,13 @@ impl RecordsBuilder {
                 .collect(),
         };
         let mut columns = Columns::default();
-        for ((&role, col), (part, problems)) in VALUE_ROLES.iter().zip(&self.raw).zip(parts) {
-            columns.take_role(role, part);
+        // One role at a time (its distinct values normalised in parallel, then interned by
+        // one thread in first-seen order, so the store does not depend on the thread count):
+        // normalising roles side by side held two roles' normalised text at once, and on
+        // the 1M-person link the process then held 36 MB more from training on.
+        for (&role, col) in VALUE_ROLES.iter().zip(&self.raw) {
+            let norm = normalise_column(role, &col.values(), accept_test);
+            let problems = store_role(&mut columns, role, col, norm);
             for (si, s) in self.sources.iter().enumerate() {
                 let label = self.schemas[si].column_label(role);
                 if label.is_empty() {

@@ -47,21 +47,6 @@ pub(crate) struct RowFeatures {
     pub(crate) postcode: [u32; 4],
     pub(crate) address: u32,
     pub(crate) sex: u8,
-    /// The first byte of the given name's and the surname's text (0 when none): two names
-    /// whose first bytes differ start with different letters, which rules out a swap
-    /// without reading either name (in the row's padding: the struct stays 80 bytes).
-    pub(crate) given_first: u8,
-    pub(crate) surname_first: u8,
-}
-
-// A row's features are read twice a comparison; they must stay within 80 bytes (memory per
-// row, and one or two cache lines).
-const _: () = assert!(std::mem::size_of::<RowFeatures>() == 80);
-
-/// The first byte of `name`'s text, 0 when there is none.
-fn first_byte(name: Option<&str>) -> u8 {
-    name.and_then(|s| s.as_bytes().first().copied())
-        .unwrap_or(0)
 }
 
 impl RowFeatures {
@@ -85,8 +70,6 @@ impl RowFeatures {
             postcode: [p, at(&pd.sector, p), at(&pd.district, p), at(&pd.area, p)],
             address: r.cols.address[row],
             sex: r.cols.sex[row],
-            given_first: first_byte((g != NO_ID).then(|| gd.values.get(g))),
-            surname_first: first_byte((s != NO_ID).then(|| sd.values.get(s))),
         }
     }
 }
@@ -174,8 +157,6 @@ impl RowFeatures {
             postcode,
             address,
             sex: row.sex,
-            given_first: first_byte(row.given.as_deref()),
-            surname_first: first_byte(row.surname.as_deref()),
         };
         (f, out)
     }

@@ -68,17 +68,20 @@ pub(crate) fn find_or_insert<'a>(
     next: u32,
 ) -> Option<u32> {
     let h = value_hash(v);
-    match table.entry(
+    insert_slot(table, Slot { id: next, hash: h }, |id| get(id) == v)
+}
+
+/// [`insert_unique`] for a [`Slot`] table: `same` is asked only of entries whose hash agrees.
+fn insert_slot(table: &mut HashTable<Slot>, slot: Slot, same: impl Fn(u32) -> bool) -> Option<u32> {
+    let h = slot.hash;
+    insert_unique(
+        table,
         spread(h),
-        |s| s.hash == h && get(s.id) == v,
+        slot,
+        |s| s.hash == h && same(s.id),
         |s| spread(s.hash),
-    ) {
-        Entry::Occupied(e) => Some(e.get().id),
-        Entry::Vacant(e) => {
-            e.insert(Slot { id: next, hash: h });
-            None
-        }
-    }
+    )
+    .map(|s| s.id)
 }
 
 /// The id of `v` among the slots of `table`, whose bytes `get` returns.
@@ -97,37 +100,29 @@ pub(crate) fn find<'a>(
 /// equal are there.
 pub(crate) fn table_of(hashes: &[u32], same: impl Fn(u32, u32) -> bool) -> Option<HashTable<Slot>> {
     let mut table: HashTable<Slot> = HashTable::with_capacity(hashes.len());
-    for (id, &h) in hashes.iter().enumerate() {
-        let id = id as u32;
-        match table.entry(
-            spread(h),
-            |s| s.hash == h && same(s.id, id),
-            |s| spread(s.hash),
-        ) {
-            Entry::Occupied(_) => return None,
-            Entry::Vacant(e) => {
-                e.insert(Slot { id, hash: h });
-            }
+    for (id, &hash) in (0u32..).zip(hashes) {
+        if insert_slot(&mut table, Slot { id, hash }, |o| same(o, id)).is_some() {
+            return None;
         }
     }
     Some(table)
 }
 
-/// Inserts `id`, of hash `h`, into `table` unless an entry `same` says is equal is there:
+/// Inserts `entry`, of hash `h`, into `table` unless an entry `same` says is equal is there:
 /// returns that entry, or `None` after inserting. `rehash` gives an entry's hash when the
 /// table grows. The one loop of every id table (value dictionaries, saved dictionaries, the
 /// index's record ids), where "already there" means a duplicate or a known value.
-pub(crate) fn insert_unique(
-    table: &mut HashTable<u32>,
+pub(crate) fn insert_unique<T: Copy>(
+    table: &mut HashTable<T>,
     h: u64,
-    id: u32,
-    same: impl Fn(u32) -> bool,
-    rehash: impl Fn(u32) -> u64,
-) -> Option<u32> {
-    match table.entry(h, |&o| same(o), |&o| rehash(o)) {
+    entry: T,
+    same: impl Fn(&T) -> bool,
+    rehash: impl Fn(&T) -> u64,
+) -> Option<T> {
+    match table.entry(h, same, rehash) {
         Entry::Occupied(e) => Some(*e.get()),
         Entry::Vacant(e) => {
-            e.insert(id);
+            e.insert(entry);
             None
         }
     }
@@ -433,39 +428,6 @@ pub(crate) struct Columns {
     pub(crate) surname_dict: NameDict,
     pub(crate) postcode_dict: PostcodeDict,
     pub(crate) address_dict: Interner,
-}
-
-impl Columns {
-    /// Moves the columns and dictionary of `role` from `part` (built for that role alone).
-    pub(crate) fn take_role(&mut self, role: crate::schema::Role, part: Columns) {
-        use crate::schema::Role;
-        match role {
-            Role::GivenName => {
-                self.given = part.given;
-                self.placeholder = part.placeholder;
-                self.given_dict = part.given_dict;
-            }
-            Role::Surname => {
-                self.surname = part.surname;
-                self.surname_dict = part.surname_dict;
-            }
-            Role::DateOfBirth => self.dob = part.dob,
-            Role::Sex => self.sex = part.sex,
-            Role::Postcode => {
-                self.postcode = part.postcode;
-                self.postcode_dict = part.postcode_dict;
-            }
-            Role::NhsNumber => {
-                self.nhs = part.nhs;
-                self.nhs_invalid = part.nhs_invalid;
-            }
-            Role::Address => {
-                self.address = part.address;
-                self.address_dict = part.address_dict;
-            }
-            Role::Id => {}
-        }
-    }
 }
 
 /// One source (file) of a [`Records`].
