@@ -19,8 +19,8 @@ mod quality;
 pub(crate) use normalise::normalise_record;
 pub use normalise::normalise_value;
 use normalise::{
-    ColumnValues, Normalised, intern_all, is_newborn_placeholder, norm_other, normalise_column,
-    value_or,
+    is_newborn_placeholder, mistyped_nhs, norm_address, norm_date, norm_name, norm_nhs, norm_other,
+    norm_postcode, norm_sex, normalise_all, normalise_interned, value_or,
 };
 pub use quality::{ColumnQuality, ProblemCount, QualityReport, SourceQuality};
 use quality::{Status, column_quality, map_rows, problems_of};
@@ -43,7 +43,8 @@ const FIRST_LINES: usize = 5;
 /// The value roles, in the order their columns are stored.
 const VALUE_ROLES: &[Role] = Role::VALUES;
 
-/// Distinct raw byte strings of one column, stored once in an arena.
+/// The raw byte strings of one column, stored in an arena: each distinct value once, or,
+/// in a column of nearly all distinct values (see [`RawColumn::settle`]), each row's value.
 #[derive(Default)]
 struct RawColumn {
     table: HashTable<Slot>,
@@ -51,16 +52,24 @@ struct RawColumn {
     ends: Vec<usize>,
     /// Per row (across all sources): raw id, or `NO_ID` when empty or absent.
     rows: Vec<u32>,
+    /// How many rows have a value.
+    present: usize,
+    /// Whether the column was found to be of nearly all distinct values: it then keeps no
+    /// table, and a value read again is stored again.
+    unique: bool,
 }
 
 impl RawColumn {
     fn push(&mut self, field: Option<&[u8]>) {
         let id = match field {
             Some(f) if !f.iter().all(u8::is_ascii_whitespace) => {
+                self.present += 1;
                 let next = u32::try_from(self.ends.len()).unwrap_or(NO_ID - 1);
                 let (bytes, ends) = (&self.bytes, &self.ends);
                 let get = |id: u32| &bytes[span(ends, id)];
-                if let Some(id) = find_or_insert(&mut self.table, get, f, next) {
+                if !self.unique
+                    && let Some(id) = find_or_insert(&mut self.table, get, f, next)
+                {
                     id
                 } else {
                     self.bytes.extend_from_slice(f);
@@ -71,6 +80,18 @@ impl RawColumn {
             _ => NO_ID,
         };
         self.rows.push(id);
+    }
+
+    /// Once `after` values are read, stops looking values up when nine in ten were distinct:
+    /// the table then saves little normalising (NHS numbers of a GP list are nearly all
+    /// distinct) and costs a hash-table miss per row. The store does not change: values are
+    /// normalised, interned and reported per distinct normalised value, in first-seen order,
+    /// whether or not the raw values were deduplicated.
+    fn settle(&mut self, after: usize) {
+        if !self.unique && self.present >= after && self.ends.len() * 10 >= self.present * 9 {
+            self.unique = true;
+            self.table = HashTable::new();
+        }
     }
 
     /// The distinct values, in id order.
@@ -141,6 +162,9 @@ pub struct RecordsBuilder {
     memory: Option<crate::memory::Budget>,
     /// What the process held when the builder was made.
     held_at_start: u64,
+    /// How many values a raw column reads before [`RawColumn::settle`] decides on it (the
+    /// tests set it low to compare the two ways).
+    settle_after: usize,
 }
 
 /// A table of values that a source can be read from instead of delimited text, column by
@@ -187,6 +211,7 @@ impl Default for RecordsBuilder {
             progress: None,
             memory: crate::memory::Budget::detect(),
             held_at_start: crate::memory::resident().unwrap_or(0),
+            settle_after: BATCH,
         }
     }
 }
@@ -468,8 +493,9 @@ impl RecordsBuilder {
             );
             let line = ids.lines.last().copied().unwrap_or(0);
             let (raw, others) = (&mut self.raw, &mut self.others);
+            let settle_after = self.settle_after;
             let next = rayon::in_place_scope(|s| {
-                s.spawn(|_| intern_batch(raw, others, rows, &role_cols, &other_cols));
+                s.spawn(|_| intern_batch(raw, others, rows, &role_cols, &other_cols, settle_after));
                 if eof {
                     Ok((0, true))
                 } else {
@@ -549,27 +575,41 @@ impl RecordsBuilder {
                 })
                 .collect(),
         };
+        // The roles side by side, each into columns and dictionaries of its own: a role holds
+        // its normalised values a chunk at a time (`normalise_interned`), so this adds little
+        // memory, and each role's dictionary is interned by one thread, in first-seen order,
+        // so the store does not depend on the thread count.
+        let roles: Vec<(Columns, Vec<(usize, ColumnQuality)>)> = VALUE_ROLES
+            .par_iter()
+            .zip(&self.raw)
+            .map(|(&role, col)| {
+                let mut part = Columns::default();
+                let problems = store_role(&mut part, role, col, accept_test);
+                let quality = (self.sources.iter().enumerate())
+                    .filter_map(|(si, s)| {
+                        let label = self.schemas[si].column_label(role);
+                        (!label.is_empty()).then(|| {
+                            let rows = s.rows.clone();
+                            let q = column_quality(
+                                label,
+                                Some(role),
+                                rows,
+                                &col.rows,
+                                &problems,
+                                &self.lines,
+                            );
+                            (si, q)
+                        })
+                    })
+                    .collect();
+                (part, quality)
+            })
+            .collect();
         let mut columns = Columns::default();
-        // One role at a time (its distinct values normalised in parallel, then interned by
-        // one thread in first-seen order, so the store does not depend on the thread count):
-        // normalising roles side by side held two roles' normalised text at once, and on
-        // the 1M-person link the process then held 36 MB more from training on.
-        for (&role, col) in VALUE_ROLES.iter().zip(&self.raw) {
-            let norm = normalise_column(role, &col.values(), accept_test);
-            let problems = store_role(&mut columns, role, col, norm);
-            for (si, s) in self.sources.iter().enumerate() {
-                let label = self.schemas[si].column_label(role);
-                if label.is_empty() {
-                    continue;
-                }
-                quality.sources[si].columns.push(column_quality(
-                    label,
-                    Some(role),
-                    s.rows.clone(),
-                    &col.rows,
-                    &problems,
-                    &self.lines,
-                ));
+        for (&role, (part, qualities)) in VALUE_ROLES.iter().zip(roles) {
+            columns.take_role(role, part);
+            for (si, q) in qualities {
+                quality.sources[si].columns.push(q);
             }
         }
         let mut others = Vec::with_capacity(self.others.len());
@@ -744,6 +784,7 @@ fn intern_batch(
     rows: &[csv::ByteRecord],
     role_cols: &[Vec<usize>],
     other_cols: &[(usize, usize)],
+    settle_after: usize,
 ) {
     raw.par_iter_mut()
         .zip(role_cols.par_iter())
@@ -752,26 +793,30 @@ fn intern_batch(
             for rec in rows {
                 col.push(field(rec, cols, &mut joined));
             }
+            col.settle(settle_after);
         });
     others.par_iter_mut().enumerate().for_each(|(i, (_, col))| {
         let c = other_cols.iter().find(|(_, s)| *s == i).map(|(c, _)| *c);
         for rec in rows {
             col.push(c.and_then(|c| rec.get(c)).map(<[u8]>::trim_ascii));
         }
+        col.settle(settle_after);
     });
 }
 
-/// Interns one role's normalised distinct values (`norm`) into `rec`, the columns of the store being built, and sets its per-row
-/// column from `col`; returns each distinct value's status for the quality report.
-fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, norm: ColumnValues) -> Vec<Status> {
-    match norm {
-        ColumnValues::Name(v) => {
+/// Normalises one role's distinct values and interns them into `rec`, the columns of the
+/// store being built, and sets its per-row column from `col`; returns each distinct value's
+/// status for the quality report.
+fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, accept_test: bool) -> Vec<Status> {
+    let raw = col.values();
+    match role {
+        Role::GivenName | Role::Surname => {
             let dict = if role == Role::GivenName {
                 &mut rec.given_dict
             } else {
                 &mut rec.surname_dict
             };
-            let ids = intern_all(&v, |s| dict.intern(s));
+            let (ids, statuses) = normalise_interned(&raw, norm_name, |s| dict.intern(s));
             let out = map_rows(&col.rows, &ids, NO_ID);
             if role == Role::GivenName {
                 rec.placeholder = placeholder_bits(col);
@@ -779,34 +824,41 @@ fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, norm: ColumnValues
             } else {
                 rec.surname = out;
             }
-            problems_of(&v)
+            statuses
         }
-        ColumnValues::Date(v) => {
+        Role::Postcode => {
+            let dict = &mut rec.postcode_dict;
+            let (ids, statuses) = normalise_interned(&raw, norm_postcode, |p| dict.intern(p));
+            rec.postcode = map_rows(&col.rows, &ids, NO_ID);
+            statuses
+        }
+        Role::Address => {
+            let dict = &mut rec.address_dict;
+            let (ids, statuses) = normalise_interned(&raw, norm_address, |s| dict.intern(s));
+            rec.address = map_rows(&col.rows, &ids, NO_ID);
+            statuses
+        }
+        Role::DateOfBirth => {
+            let v = normalise_all(&raw, norm_date);
             let ids: Vec<u32> = v.iter().map(|x| value_or(x, 0)).collect();
             rec.dob = map_rows(&col.rows, &ids, 0);
             problems_of(&v)
         }
-        ColumnValues::Sex(v) => {
+        Role::Sex => {
+            let v = normalise_all(&raw, norm_sex);
             let ids: Vec<u8> = v.iter().map(|x| value_or(x, 0)).collect();
             rec.sex = map_rows(&col.rows, &ids, 0);
             problems_of(&v)
         }
-        ColumnValues::Postcode(v) => {
-            let ids = intern_all(&v, |p| rec.postcode_dict.intern(p));
-            rec.postcode = map_rows(&col.rows, &ids, NO_ID);
-            problems_of(&v)
-        }
-        ColumnValues::Nhs(v, invalid) => {
+        Role::NhsNumber => {
+            let v = normalise_all(&raw, |r| norm_nhs(r, accept_test));
             let ids: Vec<u64> = v.iter().map(|x| value_or(x, 0)).collect();
+            let invalid: Vec<u64> = raw.par_iter().map(|r| mistyped_nhs(r)).collect();
             rec.nhs = map_rows(&col.rows, &ids, 0);
             rec.nhs_invalid = map_rows(&col.rows, &invalid, 0);
             problems_of(&v)
         }
-        ColumnValues::Text(v) => {
-            let ids = intern_all(&v, |s| rec.address_dict.intern(s));
-            rec.address = map_rows(&col.rows, &ids, NO_ID);
-            problems_of(&v)
-        }
+        Role::Id => Vec::new(),
     }
 }
 
@@ -828,15 +880,14 @@ fn placeholder_bits(col: &RawColumn) -> Vec<u64> {
 
 /// A carried column, normalised (folded) and interned, with each distinct value's status.
 fn other_column(name: &str, col: &RawColumn) -> (OtherColumn, Vec<Status>) {
-    let v: Vec<Normalised<String>> = col.values().par_iter().map(|r| norm_other(r)).collect();
     let mut dict = Interner::default();
-    let ids = intern_all(&v, |s| dict.intern(s));
+    let (ids, statuses) = normalise_interned(&col.values(), norm_other, |s| dict.intern(s));
     let column = OtherColumn {
         name: name.to_string(),
         values: map_rows(&col.rows, &ids, NO_ID),
         dict,
     };
-    (column, problems_of(&v))
+    (column, statuses)
 }
 
 /// Byte range of row `r`'s id given the ids' end offsets.
@@ -888,5 +939,66 @@ mod memory_tests {
         b.memory(Some(Budget::bytes(u64::MAX)));
         b.add_reader("gp.csv", csv.as_bytes()).unwrap();
         assert_eq!(b.build().unwrap().0.len(), 2);
+    }
+
+    /// Reads `csv` with raw columns settling after `after` values; the store's bytes and
+    /// the quality report.
+    fn built(csv: &str, after: usize) -> (Vec<u8>, String, Vec<bool>) {
+        let mut b = Records::builder();
+        b.settle_after = after;
+        b.add_reader("gp.csv", csv.as_bytes()).unwrap();
+        let unique = b.raw.iter().map(|c| c.unique).collect();
+        let (records, quality) = b.build().unwrap();
+        let mut w = crate::colfile::ColWriter::new(Vec::new());
+        records.write_columns(&mut w).unwrap();
+        (w.finish().2, format!("{quality:?}"), unique)
+    }
+
+    #[test]
+    fn a_column_of_distinct_values_read_without_its_table_gives_the_same_store() {
+        // NHS numbers nearly all distinct (some twice, some invalid); surnames and postcodes
+        // repeated; addresses distinct in two spellings.
+        let nhs = |i: u64| {
+            let body = 400_000_000 + i * 7;
+            let digits: Vec<u64> = body
+                .to_string()
+                .bytes()
+                .map(|b| u64::from(b - b'0'))
+                .collect();
+            let sum: u64 = digits.iter().zip((2..=10).rev()).map(|(d, w)| d * w).sum();
+            match 11 - sum % 11 {
+                11 => body * 10,
+                10 => body * 10 + 1, // fails the check: reported as invalid
+                c => body * 10 + c,
+            }
+        };
+        let mut csv = String::from("id,nhs_number,surname,postcode,address\n");
+        for i in 0..3_000u64 {
+            let n = if i % 50 == 49 { nhs(i - 1) } else { nhs(i) };
+            let road = if i % 2 == 0 { "Road" } else { "Rd" };
+            csv.push_str(&format!(
+                "R{i},{n},Surname{},LS{} {}AB,\"{} High {road}, Leeds\"\n",
+                i % 40,
+                i % 9,
+                i % 7,
+                i / 2
+            ));
+        }
+        let (store, quality, unique) = built(&csv, 100);
+        let nhs_col = VALUE_ROLES
+            .iter()
+            .position(|&r| r == Role::NhsNumber)
+            .unwrap();
+        let surname = VALUE_ROLES
+            .iter()
+            .position(|&r| r == Role::Surname)
+            .unwrap();
+        assert!(unique[nhs_col], "the NHS numbers are read without a table");
+        assert!(!unique[surname], "repeated surnames keep theirs");
+        let (store_all, quality_all, unique_all) = built(&csv, usize::MAX);
+        assert!(unique_all.iter().all(|u| !u));
+        assert!(quality.contains("check digit"), "{quality}");
+        assert_eq!(quality, quality_all);
+        assert!(store == store_all, "the stores differ");
     }
 }

@@ -14,6 +14,8 @@ use crate::normalise::text::fold;
 use crate::record::{NO_ID, NewRow};
 use crate::schema::Role;
 
+use super::quality::{Status, problems_of};
+
 /// A normalised value, or why there is none.
 pub(super) enum Normalised<T> {
     Missing,
@@ -21,35 +23,52 @@ pub(super) enum Normalised<T> {
     Value(T),
 }
 
-/// What one role's raw values normalise to.
-pub(super) enum ColumnValues {
-    Name(Vec<Normalised<String>>),
-    Date(Vec<Normalised<u32>>),
-    Sex(Vec<Normalised<u8>>),
-    Postcode(Vec<Normalised<Postcode>>),
-    /// Valid numbers, and the digits of ten-digit numbers that failed the check digit.
-    Nhs(Vec<Normalised<u64>>, Vec<u64>),
-    Text(Vec<Normalised<String>>),
+/// Distinct values normalised per chunk: the chunk being normalised (in parallel) and the
+/// one being interned (by one thread) are the only normalised values held at once.
+const NORMALISE_CHUNK: usize = 32_768;
+
+/// Normalises the distinct raw values `raw` of one column with `norm`, in parallel, and
+/// interns each value's normalised form with `intern` on one thread, in order (so ids are
+/// first-seen and do not depend on the thread count), while the next chunk is normalised:
+/// returns each raw value's id (`NO_ID` when it has no value) and its status.
+pub(super) fn normalise_interned<T: Send>(
+    raw: &[&[u8]],
+    norm: impl Fn(&[u8]) -> Normalised<T> + Sync,
+    mut intern: impl FnMut(&T) -> u32 + Send,
+) -> (Vec<u32>, Vec<Status>) {
+    let mut ids = Vec::with_capacity(raw.len());
+    let mut statuses = Vec::with_capacity(raw.len());
+    let mut take = |chunk: Vec<Normalised<T>>| {
+        statuses.extend(problems_of(&chunk));
+        ids.extend(chunk.iter().map(|x| match x {
+            Normalised::Value(t) => intern(t),
+            _ => NO_ID,
+        }));
+    };
+    let mut pending = None;
+    for chunk in raw.chunks(NORMALISE_CHUNK) {
+        let (next, ()) = rayon::join(
+            || chunk.par_iter().map(|r| norm(r)).collect::<Vec<_>>(),
+            || {
+                if let Some(p) = pending.take() {
+                    take(p);
+                }
+            },
+        );
+        pending = Some(next);
+    }
+    if let Some(p) = pending {
+        take(p);
+    }
+    (ids, statuses)
 }
 
-/// Normalises the distinct raw values of one role, in parallel, in order.
-pub(super) fn normalise_column(role: Role, raw: &[&[u8]], accept_test: bool) -> ColumnValues {
-    match role {
-        Role::GivenName | Role::Surname => {
-            ColumnValues::Name(raw.par_iter().map(|r| norm_name(r)).collect())
-        }
-        Role::Address => ColumnValues::Text(raw.par_iter().map(|r| norm_address(r)).collect()),
-        Role::DateOfBirth => ColumnValues::Date(raw.par_iter().map(|r| norm_date(r)).collect()),
-        Role::Sex => ColumnValues::Sex(raw.par_iter().map(|r| norm_sex(r)).collect()),
-        Role::Postcode => {
-            ColumnValues::Postcode(raw.par_iter().map(|r| norm_postcode(r)).collect())
-        }
-        Role::NhsNumber => ColumnValues::Nhs(
-            raw.par_iter().map(|r| norm_nhs(r, accept_test)).collect(),
-            raw.par_iter().map(|r| mistyped_nhs(r)).collect(),
-        ),
-        Role::Id => ColumnValues::Text(Vec::new()),
-    }
+/// Normalises the distinct raw values `raw` of one column with `norm`, in parallel, in order.
+pub(super) fn normalise_all<T: Send>(
+    raw: &[&[u8]],
+    norm: impl Fn(&[u8]) -> Normalised<T> + Sync,
+) -> Vec<Normalised<T>> {
+    raw.par_iter().map(|r| norm(r)).collect()
 }
 
 pub(super) fn norm_name(raw: &[u8]) -> Normalised<String> {
@@ -272,15 +291,6 @@ pub(super) fn checked<T>(raw: &[u8], f: impl Fn(&str) -> Normalised<T>) -> Norma
 
 pub(super) fn text_norm(raw: &[u8], f: impl Fn(&str) -> Option<String>) -> Normalised<String> {
     checked(raw, |s| f(s).map_or(Normalised::Missing, Normalised::Value))
-}
-
-pub(super) fn intern_all<T>(v: &[Normalised<T>], mut f: impl FnMut(&T) -> u32) -> Vec<u32> {
-    v.iter()
-        .map(|x| match x {
-            Normalised::Value(t) => f(t),
-            _ => NO_ID,
-        })
-        .collect()
 }
 
 pub(super) fn value_or<T: Copy>(x: &Normalised<T>, none: T) -> T {

@@ -278,9 +278,14 @@ impl PostcodeDict {
         let id = self.values.intern(text);
         if self.values.len() > before {
             // Parts are stored with a prefix so that a sector never equals a district.
-            let s = self.parts.intern(&format!("s:{s}"));
-            let d = self.parts.intern(&format!("d:{d}"));
-            let a = self.parts.intern(&format!("a:{a}"));
+            let mut key = String::with_capacity(2 + s.len());
+            let mut part = |prefix: &str, part: &str| {
+                key.clear();
+                key.push_str(prefix);
+                key.push_str(part);
+                self.parts.intern(&key)
+            };
+            let (s, d, a) = (part("s:", s), part("d:", d), part("a:", a));
             self.sector.push(s);
             self.district.push(d);
             self.area.push(a);
@@ -428,6 +433,39 @@ pub(crate) struct Columns {
     pub(crate) surname_dict: NameDict,
     pub(crate) postcode_dict: PostcodeDict,
     pub(crate) address_dict: Interner,
+}
+
+impl Columns {
+    /// Moves the columns and dictionary of `role` from `part`, where they were built alone.
+    pub(crate) fn take_role(&mut self, role: crate::schema::Role, part: Columns) {
+        use crate::schema::Role;
+        match role {
+            Role::GivenName => {
+                self.given = part.given;
+                self.placeholder = part.placeholder;
+                self.given_dict = part.given_dict;
+            }
+            Role::Surname => {
+                self.surname = part.surname;
+                self.surname_dict = part.surname_dict;
+            }
+            Role::DateOfBirth => self.dob = part.dob,
+            Role::Sex => self.sex = part.sex,
+            Role::Postcode => {
+                self.postcode = part.postcode;
+                self.postcode_dict = part.postcode_dict;
+            }
+            Role::NhsNumber => {
+                self.nhs = part.nhs;
+                self.nhs_invalid = part.nhs_invalid;
+            }
+            Role::Address => {
+                self.address = part.address;
+                self.address_dict = part.address_dict;
+            }
+            Role::Id => {}
+        }
+    }
 }
 
 /// One source (file) of a [`Records`].
