@@ -661,20 +661,24 @@ impl Linker {
             |chunk| {
                 // Rule pairs were scored above: each pair counts once in the histogram.
                 chunk
-                    .par_iter()
+                    .par_chunks(1 << 10)
                     .fold(
-                        || (Vec::new(), ScoreHistogram::new()),
-                        |(mut hits, mut hist), &p| {
-                            if seen.is_empty() || !seen.contains_key(&(p.left, p.right)) {
-                                let (v, w) = scorer.score(p);
+                        || (Vec::new(), ScoreHistogram::new(), Vec::new()),
+                        |(mut hits, mut hist, mut todo), batch| {
+                            todo.clear();
+                            todo.extend(batch.iter().filter(|p| {
+                                seen.is_empty() || !seen.contains_key(&(p.left, p.right))
+                            }));
+                            scorer.for_each_score(&todo, |p, v, w| {
                                 hist.add(Some(v), w);
                                 if w.bits() >= review_w {
                                     hits.push((p, v, w));
                                 }
-                            }
-                            (hits, hist)
+                            });
+                            (hits, hist, todo)
                         },
                     )
+                    .map(|(hits, hist, _)| (hits, hist))
                     .reduce(
                         || (Vec::new(), ScoreHistogram::new()),
                         |(mut a, ha), (b, hb)| {

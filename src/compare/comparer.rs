@@ -286,11 +286,37 @@ impl<'a> Comparer<'a> {
     pub(crate) fn vector(&self, pair: Pair) -> u64 {
         let x = &self.features[pair.left as usize];
         let y = &self.features[pair.right as usize];
+        self.vector_of(x, y, pair)
+    }
+
+    /// The comparison vector of `pair`, whose rows' features are `x` and `y`.
+    #[inline]
+    fn vector_of(&self, x: &RowFeatures, y: &RowFeatures, pair: Pair) -> u64 {
         let mut v = 0u64;
         for (i, p) in self.prepared.iter().enumerate() {
             v |= u64::from(p.level(x, y, pair)) << (4 * i);
         }
         v
+    }
+
+    /// Hands `f` each of `pairs` with its comparison vector, in order. The rows' features
+    /// are copied out a batch of pairs at a time before any is compared: the copies' loads
+    /// do not wait on each other, so the processor fetches a batch's rows from memory
+    /// together, where comparing pair by pair waited for each row in turn (the first read of
+    /// a row was two thirds of the comparisons' time, perf on the 1M link).
+    #[inline]
+    pub(crate) fn for_each_vector(&self, pairs: &[Pair], mut f: impl FnMut(Pair, u64)) {
+        const GATHER: usize = 16;
+        let features = &self.features[..];
+        for batch in pairs.chunks(GATHER) {
+            let rows: [[RowFeatures; 2]; GATHER] = std::array::from_fn(|k| {
+                let p = batch.get(k).copied().unwrap_or(batch[0]);
+                [features[p.left as usize], features[p.right as usize]]
+            });
+            for (&p, [x, y]) in batch.iter().zip(&rows) {
+                f(p, self.vector_of(x, y, p));
+            }
+        }
     }
 }
 

@@ -77,12 +77,12 @@ pub(crate) fn clear_level(
     match kind {
         Kind::GivenName => given_name_level(thresholds, lookup, x, y),
         Kind::Surname => surname_level(thresholds, lookup, x, y),
-        Kind::DateOfBirth => dob_level(x.dob, y.dob),
+        Kind::DateOfBirth => dob_level(x.dob(), y.dob()),
         Kind::Postcode => postcode_level(x, y),
         Kind::Location => location_level(lookup, x, y),
         Kind::Address => address_level(thresholds, lookup, x, y),
         Kind::NhsNumber => nhs_level(x, y),
-        Kind::Sex => match (x.sex, y.sex) {
+        Kind::Sex => match (x.sex(), y.sex()) {
             (0, _) | (_, 0) => 0,
             (a, b) if a == b => 1,
             _ => 2,
@@ -194,12 +194,13 @@ fn address_level(thresholds: &[f64], lookup: &Lookup<'_>, x: &RowFeatures, y: &R
 /// NHS number: equal; one digit apart (one side failed its check digit); different.
 #[inline]
 fn nhs_level(x: &RowFeatures, y: &RowFeatures) -> u8 {
-    let (a, b) = (x.nhs, y.nhs);
+    let (a, b) = (x.nhs(), y.nhs());
     if a != 0 && b != 0 {
         return if a == b { 1 } else { 3 };
     }
     // One side failed its check digit: near misses are evidence, the rest is not.
-    let ((0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0)) = (a, b, x.nhs_invalid, y.nhs_invalid) else {
+    let ((0, 0, p, q) | (p, 0, 0, q) | (0, q, p, 0)) = (a, b, x.nhs_invalid(), y.nhs_invalid())
+    else {
         return 0;
     };
     if p == 0 || q == 0 {

@@ -352,6 +352,15 @@ impl<'a> Scorer<'a> {
         (v, self.weights.total(v, |c| self.freq(c, pair)))
     }
 
+    /// Hands `f` each of `pairs` with its comparison vector and weight, in order (the rows
+    /// read a batch at a time: see [`Comparer::for_each_vector`]).
+    #[inline]
+    pub(crate) fn for_each_score(&self, pairs: &[Pair], mut f: impl FnMut(Pair, u64, MatchWeight)) {
+        self.comparer.for_each_vector(pairs, |p, v| {
+            f(p, v, self.weights.total(v, |c| self.freq(c, p)));
+        });
+    }
+
     /// The explanation of `pair`'s weight under the model this scorer was made from.
     pub fn explain(&self, pair: Pair) -> Explanation {
         let v = self.comparer.vector(pair);

@@ -356,9 +356,9 @@ fn count_vectors(
     blocker.pairs(1 << 20).pipelined(
         |chunk| {
             chunk
-                .par_iter()
-                .fold(FxHashMap::default, |mut h: FxHashMap<u64, u64>, &p| {
-                    *h.entry(comparer.vector(p) & keep).or_insert(0) += 1;
+                .par_chunks(1 << 10)
+                .fold(FxHashMap::default, |mut h: FxHashMap<u64, u64>, batch| {
+                    comparer.for_each_vector(batch, |_, v| *h.entry(v & keep).or_insert(0) += 1);
                     h
                 })
                 .reduce(FxHashMap::default, |mut a, b| {
@@ -548,12 +548,11 @@ fn level_counts(
         .par_chunks(1 << 14)
         .map(|chunk| {
             let mut c = zero();
-            for &p in chunk {
-                let v = comparer.vector(p);
+            comparer.for_each_vector(chunk, |_, v| {
                 for (i, ci) in c.iter_mut().enumerate() {
                     ci[usize::from(level_of(v, i))] += 1;
                 }
-            }
+            });
             c
         })
         .reduce(zero, |mut a, b| {
