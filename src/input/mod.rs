@@ -94,7 +94,8 @@ impl RawColumn {
         }
     }
 
-    /// The distinct values, in id order.
+    /// The values, in id order: each distinct value once, or, once the column settled as
+    /// unique, each row's again.
     fn values(&self) -> Vec<&[u8]> {
         (0..self.ends.len() as u32)
             .map(|id| &self.bytes[span(&self.ends, id)])
@@ -804,9 +805,9 @@ fn intern_batch(
     });
 }
 
-/// Normalises one role's distinct values and interns them into `rec`, the columns of the
-/// store being built, and sets its per-row column from `col`; returns each distinct value's
-/// status for the quality report.
+/// Normalises one role's raw values and interns them into `rec`, the columns of the store
+/// being built, and sets its per-row column from `col`; returns each raw value's status for
+/// the quality report.
 fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, accept_test: bool) -> Vec<Status> {
     let raw = col.values();
     match role {

@@ -23,11 +23,11 @@ pub(super) enum Normalised<T> {
     Value(T),
 }
 
-/// Distinct values normalised per chunk: the chunk being normalised (in parallel) and the
+/// Raw values normalised per chunk: the chunk being normalised (in parallel) and the
 /// one being interned (by one thread) are the only normalised values held at once.
 const NORMALISE_CHUNK: usize = 32_768;
 
-/// Normalises the distinct raw values `raw` of one column with `norm`, in parallel, and
+/// Normalises the raw values `raw` of one column with `norm`, in parallel, and
 /// interns each value's normalised form with `intern` on one thread, in order (so ids are
 /// first-seen and do not depend on the thread count), while the next chunk is normalised:
 /// returns each raw value's id (`NO_ID` when it has no value) and its status.
@@ -63,7 +63,7 @@ pub(super) fn normalise_interned<T: Send>(
     (ids, statuses)
 }
 
-/// Normalises the distinct raw values `raw` of one column with `norm`, in parallel, in order.
+/// Normalises the raw values `raw` of one column with `norm`, in parallel, in order.
 pub(super) fn normalise_all<T: Send>(
     raw: &[&[u8]],
     norm: impl Fn(&[u8]) -> Normalised<T> + Sync,
