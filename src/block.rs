@@ -899,22 +899,25 @@ fn number<const N: usize>(n: usize, parts: &[KeyValues]) -> RuleKeys {
         })
         .collect();
     tuples.par_sort_unstable();
+    number_sorted(n, tuples.into_iter())
+}
+
+/// The ids of `n` rows' keys from (key, row) in key order: equal keys one id, ids from 0 in
+/// that order; `NO_ID` for rows not given.
+fn number_sorted<K: PartialEq>(n: usize, sorted: impl Iterator<Item = (K, u32)>) -> RuleKeys {
     let mut out = vec![NO_ID; n];
     let mut next = 0u32;
-    for (i, (t, r)) in tuples.iter().enumerate() {
-        if i > 0 && tuples[i - 1].0 != *t {
+    let mut last: Option<K> = None;
+    for (k, r) in sorted {
+        if last.as_ref().is_some_and(|l| *l != k) {
             next += 1;
         }
-        out[*r as usize] = next;
+        out[r as usize] = next;
+        last = Some(k);
     }
-    let n_keys = if tuples.is_empty() {
-        0
-    } else {
-        next as usize + 1
-    };
     RuleKeys {
         ids: out,
-        distinct: n_keys,
+        distinct: if last.is_some() { next as usize + 1 } else { 0 },
     }
 }
 
@@ -942,22 +945,8 @@ fn number_packed(n: usize, parts: &mut [KeyValues]) -> Option<RuleKeys> {
         .collect();
     packed.par_sort_unstable();
     let row_mask = (1u128 << row_bits) - 1;
-    let mut out = vec![NO_ID; n];
-    let mut next = 0u32;
-    for (i, &v) in packed.iter().enumerate() {
-        if i > 0 && (packed[i - 1] >> row_bits) != (v >> row_bits) {
-            next += 1;
-        }
-        out[(u128::from(v) & row_mask) as usize] = next;
-    }
-    Some(RuleKeys {
-        ids: out,
-        distinct: if packed.is_empty() {
-            0
-        } else {
-            next as usize + 1
-        },
-    })
+    let key_and_row = |v: u64| (v >> row_bits, (u128::from(v) & row_mask) as u32);
+    Some(number_sorted(n, packed.into_iter().map(key_and_row)))
 }
 
 /// An iterator over chunks of candidate pairs; see [`Blocker::pairs`].
