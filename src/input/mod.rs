@@ -6,6 +6,7 @@
 //! features, into the store's dictionaries. Ids are assigned in first-seen order, so the
 //! store is the same on any thread count.
 
+use crate::normalise::postcode::Postcode;
 use crate::progress::{Step, Unit};
 use std::io::Read;
 use std::path::Path;
@@ -577,8 +578,8 @@ impl RecordsBuilder {
                 .collect(),
         };
         // The roles side by side, each into columns and dictionaries of its own: a role holds
-        // its normalised values a chunk at a time (`normalise_interned`), so this adds little
-        // memory, and each role's dictionary is interned by one thread, in first-seen order,
+        // its normalised values a piece at a time and their keys in one arena
+        // (`normalise_interned`), and each role's dictionary is numbered in first-seen order,
         // so the store does not depend on the thread count.
         let roles: Vec<(Columns, Vec<(usize, ColumnQuality)>)> = VALUE_ROLES
             .par_iter()
@@ -817,7 +818,8 @@ fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, accept_test: bool)
             } else {
                 &mut rec.surname_dict
             };
-            let (ids, statuses) = normalise_interned(&raw, norm_name, |s| dict.intern(s));
+            let (ids, statuses) =
+                normalise_interned(&raw, norm_name, String::as_str, |s| dict.intern(s));
             let out = map_rows(&col.rows, &ids, NO_ID);
             if role == Role::GivenName {
                 rec.placeholder = placeholder_bits(col);
@@ -829,13 +831,16 @@ fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, accept_test: bool)
         }
         Role::Postcode => {
             let dict = &mut rec.postcode_dict;
-            let (ids, statuses) = normalise_interned(&raw, norm_postcode, |p| dict.intern(p));
+            let (ids, statuses) = normalise_interned(&raw, norm_postcode, Postcode::as_str, |p| {
+                dict.intern_text(p)
+            });
             rec.postcode = map_rows(&col.rows, &ids, NO_ID);
             statuses
         }
         Role::Address => {
             let dict = &mut rec.address_dict;
-            let (ids, statuses) = normalise_interned(&raw, norm_address, |s| dict.intern(s));
+            let (ids, statuses) =
+                normalise_interned(&raw, norm_address, String::as_str, |s| dict.intern(s));
             rec.address = map_rows(&col.rows, &ids, NO_ID);
             statuses
         }
@@ -882,7 +887,9 @@ fn placeholder_bits(col: &RawColumn) -> Vec<u64> {
 /// A carried column, normalised (folded) and interned, with each distinct value's status.
 fn other_column(name: &str, col: &RawColumn) -> (OtherColumn, Vec<Status>) {
     let mut dict = Interner::default();
-    let (ids, statuses) = normalise_interned(&col.values(), norm_other, |s| dict.intern(s));
+    let (ids, statuses) = normalise_interned(&col.values(), norm_other, String::as_str, |s| {
+        dict.intern(s)
+    });
     let column = OtherColumn {
         name: name.to_string(),
         values: map_rows(&col.rows, &ids, NO_ID),

@@ -11,10 +11,10 @@ use crate::normalise::nhs_number::parse_nhs_number;
 use crate::normalise::postcode::{Postcode, parse_postcode};
 use crate::normalise::sex::{Sex, parse_sex};
 use crate::normalise::text::fold;
-use crate::record::{NO_ID, NewRow};
+use crate::record::{NO_ID, NewRow, first_seen, key_hash, seen_entry};
 use crate::schema::Role;
 
-use super::quality::{Status, problems_of};
+use super::quality::{Status, status_of};
 
 /// A normalised value, or why there is none.
 pub(super) enum Normalised<T> {
@@ -23,42 +23,104 @@ pub(super) enum Normalised<T> {
     Value(T),
 }
 
-/// Raw values normalised per chunk: the chunk being normalised (in parallel) and the
-/// one being interned (by one thread) are the only normalised values held at once.
+/// Raw values normalised per chunk, in parallel: a chunk's normalised values are held only
+/// until their keys are copied out.
 const NORMALISE_CHUNK: usize = 32_768;
 
-/// Normalises the raw values `raw` of one column with `norm`, in parallel, and
-/// interns each value's normalised form with `intern` on one thread, in order (so ids are
-/// first-seen and do not depend on the thread count), while the next chunk is normalised:
-/// returns each raw value's id (`NO_ID` when it has no value) and its status.
-pub(super) fn normalise_interned<T: Send>(
+/// Values a thread normalises at a time within a chunk.
+const NORMALISE_PIECE: usize = 4_096;
+
+/// The normalised keys of one piece of raw values, or of a whole column once the pieces
+/// are appended in order: the pieces are small and short-lived (the allocator reuses them
+/// piece after piece), the column's arrays are few and large.
+#[derive(Default)]
+struct Keys {
+    statuses: Vec<Status>,
+    text: String,
+    /// Per raw value: the end of its key in `text` (an empty key when it has no value).
+    ends: Vec<usize>,
+    /// [`first_seen`]'s entry (key hash and raw index) of each raw value that has a key.
+    entries: Vec<u64>,
+}
+
+impl Keys {
+    fn append(&mut self, piece: Keys) {
+        let at = self.text.len();
+        self.text.push_str(&piece.text);
+        self.ends.extend(piece.ends.iter().map(|e| e + at));
+        self.entries.extend_from_slice(&piece.entries);
+        self.statuses.extend(piece.statuses);
+    }
+
+    /// The key of raw value `i`.
+    fn key(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..self.ends[i]).unwrap_or("")
+    }
+}
+
+/// Normalises the raw values `raw` of one column with `norm`, in parallel, and numbers the
+/// distinct keys (`key` of each normalised value) in first-seen order ([`first_seen`], so
+/// ids do not depend on the thread count); `add` is then given each distinct key in that
+/// order and returns the id it interned it as (the next id, for a dictionary built from
+/// empty). Returns each raw value's id (`NO_ID` when it has no value) and its status.
+pub(super) fn normalise_interned<T>(
     raw: &[&[u8]],
     norm: impl Fn(&[u8]) -> Normalised<T> + Sync,
-    mut intern: impl FnMut(&T) -> u32 + Send,
+    key: impl Fn(&T) -> &str + Sync,
+    mut add: impl FnMut(&str) -> u32,
 ) -> (Vec<u32>, Vec<Status>) {
-    let mut ids = Vec::with_capacity(raw.len());
-    let mut statuses = Vec::with_capacity(raw.len());
-    let mut take = |chunk: Vec<Normalised<T>>| {
-        statuses.extend(problems_of(&chunk));
-        ids.extend(chunk.iter().map(|x| match x {
-            Normalised::Value(t) => intern(t),
-            _ => NO_ID,
-        }));
+    let piece = |base: usize, part: &[&[u8]]| {
+        let mut p = Keys {
+            statuses: Vec::with_capacity(part.len()),
+            ends: Vec::with_capacity(part.len()),
+            entries: Vec::with_capacity(part.len()),
+            text: String::new(),
+        };
+        for (j, r) in part.iter().enumerate() {
+            let v = norm(r);
+            p.statuses.push(status_of(&v));
+            if let Normalised::Value(t) = &v {
+                let k = key(t);
+                p.text.push_str(k);
+                let i = (base + j) as u32;
+                p.entries.push(seen_entry(key_hash(k.as_bytes()), i));
+            }
+            p.ends.push(p.text.len());
+        }
+        p
     };
-    let mut pending = None;
-    for chunk in raw.chunks(NORMALISE_CHUNK) {
+    let mut all = Keys {
+        statuses: Vec::with_capacity(raw.len()),
+        ends: Vec::with_capacity(raw.len()),
+        entries: Vec::with_capacity(raw.len()),
+        text: String::new(),
+    };
+    // A chunk is normalised (its pieces in parallel) while the one before is appended.
+    let mut pending: Vec<Keys> = Vec::new();
+    for (c, chunk) in raw.chunks(NORMALISE_CHUNK).enumerate() {
         let (next, ()) = rayon::join(
-            || chunk.par_iter().map(|r| norm(r)).collect::<Vec<_>>(),
             || {
-                if let Some(p) = pending.take() {
-                    take(p);
-                }
+                (chunk.par_chunks(NORMALISE_PIECE).enumerate())
+                    .map(|(p, part)| piece(c * NORMALISE_CHUNK + p * NORMALISE_PIECE, part))
+                    .collect::<Vec<_>>()
             },
+            || pending.drain(..).for_each(|p| all.append(p)),
         );
-        pending = Some(next);
+        pending = next;
     }
-    if let Some(p) = pending {
-        take(p);
+    for p in pending {
+        all.append(p);
+    }
+    let statuses = std::mem::take(&mut all.statuses);
+    let entries = std::mem::take(&mut all.entries);
+    let (mut ids, firsts) = first_seen(raw.len(), entries, |i| all.key(i).as_bytes());
+    let given: Vec<u32> = firsts.iter().map(|&i| add(all.key(i))).collect();
+    if given.iter().enumerate().any(|(k, &id)| id as usize != k) {
+        for id in ids.iter_mut().filter(|id| **id != NO_ID) {
+            *id = given[*id as usize];
+        }
     }
     (ids, statuses)
 }

@@ -19,13 +19,16 @@ pub(super) enum Status {
 }
 
 pub(super) fn problems_of<T>(v: &[Normalised<T>]) -> Vec<Status> {
-    v.iter()
-        .map(|x| match x {
-            Normalised::Value(_) => Status::Present,
-            Normalised::Missing => Status::Missing,
-            Normalised::Invalid(p) => Status::Invalid(p),
-        })
-        .collect()
+    v.iter().map(status_of).collect()
+}
+
+/// The status of one normalised value.
+pub(super) fn status_of<T>(v: &Normalised<T>) -> Status {
+    match v {
+        Normalised::Value(_) => Status::Present,
+        Normalised::Missing => Status::Missing,
+        Normalised::Invalid(p) => Status::Invalid(p),
+    }
 }
 
 pub(super) fn map_rows<T: Copy>(rows: &[u32], ids: &[T], none: T) -> Vec<T> {

@@ -119,25 +119,40 @@ const PLACEHOLDERS: &[&str] = &[
 /// ```
 pub fn normalise_address(raw: &str) -> Option<String> {
     let folded = fold(raw);
-    let mut out: Vec<&str> = Vec::new();
+    let mut text = String::with_capacity(folded.len() + 8);
+    // The previous word: "st" after a number or a thoroughfare (or first) is "saint".
+    let mut prev: Option<&str> = None;
     for token in folded.split(' ').filter(|t| !t.is_empty()) {
-        let saint_position = match out.last() {
-            None => true,
-            Some(prev) => {
-                prev.starts_with(|c: char| c.is_ascii_digit()) || THOROUGHFARES.contains(prev)
-            }
-        };
         let word = match token {
-            "st" | "saint" if saint_position => "st",
-            "st" => "street",
-            _ => ABBREVIATIONS
-                .iter()
-                .find(|(abbr, _)| *abbr == token)
-                .map_or(token, |(_, full)| full),
+            "st" | "saint" => {
+                let saint_position = prev.is_none_or(|p| {
+                    p.starts_with(|c: char| c.is_ascii_digit()) || THOROUGHFARES.contains(&p)
+                });
+                if saint_position {
+                    "st"
+                } else if token == "st" {
+                    "street"
+                } else {
+                    token
+                }
+            }
+            // Every abbreviation is of two to five letters.
+            _ if (2..=5).contains(&token.len())
+                && !token.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                ABBREVIATIONS
+                    .iter()
+                    .find(|(abbr, _)| *abbr == token)
+                    .map_or(token, |(_, full)| full)
+            }
+            _ => token,
         };
-        out.push(word);
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(word);
+        prev = Some(word);
     }
-    let text = out.join(" ");
     if is_placeholder(&text) {
         return None;
     }
@@ -168,6 +183,15 @@ mod tests {
 
     fn a(s: &str) -> Option<String> {
         normalise_address(s)
+    }
+
+    #[test]
+    fn every_abbreviation_is_two_to_five_letters() {
+        // `normalise_address` looks only such tokens up.
+        for (abbr, _) in ABBREVIATIONS {
+            assert!((2..=5).contains(&abbr.len()), "{abbr}");
+            assert!(abbr.bytes().all(|b| b.is_ascii_lowercase()), "{abbr}");
+        }
     }
 
     #[test]
