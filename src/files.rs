@@ -181,6 +181,18 @@ impl NewFile {
         Ok(())
     }
 
+    /// Flushes and syncs the file now, so that the wait overlaps other work; [`commit`]
+    /// then only renames it.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming the file when it cannot be written.
+    ///
+    /// [`commit`]: NewFile::commit
+    pub fn sync(&mut self) -> Result<(), Error> {
+        self.finish()
+    }
+
     /// Syncs the file and renames it over the target.
     ///
     /// # Errors

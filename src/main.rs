@@ -1057,7 +1057,8 @@ fn run(
     }
     progress.say("writing");
     let explain = if common.explain { linker.model() } else { None };
-    outputs.add(stage_pairs(&common.out, records, &result, explain)?);
+    let (pairs, evaluated) = write_and_evaluate(common, records, &result, explain);
+    outputs.add(pairs?);
     print_summary(&result);
     let counts = result.decision_counts();
     summary::linking(&result, secs);
@@ -1107,11 +1108,8 @@ fn run(
         people = Some(clusters);
     }
     let mut truth_rows = None;
-    if let Some(t) = &common.truth {
-        // From the result in memory: the same pairs the file holds with decision=match.
-        let truth = carematch::evaluate::PairFile::read(t, false, None)?;
-        let e = Evaluation::of_result(records, &result, truth.pairs())
-            .map_err(|e| carematch::Error::usage(&format!("{}: {}", t.display(), e.message())))?;
+    if let Some(evaluated) = evaluated {
+        let (truth, e) = evaluated?;
         sayln!("{e}");
         summary::set("evaluation", || evaluation_json(&e));
         if common.report.report.is_some() {
@@ -1138,6 +1136,37 @@ fn run(
     outputs.commit()?;
     progress.say("done");
     Ok(())
+}
+
+/// The truth file read for `--truth`, and the run's evaluation against it.
+type Evaluated = Result<(carematch::evaluate::PairFile, Evaluation), Error>;
+
+/// The staged pairs file, and the truth with the evaluation against it when `--truth` is
+/// given. The pairs file is written and synced while the truth is read and scored; the caller
+/// reports what each gives (errors too) in the order it would one after the other.
+fn write_and_evaluate(
+    common: &Common,
+    records: &Records,
+    result: &LinkResult,
+    explain: Option<&Model>,
+) -> (Result<carematch::files::NewFile, Error>, Option<Evaluated>) {
+    rayon::join(
+        || {
+            let mut f = stage_pairs(&common.out, records, result, explain)?;
+            f.sync()?;
+            Ok(f)
+        },
+        || {
+            common.truth.as_ref().map(|t| {
+                // From the result in memory: the same pairs the file holds with decision=match.
+                let truth = carematch::evaluate::PairFile::read(t, false, None)?;
+                let e = Evaluation::of_result(records, result, truth.pairs()).map_err(|e| {
+                    carematch::Error::usage(&format!("{}: {}", t.display(), e.message()))
+                })?;
+                Ok((truth, e))
+            })
+        },
+    )
 }
 
 /// The error estimates without labels, for the run's decisions: printed and in the JSON.
