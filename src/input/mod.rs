@@ -20,8 +20,8 @@ mod quality;
 pub(crate) use normalise::normalise_record;
 pub use normalise::normalise_value;
 use normalise::{
-    is_newborn_placeholder, mistyped_nhs, norm_address, norm_date, norm_name, norm_nhs, norm_other,
-    norm_postcode, norm_sex, normalise_all, normalise_interned, value_or,
+    Normalised, is_newborn_placeholder, mistyped_nhs, norm_address, norm_date, norm_name, norm_nhs,
+    norm_other, norm_postcode, norm_sex, normalise_all, normalise_interned, value_or,
 };
 pub use quality::{ColumnQuality, ProblemCount, QualityReport, SourceQuality};
 use quality::{Status, column_quality, map_rows, problems_of};
@@ -819,7 +819,7 @@ fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, accept_test: bool)
                 &mut rec.surname_dict
             };
             let (ids, statuses) =
-                normalise_interned(&raw, norm_name, String::as_str, |s| dict.intern(s));
+                normalise_interned(&raw, norm_name, String::as_str, |s| dict.push_distinct(s));
             let out = map_rows(&col.rows, &ids, NO_ID);
             if role == Role::GivenName {
                 rec.placeholder = placeholder_bits(col);
@@ -832,15 +832,16 @@ fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, accept_test: bool)
         Role::Postcode => {
             let dict = &mut rec.postcode_dict;
             let (ids, statuses) = normalise_interned(&raw, norm_postcode, Postcode::as_str, |p| {
-                dict.intern_text(p)
+                dict.push_distinct_text(p)
             });
             rec.postcode = map_rows(&col.rows, &ids, NO_ID);
             statuses
         }
         Role::Address => {
             let dict = &mut rec.address_dict;
-            let (ids, statuses) =
-                normalise_interned(&raw, norm_address, String::as_str, |s| dict.intern(s));
+            let (ids, statuses) = normalise_interned(&raw, norm_address, String::as_str, |s| {
+                dict.push_distinct(s)
+            });
             rec.address = map_rows(&col.rows, &ids, NO_ID);
             statuses
         }
@@ -859,7 +860,13 @@ fn store_role(rec: &mut Columns, role: Role, col: &RawColumn, accept_test: bool)
         Role::NhsNumber => {
             let v = normalise_all(&raw, |r| norm_nhs(r, accept_test));
             let ids: Vec<u64> = v.iter().map(|x| value_or(x, 0)).collect();
-            let invalid: Vec<u64> = raw.par_iter().map(|r| mistyped_nhs(r)).collect();
+            // Only a value found invalid can be a mistyped number.
+            let invalid: Vec<u64> = (raw.par_iter().zip(&v))
+                .map(|(r, n)| match n {
+                    Normalised::Invalid(_) => mistyped_nhs(r),
+                    _ => 0,
+                })
+                .collect();
             rec.nhs = map_rows(&col.rows, &ids, 0);
             rec.nhs_invalid = map_rows(&col.rows, &invalid, 0);
             problems_of(&v)
@@ -888,7 +895,7 @@ fn placeholder_bits(col: &RawColumn) -> Vec<u64> {
 fn other_column(name: &str, col: &RawColumn) -> (OtherColumn, Vec<Status>) {
     let mut dict = Interner::default();
     let (ids, statuses) = normalise_interned(&col.values(), norm_other, String::as_str, |s| {
-        dict.intern(s)
+        dict.push_distinct(s)
     });
     let column = OtherColumn {
         name: name.to_string(),
@@ -1008,5 +1015,22 @@ mod memory_tests {
         assert!(quality.contains("check digit"), "{quality}");
         assert_eq!(quality, quality_all);
         assert!(store == store_all, "the stores differ");
+    }
+}
+
+#[cfg(test)]
+mod nhs_tests {
+    use super::*;
+
+    #[test]
+    fn a_number_failing_only_its_check_digit_is_kept_as_mistyped() {
+        // 943 476 5919 is valid; its last digit changed fails the check digit alone.
+        assert_eq!(mistyped_nhs(b"943 476 5918"), 9_434_765_918);
+        assert_eq!(mistyped_nhs(b"943-476-5918"), 9_434_765_918);
+        assert_eq!(mistyped_nhs(b"9434765919"), 0);
+        assert_eq!(mistyped_nhs(b"943476591"), 0);
+        assert_eq!(mistyped_nhs(b"94347659180"), 0);
+        assert_eq!(mistyped_nhs(b"94347659x8"), 0);
+        assert_eq!(mistyped_nhs(b""), 0);
     }
 }

@@ -62,9 +62,10 @@ impl Keys {
 
 /// Normalises the raw values `raw` of one column with `norm`, in parallel, and numbers the
 /// distinct keys (`key` of each normalised value) in first-seen order ([`first_seen`], so
-/// ids do not depend on the thread count); `add` is then given each distinct key in that
-/// order and returns the id it interned it as (the next id, for a dictionary built from
-/// empty). Returns each raw value's id (`NO_ID` when it has no value) and its status.
+/// ids do not depend on the thread count); `add` is then given each distinct key once, in
+/// that order, and returns its id in the dictionary being built (the next id: a dictionary
+/// that starts empty takes them with `push_distinct`, without looking them up). Returns each
+/// raw value's id (`NO_ID` when it has no value) and its status.
 pub(super) fn normalise_interned<T>(
     raw: &[&[u8]],
     norm: impl Fn(&[u8]) -> Normalised<T> + Sync,
@@ -325,12 +326,16 @@ pub(super) fn is_newborn_placeholder(raw: &[u8]) -> bool {
 
 /// The ten digits of a raw NHS number that fails only its check digit, else 0.
 pub(super) fn mistyped_nhs(raw: &[u8]) -> u64 {
-    let digits: Vec<u8> = raw
-        .iter()
-        .copied()
-        .filter(|b| !matches!(b, b' ' | b'-'))
-        .collect();
-    if digits.len() != 10 || !digits.iter().all(u8::is_ascii_digit) {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    for &b in raw.iter().filter(|b| !matches!(b, b' ' | b'-')) {
+        match digits.get_mut(len) {
+            Some(d) if b.is_ascii_digit() => *d = b,
+            _ => return 0,
+        }
+        len += 1;
+    }
+    if len != 10 {
         return 0;
     }
     let s = std::str::from_utf8(&digits).unwrap_or("");

@@ -20,7 +20,7 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use rustc_hash::{FxBuildHasher, FxHashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::normalise::date::Date;
 use crate::normalise::name::canonical_given_name;
@@ -139,7 +139,10 @@ pub(crate) fn span(ends: &[usize], id: u32) -> std::ops::Range<usize> {
 /// Strings interned to dense `u32` ids, in first-seen order, stored once in one arena.
 #[derive(Clone, Default)]
 pub(crate) struct Interner {
-    table: HashTable<Slot>,
+    /// The table from values to ids, built on first use: a dictionary filled with
+    /// [`Interner::push_distinct`] and only read by id (a batch run's postcodes and
+    /// addresses) never builds it.
+    table: OnceLock<HashTable<Slot>>,
     text: String,
     ends: Vec<usize>,
 }
@@ -148,9 +151,12 @@ impl Interner {
     /// The id of `s`, adding it if new.
     pub(crate) fn intern(&mut self, s: &str) -> u32 {
         let next = u32::try_from(self.ends.len()).unwrap_or(NO_ID - 1);
+        let mut table = self.table.take().unwrap_or_else(|| self.build_table());
         let (text, ends) = (&self.text, &self.ends);
         let get = |id: u32| &text.as_bytes()[span(ends, id)];
-        if let Some(id) = find_or_insert(&mut self.table, get, s.as_bytes(), next) {
+        let found = find_or_insert(&mut table, get, s.as_bytes(), next);
+        self.table = OnceLock::from(table);
+        if let Some(id) = found {
             return id;
         }
         self.text.push_str(s);
@@ -158,10 +164,35 @@ impl Interner {
         next
     }
 
+    /// Adds `s`, which the caller knows is not here yet, as the next id, without looking it
+    /// up (the table, if built, is built again on next use).
+    pub(crate) fn push_distinct(&mut self, s: &str) -> u32 {
+        let next = u32::try_from(self.ends.len()).unwrap_or(NO_ID - 1);
+        self.table = OnceLock::new();
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        next
+    }
+
+    /// The table of the values held.
+    fn table(&self) -> &HashTable<Slot> {
+        self.table.get_or_init(|| self.build_table())
+    }
+
+    fn build_table(&self) -> HashTable<Slot> {
+        let (text, ends) = (&self.text, &self.ends);
+        let mut table = HashTable::with_capacity(ends.len());
+        for id in 0..ends.len() as u32 {
+            let h = value_hash(&text.as_bytes()[span(ends, id)]);
+            table.insert_unique(spread(h), Slot { id, hash: h }, |s| spread(s.hash));
+        }
+        table
+    }
+
     /// The id of `s`, if interned.
     pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
         find(
-            &self.table,
+            self.table(),
             |id| &self.text.as_bytes()[span(&self.ends, id)],
             s.as_bytes(),
         )
@@ -320,15 +351,28 @@ impl NameDict {
         let before = self.values.len();
         let id = self.values.intern(name);
         if self.values.len() > before {
-            let f = NameFeatures::of(name);
-            let t = self.tokens.intern(f.first);
-            self.first_token.push(t);
-            self.soundex.push(f.soundex);
-            let n = f.nysiis.map_or(NO_ID, |c| self.codes.intern(&c));
-            self.nysiis.push(n);
-            self.canonical.push(self.tokens.intern(f.canonical));
+            self.add_features(name);
         }
         id
+    }
+
+    /// Adds `name`, which the caller knows is not here yet, with its features (see
+    /// [`Interner::push_distinct`]).
+    pub(crate) fn push_distinct(&mut self, name: &str) -> u32 {
+        let id = self.values.push_distinct(name);
+        self.add_features(name);
+        id
+    }
+
+    /// Computes the features of the name just added.
+    fn add_features(&mut self, name: &str) {
+        let f = NameFeatures::of(name);
+        let t = self.tokens.intern(f.first);
+        self.first_token.push(t);
+        self.soundex.push(f.soundex);
+        let n = f.nysiis.map_or(NO_ID, |c| self.codes.intern(&c));
+        self.nysiis.push(n);
+        self.canonical.push(self.tokens.intern(f.canonical));
     }
 }
 
@@ -384,36 +428,44 @@ pub(crate) struct PostcodeDict {
 }
 
 impl PostcodeDict {
-    /// The id of the postcode whose canonical text is `text`, computing its parts when new.
-    /// The text is parsed again (the canonical text reads back to the same postcode); text
-    /// that did not would be kept as it is, every level the text itself.
-    pub(crate) fn intern_text(&mut self, text: &str) -> u32 {
+    /// Adds the postcode whose canonical text is `text`, which the caller knows is not here
+    /// yet, with its parts (see [`Interner::push_distinct`]). The text is parsed again (the
+    /// canonical text reads back to the same postcode); text that did not would be kept as
+    /// it is, every level the text itself.
+    pub(crate) fn push_distinct_text(&mut self, text: &str) -> u32 {
+        let id = self.values.push_distinct(text);
         match parse_postcode(text) {
-            Some(p) if p.as_str() == text => self.intern(&p),
-            _ => self.intern(&Postcode::Other(text.to_string())),
+            Some(p) if p.as_str() == text => self.add_parts(&p),
+            _ => self.add_parts(&Postcode::Other(text.to_string())),
         }
+        id
     }
 
     /// The id of `postcode`, computing its parts when new.
     pub(crate) fn intern(&mut self, postcode: &Postcode) -> u32 {
-        let [text, s, d, a] = postcode.levels();
         let before = self.values.len();
-        let id = self.values.intern(text);
+        let id = self.values.intern(postcode.as_str());
         if self.values.len() > before {
-            // Parts are stored with a prefix so that a sector never equals a district.
-            let mut key = String::with_capacity(2 + s.len());
-            let mut part = |prefix: &str, part: &str| {
-                key.clear();
-                key.push_str(prefix);
-                key.push_str(part);
-                self.parts.intern(&key)
-            };
-            let (s, d, a) = (part("s:", s), part("d:", d), part("a:", a));
-            self.sector.push(s);
-            self.district.push(d);
-            self.area.push(a);
+            self.add_parts(postcode);
         }
         id
+    }
+
+    /// Interns the sector, district and area of the postcode just added.
+    fn add_parts(&mut self, postcode: &Postcode) {
+        let [_, s, d, a] = postcode.levels();
+        // Parts are stored with a prefix so that a sector never equals a district.
+        let mut key = String::with_capacity(2 + s.len());
+        let mut part = |prefix: &str, part: &str| {
+            key.clear();
+            key.push_str(prefix);
+            key.push_str(part);
+            self.parts.intern(&key)
+        };
+        let (s, d, a) = (part("s:", s), part("d:", d), part("a:", a));
+        self.sector.push(s);
+        self.district.push(d);
+        self.area.push(a);
     }
 }
 
@@ -1057,6 +1109,22 @@ mod tests {
         assert_eq!(i.intern("b"), 0);
         assert_eq!(i.get(1), "a");
         assert_eq!(i.len(), 2);
+    }
+
+    #[test]
+    fn a_dictionary_filled_without_lookups_builds_its_table_when_first_asked() {
+        let mut i = Interner::default();
+        assert_eq!(i.push_distinct("b"), 0);
+        assert_eq!(i.push_distinct("a"), 1);
+        assert_eq!(i.lookup("a"), Some(1));
+        assert_eq!(i.intern("b"), 0);
+        assert_eq!(i.intern("c"), 2);
+        // A value pushed after the table was built is found too.
+        assert_eq!(i.push_distinct("d"), 3);
+        assert_eq!(i.lookup("d"), Some(3));
+        assert_eq!(i.lookup("c"), Some(2));
+        assert_eq!(i.lookup("e"), None);
+        assert_eq!(i.clone().intern("d"), 3);
     }
 
     /// Issue 12: a push used to leave the cached row features, address words and rule keys

@@ -8,7 +8,6 @@
 
 use std::io::{self, Read, Write};
 
-use hashbrown::HashTable;
 use rayon::prelude::*;
 
 use super::{
@@ -42,7 +41,7 @@ impl Interner {
             && ends.windows(2).all(|w| w[0] <= w[1])
             && ends.par_iter().all(|&e| text.is_char_boundary(e));
         (cuts && ends.len() < NO_ID as usize).then(|| Interner {
-            table: HashTable::new(),
+            table: std::sync::OnceLock::new(),
             text,
             ends,
         })
@@ -70,7 +69,7 @@ impl Interner {
             .collect();
         match table_of(&hashes, |a, b| get(a) == get(b)) {
             Some(table) => {
-                self.table = table;
+                self.table = std::sync::OnceLock::from(table);
                 true
             }
             None => false,
