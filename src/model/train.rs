@@ -113,7 +113,7 @@ impl Model {
         // m of the identifiers (NHS number, identifier columns) from sure pairs, held fixed
         // in every session: see [`anchored_m`].
         let anchors = if options.labelled.is_empty() {
-            anchored_m(records, mode, comparisons, &comparer, u)?
+            anchored_m(records, mode, comparisons, u)?
         } else {
             vec![None; comparisons.len()]
         };
@@ -127,7 +127,6 @@ impl Model {
         let setup = Setup {
             records,
             mode,
-            comparer: &comparer,
             comparisons,
             anchors: &anchors,
             anchored_bits: anchors
@@ -242,7 +241,6 @@ impl RandomPairs {
 struct Setup<'a> {
     records: &'a Records,
     mode: &'a Mode,
-    comparer: &'a Comparer<'a>,
     comparisons: &'a [Comparison],
     /// The identifiers' m from sure pairs, held fixed.
     anchors: &'a [Option<Vec<f64>>],
@@ -275,7 +273,6 @@ impl Session {
         let Setup {
             records,
             mode,
-            comparer,
             comparisons,
             anchors,
             anchored_bits,
@@ -287,7 +284,7 @@ impl Session {
             return Ok(None);
         }
         let blocker = Blocker::new(records, std::slice::from_ref(rule), mode)?;
-        let (vectors, pairs) = count_vectors(comparer, &blocker, !mask_bits(masked))?;
+        let (vectors, pairs) = count_vectors(records, comparisons, &blocker, masked)?;
         let start: Vec<Vec<f64>> = comparisons
             .iter()
             .zip(anchors)
@@ -344,13 +341,21 @@ impl Session {
     }
 }
 
-/// The distinct comparison vectors (bits `keep` only) of the blocker's pairs with their
-/// counts, sorted, and the number of pairs.
+/// The distinct comparison vectors of the blocker's pairs with their counts, sorted, and the
+/// number of pairs. The comparisons in `masked` (those the session's rule decides) are
+/// left out, at level 0: they are not computed at all (a session blocked on the surname
+/// compares no surnames).
 fn count_vectors(
-    comparer: &Comparer<'_>,
+    records: &Records,
+    comparisons: &[Comparison],
     blocker: &Blocker,
-    keep: u64,
+    masked: u32,
 ) -> Result<(Vec<(u64, u64)>, u64), Error> {
+    let kept: Vec<usize> = (0..comparisons.len())
+        .filter(|c| masked & (1 << c) == 0)
+        .collect();
+    let subset: Vec<Comparison> = kept.iter().map(|&c| comparisons[c].clone()).collect();
+    let comparer = Comparer::new(records, &subset)?;
     let mut counter: FxHashMap<u64, u64> = FxHashMap::default();
     let mut n_pairs = 0u64;
     blocker.pairs(1 << 20).pipelined(
@@ -358,7 +363,7 @@ fn count_vectors(
             chunk
                 .par_chunks(1 << 10)
                 .fold(FxHashMap::default, |mut h: FxHashMap<u64, u64>, batch| {
-                    comparer.for_each_vector(batch, |_, v| *h.entry(v & keep).or_insert(0) += 1);
+                    comparer.for_each_vector(batch, |_, v| *h.entry(v).or_insert(0) += 1);
                     h
                 })
                 .reduce(FxHashMap::default, |mut a, b| {
@@ -376,7 +381,13 @@ fn count_vectors(
             Ok(())
         },
     )?;
-    let mut vectors: Vec<(u64, u64)> = counter.into_iter().collect();
+    // Each kept comparison's level back at its place in the whole vector.
+    let whole = |v: u64| {
+        (kept.iter().enumerate()).fold(0u64, |w, (i, &c)| {
+            w | (u64::from(level_of(v, i)) << (4 * c))
+        })
+    };
+    let mut vectors: Vec<(u64, u64)> = counter.into_iter().map(|(v, n)| (whole(v), n)).collect();
     vectors.sort_unstable();
     Ok((vectors, n_pairs))
 }
@@ -595,7 +606,6 @@ fn anchored_m(
     records: &Records,
     mode: &Mode,
     comparisons: &[Comparison],
-    comparer: &Comparer<'_>,
     u: &[Vec<f64>],
 ) -> Result<Vec<Option<Vec<f64>>>, Error> {
     let ids: Vec<usize> = comparisons
@@ -611,9 +621,11 @@ fn anchored_m(
     let rule: BlockingRule = crate::rules::DEMOGRAPHICS.parse()?;
     let blocker = Blocker::new(records, std::slice::from_ref(&rule), mode)?;
     let sure: Vec<Pair> = blocker.pairs(1 << 20).flatten().collect();
-    let counts = level_counts(comparer, comparisons, &sure);
-    for &c in &ids {
-        let row = &counts[c];
+    // Only the identifiers' levels are read: the names' and addresses' are not computed.
+    let identifiers: Vec<Comparison> = ids.iter().map(|&c| comparisons[c].clone()).collect();
+    let only = Comparer::new(records, &identifiers)?;
+    let counts = level_counts(&only, &identifiers, &sure);
+    for (row, &c) in counts.iter().zip(&ids) {
         let non_null: u64 = row[1..].iter().sum();
         if non_null < MIN_SURE_PAIRS {
             continue;
@@ -668,13 +680,6 @@ pub(crate) fn monotone(m: &[f64], u: &[f64]) -> Vec<f64> {
         }
     }
     out
-}
-
-/// A 4-bit-per-comparison mask of the comparisons in `masked`.
-fn mask_bits(masked: u32) -> u64 {
-    (0..16)
-        .filter(|c| masked & (1 << c) != 0)
-        .fold(0u64, |m, c| m | (0xF << (4 * c)))
 }
 
 /// The levels of a comparison at which a blocking key on its field would agree.
@@ -900,6 +905,46 @@ mod tests {
             .skip(1)
             .map(|(m, u)| (m / u).log2())
             .collect()
+    }
+
+    /// A session's vectors, with the comparisons its rule decides left out before they are
+    /// computed, are the whole vectors with those comparisons' levels cleared.
+    #[test]
+    fn a_session_leaves_out_what_its_rule_decides_without_computing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::synth::GenerateOptions {
+            people: 3_000,
+            seed: 5,
+            ..crate::synth::GenerateOptions::default()
+        };
+        crate::synth::generate(&options, dir.path()).unwrap();
+        let mut b = Records::builder();
+        b.add_file(&dir.path().join("dedupe.csv")).unwrap();
+        let records = b.build().unwrap().0;
+        let mode = crate::link::dedupe_mode(&records, 0).unwrap();
+        let comparisons = crate::Config::default().comparisons(&records).unwrap();
+        let whole = Comparer::new(&records, &comparisons).unwrap();
+        for rule in [
+            "dob & surname:soundex",
+            "given_name & surname & postcode:area",
+        ] {
+            let rule: BlockingRule = rule.parse().unwrap();
+            let masked = mask_for(&comparisons, &rule);
+            assert!(masked != 0);
+            let blocker = Blocker::new(&records, std::slice::from_ref(&rule), &mode).unwrap();
+            let (vectors, n) = count_vectors(&records, &comparisons, &blocker, masked).unwrap();
+            let clear = (0..16)
+                .filter(|c| masked & (1 << c) != 0)
+                .fold(0u64, |m, c| m | (0xF << (4 * c)));
+            let pairs: Vec<Pair> = blocker.pairs(1 << 20).flatten().collect();
+            let mut want: FxHashMap<u64, u64> = FxHashMap::default();
+            whole.for_each_vector(&pairs, |_, v| *want.entry(v & !clear).or_insert(0) += 1);
+            let mut want: Vec<(u64, u64)> = want.into_iter().collect();
+            want.sort_unstable();
+            assert_eq!(n, pairs.len() as u64);
+            assert!(want.len() > 5, "{rule}: {want:?}");
+            assert_eq!(vectors, want, "{rule}");
+        }
     }
 
     proptest::proptest! {
