@@ -11,7 +11,7 @@ use crate::normalise::nhs_number::parse_nhs_number;
 use crate::normalise::postcode::{Postcode, parse_postcode};
 use crate::normalise::sex::{Sex, parse_sex};
 use crate::normalise::text::fold;
-use crate::record::{NO_ID, NewRow, first_seen, key_hash, seen_entry};
+use crate::record::{NO_ID, NewRow, first_seen, key_hash, seen_entry, span};
 use crate::schema::Role;
 
 use super::quality::{Status, status_of};
@@ -54,9 +54,7 @@ impl Keys {
 
     /// The key of raw value `i`.
     fn key(&self, i: u32) -> &str {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.text.get(start..self.ends[i]).unwrap_or("")
+        self.text.get(span(&self.ends, i)).unwrap_or("")
     }
 }
 
