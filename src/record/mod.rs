@@ -128,6 +128,12 @@ pub(crate) fn insert_unique<T: Copy>(
     }
 }
 
+/// Adds value `id`, of bytes `v`, to `table`, which does not hold it: no value is compared.
+fn insert_new(table: &mut HashTable<Slot>, id: u32, v: &[u8]) {
+    let h = value_hash(v);
+    table.insert_unique(spread(h), Slot { id, hash: h }, |x| spread(x.hash));
+}
+
 /// Byte range of value `id` in an arena whose value ends are `ends`.
 #[inline]
 pub(crate) fn span(ends: &[usize], id: u32) -> std::ops::Range<usize> {
@@ -165,10 +171,12 @@ impl Interner {
     }
 
     /// Adds `s`, which the caller knows is not here yet, as the next id, without looking it
-    /// up (the table, if built, is built again on next use).
+    /// up (into the table too, if it is built).
     pub(crate) fn push_distinct(&mut self, s: &str) -> u32 {
         let next = u32::try_from(self.ends.len()).unwrap_or(NO_ID - 1);
-        self.table = OnceLock::new();
+        if let Some(table) = self.table.get_mut() {
+            insert_new(table, next, s.as_bytes());
+        }
         self.text.push_str(s);
         self.ends.push(self.text.len());
         next
@@ -183,8 +191,7 @@ impl Interner {
         let (text, ends) = (&self.text, &self.ends);
         let mut table = HashTable::with_capacity(ends.len());
         for id in 0..ends.len() as u32 {
-            let h = value_hash(&text.as_bytes()[span(ends, id)]);
-            table.insert_unique(spread(h), Slot { id, hash: h }, |s| spread(s.hash));
+            insert_new(&mut table, id, &text.as_bytes()[span(ends, id)]);
         }
         table
     }
