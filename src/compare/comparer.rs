@@ -8,7 +8,7 @@ use super::{Comparison, Kind, Lookup, MAX_COMPARISONS, clear_level, column_level
 use crate::Error;
 use crate::block::Pair;
 use crate::error::config_err;
-use crate::record::{EMPTY_WORDS, NO_ID, Records, RowFeatures, Words};
+use crate::record::{EMPTY_WORDS, NO_ID, NameSketches, Records, RowFeatures, Words};
 
 /// The field whose value frequencies adjust a comparison's exact level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +146,8 @@ pub(crate) struct Prepared<'a> {
     /// For address and location: sorted word hashes of each address value (CSR), shared
     /// through the store's cache.
     words: Option<Arc<Words>>,
+    /// For the name kinds: the names' sketches, shared through the store's cache.
+    names: Option<Arc<NameSketches>>,
     /// For pseudonymised kinds: the token and filter columns.
     encoded: Option<encoded::Encoded<'a>>,
     /// Term frequency of each value of the exact level's field (share of rows), if any.
@@ -158,6 +160,8 @@ impl<'a> Prepared<'a> {
         let spec = Spec::new(c, records)?;
         let words =
             matches!(c.kind, Kind::Location | Kind::Address).then(|| records.address_words());
+        let names =
+            matches!(c.kind, Kind::GivenName | Kind::Surname).then(|| records.name_sketches());
         let mut tf = Vec::new();
         let mut encoded = None;
         if spec.is_encoded() {
@@ -179,6 +183,7 @@ impl<'a> Prepared<'a> {
             records,
             spec,
             words,
+            names,
             encoded,
             tf,
         })
@@ -215,6 +220,19 @@ impl<'a> Prepared<'a> {
         (v != NO_ID).then_some(v)
     }
 
+    /// [`Prepared::tf_value`] where `x` is the features of `pair.left`: the names and the
+    /// postcode are read there, not from their columns (a cache miss a pair less).
+    #[inline]
+    pub(crate) fn tf_value_of(&self, pair: Pair, x: &RowFeatures) -> Option<u32> {
+        let v = match self.spec.tf? {
+            TfField::Given => x.given,
+            TfField::Surname => x.surname,
+            TfField::Postcode => x.postcode[0],
+            _ => return self.tf_value(pair),
+        };
+        (v != NO_ID).then_some(v)
+    }
+
     /// The level of the pair whose rows have features `x` and `y` (rows `pair`).
     #[inline]
     pub(crate) fn level(&self, x: &RowFeatures, y: &RowFeatures, pair: Pair) -> u8 {
@@ -225,6 +243,7 @@ impl<'a> Prepared<'a> {
             records: self.records,
             words: self.words.as_deref().unwrap_or(&EMPTY_WORDS),
             outside: None,
+            names: self.names.as_deref(),
         };
         let r = self.records;
         self.spec.level(&lookup, x, y, |col| {
@@ -299,13 +318,25 @@ impl<'a> Comparer<'a> {
         v
     }
 
-    /// Hands `f` each of `pairs` with its comparison vector, in order. The rows' features
+    /// Hands `f` each of `pairs` with its comparison vector, in order (see
+    /// [`Comparer::for_each_vector_of`]).
+    #[inline]
+    pub(crate) fn for_each_vector(&self, pairs: &[Pair], mut f: impl FnMut(Pair, u64)) {
+        self.for_each_vector_of(pairs, |p, v, _| f(p, v));
+    }
+
+    /// Hands `f` each of `pairs` with its comparison vector and its left row's features, in
+    /// order. The rows' features
     /// are copied out a batch of pairs at a time before any is compared: the copies' loads
     /// do not wait on each other, so the processor fetches a batch's rows from memory
     /// together, where comparing pair by pair waited for each row in turn (perf on the 1M
     /// link: the first read of each row was two thirds of `clear_level`'s samples).
     #[inline]
-    pub(crate) fn for_each_vector(&self, pairs: &[Pair], mut f: impl FnMut(Pair, u64)) {
+    pub(crate) fn for_each_vector_of(
+        &self,
+        pairs: &[Pair],
+        mut f: impl FnMut(Pair, u64, &RowFeatures),
+    ) {
         const GATHER: usize = 16;
         let features = &self.features[..];
         for batch in pairs.chunks(GATHER) {
@@ -314,7 +345,7 @@ impl<'a> Comparer<'a> {
                 [features[p.left as usize], features[p.right as usize]]
             });
             for (&p, [x, y]) in batch.iter().zip(&rows) {
-                f(p, self.vector_of(x, y, p));
+                f(p, self.vector_of(x, y, p), x);
             }
         }
     }

@@ -3,10 +3,11 @@
 
 use super::Kind;
 use super::similarity::{
-    common_sorted, jaccard_sorted, jaro_winkler, one_digit_apart, one_edit_apart,
+    Sketch, common_sorted, jaccard_sorted, jaro_winkler, jaro_winkler_bound, one_digit_apart,
+    one_edit_apart,
 };
 use crate::normalise::name::are_nickname_variants;
-use crate::record::{FOREIGN, NO_ID, Outside, Records, RowFeatures, Words};
+use crate::record::{FOREIGN, NO_ID, NameSketches, Outside, Records, RowFeatures, Words};
 
 /// What the clear comparisons read besides the two rows' features: the store's dictionaries,
 /// its address words, and the strings of a left side that is not in the store.
@@ -15,6 +16,9 @@ pub(crate) struct Lookup<'c> {
     pub(crate) records: &'c Records,
     pub(crate) words: &'c Words,
     pub(crate) outside: Option<&'c Outside>,
+    /// The names' sketches, when the caller keeps them: without them every name pair that
+    /// differs is compared in full.
+    pub(crate) names: Option<&'c NameSketches>,
 }
 
 impl<'c> Lookup<'c> {
@@ -32,6 +36,14 @@ impl<'c> Lookup<'c> {
         (dict.values.get(id), dict.tokens.get(t))
     }
 
+    /// The sketch of a stored name (none for a foreign one, or without sketches).
+    #[inline]
+    fn sketch(&self, id: u32, given: bool) -> Option<Sketch> {
+        let s = self.names?;
+        let v = if given { &s.given } else { &s.surname };
+        v.get(id as usize).copied()
+    }
+
     #[inline]
     fn words_of(&self, address: u32) -> &'c [u64] {
         if address == FOREIGN {
@@ -41,22 +53,38 @@ impl<'c> Lookup<'c> {
     }
 }
 
-/// The level of two different names `a` and `b` (value, first token) from level 2 on: 2 when
-/// `nickname` and they are variants of one given name; then one level per Jaro-Winkler
-/// threshold from 3; then phonetic (Soundex or NYSIIS of the first token equal); then else.
-pub(super) fn name_level(
-    a: (&str, &str),
-    b: (&str, &str),
+/// The level of two different names (ids `a` and `b` of the given-name dictionary when
+/// `given`, else of the surnames) from level 2 on: 2 when `given` and their first tokens are
+/// variants of one given name; then one level per Jaro-Winkler threshold from 3; then
+/// phonetic (Soundex or NYSIIS of the first token equal); then else. Jaro-Winkler is not
+/// computed, nor the names read, when their sketches bound it below every threshold.
+fn name_level(
+    lookup: &Lookup<'_>,
+    [a, b]: [u32; 2],
+    given: bool,
     thresholds: &[f64],
-    nickname: bool,
-    pa: [u32; 2],
-    pb: [u32; 2],
+    [pa, pb]: [[u32; 2]; 2],
 ) -> u8 {
-    if nickname && are_nickname_variants(a.1, b.1) {
-        return 2;
+    if given {
+        let known = lookup.names.and_then(|n| n.nickname_variants(a, b));
+        if known.unwrap_or_else(|| {
+            are_nickname_variants(lookup.name(a, true).1, lookup.name(b, true).1)
+        }) {
+            return 2;
+        }
     }
-    let sim = jaro_winkler(a.0, b.0);
-    let level = threshold_level(sim, thresholds, 3);
+    let lowest = thresholds.iter().copied().fold(f64::INFINITY, f64::min);
+    let below = match (lookup.sketch(a, given), lookup.sketch(b, given)) {
+        // A margin far above rounding: the bound skips only what is surely below.
+        (Some(x), Some(y)) => jaro_winkler_bound(x, y) + 1e-9 < lowest,
+        _ => false,
+    };
+    let level = if below {
+        thresholds.len() as u8 + 3
+    } else {
+        let sim = jaro_winkler(lookup.name(a, given).0, lookup.name(b, given).0);
+        threshold_level(sim, thresholds, 3)
+    };
     if usize::from(level) < thresholds.len() + 3 {
         return level;
     }
@@ -110,12 +138,11 @@ fn given_name_level(
         return 2;
     }
     name_level(
-        lookup.name(a, true),
-        lookup.name(b, true),
-        thresholds,
+        lookup,
+        [a, b],
         true,
-        x.given_phonetic,
-        y.given_phonetic,
+        thresholds,
+        [x.given_phonetic, y.given_phonetic],
     )
 }
 
@@ -133,12 +160,11 @@ fn surname_level(thresholds: &[f64], lookup: &Lookup<'_>, x: &RowFeatures, y: &R
         return 2;
     }
     name_level(
-        lookup.name(a, false),
-        lookup.name(b, false),
-        thresholds,
+        lookup,
+        [a, b],
         false,
-        x.surname_phonetic,
-        y.surname_phonetic,
+        thresholds,
+        [x.surname_phonetic, y.surname_phonetic],
     )
 }
 
@@ -270,6 +296,17 @@ pub(super) fn fuzzily_swapped(x: &RowFeatures, y: &RowFeatures, lookup: &Lookup<
         return false;
     }
     if x.given == y.given || x.surname == y.surname {
+        return false;
+    }
+    // First letters from the sketches, before four names are fetched: most pairs stop here.
+    let first = |id: u32, given: bool| lookup.sketch(id, given).map(Sketch::first);
+    if let (Some(xg), Some(ys), Some(xs), Some(yg)) = (
+        first(x.given, true),
+        first(y.surname, false),
+        first(x.surname, false),
+        first(y.given, true),
+    ) && (xg != ys || xs != yg)
+    {
         return false;
     }
     let xg = lookup.name(x.given, true).0;

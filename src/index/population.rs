@@ -267,6 +267,7 @@ impl Inner {
             records: &self.records,
             words: &self.words,
             outside: xo,
+            names: None,
         };
         let mut v = 0u64;
         for (i, c) in s.cmps.iter().enumerate() {

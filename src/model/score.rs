@@ -305,10 +305,16 @@ impl<'a> Scorer<'a> {
     /// The frequency of the value `pair` agrees on in comparison `c`, if any.
     #[inline]
     fn freq(&self, c: usize, pair: Pair) -> Option<f64> {
-        let p = &self.comparer.prepared[c];
-        let v = p.tf_value(pair)?;
+        self.frequency(c, self.comparer.prepared[c].tf_value(pair))
+    }
+
+    /// The frequency of value id `v` (if any) in comparison `c`'s field.
+    #[inline]
+    fn frequency(&self, c: usize, v: Option<u32>) -> Option<f64> {
         Some(
-            p.tf.get(v as usize)
+            self.comparer.prepared[c]
+                .tf
+                .get(v? as usize)
                 .copied()
                 .unwrap_or(0.0)
                 .max(self.tf_floor),
@@ -356,8 +362,9 @@ impl<'a> Scorer<'a> {
     /// read a batch at a time: see [`Comparer::for_each_vector`]).
     #[inline]
     pub(crate) fn for_each_score(&self, pairs: &[Pair], mut f: impl FnMut(Pair, u64, MatchWeight)) {
-        self.comparer.for_each_vector(pairs, |p, v| {
-            f(p, v, self.weights.total(v, |c| self.freq(c, p)));
+        self.comparer.for_each_vector_of(pairs, |p, v, x| {
+            let freq = |c: usize| self.frequency(c, self.comparer.prepared[c].tf_value_of(p, x));
+            f(p, v, self.weights.total(v, freq));
         });
     }
 
@@ -381,6 +388,41 @@ mod tests {
     /// A vector from (comparison, level) pairs; the rest null.
     fn v(levels: &[(usize, u64)]) -> u64 {
         levels.iter().fold(0, |v, &(c, l)| v | (l << (4 * c)))
+    }
+
+    /// Scoring a batch (frequencies read from the left row's features) gives every pair the
+    /// vector and weight, to the bit, that scoring it alone (frequencies read from the
+    /// columns) does; and the frequencies do adjust some of those weights.
+    #[test]
+    fn a_batch_scores_each_pair_as_scoring_it_alone_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::synth::GenerateOptions {
+            people: 2_000,
+            seed: 9,
+            ..crate::synth::GenerateOptions::default()
+        };
+        crate::synth::generate(&options, dir.path()).unwrap();
+        let mut b = crate::Records::builder();
+        b.add_file(&dir.path().join("dedupe.csv")).unwrap();
+        let records = b.build().unwrap().0;
+        let model = crate::model::flat_model(&crate::compare::Comparison::defaults(), 1e-4);
+        let scorer = Scorer::new(&model, &records).unwrap();
+        let mode = crate::link::dedupe_mode(&records, 0).unwrap();
+        let rule: crate::block::BlockingRule = "dob:year".parse().unwrap();
+        let blocker = crate::block::Blocker::new(&records, &[rule], &mode).unwrap();
+        let pairs: Vec<Pair> = blocker.pairs(1 << 20).flatten().collect();
+        assert!(pairs.len() > 5_000, "{} pairs", pairs.len());
+        let mut adjusted = 0;
+        let mut seen = 0;
+        scorer.for_each_score(&pairs, |p, v, w| {
+            let (v1, w1) = scorer.score(p);
+            assert_eq!((v, w.bits().to_bits()), (v1, w1.bits().to_bits()));
+            let e = scorer.explain(p);
+            adjusted += usize::from(e.contributions.iter().any(|c| c.tf_adjustment != 0.0));
+            seen += 1;
+        });
+        assert_eq!(seen, pairs.len());
+        assert!(adjusted > 100, "{adjusted} pairs adjusted");
     }
 
     /// Issue 11: a given name missing on one side, with no date of birth to compare, is

@@ -325,9 +325,26 @@ pub fn are_nickname_variants(a: &str, b: &str) -> bool {
     }
     let map = nickname_map();
     match (map.get(a.as_ref()), map.get(b.as_ref())) {
-        (Some(fa), Some(fb)) => fa.iter().any(|f| fb.binary_search(f).is_ok()),
+        (Some(fa), Some(fb)) => groups_meet(fa, fb),
         _ => false,
     }
+}
+
+/// The formal names whose groups a folded given-name token is in, sorted: what
+/// [`are_nickname_variants`] intersects. `None` when the table does not know it.
+pub(crate) fn nickname_groups(folded: &str) -> Option<&'static [&'static str]> {
+    nickname_map().get(folded).map(Vec::as_slice)
+}
+
+/// True when two tokens' [`nickname_groups`] share a formal name.
+pub(crate) fn groups_meet(a: &[&str], b: &[&str]) -> bool {
+    a.iter().any(|f| b.binary_search(f).is_ok())
+}
+
+/// True when `token` is what [`are_nickname_variants`] compares it as: lower-case ASCII
+/// letters, so that two such tokens are variants when equal, or when their groups meet.
+pub(crate) fn is_folded_token(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| b.is_ascii_lowercase())
 }
 
 #[cfg(test)]

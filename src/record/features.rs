@@ -9,6 +9,8 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use super::{Interner, NO_ID, NameDict, NameFeatures, NewRow, Records};
+use crate::compare::Sketch;
+use crate::normalise::name::{groups_meet, is_folded_token, nickname_groups};
 
 /// A value id that is no value of the store: a query's value the store does not hold. It
 /// equals no stored id, so every equality test between a query and a row stays exact.
@@ -309,6 +311,36 @@ pub(crate) struct Derived {
     /// Kept until [`Derived::release_features`]: 80 bytes a row, 1.8 GB at 22.6M rows.
     features: Mutex<Option<Arc<Vec<RowFeatures>>>>,
     words: OnceLock<Arc<Words>>,
+    names: OnceLock<Arc<NameSketches>>,
+}
+
+/// The [`Sketch`] of every given name and surname value, by id: what the name comparisons
+/// read before they fetch two names' strings (see [`crate::compare`]'s levels).
+pub(crate) struct NameSketches {
+    pub(crate) given: Vec<Sketch>,
+    pub(crate) surname: Vec<Sketch>,
+    /// Per given name: its first token's id and nickname groups, when the token is
+    /// [`is_folded_token`]; `None` sends the comparison to the tokens' strings.
+    pub(crate) nicknames: Vec<Option<(u32, Option<Groups>)>>,
+}
+
+/// A token's nickname groups: see [`nickname_groups`].
+type Groups = &'static [&'static str];
+
+impl NameSketches {
+    /// Whether given names `a` and `b` are nickname variants, as
+    /// [`crate::normalise::name::are_nickname_variants`] of their first tokens says, when
+    /// known without the tokens' strings.
+    #[inline]
+    pub(crate) fn nickname_variants(&self, a: u32, b: u32) -> Option<bool> {
+        let (Some((ta, ga)), Some((tb, gb))) = (
+            *self.nicknames.get(a as usize)?,
+            *self.nicknames.get(b as usize)?,
+        ) else {
+            return None;
+        };
+        Some(ta == tb || ga.zip(gb).is_some_and(|(x, y)| groups_meet(x, y)))
+    }
 }
 
 impl Clone for Derived {
@@ -347,6 +379,32 @@ impl Derived {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
+    /// The names' sketches, computed in parallel.
+    pub(crate) fn names(&self, records: &Records) -> Arc<NameSketches> {
+        Arc::clone(self.names.get_or_init(|| {
+            let of = |d: &Interner| {
+                (0..d.len() as u32)
+                    .into_par_iter()
+                    .map(|id| Sketch::of(d.get(id)))
+                    .collect()
+            };
+            let g = &records.cols.given_dict;
+            let nicknames = g
+                .first_token
+                .par_iter()
+                .map(|&t| {
+                    let token = g.tokens.get(t);
+                    is_folded_token(token).then(|| (t, nickname_groups(token)))
+                })
+                .collect();
+            Arc::new(NameSketches {
+                given: of(&g.values),
+                surname: of(&records.cols.surname_dict.values),
+                nicknames,
+            })
+        }))
+    }
+
     /// Each address's words ([`address_words`]), computed in parallel.
     pub(crate) fn words(&self, records: &Records) -> Arc<Words> {
         Arc::clone(
@@ -359,6 +417,43 @@ impl Derived {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The nickname test from the sketches (token ids and groups) agrees with the tokens'
+    /// strings on every pair of given names: equal tokens, variants, strangers, and tokens
+    /// it leaves to the strings (digits).
+    #[test]
+    fn nickname_variants_from_the_sketches_are_those_of_the_strings() {
+        let names = [
+            "Bill", "William", "Liam", "Peggy", "Maggie", "Margaret", "Zebedee", "Mary Ann",
+            "Mary", "Jo", "J0hn", "John", "Sandy", "Alex", "José", "Robert",
+        ];
+        let mut text = String::from("id,given_name,surname\n");
+        for (i, n) in names.iter().enumerate() {
+            text.push_str(&format!("r{i},{n},smith\n"));
+        }
+        let mut b = Records::builder();
+        b.add_reader("t", text.as_bytes()).unwrap();
+        let records = b.build().unwrap().0;
+        let sketches = records.name_sketches();
+        let dict = &records.cols.given_dict;
+        let token = |id: u32| dict.tokens.get(dict.first_token[id as usize]);
+        let (mut known, mut variants) = (0, 0);
+        for a in 0..dict.values.len() as u32 {
+            for b in 0..dict.values.len() as u32 {
+                let want = crate::normalise::name::are_nickname_variants(token(a), token(b));
+                if let Some(got) = sketches.nickname_variants(a, b) {
+                    assert_eq!(got, want, "{a} {b}");
+                    known += 1;
+                    variants += usize::from(got && a != b);
+                }
+            }
+        }
+        assert!(variants >= 8, "{variants}");
+        assert!(
+            known < dict.values.len().pow(2),
+            "digits are left to the strings"
+        );
+    }
 
     #[test]
     fn a_row_keeps_its_nhs_number_or_mistyped_digits_date_and_sex_in_shared_words() {

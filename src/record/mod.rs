@@ -11,7 +11,9 @@ mod features;
 mod store_file;
 
 pub(crate) use features::Derived;
-pub(crate) use features::{EMPTY_WORDS, FOREIGN, Outside, RowFeatures, Words, address_words};
+pub(crate) use features::{
+    EMPTY_WORDS, FOREIGN, NameSketches, Outside, RowFeatures, Words, address_words,
+};
 
 use std::ops::Range;
 
@@ -1070,6 +1072,12 @@ impl Records {
     /// they are freed with the last comparer that uses them.
     pub(crate) fn release_features(&self) {
         self.derived.release_features();
+    }
+
+    /// Each given name's and surname's [`crate::compare::Sketch`], computed on first use and
+    /// shared.
+    pub(crate) fn name_sketches(&self) -> Arc<NameSketches> {
+        self.derived.names(self)
     }
 
     /// Each address value's words, computed on first use and shared.
