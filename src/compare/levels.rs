@@ -66,7 +66,10 @@ fn name_level(
     [pa, pb]: [[u32; 2]; 2],
 ) -> u8 {
     if given {
-        let known = lookup.names.and_then(|n| n.nickname_variants(a, b));
+        let first_token = &lookup.records.names(true).dict.first_token;
+        let known = lookup
+            .names
+            .and_then(|n| n.nickname_variants(a, b, first_token));
         if known.unwrap_or_else(|| {
             are_nickname_variants(lookup.name(a, true).1, lookup.name(b, true).1)
         }) {

@@ -32,8 +32,8 @@ pub(crate) use comparer::{Comparer, Spec, level_of};
 pub use comparison::{Comparison, Kind, MAX_COMPARISONS};
 pub use encoded::columns_of as encoded_columns;
 pub(crate) use levels::{Lookup, clear_level, column_level};
-pub(crate) use similarity::Sketch;
 pub use similarity::jaro_winkler;
+pub(crate) use similarity::{Sketch, Token};
 
 #[cfg(test)]
 mod tests {

@@ -40,6 +40,11 @@ impl Sketch {
     const BOUNDS: u64 = 1 << 40;
     /// Set when the string is not empty; its first byte is then in bits 41..49.
     const HAS_FIRST: u64 = 1 << 49;
+    /// For given names: set when the first token is plain lower-case ASCII (nickname
+    /// variants are then known from token ids and the table); bits 51..62 then hold the
+    /// token's position in the nickname table plus one, or 0 when the table lacks it.
+    const PLAIN: u64 = 1 << 50;
+    const NICKNAME_SHIFT: u32 = 51;
 
     pub(crate) fn of(s: &str) -> Sketch {
         let b = s.as_bytes();
@@ -59,12 +64,41 @@ impl Sketch {
         Sketch(v)
     }
 
+    /// This sketch with its given name's first token's [`Token`] standing.
+    pub(crate) fn with_token(self, token: Token) -> Sketch {
+        match token {
+            Token::Plain(i) => Sketch(
+                self.0 | Sketch::PLAIN | (i.map_or(0, |i| i as u64 + 1) << Sketch::NICKNAME_SHIFT),
+            ),
+            Token::Other => self,
+        }
+    }
+
+    /// The first token's standing, as given to [`Sketch::with_token`].
+    #[inline]
+    pub(crate) fn token(self) -> Token {
+        if self.0 & Sketch::PLAIN == 0 {
+            return Token::Other;
+        }
+        Token::Plain(((self.0 >> Sketch::NICKNAME_SHIFT) as usize).checked_sub(1))
+    }
+
     /// The first byte, `None` for the empty string. Different first bytes mean different
     /// first characters.
     #[inline]
     pub(crate) fn first(self) -> Option<u8> {
         (self.0 & Sketch::HAS_FIRST != 0).then_some((self.0 >> 41) as u8)
     }
+}
+
+/// A given name's first token as the nickname test sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// Plain lower-case ASCII, at this position of the nickname table (below 2,048) if the
+    /// table knows it: variants of another plain token are then known without strings.
+    Plain(Option<usize>),
+    /// Anything else: only the strings tell.
+    Other,
 }
 
 /// An upper bound of [`jaro_winkler`] of the two strings sketched (1.0 when a sketch bounds

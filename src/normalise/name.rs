@@ -330,10 +330,31 @@ pub fn are_nickname_variants(a: &str, b: &str) -> bool {
     }
 }
 
-/// The formal names whose groups a folded given-name token is in, sorted: what
-/// [`are_nickname_variants`] intersects. `None` when the table does not know it.
-pub(crate) fn nickname_groups(folded: &str) -> Option<&'static [&'static str]> {
-    nickname_map().get(folded).map(Vec::as_slice)
+/// The nickname table's tokens, sorted, each with the formal names whose groups it is in
+/// (sorted): what [`are_nickname_variants`] intersects, numbered by [`nickname_index`].
+fn nickname_list() -> &'static [(&'static str, &'static [&'static str])] {
+    static LIST: OnceLock<Vec<(&'static str, &'static [&'static str])>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        let mut v: Vec<_> = nickname_map()
+            .iter()
+            .map(|(k, f)| (*k, f.as_slice()))
+            .collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// The position of a folded given-name token in the nickname table, `None` when the table
+/// does not know it. Below 2,048 (a test holds the table to that).
+pub(crate) fn nickname_index(folded: &str) -> Option<usize> {
+    nickname_list()
+        .binary_search_by(|(k, _)| k.cmp(&folded))
+        .ok()
+}
+
+/// The formal names of the token at `index` (see [`nickname_index`]).
+pub(crate) fn nickname_groups_at(index: usize) -> &'static [&'static str] {
+    nickname_list()[index].1
 }
 
 /// True when two tokens' [`nickname_groups`] share a formal name.
@@ -354,6 +375,16 @@ mod tests {
 
     fn n(s: &str) -> Option<String> {
         normalise_name(s)
+    }
+
+    /// The sketches number the table's tokens in 11 bits; the numbering finds each token's
+    /// groups.
+    #[test]
+    fn the_nickname_table_is_numbered_in_eleven_bits() {
+        assert!(nickname_list().len() < 2048, "{}", nickname_list().len());
+        let bill = nickname_index("bill").unwrap();
+        assert!(nickname_groups_at(bill).contains(&"william"));
+        assert_eq!(nickname_index("zebedee"), None);
     }
 
     #[test]

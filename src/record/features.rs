@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use super::{Interner, NO_ID, NameDict, NameFeatures, NewRow, Records};
-use crate::compare::Sketch;
-use crate::normalise::name::{groups_meet, is_folded_token, nickname_groups};
+use crate::compare::{Sketch, Token};
+use crate::normalise::name::{groups_meet, is_folded_token, nickname_groups_at, nickname_index};
 
 /// A value id that is no value of the store: a query's value the store does not hold. It
 /// equals no stored id, so every equality test between a query and a row stays exact.
@@ -317,29 +317,30 @@ pub(crate) struct Derived {
 /// The [`Sketch`] of every given name and surname value, by id: what the name comparisons
 /// read before they fetch two names' strings (see [`crate::compare`]'s levels).
 pub(crate) struct NameSketches {
+    /// Given names' sketches carry their first token's nickname standing
+    /// ([`Sketch::with_token`]).
     pub(crate) given: Vec<Sketch>,
     pub(crate) surname: Vec<Sketch>,
-    /// Per given name: its first token's id and nickname groups, when the token is
-    /// [`is_folded_token`]; `None` sends the comparison to the tokens' strings.
-    pub(crate) nicknames: Vec<Option<(u32, Option<Groups>)>>,
 }
-
-/// A token's nickname groups: see [`nickname_groups`].
-type Groups = &'static [&'static str];
 
 impl NameSketches {
     /// Whether given names `a` and `b` are nickname variants, as
     /// [`crate::normalise::name::are_nickname_variants`] of their first tokens says, when
-    /// known without the tokens' strings.
+    /// known without the tokens' strings: plain tokens are variants when equal (the same
+    /// token id in `first_token`) or when their groups in the table meet.
     #[inline]
-    pub(crate) fn nickname_variants(&self, a: u32, b: u32) -> Option<bool> {
-        let (Some((ta, ga)), Some((tb, gb))) = (
-            *self.nicknames.get(a as usize)?,
-            *self.nicknames.get(b as usize)?,
-        ) else {
+    pub(crate) fn nickname_variants(&self, a: u32, b: u32, first_token: &[u32]) -> Option<bool> {
+        let (x, y) = (self.given.get(a as usize)?, self.given.get(b as usize)?);
+        let (Token::Plain(nx), Token::Plain(ny)) = (x.token(), y.token()) else {
             return None;
         };
-        Some(ta == tb || ga.zip(gb).is_some_and(|(x, y)| groups_meet(x, y)))
+        if x.first() == y.first() && first_token[a as usize] == first_token[b as usize] {
+            return Some(true);
+        }
+        Some(
+            nx.zip(ny)
+                .is_some_and(|(i, j)| groups_meet(nickname_groups_at(i), nickname_groups_at(j))),
+        )
     }
 }
 
@@ -389,18 +390,20 @@ impl Derived {
                     .collect()
             };
             let g = &records.cols.given_dict;
-            let nicknames = g
-                .first_token
-                .par_iter()
-                .map(|&t| {
-                    let token = g.tokens.get(t);
-                    is_folded_token(token).then(|| (t, nickname_groups(token)))
+            let given = (0..g.values.len())
+                .into_par_iter()
+                .map(|id| {
+                    let token = g.tokens.get(g.first_token[id]);
+                    Sketch::of(g.values.get(id as u32)).with_token(if is_folded_token(token) {
+                        Token::Plain(nickname_index(token))
+                    } else {
+                        Token::Other
+                    })
                 })
                 .collect();
             Arc::new(NameSketches {
-                given: of(&g.values),
+                given,
                 surname: of(&records.cols.surname_dict.values),
-                nicknames,
             })
         }))
     }
@@ -441,7 +444,7 @@ mod tests {
         for a in 0..dict.values.len() as u32 {
             for b in 0..dict.values.len() as u32 {
                 let want = crate::normalise::name::are_nickname_variants(token(a), token(b));
-                if let Some(got) = sketches.nickname_variants(a, b) {
+                if let Some(got) = sketches.nickname_variants(a, b, &dict.first_token) {
                     assert_eq!(got, want, "{a} {b}");
                     known += 1;
                     variants += usize::from(got && a != b);
