@@ -173,8 +173,26 @@ impl Clusters {
 
     /// Every row, ordered by person id and then by (source, record id).
     pub fn rows_by_person(&self, records: &Records) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| self.ids[a as usize].cmp(&self.ids[b as usize]));
+        // Ids in string order, compared by their first 8 bytes held beside the index, the
+        // strings read only on a tie (a person id is "P" and 16 random hex digits: a tie is
+        // rare): sorting 14M ids through their pointers cost a cache miss and a memcmp per
+        // comparison, 16 s of the 14M dedupe.
+        let mut keyed: Vec<(u64, u32)> = self
+            .ids
+            .par_iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let mut head = [0u8; 8];
+                let n = id.len().min(8);
+                head[..n].copy_from_slice(&id.as_bytes()[..n]);
+                (u64::from_be_bytes(head), i as u32)
+            })
+            .collect();
+        keyed.par_sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| self.ids[a.1 as usize].cmp(&self.ids[b.1 as usize]))
+        });
+        let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
         let mut pos = vec![0u32; self.ids.len()];
         for (i, &c) in order.iter().enumerate() {
             pos[c as usize] = i as u32;
@@ -435,6 +453,39 @@ pub(crate) fn person_id(source: usize, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows come in person-id order (strings, not their first 8 bytes: ids that share them,
+    /// are shorter or are a prefix of another, as carried-over ids may be), then by rank.
+    #[test]
+    fn rows_come_in_person_id_order_then_rank() {
+        let n = 3_000u32;
+        let mut text = String::from("id,given_name\n");
+        for r in 0..n {
+            text.push_str(&format!("R{},A\n", (r * 7919) % n));
+        }
+        let mut b = Records::builder();
+        b.add_reader("s", text.as_bytes()).unwrap();
+        let records = b.build().unwrap().0;
+        let ids: Vec<String> = (0..400u32)
+            .map(|i| match i % 4 {
+                0 => format!("P0000000{:03}", 999 - i),
+                1 => format!("P0000000{i}"),
+                2 => format!("P{i}"),
+                _ => format!("Q{:016x}", u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            })
+            .collect();
+        let clusters = Clusters {
+            of_row: (0..n).map(|r| (r * 31) % 400).collect(),
+            ids,
+            refused: 0,
+        };
+        let got = clusters.rows_by_person(&records);
+        let mut want: Vec<u32> = (0..n).collect();
+        want.sort_by(|&a, &b| {
+            (clusters.person_id(a), records.rank(a)).cmp(&(clusters.person_id(b), records.rank(b)))
+        });
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn person_id_is_fixed_for_a_member() {

@@ -5,7 +5,10 @@
 //! `stage_*` writes it to a [`NewFile`] that the caller commits with the run's other outputs
 //! ([`crate::files::commit_all`]), so that a run that fails leaves no file changed.
 
+use std::io::Write;
 use std::path::Path;
+
+use rayon::prelude::*;
 
 use crate::cluster::{Clusters, PersonChange};
 use crate::csvwrite::{create, finish, write_err};
@@ -60,12 +63,12 @@ pub fn stage_pairs_csv(
     result: &LinkResult,
     explain: Option<&Model>,
 ) -> Result<NewFile, Error> {
-    let mut w = create(path)?;
-    write_pairs(&mut w, records, result, explain).map_err(|e| match e {
+    let mut f = NewFile::create(path)?;
+    write_pairs(&mut f, records, result, explain).map_err(|e| match e {
         PairsError::Csv(e) => write_err(path, &e),
         PairsError::Core(e) => e,
     })?;
-    finish(path, w)
+    Ok(f)
 }
 
 /// [`stage_pairs_csv`], or the same columns as Parquet when `path` has a `.parquet` or `.pq`
@@ -101,18 +104,17 @@ pub fn pairs_csv(
     result: &LinkResult,
     explain: Option<&Model>,
 ) -> Result<String, Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut bytes = Vec::new();
     let fail = || {
         Error::new(
             ErrorKind::Io,
             "cannot write the pairs in memory".to_string(),
         )
     };
-    write_pairs(&mut w, records, result, explain).map_err(|e| match e {
+    write_pairs(&mut bytes, records, result, explain).map_err(|e| match e {
         PairsError::Csv(_) => fail(),
         PairsError::Core(e) => e,
     })?;
-    let bytes = w.into_inner().map_err(|_| fail())?;
     String::from_utf8(bytes).map_err(|_| fail())
 }
 
@@ -121,8 +123,12 @@ enum PairsError {
     Core(Error),
 }
 
-fn write_pairs<W: std::io::Write>(
-    w: &mut csv::Writer<W>,
+/// Writes the pairs file (header, then a row per link) to `out`. Rows are formatted in
+/// parallel, a block at a time, each part by its own CSV writer, and written in order: a
+/// row's text does not depend on the rows before it (8.5M pairs took about 10 s on one
+/// thread at 14M people).
+fn write_pairs(
+    out: &mut impl std::io::Write,
     records: &Records,
     result: &LinkResult,
     explain: Option<&Model>,
@@ -140,11 +146,44 @@ fn write_pairs<W: std::io::Write>(
         }
         None => None,
     };
+    let io = |e: std::io::Error| PairsError::Csv(csv::Error::from(e));
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&header).map_err(PairsError::Csv)?;
+    out.write_all(&text_of(w)?).map_err(io)?;
+    for block in result.links.chunks(1 << 18) {
+        let texts: Vec<Vec<u8>> = block
+            .par_chunks(1 << 12)
+            .map(|part| {
+                let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 96));
+                write_links(&mut w, part, records, result, scorer.as_ref())?;
+                text_of(w)
+            })
+            .collect::<Result<_, _>>()?;
+        for t in &texts {
+            out.write_all(t).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// The text a CSV writer over memory holds.
+fn text_of(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, PairsError> {
+    w.into_inner()
+        .map_err(|e| PairsError::Csv(csv::Error::from(e.into_error())))
+}
+
+/// The pairs file's rows of `links`.
+fn write_links(
+    w: &mut csv::Writer<Vec<u8>>,
+    links: &[crate::link::Link],
+    records: &Records,
+    result: &LinkResult,
+    scorer: Option<&Scorer<'_>>,
+) -> Result<(), PairsError> {
     // Field by field into the writer, one reused buffer for numbers: no allocation per row.
     let mut num = String::with_capacity(32);
-    let field = |w: &mut csv::Writer<W>, f: &str| w.write_field(f).map_err(PairsError::Csv);
-    for l in &result.links {
+    let field = |w: &mut csv::Writer<Vec<u8>>, f: &str| w.write_field(f).map_err(PairsError::Csv);
+    for l in links {
         field(w, records.id(l.pair.left))?;
         field(w, records.id(l.pair.right))?;
         num.clear();
@@ -161,7 +200,7 @@ fn write_pairs<W: std::io::Write>(
         let rule = l.rule.and_then(|r| result.rules.get(usize::from(r)));
         field(w, rule.map_or("", |r| r.name()))?;
         field(w, &result.reason_text(l))?;
-        if let Some(scorer) = &scorer {
+        if let Some(scorer) = scorer {
             let e = scorer.explain(l.pair);
             num.clear();
             crate::fixed::push(&mut num, e.prior, 4);
@@ -212,12 +251,30 @@ pub fn stage_clusters_csv(
         .iter()
         .map(|s| crate::cluster::source_file_name(&s.name))
         .collect();
-    for r in clusters.rows_by_person(records) {
-        let src = names.get(records.source_of(r)).map_or("", String::as_str);
-        w.write_record([clusters.person_id(r), src, records.id(r)])
+    let mut file = finish(path, w)?;
+    let rows = clusters.rows_by_person(records);
+    // Rows are formatted in parallel, a block at a time, and written in order: a record's
+    // text does not depend on the records before it (14M rows took 16 s on one thread).
+    for block in rows.chunks(1 << 18) {
+        let texts: Vec<Vec<u8>> = block
+            .par_chunks(1 << 12)
+            .map(|part| {
+                let mut cw = csv::Writer::from_writer(Vec::with_capacity(part.len() * 48));
+                for &r in part {
+                    let src = names.get(records.source_of(r)).map_or("", String::as_str);
+                    cw.write_record([clusters.person_id(r), src, records.id(r)])?;
+                }
+                cw.into_inner()
+                    .map_err(|e| csv::Error::from(e.into_error()))
+            })
+            .collect::<Result<_, csv::Error>>()
             .map_err(werr)?;
+        for t in &texts {
+            file.write_all(t)
+                .map_err(|e| Error::io(path, "write", &e))?;
+        }
     }
-    finish(path, w)
+    Ok(file)
 }
 
 /// The columns of the clusters file.
@@ -371,5 +428,112 @@ impl PairsColumns {
             decision,
             reason: self.reason.map_or("", field),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pairs file formatted in parallel parts holds the header and then every link, in
+    /// the result's order, across the parts' boundaries (more links than a part), with the
+    /// explanation columns when asked; in memory and on disk alike.
+    #[test]
+    fn the_pairs_file_holds_every_link_in_order() {
+        let records = crate::synth::generated_records(10_000, 4, &["gp.csv", "hospital.csv"]);
+        let mode = crate::link::link_mode(&records, 0, 1).unwrap();
+        let config = crate::Config::default();
+        let (model, _) = config.train(&records, &mode, Vec::new()).unwrap();
+        let linker = crate::Linker::builder()
+            .rules(config.rules_for(&records))
+            .model(Some(model.clone()))
+            .build()
+            .unwrap();
+        let result = linker.link(&records, 0, 1).unwrap();
+        assert!(result.links.len() > 4_096, "{}", result.links.len());
+        let text = pairs_csv(&records, &result, Some(&model)).unwrap();
+        let mut rows = csv::Reader::from_reader(text.as_bytes());
+        let width = rows.headers().unwrap().len();
+        assert_eq!(
+            width,
+            PAIRS_HEADER.len() + 1 + 3 * model.comparisons().len()
+        );
+        let got: Vec<(String, String)> = rows
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                assert_eq!(r.len(), width);
+                (r[0].to_string(), r[1].to_string())
+            })
+            .collect();
+        let want: Vec<(String, String)> = result
+            .links
+            .iter()
+            .map(|l| {
+                let id = |r: u32| records.id(r).to_string();
+                (id(l.pair.left), id(l.pair.right))
+            })
+            .collect();
+        assert_eq!(got, want);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.csv");
+        stage_pairs_csv(&path, &records, &result, Some(&model))
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+
+    /// The clusters file formatted in parallel blocks is, byte for byte, the file one CSV
+    /// writer makes row by row: more rows than a block, and record ids that need quoting.
+    #[test]
+    fn the_clusters_file_is_the_one_a_single_writer_makes() {
+        let n = 20_000u32;
+        let mut text = String::from("id,given_name\n");
+        for r in 0..n {
+            let id = match r % 5 {
+                0 => format!("\"R,{r}\""),
+                1 => format!("\"R\"\"{r}\""),
+                _ => format!("R{r}"),
+            };
+            text.push_str(&format!("{id},A\n"));
+        }
+        let mut b = Records::builder();
+        b.add_reader("some dir/a file.csv", text.as_bytes())
+            .unwrap();
+        let records = b.build().unwrap().0;
+        let links: Vec<(crate::block::Pair, u16)> = (0..n - 1)
+            .step_by(3)
+            .map(|r| {
+                (
+                    crate::block::Pair {
+                        left: r,
+                        right: r + 1,
+                    },
+                    0,
+                )
+            })
+            .collect();
+        let clusters = Clusters::new(&records, &links);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        stage_clusters_csv(&path, &records, &clusters)
+            .unwrap()
+            .commit()
+            .unwrap();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(CLUSTERS_HEADER).unwrap();
+        let source = crate::cluster::source_file_name("some dir/a file.csv");
+        for r in clusters.rows_by_person(&records) {
+            w.write_record([clusters.person_id(r), &source, records.id(r)])
+                .unwrap();
+        }
+        let want = w.into_inner().unwrap();
+        let got = std::fs::read(&path).unwrap();
+        assert!(
+            got.windows(4).any(|x| x == b"\"R,1"),
+            "quoted ids are there"
+        );
+        assert_eq!(got, want);
     }
 }

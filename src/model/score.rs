@@ -395,16 +395,7 @@ mod tests {
     /// columns) does; and the frequencies do adjust some of those weights.
     #[test]
     fn a_batch_scores_each_pair_as_scoring_it_alone_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = crate::synth::GenerateOptions {
-            people: 2_000,
-            seed: 9,
-            ..crate::synth::GenerateOptions::default()
-        };
-        crate::synth::generate(&options, dir.path()).unwrap();
-        let mut b = crate::Records::builder();
-        b.add_file(&dir.path().join("dedupe.csv")).unwrap();
-        let records = b.build().unwrap().0;
+        let records = crate::synth::generated_records(2_000, 9, &["dedupe.csv"]);
         let model = crate::model::flat_model(&crate::compare::Comparison::defaults(), 1e-4);
         let scorer = Scorer::new(&model, &records).unwrap();
         let mode = crate::link::dedupe_mode(&records, 0).unwrap();

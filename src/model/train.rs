@@ -911,16 +911,7 @@ mod tests {
     /// computed, are the whole vectors with those comparisons' levels cleared.
     #[test]
     fn a_session_leaves_out_what_its_rule_decides_without_computing_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = crate::synth::GenerateOptions {
-            people: 3_000,
-            seed: 5,
-            ..crate::synth::GenerateOptions::default()
-        };
-        crate::synth::generate(&options, dir.path()).unwrap();
-        let mut b = Records::builder();
-        b.add_file(&dir.path().join("dedupe.csv")).unwrap();
-        let records = b.build().unwrap().0;
+        let records = crate::synth::generated_records(3_000, 5, &["dedupe.csv"]);
         let mode = crate::link::dedupe_mode(&records, 0).unwrap();
         let comparisons = crate::Config::default().comparisons(&records).unwrap();
         let whole = Comparer::new(&records, &comparisons).unwrap();

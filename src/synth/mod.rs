@@ -107,6 +107,25 @@ use crate::{Error, ErrorKind};
 use population::Population;
 use render::{Context, Source};
 
+/// The store of the generator's `files` (`gp.csv`, `hospital.csv`, `dedupe.csv`) for
+/// `people` people and `seed`, read in that order: what unit tests that need realistic
+/// records start from.
+#[cfg(test)]
+pub(crate) fn generated_records(people: u64, seed: u64, files: &[&str]) -> crate::Records {
+    let dir = tempfile::tempdir().unwrap();
+    let options = GenerateOptions {
+        people,
+        seed,
+        ..GenerateOptions::default()
+    };
+    generate(&options, dir.path()).unwrap();
+    let mut b = crate::Records::builder();
+    for f in files {
+        b.add_file(&dir.path().join(f)).unwrap();
+    }
+    b.build().unwrap().0
+}
+
 /// Options for [`generate`].
 #[derive(Clone, Debug)]
 pub struct GenerateOptions {
