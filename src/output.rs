@@ -150,9 +150,9 @@ fn write_pairs(
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&header).map_err(PairsError::Csv)?;
     out.write_all(&text_of(w)?).map_err(io)?;
-    for block in result.links.chunks(1 << 18) {
+    for block in result.links.chunks(PARTS * PART) {
         let texts: Vec<Vec<u8>> = block
-            .par_chunks(1 << 12)
+            .par_chunks(PART)
             .map(|part| {
                 let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 96));
                 write_links(&mut w, part, records, result, scorer.as_ref())?;
@@ -165,6 +165,13 @@ fn write_pairs(
     }
     Ok(())
 }
+
+/// Rows a part of a file written in parallel holds (formatted by one CSV writer), and parts
+/// formatted at a time: a block of 2^15 rows is 3 MB of pairs text in memory at once (2^18
+/// rows held 25 MB, and on the separate generator's 1M link the writing phase, where its
+/// peak is, rose by as much).
+const PART: usize = 1 << 11;
+const PARTS: usize = 16;
 
 /// The text a CSV writer over memory holds.
 fn text_of(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, PairsError> {
@@ -255,9 +262,9 @@ pub fn stage_clusters_csv(
     let rows = clusters.rows_by_person(records);
     // Rows are formatted in parallel, a block at a time, and written in order: a record's
     // text does not depend on the records before it (14M rows took 16 s on one thread).
-    for block in rows.chunks(1 << 18) {
+    for block in rows.chunks(PARTS * PART) {
         let texts: Vec<Vec<u8>> = block
-            .par_chunks(1 << 12)
+            .par_chunks(PART)
             .map(|part| {
                 let mut cw = csv::Writer::from_writer(Vec::with_capacity(part.len() * 48));
                 for &r in part {
@@ -450,7 +457,7 @@ mod tests {
             .build()
             .unwrap();
         let result = linker.link(&records, 0, 1).unwrap();
-        assert!(result.links.len() > 4_096, "{}", result.links.len());
+        assert!(result.links.len() > 2 * PART, "{}", result.links.len());
         let text = pairs_csv(&records, &result, Some(&model)).unwrap();
         let mut rows = csv::Reader::from_reader(text.as_bytes());
         let width = rows.headers().unwrap().len();
@@ -485,10 +492,11 @@ mod tests {
     }
 
     /// The clusters file formatted in parallel blocks is, byte for byte, the file one CSV
-    /// writer makes row by row: more rows than a block, and record ids that need quoting.
+    /// writer makes row by row: more rows than a block of parts, and record ids that need
+    /// quoting.
     #[test]
     fn the_clusters_file_is_the_one_a_single_writer_makes() {
-        let n = 20_000u32;
+        let n = (PARTS * PART + PART / 2) as u32;
         let mut text = String::from("id,given_name\n");
         for r in 0..n {
             let id = match r % 5 {
