@@ -176,7 +176,7 @@ impl Clusters {
         // Ids in string order, compared by their first 8 bytes held beside the index, the
         // strings read only on a tie (a person id is "P" and 16 random hex digits: a tie is
         // rare): sorting 14M ids through their pointers cost a cache miss and a memcmp per
-        // comparison, 16 s of the 14M dedupe.
+        // comparison (perf: half of the 14M dedupe's writing).
         let mut keyed: Vec<(u64, u32)> = self
             .ids
             .par_iter()

@@ -125,8 +125,7 @@ enum PairsError {
 
 /// Writes the pairs file (header, then a row per link) to `out`. Rows are formatted in
 /// parallel, a block at a time, each part by its own CSV writer, and written in order: a
-/// row's text does not depend on the rows before it (8.5M pairs took about 10 s on one
-/// thread at 14M people).
+/// row's text does not depend on the rows before it.
 fn write_pairs(
     out: &mut impl std::io::Write,
     records: &Records,

@@ -67,10 +67,11 @@ impl Sketch {
     /// This sketch with its given name's first token's [`Token`] standing.
     pub(crate) fn with_token(self, token: Token) -> Sketch {
         match token {
-            Token::Plain(i) => Sketch(
+            // A position that does not fit the 13 bits left is left to the strings.
+            Token::Plain(i) if i.is_none_or(|i| i < NICKNAME_POSITIONS) => Sketch(
                 self.0 | Sketch::PLAIN | (i.map_or(0, |i| i as u64 + 1) << Sketch::NICKNAME_SHIFT),
             ),
-            Token::Other => self,
+            Token::Plain(_) | Token::Other => self,
         }
     }
 
@@ -90,6 +91,9 @@ impl Sketch {
         (self.0 & Sketch::HAS_FIRST != 0).then_some((self.0 >> 41) as u8)
     }
 }
+
+/// Positions in the nickname table a sketch can hold (13 bits, position plus one).
+const NICKNAME_POSITIONS: usize = (1 << 13) - 1;
 
 /// A given name's first token as the nickname test sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,6 +245,31 @@ mod tests {
         assert_eq!(jaro_winkler("", ""), 1.0);
         assert_eq!(jaro_winkler("a", ""), 0.0);
         assert_eq!(jaro_winkler("abc", "xyz"), 0.0);
+    }
+
+    /// A token's nickname position comes back from the sketch; one too large for it is left
+    /// to the strings rather than cut short.
+    #[test]
+    fn a_sketch_holds_a_nickname_position_or_leaves_it_to_the_strings() {
+        let s = Sketch::of("bill");
+        for t in [
+            Token::Plain(None),
+            Token::Plain(Some(0)),
+            Token::Plain(Some(1_163)),
+        ] {
+            assert_eq!(s.with_token(t).token(), t);
+            assert_eq!(s.with_token(t).first(), Some(b'b'));
+        }
+        assert_eq!(
+            s.with_token(Token::Plain(Some(NICKNAME_POSITIONS - 1)))
+                .token(),
+            Token::Plain(Some(NICKNAME_POSITIONS - 1))
+        );
+        assert_eq!(
+            s.with_token(Token::Plain(Some(NICKNAME_POSITIONS))).token(),
+            Token::Other
+        );
+        assert_eq!(s.with_token(Token::Other).token(), Token::Other);
     }
 
     /// Names sharing few letters are bounded below the name thresholds (0.88): the

@@ -334,6 +334,8 @@ impl NameSketches {
         let (Token::Plain(nx), Token::Plain(ny)) = (x.token(), y.token()) else {
             return None;
         };
+        // A plain token starts its name, so equal tokens have equal first bytes: the token
+        // ids are read only then.
         if x.first() == y.first() && first_token[a as usize] == first_token[b as usize] {
             return Some(true);
         }
