@@ -5,7 +5,6 @@
 //! `stage_*` writes it to a [`NewFile`] that the caller commits with the run's other outputs
 //! ([`crate::files::commit_all`]), so that a run that fails leaves no file changed.
 
-use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -123,9 +122,14 @@ enum PairsError {
     Core(Error),
 }
 
-/// Writes the pairs file (header, then a row per link) to `out`. Rows are formatted in
-/// parallel, a block at a time, each part by its own CSV writer, and written in order: a
-/// row's text does not depend on the rows before it.
+impl From<csv::Error> for PairsError {
+    fn from(e: csv::Error) -> Self {
+        PairsError::Csv(e)
+    }
+}
+
+/// Writes the pairs file (header, then a row per link) to `out`, in parallel parts (see
+/// [`write_in_parts`]).
 fn write_pairs(
     out: &mut impl std::io::Write,
     records: &Records,
@@ -145,37 +149,49 @@ fn write_pairs(
         }
         None => None,
     };
-    let io = |e: std::io::Error| PairsError::Csv(csv::Error::from(e));
+    write_in_parts(out, &header, &result.links, |w, part| {
+        write_links(w, part, records, result, scorer.as_ref())
+    })
+}
+
+/// Rows a part of a file written in parallel holds (formatted by one CSV writer), and parts
+/// formatted at a time: a block of 2^15 rows is about 3 MB of pairs text in memory at once.
+const PART: usize = 1 << 11;
+const PARTS: usize = 16;
+
+/// Writes `header`, then the records `format` makes of `rows`, to `out`. The rows are
+/// formatted in parallel, [`PARTS`] parts of [`PART`] rows at a time, each part by its own
+/// CSV writer, and written in order: a record's text does not depend on the records before
+/// it, so the file is the one a single writer makes (the 14M clusters file took 16 s on one
+/// thread).
+fn write_in_parts<T: Sync, H: AsRef<[u8]>, E: From<csv::Error> + Send>(
+    out: &mut impl std::io::Write,
+    header: &[H],
+    rows: &[T],
+    format: impl Fn(&mut csv::Writer<Vec<u8>>, &[T]) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    let text = |w: csv::Writer<Vec<u8>>| {
+        w.into_inner()
+            .map_err(|e| E::from(csv::Error::from(e.into_error())))
+    };
+    let io = |e: std::io::Error| E::from(csv::Error::from(e));
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&header).map_err(PairsError::Csv)?;
-    out.write_all(&text_of(w)?).map_err(io)?;
-    for block in result.links.chunks(PARTS * PART) {
+    w.write_record(header)?;
+    out.write_all(&text(w)?).map_err(io)?;
+    for block in rows.chunks(PARTS * PART) {
         let texts: Vec<Vec<u8>> = block
             .par_chunks(PART)
             .map(|part| {
-                let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 96));
-                write_links(&mut w, part, records, result, scorer.as_ref())?;
-                text_of(w)
+                let mut w = csv::Writer::from_writer(Vec::with_capacity(part.len() * 64));
+                format(&mut w, part)?;
+                text(w)
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, E>>()?;
         for t in &texts {
             out.write_all(t).map_err(io)?;
         }
     }
     Ok(())
-}
-
-/// Rows a part of a file written in parallel holds (formatted by one CSV writer), and parts
-/// formatted at a time: a block of 2^15 rows is 3 MB of pairs text in memory at once (2^18
-/// rows held 25 MB, and on the separate generator's 1M link the writing phase, where its
-/// peak is, rose by as much).
-const PART: usize = 1 << 11;
-const PARTS: usize = 16;
-
-/// The text a CSV writer over memory holds.
-fn text_of(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, PairsError> {
-    w.into_inner()
-        .map_err(|e| PairsError::Csv(csv::Error::from(e.into_error())))
 }
 
 /// The pairs file's rows of `links`.
@@ -249,37 +265,21 @@ pub fn stage_clusters_csv(
     records: &Records,
     clusters: &Clusters,
 ) -> Result<NewFile, Error> {
-    let mut w = create(path)?;
-    let werr = |e: csv::Error| write_err(path, &e);
-    w.write_record(CLUSTERS_HEADER).map_err(werr)?;
     let names: Vec<String> = records
         .sources()
         .iter()
         .map(|s| crate::cluster::source_file_name(&s.name))
         .collect();
-    let mut file = finish(path, w)?;
+    let mut file = NewFile::create(path)?;
     let rows = clusters.rows_by_person(records);
-    // Rows are formatted in parallel, a block at a time, and written in order: a record's
-    // text does not depend on the records before it (14M rows took 16 s on one thread).
-    for block in rows.chunks(PARTS * PART) {
-        let texts: Vec<Vec<u8>> = block
-            .par_chunks(PART)
-            .map(|part| {
-                let mut cw = csv::Writer::from_writer(Vec::with_capacity(part.len() * 48));
-                for &r in part {
-                    let src = names.get(records.source_of(r)).map_or("", String::as_str);
-                    cw.write_record([clusters.person_id(r), src, records.id(r)])?;
-                }
-                cw.into_inner()
-                    .map_err(|e| csv::Error::from(e.into_error()))
-            })
-            .collect::<Result<_, csv::Error>>()
-            .map_err(werr)?;
-        for t in &texts {
-            file.write_all(t)
-                .map_err(|e| Error::io(path, "write", &e))?;
+    write_in_parts(&mut file, &CLUSTERS_HEADER, &rows, |w, part| {
+        for &r in part {
+            let src = names.get(records.source_of(r)).map_or("", String::as_str);
+            w.write_record([clusters.person_id(r), src, records.id(r)])?;
         }
-    }
+        Ok::<_, csv::Error>(())
+    })
+    .map_err(|e| write_err(path, &e))?;
     Ok(file)
 }
 

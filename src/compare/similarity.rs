@@ -98,7 +98,8 @@ const NICKNAME_POSITIONS: usize = (1 << 13) - 1;
 /// A given name's first token as the nickname test sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Token {
-    /// Plain lower-case ASCII, at this position of the nickname table (below 2,048) if the
+    /// Plain lower-case ASCII, at this position of the nickname table (a sketch holds
+    /// positions below [`NICKNAME_POSITIONS`]; others are left to the strings) if the
     /// table knows it: variants of another plain token are then known without strings.
     Plain(Option<usize>),
     /// Anything else: only the strings tell.

@@ -345,7 +345,8 @@ fn nickname_list() -> &'static [(&'static str, &'static [&'static str])] {
 }
 
 /// The position of a folded given-name token in the nickname table, `None` when the table
-/// does not know it. Below 2,048 (a test holds the table to that).
+/// does not know it. Below 2,048 (a test holds the table to that, well inside the 13 bits a
+/// name's sketch keeps for it).
 pub(crate) fn nickname_index(folded: &str) -> Option<usize> {
     nickname_list()
         .binary_search_by(|(k, _)| k.cmp(&folded))
@@ -377,8 +378,8 @@ mod tests {
         normalise_name(s)
     }
 
-    /// The sketches number the table's tokens in 11 bits; the numbering finds each token's
-    /// groups.
+    /// The table's 1,164 tokens are numbered well inside what a sketch holds; the numbering
+    /// finds each token's groups.
     #[test]
     fn the_nickname_table_is_numbered_in_eleven_bits() {
         assert!(nickname_list().len() < 2048, "{}", nickname_list().len());
