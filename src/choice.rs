@@ -17,6 +17,8 @@
 
 use std::fmt;
 
+use rayon::prelude::*;
+
 use crate::Error;
 use crate::block::{BlockingRule, Mode, estimate_comparisons};
 use crate::record::Records;
@@ -189,8 +191,13 @@ pub fn choose(
     let budget = budget(mode, per_record, min_budget);
     let mut considered = Vec::new();
     let mut total = 0u64;
-    for rule in defaults {
-        let comparisons = estimate_comparisons(records, &rule, mode)?;
+    // The defaults are always counted: side by side (the first error in rule order).
+    let counts: Vec<Result<u64, Error>> = defaults
+        .par_iter()
+        .map(|rule| estimate_comparisons(records, rule, mode))
+        .collect();
+    for (rule, comparisons) in defaults.into_iter().zip(counts) {
+        let comparisons = comparisons?;
         total = total.saturating_add(comparisons);
         considered.push(Considered {
             rule,
@@ -261,8 +268,12 @@ pub(crate) fn complete_sessions(
     cap: u64,
 ) -> Result<Vec<BlockingRule>, Error> {
     let mut out = Vec::new();
-    for rule in sessions {
-        if estimate_comparisons(records, &rule, mode)? > 0 {
+    let counts: Vec<Result<u64, Error>> = sessions
+        .par_iter()
+        .map(|rule| estimate_comparisons(records, rule, mode))
+        .collect();
+    for (rule, pairs) in sessions.into_iter().zip(counts) {
+        if pairs? > 0 {
             out.push(rule);
         }
     }

@@ -276,8 +276,9 @@ impl LinkerBuilder {
         self
     }
 
-    /// How many candidate pairs are made at a time (two chunks are held at once: one being
-    /// compared, the next being made). Default: 1,048,576.
+    /// How many candidate pairs are made at a time, at most (a chunk passes this many
+    /// pairs of the blocking's order, those an earlier rule made included; two chunks are
+    /// held at once: one being compared, the next being made). Default: 1,048,576.
     pub fn chunk_size(&mut self, pairs: usize) -> &mut Self {
         self.chunk = pairs.max(1);
         self
@@ -869,20 +870,27 @@ fn rule_candidates(
     found: &[(Pair, u16)],
     rule_decisions: &[Option<Decision>],
 ) -> Vec<Candidate> {
+    // Scored a batch at a time, as the model's pairs are (`Scorer::for_each_score`).
     found
-        .par_iter()
-        .zip(rule_decisions)
-        .map(|(&(pair, rule), d)| {
-            let (v, w) = scorer.score(pair);
-            Candidate {
-                pair,
-                rule: d.map(|_| rule),
-                decision: *d,
-                weight: Some(w),
-                veto: scorer.veto(v, pair),
-                demoted: false,
-                vector: v,
-            }
+        .par_chunks(1 << 10)
+        .zip(rule_decisions.par_chunks(1 << 10))
+        .flat_map_iter(|(found, decisions)| {
+            let pairs: Vec<Pair> = found.iter().map(|&(p, _)| p).collect();
+            let mut out: Vec<Candidate> = Vec::with_capacity(pairs.len());
+            scorer.for_each_score(&pairs, |pair, v, w| {
+                // In order: the k-th pair scored is the k-th found.
+                let (rule, d) = (found[out.len()].1, &decisions[out.len()]);
+                out.push(Candidate {
+                    pair,
+                    rule: d.map(|_| rule),
+                    decision: *d,
+                    weight: Some(w),
+                    veto: scorer.veto(v, pair),
+                    demoted: false,
+                    vector: v,
+                });
+            });
+            out
         })
         .collect()
 }
