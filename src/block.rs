@@ -934,58 +934,110 @@ fn number_sorted<K: PartialEq>(n: usize, sorted: impl Iterator<Item = (K, u32)>)
     }
 }
 
-/// [`number`] when a row's key tuple and the row itself fit in 64 bits (the keys made small
-/// by [`KeyValues::compact`]): the tuples are packed as single integers, key parts first,
-/// then the row, and radix-sorted by their key bits ([`sort_by_bits`]; made in row order,
-/// so that is the order of [`number`]'s tuples); `None` when they do not fit.
+/// [`number`] when a row's key tuple and the row itself fit in 128 bits (the keys made
+/// small by [`KeyValues::compact`]): the tuples are packed as single integers, key parts
+/// first, then the row, and radix-sorted by their key bits ([`sort_by_bits`]; made in row
+/// order, so that is the order of [`number`]'s tuples); `None` when they do not fit.
 /// Sorting 8 bytes a row instead of 16 to 48 took the 1M-person link's blocking phase from
-/// 0.55-0.68 s to 0.34-0.55 s (three runs each, in turns).
+/// 0.55-0.68 s to 0.34-0.55 s (three runs each, in turns); the four-key demographics rule,
+/// 88 bits on the 1M-person link, took 0.165 s as tuples.
 fn number_packed(n: usize, parts: &mut [KeyValues]) -> Option<RuleKeys> {
     let widths: Vec<u32> = parts.iter_mut().map(KeyValues::compact).collect();
     let row_bits = bits(n.saturating_sub(1) as u64);
-    if widths.iter().sum::<u32>() + row_bits > u64::BITS {
-        return None;
+    let total = widths.iter().sum::<u32>() + row_bits;
+    if total <= u64::BITS {
+        Some(number_packed_in::<u64>(n, parts, &widths, row_bits))
+    } else if total <= u128::BITS {
+        Some(number_packed_in::<u128>(n, parts, &widths, row_bits))
+    } else {
+        None
     }
-    let parts = &*parts;
-    let mut packed: Vec<u64> = (0..n as u32)
+}
+
+/// [`number_packed`] with the tuples packed in `P`, which holds them.
+fn number_packed_in<P: Packed>(
+    n: usize,
+    parts: &[KeyValues],
+    widths: &[u32],
+    row_bits: u32,
+) -> RuleKeys {
+    let mut packed: Vec<P> = (0..n as u32)
         .into_par_iter()
         .filter_map(|r| {
             let mut k = 0u128;
-            for (p, &w) in parts.iter().zip(&widths) {
+            for (p, &w) in parts.iter().zip(widths) {
                 k = (k << w) | u128::from(p.get(r)?);
             }
-            Some(((k << row_bits) | u128::from(r)) as u64)
+            Some(P::from_bits((k << row_bits) | u128::from(r)))
         })
         .collect();
     // Made in row order, so sorting by the key bits alone, stably, puts each key's rows in
     // order too.
-    sort_by_bits(&mut packed, row_bits, u64::BITS);
+    sort_by_bits(&mut packed, row_bits, widths.iter().sum::<u32>() + row_bits);
     let row_mask = (1u128 << row_bits) - 1;
-    let key_and_row = |v: u64| (v >> row_bits, (u128::from(v) & row_mask) as u32);
-    Some(number_sorted(n, packed.into_iter().map(key_and_row)))
+    let key_and_row = |v: P| {
+        let v = v.bits();
+        (v >> row_bits, (v & row_mask) as u32)
+    };
+    number_sorted(n, packed.into_iter().map(key_and_row))
+}
+
+/// An unsigned integer that packed keys are sorted in.
+trait Packed: Copy + Default + Send {
+    /// The value of the low bits of `v` (those `Self` holds).
+    fn from_bits(v: u128) -> Self;
+    /// The value as a `u128`.
+    fn bits(self) -> u128;
+    /// Bits `shift..shift + width` (width below 64).
+    fn digit(self, shift: u32, width: u32) -> usize;
+}
+
+impl Packed for u64 {
+    fn from_bits(v: u128) -> u64 {
+        v as u64
+    }
+    fn bits(self) -> u128 {
+        u128::from(self)
+    }
+    #[inline]
+    fn digit(self, shift: u32, width: u32) -> usize {
+        ((self >> shift) & ((1 << width) - 1)) as usize
+    }
+}
+
+impl Packed for u128 {
+    fn from_bits(v: u128) -> u128 {
+        v
+    }
+    fn bits(self) -> u128 {
+        self
+    }
+    #[inline]
+    fn digit(self, shift: u32, width: u32) -> usize {
+        ((self >> shift) & ((1 << width) - 1)) as usize
+    }
 }
 
 /// Sorts `v` stably by bits `lo..hi` of each value: a least-significant-digit radix sort,
 /// 11 bits a pass. Sorting a rule's 1.4M packed keys this way takes a few passes over them,
 /// where a comparison sort of all 64 bits took most of the blocking phase's time.
-fn sort_by_bits(v: &mut Vec<u64>, lo: u32, hi: u32) {
+fn sort_by_bits<P: Packed>(v: &mut Vec<P>, lo: u32, hi: u32) {
     const DIGIT: u32 = 11;
-    let mut spare = vec![0u64; v.len()];
+    let mut spare = vec![P::default(); v.len()];
     let mut counts = vec![0usize; 1 << DIGIT];
     let mut shift = lo;
     while shift < hi {
         let width = DIGIT.min(hi - shift);
-        let digit = |x: u64| ((x >> shift) & ((1 << width) - 1)) as usize;
         counts[..1 << width].fill(0);
         for &x in v.iter() {
-            counts[digit(x)] += 1;
+            counts[x.digit(shift, width)] += 1;
         }
         let mut at = 0;
         for c in &mut counts[..1 << width] {
             (*c, at) = (at, at + *c);
         }
         for &x in v.iter() {
-            let d = digit(x);
+            let d = x.digit(shift, width);
             spare[counts[d]] = x;
             counts[d] += 1;
         }
@@ -1350,15 +1402,21 @@ mod tests {
             .collect();
         let reference = |p: &[KeyValues]| match p.len() {
             2 => number::<2>(n, p),
-            _ => number::<3>(n, p),
+            3 => number::<3>(n, p),
+            _ => number::<4>(n, p),
         };
-        for spreads in [&[1u64][..], &[3, 1 << 20], &[1 << 40, 1 << 40]] {
+        for spreads in [
+            &[1u64][..],
+            &[3, 1 << 20],
+            &[1 << 40, 1 << 40],
+            &[1 << 59, 1 << 59, 1 << 59],
+        ] {
             let expected = reference(&parts(n, spreads, &rows));
             let mut p = parts(n, spreads, &rows);
             let packed = number_packed(n, &mut p);
-            // Two parts 44 bits wide do not fit with the row: they are numbered as tuples,
-            // on the compacted keys, alike.
-            assert_eq!(packed.is_none(), spreads[0] == 1 << 40);
+            // Two parts 44 bits wide fit with the row in 128 bits, three of 63 do not: they
+            // are numbered as tuples, on the compacted keys, alike.
+            assert_eq!(packed.is_none(), spreads.len() == 3, "{spreads:?}");
             let got = packed.unwrap_or_else(|| reference(&p));
             assert_eq!(got.distinct, expected.distinct, "{spreads:?}");
             assert!(got.ids == expected.ids, "{spreads:?}");
