@@ -107,26 +107,47 @@ impl Model {
             })?;
         }
         let comparer = Comparer::new(records, comparisons)?;
-        let random = RandomPairs::estimate(records, mode, &comparer, comparisons, options);
-        let u = &random.u;
-
-        // m of the identifiers (NHS number, identifier columns) from sure pairs, held fixed
-        // in every session: see [`anchored_m`].
-        let anchors = if options.labelled.is_empty() {
-            anchored_m(records, mode, comparisons, u)?
-        } else {
-            vec![None; comparisons.len()]
-        };
-
-        // m and λ by EM, one session per training rule.
         let rules: &[BlockingRule] = if options.labelled.is_empty() {
             &options.sessions
         } else {
             &[]
         };
+        // What reads pairs, side by side: u from random pairs, the identifiers' levels on
+        // sure pairs, each session's blocking and vectors. None of it depends on another's
+        // result; each is parallel inside, and together they fill each other's serial parts
+        // (sorting a rule's keys, numbering them).
+        let ((random, sure), counted) = rayon::join(
+            || {
+                rayon::join(
+                    || RandomPairs::estimate(records, mode, &comparer, comparisons, options),
+                    || {
+                        if options.labelled.is_empty() {
+                            sure_counts(records, mode, comparisons)
+                        } else {
+                            Ok(Vec::new())
+                        }
+                    },
+                )
+            },
+            || {
+                rules
+                    .par_iter()
+                    .map(|rule| Counted::count(records, mode, comparisons, rule))
+                    .collect::<Vec<_>>()
+            },
+        );
+        let u = &random.u;
+
+        // m of the identifiers (NHS number, identifier columns) from sure pairs, held fixed
+        // in every session: see [`anchored_m`].
+        let anchors = if options.labelled.is_empty() {
+            anchored_m(comparisons, &sure?, u)
+        } else {
+            vec![None; comparisons.len()]
+        };
+
+        // m and λ by EM, one session per training rule (the first error in rule order).
         let setup = Setup {
-            records,
-            mode,
             comparisons,
             anchors: &anchors,
             anchored_bits: anchors
@@ -138,9 +159,9 @@ impl Model {
             options,
         };
         let mut sessions = Vec::new();
-        for rule in rules {
-            if let Some(s) = Session::run(&setup, rule)? {
-                sessions.push(s);
+        for (rule, counted) in rules.iter().zip(counted) {
+            if let Some(c) = counted? {
+                sessions.push(Session::fit(&setup, rule, c));
             }
         }
         let mut m = combine_m(comparisons, &sessions, &anchors, u);
@@ -239,8 +260,6 @@ impl RandomPairs {
 /// What every EM session reads.
 #[derive(Clone, Copy)]
 struct Setup<'a> {
-    records: &'a Records,
-    mode: &'a Mode,
     comparisons: &'a [Comparison],
     /// The identifiers' m from sure pairs, held fixed.
     anchors: &'a [Option<Vec<f64>>],
@@ -267,24 +286,51 @@ struct Session {
     trust: usize,
 }
 
-impl Session {
-    /// Runs EM on the pairs of `rule`; `None` when the rule decides every comparison.
-    fn run(setup: &Setup<'_>, rule: &BlockingRule) -> Result<Option<Session>, Error> {
-        let Setup {
-            records,
-            mode,
-            comparisons,
-            anchors,
-            anchored_bits,
-            u,
-            options,
-        } = *setup;
+/// A session's pairs counted by comparison vector, before EM.
+struct Counted {
+    /// Comparisons the rule's keys decide (left out of its EM).
+    masked: u32,
+    vectors: Vec<(u64, u64)>,
+    pairs: u64,
+}
+
+impl Counted {
+    /// The vectors of `rule`'s pairs; `None` when the rule decides every comparison.
+    fn count(
+        records: &Records,
+        mode: &Mode,
+        comparisons: &[Comparison],
+        rule: &BlockingRule,
+    ) -> Result<Option<Counted>, Error> {
         let masked = mask_for(comparisons, rule);
         if masked.count_ones() as usize == comparisons.len() {
             return Ok(None);
         }
         let blocker = Blocker::new(records, std::slice::from_ref(rule), mode)?;
         let (vectors, pairs) = count_vectors(records, comparisons, &blocker, masked)?;
+        Ok(Some(Counted {
+            masked,
+            vectors,
+            pairs,
+        }))
+    }
+}
+
+impl Session {
+    /// Runs EM on the vectors counted on `rule`'s pairs.
+    fn fit(setup: &Setup<'_>, rule: &BlockingRule, counted: Counted) -> Session {
+        let Setup {
+            comparisons,
+            anchors,
+            anchored_bits,
+            u,
+            options,
+        } = *setup;
+        let Counted {
+            masked,
+            vectors,
+            pairs,
+        } = counted;
         let start: Vec<Vec<f64>> = comparisons
             .iter()
             .zip(anchors)
@@ -312,14 +358,14 @@ impl Session {
         } else {
             usize::from(r.converged && r.lambda < 0.5)
         };
-        Ok(Some(Session {
+        Session {
             rule: rule.clone(),
             masked,
             pairs,
             distinct_vectors: vectors.len() as u64,
             em: r,
             trust,
-        }))
+        }
     }
 
     fn summary(&self, comparisons: &[Comparison], lambda: f64) -> SessionSummary {
@@ -603,20 +649,36 @@ const MIN_SURE_PAIRS: u64 = 30;
 /// 0.007 and a prior 340 times too high. An identifier's agreement among true pairs is what
 /// keeps EM on people rather than families or namesakes.
 fn anchored_m(
+    comparisons: &[Comparison],
+    sure: &[(usize, Vec<u64>)],
+    u: &[Vec<f64>],
+) -> Vec<Option<Vec<f64>>> {
+    let mut out = vec![None; comparisons.len()];
+    for (c, row) in sure {
+        let non_null: u64 = row[1..].iter().sum();
+        if non_null < MIN_SURE_PAIRS {
+            continue;
+        }
+        out[*c] = Some(monotone(&add_half(row), &u[*c]));
+    }
+    out
+}
+
+/// The level counts of each identifier comparison (NHS number, identifier columns) among
+/// the sure pairs of [`anchored_m`], with the comparison's index.
+fn sure_counts(
     records: &Records,
     mode: &Mode,
     comparisons: &[Comparison],
-    u: &[Vec<f64>],
-) -> Result<Vec<Option<Vec<f64>>>, Error> {
+) -> Result<Vec<(usize, Vec<u64>)>, Error> {
     let ids: Vec<usize> = comparisons
         .iter()
         .enumerate()
         .filter(|(_, c)| matches!(c.kind, Kind::NhsNumber | Kind::Identifier))
         .map(|(i, _)| i)
         .collect();
-    let mut out = vec![None; comparisons.len()];
     if ids.is_empty() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let rule: BlockingRule = crate::rules::DEMOGRAPHICS.parse()?;
     let blocker = Blocker::new(records, std::slice::from_ref(&rule), mode)?;
@@ -625,14 +687,7 @@ fn anchored_m(
     let identifiers: Vec<Comparison> = ids.iter().map(|&c| comparisons[c].clone()).collect();
     let only = Comparer::new(records, &identifiers)?;
     let counts = level_counts(&only, &identifiers, &sure);
-    for (row, &c) in counts.iter().zip(&ids) {
-        let non_null: u64 = row[1..].iter().sum();
-        if non_null < MIN_SURE_PAIRS {
-            continue;
-        }
-        out[c] = Some(monotone(&add_half(row), &u[c]));
-    }
-    Ok(out)
+    Ok(ids.into_iter().zip(counts).collect())
 }
 
 /// True when `rule` blocks on the field comparison `c` compares (so a session on it cannot
