@@ -795,6 +795,7 @@ impl Blocker {
         PairChunks {
             blocker: self,
             chunk: chunk.max(1),
+            part: PART,
             at: Cursor::default(),
             produced: vec![0; self.rules.len()],
             examined: 0,
@@ -1050,6 +1051,8 @@ fn sort_by_bits<P: Packed>(v: &mut Vec<P>, lo: u32, hi: u32) {
 pub struct PairChunks<'a> {
     blocker: &'a Blocker,
     chunk: usize,
+    /// Pairs of the order a part passes ([`PART`]; the tests set it small).
+    part: u64,
     at: Cursor,
     produced: Vec<u64>,
     examined: u64,
@@ -1229,7 +1232,7 @@ impl Iterator for PairChunks<'_> {
             let mut passed = 0u64;
             while passed < chunk {
                 let from = self.at;
-                let n = b.advance(&mut self.at, PART.min(chunk - passed));
+                let n = b.advance(&mut self.at, self.part.min(chunk - passed));
                 if n == 0 {
                     break;
                 }
@@ -1298,6 +1301,7 @@ mod tests {
             dedupe in proptest::bool::ANY,
             split in 0u32..40,
             chunk in 1usize..300,
+            part in 1u64..60,
         ) {
             let per_rule: Vec<Arc<RuleKeys>> = keys
                 .iter()
@@ -1345,6 +1349,8 @@ mod tests {
                 }
             }
             let mut chunks = b.pairs(chunk);
+            // Parts smaller than chunks, so that a chunk joins several.
+            chunks.part = part;
             let mut got = Vec::new();
             for c in chunks.by_ref() {
                 proptest::prop_assert!(!c.is_empty() && c.len() <= chunk);
