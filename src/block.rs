@@ -822,13 +822,7 @@ pub(crate) fn estimate_comparisons(
     rule: &BlockingRule,
     mode: &Mode,
 ) -> Result<u64, Error> {
-    // The keys side by side; the first error in key order is the one reported.
-    let parts: Vec<Result<KeyValues, Error>> = rule
-        .keys
-        .par_iter()
-        .map(|k| KeyValues::new(records, k))
-        .collect();
-    let parts: Vec<KeyValues> = parts.into_iter().collect::<Result<_, Error>>()?;
+    let parts = key_parts(records, rule)?;
     let key = |r: u32| -> Option<[u64; MAX_KEYS]> {
         let mut t = [MISSING; MAX_KEYS];
         for (slot, p) in t.iter_mut().zip(&parts) {
@@ -869,6 +863,17 @@ pub(crate) fn estimate_comparisons(
     Ok(pairs.round() as u64)
 }
 
+/// Every key of `rule` on every row of `records`, the keys side by side; the first error in
+/// key order is the one reported.
+fn key_parts<'a>(records: &'a Records, rule: &BlockingRule) -> Result<Vec<KeyValues<'a>>, Error> {
+    let parts: Vec<Result<KeyValues, Error>> = rule
+        .keys
+        .par_iter()
+        .map(|k| KeyValues::new(records, k))
+        .collect();
+    parts.into_iter().collect()
+}
+
 /// The most keys a blocking rule may have.
 pub(crate) const MAX_KEYS: usize = 6;
 
@@ -881,11 +886,7 @@ fn rule_keys(records: &Records, rule: &BlockingRule) -> Result<Arc<RuleKeys>, Er
     if let Some(hit) = records.rule_key_cache().get(&name) {
         return Ok(hit);
     }
-    let mut parts: Vec<KeyValues> = rule
-        .keys
-        .iter()
-        .map(|k| KeyValues::new(records, k))
-        .collect::<Result<_, Error>>()?;
+    let mut parts = key_parts(records, rule)?;
     if let Some(keys) = number_packed(records.len(), &mut parts) {
         return Ok(records.rule_key_cache().put(name, keys));
     }

@@ -26,7 +26,7 @@ mod comparer;
 mod comparison;
 mod encoded;
 mod levels;
-mod similarity;
+pub(crate) mod similarity;
 
 pub(crate) use comparer::{Comparer, Spec, level_of};
 pub use comparison::{Comparison, Kind, MAX_COMPARISONS};

@@ -93,7 +93,7 @@ impl Sketch {
 }
 
 /// Positions in the nickname table a sketch can hold (13 bits, position plus one).
-const NICKNAME_POSITIONS: usize = (1 << 13) - 1;
+pub(crate) const NICKNAME_POSITIONS: usize = (1 << 13) - 1;
 
 /// A given name's first token as the nickname test sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
