@@ -30,7 +30,8 @@ use crate::Error;
 use crate::csvread::CsvReader;
 use crate::error::ErrorKind;
 use crate::record::{
-    Columns, Interner, NO_ID, OtherColumn, Records, Slot, Source, find_or_insert, span,
+    Columns, Interner, NO_ID, OtherColumn, Records, Slot, Source, find_or_insert, sort_by_bytes,
+    span,
 };
 use crate::schema::{ColumnConfig, ColumnUse, Role, Schema};
 
@@ -680,8 +681,8 @@ impl RecordsBuilder {
         let id = |r: u32| &self.ids[span_u32(&self.id_end, r)];
         let mut rank = vec![0u32; self.id_end.len()];
         for (si, s) in self.sources.iter().enumerate() {
-            let mut rows: Vec<u32> = s.rows.clone().collect();
-            rows.par_sort_unstable_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
+            let rows: Vec<u32> = s.rows.clone().collect();
+            let rows = sort_by_bytes(&rows, id);
             if let Some(w) = rows.windows(2).find(|w| id(w[0]) == id(w[1])) {
                 let col = self.schemas[si].column_label(Role::Id);
                 return Err(Error::input_at(
