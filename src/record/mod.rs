@@ -53,7 +53,7 @@ pub(crate) fn value_hash(v: &[u8]) -> u32 {
 /// The table hash of a [`Slot`] hash: the 32 bits in both halves, so that the bucket (low
 /// bits) and the control tag (top 7 bits) both come from it.
 #[inline]
-fn spread(h: u32) -> u64 {
+pub(crate) fn spread(h: u32) -> u64 {
     (u64::from(h) << 32) | u64::from(h)
 }
 
