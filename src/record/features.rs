@@ -250,19 +250,37 @@ impl Words {
         }
     }
 
-    /// The words of every value of `dict`, computed in parallel.
+    /// The words of every value of `dict`, computed in parallel, a part of values at a time
+    /// into arrays of the part's own (a vector per value was a million allocations, and as
+    /// many copies, at 1M people).
     pub(crate) fn of(dict: &Interner) -> Words {
-        let per: Vec<Vec<u64>> = (0..dict.len() as u32)
+        const PART: u32 = 4096;
+        let n = dict.len() as u32;
+        let parts: Vec<(Vec<u32>, Vec<u64>)> = (0..n.div_ceil(PART))
             .into_par_iter()
-            .map(|i| address_words(dict.get(i)))
+            .map(|p| {
+                let (mut counts, mut toks) = (Vec::with_capacity(PART as usize), Vec::new());
+                for i in p * PART..(p * PART + PART).min(n) {
+                    let before = toks.len();
+                    push_address_words(dict.get(i), &mut toks);
+                    counts.push((toks.len() - before) as u32);
+                }
+                (counts, toks)
+            })
             .collect();
+        let total = parts.iter().map(|(_, t)| t.len()).sum();
         let mut w = Words {
-            start: Vec::with_capacity(per.len() + 1),
-            toks: Vec::new(),
+            start: Vec::with_capacity(n as usize + 1),
+            toks: Vec::with_capacity(total),
         };
         w.start.push(0);
-        for t in per {
-            w.push(&t);
+        for (counts, toks) in parts {
+            let mut at = w.toks.len() as u32;
+            w.start.extend(counts.iter().map(|c| {
+                at += c;
+                at
+            }));
+            w.toks.extend_from_slice(&toks);
         }
         w
     }
@@ -295,13 +313,25 @@ impl Words {
 /// An address's words as sorted, distinct 64-bit hashes: Jaccard needs only equality, and a
 /// collision among one address's few words is vanishingly rare.
 pub(crate) fn address_words(address: &str) -> Vec<u64> {
-    let mut t: Vec<u64> = address
-        .split(' ')
-        .map(|w| FxBuildHasher.hash_one(w))
-        .collect();
-    t.sort_unstable();
-    t.dedup();
+    let mut t = Vec::new();
+    push_address_words(address, &mut t);
     t
+}
+
+/// Appends [`address_words`] of `address` to `out`.
+fn push_address_words(address: &str, out: &mut Vec<u64>) {
+    let from = out.len();
+    out.extend(address.split(' ').map(|w| FxBuildHasher.hash_one(w)));
+    let t = &mut out[from..];
+    t.sort_unstable();
+    let mut kept = 0;
+    for i in 0..t.len() {
+        if i == 0 || t[i] != t[kept - 1] {
+            t[kept] = t[i];
+            kept += 1;
+        }
+    }
+    out.truncate(from + kept);
 }
 
 /// Per-store data every comparer needs, computed on first use and shared by training
@@ -422,6 +452,32 @@ impl Derived {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Over more than one part of values: each value's words are its own, sorted and
+    /// distinct (a repeated word, an empty value), in the order of the values.
+    #[test]
+    fn every_address_value_gets_its_own_words() {
+        let mut dict = Interner::default();
+        let values: Vec<String> = (0..9000)
+            .map(|i| match i % 4 {
+                0 => format!("{i} high street high street leeds"),
+                1 => String::new(),
+                2 => format!("flat {} {i} the lane", i % 7),
+                _ => format!("{i}"),
+            })
+            .collect();
+        for v in &values {
+            dict.push_distinct(v);
+        }
+        let words = Words::of(&dict);
+        for (i, v) in values.iter().enumerate() {
+            let mut want: Vec<u64> = v.split(' ').map(|w| FxBuildHasher.hash_one(w)).collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(words.get(i as u32), want.as_slice(), "value {i}");
+        }
+        assert_eq!(words.get(9000), &[] as &[u64]);
+    }
 
     /// The nickname test from the sketches (token ids and groups) agrees with the tokens'
     /// strings on every pair of given names: equal tokens, variants, strangers, and tokens
