@@ -96,11 +96,11 @@ impl RawColumn {
                 self.present += 1;
                 let next = u32::try_from(self.ends.len()).unwrap_or(NO_ID - 1);
                 let (bytes, ends) = (&self.bytes, &self.ends);
-                let (hash, head) = (value_hash(f), RawSlot::head(f));
-                let short = f.len() < RawSlot::HELD;
                 let found = if self.unique {
                     None
                 } else {
+                    let (hash, head) = (value_hash(f), RawSlot::head(f));
+                    let short = f.len() < RawSlot::HELD;
                     insert_unique(
                         &mut self.table,
                         spread(hash),
@@ -1096,7 +1096,7 @@ mod raw_tests {
 
     proptest::proptest! {
         /// Values around the length the table's entries hold whole (15 bytes), sharing
-        /// their first 15 bytes, and zero bytes (the padding's value): a raw column numbers
+        /// their first 14 bytes, with zero bytes (the padding's value): a raw column numbers
         /// them as a plain table of strings does, and stores each distinct value once.
         #[test]
         fn a_raw_column_numbers_values_as_a_table_of_strings_does(
