@@ -434,8 +434,8 @@ struct PseudonymiseArgs {
     #[arg(long)]
     tokenise_id: bool,
     /// Leave out the exact, nickname and phonetic tokens of names: names are then compared
-    /// by their hardened Bloom filters only (stronger against frequency attacks; see
-    /// docs/threat-model.md).
+    /// by their Bloom filters only. This does not stop a frequency attack: clustering the
+    /// filters recovers as many names as the tokens give (docs/threat-model.md).
     #[arg(long)]
     no_name_tokens: bool,
     /// JSON config: column mapping.

@@ -24,9 +24,10 @@ pub struct EncodeOptions {
     /// Replace the record id by its token. Default false.
     pub tokenise_id: bool,
     /// Write exact, nickname and phonetic tokens of names. Default true. Without them names
-    /// are compared by their hardened Bloom filters only: name tokens are deterministic, so
-    /// a frequency attack on them re-identifies as much as on an unhardened filter (see
-    /// `docs/threat-model.md`), at a small cost in accuracy.
+    /// are compared by their Bloom filters only, at a cost in accuracy. Name tokens are
+    /// deterministic, so a frequency attack on them re-identifies as much as on an
+    /// unhardened filter; so does one that clusters the written filters first (see
+    /// `docs/threat-model.md`): leaving the tokens out does not make the file safe.
     pub name_tokens: bool,
 }
 
