@@ -1,6 +1,9 @@
 //! Measures the frequency attack on surname and given-name encodings: the unhardened
 //! control, the balanced filter, the default hardened filter (balanced + BLIP) counted as
-//! identical filters and clustered by similarity first, and the exact token.
+//! identical filters and clustered by similarity first, the exact token, and a candidate
+//! hardening not yet written by `pseudonymise`: the token salted with the year of birth,
+//! against attackers who know the names' ranking, the years' too, or a table of names by
+//! year.
 //!
 //! Run: `cargo run --release --example frequency_attack -- [people]` (default 100000).
 //! The attacker's public list is the surname frequency ranking of an independent sample
@@ -13,8 +16,9 @@ use carematch::pseudonym::attack::{cluster_alignment_rate, frequency_alignment_r
 use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
 use carematch::synth::{GenerateOptions, generate};
 
-/// (record id, surname, given name) of every GP record of `people` generated people.
-type Names = Vec<(String, String, String)>;
+/// (record id, surname, given name, year of birth) of every GP record of `people`
+/// generated people with both names (year 0 when the date of birth is missing).
+type Names = Vec<(String, String, String, u16)>;
 
 fn names(dir: &Path, people: u64, seed: u64) -> Result<Names, carematch::Error> {
     generate(
@@ -34,6 +38,8 @@ fn names(dir: &Path, people: u64, seed: u64) -> Result<Names, carematch::Error> 
                 r.id(row).to_string(),
                 r.surname(row)?.to_string(),
                 r.given_name(row)?.to_string(),
+                r.date_of_birth(row)
+                    .map_or(0, carematch::normalise::date::Date::year),
             ))
         })
         .collect())
@@ -48,6 +54,82 @@ fn ranking<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut public: Vec<(&str, usize)> = counts.into_iter().collect();
     public.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
     public.into_iter().map(|(s, _)| s.to_string()).collect()
+}
+
+/// Counts of the names (surnames when `pick` is 1, else given names) of a sample.
+fn public_counts(sample: &Names, pick: usize) -> Vec<(String, usize)> {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for t in sample {
+        *counts
+            .entry(if pick == 1 { &t.1 } else { &t.2 })
+            .or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// Counts of the years of birth of a sample.
+fn year_counts(sample: &Names) -> Vec<(u16, usize)> {
+    let mut counts: std::collections::HashMap<u16, usize> = std::collections::HashMap::new();
+    for t in sample {
+        *counts.entry(t.3).or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
+/// `name|year` for the most frequent names and years, ranked by the product of their
+/// counts (names and years taken as independent), most likely first.
+fn joint_ranking(names: &[(String, usize)], years: &[(u16, usize)]) -> Vec<String> {
+    let mut names = names.to_vec();
+    names.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+    names.truncate(2000);
+    let mut joint: Vec<(usize, String)> = names
+        .iter()
+        .flat_map(|(n, c)| years.iter().map(move |(y, d)| (c * d, format!("{n}|{y}"))))
+        .collect();
+    joint.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+    joint.into_iter().map(|(_, s)| s).collect()
+}
+
+/// A candidate hardening (issue 17): the token of the name salted with the record's year of
+/// birth, so one name gives a token per year. Three attackers: one with the names' ranking
+/// only; one who also knows the years' distribution and ranks the pairs (name, year) by the
+/// product of the two frequencies; and one with the sample's own (name, year) counts, as a
+/// published table of names by year of birth would give. Returns their rates.
+fn salted_attacks(
+    p: &Pseudonymiser,
+    field: TokenField,
+    pick: usize,
+    target: &Names,
+    truth: &[String],
+    sample: &Names,
+    public: &[String],
+) -> (f64, f64, f64) {
+    let salted: Vec<String> = target
+        .iter()
+        .zip(truth)
+        .map(|(t, v)| p.token(field, &format!("{v}|{}", t.3)).to_string())
+        .collect();
+    let salted_truth: Vec<String> = target
+        .iter()
+        .zip(truth)
+        .map(|(t, v)| format!("{v}|{}", t.3))
+        .collect();
+    let names_only = frequency_alignment_rate(&salted, truth, public);
+    let joint = joint_ranking(&public_counts(sample, pick), &year_counts(sample));
+    let with_years = frequency_alignment_rate(&salted, &salted_truth, &joint);
+    let observed = ranking(
+        sample
+            .iter()
+            .map(|t| format!("{}|{}", if pick == 1 { &t.1 } else { &t.2 }, t.3))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    );
+    let with_table = frequency_alignment_rate(&salted, &salted_truth, &observed);
+    (names_only, with_years, with_table)
 }
 
 fn main() -> Result<(), carematch::Error> {
@@ -68,7 +150,9 @@ fn main() -> Result<(), carematch::Error> {
         ("surname", TokenField::Surname, 1usize),
         ("given name", TokenField::GivenName, 2usize),
     ] {
-        let get = |t: &(String, String, String)| if pick == 1 { t.1.clone() } else { t.2.clone() };
+        let get = |t: &(String, String, String, u16)| {
+            if pick == 1 { t.1.clone() } else { t.2.clone() }
+        };
         let public = ranking(sample.iter().map(|t| {
             if pick == 1 {
                 t.1.as_str()
@@ -125,6 +209,21 @@ fn main() -> Result<(), carematch::Error> {
         println!(
             "    exact token                         {:6.2}%",
             100.0 * token
+        );
+        let (names_only, with_years, with_table) =
+            salted_attacks(&p, field, pick, &target, &truth, &sample, &public);
+        println!("    token salted with year of birth, the attacker ranking");
+        println!(
+            "      names only                        {:6.2}%",
+            100.0 * names_only
+        );
+        println!(
+            "      names x years (independent)       {:6.2}%",
+            100.0 * with_years
+        );
+        println!(
+            "      (name, year) as observed          {:6.2}%",
+            100.0 * with_table
         );
     }
     Ok(())
