@@ -3,7 +3,8 @@
 //! identical filters and clustered by similarity first, the exact token, and a candidate
 //! hardening not yet written by `pseudonymise`: the token salted with the year of birth,
 //! against attackers who know the names' ranking, the years' too, or a table of names by
-//! year.
+//! year. Then the same alignment on the other exact tokens: date of birth and its parts,
+//! sex, postcode and its levels.
 //!
 //! Run: `cargo run --release --example frequency_attack -- [people]` (default 100000).
 //! The attacker's public list is the surname frequency ranking of an independent sample
@@ -13,14 +14,29 @@ use std::path::Path;
 
 use carematch::Records;
 use carematch::pseudonym::attack::{cluster_alignment_rate, frequency_alignment_rate};
-use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
+use carematch::pseudonym::{Key, Pseudonymiser, TokenField, field_value};
 use carematch::synth::{GenerateOptions, generate};
 
 /// (record id, surname, given name, year of birth) of every GP record of `people`
 /// generated people with both names (year 0 when the date of birth is missing).
 type Names = Vec<(String, String, String, u16)>;
 
-fn names(dir: &Path, people: u64, seed: u64) -> Result<Names, carematch::Error> {
+/// The exact tokens besides the names' that `pseudonymise` writes, with a frequency to read.
+const OTHER_FIELDS: [(&str, TokenField); 8] = [
+    ("date of birth", TokenField::Dob),
+    ("year and month of birth", TokenField::DobYearMonth),
+    ("year of birth", TokenField::DobYear),
+    ("sex", TokenField::Sex),
+    ("postcode", TokenField::Postcode),
+    ("postcode sector", TokenField::PostcodeSector),
+    ("postcode district", TokenField::PostcodeDistrict),
+    ("postcode area", TokenField::PostcodeArea),
+];
+
+/// Per field of [`OTHER_FIELDS`], the values of the GP records that have one, as encoded.
+type Others = Vec<Vec<String>>;
+
+fn names(dir: &Path, people: u64, seed: u64) -> Result<(Names, Others), carematch::Error> {
     generate(
         &GenerateOptions {
             people,
@@ -32,7 +48,15 @@ fn names(dir: &Path, people: u64, seed: u64) -> Result<Names, carematch::Error> 
     let mut b = Records::builder();
     b.add_csv(&dir.join("gp.csv"))?;
     let (r, _) = b.build()?;
-    Ok((0..r.len() as u32)
+    let others = OTHER_FIELDS
+        .iter()
+        .map(|&(_, f)| {
+            (0..r.len() as u32)
+                .filter_map(|row| field_value(&r, f, row))
+                .collect()
+        })
+        .collect();
+    let names = (0..r.len() as u32)
         .filter_map(|row| {
             Some((
                 r.id(row).to_string(),
@@ -42,7 +66,8 @@ fn names(dir: &Path, people: u64, seed: u64) -> Result<Names, carematch::Error> 
                     .map_or(0, carematch::normalise::date::Date::year),
             ))
         })
-        .collect())
+        .collect();
+    Ok((names, others))
 }
 
 /// The public list: values of an independent sample, most frequent first.
@@ -138,8 +163,8 @@ fn main() -> Result<(), carematch::Error> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
     let tmp = std::env::temp_dir().join(format!("carematch-attack-{}", std::process::id()));
-    let target = names(&tmp.join("target"), people, 31)?;
-    let sample = names(&tmp.join("public"), people, 32)?;
+    let (target, target_others) = names(&tmp.join("target"), people, 31)?;
+    let (sample, sample_others) = names(&tmp.join("public"), people, 32)?;
     let _ = std::fs::remove_dir_all(&tmp);
     let p = Pseudonymiser::new(&Key::from_bytes([7; 32]), "attack-demo", 1);
     println!(
@@ -226,5 +251,22 @@ fn main() -> Result<(), carematch::Error> {
             100.0 * with_table
         );
     }
+    other_tokens(&p, &target_others, &sample_others);
     Ok(())
+}
+
+/// The alignment on the exact tokens of [`OTHER_FIELDS`], each ranked by the sample's values.
+fn other_tokens(p: &Pseudonymiser, target: &Others, sample: &Others) {
+    println!("  other exact tokens (share of the records with a value):");
+    for ((label, field), (values, public)) in OTHER_FIELDS.iter().zip(target.iter().zip(sample)) {
+        let public = ranking(public.iter().map(String::as_str));
+        let enc: Vec<String> = values
+            .iter()
+            .map(|v| p.token(*field, v).to_string())
+            .collect();
+        println!(
+            "    {label:<34}  {:6.2}%",
+            100.0 * frequency_alignment_rate(&enc, values, &public)
+        );
+    }
 }
