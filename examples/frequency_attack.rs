@@ -72,36 +72,32 @@ fn names(dir: &Path, people: u64, seed: u64) -> Result<(Names, Others), carematc
 
 /// The public list: values of an independent sample, most frequent first.
 fn ranking<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for v in values {
-        *counts.entry(v).or_default() += 1;
-    }
-    let mut public: Vec<(&str, usize)> = counts.into_iter().collect();
+    let mut public = counts(values);
     public.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
     public.into_iter().map(|(s, _)| s.to_string()).collect()
 }
 
+/// How many times each value occurs.
+fn counts<K: std::hash::Hash + Eq>(values: impl Iterator<Item = K>) -> Vec<(K, usize)> {
+    let mut counts: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
 /// Counts of the names (surnames when `pick` is 1, else given names) of a sample.
 fn public_counts(sample: &Names, pick: usize) -> Vec<(String, usize)> {
-    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for t in sample {
-        *counts
-            .entry(if pick == 1 { &t.1 } else { &t.2 })
-            .or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+    counts(
+        sample
+            .iter()
+            .map(|t| if pick == 1 { t.1.clone() } else { t.2.clone() }),
+    )
 }
 
 /// Counts of the years of birth of a sample.
 fn year_counts(sample: &Names) -> Vec<(u16, usize)> {
-    let mut counts: std::collections::HashMap<u16, usize> = std::collections::HashMap::new();
-    for t in sample {
-        *counts.entry(t.3).or_default() += 1;
-    }
-    counts.into_iter().collect()
+    counts(sample.iter().map(|t| t.3))
 }
 
 /// `name|year` for the most frequent names and years, ranked by the product of their

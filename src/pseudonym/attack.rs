@@ -24,13 +24,26 @@ pub fn frequency_alignment_rate(encodings: &[String], truth: &[String], public: 
     for (i, e) in encodings.iter().enumerate() {
         groups.entry(e.as_str()).or_default().push(i);
     }
-    let mut ranked: Vec<(&str, Vec<usize>)> = groups.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    aligned_rate(groups.into_iter().collect(), truth, public)
+}
+
+/// The alignment itself: `groups` (a key and its records) ranked by size, ties by key, the
+/// i-th labelled with the i-th public value; the share of all records labelled right.
+fn aligned_rate<K: Ord>(
+    mut groups: Vec<(K, Vec<usize>)>,
+    truth: &[String],
+    public: &[String],
+) -> f64 {
+    let records: usize = groups.iter().map(|(_, m)| m.len()).sum();
+    if records == 0 {
+        return 0.0;
+    }
+    groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
     let mut hits = 0usize;
-    for ((_, members), guess) in ranked.iter().zip(public) {
+    for ((_, members), guess) in groups.iter().zip(public) {
         hits += members.iter().filter(|&&i| truth[i] == *guess).count();
     }
-    hits as f64 / encodings.len() as f64
+    hits as f64 / records as f64
 }
 
 /// The share of records whose true value the attack recovers when it first clusters
@@ -85,12 +98,7 @@ pub fn cluster_alignment_rate(
             }
         }
     }
-    clusters.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
-    let mut hits = 0usize;
-    for ((_, members), guess) in clusters.iter().zip(public) {
-        hits += members.iter().filter(|&&i| truth[i] == *guess).count();
-    }
-    hits as f64 / filters.len() as f64
+    aligned_rate(clusters, truth, public)
 }
 
 /// Bands of bit positions [`cluster_alignment_rate`] looks candidates up by.
