@@ -1,10 +1,13 @@
-//! Measures the frequency attack on surname and given-name encodings: the unhardened
-//! control, the balanced filter, the default hardened filter (balanced + BLIP) counted as
-//! identical filters and clustered by similarity first, the exact token, and a candidate
-//! hardening not yet written by `pseudonymise`: the token salted with the year of birth,
-//! against attackers who know the names' ranking, the years' too, or a table of names by
-//! year. Then the same alignment on the other exact tokens: date of birth and its parts,
-//! sex, postcode and its levels.
+//! Measures frequency attacks on the surname and given-name columns of the encoded lines
+//! `pseudonymise` writes (`encoded_line`), under each `--name-salt`: the default (names
+//! salted with the date of birth), `year` and `none`. Attacks: counting equal tokens;
+//! counting within each value of the column that salted them (the attacker sees the
+//! date-of-birth or year token); clustering near-identical filters first, on the whole file
+//! and within each date of birth; joining records through any name token they share (the
+//! date-of-birth-salted and NHS-salted tokens), then counting the groups. For comparison,
+//! encodings `pseudonymise` does not write: an unhardened and a balanced filter. Then the
+//! same alignment on the other exact tokens: date of birth and its parts, sex, postcode and
+//! its levels.
 //!
 //! Run: `cargo run --release --example frequency_attack -- [people]` (default 100000).
 //! The attacker's public list is the surname frequency ranking of an independent sample
@@ -12,14 +15,20 @@
 
 use std::path::Path;
 
-use carematch::Records;
-use carematch::pseudonym::attack::{cluster_alignment_rate, frequency_alignment_rate};
-use carematch::pseudonym::{Key, Pseudonymiser, TokenField, field_value};
-use carematch::synth::{GenerateOptions, generate};
+use std::collections::HashMap;
 
-/// (record id, surname, given name, year of birth) of every GP record of `people`
-/// generated people with both names (year 0 when the date of birth is missing).
-type Names = Vec<(String, String, String, u16)>;
+use rayon::prelude::*;
+
+use carematch::Records;
+use carematch::pseudonym::attack::{
+    cluster_alignment_rate, filter_clusters, frequency_alignment_rate, linked_groups,
+    partitioned_alignment_rate,
+};
+use carematch::pseudonym::{
+    Bloom, EncodeOptions, Key, NameSalt, Pseudonymiser, TokenField, encoded_header, encoded_line,
+    field_value, file_scheme,
+};
+use carematch::synth::{GenerateOptions, generate};
 
 /// The exact tokens besides the names' that `pseudonymise` writes, with a frequency to read.
 const OTHER_FIELDS: [(&str, TokenField); 8] = [
@@ -33,10 +42,28 @@ const OTHER_FIELDS: [(&str, TokenField); 8] = [
     ("postcode area", TokenField::PostcodeArea),
 ];
 
+/// Per GP record with both names: its id, surname and given name, and the columns of its
+/// encoded line under each salting `pseudonymise` offers (see [`Encoded`]).
+struct Person {
+    id: String,
+    surname: String,
+    given: String,
+    /// Per entry of [`SALTS`], the record's encoded line.
+    lines: Vec<Vec<String>>,
+}
+
+/// The saltings measured: the default, the year of birth, none.
+const SALTS: [NameSalt; 3] = [NameSalt::DateOfBirth, NameSalt::Year, NameSalt::None];
+
 /// Per field of [`OTHER_FIELDS`], the values of the GP records that have one, as encoded.
 type Others = Vec<Vec<String>>;
 
-fn names(dir: &Path, people: u64, seed: u64) -> Result<(Names, Others), carematch::Error> {
+fn people(
+    dir: &Path,
+    people: u64,
+    seed: u64,
+    p: &Pseudonymiser,
+) -> Result<(Vec<Person>, Others), carematch::Error> {
     generate(
         &GenerateOptions {
             people,
@@ -56,199 +83,218 @@ fn names(dir: &Path, people: u64, seed: u64) -> Result<(Names, Others), carematc
                 .collect()
         })
         .collect();
-    let names = (0..r.len() as u32)
-        .filter_map(|row| {
-            Some((
-                r.id(row).to_string(),
-                r.surname(row)?.to_string(),
-                r.given_name(row)?.to_string(),
-                r.date_of_birth(row)
-                    .map_or(0, carematch::normalise::date::Date::year),
-            ))
+    let options: Vec<(EncodeOptions, String)> = SALTS
+        .iter()
+        .map(|&name_salt| {
+            let o = EncodeOptions {
+                name_salt,
+                ..EncodeOptions::default()
+            };
+            (o, file_scheme(p, o))
         })
         .collect();
-    Ok((names, others))
+    let out = (0..r.len() as u32)
+        .into_par_iter()
+        .filter_map(|row| {
+            Some(Person {
+                id: r.id(row).to_string(),
+                surname: r.surname(row)?.to_string(),
+                given: r.given_name(row)?.to_string(),
+                lines: options
+                    .iter()
+                    .map(|(o, scheme)| encoded_line(&r, row, p, *o, scheme))
+                    .collect(),
+            })
+        })
+        .collect();
+    Ok((out, others))
 }
 
 /// The public list: values of an independent sample, most frequent first.
 fn ranking<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut public = counts(values);
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut public: Vec<(&str, usize)> = counts.into_iter().collect();
     public.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
     public.into_iter().map(|(s, _)| s.to_string()).collect()
 }
 
-/// How many times each value occurs.
-fn counts<K: std::hash::Hash + Eq>(values: impl Iterator<Item = K>) -> Vec<(K, usize)> {
-    let mut counts: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
-    for v in values {
-        *counts.entry(v).or_default() += 1;
-    }
-    counts.into_iter().collect()
+/// The header of a file written with salting `salt` (an index into [`SALTS`]).
+fn header(salt: usize) -> Vec<&'static str> {
+    encoded_header(EncodeOptions {
+        name_salt: SALTS[salt],
+        ..EncodeOptions::default()
+    })
 }
 
-/// Counts of the names (surnames when `pick` is 1, else given names) of a sample.
-fn public_counts(sample: &Names, pick: usize) -> Vec<(String, usize)> {
-    counts(
-        sample
-            .iter()
-            .map(|t| if pick == 1 { t.1.clone() } else { t.2.clone() }),
-    )
-}
-
-/// Counts of the years of birth of a sample.
-fn year_counts(sample: &Names) -> Vec<(u16, usize)> {
-    counts(sample.iter().map(|t| t.3))
-}
-
-/// `name|year` for the most frequent names and years, ranked by the product of their
-/// counts (names and years taken as independent), most likely first.
-fn joint_ranking(names: &[(String, usize)], years: &[(u16, usize)]) -> Vec<String> {
-    let mut names = names.to_vec();
-    names.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
-    names.truncate(2000);
-    let mut joint: Vec<(usize, String)> = names
+/// Column `name` of every person's line under salting `salt` (an index into [`SALTS`]); an
+/// empty cell (a name left out for want of a date of birth) becomes a value of its own, so
+/// that left-out names form no group.
+fn column(target: &[Person], salt: usize, name: &str) -> Vec<String> {
+    let i = header(salt).iter().position(|h| *h == name).unwrap_or(0);
+    target
         .iter()
-        .flat_map(|(n, c)| years.iter().map(move |(y, d)| (c * d, format!("{n}|{y}"))))
-        .collect();
-    joint.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-    joint.into_iter().map(|(_, s)| s).collect()
+        .enumerate()
+        .map(|(k, t)| match t.lines[salt][i].as_str() {
+            "" => format!("missing {k}"),
+            v => v.to_string(),
+        })
+        .collect()
 }
 
-/// A candidate hardening (issue 17): the token of the name salted with the record's year of
-/// birth, so one name gives a token per year. Three attackers: one with the names' ranking
-/// only; one who also knows the years' distribution and ranks the pairs (name, year) by the
-/// product of the two frequencies; and one with the sample's own (name, year) counts, as a
-/// published table of names by year of birth would give. Returns their rates.
-fn salted_attacks(
-    p: &Pseudonymiser,
-    field: TokenField,
-    pick: usize,
-    target: &Names,
-    truth: &[String],
-    sample: &Names,
-    public: &[String],
-) -> (f64, f64, f64) {
-    let salted: Vec<String> = target
+/// The filters of column `name` under salting `salt`; a left-out filter is a filter of its
+/// own record id (unrelated to every other).
+fn filters(p: &Pseudonymiser, target: &[Person], salt: usize, name: &str) -> Vec<Bloom> {
+    let i = header(salt).iter().position(|h| *h == name).unwrap_or(0);
+    target
         .iter()
-        .zip(truth)
-        .map(|(t, v)| p.token(field, &format!("{v}|{}", t.3)).to_string())
-        .collect();
-    let salted_truth: Vec<String> = target
-        .iter()
-        .zip(truth)
-        .map(|(t, v)| format!("{v}|{}", t.3))
-        .collect();
-    let names_only = frequency_alignment_rate(&salted, truth, public);
-    let joint = joint_ranking(&public_counts(sample, pick), &year_counts(sample));
-    let with_years = frequency_alignment_rate(&salted, &salted_truth, &joint);
-    let observed = ranking(
-        sample
-            .iter()
-            .map(|t| format!("{}|{}", if pick == 1 { &t.1 } else { &t.2 }, t.3))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str),
-    );
-    let with_table = frequency_alignment_rate(&salted, &salted_truth, &observed);
-    (names_only, with_years, with_table)
+        .map(|t| {
+            Bloom::from_hex(&t.lines[salt][i])
+                .unwrap_or_else(|| p.bloom_record(TokenField::Surname, &t.id, &t.id))
+        })
+        .collect()
 }
 
 fn main() -> Result<(), carematch::Error> {
-    let people: u64 = std::env::args()
+    let n: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
-    let tmp = std::env::temp_dir().join(format!("carematch-attack-{}", std::process::id()));
-    let (target, target_others) = names(&tmp.join("target"), people, 31)?;
-    let (sample, sample_others) = names(&tmp.join("public"), people, 32)?;
-    let _ = std::fs::remove_dir_all(&tmp);
     let p = Pseudonymiser::new(&Key::from_bytes([7; 32]), "attack-demo", 1);
+    let tmp = std::env::temp_dir().join(format!("carematch-attack-{}", std::process::id()));
+    let (target, target_others) = people(&tmp.join("target"), n, 31, &p)?;
+    let (sample, sample_others) = people(&tmp.join("public"), n, 32, &p)?;
+    let _ = std::fs::remove_dir_all(&tmp);
     println!(
-        "frequency-alignment attack ({people} people, {} records):",
+        "frequency-alignment attacks ({n} people, {} GP records with both names):",
         target.len()
     );
     for (label, field, pick) in [
-        ("surname", TokenField::Surname, 1usize),
-        ("given name", TokenField::GivenName, 2usize),
+        ("surname", TokenField::Surname, true),
+        ("given name", TokenField::GivenName, false),
     ] {
-        let get = |t: &(String, String, String, u16)| {
-            if pick == 1 { t.1.clone() } else { t.2.clone() }
-        };
-        let public = ranking(sample.iter().map(|t| {
-            if pick == 1 {
-                t.1.as_str()
-            } else {
-                t.2.as_str()
-            }
-        }));
-        let truth: Vec<String> = target.iter().map(get).collect();
-        let rate = |enc: Vec<String>| frequency_alignment_rate(&enc, &truth, &public);
-        let control = rate(
-            truth
-                .iter()
-                .map(|v| p.unhardened_bloom(field, v).to_hex())
-                .collect(),
-        );
-        let balanced = rate(truth.iter().map(|v| p.bloom(field, v).to_hex()).collect());
-        let written: Vec<_> = target
-            .iter()
-            .zip(&truth)
-            .map(|(t, v)| p.bloom_record(field, v, &t.0))
-            .collect();
-        let hardened = rate(
-            written
-                .iter()
-                .map(carematch::pseudonym::Bloom::to_hex)
-                .collect(),
-        );
-        // Filters of one name under BLIP are about 0.94 similar, of two names sharing most
-        // bigrams (smith, smyth) about 0.8.
-        let clustered = cluster_alignment_rate(&written, &truth, &public, 0.88);
-        let token = rate(
-            truth
-                .iter()
-                .map(|v| p.token(field, v).to_string())
-                .collect(),
-        );
         println!("  {label}:");
-        println!(
-            "    unhardened Bloom filter (control)   {:6.2}% re-identified",
-            100.0 * control
-        );
-        println!(
-            "    balanced Bloom filter               {:6.2}%",
-            100.0 * balanced
-        );
-        println!(
-            "    balanced + BLIP (default, written)  {:6.2}%",
-            100.0 * hardened
-        );
-        println!(
-            "    balanced + BLIP, clustered first    {:6.2}%",
-            100.0 * clustered
-        );
-        println!(
-            "    exact token                         {:6.2}%",
-            100.0 * token
-        );
-        let (names_only, with_years, with_table) =
-            salted_attacks(&p, field, pick, &target, &truth, &sample, &public);
-        println!("    token salted with year of birth, the attacker ranking");
-        println!(
-            "      names only                        {:6.2}%",
-            100.0 * names_only
-        );
-        println!(
-            "      names x years (independent)       {:6.2}%",
-            100.0 * with_years
-        );
-        println!(
-            "      (name, year) as observed          {:6.2}%",
-            100.0 * with_table
-        );
+        name_attacks(&p, &target, &sample, field, pick);
     }
     other_tokens(&p, &target_others, &sample_others);
     Ok(())
+}
+
+/// Every attack on the surnames (`pick`) or given names of `target`, the attacker's list
+/// ranked from `sample`.
+fn name_attacks(
+    p: &Pseudonymiser,
+    target: &[Person],
+    sample: &[Person],
+    field: TokenField,
+    pick: bool,
+) {
+    let get = |t: &Person| {
+        if pick {
+            t.surname.clone()
+        } else {
+            t.given.clone()
+        }
+    };
+    let truth: Vec<String> = target.iter().map(get).collect();
+    let public = ranking(sample.iter().map(|t| {
+        if pick {
+            t.surname.as_str()
+        } else {
+            t.given.as_str()
+        }
+    }));
+    let rate = |enc: &[String]| frequency_alignment_rate(enc, &truth, &public);
+    let tok = field.token_column();
+    let bf = if pick { "surname.bf" } else { "given_name.bf" };
+    let by_nhs = if pick {
+        TokenField::SurnameByNhs
+    } else {
+        TokenField::GivenNameByNhs
+    }
+    .token_column();
+    // The default file: names salted with the date of birth (SALTS[0]).
+    let salted = column(target, 0, tok);
+    let dob = column(target, 0, TokenField::Dob.token_column());
+    let written = filters(p, target, 0, bf);
+    let clusters: Vec<String> = filter_clusters(&written, 0.88)
+        .iter()
+        .map(u32::to_string)
+        .collect();
+    let graph: Vec<String> = linked_groups(&[salted.clone(), column(target, 0, by_nhs)])
+        .iter()
+        .map(u32::to_string)
+        .collect();
+    println!("    default file (names salted with the date of birth):");
+    // What the same within-date alignment gets from encodings that say nothing (every
+    // record's own): labelling each date's records with the commonest names.
+    let nothing: Vec<String> = (0..target.len()).map(|i| i.to_string()).collect();
+    let lines = [
+        ("exact token, counted", rate(&salted)),
+        (
+            "exact token, within each date-of-birth token",
+            partitioned_alignment_rate(&salted, &dob, &truth, &public),
+        ),
+        (
+            "  (encodings saying nothing, within each date)",
+            partitioned_alignment_rate(&nothing, &dob, &truth, &public),
+        ),
+        ("filters clustered (Dice >= 0.88)", rate(&clusters)),
+        (
+            "filters clustered, within each date of birth",
+            partitioned_alignment_rate(&clusters, &dob, &truth, &public),
+        ),
+        ("tokens joined through the NHS-salted token", rate(&graph)),
+    ];
+    for (what, r) in lines {
+        println!("      {what:<48} {:6.2}%", 100.0 * r);
+    }
+    // --name-salt year (SALTS[1]).
+    let year_salted = column(target, 1, tok);
+    let years = column(target, 1, TokenField::DobYear.token_column());
+    println!("    --name-salt year:");
+    println!(
+        "      {:<48} {:6.2}%",
+        "exact token, counted",
+        100.0 * rate(&year_salted)
+    );
+    println!(
+        "      {:<48} {:6.2}%",
+        "exact token, within each year-of-birth token",
+        100.0 * partitioned_alignment_rate(&year_salted, &years, &truth, &public)
+    );
+    println!(
+        "      {:<48} {:6.2}%",
+        "  (encodings saying nothing, within each year)",
+        100.0 * partitioned_alignment_rate(&nothing, &years, &truth, &public)
+    );
+    // --name-salt none (SALTS[2]), and the unwritten encodings for comparison.
+    let unsalted = filters(p, target, 2, bf);
+    let control: Vec<String> = truth
+        .iter()
+        .map(|v| p.unhardened_bloom(field, v).to_hex())
+        .collect();
+    let balanced: Vec<String> = truth.iter().map(|v| p.bloom(field, v).to_hex()).collect();
+    let counted: Vec<String> = unsalted.iter().map(Bloom::to_hex).collect();
+    println!("    --name-salt none (carematch-pseudonym-1):");
+    let lines = [
+        (
+            "unhardened Bloom filter (control, not written)",
+            rate(&control),
+        ),
+        ("balanced Bloom filter (not written)", rate(&balanced)),
+        ("written filter (balanced + BLIP), counted", rate(&counted)),
+        (
+            "written filter, clustered (Dice >= 0.88)",
+            cluster_alignment_rate(&unsalted, &truth, &public, 0.88),
+        ),
+        ("exact token", rate(&column(target, 2, tok))),
+    ];
+    for (what, r) in lines {
+        println!("      {what:<48} {:6.2}%", 100.0 * r);
+    }
 }
 
 /// The alignment on the exact tokens of [`OTHER_FIELDS`], each ranked by the sample's values.

@@ -430,6 +430,7 @@ fn profile_identifiers(records: &Records) -> Vec<String> {
         .iter()
         .filter(|c| {
             c.name != crate::pseudonym::SCHEME_COLUMN
+                && !(records.is_encoded() && crate::pseudonym::is_demographic_token_column(&c.name))
                 && crate::block::is_rule_column(&c.name)
                 && is_identifier(records, c)
         })

@@ -94,7 +94,7 @@ impl Outputs {
 use carematch::block::Mode;
 use carematch::evaluate::evaluate_files;
 use carematch::output::{stage_clusters, stage_pairs};
-use carematch::pseudonym::{Key, Pseudonymiser};
+use carematch::pseudonym::{Key, NameSalt, Pseudonymiser};
 use carematch::synth::{GenerateOptions, generate};
 use carematch::{Config, Error, Evaluation, LinkResult, Linker, Model, Records};
 
@@ -434,10 +434,20 @@ struct PseudonymiseArgs {
     #[arg(long)]
     tokenise_id: bool,
     /// Leave out the exact, nickname and phonetic tokens of names: names are then compared
-    /// by their Bloom filters only. This does not stop a frequency attack: clustering the
-    /// filters recovers as many names as the tokens give (docs/threat-model.md).
+    /// by their Bloom filters only, at a cost in accuracy. Unsalted (`--name-salt none`),
+    /// this does not stop a frequency attack: clustering the filters recovers as many names
+    /// as the tokens give (docs/threat-model.md).
     #[arg(long)]
     no_name_tokens: bool,
+    /// What names' tokens and filters are salted with: `dob` (the default: the date of
+    /// birth, day and month in either order, so one name gives unrelated tokens and filters
+    /// for people born on different dates; records without a date of birth get no name
+    /// columns, and names of records whose dates differ are not compared), `year` (the year
+    /// of birth: more accurate, less private), or `none` (the scheme carematch-pseudonym-1,
+    /// only to link with files written so: a frequency attack reads the commonest names).
+    /// What each leaks and costs is measured in docs/threat-model.md.
+    #[arg(long, default_value = "dob", value_parser = ["dob", "year", "none"])]
+    name_salt: String,
     /// JSON config: column mapping.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -1272,18 +1282,25 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
     let options = carematch::pseudonym::EncodeOptions {
         tokenise_id: a.tokenise_id,
         name_tokens: !a.no_name_tokens,
+        name_salt: NameSalt::parse(&a.name_salt).unwrap_or_default(),
     };
+    let left_out = carematch::pseudonym::names_left_out(&records, 0, options)?;
     let rows = carematch::pseudonym::write_encoded(&records, 0, &p, options, &a.out)?;
+    let scheme = carematch::pseudonym::file_scheme(&p, options);
     summary::set(
         "encoded",
-        || serde_json::json!({"rows": rows, "scheme": p.scheme(), "out": a.out.display().to_string()}),
+        || serde_json::json!({"rows": rows, "scheme": scheme, "names_left_out": left_out, "out": a.out.display().to_string()}),
     );
     sayln!(
-        "{rows} records encoded in {:.2}s under {} to {}",
+        "{rows} records encoded in {:.2}s under {scheme} to {}",
         start.elapsed().as_secs_f64(),
-        p.scheme(),
         a.out.display()
     );
+    if left_out > 0 {
+        sayln!(
+            "{left_out} records have a name but no date of birth: their names are left out (a name salted with nothing could be read by frequency; --name-salt none keeps them, unsalted)"
+        );
+    }
     Ok(())
 }
 

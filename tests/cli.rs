@@ -690,7 +690,7 @@ fn pseudonymised_file_holds_no_clear_text() {
         enc.lines()
             .nth(1)
             .unwrap()
-            .contains("carematch-pseudonym-1;key-version=1;key=")
+            .contains("carematch-pseudonym-2;salt=dob;key-version=1;key=")
     );
     // Issue 13: as Parquet, the same rows (an empty field null), and it dedupes as the CSV
     // file does.
@@ -801,7 +801,7 @@ fn linking_pseudonymised_files_is_nearly_as_good_as_clear_text() {
     let clear = run("gp.csv", "hospital.csv", "clear.csv");
     let encoded = run("gp.enc.csv", "hospital.enc.csv", "enc.csv");
     assert!(
-        encoded.contains("pseudonymised input: carematch pseudonym 1 key version 1 key "),
+        encoded.contains("pseudonymised input: carematch pseudonym 2 salt dob key version 1 key "),
         "{encoded}"
     );
     let (fc, fe) = (metric(&clear, "f1"), metric(&encoded, "f1"));
@@ -1902,4 +1902,96 @@ fn progress_is_reported_to_its_total_and_logged_with_rate_and_eta() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// Issue 17: in the default encoded file names are salted with the date of birth. Two
+/// records with the date's day and month swapped keep one salt (names compared, the date
+/// at its swapped level); two whose dates differ otherwise cannot have their names
+/// compared (null) unless they share an NHS number, whose salted name token still agrees.
+#[test]
+fn salted_names_are_compared_only_where_the_salts_or_nhs_numbers_agree() {
+    let dir = generated(3000, 28);
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    encode_both(dir.path(), &"ab".repeat(32), "test", "1");
+    let o = carematch(&[
+        "train",
+        "--left",
+        &d("gp.enc.csv"),
+        "--right",
+        &d("hospital.enc.csv"),
+        "--out",
+        &d("model.json"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let header = "rec_id,nhs_number,given_name,surname,date_of_birth,sex,postcode,address\n";
+    std::fs::write(
+        d("a.csv"),
+        format!(
+            "{header}A1,,Olivia,Smith,1980-03-05,F,LS1 4AB,1 High Street\n\
+             A2,9990000018,Jack,Brown,1975-06-20,M,LS2 7XY,5 Low Road\n\
+             A3,,Amelia,Jones,1990-01-02,F,M1 1AA,7 Park Lane\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d("b.csv"),
+        format!(
+            "{header}B1,,Olivia,Smith,1980-05-03,F,LS1 4AB,1 High Street\n\
+             B2,9990000018,Jack,Brown,1957-06-20,M,LS2 7XY,5 Low Road\n\
+             B3,,Amelia,Jones,1990-01-03,F,M1 1AA,7 Park Lane\n"
+        ),
+    )
+    .unwrap();
+    for (input, out) in [("a.csv", "a.enc.csv"), ("b.csv", "b.enc.csv")] {
+        let o = carematch(&[
+            "pseudonymise",
+            "--input",
+            &d(input),
+            "--key-file",
+            &d("k.hex"),
+            "--out",
+            &d(out),
+            "--project",
+            "test",
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let o = carematch(&[
+        "link",
+        "--left",
+        &d("a.enc.csv"),
+        "--right",
+        &d("b.enc.csv"),
+        "--model",
+        &d("model.json"),
+        "--threshold",
+        "0",
+        "--explain",
+        "--out",
+        &d("pairs.csv"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut rdr = csv::Reader::from_path(d("pairs.csv")).unwrap();
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        seen.insert(
+            format!("{}-{}", &r[0], &r[1]),
+            [
+                r[col("given_name_level")].to_string(),
+                r[col("surname_level")].to_string(),
+                r[col("dob_level")].to_string(),
+            ],
+        );
+    }
+    let levels = |k: &str| {
+        seen.get(k)
+            .cloned()
+            .unwrap_or_else(|| panic!("{k}: {seen:?}"))
+    };
+    assert_eq!(levels("A1-B1"), ["exact", "exact", "day_month_swapped"]);
+    assert_eq!(levels("A2-B2")[..2], ["exact", "exact"]);
+    assert_eq!(levels("A3-B3"), ["null", "null", "one_digit"]);
 }

@@ -12,13 +12,17 @@
 //! | location | same address (address Dice ≥ 0.9, postcodes not different); unit; sector; district; area; else |
 //! | NHS number | equal; one digit apart (one side mistyped); different |
 //! | sex | agree; disagree |
+//!
+//! In a file whose names are salted (the scheme `carematch-pseudonym-2`, salted with the date
+//! of birth by default, or the year), two records' names are compared only when their salts
+//! are equal (dates equal or swapped; years equal); otherwise the name level is "missing".
 
 use rayon::prelude::*;
 
 use super::Kind;
 use crate::Error;
 use crate::error::config_err;
-use crate::pseudonym::{Bloom, DOB_MASKED_COLUMNS, NHS_MASKED_COLUMNS};
+use crate::pseudonym::{Bloom, DOB_MASKED_COLUMNS, NHS_MASKED_COLUMNS, NameSalt};
 use crate::record::{NO_ID, Records};
 
 /// One encoded column: per row, the id of its value in the column's dictionary. A name
@@ -27,8 +31,9 @@ struct Column<'a> {
     rows: &'a [u32],
 }
 
-/// Name token columns a file may leave out; every other encoded column is required.
-fn optional(name: &str) -> bool {
+/// True for the name columns of an encoded file (tokens and filters). A file may leave the
+/// name tokens out; every other encoded column is required.
+pub(crate) fn is_name_column(name: &str) -> bool {
     name.starts_with("given_name.") || name.starts_with("surname.")
 }
 
@@ -72,6 +77,60 @@ pub(crate) struct Encoded<'a> {
     kind: Kind,
     cols: Vec<Column<'a>>,
     bloom: Option<Filters<'a>>,
+    /// For the date of birth, and names salted with it: which dates are equal or swapped.
+    swaps: Option<Swaps<'a>>,
+    /// For names salted with the year of birth: the year token.
+    years: Option<Column<'a>>,
+}
+
+/// The date-of-birth token column and its swapped form (`dob.swapped.tok`: the token of
+/// the date with day and month swapped, under the date's own field key), with each swapped
+/// token's id in the date column's dictionary: the two columns have dictionaries of their
+/// own, so their ids cannot be compared directly.
+struct Swaps<'a> {
+    dob: Column<'a>,
+    swapped: Column<'a>,
+    as_dob: Vec<u32>,
+}
+
+impl<'a> Swaps<'a> {
+    fn new(records: &'a Records) -> Result<Swaps<'a>, Error> {
+        use crate::pseudonym::TokenField as F;
+        let dob = records.other_named(F::Dob.token_column());
+        let swapped = records.other_named(F::DobSwapped.token_column());
+        let (Some(dob), Some(swapped)) = (dob, swapped) else {
+            // Names the first missing column.
+            column(records, F::Dob.token_column())?;
+            column(records, F::DobSwapped.token_column())?;
+            return Err(config_err(
+                "encoded comparison: no date-of-birth columns".into(),
+            ));
+        };
+        let as_dob = (0..swapped.dict.len() as u32)
+            .map(|i| dob.dict.lookup(swapped.dict.get(i)).unwrap_or(NO_ID))
+            .collect();
+        Ok(Swaps {
+            dob: Column { rows: dob.rows },
+            swapped: Column { rows: swapped.rows },
+            as_dob,
+        })
+    }
+
+    /// True when one row's date, day and month swapped, is the other's.
+    fn swapped(&self, a: u32, b: u32) -> bool {
+        let one_way = |x: u32, y: u32| {
+            let s = self.swapped.get(x);
+            s != NO_ID
+                && self.dob.get(y) != NO_ID
+                && self.as_dob.get(s as usize) == Some(&self.dob.get(y))
+        };
+        one_way(a, b) || one_way(b, a)
+    }
+
+    /// True when the rows' dates are equal or swapped.
+    fn equal_or_swapped(&self, a: u32, b: u32) -> bool {
+        self.dob.same(a, b) || self.swapped(a, b)
+    }
 }
 
 fn column<'a>(records: &'a Records, name: &str) -> Result<Column<'a>, Error> {
@@ -111,8 +170,14 @@ pub fn columns_of(kind: Kind) -> Vec<&'static str> {
             F::GivenNameNickname,
             F::GivenNameSoundex,
             F::GivenNameNysiis,
+            F::GivenNameByNhs,
         ],
-        Kind::EncodedSurname => &[F::Surname, F::SurnameSoundex, F::SurnameNysiis],
+        Kind::EncodedSurname => &[
+            F::Surname,
+            F::SurnameSoundex,
+            F::SurnameNysiis,
+            F::SurnameByNhs,
+        ],
         Kind::EncodedDateOfBirth => &[F::Dob, F::DobSwapped, F::DobYearMonth, F::DobYear],
         Kind::EncodedLocation => &[
             F::Postcode,
@@ -148,7 +213,7 @@ impl<'a> Encoded<'a> {
         let cols = columns_of(kind)
             .iter()
             .map(|n| match column(records, n) {
-                Err(_) if optional(n) => Ok(Column { rows: &[] }),
+                Err(_) if is_name_column(n) => Ok(Column { rows: &[] }),
                 other => other,
             })
             .collect::<Result<_, _>>()?;
@@ -156,17 +221,56 @@ impl<'a> Encoded<'a> {
             Some(n) => Some(filters(records, n)?),
             None => None,
         };
-        Ok(Encoded { kind, cols, bloom })
+        let salt = if matches!(kind, Kind::EncodedGivenName | Kind::EncodedSurname) {
+            records.scheme().map_or(NameSalt::None, NameSalt::of_scheme)
+        } else {
+            NameSalt::None
+        };
+        let swaps = if salt == NameSalt::DateOfBirth || kind == Kind::EncodedDateOfBirth {
+            Some(Swaps::new(records)?)
+        } else {
+            None
+        };
+        let years = if salt == NameSalt::Year {
+            Some(column(
+                records,
+                crate::pseudonym::TokenField::DobYear.token_column(),
+            )?)
+        } else {
+            None
+        };
+        Ok(Encoded {
+            kind,
+            cols,
+            bloom,
+            swaps,
+            years,
+        })
     }
 
-    /// The row ids of the column whose exact agreement term frequencies adjust.
+    /// The row ids of the column whose exact agreement term frequencies adjust. None for
+    /// salted names: a salted token's frequency is that of the name and the date together,
+    /// which says nothing of the name's alone.
     pub(crate) fn exact_rows(&self) -> Option<&'a [u32]> {
         match self.kind {
+            Kind::EncodedGivenName | Kind::EncodedSurname
+                if self.swaps.is_some() || self.years.is_some() =>
+            {
+                None
+            }
             Kind::EncodedGivenName | Kind::EncodedSurname | Kind::EncodedLocation => {
                 self.cols.first().map(|c| c.rows).filter(|r| !r.is_empty())
             }
             _ => None,
         }
+    }
+
+    /// True unless names are salted and rows `a` and `b` were salted differently (dates of
+    /// birth neither equal nor swapped, or years different; a missing date leaves the names
+    /// out). Names salted differently cannot be compared.
+    fn salted_alike(&self, a: u32, b: u32) -> bool {
+        self.swaps.as_ref().is_none_or(|s| s.equal_or_swapped(a, b))
+            && self.years.as_ref().is_none_or(|y| y.same(a, b))
     }
 
     /// The level of rows `a` and `b`.
@@ -199,6 +303,10 @@ impl<'a> Encoded<'a> {
     /// token; else.
     fn name_level(&self, a: u32, b: u32, thresholds: &[f64]) -> u8 {
         let c = &self.cols;
+        if !self.salted_alike(a, b) {
+            // Salted apart; the tokens salted with one NHS number can still agree.
+            return u8::from(c[c.len() - 1].same(a, b));
+        }
         let dice = self.bloom.as_ref().and_then(|f| f.dice(a, b));
         if !self.present(0, a, b) && dice.is_none() {
             return 0;
@@ -242,9 +350,7 @@ impl<'a> Encoded<'a> {
         }
         if c[0].same(a, b) {
             1
-        } else if (c[1].get(a) != NO_ID && c[1].get(a) == c[0].get(b))
-            || (c[1].get(b) != NO_ID && c[1].get(b) == c[0].get(a))
-        {
+        } else if self.swaps.as_ref().is_some_and(|s| s.swapped(a, b)) {
             2
         } else if (4..12).any(|i| c[i].same(a, b)) {
             3

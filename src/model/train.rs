@@ -234,7 +234,7 @@ impl RandomPairs {
         // are read in sequence, not at random.
         pairs.par_sort_unstable();
         let counts = level_counts(comparer, comparisons, &pairs);
-        let mut u = Vec::with_capacity(comparisons.len());
+        let mut u: Vec<Vec<f64>> = Vec::with_capacity(comparisons.len());
         let mut present = Vec::with_capacity(comparisons.len());
         for c in &counts {
             let non_null: u64 = c[1..].iter().sum();
@@ -247,6 +247,14 @@ impl RandomPairs {
                 non_null as f64 / pairs.len() as f64
             });
         }
+        if let Some((names, salt_u, salt_present)) =
+            salted_name_u(records, mode, comparer, comparisons, options)
+        {
+            for (i, c) in names.into_iter().enumerate() {
+                u[c].clone_from(&salt_u[i]);
+                present[c] = salt_present[i];
+            }
+        }
         RandomPairs {
             u,
             present,
@@ -255,6 +263,131 @@ impl RandomPairs {
             total_pairs,
         }
     }
+}
+
+/// Known different people among random pairs before u for salted names is taken from them.
+const SALTED_U_MIN_PAIRS: usize = 1000;
+
+/// For a file whose names are salted (`carematch-pseudonym-2`): u and presence of the name
+/// comparisons, from random pairs that share the salt and are known to be two people.
+///
+/// Names salted apart cannot be compared, so among random pairs (nearly all salted apart)
+/// names are almost never present, and the few pairs with one date of birth are as often one
+/// person as two: u from them is wrong by orders of magnitude. Among non-matches the names
+/// do not depend on the date of birth, so u given equal salts is u: it is counted here on
+/// random pairs drawn within one salt value (`dob.tok`, or `dob.year.tok` for year salts)
+/// whose NHS numbers or identifier columns say they are two people (both present and
+/// different). `None` for unsalted input, or when fewer than [`SALTED_U_MIN_PAIRS`] such
+/// pairs are found (u then stays that of all random pairs). Returns the name comparisons'
+/// indices, their u and their presence.
+#[allow(clippy::type_complexity, reason = "three parallel lists, used once")]
+fn salted_name_u(
+    records: &Records,
+    mode: &Mode,
+    comparer: &Comparer<'_>,
+    comparisons: &[Comparison],
+    options: &TrainOptions,
+) -> Option<(Vec<usize>, Vec<Vec<f64>>, Vec<f64>)> {
+    use crate::pseudonym::{NameSalt, TokenField};
+    let salt_column = match NameSalt::of_scheme(records.scheme()?) {
+        NameSalt::DateOfBirth => TokenField::Dob.token_column(),
+        NameSalt::Year => TokenField::DobYear.token_column(),
+        NameSalt::None => return None,
+    };
+    let names: Vec<usize> = (0..comparisons.len())
+        .filter(|&c| {
+            matches!(
+                comparisons[c].kind,
+                Kind::EncodedGivenName | Kind::EncodedSurname
+            )
+        })
+        .collect();
+    let apart: Vec<(usize, u8)> = (0..comparisons.len())
+        .filter_map(|c| match comparisons[c].kind {
+            Kind::EncodedNhsNumber | Kind::NhsNumber | Kind::Identifier => {
+                Some((c, (comparisons[c].level_names().len() - 1) as u8))
+            }
+            _ => None,
+        })
+        .collect();
+    if names.is_empty() || apart.is_empty() {
+        return None;
+    }
+    let salts = records.other_named(salt_column)?.rows;
+    let pairs = same_salt_pairs(salts, mode, options.u_pairs, options.seed);
+    let mut counts = vec![vec![0u64; 16]; names.len()];
+    let mut kept = 0usize;
+    comparer.for_each_vector(&pairs, |_, v| {
+        if apart.iter().any(|&(c, last)| level_of(v, c) == last) {
+            kept += 1;
+            for (i, &c) in names.iter().enumerate() {
+                counts[i][usize::from(level_of(v, c))] += 1;
+            }
+        }
+    });
+    if kept < SALTED_U_MIN_PAIRS {
+        return None;
+    }
+    let u = names
+        .iter()
+        .zip(&counts)
+        .map(|(&c, n)| add_half(&n[..comparisons[c].level_names().len()]))
+        .collect();
+    let present = counts
+        .iter()
+        .map(|n| n[1..].iter().sum::<u64>() as f64 / kept as f64)
+        .collect();
+    Some((names, u, present))
+}
+
+/// Up to `max` random pairs of `mode` whose `salts` (a value id per row) are equal and
+/// present: a random row of the left side (any row, for a dedupe), then a random row of the
+/// other side with its salt. In row order, deterministic for a seed.
+fn same_salt_pairs(salts: &[u32], mode: &Mode, max: u64, seed: u64) -> Vec<Pair> {
+    use crate::record::NO_ID;
+    let (from, to) = match mode {
+        Mode::Link { left, right } => (left.clone(), right.clone()),
+        Mode::Dedupe { rows } => (rows.clone(), rows.clone()),
+    };
+    // The other side's rows grouped by salt.
+    let mut by_salt: Vec<(u32, u32)> = to
+        .clone()
+        .filter_map(|r| {
+            let s = salts.get(r as usize).copied().unwrap_or(NO_ID);
+            (s != NO_ID).then_some((s, r))
+        })
+        .collect();
+    by_salt.sort_unstable();
+    let n = u64::from(from.end - from.start);
+    let mut rng = Rng::new(seed, 0x5a, 2);
+    let mut pairs = Vec::new();
+    // Rows whose salt no other row has are drawn and skipped; stop after as many draws again.
+    for _ in 0..max.saturating_mul(2) {
+        if pairs.len() as u64 >= max || n == 0 {
+            break;
+        }
+        let a = from.start + rng.below(n) as u32;
+        let s = salts.get(a as usize).copied().unwrap_or(NO_ID);
+        if s == NO_ID {
+            continue;
+        }
+        let lo = by_salt.partition_point(|&(x, _)| x < s);
+        let hi = by_salt.partition_point(|&(x, _)| x <= s);
+        if hi <= lo {
+            continue;
+        }
+        let b = by_salt[lo + rng.below((hi - lo) as u64) as usize].1;
+        if a != b {
+            let (left, right) = if matches!(mode, Mode::Dedupe { .. }) && b < a {
+                (b, a)
+            } else {
+                (a, b)
+            };
+            pairs.push(Pair { left, right });
+        }
+    }
+    pairs.sort_unstable();
+    pairs
 }
 
 /// What every EM session reads.
@@ -302,7 +435,7 @@ impl Counted {
         comparisons: &[Comparison],
         rule: &BlockingRule,
     ) -> Result<Option<Counted>, Error> {
-        let masked = mask_for(comparisons, rule);
+        let masked = mask_for(comparisons, rule) | salt_mask(records, comparisons, rule);
         if masked.count_ones() as usize == comparisons.len() {
             return Ok(None);
         }
@@ -702,6 +835,28 @@ fn mask_for(comparisons: &[Comparison], rule: &BlockingRule) -> u32 {
         .iter()
         .enumerate()
         .filter(|(_, c)| rule.keys().iter().any(|k| key_reads(&k.field, c)))
+        .fold(0, |m, (i, _)| m | (1 << i))
+}
+
+/// Bits of the comparisons a training rule decides through the salt of a salted file's
+/// names: a key on a name column salted with the date of birth (or its year) agrees only
+/// where the salts do, so the rule's pairs agree on the date of birth too, and a session on
+/// it cannot estimate the date's m (it would find every true pair's dates agreeing).
+fn salt_mask(records: &Records, comparisons: &[Comparison], rule: &BlockingRule) -> u32 {
+    let salted = records.scheme().is_some_and(|s| {
+        crate::pseudonym::NameSalt::of_scheme(s) != crate::pseudonym::NameSalt::None
+    });
+    let on_names = rule
+        .keys()
+        .iter()
+        .any(|k| matches!(&k.field, Field::Other(n) if crate::compare::is_encoded_name_column(n)));
+    if !(salted && on_names) {
+        return 0;
+    }
+    comparisons
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind == Kind::EncodedDateOfBirth)
         .fold(0, |m, (i, _)| m | (1 << i))
 }
 

@@ -62,9 +62,16 @@ pub fn cluster_alignment_rate(
     public: &[String],
     min_dice: f64,
 ) -> f64 {
-    if filters.is_empty() {
-        return 0.0;
+    let labels = filter_clusters(filters, min_dice);
+    let mut groups: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
+    for (i, &c) in labels.iter().enumerate() {
+        groups.entry(c).or_default().push(i);
     }
+    aligned_rate(groups.into_iter().collect(), truth, public)
+}
+
+/// The clusters of [`cluster_alignment_rate`]: per filter, the index of its cluster.
+pub fn filter_clusters(filters: &[Bloom], min_dice: f64) -> Vec<u32> {
     let band_key = |f: &Bloom, band: usize| -> u64 {
         let mut key = band as u64;
         for k in 0..CLUSTER_BAND_BITS {
@@ -74,31 +81,103 @@ pub fn cluster_alignment_rate(
         }
         key
     };
-    let mut buckets: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
-    // Per cluster: its first filter's index and its members.
-    let mut clusters: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut buckets: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+    // Per cluster: its first filter's index.
+    let mut firsts: Vec<usize> = Vec::new();
+    let mut labels = Vec::with_capacity(filters.len());
     for (i, f) in filters.iter().enumerate() {
         let keys: Vec<u64> = (0..CLUSTER_BANDS).map(|b| band_key(f, b)).collect();
-        let mut best: Option<(f64, usize)> = None;
+        let mut best: Option<(f64, u32)> = None;
         for key in &keys {
             for &c in buckets.get(key).map_or(&[][..], Vec::as_slice) {
-                let d = filters[clusters[c].0].dice(f);
+                let d = filters[firsts[c as usize]].dice(f);
                 if d >= min_dice && best.is_none_or(|(bd, bc)| d > bd || (d == bd && c < bc)) {
                     best = Some((d, c));
                 }
             }
         }
         if let Some((_, c)) = best {
-            clusters[c].1.push(i);
+            labels.push(c);
         } else {
-            let c = clusters.len();
-            clusters.push((i, vec![i]));
+            let c = firsts.len() as u32;
+            firsts.push(i);
+            labels.push(c);
             for key in keys {
                 buckets.entry(key).or_default().push(c);
             }
         }
     }
-    aligned_rate(clusters, truth, public)
+    labels
+}
+
+/// The share of records whose true value the attack recovers when the attacker first splits
+/// the records by a column they can see (`partitions[i]`, e.g. the date-of-birth token that
+/// salted the names) and aligns within each part: the i-th largest group of equal
+/// `encodings` in a part is labelled with the i-th public value. This is what salting with a
+/// written attribute must withstand: within one salt, a name's encodings are equal again.
+/// Records with an empty partition value are left out of the count.
+pub fn partitioned_alignment_rate(
+    encodings: &[String],
+    partitions: &[String],
+    truth: &[String],
+    public: &[String],
+) -> f64 {
+    let mut parts: FxHashMap<&str, FxHashMap<&str, Vec<usize>>> = FxHashMap::default();
+    for (i, (e, p)) in encodings.iter().zip(partitions).enumerate() {
+        if !p.is_empty() && !e.is_empty() {
+            parts
+                .entry(p.as_str())
+                .or_default()
+                .entry(e.as_str())
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut parts: Vec<(&str, FxHashMap<&str, Vec<usize>>)> = parts.into_iter().collect();
+    parts.sort_unstable_by_key(|(p, _)| *p);
+    let (mut hits, mut records) = (0.0, 0usize);
+    for (_, groups) in parts {
+        let n: usize = groups.values().map(Vec::len).sum();
+        hits += aligned_rate(groups.into_iter().collect(), truth, public) * n as f64;
+        records += n;
+    }
+    if records == 0 {
+        0.0
+    } else {
+        hits / records as f64
+    }
+}
+
+/// The groups a graph attack forms: records that share a non-empty value in any of
+/// `columns` (e.g. a name token salted with the date of birth and one salted with the NHS
+/// number) are joined, and joined records' groups merge (union-find). Per record, the
+/// smallest record index of its group. Aligning these groups by size is the frequency attack
+/// on a file whose names carry more than one salt.
+pub fn linked_groups(columns: &[Vec<String>]) -> Vec<u32> {
+    fn root(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            let up = parent[parent[x as usize] as usize];
+            parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+    let n = columns.first().map_or(0, Vec::len);
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    for col in columns {
+        let mut first: FxHashMap<&str, u32> = FxHashMap::default();
+        for (i, v) in col.iter().enumerate() {
+            if v.is_empty() {
+                continue;
+            }
+            let j = *first.entry(v.as_str()).or_insert(i as u32);
+            let (a, b) = (root(&mut parent, i as u32), root(&mut parent, j));
+            if a != b {
+                parent[a.max(b) as usize] = a.min(b);
+            }
+        }
+    }
+    (0..n as u32).map(|i| root(&mut parent, i)).collect()
 }
 
 /// Bands of bit positions [`cluster_alignment_rate`] looks candidates up by.
@@ -147,5 +226,41 @@ mod tests {
         assert!(rate > 0.95, "clustered: {rate}");
         // With a threshold no two noised filters reach, every cluster is one record.
         assert!(cluster_alignment_rate(&filters, &names, &public, 1.0) < 0.01);
+    }
+
+    /// Salting by a written attribute: aligning across the whole file finds nothing, within
+    /// each salt value it finds the names again.
+    #[test]
+    fn partitions_undo_a_salt_the_attacker_can_see() {
+        let names: Vec<String> = ["smith", "smith", "jones", "smith", "smith", "jones"]
+            .map(String::from)
+            .to_vec();
+        let salts: Vec<String> = ["a", "a", "a", "b", "b", "b"].map(String::from).to_vec();
+        let enc: Vec<String> = names
+            .iter()
+            .zip(&salts)
+            .map(|(n, s)| format!("{n}|{s}"))
+            .collect();
+        let public: Vec<String> = ["smith", "jones"].map(String::from).to_vec();
+        // Whole file: two groups of two (ties broken by encoding) and two of one.
+        let whole = frequency_alignment_rate(&enc, &names, &public);
+        assert!(whole <= 0.34, "{whole}");
+        assert_eq!(
+            partitioned_alignment_rate(&enc, &salts, &names, &public),
+            1.0
+        );
+        // A record with no salt value is not counted.
+        let mut unsalted = salts.clone();
+        unsalted[5] = String::new();
+        let r = partitioned_alignment_rate(&enc, &unsalted, &names, &public);
+        assert!((r - 1.0).abs() < 1e-12, "{r}");
+    }
+
+    #[test]
+    fn linked_groups_join_records_through_any_shared_value() {
+        let col = |v: [&str; 5]| v.map(String::from).to_vec();
+        // 0-1 share a value in the first column, 1-2 in the second; 3 and 4 share nothing.
+        let groups = linked_groups(&[col(["x", "x", "y", "", "z"]), col(["", "p", "p", "q", ""])]);
+        assert_eq!(groups, vec![0, 0, 0, 3, 4]);
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{Pseudonymiser, TokenField};
+use super::{NameSalt, Pseudonymiser, SCHEME_SALTED, TokenField};
 use crate::Error;
 use crate::error::ErrorKind;
 use crate::record::{NO_ID, Records};
@@ -24,11 +24,10 @@ pub struct EncodeOptions {
     /// Replace the record id by its token. Default false.
     pub tokenise_id: bool,
     /// Write exact, nickname and phonetic tokens of names. Default true. Without them names
-    /// are compared by their Bloom filters only, at a cost in accuracy. Name tokens are
-    /// deterministic, so a frequency attack on them re-identifies as much as on an
-    /// unhardened filter; so does one that clusters the written filters first (see
-    /// `docs/threat-model.md`): leaving the tokens out does not make the file safe.
+    /// are compared by their Bloom filters only, at a cost in accuracy.
     pub name_tokens: bool,
+    /// What the names' tokens and filters are salted with. Default the date of birth.
+    pub name_salt: NameSalt,
 }
 
 impl Default for EncodeOptions {
@@ -36,11 +35,23 @@ impl Default for EncodeOptions {
         EncodeOptions {
             tokenise_id: false,
             name_tokens: true,
+            name_salt: NameSalt::DateOfBirth,
         }
     }
 }
 
-/// True for the token fields of names.
+/// The `carematch_scheme` value of a file encoded by `p` with `options`: the scheme (salted
+/// or not), key version and key fingerprint.
+pub fn file_scheme(p: &Pseudonymiser, options: EncodeOptions) -> String {
+    let scheme = p.scheme();
+    match (options.name_salt, scheme.split_once(';')) {
+        (NameSalt::None, _) => scheme,
+        (salt, Some((_, rest))) => format!("{SCHEME_SALTED};salt={};{rest}", salt.label()),
+        (salt, None) => format!("{SCHEME_SALTED};salt={}", salt.label()),
+    }
+}
+
+/// True for the fields of names: their tokens and (given name, surname) filters, salted.
 fn is_name_token(f: TokenField) -> bool {
     matches!(
         f,
@@ -51,6 +62,8 @@ fn is_name_token(f: TokenField) -> bool {
             | TokenField::Surname
             | TokenField::SurnameSoundex
             | TokenField::SurnameNysiis
+            | TokenField::GivenNameByNhs
+            | TokenField::SurnameByNhs
     )
 }
 
@@ -63,6 +76,11 @@ fn token_fields(options: EncodeOptions) -> impl Iterator<Item = TokenField> {
         .filter(move |&f| options.name_tokens || !is_name_token(f))
         .chain((0..8).map(TokenField::DobMasked))
         .chain((0..10).map(TokenField::NhsMasked))
+        .chain(
+            [TokenField::GivenNameByNhs, TokenField::SurnameByNhs]
+                .into_iter()
+                .filter(move |_| options.name_tokens && options.name_salt != NameSalt::None),
+        )
 }
 
 /// The header of an encoded file.
@@ -135,11 +153,11 @@ pub fn field_value(records: &Records, field: TokenField, row: u32) -> Option<Str
         TokenField::PostcodeSector => postcode_part(0),
         TokenField::PostcodeDistrict => postcode_part(1),
         TokenField::PostcodeArea => postcode_part(2),
-        TokenField::GivenName => name_part(true, 0),
+        TokenField::GivenName | TokenField::GivenNameByNhs => name_part(true, 0),
         TokenField::GivenNameNickname => name_part(true, 1),
         TokenField::GivenNameSoundex => name_part(true, 2),
         TokenField::GivenNameNysiis => name_part(true, 3),
-        TokenField::Surname => name_part(false, 0),
+        TokenField::Surname | TokenField::SurnameByNhs => name_part(false, 0),
         TokenField::SurnameSoundex => name_part(false, 2),
         TokenField::SurnameNysiis => name_part(false, 3),
         TokenField::Address => records.address(row).map(str::to_string),
@@ -202,7 +220,7 @@ pub(crate) fn for_each_encoded_line(
     mut f: impl FnMut(Vec<String>) -> Result<(), Error>,
 ) -> Result<u64, Error> {
     let rows: Vec<u32> = source_rows(records, source)?.collect();
-    let scheme = p.scheme();
+    let scheme = file_scheme(p, options);
     for chunk in rows.chunks(1 << 14) {
         let lines: Vec<Vec<String>> = chunk
             .par_iter()
@@ -252,7 +270,7 @@ pub(crate) fn source_rows(records: &Records, source: usize) -> Result<std::ops::
 }
 
 /// The encoded values of row `row` of `records`, in [`encoded_header`] order; `scheme` is
-/// `p.scheme()` (passed in so that a file computes it once).
+/// [`file_scheme`] (passed in so that a file computes it once).
 pub fn encoded_line(
     records: &Records,
     row: u32,
@@ -267,17 +285,60 @@ pub fn encoded_line(
         records.id(row).to_string()
     });
     line.push(scheme.to_string());
+    // The names' salt; `None` when names must not be written (salted, no date of birth).
+    let salt = options.name_salt.salt(records.date_of_birth(row));
+    let nhs = records.nhs_number(row).map(|n| format!("{n:010}"));
+    let value = |f: TokenField| {
+        if matches!(f, TokenField::GivenNameByNhs | TokenField::SurnameByNhs) {
+            nhs.as_deref()
+                .and_then(|s| Some((field_value(records, f, row)?, s)))
+        } else if is_name_token(f) {
+            salt.as_deref()
+                .and_then(|s| Some((field_value(records, f, row)?, s)))
+        } else {
+            field_value(records, f, row).map(|v| (v, ""))
+        }
+    };
     for f in token_fields(options) {
-        line.push(
-            field_value(records, f, row).map_or(String::new(), |v| p.token(f, &v).to_string()),
-        );
+        // The swapped date is tokenised as a date, so that it equals the token of a record
+        // born on the swapped date.
+        let key = if f == TokenField::DobSwapped {
+            TokenField::Dob
+        } else {
+            f
+        };
+        line.push(value(f).map_or(String::new(), |(v, s)| {
+            p.token_salted(key, &v, s).to_string()
+        }));
     }
     for (_, f) in BLOOM_COLUMNS {
-        line.push(field_value(records, f, row).map_or(String::new(), |v| {
-            p.bloom_record(f, &v, records.id(row)).to_hex()
+        line.push(value(f).map_or(String::new(), |(v, s)| {
+            p.bloom_record_salted(f, &v, s, records.id(row)).to_hex()
         }));
     }
     line
+}
+
+/// The number of rows of source `source` whose names a file encoded with `options` leaves
+/// out: with names salted by the date of birth, the rows that have a name but no date.
+///
+/// # Errors
+///
+/// A usage error for a bad source index.
+pub fn names_left_out(
+    records: &Records,
+    source: usize,
+    options: EncodeOptions,
+) -> Result<u64, Error> {
+    if options.name_salt == NameSalt::None {
+        return Ok(0);
+    }
+    Ok(source_rows(records, source)?
+        .filter(|&r| {
+            records.date_of_birth(r).is_none()
+                && (records.surname(r).is_some() || records.given_name(r).is_some())
+        })
+        .count() as u64)
 }
 
 /// For pseudonymised input: checks that every row of every source carries one and the same

@@ -29,12 +29,93 @@ use std::fmt;
 pub(crate) use encode::for_each_encoded_line;
 pub use encode::{
     BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, check_scheme, encoded_header, encoded_line,
-    field_value, write_encoded, write_encoded_csv,
+    field_value, file_scheme, names_left_out, write_encoded, write_encoded_csv,
 };
 pub use key::{KEY_ENV, Key};
 
-/// The scheme written in every encoded file.
+/// The scheme of encoded files whose names are not salted (`pseudonymise --name-salt none`,
+/// and every file written before names were salted): name tokens and filters are the same for
+/// one name in every record, so their frequencies can be read.
 pub const SCHEME: &str = "carematch-pseudonym-1";
+
+/// The scheme of encoded files whose name tokens and name filters are salted with an
+/// attribute of the record ([`NameSalt`]): one name gives different tokens and unrelated
+/// filters for records with different salts. The value is followed by `;salt=dob` or
+/// `;salt=year`.
+pub const SCHEME_SALTED: &str = "carematch-pseudonym-2";
+
+/// What the names' tokens and filters of an encoded file are salted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum NameSalt {
+    /// The record's date of birth, day and month in either order ([`NameSalt::salt`]): one
+    /// name gives unrelated tokens and filters for people born on different dates, so their
+    /// frequencies no longer follow the name's. Records whose dates differ otherwise than by
+    /// a day-month swap cannot have their names compared. The default.
+    #[default]
+    DateOfBirth,
+    /// The record's year of birth: names are compared whenever the years agree, but one
+    /// year holds about 1% of a population, and within it the commonest names still stand
+    /// out (see `docs/threat-model.md` for what an attacker reads).
+    Year,
+    /// Not salted ([`SCHEME`]): a name's tokens are equal, and its filters nearly so, in
+    /// every record, and a frequency attack reads the commonest names. Only to link with
+    /// files written so.
+    None,
+}
+
+impl NameSalt {
+    /// The name used on the command line and in the scheme column.
+    pub fn label(self) -> &'static str {
+        match self {
+            NameSalt::DateOfBirth => "dob",
+            NameSalt::Year => "year",
+            NameSalt::None => "none",
+        }
+    }
+
+    /// The salt of [`NameSalt::label`] `s`.
+    pub fn parse(s: &str) -> Option<NameSalt> {
+        [NameSalt::DateOfBirth, NameSalt::Year, NameSalt::None]
+            .into_iter()
+            .find(|n| n.label() == s)
+    }
+
+    /// The salt of the names of a record born on `date`: for [`NameSalt::DateOfBirth`] the
+    /// year then the smaller and the larger of day and month (two records' salts are equal
+    /// exactly when their dates are equal or swapped), for [`NameSalt::Year`] the year, for
+    /// [`NameSalt::None`] empty. `None` when the salt needs a date and there is none: the
+    /// record's names are then not written (a name salted with nothing could be read by
+    /// frequency).
+    pub fn salt(self, date: Option<crate::normalise::date::Date>) -> Option<String> {
+        match self {
+            NameSalt::None => Some(String::new()),
+            NameSalt::Year => date.map(|d| format!("{:04}", d.year())),
+            NameSalt::DateOfBirth => date.map(|d| {
+                let (day, month) = (d.day(), d.month());
+                format!("{:04}{:02}{:02}", d.year(), day.min(month), day.max(month))
+            }),
+        }
+    }
+
+    /// The salt of a file whose `carematch_scheme` value is `scheme`, as written
+    /// (`carematch-pseudonym-2;salt=dob;…`) or as read into a store, whose text columns are
+    /// folded (`carematch pseudonym 2 salt dob …`).
+    pub fn of_scheme(scheme: &str) -> NameSalt {
+        let lower = scheme.to_ascii_lowercase();
+        let mut words = lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty());
+        let salted = SCHEME_SALTED
+            .split('-')
+            .chain(["salt"])
+            .all(|w| words.next() == Some(w));
+        words
+            .next()
+            .filter(|_| salted)
+            .and_then(NameSalt::parse)
+            .unwrap_or(NameSalt::None)
+    }
+}
 
 /// Bits in a Bloom filter before balancing.
 pub const BLOOM_BITS: usize = 512;
@@ -57,6 +138,8 @@ pub enum TokenField {
     /// Date of birth, `YYYY-MM-DD`.
     Dob,
     /// Date of birth with day and month swapped (when that is a valid, different date).
+    /// Written as the token of that date under [`TokenField::Dob`]'s key, so that it equals
+    /// the date token of a record whose day and month are the other way round.
     DobSwapped,
     /// Year and month of birth.
     DobYearMonth,
@@ -95,6 +178,11 @@ pub enum TokenField {
     /// The ten digits of an NHS number, valid or failing its check digit, with digit `n`
     /// (0..10) replaced by `*`: a mistyped number shares one of these with the right one.
     NhsMasked(u8),
+    /// Normalised given name salted with the record's valid NHS number (salted files only):
+    /// a person's records can have their names compared when their dates of birth differ.
+    GivenNameByNhs,
+    /// Normalised surname salted with the record's valid NHS number (salted files only).
+    SurnameByNhs,
 }
 
 /// The token columns of the ten masked NHS numbers.
@@ -171,6 +259,8 @@ impl TokenField {
             TokenField::Address => 19,
             TokenField::DobMasked(n) => 20 + n.min(7),
             TokenField::NhsMasked(n) => 28 + n.min(9),
+            TokenField::GivenNameByNhs => 38,
+            TokenField::SurnameByNhs => 39,
         }
     }
 
@@ -198,8 +288,33 @@ impl TokenField {
             TokenField::Address => "address.tok",
             TokenField::DobMasked(n) => DOB_MASKED_COLUMNS[usize::from(n.min(7))],
             TokenField::NhsMasked(n) => NHS_MASKED_COLUMNS[usize::from(n.min(9))],
+            TokenField::GivenNameByNhs => "given_name.nhs_salted.tok",
+            TokenField::SurnameByNhs => "surname.nhs_salted.tok",
         }
     }
+}
+
+/// Every token field, in no particular order: [`TokenField::ALL`], the masked dates and NHS
+/// numbers, and the names salted with the NHS number.
+fn every_token_field() -> impl Iterator<Item = TokenField> {
+    TokenField::ALL
+        .into_iter()
+        .chain((0..8).map(TokenField::DobMasked))
+        .chain((0..10).map(TokenField::NhsMasked))
+        .chain([TokenField::GivenNameByNhs, TokenField::SurnameByNhs])
+}
+
+/// True for the column an encoded file holds for the token of a field that is not an
+/// identifier (names, dates of birth, sex, postcodes). Salted name tokens are nearly all
+/// distinct, as an identifier's are; they must still be compared as names, not taken for
+/// identifier columns.
+pub fn is_demographic_token_column(name: &str) -> bool {
+    every_token_field().any(|f| {
+        !matches!(
+            f,
+            TokenField::Id | TokenField::NhsNumber | TokenField::NhsMasked(_)
+        ) && f.token_column() == name
+    })
 }
 
 /// A 128-bit keyed token. Equality is constant-time; `Display` is 32 lower-case hex digits.
@@ -311,7 +426,7 @@ impl Pseudonymiser {
     /// A pseudonymiser for `project` at key `version`, from the master key.
     pub fn new(master: &Key, project: &str, version: u32) -> Pseudonymiser {
         let project_key = master.project(project, version);
-        let n = usize::from(TokenField::NhsMasked(9).tag()) + 1;
+        let n = usize::from(TokenField::SurnameByNhs.tag()) + 1;
         let mut token_keys = Vec::with_capacity(n);
         let mut bloom_keys = Vec::with_capacity(n);
         let mut permutations = Vec::with_capacity(n);
@@ -346,11 +461,22 @@ impl Pseudonymiser {
 
     /// The token of a normalised `value` of `field`.
     pub fn token(&self, field: TokenField, value: &str) -> Token {
+        self.token_salted(field, value, "")
+    }
+
+    /// The token of `value` of `field` salted with `salt` (see [`NameSalt::salt`]): one value
+    /// gives a different token for every salt. An empty salt gives [`Pseudonymiser::token`].
+    pub fn token_salted(&self, field: TokenField, value: &str, salt: &str) -> Token {
         let key = &self.token_keys[usize::from(field.tag())];
         let mut h = blake3::Hasher::new_keyed(key.bytes());
         h.update(&[field.tag()]);
         h.update(&(value.len() as u64).to_le_bytes());
         h.update(value.as_bytes());
+        if !salt.is_empty() {
+            h.update(b"salt");
+            h.update(&(salt.len() as u64).to_le_bytes());
+            h.update(salt.as_bytes());
+        }
         let mut out = [0u8; 16];
         out.copy_from_slice(&h.finalize().as_bytes()[..16]);
         Token(out)
@@ -360,8 +486,14 @@ impl Pseudonymiser {
     /// `_value_`, each setting [`BLOOM_HASHES`] keyed positions of [`BLOOM_BITS`]; then the
     /// complement appended and all bits permuted by the field's keyed permutation.
     pub fn bloom(&self, field: TokenField, value: &str) -> Bloom {
+        self.bloom_salted(field, value, "")
+    }
+
+    /// [`Pseudonymiser::bloom`] with every bigram's positions hashed with `salt` too: one
+    /// value gives unrelated filters under two salts (record-level salting).
+    pub fn bloom_salted(&self, field: TokenField, value: &str, salt: &str) -> Bloom {
         let tag = usize::from(field.tag());
-        let base = self.base_filter(field, value);
+        let base = self.base_filter(field, value, salt);
         let perm = &self.permutations[tag];
         let mut out = [0u64; WORDS];
         for (i, &to) in perm.iter().enumerate() {
@@ -386,7 +518,19 @@ impl Pseudonymiser {
     /// only a little (about 0.94 instead of 1), so clustering filters by similarity before
     /// counting recovers the names' frequencies ([`attack::cluster_alignment_rate`]).
     pub fn bloom_record(&self, field: TokenField, value: &str, record: &str) -> Bloom {
-        let mut b = self.bloom(field, value);
+        self.bloom_record_salted(field, value, "", record)
+    }
+
+    /// [`Pseudonymiser::bloom_record`] of [`Pseudonymiser::bloom_salted`]: the filter
+    /// written for a name salted with the record's date of birth.
+    pub fn bloom_record_salted(
+        &self,
+        field: TokenField,
+        value: &str,
+        salt: &str,
+        record: &str,
+    ) -> Bloom {
+        let mut b = self.bloom_salted(field, value, salt);
         let key = self.bloom_keys[usize::from(field.tag())].bytes();
         let mut h = blake3::Hasher::new_keyed(key);
         h.update(b"blip");
@@ -412,14 +556,15 @@ impl Pseudonymiser {
     /// cryptographic long-term key encoding would publish. Kept for the frequency-attack
     /// control in the tests and benches; never written to a file.
     pub fn unhardened_bloom(&self, field: TokenField, value: &str) -> Bloom {
-        let base = self.base_filter(field, value);
+        let base = self.base_filter(field, value, "");
         let mut out = [0u64; WORDS];
         out[..WORDS / 2].copy_from_slice(&base);
         Bloom(out)
     }
 
-    /// The bigram filter of [`BLOOM_BITS`] bits.
-    fn base_filter(&self, field: TokenField, value: &str) -> [u64; WORDS / 2] {
+    /// The bigram filter of [`BLOOM_BITS`] bits; a non-empty `salt` is hashed before each
+    /// bigram.
+    fn base_filter(&self, field: TokenField, value: &str, salt: &str) -> [u64; WORDS / 2] {
         let tag = usize::from(field.tag());
         let key = self.bloom_keys[tag].bytes();
         let mut base = [0u64; WORDS / 2];
@@ -432,10 +577,13 @@ impl Pseudonymiser {
             let mut n = w[0].encode_utf8(&mut buf).len();
             n += w[1].encode_utf8(&mut buf[n..]).len();
             let mut out = [0u8; 2 * BLOOM_HASHES];
-            blake3::Hasher::new_keyed(key)
-                .update(&buf[..n])
-                .finalize_xof()
-                .fill(&mut out);
+            let mut h = blake3::Hasher::new_keyed(key);
+            if !salt.is_empty() {
+                h.update(b"salt");
+                h.update(&(salt.len() as u64).to_le_bytes());
+                h.update(salt.as_bytes());
+            }
+            h.update(&buf[..n]).finalize_xof().fill(&mut out);
             for p in out.chunks(2) {
                 let bit = usize::from(u16::from_le_bytes([p[0], p[1]])) % BLOOM_BITS;
                 base[bit / 64] |= 1 << (bit % 64);
@@ -525,13 +673,71 @@ mod tests {
     }
 
     #[test]
+    fn name_salts_agree_for_equal_or_swapped_dates_only() {
+        use crate::normalise::date::Date;
+        let d = |y, m, day| Date::new(y, m, day);
+        let dob = |x| NameSalt::DateOfBirth.salt(x);
+        assert_eq!(
+            dob(d(1980, 3, 5)),
+            dob(d(1980, 5, 3)),
+            "day and month swapped"
+        );
+        assert_ne!(dob(d(1980, 3, 5)), dob(d(1980, 3, 6)));
+        assert_ne!(dob(d(1980, 3, 5)), dob(d(1981, 3, 5)));
+        assert_eq!(dob(None), None, "no date, no salt: the names are left out");
+        assert_eq!(
+            NameSalt::Year.salt(d(1980, 3, 5)),
+            NameSalt::Year.salt(d(1980, 12, 31))
+        );
+        assert_eq!(NameSalt::None.salt(None).as_deref(), Some(""));
+    }
+
+    #[test]
+    fn the_salt_is_read_from_the_scheme_as_written_and_as_folded() {
+        for salt in [NameSalt::DateOfBirth, NameSalt::Year] {
+            let written = format!(
+                "{SCHEME_SALTED};salt={};key-version=1;key=ab12",
+                salt.label()
+            );
+            assert_eq!(NameSalt::of_scheme(&written), salt);
+            let folded = written.replace(['-', ';', '='], " ");
+            assert_eq!(NameSalt::of_scheme(&folded), salt, "{folded}");
+        }
+        for unsalted in [
+            "carematch-pseudonym-1;key-version=1;key=ab12",
+            "carematch pseudonym 1 key version 1 key ab12",
+            "carematch-pseudonym-2;salt=moon",
+            "",
+        ] {
+            assert_eq!(NameSalt::of_scheme(unsalted), NameSalt::None, "{unsalted}");
+        }
+    }
+
+    #[test]
+    fn a_salt_changes_tokens_and_filters_and_no_salt_changes_nothing() {
+        let p = Pseudonymiser::new(&test_key(), "test-project", 1);
+        let f = TokenField::Surname;
+        assert_eq!(p.token_salted(f, "smith", ""), p.token(f, "smith"));
+        assert!(p.token_salted(f, "smith", "19800305") != p.token(f, "smith"));
+        assert!(p.token_salted(f, "smith", "19800305") != p.token_salted(f, "smith", "19800306"));
+        assert_eq!(p.bloom_salted(f, "smith", ""), p.bloom(f, "smith"));
+        let a = p.bloom_salted(f, "smith", "19800305");
+        assert_eq!(a.dice(&p.bloom_salted(f, "smith", "19800305")), 1.0);
+        // Under two salts one name's filters are as unrelated as two names' (balanced
+        // filters of unrelated names are about 0.67 similar): below the lowest Dice level.
+        let other = a.dice(&p.bloom_salted(f, "smith", "19800306"));
+        let jones = a.dice(&p.bloom_salted(f, "jones", "19800305"));
+        assert!(
+            other < 0.75 && (other - jones).abs() < 0.08,
+            "{other} {jones}"
+        );
+        let typo = a.dice(&p.bloom_salted(f, "smyth", "19800305"));
+        assert!(typo > other + 0.1, "typo {typo}, other salt {other}");
+    }
+
+    #[test]
     fn tags_are_distinct_and_columns_named() {
-        let all: Vec<TokenField> = TokenField::ALL
-            .iter()
-            .copied()
-            .chain((0..8).map(TokenField::DobMasked))
-            .chain((0..10).map(TokenField::NhsMasked))
-            .collect();
+        let all: Vec<TokenField> = every_token_field().collect();
         let mut tags: Vec<u8> = all.iter().map(|f| f.tag()).collect();
         tags.sort_unstable();
         tags.dedup();
