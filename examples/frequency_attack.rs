@@ -4,7 +4,7 @@
 //! counting within each value of the column that salted them (the attacker sees the
 //! date-of-birth or year token); clustering near-identical filters first, on the whole file
 //! and within each date of birth; joining records through any name token they share (the
-//! date-of-birth-salted and NHS-salted tokens), then counting the groups. For comparison,
+//! date-of-birth-salted and identifier-salted tokens), then counting the groups. For comparison,
 //! encodings `pseudonymise` does not write: an unhardened and a balanced filter. Then the
 //! same alignment on the other exact tokens: date of birth and its parts, sex, postcode and
 //! its levels.
@@ -246,7 +246,10 @@ fn name_attacks(
             "filters clustered, within each date of birth",
             partitioned_alignment_rate(&clusters, &dob, &truth, &public),
         ),
-        ("tokens joined through the NHS-salted token", rate(&graph)),
+        (
+            "tokens joined through the identifier-salted token",
+            rate(&graph),
+        ),
     ];
     for (what, r) in lines {
         println!("      {what:<48} {:6.2}%", 100.0 * r);

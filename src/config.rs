@@ -131,12 +131,20 @@ impl Config {
                 })
                 .collect();
         }
-        if records.is_encoded() {
-            return Ok(Comparison::encoded_defaults());
-        }
-        let mut out = Comparison::defaults();
+        let encoded = records.is_encoded();
+        let mut out = if encoded {
+            Comparison::encoded_defaults()
+        } else {
+            Comparison::defaults()
+        };
         let identifiers = identifier_columns(records);
         for name in records.other_columns() {
+            // An encoded file's other columns are its token columns, compared by the encoded
+            // kinds; only its identifier tokens (`soc_sec_id.tok`) are compared as such.
+            let nhs = name.starts_with("nhs_number.");
+            if encoded && (nhs || !identifiers.iter().any(|i| i == name)) {
+                continue;
+            }
             if in_every_source(records, name) && out.len() < crate::compare::MAX_COMPARISONS {
                 let mut c = Comparison::for_field(name)?;
                 if identifiers.iter().any(|i| i == name) {
@@ -190,6 +198,8 @@ impl Config {
                 // With name tokens, three sessions suffice (and are cheaper).
                 o.sessions.pop();
             }
+            // An identifier token shared by the files teaches m as the NHS number's does.
+            o.sessions.extend(identifier_rules(records));
         }
         Ok(o)
     }
@@ -227,7 +237,10 @@ impl Config {
                     "postcode.tok & dob.year.tok",
                     "dob.tok & postcode.area.tok & sex.tok",
                 ]),
-            );
+            )
+            .into_iter()
+            .chain(identifier_rules(records))
+            .collect();
             return crate::choice::choose(records, mode, rules, &[], 0.0, 0);
         }
         let mut rules = BlockingRule::defaults();
@@ -514,10 +527,13 @@ fn is_identifier(records: &Records, c: &crate::record::OtherColumn) -> bool {
     })
 }
 
-/// One exact blocking rule per identifier column.
+/// One exact blocking rule per identifier column (for an encoded file, per identifier
+/// token column other than the NHS number's, whose rules are the encoded defaults').
 fn identifier_rules(records: &Records) -> Vec<BlockingRule> {
+    let encoded = records.is_encoded();
     identifier_columns(records)
         .into_iter()
+        .filter(|name| !(encoded && name.starts_with("nhs_number.")))
         .filter_map(|name| {
             BlockingRule::new(vec![crate::block::Key {
                 field: crate::block::Field::Other(name),

@@ -1907,7 +1907,7 @@ fn progress_is_reported_to_its_total_and_logged_with_rate_and_eta() {
 /// Issue 17: in the default encoded file names are salted with the date of birth. Two
 /// records with the date's day and month swapped keep one salt (names compared, the date
 /// at its swapped level); two whose dates differ otherwise cannot have their names
-/// compared (null) unless they share an NHS number, whose salted name token still agrees.
+/// compared (null) unless they share an NHS number, whose name tokens salted with it agree.
 #[test]
 fn salted_names_are_compared_only_where_the_salts_or_nhs_numbers_agree() {
     let dir = generated(3000, 28);

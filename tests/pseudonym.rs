@@ -380,11 +380,10 @@ fn default_encoded_names_resist_the_attacks_that_read_unsalted_ones() {
     let filters = blooms(&column(salt, "surname.bf"));
     let dob = column(salt, "dob.tok");
     let nothing: Vec<String> = (0..rows.len()).map(|i| i.to_string()).collect();
-    let graph: Vec<String> =
-        linked_groups(&[token.clone(), column(salt, "surname.nhs_salted.tok")])
-            .iter()
-            .map(u32::to_string)
-            .collect();
+    let graph: Vec<String> = linked_groups(&[token.clone(), column(salt, "surname.id_salted.tok")])
+        .iter()
+        .map(u32::to_string)
+        .collect();
     let clusters: Vec<String> = filter_clusters(&filters, 0.88)
         .iter()
         .map(u32::to_string)
@@ -393,7 +392,10 @@ fn default_encoded_names_resist_the_attacks_that_read_unsalted_ones() {
     for (what, r) in [
         ("counted tokens", rate(&token)),
         ("clustered filters", rate(&clusters)),
-        ("tokens joined through the NHS-salted token", rate(&graph)),
+        (
+            "tokens joined through the identifier-salted token",
+            rate(&graph),
+        ),
         (
             "tokens within each date, above the baseline",
             partitioned_alignment_rate(&token, &dob, &truth, &public) - baseline,

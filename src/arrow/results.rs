@@ -334,7 +334,7 @@ pub fn encoded_batch(
     p: &Pseudonymiser,
     options: EncodeOptions,
 ) -> Result<RecordBatch, Error> {
-    let header = crate::pseudonym::encoded_header(options);
+    let header = crate::pseudonym::encoded_header_of(records, options);
     let mut cols: Vec<StringBuilder> = header.iter().map(|_| StringBuilder::new()).collect();
     crate::pseudonym::for_each_encoded_line(records, source, p, options, |line| {
         for (i, (col, v)) in cols.iter_mut().zip(line).enumerate() {
@@ -351,7 +351,7 @@ pub fn encoded_batch(
     let fields = header
         .iter()
         .enumerate()
-        .map(|(i, n)| ((*n).to_string(), DataType::Utf8, i >= 2))
+        .map(|(i, n)| (n.clone(), DataType::Utf8, i >= 2))
         .collect();
     let columns = cols
         .iter_mut()

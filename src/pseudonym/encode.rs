@@ -99,6 +99,30 @@ pub fn encoded_header(options: EncodeOptions) -> Vec<&'static str> {
     h
 }
 
+/// The identifier columns of `records` that an encoded file carries as tokens (written as
+/// `<column>.tok`): the carried columns profiled as identifiers, as linkage profiles them.
+pub fn identifier_columns(records: &Records) -> Vec<String> {
+    if records.is_encoded() {
+        return Vec::new();
+    }
+    crate::config::identifier_columns(records)
+}
+
+/// The header of `records`' encoded file: [`encoded_header`], then a token column per
+/// identifier column ([`identifier_columns`]).
+pub fn encoded_header_of(records: &Records, options: EncodeOptions) -> Vec<String> {
+    let mut h: Vec<String> = encoded_header(options)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    h.extend(
+        identifier_columns(records)
+            .iter()
+            .map(|c| format!("{c}.tok")),
+    );
+    h
+}
+
 /// The normalised value of `field` on `row`, as the token is computed from it.
 pub fn field_value(records: &Records, field: TokenField, row: u32) -> Option<String> {
     let r = row as usize;
@@ -198,7 +222,8 @@ pub fn write_encoded_csv(
 ) -> Result<u64, Error> {
     let mut w = crate::csvwrite::create(path)?;
     let werr = |e: csv::Error| crate::csvwrite::write_err(path, &e);
-    w.write_record(encoded_header(options)).map_err(werr)?;
+    w.write_record(encoded_header_of(records, options))
+        .map_err(werr)?;
     let rows = for_each_encoded_line(records, source, p, options, |line| {
         w.write_record(&line).map_err(werr)
     })?;
@@ -269,7 +294,7 @@ pub(crate) fn source_rows(records: &Records, source: usize) -> Result<std::ops::
         .clone())
 }
 
-/// The encoded values of row `row` of `records`, in [`encoded_header`] order; `scheme` is
+/// The encoded values of row `row` of `records`, in [`encoded_header_of`] order; `scheme` is
 /// [`file_scheme`] (passed in so that a file computes it once).
 pub fn encoded_line(
     records: &Records,
@@ -287,10 +312,12 @@ pub fn encoded_line(
     line.push(scheme.to_string());
     // The names' salt; `None` when names must not be written (salted, no date of birth).
     let salt = options.name_salt.salt(records.date_of_birth(row));
-    let nhs = records.nhs_number(row).map(|n| format!("{n:010}"));
+    let identifiers = identifier_columns(records);
+    let person = person_salt(records, &identifiers, row);
     let value = |f: TokenField| {
         if matches!(f, TokenField::GivenNameByNhs | TokenField::SurnameByNhs) {
-            nhs.as_deref()
+            person
+                .as_deref()
                 .and_then(|s| Some((field_value(records, f, row)?, s)))
         } else if is_name_token(f) {
             salt.as_deref()
@@ -316,7 +343,25 @@ pub fn encoded_line(
             p.bloom_record_salted(f, &v, s, records.id(row)).to_hex()
         }));
     }
+    for c in identifiers {
+        let v = records
+            .other_position(&c)
+            .and_then(|i| records.other_at(i, row));
+        line.push(v.map_or(String::new(), |v| p.identifier_token(&c, v).to_string()));
+    }
     line
+}
+
+/// The salt of a row's person-salted name tokens: its valid NHS number, else the value of
+/// its first identifier column that has one (named, so two columns never share a salt).
+fn person_salt(records: &Records, identifiers: &[String], row: u32) -> Option<String> {
+    if let Some(n) = records.nhs_number(row) {
+        return Some(format!("nhs_number:{n:010}"));
+    }
+    identifiers.iter().find_map(|c| {
+        let v = records.other_at(records.other_position(c)?, row)?;
+        Some(format!("{c}:{v}"))
+    })
 }
 
 /// The number of rows of source `source` whose names a file encoded with `options` leaves

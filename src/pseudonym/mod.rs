@@ -28,8 +28,9 @@ use std::fmt;
 
 pub(crate) use encode::for_each_encoded_line;
 pub use encode::{
-    BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, check_scheme, encoded_header, encoded_line,
-    field_value, file_scheme, names_left_out, write_encoded, write_encoded_csv,
+    BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, check_scheme, encoded_header, encoded_header_of,
+    encoded_line, field_value, file_scheme, identifier_columns, names_left_out, write_encoded,
+    write_encoded_csv,
 };
 pub use key::{KEY_ENV, Key};
 
@@ -123,6 +124,9 @@ pub const BLOOM_BITS: usize = 512;
 pub const BLOOM_HASHES: usize = 20;
 /// The probability that hardening flips a bit of a written filter (BLIP).
 pub const FLIP_PROBABILITY: f64 = 0.03;
+/// The tag of identifier columns' tokens ([`Pseudonymiser::identifier_token`]), after every
+/// [`TokenField`]'s.
+const IDENTIFIER_TAG: u8 = 40;
 /// 64-bit words in a balanced filter.
 const WORDS: usize = 2 * BLOOM_BITS / 64;
 
@@ -178,10 +182,11 @@ pub enum TokenField {
     /// The ten digits of an NHS number, valid or failing its check digit, with digit `n`
     /// (0..10) replaced by `*`: a mistyped number shares one of these with the right one.
     NhsMasked(u8),
-    /// Normalised given name salted with the record's valid NHS number (salted files only):
-    /// a person's records can have their names compared when their dates of birth differ.
+    /// Normalised given name salted with the record's person identifier (salted files
+    /// only): its valid NHS number, else its first identifier column's value. A person's
+    /// records can have their names compared when their dates of birth differ.
     GivenNameByNhs,
-    /// Normalised surname salted with the record's valid NHS number (salted files only).
+    /// Normalised surname salted with the record's person identifier (salted files only).
     SurnameByNhs,
 }
 
@@ -288,8 +293,8 @@ impl TokenField {
             TokenField::Address => "address.tok",
             TokenField::DobMasked(n) => DOB_MASKED_COLUMNS[usize::from(n.min(7))],
             TokenField::NhsMasked(n) => NHS_MASKED_COLUMNS[usize::from(n.min(9))],
-            TokenField::GivenNameByNhs => "given_name.nhs_salted.tok",
-            TokenField::SurnameByNhs => "surname.nhs_salted.tok",
+            TokenField::GivenNameByNhs => "given_name.id_salted.tok",
+            TokenField::SurnameByNhs => "surname.id_salted.tok",
         }
     }
 }
@@ -426,7 +431,7 @@ impl Pseudonymiser {
     /// A pseudonymiser for `project` at key `version`, from the master key.
     pub fn new(master: &Key, project: &str, version: u32) -> Pseudonymiser {
         let project_key = master.project(project, version);
-        let n = usize::from(TokenField::SurnameByNhs.tag()) + 1;
+        let n = usize::from(IDENTIFIER_TAG) + 1;
         let mut token_keys = Vec::with_capacity(n);
         let mut bloom_keys = Vec::with_capacity(n);
         let mut permutations = Vec::with_capacity(n);
@@ -462,6 +467,22 @@ impl Pseudonymiser {
     /// The token of a normalised `value` of `field`.
     pub fn token(&self, field: TokenField, value: &str) -> Token {
         self.token_salted(field, value, "")
+    }
+
+    /// The token of `value` of the identifier column `column` (a carried column profiled as
+    /// an identifier, e.g. a social-security or local patient number): keyed by a key of its
+    /// own, the column's name hashed with the value.
+    pub fn identifier_token(&self, column: &str, value: &str) -> Token {
+        let key = &self.token_keys[usize::from(IDENTIFIER_TAG)];
+        let mut h = blake3::Hasher::new_keyed(key.bytes());
+        h.update(&[IDENTIFIER_TAG]);
+        h.update(&(column.len() as u64).to_le_bytes());
+        h.update(column.as_bytes());
+        h.update(&(value.len() as u64).to_le_bytes());
+        h.update(value.as_bytes());
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        Token(out)
     }
 
     /// The token of `value` of `field` salted with `salt` (see [`NameSalt::salt`]): one value
