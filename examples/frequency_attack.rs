@@ -251,28 +251,22 @@ fn name_attacks(
             rate(&graph),
         ),
     ];
-    for (what, r) in lines {
-        println!("      {what:<48} {:6.2}%", 100.0 * r);
-    }
+    print_rates(&lines);
     // --name-salt year (SALTS[1]).
     let year_salted = column(target, 1, tok);
     let years = column(target, 1, TokenField::DobYear.token_column());
     println!("    --name-salt year:");
-    println!(
-        "      {:<48} {:6.2}%",
-        "exact token, counted",
-        100.0 * rate(&year_salted)
-    );
-    println!(
-        "      {:<48} {:6.2}%",
-        "exact token, within each year-of-birth token",
-        100.0 * partitioned_alignment_rate(&year_salted, &years, &truth, &public)
-    );
-    println!(
-        "      {:<48} {:6.2}%",
-        "  (encodings saying nothing, within each year)",
-        100.0 * partitioned_alignment_rate(&nothing, &years, &truth, &public)
-    );
+    print_rates(&[
+        ("exact token, counted", rate(&year_salted)),
+        (
+            "exact token, within each year-of-birth token",
+            partitioned_alignment_rate(&year_salted, &years, &truth, &public),
+        ),
+        (
+            "  (encodings saying nothing, within each year)",
+            partitioned_alignment_rate(&nothing, &years, &truth, &public),
+        ),
+    ]);
     // --name-salt none (SALTS[2]), and the unwritten encodings for comparison.
     let unsalted = filters(p, target, 2, bf);
     let control: Vec<String> = truth
@@ -295,6 +289,11 @@ fn name_attacks(
         ),
         ("exact token", rate(&column(target, 2, tok))),
     ];
+    print_rates(&lines);
+}
+
+/// One line per attack: what, and the share re-identified.
+fn print_rates(lines: &[(&str, f64)]) {
     for (what, r) in lines {
         println!("      {what:<48} {:6.2}%", 100.0 * r);
     }
