@@ -237,7 +237,9 @@ fn bench_compare(c: &mut Criterion) {
 }
 
 fn bench_pseudonym(c: &mut Criterion) {
-    use carematch::pseudonym::{Key, Pseudonymiser, TokenField};
+    use carematch::pseudonym::{
+        EncodeOptions, Key, NameSalt, Pseudonymiser, TokenField, encoded_line, file_scheme,
+    };
     let p = Pseudonymiser::new(&Key::from_bytes([3; 32]), "bench", 1);
     let mut g = c.benchmark_group("pseudonym");
     // One record's worth: 17 tokens and 3 hardened filters, as `pseudonymise` writes.
@@ -276,6 +278,35 @@ fn bench_pseudonym(c: &mut Criterion) {
             assert!(n > 17 * 32);
         });
     });
+    // Whole encoded lines of 2,000 people's GP records, as `pseudonymise` writes them, under
+    // each name salt: `none` is the encoding before names were salted (scheme 1), side by
+    // side with the default.
+    let dir = tempfile::tempdir().unwrap();
+    let options = GenerateOptions {
+        people: 2000,
+        seed: 5,
+        ..GenerateOptions::default()
+    };
+    generate(&options, dir.path()).unwrap();
+    let records = load(dir.path());
+    let rows = records.len() as u32;
+    g.throughput(Throughput::Elements(u64::from(rows)));
+    for salt in [NameSalt::DateOfBirth, NameSalt::None] {
+        let o = EncodeOptions {
+            name_salt: salt,
+            ..EncodeOptions::default()
+        };
+        let scheme = file_scheme(&p, o);
+        g.bench_function(format!("encode/line/salt-{}", salt.label()), |b| {
+            b.iter(|| {
+                let n: usize = (0..rows)
+                    .map(|r| encoded_line(&records, r, &p, o, &scheme).len())
+                    .sum();
+                assert!(n >= rows as usize * 40);
+            });
+        });
+    }
+    g.throughput(Throughput::Elements(1));
     let a = p.bloom_record(TokenField::Surname, "johnson", "a");
     let bb = p.bloom_record(TokenField::Surname, "jonhson", "b");
     let expected = a.dice(&bb);

@@ -295,7 +295,7 @@ fn name_attacks(
 /// One line per attack: what, and the share re-identified.
 fn print_rates(lines: &[(&str, f64)]) {
     for (what, r) in lines {
-        println!("      {what:<48} {:6.2}%", 100.0 * r);
+        println!("      {what:<50} {:6.2}%", 100.0 * r);
     }
 }
 

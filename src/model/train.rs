@@ -265,8 +265,8 @@ impl RandomPairs {
     }
 }
 
-/// Known different people among random pairs before u for salted names is taken from them.
-const SALTED_U_MIN_PAIRS: usize = 1000;
+/// Known different people sharing a salt before u for salted names is taken from them.
+const SALTED_U_MIN_PAIRS: usize = 100;
 
 /// For a file whose names are salted (`carematch-pseudonym-2`): u and presence of the name
 /// comparisons, from random pairs that share the salt and are known to be two people.
@@ -342,7 +342,8 @@ fn salted_name_u(
 
 /// Up to `max` random pairs of `mode` whose `salts` (a value id per row) are equal and
 /// present: a random row of the left side (any row, for a dedupe), then a random row of the
-/// other side with its salt. In row order, deterministic for a seed.
+/// other side with its salt; every such pair once when there are no more than `max`. In row
+/// order, deterministic for a seed.
 fn same_salt_pairs(salts: &[u32], mode: &Mode, max: u64, seed: u64) -> Vec<Pair> {
     use crate::record::NO_ID;
     let (from, to) = match mode {
@@ -358,6 +359,29 @@ fn same_salt_pairs(salts: &[u32], mode: &Mode, max: u64, seed: u64) -> Vec<Pair>
         })
         .collect();
     by_salt.sort_unstable();
+    let group = |s: u32| {
+        let lo = by_salt.partition_point(|&(x, _)| x < s);
+        lo..by_salt.partition_point(|&(x, _)| x <= s)
+    };
+    let salt_of = |r: u32| salts.get(r as usize).copied().unwrap_or(NO_ID);
+    let dedupe = matches!(mode, Mode::Dedupe { .. });
+    let all: u64 = from
+        .clone()
+        .filter(|&a| salt_of(a) != NO_ID)
+        .map(|a| group(salt_of(a)).len() as u64)
+        .sum();
+    if all <= max {
+        // Few enough: every pair sharing a salt, once.
+        let mut pairs: Vec<Pair> = from
+            .clone()
+            .filter(|&a| salt_of(a) != NO_ID)
+            .flat_map(|a| by_salt[group(salt_of(a))].iter().map(move |&(_, b)| (a, b)))
+            .filter(|&(a, b)| if dedupe { a < b } else { true })
+            .map(|(left, right)| Pair { left, right })
+            .collect();
+        pairs.sort_unstable();
+        return pairs;
+    }
     let n = u64::from(from.end - from.start);
     let mut rng = Rng::new(seed, 0x5a, 2);
     let mut pairs = Vec::new();
@@ -367,22 +391,17 @@ fn same_salt_pairs(salts: &[u32], mode: &Mode, max: u64, seed: u64) -> Vec<Pair>
             break;
         }
         let a = from.start + rng.below(n) as u32;
-        let s = salts.get(a as usize).copied().unwrap_or(NO_ID);
+        let s = salt_of(a);
         if s == NO_ID {
             continue;
         }
-        let lo = by_salt.partition_point(|&(x, _)| x < s);
-        let hi = by_salt.partition_point(|&(x, _)| x <= s);
-        if hi <= lo {
+        let g = group(s);
+        if g.is_empty() {
             continue;
         }
-        let b = by_salt[lo + rng.below((hi - lo) as u64) as usize].1;
+        let b = by_salt[g.start + rng.below(g.len() as u64) as usize].1;
         if a != b {
-            let (left, right) = if matches!(mode, Mode::Dedupe { .. }) && b < a {
-                (b, a)
-            } else {
-                (a, b)
-            };
+            let (left, right) = if dedupe && b < a { (b, a) } else { (a, b) };
             pairs.push(Pair { left, right });
         }
     }
