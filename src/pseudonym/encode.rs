@@ -327,16 +327,7 @@ pub fn encoded_line(
         }
     };
     for f in token_fields(options) {
-        // The swapped date is tokenised as a date, so that it equals the token of a record
-        // born on the swapped date.
-        let key = if f == TokenField::DobSwapped {
-            TokenField::Dob
-        } else {
-            f
-        };
-        line.push(value(f).map_or(String::new(), |(v, s)| {
-            p.token_salted(key, &v, s).to_string()
-        }));
+        line.push(value(f).map_or(String::new(), |(v, s)| p.token_salted(f, &v, s).to_string()));
     }
     for (_, f) in BLOOM_COLUMNS {
         line.push(value(f).map_or(String::new(), |(v, s)| {

@@ -464,7 +464,9 @@ impl Pseudonymiser {
         )
     }
 
-    /// The token of a normalised `value` of `field`.
+    /// The token of a normalised `value` of `field`, unsalted: what a file of the scheme
+    /// `carematch-pseudonym-1` holds, and what the default scheme holds for every field but
+    /// the names (whose tokens are salted: [`Pseudonymiser::token_salted`]).
     pub fn token(&self, field: TokenField, value: &str) -> Token {
         self.token_salted(field, value, "")
     }
@@ -488,6 +490,13 @@ impl Pseudonymiser {
     /// The token of `value` of `field` salted with `salt` (see [`NameSalt::salt`]): one value
     /// gives a different token for every salt. An empty salt gives [`Pseudonymiser::token`].
     pub fn token_salted(&self, field: TokenField, value: &str, salt: &str) -> Token {
+        // The swapped date is tokenised as a date, so that it equals the date token of a
+        // record born on the swapped date.
+        let field = if field == TokenField::DobSwapped {
+            TokenField::Dob
+        } else {
+            field
+        };
         let key = &self.token_keys[usize::from(field.tag())];
         let mut h = blake3::Hasher::new_keyed(key.bytes());
         h.update(&[field.tag()]);
