@@ -277,7 +277,8 @@ const SALTED_U_MIN_PAIRS: usize = 100;
 /// do not depend on the date of birth, so u given equal salts is u: it is counted here on
 /// random pairs drawn within one salt value (`dob.tok`, or `dob.year.tok` for year salts)
 /// whose NHS numbers or identifier columns say they are two people (both present and
-/// different). `None` for unsalted input, or when fewer than [`SALTED_U_MIN_PAIRS`] such
+/// different), or when too few do, whose locations disagree outright. `None` for unsalted
+/// input, or when fewer than [`SALTED_U_MIN_PAIRS`] such
 /// pairs are found (u then stays that of all random pairs). Returns the name comparisons'
 /// indices, their u and their presence.
 #[allow(clippy::type_complexity, reason = "three parallel lists, used once")]
@@ -302,35 +303,45 @@ fn salted_name_u(
             )
         })
         .collect();
-    let apart: Vec<(usize, u8)> = (0..comparisons.len())
-        .filter_map(|c| match comparisons[c].kind {
-            Kind::EncodedNhsNumber | Kind::NhsNumber | Kind::Identifier => {
-                Some((c, (comparisons[c].level_names().len() - 1) as u8))
-            }
-            _ => None,
-        })
-        .collect();
-    if names.is_empty() || apart.is_empty() {
+    let last = |c: usize| (comparisons[c].level_names().len() - 1) as u8;
+    let of_kind = |kinds: &[Kind]| -> Vec<(usize, u8)> {
+        (0..comparisons.len())
+            .filter(|&c| kinds.contains(&comparisons[c].kind))
+            .map(|c| (c, last(c)))
+            .collect()
+    };
+    // Two people: identifiers both present and different; failing enough of those (no NHS
+    // numbers in the data), locations that disagree outright (not one postcode area), the
+    // few movers among them true pairs.
+    let signs = [
+        of_kind(&[Kind::EncodedNhsNumber, Kind::NhsNumber, Kind::Identifier]),
+        of_kind(&[Kind::EncodedLocation]),
+    ];
+    if names.is_empty() {
         return None;
     }
     let salts = records.other_named(salt_column)?.rows;
     let pairs = same_salt_pairs(salts, mode, options.u_pairs, options.seed);
-    let mut counts = vec![vec![0u64; 16]; names.len()];
-    let mut kept = 0usize;
+    let mut counts = [
+        vec![vec![0u64; 16]; names.len()],
+        vec![vec![0u64; 16]; names.len()],
+    ];
+    let mut kept = [0usize; 2];
     comparer.for_each_vector(&pairs, |_, v| {
-        if apart.iter().any(|&(c, last)| level_of(v, c) == last) {
-            kept += 1;
-            for (i, &c) in names.iter().enumerate() {
-                counts[i][usize::from(level_of(v, c))] += 1;
+        for (k, sign) in signs.iter().enumerate() {
+            if sign.iter().any(|&(c, l)| level_of(v, c) == l) {
+                kept[k] += 1;
+                for (i, &c) in names.iter().enumerate() {
+                    counts[k][i][usize::from(level_of(v, c))] += 1;
+                }
             }
         }
     });
-    if kept < SALTED_U_MIN_PAIRS {
-        return None;
-    }
+    let k = (0..2).find(|&k| kept[k] >= SALTED_U_MIN_PAIRS)?;
+    let (counts, kept) = (&counts[k], kept[k]);
     let u = names
         .iter()
-        .zip(&counts)
+        .zip(counts)
         .map(|(&c, n)| add_half(&n[..comparisons[c].level_names().len()]))
         .collect();
     let present = counts
