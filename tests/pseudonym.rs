@@ -272,16 +272,7 @@ fn frequency_attack_beats_the_control_but_not_the_hardened_filter() {
     use carematch::pseudonym::attack::frequency_alignment_rate;
     let dir = tempfile::tempdir().unwrap();
     let names = |seed: u64, sub: &str| -> Vec<(String, String)> {
-        let d = dir.path().join(sub);
-        let options = carematch::synth::GenerateOptions {
-            people: 15_000,
-            seed,
-            ..Default::default()
-        };
-        carematch::synth::generate(&options, &d).unwrap();
-        let mut b = carematch::Records::builder();
-        b.add_csv(&d.join("gp.csv")).unwrap();
-        let (r, _) = b.build().unwrap();
+        let r = gp_records(&dir.path().join(sub), seed);
         (0..r.len() as u32)
             .filter_map(|row| Some((r.id(row).to_string(), r.surname(row)?.to_string())))
             .collect()
@@ -326,19 +317,10 @@ fn default_encoded_names_resist_the_attacks_that_read_unsalted_ones() {
     };
     let dir = tempfile::tempdir().unwrap();
     let p = Pseudonymiser::new(&test_key(), "attack", 1);
-    let build = |seed: u64, sub: &str| {
-        let d = dir.path().join(sub);
-        let options = carematch::synth::GenerateOptions {
-            people: 15_000,
-            seed,
-            ..Default::default()
-        };
-        carematch::synth::generate(&options, &d).unwrap();
-        let mut b = carematch::Records::builder();
-        b.add_csv(&d.join("gp.csv")).unwrap();
-        b.build().unwrap().0
-    };
-    let (target, sample) = (build(41, "a"), build(42, "b"));
+    let (target, sample) = (
+        gp_records(&dir.path().join("a"), 41),
+        gp_records(&dir.path().join("b"), 42),
+    );
     let rows: Vec<u32> = (0..target.len() as u32)
         .filter(|&r| target.surname(r).is_some())
         .collect();
@@ -427,4 +409,17 @@ fn ranking<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut public: Vec<(String, usize)> = counts.into_iter().collect();
     public.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
     public.into_iter().map(|(s, _)| s).collect()
+}
+
+/// The GP records of 15,000 people generated with `seed` into `dir`.
+fn gp_records(dir: &Path, seed: u64) -> carematch::Records {
+    let options = carematch::synth::GenerateOptions {
+        people: 15_000,
+        seed,
+        ..Default::default()
+    };
+    carematch::synth::generate(&options, dir).unwrap();
+    let mut b = carematch::Records::builder();
+    b.add_csv(&dir.join("gp.csv")).unwrap();
+    b.build().unwrap().0
 }
