@@ -141,7 +141,7 @@ impl Config {
         for name in records.other_columns() {
             // An encoded file's other columns are its token columns, compared by the encoded
             // kinds; only its identifier tokens (`soc_sec_id.tok`) are compared as such.
-            let nhs = name.starts_with("nhs_number.");
+            let nhs = crate::pseudonym::is_nhs_token_column(name);
             if encoded && (nhs || !identifiers.iter().any(|i| i == name)) {
                 continue;
             }
@@ -533,7 +533,7 @@ fn identifier_rules(records: &Records) -> Vec<BlockingRule> {
     let encoded = records.is_encoded();
     identifier_columns(records)
         .into_iter()
-        .filter(|name| !(encoded && name.starts_with("nhs_number.")))
+        .filter(|name| !(encoded && crate::pseudonym::is_nhs_token_column(name)))
         .filter_map(|name| {
             BlockingRule::new(vec![crate::block::Key {
                 field: crate::block::Field::Other(name),

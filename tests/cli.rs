@@ -1924,24 +1924,20 @@ fn salted_names_are_compared_only_where_the_salts_or_nhs_numbers_agree() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let header = "rec_id,nhs_number,given_name,surname,date_of_birth,sex,postcode,address\n";
-    std::fs::write(
-        d("a.csv"),
-        format!(
-            "{header}A1,,Olivia,Smith,1980-03-05,F,LS1 4AB,1 High Street\n\
-             A2,9990000018,Jack,Brown,1975-06-20,M,LS2 7XY,5 Low Road\n\
-             A3,,Amelia,Jones,1990-01-02,F,M1 1AA,7 Park Lane\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        d("b.csv"),
-        format!(
-            "{header}B1,,Olivia,Smith,1980-05-03,F,LS1 4AB,1 High Street\n\
-             B2,9990000018,Jack,Brown,1957-06-20,M,LS2 7XY,5 Low Road\n\
-             B3,,Amelia,Jones,1990-01-03,F,M1 1AA,7 Park Lane\n"
-        ),
-    )
-    .unwrap();
+    // Per pair: the same person with the date swapped; with a year mistyped and one NHS
+    // number; with a day mistyped and no NHS number.
+    for (file, side, dates) in [
+        ("a.csv", "A", ["1980-03-05", "1975-06-20", "1990-01-02"]),
+        ("b.csv", "B", ["1980-05-03", "1957-06-20", "1990-01-03"]),
+    ] {
+        let rows = format!(
+            "{header}{side}1,,Olivia,Smith,{},F,LS1 4AB,1 High Street\n\
+             {side}2,9990000018,Jack,Brown,{},M,LS2 7XY,5 Low Road\n\
+             {side}3,,Amelia,Jones,{},F,M1 1AA,7 Park Lane\n",
+            dates[0], dates[1], dates[2]
+        );
+        std::fs::write(d(file), rows).unwrap();
+    }
     for (input, out) in [("a.csv", "a.enc.csv"), ("b.csv", "b.enc.csv")] {
         let o = carematch(&[
             "pseudonymise",

@@ -222,7 +222,7 @@ impl<'a> Encoded<'a> {
             None => None,
         };
         let salt = if matches!(kind, Kind::EncodedGivenName | Kind::EncodedSurname) {
-            records.scheme().map_or(NameSalt::None, NameSalt::of_scheme)
+            NameSalt::of_records(records)
         } else {
             NameSalt::None
         };

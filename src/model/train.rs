@@ -290,7 +290,7 @@ fn salted_name_u(
     options: &TrainOptions,
 ) -> Option<(Vec<usize>, Vec<Vec<f64>>, Vec<f64>)> {
     use crate::pseudonym::{NameSalt, TokenField};
-    let salt_column = match NameSalt::of_scheme(records.scheme()?) {
+    let salt_column = match NameSalt::of_records(records) {
         NameSalt::DateOfBirth => TokenField::Dob.token_column(),
         NameSalt::Year => TokenField::DobYear.token_column(),
         NameSalt::None => return None,
@@ -873,9 +873,8 @@ fn mask_for(comparisons: &[Comparison], rule: &BlockingRule) -> u32 {
 /// where the salts do, so the rule's pairs agree on the date of birth too, and a session on
 /// it cannot estimate the date's m (it would find every true pair's dates agreeing).
 fn salt_mask(records: &Records, comparisons: &[Comparison], rule: &BlockingRule) -> u32 {
-    let salted = records.scheme().is_some_and(|s| {
-        crate::pseudonym::NameSalt::of_scheme(s) != crate::pseudonym::NameSalt::None
-    });
+    let salted =
+        crate::pseudonym::NameSalt::of_records(records) != crate::pseudonym::NameSalt::None;
     let on_names = rule
         .keys()
         .iter()

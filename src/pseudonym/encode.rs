@@ -246,10 +246,11 @@ pub(crate) fn for_each_encoded_line(
 ) -> Result<u64, Error> {
     let rows: Vec<u32> = source_rows(records, source)?.collect();
     let scheme = file_scheme(p, options);
+    let identifiers = identifier_positions(records);
     for chunk in rows.chunks(1 << 14) {
         let lines: Vec<Vec<String>> = chunk
             .par_iter()
-            .map(|&row| encoded_line(records, row, p, options, &scheme))
+            .map(|&row| line_of(records, row, p, options, &scheme, &identifiers))
             .collect();
         for line in lines {
             f(line)?;
@@ -303,6 +304,37 @@ pub fn encoded_line(
     options: EncodeOptions,
     scheme: &str,
 ) -> Vec<String> {
+    line_of(
+        records,
+        row,
+        p,
+        options,
+        scheme,
+        &identifier_positions(records),
+    )
+}
+
+/// Each identifier column of [`identifier_columns`] with its position among the carried
+/// columns, looked up once per file rather than once per line.
+fn identifier_positions(records: &Records) -> Vec<(String, usize)> {
+    identifier_columns(records)
+        .into_iter()
+        .filter_map(|c| {
+            let i = records.other_position(&c)?;
+            Some((c, i))
+        })
+        .collect()
+}
+
+/// [`encoded_line`], the identifier columns' positions given.
+fn line_of(
+    records: &Records,
+    row: u32,
+    p: &Pseudonymiser,
+    options: EncodeOptions,
+    scheme: &str,
+    identifiers: &[(String, usize)],
+) -> Vec<String> {
     let mut line = Vec::with_capacity(2 + TokenField::ALL.len() + 18 + BLOOM_COLUMNS.len());
     line.push(if options.tokenise_id {
         p.token(TokenField::Id, records.id(row)).to_string()
@@ -312,8 +344,7 @@ pub fn encoded_line(
     line.push(scheme.to_string());
     // The names' salt; `None` when names must not be written (salted, no date of birth).
     let salt = options.name_salt.salt(records.date_of_birth(row));
-    let identifiers = identifier_columns(records);
-    let person = person_salt(records, &identifiers, row);
+    let person = person_salt(records, identifiers, row);
     let value = |f: TokenField| {
         if matches!(f, TokenField::GivenNameByNhs | TokenField::SurnameByNhs) {
             person
@@ -334,25 +365,22 @@ pub fn encoded_line(
             p.bloom_record_salted(f, &v, s, records.id(row)).to_hex()
         }));
     }
-    for c in identifiers {
-        let v = records
-            .other_position(&c)
-            .and_then(|i| records.other_at(i, row));
-        line.push(v.map_or(String::new(), |v| p.identifier_token(&c, v).to_string()));
+    for (c, i) in identifiers {
+        let v = records.other_at(*i, row);
+        line.push(v.map_or(String::new(), |v| p.identifier_token(c, v).to_string()));
     }
     line
 }
 
 /// The salt of a row's person-salted name tokens: its valid NHS number, else the value of
 /// its first identifier column that has one (named, so two columns never share a salt).
-fn person_salt(records: &Records, identifiers: &[String], row: u32) -> Option<String> {
+fn person_salt(records: &Records, identifiers: &[(String, usize)], row: u32) -> Option<String> {
     if let Some(n) = records.nhs_number(row) {
         return Some(format!("nhs_number:{n:010}"));
     }
-    identifiers.iter().find_map(|c| {
-        let v = records.other_at(records.other_position(c)?, row)?;
-        Some(format!("{c}:{v}"))
-    })
+    identifiers
+        .iter()
+        .find_map(|(c, i)| Some(format!("{c}:{}", records.other_at(*i, row)?)))
 }
 
 /// The number of rows of source `source` whose names a file encoded with `options` leaves

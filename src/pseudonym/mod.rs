@@ -98,6 +98,11 @@ impl NameSalt {
         }
     }
 
+    /// The salt of `records`' names: that of its scheme, [`NameSalt::None`] for clear text.
+    pub fn of_records(records: &crate::Records) -> NameSalt {
+        records.scheme().map_or(NameSalt::None, NameSalt::of_scheme)
+    }
+
     /// The salt of a file whose `carematch_scheme` value is `scheme`, as written
     /// (`carematch-pseudonym-2;salt=dob;…`) or as read into a store, whose text columns are
     /// folded (`carematch pseudonym 2 salt dob …`).
@@ -307,6 +312,14 @@ fn every_token_field() -> impl Iterator<Item = TokenField> {
         .chain((0..8).map(TokenField::DobMasked))
         .chain((0..10).map(TokenField::NhsMasked))
         .chain([TokenField::GivenNameByNhs, TokenField::SurnameByNhs])
+}
+
+/// True for the NHS number's token columns (`nhs_number.tok` and its masked forms), which
+/// the encoded NHS comparison reads: not identifier columns of their own.
+pub fn is_nhs_token_column(name: &str) -> bool {
+    every_token_field().any(|f| {
+        matches!(f, TokenField::NhsNumber | TokenField::NhsMasked(_)) && f.token_column() == name
+    })
 }
 
 /// True for the column an encoded file holds for the token of a field that is not an
