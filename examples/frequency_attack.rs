@@ -5,13 +5,19 @@
 //! date-of-birth or year token); clustering near-identical filters first, on the whole file
 //! and within each date of birth; joining records through any name token they share (the
 //! date-of-birth-salted and identifier-salted tokens), then counting the groups. For comparison,
-//! encodings `pseudonymise` does not write: an unhardened and a balanced filter. Then the
+//! encodings `pseudonymise` does not write: an unhardened and a balanced filter. The
+//! pattern-mining attack on bigram positions (`pattern_mining_attack`) on each filter, and on
+//! filters of as many names as share a date of birth in a region of 14 million, under one
+//! salt. Then the
 //! same alignment on the other exact tokens: date of birth and its parts, sex, postcode and
 //! its levels.
 //!
 //! Run: `cargo run --release --example frequency_attack -- [people]` (default 100000).
 //! The attacker's public list is the surname frequency ranking of an independent sample
-//! (another seed), as a census table would be.
+//! (another seed), as a census table would be. Or on any population in the input format:
+//! `-- --target target.csv --public public.csv` (the records attacked, and the independent
+//! sample the attacker ranks); `benches/census_population.py` writes one whose names follow
+//! the US Census Bureau's published tables.
 
 use std::path::Path;
 
@@ -21,8 +27,8 @@ use rayon::prelude::*;
 
 use carematch::Records;
 use carematch::pseudonym::attack::{
-    cluster_alignment_rate, filter_clusters, frequency_alignment_rate, linked_groups,
-    partitioned_alignment_rate,
+    PatternMining, cluster_alignment_rate, filter_clusters, frequency_alignment_rate,
+    linked_groups, partitioned_alignment_rate, pattern_mining_attack,
 };
 use carematch::pseudonym::{
     Bloom, EncodeOptions, Key, NameSalt, Pseudonymiser, TokenField, encoded_header, encoded_line,
@@ -58,7 +64,8 @@ const SALTS: [NameSalt; 3] = [NameSalt::DateOfBirth, NameSalt::Year, NameSalt::N
 /// Per field of [`OTHER_FIELDS`], the values of the GP records that have one, as encoded.
 type Others = Vec<Vec<String>>;
 
-fn people(
+/// The GP records of `people` generated with `seed`.
+fn generated(
     dir: &Path,
     people: u64,
     seed: u64,
@@ -72,8 +79,13 @@ fn people(
         },
         dir,
     )?;
+    read(&dir.join("gp.csv"), p)
+}
+
+/// The records of `file` with both names, encoded under each salting.
+fn read(file: &Path, p: &Pseudonymiser) -> Result<(Vec<Person>, Others), carematch::Error> {
     let mut b = Records::builder();
-    b.add_csv(&dir.join("gp.csv"))?;
+    b.add_csv(file)?;
     let (r, _) = b.build()?;
     let others = OTHER_FIELDS
         .iter()
@@ -158,17 +170,27 @@ fn filters(p: &Pseudonymiser, target: &[Person], salt: usize, name: &str) -> Vec
 }
 
 fn main() -> Result<(), carematch::Error> {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(Path::new)
+    };
     let p = Pseudonymiser::new(&Key::from_bytes([7; 32]), "attack-demo", 1);
-    let tmp = std::env::temp_dir().join(format!("carematch-attack-{}", std::process::id()));
-    let (target, target_others) = people(&tmp.join("target"), n, 31, &p)?;
-    let (sample, sample_others) = people(&tmp.join("public"), n, 32, &p)?;
-    let _ = std::fs::remove_dir_all(&tmp);
+    let ((target, target_others), (sample, sample_others), what) =
+        if let (Some(t), Some(s)) = (flag("--target"), flag("--public")) {
+            (read(t, &p)?, read(s, &p)?, t.display().to_string())
+        } else {
+            let n: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+            let tmp = std::env::temp_dir().join(format!("carematch-attack-{}", std::process::id()));
+            let target = generated(&tmp.join("target"), n, 31, &p)?;
+            let sample = generated(&tmp.join("public"), n, 32, &p)?;
+            let _ = std::fs::remove_dir_all(&tmp);
+            (target, sample, format!("{n} generated people"))
+        };
     println!(
-        "frequency-alignment attacks ({n} people, {} GP records with both names):",
+        "frequency-alignment attacks ({what}: {} records with both names):",
         target.len()
     );
     for (label, field, pick) in [
@@ -290,6 +312,86 @@ fn name_attacks(
         ("exact token", rate(&column(target, 2, tok))),
     ];
     print_rates(&lines);
+    let people: Vec<String> = sample.iter().map(get).collect();
+    pattern_attacks(p, field, &truth, &people, &column(target, 0, bf), &unsalted);
+}
+
+/// People sharing one date of birth in a region of 14 million (about 100 years of dates).
+const REGION_DATE: usize = 380;
+
+/// The pattern-mining attack on bigram positions against the default file's filters
+/// (`salted`, hex), the unsalted written ones and the encodings not written; and against
+/// filters of [`REGION_DATE`] names under one salt, as one date's are at a region's scale.
+fn pattern_attacks(
+    p: &Pseudonymiser,
+    field: TokenField,
+    truth: &[String],
+    people: &[String],
+    salted: &[String],
+    unsalted: &[Bloom],
+) {
+    let line = |what: &str, found: PatternMining| {
+        println!(
+            "      {what:<50} {:6.2}%  ({} of {} bigrams labelled right)",
+            100.0 * found.rate,
+            found.right,
+            found.labelled
+        );
+    };
+    println!("    pattern mining on bigram positions:");
+    let written: Vec<Bloom> = (salted.iter().enumerate())
+        .map(|(i, h)| {
+            Bloom::from_hex(h).unwrap_or_else(|| p.bloom_record(field, &format!("none{i}"), h))
+        })
+        .collect();
+    line(
+        "default file",
+        pattern_mining_attack(&written, truth, people),
+    );
+    // One date at a region's scale: names in an order unrelated to households, in groups of
+    // REGION_DATE, each group's filters salted alike.
+    let mut order: Vec<usize> = (0..truth.len()).collect();
+    order.sort_by_key(|&i| {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&i, &mut h);
+        std::hash::Hasher::finish(&h)
+    });
+    let (mut hits, mut right, mut labelled) = (0.0, 0, 0);
+    let groups = order.chunks_exact(REGION_DATE);
+    let n_groups = groups.len();
+    for (g, members) in groups.enumerate() {
+        let names: Vec<String> = members.iter().map(|&i| truth[i].clone()).collect();
+        let filters: Vec<Bloom> = (names.iter().enumerate())
+            .map(|(k, v)| {
+                p.bloom_record_salted(field, v, &format!("date{g}"), &format!("r{g}-{k}"))
+            })
+            .collect();
+        let found = pattern_mining_attack(&filters, &names, people);
+        hits += found.rate * names.len() as f64;
+        right += found.right;
+        labelled += found.labelled;
+    }
+    println!(
+        "      {:<50} {:6.2}%  ({:.1} of {:.1} bigrams labelled right per date)",
+        format!("default, within one date of {REGION_DATE} (a 14M region)"),
+        100.0 * hits / (n_groups * REGION_DATE).max(1) as f64,
+        right as f64 / n_groups.max(1) as f64,
+        labelled as f64 / n_groups.max(1) as f64
+    );
+    let control: Vec<Bloom> = truth.iter().map(|v| p.unhardened_bloom(field, v)).collect();
+    let balanced: Vec<Bloom> = truth.iter().map(|v| p.bloom(field, v)).collect();
+    line(
+        "--name-salt none, written filter",
+        pattern_mining_attack(unsalted, truth, people),
+    );
+    line(
+        "balanced filter (not written)",
+        pattern_mining_attack(&balanced, truth, people),
+    );
+    line(
+        "unhardened filter (control, not written)",
+        pattern_mining_attack(&control, truth, people),
+    );
 }
 
 /// One line per attack: what, and the share re-identified.

@@ -11,6 +11,9 @@ use rustc_hash::FxHashMap;
 
 use super::{BLOOM_BITS, Bloom};
 
+mod pattern_mining;
+pub use pattern_mining::{HOLD_SHARE, MIN_SUPPORT, PatternMining, bigrams, pattern_mining_attack};
+
 /// The share of records whose true value the attack recovers.
 ///
 /// `encodings[i]` is record i's encoding, `truth[i]` its clear value, `public` the
