@@ -141,14 +141,22 @@ impl Config {
         for name in records.other_columns() {
             // An encoded file's other columns are its token columns, compared by the encoded
             // kinds; only its identifier tokens (`soc_sec_id.tok`) are compared as such.
-            let nhs = crate::pseudonym::is_nhs_token_column(name);
-            if encoded && (nhs || !identifiers.iter().any(|i| i == name)) {
+            // An encoded file's token columns are compared by the encoded kinds, but for its
+            // carried columns' tokens (`soc_sec_id.tok`, `suburb.tok`): identifiers as such,
+            // the others exact / else.
+            if encoded
+                && (crate::pseudonym::is_demographic_token_column(name)
+                    || crate::pseudonym::is_nhs_token_column(name)
+                    || !name.to_ascii_lowercase().ends_with(".tok"))
+            {
                 continue;
             }
             if in_every_source(records, name) && out.len() < crate::compare::MAX_COMPARISONS {
                 let mut c = Comparison::for_field(name)?;
                 if identifiers.iter().any(|i| i == name) {
                     c.kind = crate::compare::Kind::Identifier;
+                    c.thresholds.clear();
+                } else if encoded {
                     c.thresholds.clear();
                 }
                 out.push(c);
@@ -373,7 +381,11 @@ impl Config {
     ) -> Vec<(String, &'static str)> {
         let mut used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         if let Some(m) = model {
-            used.extend(m.comparisons().iter().map(|c| c.field.clone()));
+            for c in m.comparisons() {
+                used.insert(c.field.clone());
+                // An encoded comparison reads its kind's columns, not one named as its field.
+                used.extend(crate::compare::encoded_read_columns(c.kind).map(String::from));
+            }
             for b in m.blocking() {
                 for k in b.keys() {
                     if let crate::block::Field::Other(n) = &k.field {

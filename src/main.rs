@@ -1287,15 +1287,22 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
     let left_out = carematch::pseudonym::names_left_out(&records, 0, options)?;
     let rows = carematch::pseudonym::write_encoded(&records, 0, &p, options, &a.out)?;
     let scheme = carematch::pseudonym::file_scheme(&p, options);
+    let carried = carematch::pseudonym::carried_columns(&records);
     summary::set(
         "encoded",
-        || serde_json::json!({"rows": rows, "scheme": scheme, "names_left_out": left_out, "out": a.out.display().to_string()}),
+        || serde_json::json!({"rows": rows, "scheme": scheme, "names_left_out": left_out, "carried_columns": carried, "out": a.out.display().to_string()}),
     );
     sayln!(
         "{rows} records encoded in {:.2}s under {scheme} to {}",
         start.elapsed().as_secs_f64(),
         a.out.display()
     );
+    if !carried.is_empty() {
+        sayln!(
+            "columns without a role carried as keyed tokens (exact values only; a column with few values can be read by counting; map one to \"exclude\" in the config to leave it out): {}",
+            carried.join(", ")
+        );
+    }
     if left_out > 0 {
         sayln!(
             "{left_out} records have a name but no date of birth: their names are left out (a name salted with nothing could be read by frequency; --name-salt none keeps them, unsalted)"

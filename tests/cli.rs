@@ -1967,6 +1967,11 @@ fn salted_names_are_compared_only_where_the_salts_or_nhs_numbers_agree() {
         &d("pairs.csv"),
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
+    // The columns the encoded comparisons read are not reported unused.
+    let out = text(&o.stdout);
+    for read in ["surname.bf", "dob.swapped.tok", "surname.id_salted.tok"] {
+        assert!(!out.contains(&format!("{read} (")), "{out}");
+    }
     let mut rdr = csv::Reader::from_path(d("pairs.csv")).unwrap();
     let h = rdr.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|x| x == n).unwrap();

@@ -479,3 +479,73 @@ fn gp_records(dir: &Path, seed: u64) -> carematch::Records {
     b.add_csv(&dir.join("gp.csv")).unwrap();
     b.build().unwrap().0
 }
+
+/// Issue 17: an encoded file carries the input's columns without a role (FEBRL's `suburb`,
+/// `state`) as tokens keyed per column, and linkage compares those every file has, exact /
+/// else (a column whose values are nearly all distinct is compared as an identifier).
+#[test]
+fn carried_columns_are_encoded_as_tokens_and_compared() {
+    use carematch::pseudonym::{EncodeOptions, write_encoded_csv};
+    let dir = tempfile::tempdir().unwrap();
+    let p = Pseudonymiser::new(&test_key(), "carried", 1);
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let mut b = carematch::Records::builder();
+        b.add_csv(&path).unwrap();
+        let (r, _) = b.build().unwrap();
+        let out = dir.path().join(format!("{name}.enc.csv"));
+        write_encoded_csv(&r, 0, &p, EncodeOptions::default(), &out).unwrap();
+        out
+    };
+    let a = write(
+        "a.csv",
+        "id,given_name,surname,dob,suburb,state,notes\n\
+         1,Ann,Lee,1980-01-01,Richlands,nsw,x\n\
+         2,Bo,Ray,1981-02-03,Bega,nsw,\n\
+         3,Cy,Fox,1982-03-04,Bega,vic,\n",
+    );
+    let b = write(
+        "b.csv",
+        "id,given_name,surname,dob,suburb,state\n\
+         1,Ann,Lee,1980-01-01,Richlands,vic\n\
+         2,Bo,Ray,1981-02-03,nsw,\n\
+         3,Cy,Fox,1982-03-04,nsw,vic\n",
+    );
+    let cells = |path: &Path| -> Vec<Vec<String>> {
+        let mut rdr = csv::Reader::from_path(path).unwrap();
+        let h: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+        let mut rows = vec![h];
+        for r in rdr.records() {
+            rows.push(r.unwrap().iter().map(String::from).collect());
+        }
+        rows
+    };
+    let (ea, eb) = (cells(&a), cells(&b));
+    let at = |rows: &[Vec<String>], col: &str, row: usize| -> String {
+        let i = rows[0].iter().position(|h| h == col).unwrap();
+        rows[row][i].clone()
+    };
+    assert!(ea[0].ends_with(&["suburb.tok".into(), "state.tok".into(), "notes.tok".into()]));
+    // Keyed per column: one suburb gives one token in both files; "nsw" as a suburb and as
+    // a state gives two; no clear value is written.
+    assert_eq!(at(&ea, "suburb.tok", 1), at(&eb, "suburb.tok", 1));
+    assert_ne!(at(&ea, "state.tok", 1), at(&eb, "state.tok", 1));
+    assert_eq!(at(&ea, "state.tok", 2), at(&ea, "state.tok", 1));
+    assert_ne!(at(&eb, "suburb.tok", 2), at(&ea, "state.tok", 1));
+    assert_eq!(at(&eb, "state.tok", 2), "");
+    let all = std::fs::read_to_string(&a).unwrap() + &std::fs::read_to_string(&b).unwrap();
+    assert!(!all.to_lowercase().contains("richlands") && !all.contains(",nsw"));
+    // Linkage of the two encoded files compares suburb and state exact / else, not notes.
+    let mut builder = carematch::Records::builder();
+    builder.add_csv(&a).unwrap();
+    builder.add_csv(&b).unwrap();
+    let (records, _) = builder.build().unwrap();
+    let config = carematch::Config::default();
+    let comparisons = config.comparisons(&records).unwrap();
+    for name in ["suburb.tok", "state.tok"] {
+        let c = comparisons.iter().find(|c| c.field == name).unwrap();
+        assert_eq!(c.level_names(), ["null", "exact", "else"], "{name}");
+    }
+    assert!(!comparisons.iter().any(|c| c.field == "notes.tok"));
+}

@@ -71,6 +71,10 @@ fn field_of(name: &str) -> Option<(TokenField, bool)> {
 /// (`"surname.bf"`, …: 256 hex digits, balanced, without the per-record noise that encoded
 /// files add). Written into `(buf, len)` with a NUL, as `carematch_model_to_json` does.
 ///
+/// Name columns come out unsalted, as `--name-salt none` writes them (scheme 1): not what
+/// the default file holds (names salted with the date of birth), and open to frequency
+/// analysis if published; to write the default file use `carematch_pseudonymiser_encode`.
+///
 /// Values are taken as normalised (`"obrien"`, `"9434765919"`, `"1980-02-01"`): the test
 /// vectors in `tests/data/vectors.json` list both.
 ///

@@ -161,7 +161,8 @@ impl Comparison {
                 | Kind::EncodedGivenName
                 | Kind::EncodedSurname
         );
-        if wants && self.thresholds.is_empty() {
+        // Text without thresholds is exact / else (an encoded file's carried tokens).
+        if wants && self.kind != Kind::Text && self.thresholds.is_empty() {
             return Err(config_err(format!(
                 "comparison '{}': needs at least one threshold",
                 self.field

@@ -198,6 +198,11 @@ pub fn columns_of(kind: Kind) -> Vec<&'static str> {
     v
 }
 
+/// Every column an encoded kind reads: its token columns and its Bloom column.
+pub(crate) fn read_columns(kind: Kind) -> impl Iterator<Item = &'static str> {
+    columns_of(kind).into_iter().chain(bloom_of(kind))
+}
+
 /// The Bloom column an encoded kind reads, if any.
 fn bloom_of(kind: Kind) -> Option<&'static str> {
     match kind {

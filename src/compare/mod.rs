@@ -32,6 +32,7 @@ pub(crate) use comparer::{Comparer, Spec, level_of};
 pub use comparison::{Comparison, Kind, MAX_COMPARISONS};
 pub use encoded::columns_of as encoded_columns;
 pub(crate) use encoded::is_name_column as is_encoded_name_column;
+pub(crate) use encoded::read_columns as encoded_read_columns;
 pub(crate) use levels::{Lookup, clear_level, column_level};
 pub use similarity::jaro_winkler;
 pub(crate) use similarity::{Sketch, Token};

@@ -28,9 +28,9 @@ use std::fmt;
 
 pub(crate) use encode::for_each_encoded_line;
 pub use encode::{
-    BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, check_scheme, encoded_header, encoded_header_of,
-    encoded_line, field_value, file_scheme, identifier_columns, names_left_out, write_encoded,
-    write_encoded_csv,
+    BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, carried_columns, check_scheme, encoded_header,
+    encoded_header_of, encoded_line, field_value, file_scheme, identifier_columns, names_left_out,
+    write_encoded, write_encoded_csv,
 };
 pub use key::{KEY_ENV, Key};
 

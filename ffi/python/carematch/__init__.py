@@ -1125,7 +1125,9 @@ class Pseudonymiser(_Handle):
 
     def token(self, field, value):
         """The pseudonym of a normalised value for an encoded column (``"nhs_number.tok"``,
-        ``"surname.bf"``, ...), as hex. A missing value has none: ValueError."""
+        ``"surname.bf"``, ...), as hex. A missing value has none: ValueError. Name columns
+        come out unsalted (as ``--name-salt none`` writes them), not as the default file holds
+        them; ``encode`` writes the default file."""
         value = _value_bytes(value, "value")
         if not value:
             raise ValueError("value is missing: a missing value has no pseudonym")
