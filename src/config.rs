@@ -139,8 +139,6 @@ impl Config {
         };
         let identifiers = identifier_columns(records);
         for name in records.other_columns() {
-            // An encoded file's other columns are its token columns, compared by the encoded
-            // kinds; only its identifier tokens (`soc_sec_id.tok`) are compared as such.
             // An encoded file's token columns are compared by the encoded kinds, but for its
             // carried columns' tokens (`soc_sec_id.tok`, `suburb.tok`): identifiers as such,
             // the others exact / else.

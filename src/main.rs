@@ -1288,9 +1288,10 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
     let rows = carematch::pseudonym::write_encoded(&records, 0, &p, options, &a.out)?;
     let scheme = carematch::pseudonym::file_scheme(&p, options);
     let carried = carematch::pseudonym::carried_columns(&records);
+    let name_columns = carematch::pseudonym::name_columns(&records);
     summary::set(
         "encoded",
-        || serde_json::json!({"rows": rows, "scheme": scheme, "names_left_out": left_out, "carried_columns": carried, "out": a.out.display().to_string()}),
+        || serde_json::json!({"rows": rows, "scheme": scheme, "names_left_out": left_out, "carried_columns": carried, "name_columns_left_out": name_columns, "out": a.out.display().to_string()}),
     );
     sayln!(
         "{rows} records encoded in {:.2}s under {scheme} to {}",
@@ -1301,6 +1302,12 @@ fn pseudonymise(a: &PseudonymiseArgs) -> Result<(), Error> {
         sayln!(
             "columns without a role carried as keyed tokens (exact values only; a column with few values can be read by counting; map one to \"exclude\" in the config to leave it out): {}",
             carried.join(", ")
+        );
+    }
+    if !name_columns.is_empty() {
+        sayln!(
+            "columns left out because their header says they hold a name (an unsalted token of a name can be read by frequency): {}",
+            name_columns.join(", ")
         );
     }
     if left_out > 0 {

@@ -29,8 +29,8 @@ use std::fmt;
 pub(crate) use encode::for_each_encoded_line;
 pub use encode::{
     BLOOM_COLUMNS, EncodeOptions, SCHEME_COLUMN, carried_columns, check_scheme, encoded_header,
-    encoded_header_of, encoded_line, field_value, file_scheme, identifier_columns, names_left_out,
-    write_encoded, write_encoded_csv,
+    encoded_header_of, encoded_line, field_value, file_scheme, identifier_columns, name_columns,
+    names_left_out, write_encoded, write_encoded_csv,
 };
 pub use key::{KEY_ENV, Key};
 
@@ -484,9 +484,9 @@ impl Pseudonymiser {
         self.token_salted(field, value, "")
     }
 
-    /// The token of `value` of the identifier column `column` (a carried column profiled as
-    /// an identifier, e.g. a social-security or local patient number): keyed by a key of its
-    /// own, the column's name hashed with the value.
+    /// The token of `value` of the carried column `column` (an identifier such as a
+    /// social-security or local patient number, or another column without a role such as a
+    /// suburb): keyed by a key of its own, the column's name hashed with the value.
     pub fn identifier_token(&self, column: &str, value: &str) -> Token {
         let key = &self.token_keys[usize::from(IDENTIFIER_TAG)];
         let mut h = blake3::Hasher::new_keyed(key.bytes());
