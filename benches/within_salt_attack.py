@@ -20,9 +20,9 @@ import random
 from collections import Counter
 
 
-def surnames(path):
+def names_in(path, column):
     with open(path, newline="", encoding="utf-8") as f:
-        return [r["surname"].strip().lower() for r in csv.DictReader(f) if r["surname"].strip()]
+        return [r[column].strip().lower() for r in csv.DictReader(f) if r[column].strip()]
 
 
 def main():
@@ -32,10 +32,11 @@ def main():
     ap.add_argument("--sizes", default="3,40,380,2000")
     ap.add_argument("--records", type=int, default=80000)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--column", default="surname", help="the names' column (given_name too)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    names = surnames(a.names)
-    public = [n for n, _ in sorted(Counter(surnames(a.public)).items(), key=lambda x: (-x[1], x[0]))]
+    names = names_in(a.names, a.column)
+    public = [n for n, _ in sorted(Counter(names_in(a.public, a.column)).items(), key=lambda x: (-x[1], x[0]))]
     for size in (int(s) for s in a.sizes.split(",")):
         hits = floor = total = 0
         for _ in range(max(1, a.records // size)):

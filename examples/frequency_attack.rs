@@ -32,7 +32,7 @@ use carematch::pseudonym::attack::{
 };
 use carematch::pseudonym::{
     Bloom, EncodeOptions, Key, NameSalt, Pseudonymiser, TokenField, encoded_header, encoded_line,
-    field_value, file_scheme,
+    field_value, file_scheme, filter_salt,
 };
 use carematch::synth::{GenerateOptions, generate};
 
@@ -349,7 +349,8 @@ fn pattern_attacks(
         pattern_mining_attack(&written, truth, people),
     );
     // One date at a region's scale: names in an order unrelated to households, in groups of
-    // REGION_DATE, each group's filters salted alike.
+    // REGION_DATE, each group's filters salted as the file salts them (the date, and each
+    // name's initial).
     let mut order: Vec<usize> = (0..truth.len()).collect();
     order.sort_by_key(|&i| {
         let mut h = std::hash::DefaultHasher::new();
@@ -363,7 +364,8 @@ fn pattern_attacks(
         let names: Vec<String> = members.iter().map(|&i| truth[i].clone()).collect();
         let filters: Vec<Bloom> = (names.iter().enumerate())
             .map(|(k, v)| {
-                p.bloom_record_salted(field, v, &format!("date{g}"), &format!("r{g}-{k}"))
+                let salt = filter_salt(&format!("date{g}"), v);
+                p.bloom_record_salted(field, v, &salt, &format!("r{g}-{k}"))
             })
             .collect();
         let found = pattern_mining_attack(&filters, &names, people);

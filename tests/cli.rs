@@ -690,7 +690,7 @@ fn pseudonymised_file_holds_no_clear_text() {
         enc.lines()
             .nth(1)
             .unwrap()
-            .contains("carematch-pseudonym-2;salt=dob;key-version=1;key=")
+            .contains("carematch-pseudonym-3;salt=dob;key-version=1;key=")
     );
     // Issue 13: as Parquet, the same rows (an empty field null), and it dedupes as the CSV
     // file does.
@@ -801,7 +801,7 @@ fn linking_pseudonymised_files_is_nearly_as_good_as_clear_text() {
     let clear = run("gp.csv", "hospital.csv", "clear.csv");
     let encoded = run("gp.enc.csv", "hospital.enc.csv", "enc.csv");
     assert!(
-        encoded.contains("pseudonymised input: carematch pseudonym 2 salt dob key version 1 key "),
+        encoded.contains("pseudonymised input: carematch pseudonym 3 salt dob key version 1 key "),
         "{encoded}"
     );
     let (fc, fe) = (metric(&clear, "f1"), metric(&encoded, "f1"));

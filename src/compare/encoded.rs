@@ -13,7 +13,7 @@
 //! | NHS number | equal; one digit apart (one side mistyped); different |
 //! | sex | agree; disagree |
 //!
-//! In a file whose names are salted (the scheme `carematch-pseudonym-2`, salted with the date
+//! In a file whose names are salted (the scheme `carematch-pseudonym-3`, salted with the date
 //! of birth by default, or the year), two records' names are compared only when their salts
 //! are equal (dates equal or swapped; years equal); otherwise the name level is "missing".
 

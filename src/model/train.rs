@@ -268,7 +268,7 @@ impl RandomPairs {
 /// Known different people sharing a salt before u for salted names is taken from them.
 const SALTED_U_MIN_PAIRS: usize = 100;
 
-/// For a file whose names are salted (`carematch-pseudonym-2`): u and presence of the name
+/// For a file whose names are salted (`carematch-pseudonym-3`): u and presence of the name
 /// comparisons, from random pairs that share the salt and are known to be two people.
 ///
 /// Names salted apart cannot be compared, so among random pairs (nearly all salted apart)

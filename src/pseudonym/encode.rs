@@ -462,7 +462,13 @@ fn line_of(
     }
     for (_, f) in BLOOM_COLUMNS {
         line.push(value(f).map_or(String::new(), |(v, s)| {
-            p.bloom_record_salted(f, &v, s, records.id(row)).to_hex()
+            if s.is_empty() {
+                p.bloom_record_salted(f, &v, s, records.id(row)).to_hex()
+            } else {
+                let salt = super::filter_salt(s, &v);
+                p.bloom_record_salted(f, &v, &salt, records.id(row))
+                    .to_hex()
+            }
         }));
     }
     for (c, i) in &carried.columns {
@@ -545,11 +551,54 @@ pub fn check_scheme(records: &Records) -> Result<Option<String>, Error> {
             }
         }
     }
-    Ok(seen.map(|v| col.dict.get(v).to_string()))
+    let scheme = seen.map(|v| col.dict.get(v).to_string());
+    if let Some(retired) = scheme.as_deref().and_then(retired_scheme) {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "the files were encoded under {retired}, which this version no longer reads (its name filters are salted differently): encode the clear files again"
+            ),
+        ));
+    }
+    Ok(scheme)
+}
+
+/// The retired scheme `scheme` names, written or folded (`carematch pseudonym 2 salt dob`).
+fn retired_scheme(scheme: &str) -> Option<&'static str> {
+    let words = |s: &str| -> Vec<String> {
+        s.to_ascii_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let have = words(scheme);
+    super::RETIRED_SCHEMES.iter().copied().find(|r| {
+        let want = words(r);
+        have.len() >= want.len() && have[..want.len()] == want[..]
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn retired_schemes_are_recognised_written_or_folded() {
+        use super::retired_scheme;
+        for s in [
+            "carematch-pseudonym-2;salt=dob;key-version=1;key=ab12",
+            "carematch pseudonym 2 salt year key version 3 key ab12",
+        ] {
+            assert_eq!(retired_scheme(s), Some("carematch-pseudonym-2"), "{s}");
+        }
+        for s in [
+            "carematch-pseudonym-3;salt=dob;key-version=1;key=ab12",
+            "carematch-pseudonym-1;key-version=1;key=ab12",
+            "carematch-pseudonym-20;salt=dob",
+        ] {
+            assert_eq!(retired_scheme(s), None, "{s}");
+        }
+    }
+
     #[test]
     fn name_headers_are_told_from_place_headers() {
         for h in [
