@@ -441,14 +441,18 @@ struct PseudonymiseArgs {
     no_name_tokens: bool,
     /// What names' tokens and filters are salted with: `dob` (the default: the date of
     /// birth, day and month in either order, so one name gives unrelated tokens and filters
-    /// for people born on different dates; records without a date of birth get no name
-    /// columns, and names of records whose dates differ are not compared), `year` (the year
+    /// for people born on different dates, each filter salted with the name's initial too;
+    /// records without a date of birth get no name columns, and names of records whose
+    /// dates differ are not compared), `year` (the year
     /// of birth: more accurate, less private), or `none` (the scheme carematch-pseudonym-1,
     /// only to link with files written so: a frequency attack reads the commonest names).
     /// What each leaks and costs is measured in docs/threat-model.md.
     #[arg(long, default_value = "dob", value_parser = ["dob", "year", "none"])]
     name_salt: String,
-    /// JSON config: column mapping.
+    /// JSON config: column mapping. Columns without a role are carried as keyed tokens
+    /// (`<column>.tok`, exact values only; a column of few values can be read by counting)
+    /// unless mapped to "exclude"; columns whose header names a name (`middle_name`,
+    /// `alias`) are never carried.
     #[arg(long)]
     config: Option<PathBuf>,
 }

@@ -838,6 +838,23 @@ fn files_encoded_under_different_keys_are_not_linked() {
     encode_both(dir.path(), &"cd".repeat(32), "test", "1");
     let o = link("gp.enc.csv", "h1.enc.csv");
     assert_bad_input(&o, &["h1.enc.csv", "different keys"]);
+    // Files of the retired scheme 2 (names' filters salted by the date alone) are refused,
+    // not compared as if their filters matched.
+    for f in ["gp.enc.csv", "hospital.enc.csv"] {
+        let text = std::fs::read_to_string(d(f)).unwrap();
+        let old = text.replace("carematch-pseudonym-3;", "carematch-pseudonym-2;");
+        assert_ne!(old, text);
+        std::fs::write(d(&format!("old.{f}")), old).unwrap();
+    }
+    let o = link("old.gp.enc.csv", "old.hospital.enc.csv");
+    assert_bad_input(
+        &o,
+        &[
+            "old.gp.enc.csv",
+            "carematch-pseudonym-2",
+            "encode the clear files again",
+        ],
+    );
 }
 
 #[test]

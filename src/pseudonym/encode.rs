@@ -553,10 +553,12 @@ pub fn check_scheme(records: &Records) -> Result<Option<String>, Error> {
     }
     let scheme = seen.map(|v| col.dict.get(v).to_string());
     if let Some(retired) = scheme.as_deref().and_then(retired_scheme) {
+        let files: Vec<&str> = records.sources().iter().map(|s| s.name.as_str()).collect();
         return Err(Error::new(
             ErrorKind::Usage,
             format!(
-                "the files were encoded under {retired}, which this version no longer reads (its name filters are salted differently): encode the clear files again"
+                "{}: encoded under {retired}, which this version no longer reads (its name filters are salted differently): encode the clear files again",
+                files.join(", ")
             ),
         ));
     }
